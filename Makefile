@@ -1,0 +1,27 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+JOBS ?= $(shell nproc)
+GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
+ARGS ?=
+
+.PHONY: run test setup release testbuild bench clean
+
+setup:
+	@scripts/setup.sh
+
+release: setup
+	@cmake -S . -B build/release $(GEN) $(LAUNCHER) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build/release -j $(JOBS)
+
+run: release
+	./build/release/mqbase serve $(ARGS)
+
+testbuild: setup
+	@cmake -S . -B build/test $(GEN) $(LAUNCHER) -DCMAKE_BUILD_TYPE=Debug -DMQBASE_SANITIZE=ON -DMQBASE_WERROR=ON >/dev/null
+	@cmake --build build/test -j $(JOBS)
+
+test: testbuild
+	cd build/test && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+clean:
+	rm -rf build

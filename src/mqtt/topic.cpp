@@ -1,0 +1,51 @@
+#include "mqtt/topic.h"
+
+#include "mqtt/utf8.h"
+
+namespace mqbase::mqtt {
+
+bool valid_topic_name(std::string_view topic) {
+  if (topic.empty()) return false;
+  if (topic.find_first_of("+#") != std::string_view::npos) return false;
+  return valid_utf8(topic);
+}
+
+bool valid_topic_filter(std::string_view filter) {
+  if (filter.empty()) return false;
+  for (size_t i = 0; i < filter.size(); ++i) {
+    char c = filter[i];
+    if (c == '+' || c == '#') {
+      bool starts_level = i == 0 || filter[i - 1] == '/';
+      bool ends_level = i + 1 == filter.size() || filter[i + 1] == '/';
+      if (!starts_level || !ends_level) return false;
+      if (c == '#' && i + 1 != filter.size()) return false;
+    }
+  }
+  return valid_utf8(filter);
+}
+
+bool topic_matches(std::string_view filter, std::string_view topic) {
+  if (!topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#'))
+    return false;
+  size_t f = 0, t = 0;
+  while (true) {
+    size_t f_end = filter.find('/', f);
+    std::string_view flevel = filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
+    if (flevel == "#") return true;  // matches this level and everything below, parent included
+    size_t t_end = topic.find('/', t);
+    std::string_view tlevel = topic.substr(t, t_end == std::string_view::npos ? std::string_view::npos : t_end - t);
+    if (flevel != "+" && flevel != tlevel) return false;
+    bool f_last = f_end == std::string_view::npos;
+    bool t_last = t_end == std::string_view::npos;
+    if (f_last && t_last) return true;
+    if (f_last) return false;  // topic has more levels than the filter
+    f = f_end + 1;
+    if (t_last) {
+      // The topic ends here; only a trailing "/#" in the filter can still match ("a/#" ~ "a").
+      return filter.substr(f) == "#";
+    }
+    t = t_end + 1;
+  }
+}
+
+}  // namespace mqbase::mqtt

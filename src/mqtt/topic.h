@@ -1,0 +1,34 @@
+// Topic names and topic filters: validation ([MQTT-4.7]) and matching, including the rule
+// that filters starting with a wildcard do not match topics starting with '$' ([MQTT-4.7.2-1]).
+// Pure functions, safe from any thread.
+#pragma once
+#include <string_view>
+
+namespace mqbase::mqtt {
+
+// A topic name of a PUBLISH: at least one character, valid UTF-8, no '+' or '#'.
+bool valid_topic_name(std::string_view topic);
+
+// A topic filter of a SUBSCRIBE/UNSUBSCRIBE: at least one character, valid UTF-8, '+' only as
+// a whole level, '#' only as the whole last level. `$share/...` is not special here.
+bool valid_topic_filter(std::string_view filter);
+
+// True when `topic` (a valid name) matches `filter` (a valid filter).
+bool topic_matches(std::string_view filter, std::string_view topic);
+
+// Splits `s` at '/' calling `fn(level)` for each level, empty levels included.
+template <typename Fn>
+void for_each_level(std::string_view s, Fn&& fn) {
+  size_t start = 0;
+  while (true) {
+    size_t slash = s.find('/', start);
+    if (slash == std::string_view::npos) {
+      fn(s.substr(start));
+      return;
+    }
+    fn(s.substr(start, slash - start));
+    start = slash + 1;
+  }
+}
+
+}  // namespace mqbase::mqtt
