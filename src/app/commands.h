@@ -1,0 +1,14 @@
+// The subcommands of the mqbase binary. Each add_* registers its CLI11 subcommand with a
+// callback that runs it and records the process exit code.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace mqbase::app {
+
+void add_serve_command(CLI::App& app);
+void add_client_commands(CLI::App& app);  // pub, sub
+
+void set_exit_code(int code);
+int exit_code();
+
+}  // namespace mqbase::app

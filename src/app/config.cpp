@@ -1,0 +1,117 @@
+#include "app/config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace mqbase::app {
+namespace {
+
+[[noreturn]] void fail(const std::string& origin, const toml::node& node, const std::string& key,
+                       const std::string& what) {
+  throw ConfigError(fmt::format("{}:{}: {}: {}", origin, node.source().begin.line, key, what));
+}
+
+int64_t integer(const std::string& origin, const toml::node& node, const std::string& key, int64_t min, int64_t max) {
+  auto v = node.value<int64_t>();
+  if (!node.is_integer() || !v) fail(origin, node, key, "expected an integer");
+  if (*v < min || *v > max) fail(origin, node, key, fmt::format("must be between {} and {}, got {}", min, max, *v));
+  return *v;
+}
+
+std::string string(const std::string& origin, const toml::node& node, const std::string& key) {
+  if (!node.is_string()) fail(origin, node, key, "expected a string");
+  return *node.value<std::string>();
+}
+
+const toml::table& table(const std::string& origin, const toml::node& node, const std::string& key) {
+  if (!node.is_table()) fail(origin, node, key, "expected a table");
+  return *node.as_table();
+}
+
+void load_listener(const std::string& origin, const toml::table& t, net::ListenerOptions& l) {
+  for (const auto& [k, v] : t) {
+    std::string key = "listener." + std::string(k.str());
+    if (k == "bind") {
+      l.bind = string(origin, v, key);
+    } else if (k == "port") {
+      l.port = static_cast<uint16_t>(integer(origin, v, key, 0, 65535));
+    } else {
+      fail(origin, v, key, "unknown key");
+    }
+  }
+}
+
+void apply(const toml::table& root, const std::string& origin, Config& c) {
+  for (const auto& [section, node] : root) {
+    std::string s(section.str());
+    if (s == "listener") {
+      if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[listener]] tables");
+      c.server.listeners.clear();
+      for (const auto& item : *node.as_array()) {
+        net::ListenerOptions l;
+        load_listener(origin, *item.as_table(), l);
+        c.server.listeners.push_back(l);
+      }
+      continue;
+    }
+    const auto& t = table(origin, node, s);
+    for (const auto& [k, v] : t) {
+      std::string key = s + "." + std::string(k.str());
+      if (key == "server.threads") {
+        c.server.threads = static_cast<unsigned>(integer(origin, v, key, 0, 1024));
+      } else if (key == "server.data_dir") {
+        c.data_dir = string(origin, v, key);
+      } else if (key == "limits.max_packet_size") {
+        c.limits.max_packet_size = static_cast<uint32_t>(integer(origin, v, key, 16, 268'435'460));
+      } else if (key == "limits.max_queued_messages") {
+        c.limits.max_queued_messages = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
+      } else if (key == "limits.max_inflight_messages") {
+        c.limits.max_inflight_messages = static_cast<uint32_t>(integer(origin, v, key, 0, 65535));
+      } else if (key == "limits.max_write_buffer") {
+        c.limits.max_write_buffer = static_cast<size_t>(integer(origin, v, key, 1024, int64_t{1} << 34));
+      } else if (key == "limits.connect_timeout") {
+        c.limits.connect_timeout_ms = static_cast<uint32_t>(integer(origin, v, key, 1, 3600) * 1000);
+      } else if (key == "limits.max_connections") {
+        c.limits.max_connections = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
+      } else if (key == "limits.max_keep_alive") {
+        c.limits.max_keep_alive = static_cast<uint16_t>(integer(origin, v, key, 1, 65535));
+      } else if (key == "sys.interval") {
+        c.server.sys_interval_s = static_cast<unsigned>(integer(origin, v, key, 0, 86400));
+      } else if (key == "log.level") {
+        c.log_level = string(origin, v, key);
+        static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+        if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
+          fail(origin, v, key, "must be one of trace, debug, info, warn, error, off");
+      } else if (s == "server" || s == "limits" || s == "sys" || s == "log") {
+        fail(origin, v, key, "unknown key");
+      } else {
+        fail(origin, node, s, "unknown section");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void load_config_text(const std::string& text, const std::string& origin, Config& config) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
+  }
+  apply(root, origin, config);
+}
+
+void load_config_file(const std::string& path, Config& config) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open the configuration file", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  load_config_text(ss.str(), path, config);
+}
+
+}  // namespace mqbase::app

@@ -1,0 +1,33 @@
+// Config: everything `mqbase serve` reads from its TOML file and flags, with the embedded
+// defaults (MQTT on 127.0.0.1:1883, data in ./mqbase-data). Every key is listed in
+// docs/configuration.md. Loaded once at start-up on the main thread.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+#include "broker/limits.h"
+#include "net/server.h"
+
+namespace mqbase::app {
+
+struct Config {
+  net::ServerOptions server;
+  broker::Limits limits;
+  std::string data_dir = "./mqbase-data";
+  std::string log_level = "info";
+};
+
+// A configuration mistake, with the file, line and key in its message.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads `path` over the defaults in `config`. Unknown keys, wrong types and out-of-range
+// values throw ConfigError naming the key and its line.
+void load_config_file(const std::string& path, Config& config);
+
+// Same, from TOML text (`origin` names it in errors). Used by tests.
+void load_config_text(const std::string& text, const std::string& origin, Config& config);
+
+}  // namespace mqbase::app

@@ -1,0 +1,98 @@
+#include "broker/retained_store.h"
+
+#include "mqtt/topic.h"
+
+namespace mqbase::broker {
+
+struct RetainedStore::Node {
+  std::unordered_map<std::string, std::unique_ptr<Node>> children;
+  MessagePtr message;
+  Node* parent = nullptr;
+  std::string level;
+};
+
+RetainedStore::RetainedStore() : root_(std::make_unique<Node>()) {}
+RetainedStore::~RetainedStore() = default;
+
+void RetainedStore::set(const MessagePtr& msg) {
+  std::lock_guard lock(mutex_);
+  bool clear = msg->payload.empty();
+  Node* node = root_.get();
+  bool missing = false;
+  mqtt::for_each_level(msg->topic, [&](std::string_view level) {
+    if (missing) return;
+    auto it = node->children.find(std::string(level));
+    if (it == node->children.end()) {
+      if (clear) {
+        missing = true;
+        return;
+      }
+      auto child = std::make_unique<Node>();
+      child->parent = node;
+      child->level = std::string(level);
+      it = node->children.emplace(child->level, std::move(child)).first;
+    }
+    node = it->second.get();
+  });
+  if (missing) return;
+  if (clear) {
+    if (node->message) --count_;
+    node->message.reset();
+    while (node != root_.get() && !node->message && node->children.empty()) {
+      Node* parent = node->parent;
+      parent->children.erase(node->level);
+      node = parent;
+    }
+    return;
+  }
+  if (!node->message) ++count_;
+  node->message = msg;
+}
+
+void RetainedStore::collect(const Node& node, std::string_view filter, size_t pos, bool root,
+                            std::vector<MessagePtr>& out) const {
+  size_t slash = filter.find('/', pos);
+  std::string_view level = filter.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+  bool last = slash == std::string_view::npos;
+  auto descend = [&](const Node& child) {
+    if (last) {
+      if (child.message) out.push_back(child.message);
+    } else {
+      collect(child, filter, slash + 1, false, out);
+    }
+  };
+  if (level == "#") {
+    // Everything below `node`, and `node` itself when it is a topic ("a/#" matches "a").
+    if (!root && node.message) out.push_back(node.message);
+    std::vector<const Node*> stack;
+    for (const auto& [name, child] : node.children)
+      if (!(root && !name.empty() && name[0] == '$')) stack.push_back(child.get());
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      if (n->message) out.push_back(n->message);
+      for (const auto& [name, child] : n->children) stack.push_back(child.get());
+    }
+    return;
+  }
+  if (level == "+") {
+    for (const auto& [name, child] : node.children) {
+      if (root && !name.empty() && name[0] == '$') continue;
+      descend(*child);
+    }
+    return;
+  }
+  if (auto it = node.children.find(std::string(level)); it != node.children.end()) descend(*it->second);
+}
+
+void RetainedStore::match(std::string_view filter, std::vector<MessagePtr>& out) const {
+  std::lock_guard lock(mutex_);
+  collect(*root_, filter, 0, true, out);
+}
+
+size_t RetainedStore::size() const {
+  std::lock_guard lock(mutex_);
+  return count_;
+}
+
+}  // namespace mqbase::broker

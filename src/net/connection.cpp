@@ -1,0 +1,196 @@
+#include "net/connection.h"
+
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "mqtt/decoder.h"
+#include "net/event_loop.h"
+
+namespace mqbase::net {
+
+namespace asio = boost::asio;
+using Clock = broker::Client::Clock;
+
+namespace {
+constexpr size_t kMinReadSpace = 4096;
+}
+
+Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket)
+    : loop_(loop), socket_(std::move(socket)) {}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
+  read();
+}
+
+void Connection::read() {
+  if (rbuf_.size() - rlen_ < kMinReadSpace) rbuf_.resize(std::max(rbuf_.size() * 2, rlen_ + kMinReadSpace));
+  socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                            if (ec) {
+                              self->finish();
+                              return;
+                            }
+                            self->on_read(n);
+                          });
+}
+
+void Connection::on_read(size_t n) {
+  rlen_ += n;
+  broker::Stats::add(loop_.broker().stats().bytes_received, n);
+  process();
+  if (closed_) {
+    finish();
+    return;
+  }
+  read();
+}
+
+void Connection::process() {
+  const uint32_t max_size = loop_.broker().limits().max_packet_size;
+  size_t off = 0;
+  auto now = Clock::now();
+  bool stop = false;
+  while (!stop && off < rlen_) {
+    std::string_view in(rbuf_.data() + off, rlen_ - off);
+    mqtt::FixedHeader h;
+    switch (mqtt::parse_fixed_header(in, max_size, h)) {
+      case mqtt::FrameStatus::need_more:
+        stop = true;
+        break;
+      case mqtt::FrameStatus::malformed:
+        client_->on_decode_error({mqtt::ReasonCode::malformed_packet, "bad remaining length"});
+        stop = true;
+        break;
+      case mqtt::FrameStatus::too_large:
+        client_->on_packet_too_large();
+        stop = true;
+        break;
+      case mqtt::FrameStatus::ok: {
+        mqtt::Packet packet;
+        auto body = in.substr(h.header_length, h.remaining_length);
+        auto result = mqtt::decode_packet(h, body, client_->version(), packet);
+        off += h.total();
+        if (!result.ok()) {
+          client_->on_decode_error(result);
+          stop = true;
+        } else {
+          client_->on_packet(packet, now);
+        }
+        break;
+      }
+    }
+    std::lock_guard lock(out_mutex_);
+    if (close_requested_) stop = true;
+  }
+  if (off > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
+    rlen_ -= off;
+  }
+  // A large packet in progress: grow to hold it whole (bounded by max_packet_size).
+  mqtt::FixedHeader h;
+  if (mqtt::parse_fixed_header({rbuf_.data(), rlen_}, max_size, h) == mqtt::FrameStatus::need_more &&
+      h.header_length > 0 && h.total() > rbuf_.size()) {
+    rbuf_.resize(h.total());
+  }
+  // Give back memory a burst left behind.
+  if (rlen_ == 0 && rbuf_.size() > 64 * 1024) {
+    std::string().swap(rbuf_);
+  }
+}
+
+bool Connection::send(std::string_view bytes, bool droppable) {
+  std::lock_guard lock(out_mutex_);
+  if (close_requested_ || closed_) return false;
+  if (droppable && pending_ > loop_.broker().limits().max_write_buffer) return false;
+  out_.append(bytes);
+  pending_ += bytes.size();
+  if (!write_active_) {
+    write_active_ = true;
+    asio::post(loop_.context(), [self = shared_from_this()] { self->flush(); });
+  }
+  return true;
+}
+
+void Connection::close() {
+  std::lock_guard lock(out_mutex_);
+  if (close_requested_) return;
+  close_requested_ = true;
+  if (!write_active_) {
+    write_active_ = true;
+    asio::post(loop_.context(), [self = shared_from_this()] { self->flush(); });
+  }
+}
+
+void Connection::flush() {
+  {
+    std::lock_guard lock(out_mutex_);
+    if (closed_) {
+      write_active_ = false;
+      return;
+    }
+    if (out_.empty()) {
+      write_active_ = false;
+      if (!close_requested_) return;
+    } else {
+      writing_.swap(out_);
+    }
+  }
+  if (writing_.empty()) {
+    close_socket();
+    return;
+  }
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                      broker::Stats::add(self->loop_.broker().stats().bytes_sent, n);
+                      {
+                        std::lock_guard lock(self->out_mutex_);
+                        self->pending_ -= self->writing_.size();
+                      }
+                      self->writing_.clear();
+                      if (self->writing_.capacity() > 256 * 1024) std::string().swap(self->writing_);
+                      if (ec) {
+                        self->close_socket();
+                        return;
+                      }
+                      self->flush();
+                    });
+}
+
+void Connection::close_socket() {
+  {
+    std::lock_guard lock(out_mutex_);
+    if (closed_) return;
+    closed_ = true;
+    close_requested_ = true;
+    out_.clear();
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);  // the pending read completes with an error and calls finish()
+}
+
+void Connection::finish() {
+  if (finished_) return;
+  close_socket();
+  finished_ = true;
+  client_->on_closed();
+  client_.reset();    // the Client holds this Connection as its link: break the cycle
+  loop_.remove(this);  // may destroy *this once the last handler lets go
+}
+
+void Connection::check_deadline(Clock::time_point now) {
+  if (client_ && client_->deadline_passed(now)) client_->on_deadline();
+}
+
+void Connection::shutdown_by_server() {
+  if (client_) client_->on_server_shutdown();
+}
+
+}  // namespace mqbase::net

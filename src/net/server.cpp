@@ -1,0 +1,138 @@
+#include "net/server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <thread>
+
+#include "broker/sys_topics.h"
+#include "net/connection.h"
+#include "net/event_loop.h"
+
+namespace mqbase::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct Server::Impl {
+  broker::Broker& broker;
+  ServerOptions options;
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<BoundListener> bound;
+  std::unique_ptr<asio::signal_set> signals;
+  std::unique_ptr<asio::steady_timer> sys_timer;
+  broker::SysTopics sys;
+  std::atomic<size_t> next_loop{0};
+  std::atomic<bool> stopping{false};
+
+  Impl(broker::Broker& b, ServerOptions o) : broker(b), options(std::move(o)), sys(b) {}
+
+  EventLoop& control() { return *loops[0]; }
+
+  void accept(tcp::acceptor& acceptor) {
+    EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+    acceptor.async_accept(target.context(), [this, &acceptor, &target](const boost::system::error_code& ec,
+                                                                        tcp::socket socket) {
+      if (stopping) return;
+      if (!ec) {
+        uint32_t max = broker.limits().max_connections;
+        if (max != 0 && broker::Stats::get(broker.stats().clients_connected) >= max) {
+          spdlog::warn("refusing connection: max_connections ({}) reached", max);
+        } else {
+          asio::post(target.context(), [&target, s = std::move(socket)]() mutable {
+            target.add(std::make_shared<Connection>(target, std::move(s)));
+          });
+        }
+      } else if (ec != asio::error::operation_aborted) {
+        spdlog::warn("accept failed: {}", ec.message());
+        // Out of file descriptors and the like: back off briefly instead of spinning.
+        auto t = std::make_shared<asio::steady_timer>(control().context(), std::chrono::milliseconds(100));
+        t->async_wait([this, &acceptor, t](const boost::system::error_code&) {
+          if (!stopping) accept(acceptor);
+        });
+        return;
+      } else {
+        return;
+      }
+      accept(acceptor);
+    });
+  }
+
+  void schedule_sys() {
+    sys_timer->expires_after(std::chrono::seconds(options.sys_interval_s));
+    sys_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      sys.publish();
+      schedule_sys();
+    });
+  }
+
+  void stop() {
+    if (stopping.exchange(true)) return;
+    asio::post(control().context(), [this] {
+      spdlog::info("shutting down");
+      boost::system::error_code ec;
+      for (auto& a : acceptors) a->close(ec);
+      if (sys_timer) sys_timer->cancel();
+      if (signals) signals->cancel();
+      for (auto& loop : loops) loop->shutdown();
+    });
+  }
+};
+
+Server::Server(broker::Broker& broker, ServerOptions options)
+    : impl_(std::make_unique<Impl>(broker, std::move(options))) {
+  unsigned n = impl_->options.threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) impl_->loops.push_back(std::make_unique<EventLoop>(broker, i));
+}
+
+Server::~Server() = default;
+
+void Server::start() {
+  auto& ctx = impl_->control().context();
+  for (const auto& l : impl_->options.listeners) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(l.bind, ec);
+    if (ec) throw std::runtime_error("invalid bind address '" + l.bind + "'");
+    tcp::endpoint ep(addr, l.port);
+    auto acceptor = std::make_unique<tcp::acceptor>(ctx);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", l.bind, l.port, ec.message()));
+    auto local = acceptor->local_endpoint();
+    impl_->bound.push_back({l.bind, local.port()});
+    spdlog::info("MQTT listening on {}:{}", l.bind, local.port());
+    impl_->acceptors.push_back(std::move(acceptor));
+  }
+  for (auto& a : impl_->acceptors) impl_->accept(*a);
+  impl_->signals = std::make_unique<asio::signal_set>(ctx, SIGINT, SIGTERM);
+  impl_->signals->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (!ec) {
+      spdlog::info("signal {} received", sig);
+      stop();
+    }
+  });
+  if (impl_->options.sys_interval_s > 0) {
+    impl_->sys_timer = std::make_unique<asio::steady_timer>(ctx);
+    asio::post(ctx, [this] { impl_->sys.publish(); });
+    impl_->schedule_sys();
+  }
+}
+
+std::vector<BoundListener> Server::bound() const { return impl_->bound; }
+
+void Server::run() {
+  for (auto& loop : impl_->loops) loop->start_thread();
+  for (auto& loop : impl_->loops) loop->join();
+}
+
+void Server::stop() { impl_->stop(); }
+
+}  // namespace mqbase::net

@@ -1,0 +1,57 @@
+// Server: the network side of mqbase. One event loop per thread, TCP listeners that hand
+// each accepted socket to a loop (round robin), where it stays for its whole life. Owns the
+// $SYS timer. The only public net header, and it includes no Boost: Asio stays in net/*.cpp.
+// Thread-safety: start() and run() from the main thread; stop() from any thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+
+namespace mqbase::net {
+
+struct ListenerOptions {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 1883;  // 0 = ephemeral
+};
+
+struct ServerOptions {
+  std::vector<ListenerOptions> listeners{ListenerOptions{}};
+  unsigned threads = 0;          // 0 = one per core
+  unsigned sys_interval_s = 10;  // 0 = no $SYS
+};
+
+struct BoundListener {
+  std::string bind;
+  uint16_t port;
+};
+
+class Server {
+ public:
+  Server(broker::Broker& broker, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener. Throws std::runtime_error naming the address on failure.
+  void start();
+
+  // Addresses actually bound (ephemeral ports resolved). Valid after start().
+  std::vector<BoundListener> bound() const;
+
+  // Runs the event loops until stop() or SIGINT/SIGTERM; returns after every connection is
+  // closed and every loop thread joined.
+  void run();
+
+  // Stops accepting, closes every connection, ends run(). Safe from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mqbase::net
