@@ -18,10 +18,11 @@ void SysTopics::publish() {
   uint64_t total = Stats::get(s.clients_total);
   put("$SYS/broker/version", "mqbase " MQBASE_VERSION);
   put("$SYS/broker/uptime", fmt::format("{} seconds", uptime.count()));
-  put("$SYS/broker/clients/connected", std::to_string(connected));
-  put("$SYS/broker/clients/active", std::to_string(connected));
+  // Totals before "connected", so a reader that waits for "connected" sees the same cycle's total.
   put("$SYS/broker/clients/total", std::to_string(total));
   put("$SYS/broker/clients/disconnected", std::to_string(total > connected ? total - connected : 0));
+  put("$SYS/broker/clients/connected", std::to_string(connected));
+  put("$SYS/broker/clients/active", std::to_string(connected));
   put("$SYS/broker/messages/received", std::to_string(Stats::get(s.messages_received)));
   put("$SYS/broker/messages/sent", std::to_string(Stats::get(s.messages_sent)));
   put("$SYS/broker/publish/messages/received", std::to_string(Stats::get(s.publish_received)));
