@@ -1,0 +1,1196 @@
+#!/usr/bin/python3
+"""Integration-test harness for mqbase.
+
+The tests drive a real broker process over TCP on 127.0.0.1. The broker is either
+
+  * "mqbase": ``<binary> serve --config <file.toml> --ready-file <path>``; the binary comes
+    from ``--binary PATH`` on the command line or from the environment variable MQBASE_BIN;
+  * "mosquitto": Debian's /usr/sbin/mosquitto with a generated mosquitto.conf, used as the
+    reference implementation to validate the tests themselves.
+
+The flavor comes from the environment variable MQBASE_FLAVOR (default "mqbase").
+
+Run a file with /usr/bin/python3 (the only interpreter that sees Debian's python3-paho-mqtt):
+
+    MQBASE_FLAVOR=mosquitto /usr/bin/python3 tests/integration/test_qos.py
+    MQBASE_BIN=build/test/mqbase /usr/bin/python3 tests/integration/test_qos.py
+
+Everything here waits for events with bounded timeouts; nothing sleeps blindly.
+"""
+
+import atexit
+import collections
+import json
+import os
+import queue
+import resource
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+import paho.mqtt.client as mqtt
+
+HOST = "127.0.0.1"
+# Default bound for a single wait (a CONNACK, a message, a close). The broker under test may
+# be built with ASan+UBSan, so leave some room; passing tests never wait this long.
+TIMEOUT = 5.0
+MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PUB = "/usr/bin/mosquitto_pub"
+MOSQUITTO_SUB = "/usr/bin/mosquitto_sub"
+SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: accept --binary PATH / --binary=PATH (and --flavor) before unittest sees argv.
+
+def _take_arg(name):
+    value = None
+    argv = sys.argv
+    i = 1
+    while i < len(argv):
+        if argv[i] == name and i + 1 < len(argv):
+            value = argv[i + 1]
+            del argv[i:i + 2]
+            continue
+        if argv[i].startswith(name + "="):
+            value = argv[i].split("=", 1)[1]
+            del argv[i]
+            continue
+        i += 1
+    return value
+
+
+_BINARY_ARG = _take_arg("--binary")
+_FLAVOR_ARG = _take_arg("--flavor")
+
+
+def flavor():
+    """The broker flavor under test: "mqbase" (default) or "mosquitto"."""
+    f = _FLAVOR_ARG or os.environ.get("MQBASE_FLAVOR", "mqbase")
+    if f not in ("mqbase", "mosquitto"):
+        raise RuntimeError("MQBASE_FLAVOR must be 'mqbase' or 'mosquitto', not %r" % f)
+    return f
+
+
+def is_mosquitto():
+    return flavor() == "mosquitto"
+
+
+def mqbase_binary():
+    path = _BINARY_ARG or os.environ.get("MQBASE_BIN")
+    if not path:
+        raise RuntimeError("flavor mqbase needs the broker binary: pass --binary PATH or set "
+                           "MQBASE_BIN (or set MQBASE_FLAVOR=mosquitto)")
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("mqbase binary %s is not executable" % path)
+    return path
+
+
+def skip_if_mosquitto(reason):
+    """Skip a test for the mosquitto flavor (where mosquitto legitimately differs from the
+    mqbase contract). MQBASE_NO_SKIP=1 runs it anyway, to see how mosquitto behaves."""
+    return unittest.skipIf(is_mosquitto() and not os.environ.get("MQBASE_NO_SKIP"),
+                           "mosquitto differs from the mqbase contract: " + reason)
+
+
+def unique_id(prefix="c"):
+    """A fresh client id, at most 23 characters (the MQTT 3.1 limit)."""
+    return "%s-%s" % (prefix[:8], uuid.uuid4().hex[:12])
+
+
+def unique_topic(prefix="t"):
+    return "%s/%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def raise_nofile_limit():
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port():
+    """A port that was free a moment ago (bind port 0, read it, close)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def wait_for(predicate, timeout=TIMEOUT, interval=0.02, message="condition"):
+    """Poll predicate() until it returns a truthy value or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, message))
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------
+# Broker process
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError("cannot write %r as TOML" % (v,))
+
+
+def to_toml(config):
+    """config: {"server": {...}, "limits": {...}, "listener": [{...}, ...], ...}."""
+    lines = []
+    for section, body in config.items():
+        if isinstance(body, list):
+            for item in body:
+                lines.append("[[%s]]" % section)
+                for k, v in item.items():
+                    lines.append("%s = %s" % (k, _toml_value(v)))
+                lines.append("")
+        else:
+            lines.append("[%s]" % section)
+            for k, v in body.items():
+                lines.append("%s = %s" % (k, _toml_value(v)))
+            lines.append("")
+    return "\n".join(lines)
+
+
+_LIVE_PROCESSES = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    # Only processes this harness started, by their own pid.
+    for proc in list(_LIVE_PROCESSES):
+        if proc.poll() is None:
+            try:
+                proc.kill()
+                proc.wait(5)
+            except Exception:
+                pass
+
+
+class Broker:
+    """A broker process. Use as a context manager, or call start()/stop().
+
+    config is a dict of TOML sections, e.g.
+        {"limits": {"connect_timeout": 1}, "sys": {"interval": 1}}
+    Listener: one on 127.0.0.1 with an ephemeral port unless config["listener"] says otherwise.
+    """
+
+    def __init__(self, config=None, flavor_name=None, binary=None, env=None,
+                 start_timeout=15.0, stop_timeout=10.0):
+        self.flavor = flavor_name or flavor()
+        self.config = {k: (list(v) if isinstance(v, list) else dict(v))
+                       for k, v in (config or {}).items()}
+        self.binary = binary
+        self.extra_env = dict(env or {})
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.proc = None
+        self.port = None
+        self.ports = []
+        self.dir = None
+        self.killed = False
+        self.stopped = False
+        self.returncode = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop(check=exc_type is None)
+        return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="mqbase-it-")
+        self.stdout_path = os.path.join(self.dir, "stdout.log")
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        if self.flavor == "mqbase":
+            self._start_mqbase(env)
+        else:
+            last_error = None
+            for _ in range(3):  # the free port may be taken between probe and bind: retry
+                try:
+                    self._start_mosquitto(env)
+                    last_error = None
+                    break
+                except _StartFailed as e:
+                    last_error = e
+            if last_error:
+                raise AssertionError(str(last_error))
+        return self
+
+    def _popen(self, cmd, env):
+        out = open(self.stdout_path, "ab")
+        err = open(self.stderr_path, "ab")
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         cwd=self.dir, env=env)
+        finally:
+            out.close()
+            err.close()
+        _LIVE_PROCESSES.add(self.proc)
+
+    def _start_mqbase(self, env):
+        binary = self.binary or mqbase_binary()
+        config = self.config
+        config.setdefault("server", {})
+        config["server"].setdefault("data_dir", os.path.join(self.dir, "data"))
+        config.setdefault("listener", [{"bind": HOST, "port": 0}])
+        self.config_path = os.path.join(self.dir, "mqbase.toml")
+        with open(self.config_path, "w") as f:
+            f.write(to_toml(config))
+        self.ready_path = os.path.join(self.dir, "ready.json")
+        self._popen([binary, "serve", "--config", self.config_path,
+                     "--ready-file", self.ready_path], env)
+        deadline = time.monotonic() + self.start_timeout
+        while not os.path.exists(self.ready_path):
+            if self.proc.poll() is not None:
+                raise AssertionError("mqbase exited with %s before it was ready\n%s"
+                                     % (self.proc.returncode, self.stderr_tail()))
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise AssertionError("mqbase wrote no ready file within %.0f s\n%s"
+                                     % (self.start_timeout, self.stderr_tail()))
+            time.sleep(0.01)
+        with open(self.ready_path) as f:
+            ready = json.load(f)
+        assert ready.get("pid") == self.proc.pid, \
+            "ready file pid %r is not the broker's pid %d" % (ready.get("pid"), self.proc.pid)
+        listeners = ready.get("listeners") or []
+        assert listeners, "ready file lists no listeners: %r" % (ready,)
+        self.ports = [int(l["port"]) for l in listeners]
+        assert all(p > 0 for p in self.ports), "ready file has port 0: %r" % (ready,)
+        self.port = self.ports[0]
+
+    def mosquitto_conf(self, port):
+        sysc = self.config.get("sys", {})
+        limits = self.config.get("limits", {})
+        lines = [
+            "per_listener_settings false",
+            "allow_anonymous true",
+            "persistence false",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            "sys_interval %d" % int(sysc.get("interval", 10)),
+            "max_queued_messages %d" % int(limits.get("max_queued_messages", 1000)),
+            "max_inflight_messages %d" % int(limits.get("max_inflight_messages", 20)),
+        ]
+        if "max_packet_size" in limits:
+            lines.append("max_packet_size %d" % int(limits["max_packet_size"]))
+        lines.append("listener %d %s" % (port, HOST))
+        if int(limits.get("max_connections", 0)) > 1:
+            # mosquitto 2.0.11 admits one connection more than its max_connections says
+            lines.append("max_connections %d" % (int(limits["max_connections"]) - 1))
+        # connect_timeout has no mosquitto equivalent; tests depending on it skip mosquitto.
+        return "\n".join(lines) + "\n"
+
+    def _start_mosquitto(self, env):
+        port = free_port()
+        self.config_path = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.config_path, "w") as f:
+            f.write(self.mosquitto_conf(port))
+        self._popen([MOSQUITTO, "-c", self.config_path], env)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self.proc.poll() is not None:
+                _LIVE_PROCESSES.discard(self.proc)
+                raise _StartFailed("mosquitto exited with %s before it was ready\n%s"
+                                   % (self.proc.returncode, self.stderr_tail()))
+            try:
+                s = socket.create_connection((HOST, port), timeout=1)
+                s.close()
+                break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise AssertionError("mosquitto did not accept on port %d within %.0f s"
+                                     % (port, self.start_timeout))
+            time.sleep(0.01)
+        self.port = port
+        self.ports = [port]
+
+    def kill9(self):
+        """SIGKILL the broker (its own pid only) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(self.stop_timeout)
+        self.killed = True
+        if self.proc is not None:
+            self.returncode = self.proc.returncode
+            _LIVE_PROCESSES.discard(self.proc)
+
+    def stop(self, check=True):
+        """SIGTERM the broker's own pid, wait, and check the exit.
+
+        mqbase must exit 0 and its stderr must carry no sanitizer report.
+        """
+        if self.stopped or self.proc is None:
+            return
+        self.stopped = True
+        problems = []
+        try:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(self.stop_timeout)
+                except subprocess.TimeoutExpired:
+                    problems.append("did not exit within %.0f s of SIGTERM (killed)"
+                                    % self.stop_timeout)
+                    self.kill9()
+            elif not self.killed:
+                problems.append("had already exited with %s before SIGTERM"
+                                % self.proc.returncode)
+            self.returncode = self.proc.returncode
+            _LIVE_PROCESSES.discard(self.proc)
+            if self.flavor == "mqbase" and not self.killed and self.returncode != 0:
+                problems.append("exited with code %s after SIGTERM, expected 0" % self.returncode)
+            stderr = self.stderr_text()
+            for pattern in SANITIZER_PATTERNS:
+                if pattern in stderr:
+                    problems.append("stderr contains %r" % pattern)
+            if problems and check:
+                raise AssertionError("%s broker (pid %d): %s\n--- stderr ---\n%s"
+                                     % (self.flavor, self.proc.pid, "; ".join(problems),
+                                        self.stderr_tail(200)))
+        finally:
+            if self.dir and not os.environ.get("MQBASE_KEEP_TMP") and not problems:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stderr_tail(self, lines=60):
+        return "\n".join(self.stderr_text().splitlines()[-lines:])
+
+    def rss_kb(self):
+        """VmRSS of the broker process in kB (from /proc/<pid>/status)."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS in /proc/%d/status" % self.proc.pid)
+
+
+class _StartFailed(Exception):
+    pass
+
+
+class BrokerTestCase(unittest.TestCase):
+    """Each test gets its own broker (self.broker, self.port), stopped and checked afterwards.
+
+    Subclasses set broker_config (a dict of TOML sections) to configure it.
+    """
+
+    broker_config = None
+    maxDiff = 4000
+
+    def setUp(self):
+        self.broker = self.start_broker(self.broker_config)
+        self.port = self.broker.port
+
+    def start_broker(self, config=None, **kwargs):
+        broker = Broker(config=config, **kwargs)
+        broker.start()
+        self.addCleanup(broker.stop)
+        return broker
+
+    # clients are closed before the broker (cleanups run last-in first-out)
+    def paho(self, client_id=None, **kwargs):
+        kwargs.setdefault("port", self.port)
+        c = PahoClient(client_id=client_id, **kwargs)
+        self.addCleanup(c.close)
+        return c
+
+    def raw(self, port=None, **kwargs):
+        c = RawClient(port or self.port, **kwargs)
+        self.addCleanup(c.close)
+        return c
+
+
+# --------------------------------------------------------------------------------------------
+# paho clients
+
+Msg = collections.namedtuple("Msg", "topic payload qos retain dup mid")
+
+PROTOCOLS = {"3.1": mqtt.MQTTv31, "3.1.1": mqtt.MQTTv311}
+
+
+class PahoClient:
+    """A paho client running its network loop in a thread; messages go to a queue.
+
+    connect=True (default) connects at once and waits for a successful CONNACK.
+    """
+
+    def __init__(self, port, client_id=None, protocol=mqtt.MQTTv311, clean_session=True,
+                 keepalive=60, will=None, connect=True, expect_rc=0, timeout=TIMEOUT):
+        self.port = port
+        self.client_id = unique_id("p") if client_id is None else client_id
+        self.timeout = timeout
+        self.messages = queue.Queue()
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.connack_flags = None
+        self.connack_rc = None
+        self.disconnect_rc = None
+        self._acks = {}
+        self._lock = threading.Lock()
+        self._loop_started = False
+        self.client = mqtt.Client(client_id=self.client_id, clean_session=clean_session,
+                                  protocol=protocol, reconnect_on_failure=False)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = self._on_unsubscribe
+        if will is not None:
+            # will = (topic, payload, qos, retain)
+            self.client.will_set(*will)
+        self.keepalive = keepalive
+        if connect:
+            self.connect(expect_rc=expect_rc)
+
+    # callbacks run in paho's network thread
+    def _on_connect(self, client, userdata, flags, rc):
+        self.connack_flags = dict(flags)
+        self.connack_rc = rc
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, rc):
+        self.disconnect_rc = rc
+        self.disconnected.set()
+
+    def _on_message(self, client, userdata, m):
+        self.messages.put(Msg(m.topic, bytes(m.payload), m.qos, int(bool(m.retain)),
+                              int(bool(m.dup)), m.mid))
+
+    def _ack_event(self, mid):
+        with self._lock:
+            return self._acks.setdefault(mid, [threading.Event(), None])
+
+    def _on_subscribe(self, client, userdata, mid, granted_qos):
+        ev = self._ack_event(mid)
+        ev[1] = list(granted_qos)
+        ev[0].set()
+
+    def _on_unsubscribe(self, client, userdata, mid):
+        self._ack_event(mid)[0].set()
+
+    # actions
+    def connect(self, expect_rc=0):
+        self.connected.clear()
+        self.disconnected.clear()
+        self.client.connect(HOST, self.port, self.keepalive)
+        self.client.loop_start()
+        self._loop_started = True
+        if not self.connected.wait(self.timeout):
+            raise AssertionError("client %s: no CONNACK within %.1f s"
+                                 % (self.client_id, self.timeout))
+        if expect_rc is not None and self.connack_rc != expect_rc:
+            raise AssertionError("client %s: CONNACK rc %s, expected %s"
+                                 % (self.client_id, self.connack_rc, expect_rc))
+        return self
+
+    @property
+    def session_present(self):
+        return int(self.connack_flags.get("session present", 0))
+
+    def subscribe(self, topic, qos=0):
+        """Subscribe to a filter (or a list of (filter, qos)); wait for SUBACK; return the
+        granted QoS list."""
+        rc, mid = self.client.subscribe(topic, qos) if isinstance(topic, str) \
+            else self.client.subscribe(list(topic))
+        assert rc == mqtt.MQTT_ERR_SUCCESS, "subscribe failed locally: rc=%s" % rc
+        ev = self._ack_event(mid)
+        if not ev[0].wait(self.timeout):
+            raise AssertionError("client %s: no SUBACK within %.1f s"
+                                 % (self.client_id, self.timeout))
+        return ev[1]
+
+    def unsubscribe(self, topic):
+        rc, mid = self.client.unsubscribe(topic)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, "unsubscribe failed locally: rc=%s" % rc
+        if not self._ack_event(mid)[0].wait(self.timeout):
+            raise AssertionError("client %s: no UNSUBACK within %.1f s"
+                                 % (self.client_id, self.timeout))
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, wait=True):
+        """Publish; with wait=True block until the QoS flow completed (PUBACK/PUBCOMP) or,
+        for QoS 0, the packet was written."""
+        info = self.client.publish(topic, payload, qos, retain)
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS, "publish failed locally: rc=%s" % info.rc
+        if wait:
+            self.wait_published(info)
+        return info
+
+    def wait_published(self, info, timeout=None):
+        info.wait_for_publish(timeout or self.timeout)
+        if not info.is_published():
+            raise AssertionError("client %s: publish mid %s not completed within %.1f s"
+                                 % (self.client_id, info.mid, timeout or self.timeout))
+
+    def get(self, timeout=None):
+        """The next received message (a Msg); fail if none arrives in time."""
+        try:
+            return self.messages.get(timeout=timeout or self.timeout)
+        except queue.Empty:
+            raise AssertionError("client %s: no message within %.1f s"
+                                 % (self.client_id, timeout or self.timeout)) from None
+
+    def get_many(self, n, timeout=None):
+        """n messages; the timeout bounds the whole batch."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        out = []
+        while len(out) < n:
+            remaining = deadline - time.monotonic()
+            try:
+                out.append(self.messages.get(timeout=max(0.001, remaining)))
+            except queue.Empty:
+                raise AssertionError("client %s: got %d of %d messages in time"
+                                     % (self.client_id, len(out), n)) from None
+        return out
+
+    def pending(self):
+        """Messages received so far and not yet consumed (non-blocking)."""
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get_nowait())
+            except queue.Empty:
+                return out
+
+    def wait_disconnected(self, timeout=None):
+        if not self.disconnected.wait(timeout or self.timeout):
+            raise AssertionError("client %s: still connected after %.1f s"
+                                 % (self.client_id, timeout or self.timeout))
+        return self.disconnect_rc
+
+    def disconnect(self):
+        """Clean DISCONNECT, wait until the socket is closed, stop the loop."""
+        if self.connected.is_set() and not self.disconnected.is_set():
+            self.client.disconnect()
+            self.disconnected.wait(self.timeout)
+        self.stop_loop()
+
+    def stop_loop(self):
+        if self._loop_started:
+            self.client.loop_stop()
+            self._loop_started = False
+
+    def close(self):
+        try:
+            self.disconnect()
+        except Exception:
+            self.stop_loop()
+
+
+def sync_marker(publisher, subscriber, topic, qos=0, timeout=None):
+    """Publish a marker on `topic` (which `subscriber` is subscribed to) and return the
+    messages `subscriber` received before the marker. Used to prove a message was NOT
+    delivered without sleeping: the broker keeps per-publisher order, so anything routed
+    before the marker arrives before it."""
+    marker = ("marker-" + uuid.uuid4().hex).encode()
+    publisher.publish(topic, marker, qos=qos)
+    before = []
+    deadline = time.monotonic() + (timeout or TIMEOUT)
+    while True:
+        m = subscriber.get(timeout=max(0.001, deadline - time.monotonic()))
+        if m.payload == marker:
+            return before
+        before.append(m)
+
+
+# --------------------------------------------------------------------------------------------
+# Raw MQTT on a socket: exact bytes on the wire
+
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def mqtt_str(s):
+    if isinstance(s, str):
+        s = s.encode("utf-8")
+    return struct.pack("!H", len(s)) + s
+
+
+def packet(first_byte, body=b""):
+    return bytes([first_byte]) + varint(len(body)) + body
+
+
+def connect_packet(client_id="", clean_session=True, keepalive=60, will_topic=None,
+                   will_payload=b"", will_qos=0, will_retain=False, username=None,
+                   password=None, protocol_name="MQTT", protocol_level=4, extra_flags=0,
+                   fixed_flags=0):
+    flags = extra_flags
+    if clean_session:
+        flags |= 0x02
+    payload = mqtt_str(client_id)
+    if will_topic is not None:
+        flags |= 0x04 | (will_qos << 3) | (0x20 if will_retain else 0)
+        payload += mqtt_str(will_topic) + mqtt_str(will_payload)
+    if username is not None:
+        flags |= 0x80
+        payload += mqtt_str(username)
+    if password is not None:
+        flags |= 0x40
+        payload += mqtt_str(password)
+    body = mqtt_str(protocol_name) + bytes([protocol_level, flags]) + \
+        struct.pack("!H", keepalive) + payload
+    return packet(0x10 | fixed_flags, body)
+
+
+def publish_packet(topic, payload=b"", qos=0, retain=False, dup=False, packet_id=None):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    first = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
+    body = mqtt_str(topic)
+    if qos > 0:
+        body += struct.pack("!H", packet_id if packet_id is not None else 1)
+    return packet(first, body + payload)
+
+
+def subscribe_packet(packet_id, filters):
+    body = struct.pack("!H", packet_id)
+    for f, q in filters:
+        body += mqtt_str(f) + bytes([q])
+    return packet(0x82, body)
+
+
+def unsubscribe_packet(packet_id, filters):
+    body = struct.pack("!H", packet_id)
+    for f in filters:
+        body += mqtt_str(f)
+    return packet(0xA2, body)
+
+
+def ack_packet(ptype, packet_id):
+    first = {PUBACK: 0x40, PUBREC: 0x50, PUBREL: 0x62, PUBCOMP: 0x70}[ptype]
+    return packet(first, struct.pack("!H", packet_id))
+
+
+PINGREQ_BYTES = b"\xc0\x00"
+PINGRESP_BYTES = b"\xd0\x00"
+DISCONNECT_BYTES = b"\xe0\x00"
+
+
+def connack_bytes(rc, session_present=0):
+    return bytes([0x20, 0x02, session_present, rc])
+
+
+class Packet(collections.namedtuple("Packet", "type flags body raw")):
+    """A decoded MQTT control packet (type 1..15, fixed-header flags, body, raw bytes)."""
+
+    def publish_fields(self):
+        """(topic, payload, qos, retain, dup, packet_id) of a PUBLISH."""
+        assert self.type == PUBLISH, "not a PUBLISH: %r" % (self.raw[:16],)
+        qos = (self.flags >> 1) & 3
+        (tlen,) = struct.unpack("!H", self.body[:2])
+        topic = self.body[2:2 + tlen].decode("utf-8")
+        pos = 2 + tlen
+        pid = None
+        if qos:
+            (pid,) = struct.unpack("!H", self.body[pos:pos + 2])
+            pos += 2
+        return topic, self.body[pos:], qos, self.flags & 1, (self.flags >> 3) & 1, pid
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class PacketStream:
+    """MQTT packet framing over a connected socket (client or server side)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        """Read more bytes; raise ConnectionClosed on EOF/reset, TimeoutError at deadline."""
+        if self.eof:
+            raise ConnectionClosed("closed")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError()
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(1 << 20)
+        except socket.timeout:
+            raise TimeoutError() from None
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+            self.eof = True
+            raise ConnectionClosed("reset") from None
+        if not data:
+            self.eof = True
+            raise ConnectionClosed("eof")
+        self.buf += data
+
+    def try_parse(self):
+        """A complete packet from the buffer, or None."""
+        if len(self.buf) < 2:
+            return None
+        length, mult, i = 0, 1, 1
+        while True:
+            if i >= len(self.buf):
+                return None
+            b = self.buf[i]
+            length += (b & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if not b & 0x80:
+                break
+            if i > 4:
+                raise AssertionError("malformed remaining length from peer: %r" % self.buf[:8])
+        if len(self.buf) < i + length:
+            return None
+        raw = self.buf[:i + length]
+        self.buf = self.buf[i + length:]
+        return Packet(raw[0] >> 4, raw[0] & 0x0F, raw[i:], raw)
+
+    def read_packet(self, timeout=TIMEOUT):
+        """The next packet. AssertionError on timeout or if the peer closes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.try_parse()
+            if p is not None:
+                return p
+            try:
+                self._fill(deadline)
+            except TimeoutError:
+                raise AssertionError("no packet within %.1f s (buffered %r)"
+                                     % (timeout, self.buf[:32])) from None
+            except ConnectionClosed as e:
+                raise AssertionError("connection closed (%s) while waiting for a packet "
+                                     "(buffered %r)" % (e, self.buf[:32])) from None
+
+    def read_bytes(self, n, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            try:
+                self._fill(deadline)
+            except TimeoutError:
+                raise AssertionError("got %r, wanted %d bytes within %.1f s"
+                                     % (self.buf, n, timeout)) from None
+            except ConnectionClosed as e:
+                raise AssertionError("connection closed (%s) after %r, wanted %d bytes"
+                                     % (e, self.buf, n)) from None
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def wait_closed(self, timeout=TIMEOUT):
+        """Wait for the peer to close; return all bytes received before the close (including
+        bytes already buffered). AssertionError if still open at the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._fill(deadline)
+            except ConnectionClosed:
+                data, self.buf = self.buf, b""
+                return data
+            except TimeoutError:
+                raise AssertionError("connection still open after %.1f s (received %r)"
+                                     % (timeout, self.buf[:64])) from None
+
+    def is_closed_now(self):
+        """Non-blocking: has the peer closed (data received so far stays buffered)?"""
+        if self.eof:
+            return True
+        try:
+            self._fill(time.monotonic() + 0.001)
+        except (ConnectionClosed,):
+            return True
+        except TimeoutError:
+            return False
+        return self.eof
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def abort(self):
+        """Close with RST (SO_LINGER 0): an abnormal network close."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close()
+
+
+class RawClient(PacketStream):
+    """A raw TCP client to the broker that speaks MQTT by hand."""
+
+    def __init__(self, port, timeout=TIMEOUT, rcvbuf=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        s.connect((HOST, port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(s)
+        self.next_id = 1
+        self.stash = collections.deque()
+
+    def new_id(self):
+        pid = self.next_id
+        self.next_id = self.next_id % 65535 + 1
+        return pid
+
+    def connect(self, client_id=None, expect=None, timeout=TIMEOUT, **kwargs):
+        """Send CONNECT, read the CONNACK, assert its exact bytes (default: accepted, session
+        present 0). Returns the CONNACK bytes."""
+        if client_id is None:
+            client_id = unique_id("r")
+        self.client_id = client_id
+        self.send(connect_packet(client_id, **kwargs))
+        got = self.read_bytes(4, timeout)
+        want = connack_bytes(0) if expect is None else expect
+        if got != want:
+            raise AssertionError("CONNACK %s, expected %s" % (got.hex(" "), want.hex(" ")))
+        return got
+
+    def subscribe(self, filters, timeout=TIMEOUT):
+        """filters: [(filter, qos)] or a single filter string (QoS 0). Returns granted codes."""
+        if isinstance(filters, str):
+            filters = [(filters, 0)]
+        pid = self.new_id()
+        self.send(subscribe_packet(pid, filters))
+        p = self.read_packet(timeout)
+        assert p.type == SUBACK and p.flags == 0, "expected SUBACK, got %r" % (p.raw,)
+        assert p.body[:2] == struct.pack("!H", pid), "SUBACK for wrong packet id: %r" % (p.raw,)
+        return list(p.body[2:])
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, timeout=TIMEOUT):
+        """Publish and complete the QoS flow. PUBLISH/PUBREL packets that arrive meanwhile
+        (e.g. our own message echoed back) are kept for receive_publish()."""
+        pid = self.new_id() if qos else None
+        self.send(publish_packet(topic, payload, qos, retain, packet_id=pid))
+        if qos == 1:
+            p = self._read_ack(timeout)
+            assert p.raw == ack_packet(PUBACK, pid), "expected PUBACK, got %r" % (p.raw,)
+        elif qos == 2:
+            p = self._read_ack(timeout)
+            assert p.raw == ack_packet(PUBREC, pid), "expected PUBREC, got %r" % (p.raw,)
+            self.send(ack_packet(PUBREL, pid))
+            p = self._read_ack(timeout)
+            assert p.raw == ack_packet(PUBCOMP, pid), "expected PUBCOMP, got %r" % (p.raw,)
+
+    def _read_ack(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            p = PacketStream.read_packet(self, max(0.001, deadline - time.monotonic()))
+            if p.type in (PUBLISH, PUBREL):
+                self.stash.append(p)
+                continue
+            return p
+
+    def read_packet(self, timeout=TIMEOUT):
+        if self.stash:
+            return self.stash.popleft()
+        return PacketStream.read_packet(self, timeout)
+
+    def receive_publish(self, timeout=TIMEOUT, ack=True):
+        """The next PUBLISH as (topic, payload, qos, retain, dup, pid). With ack=True it
+        acknowledges QoS 1 with PUBACK and QoS 2 with PUBREC, and answers any PUBREL met on
+        the way with PUBCOMP (QoS 2 flows may interleave with later PUBLISHes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.read_packet(max(0.001, deadline - time.monotonic()))
+            if p.type == PUBREL and ack:
+                assert p.flags == 2 and len(p.body) == 2, "malformed PUBREL %r" % (p.raw,)
+                self.send(ack_packet(PUBCOMP, struct.unpack("!H", p.body)[0]))
+                continue
+            fields = p.publish_fields()
+            qos, pid = fields[2], fields[5]
+            if ack and qos == 1:
+                self.send(ack_packet(PUBACK, pid))
+            elif ack and qos == 2:
+                self.send(ack_packet(PUBREC, pid))
+            return fields
+
+    def receive_publishes(self, n, timeout=TIMEOUT):
+        """n PUBLISHes (acknowledged); the timeout bounds the whole batch."""
+        deadline = time.monotonic() + timeout
+        return [self.receive_publish(max(0.001, deadline - time.monotonic())) for _ in range(n)]
+
+    def disconnect(self):
+        try:
+            self.send(DISCONNECT_BYTES)
+        except OSError:
+            pass
+        self.close()
+
+
+class FakeServer:
+    """A listening socket on 127.0.0.1 that accepts one client and hands back a PacketStream;
+    used to look at the exact CONNECT a command-line client sends."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((HOST, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+
+    def accept(self, timeout=TIMEOUT):
+        self.sock.settimeout(timeout)
+        try:
+            s, _ = self.sock.accept()
+        except socket.timeout:
+            raise AssertionError("no client connected within %.1f s" % timeout) from None
+        stream = PacketStream(s)
+        self.conns.append(stream)
+        return stream
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def parse_connect(p):
+    """Decode a CONNECT packet into a dict."""
+    assert p.type == CONNECT, "expected CONNECT, got %r" % (p.raw[:16],)
+    body = p.body
+    pos = 0
+
+    def take_str():
+        nonlocal pos
+        (n,) = struct.unpack("!H", body[pos:pos + 2])
+        s = body[pos + 2:pos + 2 + n]
+        pos += 2 + n
+        return s
+
+    out = {"protocol_name": take_str().decode()}
+    out["protocol_level"] = body[pos]
+    flags = body[pos + 1]
+    (out["keepalive"],) = struct.unpack("!H", body[pos + 2:pos + 4])
+    pos += 4
+    if out["protocol_level"] == 5:
+        plen, mult = 0, 1
+        while True:
+            b = body[pos]
+            pos += 1
+            plen += (b & 0x7F) * mult
+            mult *= 128
+            if not b & 0x80:
+                break
+        pos += plen  # skip properties
+    out["flags"] = flags
+    out["clean_session"] = bool(flags & 0x02)
+    out["client_id"] = take_str().decode()
+    out["will"] = None
+    if flags & 0x04:
+        if out["protocol_level"] == 5:
+            plen, mult = 0, 1
+            while True:
+                b = body[pos]
+                pos += 1
+                plen += (b & 0x7F) * mult
+                mult *= 128
+                if not b & 0x80:
+                    break
+            pos += plen
+        topic = take_str().decode()
+        payload = take_str()
+        out["will"] = {"topic": topic, "payload": payload, "qos": (flags >> 3) & 3,
+                       "retain": int(bool(flags & 0x20))}
+    if flags & 0x80:
+        out["username"] = take_str().decode()
+    if flags & 0x40:
+        out["password"] = take_str()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# mosquitto_pub / mosquitto_sub (Debian mosquitto-clients) as subprocesses
+
+def run_mosquitto_pub(port, topic, message=None, qos=0, retain=False, extra=(), input=None,
+                      timeout=15, protocol=None):
+    """Run mosquitto_pub to completion; assert exit 0; return the CompletedProcess.
+    message: str/bytes for -m (bytes are passed via -s on stdin to keep them exact)."""
+    cmd = [MOSQUITTO_PUB, "-h", HOST, "-p", str(port), "-t", topic, "-q", str(qos)]
+    if protocol:
+        cmd += ["-V", protocol]
+    if retain:
+        cmd.append("-r")
+    if isinstance(message, bytes):
+        if input is not None:
+            raise ValueError("bytes message and input are exclusive")
+        cmd.append("-s")
+        input = message
+    elif message is not None:
+        cmd += ["-m", message]
+    cmd += list(extra)
+    r = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("%s exited %d: %s" % (" ".join(cmd), r.returncode,
+                                                   r.stderr.decode(errors="replace")))
+    return r
+
+
+class MosquittoSub:
+    """mosquitto_sub as a subprocess printing one line per message ("%t %q %r %l %x") into a
+    queue. It also subscribes to a private sync topic so that sync() can prove the
+    subscription is in place before the test publishes (no sleeping)."""
+
+    FORMAT = "%t %q %r %l %x"
+
+    def __init__(self, port, topics, qos=0, extra=(), protocol=None):
+        if isinstance(topics, str):
+            topics = [topics]
+        self.port = port
+        self.sync_topic = unique_topic("sync")
+        self.messages = queue.Queue()
+        cmd = [MOSQUITTO_SUB, "-h", HOST, "-p", str(port), "-q", str(qos), "-F", self.FORMAT,
+               "-i", unique_id("msub")]
+        if protocol:
+            cmd += ["-V", protocol]
+        for t in list(topics) + [self.sync_topic]:
+            cmd += ["-t", t]
+        cmd += list(extra)
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        _LIVE_PROCESSES.add(self.proc)
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            line = line.rstrip(b"\n").decode()
+            topic, qos, retain, length, hexpayload = line.rsplit(" ", 4)
+            payload = bytes.fromhex(hexpayload)
+            assert len(payload) == int(length)
+            self.messages.put(Msg(topic, payload, int(qos), int(retain), 0, None))
+        self.messages.put(None)  # EOF
+
+    def sync(self, publisher, timeout=TIMEOUT):
+        """Publish to the sync topic with `publisher` (a PahoClient) until mosquitto_sub shows
+        it; messages on other topics seen meanwhile stay queued."""
+        deadline = time.monotonic() + timeout
+        held = []
+        try:
+            while time.monotonic() < deadline:
+                publisher.publish(self.sync_topic, b"sync", qos=0)
+                try:
+                    m = self.messages.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if m is None:
+                    raise AssertionError("mosquitto_sub exited: %s" % self.stderr())
+                if m.topic == self.sync_topic:
+                    return
+                held.append(m)
+            raise AssertionError("mosquitto_sub not subscribed within %.1f s" % timeout)
+        finally:
+            # keep non-sync messages, drop any further sync echoes lazily in get()
+            with self.messages.mutex:
+                for m in reversed(held):
+                    self.messages.queue.appendleft(m)
+
+    def get(self, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                m = self.messages.get(timeout=max(0.001, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("mosquitto_sub: no message within %.1f s" % timeout) \
+                    from None
+            if m is None:
+                self.messages.put(None)
+                raise AssertionError("mosquitto_sub exited: %s" % self.stderr())
+            if m.topic != self.sync_topic:
+                return m
+
+    def stderr(self):
+        if self.proc.poll() is None:
+            return "(still running)"
+        return self.proc.stderr.read().decode(errors="replace")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        _LIVE_PROCESSES.discard(self.proc)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def run_tests():
+    """unittest.main for a test file, printing the flavor first."""
+    sys.stderr.write("broker flavor: %s\n" % flavor())
+    unittest.main(verbosity=2)
