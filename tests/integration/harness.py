@@ -234,6 +234,8 @@ class Broker:
         return self.proc.pid
 
     def start(self):
+        if self.flavor == "mqbase":
+            self.binary = self.binary or mqbase_binary()  # fail before making a temp dir
         self.dir = tempfile.mkdtemp(prefix="mqbase-it-")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
