@@ -8,7 +8,18 @@
 
 namespace mqbase::broker {
 
-Broker::Broker(Limits limits) : limits_(limits), started_(std::chrono::steady_clock::now()) {}
+Broker::Broker(Limits limits, ShareStrategy share_strategy)
+    : limits_(limits), index_(share_strategy), started_(std::chrono::steady_clock::now()) {}
+
+void Broker::add_authenticator(std::shared_ptr<auth::EnhancedAuthenticator> a) {
+  std::string method(a->method());
+  authenticators_[method] = std::move(a);
+}
+
+std::shared_ptr<auth::EnhancedAuthenticator> Broker::authenticator(std::string_view method) const {
+  auto it = authenticators_.find(method);
+  return it == authenticators_.end() ? nullptr : it->second;
+}
 
 std::string Broker::assign_client_id() {
   static const uint64_t boot = std::random_device{}();
@@ -16,69 +27,149 @@ std::string Broker::assign_client_id() {
 }
 
 void Broker::discard_locked(const std::shared_ptr<Session>& session) {
-  for (const auto& [filter, opts] : session->take_subscriptions()) index_.remove(session.get(), filter);
+  for (const auto& [filter, opts] : session->take_subscriptions()) {
+    if (index_.remove(session.get(), filter)) Stats::sub(stats_.subscriptions);
+  }
   sessions_.erase(session->client_id());
   Stats::sub(stats_.clients_total);
 }
 
-ConnectOutcome Broker::connect(const mqtt::Connect& c, const std::shared_ptr<ClientLink>& link) {
+ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<ClientLink>& link,
+                               const ConnackBuilder& connack) {
   ConnectOutcome out;
-  std::string client_id(c.client_id);
+  std::string client_id = req.client_id;
   if (client_id.empty()) {
     // 3.1 requires an id; 3.1.1 lets the server assign one, but only to a clean session
-    // ([MQTT-3.1.3-7/8]).
-    if (c.version == mqtt::Version::v31 || !c.clean_start) {
+    // ([MQTT-3.1.3-7/8]); 5.0 always may ([MQTT-3.1.3-6]).
+    if (req.version == mqtt::Version::v31 || (req.version == mqtt::Version::v311 && !req.clean_start)) {
       out.reason = mqtt::ReasonCode::client_identifier_not_valid;
       return out;
     }
-  } else if (c.version == mqtt::Version::v31 && client_id.size() > 23) {
+  } else if (req.version == mqtt::Version::v31 && client_id.size() > 23) {
     out.reason = mqtt::ReasonCode::client_identifier_not_valid;  // MQTT 3.1: 1 to 23 characters
     return out;
   }
 
-  std::lock_guard lock(sessions_mutex_);
-  if (client_id.empty()) {
-    do {
-      client_id = assign_client_id();
-    } while (sessions_.count(client_id));
-    out.assigned_client_id = client_id;
-  }
-  std::shared_ptr<Session> session;
-  bool session_present = false;
-  if (auto it = sessions_.find(client_id); it != sessions_.end()) {
-    session = it->second;
-    if (auto old = session->release_link()) old->close();  // takeover
-    if (c.clean_start || session->clean()) {
-      discard_locked(session);
-      session.reset();
-    } else {
-      session_present = true;
+  std::shared_ptr<Session> displaced;  // a session replaced by a clean start, for redistribution
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (client_id.empty()) {
+      do {
+        client_id = assign_client_id();
+      } while (sessions_.count(client_id));
+      out.assigned_client_id = client_id;
     }
+    pending_wills_.erase(client_id);  // reconnected within the Will Delay Interval
+    std::shared_ptr<Session> session;
+    bool session_present = false;
+    if (auto it = sessions_.find(client_id); it != sessions_.end()) {
+      session = it->second;
+      if (auto old = session->release_link()) old->disconnect(mqtt::ReasonCode::session_taken_over);
+      if (req.clean_start || session->clean()) {
+        discard_locked(session);
+        displaced = std::move(session);
+      } else {
+        session_present = true;
+      }
+    }
+    if (!session) {
+      session = std::make_shared<Session>(client_id, req.session_expiry, limits_, stats_);
+      sessions_.emplace(client_id, session);
+      Stats::add(stats_.clients_total);
+    }
+    out.generation = session->attach(link, req.peer, req.session_expiry, connack(session_present, out.assigned_client_id));
+    out.session = std::move(session);
   }
-  if (!session) {
-    session = std::make_shared<Session>(client_id, c.clean_start, limits_, stats_);
-    sessions_.emplace(client_id, session);
-    Stats::add(stats_.clients_total);
-  }
-  std::string connack;
-  mqtt::encode(mqtt::Connack{session_present, 0, {}}, c.version, connack);
-  out.generation = session->attach(link, c.version, c.clean_start, connack);
-  out.session = std::move(session);
+  if (displaced) redistribute(displaced);
   return out;
 }
 
-void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
-  std::lock_guard lock(sessions_mutex_);
-  if (!session->detach(generation)) return;  // taken over: the new connection owns it
-  if (session->clean()) discard_locked(session);
+ConnectOutcome Broker::connect(const mqtt::Connect& c, const std::shared_ptr<ClientLink>& link) {
+  ConnectRequest req;
+  req.version = c.version;
+  req.client_id = std::string(c.client_id);
+  req.clean_start = c.clean_start;
+  req.session_expiry = c.clean_start ? 0 : kSessionNeverExpires;
+  req.peer.version = c.version;
+  return connect(req, link, [&](bool present, const std::string&) {
+    std::string out;
+    mqtt::encode(mqtt::Connack{present, 0, {}}, c.version, out);
+    return out;
+  });
 }
 
-void Broker::publish(const MessagePtr& msg) {
+void Broker::redistribute(const std::shared_ptr<Session>& from) {
+  for (auto& u : from->take_shared_messages()) {
+    MatchedSubscriber other;
+    if (!index_.pick_other_member(*u.delivery.share, from.get(), other)) continue;
+    Delivery d = u.delivery;
+    d.qos = std::min(other.qos, u.msg->qos);
+    d.identifiers = std::move(other.identifiers);
+    other.session->deliver(u.msg, d);
+  }
+}
+
+void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (!session->detach(generation)) return;  // taken over: the new connection owns it
+    if (session->clean()) discard_locked(session);
+  }
+  redistribute(session);
+}
+
+size_t Broker::publish(const MessagePtr& msg) {
   if (msg->retain) retained_.set(msg);
   thread_local std::vector<MatchedSubscriber> matches;
-  index_.match(msg->topic, matches);
-  for (auto& m : matches) m.session->deliver(msg, std::min(m.qos, msg->qos), false);
+  index_.match(msg->topic, static_cast<const Session*>(msg->origin), matches);
+  size_t n = matches.size();
+  for (auto& m : matches) {
+    // [MQTT-3.3.1-9]: forwarded messages carry RETAIN 0 unless Retain As Published.
+    Delivery d{std::min(m.qos, msg->qos), m.retain_as_published && msg->retain, std::move(m.identifiers),
+               std::move(m.share)};
+    m.session->deliver(msg, d);
+  }
   matches.clear();  // drop the session references now, not at the next publish
+  return n;
+}
+
+void Broker::schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when) {
+  std::lock_guard lock(sessions_mutex_);
+  pending_wills_[client_id] = PendingWill{std::move(will), when};
+}
+
+size_t Broker::tick(Clock::time_point now) {
+  std::vector<MessagePtr> due;
+  std::vector<std::shared_ptr<Session>> ended;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto& s = it->second;
+      if (s->expired(now)) {
+        ended.push_back(s);
+        // [MQTT-3.1.2-8]: a will still waiting goes out when its session ends.
+        if (auto w = pending_wills_.find(s->client_id()); w != pending_wills_.end()) {
+          due.push_back(std::move(w->second.msg));
+          pending_wills_.erase(w);
+        }
+        ++it;
+      } else {
+        ++it;
+      }
+    }
+    for (auto& s : ended) discard_locked(s);
+    for (auto it = pending_wills_.begin(); it != pending_wills_.end();) {
+      if (now >= it->second.when) {
+        due.push_back(std::move(it->second.msg));
+        it = pending_wills_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& s : ended) redistribute(s);
+  for (auto& w : due) publish(w);
+  return ended.size();
 }
 
 size_t Broker::session_count() const {

@@ -1,14 +1,18 @@
 // Broker: the state every connection shares — the sessions by client id, the subscription
-// index, the retained messages and the counters — and the routing of a PUBLISH to its
-// subscribers. One Broker per server; net creates a Client per connection that calls into it.
+// index, the retained messages, pending wills, the enhanced authenticators and the counters —
+// and the routing of a PUBLISH to its subscribers. One Broker per server; net creates a
+// Client per connection that calls into it.
 // Thread-safety: every public method is safe from any thread.
 #pragma once
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "auth/enhanced_auth.h"
 #include "broker/client_link.h"
 #include "broker/limits.h"
 #include "broker/message.h"
@@ -20,6 +24,15 @@
 
 namespace mqbase::broker {
 
+// What a CONNECT asks of the session, already validated by the Client.
+struct ConnectRequest {
+  mqtt::Version version = mqtt::Version::v311;
+  std::string client_id;  // empty: assign one
+  bool clean_start = true;
+  uint32_t session_expiry = 0;  // seconds; kSessionNeverExpires for 3.1.1 persistent sessions
+  PeerLimits peer;
+};
+
 struct ConnectOutcome {
   mqtt::ReasonCode reason = mqtt::ReasonCode::success;
   std::shared_ptr<Session> session;  // set on success
@@ -27,9 +40,12 @@ struct ConnectOutcome {
   std::string assigned_client_id;  // set when the server chose the id
 };
 
+// Builds the CONNACK bytes once the session is known: (session present, assigned id).
+using ConnackBuilder = std::function<std::string(bool session_present, const std::string& assigned_id)>;
+
 class Broker {
  public:
-  explicit Broker(Limits limits);
+  explicit Broker(Limits limits, ShareStrategy share_strategy = ShareStrategy::round_robin);
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
@@ -39,23 +55,41 @@ class Broker {
   RetainedStore& retained() { return retained_; }
   std::chrono::steady_clock::time_point started() const { return started_; }
 
+  // Registers an enhanced authentication method (MQTT 5 AUTH). Call before serving.
+  void add_authenticator(std::shared_ptr<auth::EnhancedAuthenticator> a);
+  // The authenticator for `method`, or null.
+  std::shared_ptr<auth::EnhancedAuthenticator> authenticator(std::string_view method) const;
+
   // Admits a CONNECT: checks the client id, takes over any connection of the same id
-  // ([MQTT-3.1.4-2]: the old one is closed), resumes or replaces the session as Clean
-  // Session asks, and attaches `link`, sending the CONNACK first. On refusal returns the
-  // reason and sends nothing (the caller sends the refusing CONNACK).
+  // ([MQTT-3.1.4-2]: the old one is closed, v5: DISCONNECT 0x8E), cancels its pending will,
+  // resumes or replaces the session as Clean Start asks, and attaches `link`, sending the
+  // CONNACK from `connack` first. On refusal returns the reason and sends nothing.
+  ConnectOutcome connect(const ConnectRequest& req, const std::shared_ptr<ClientLink>& link,
+                         const ConnackBuilder& connack);
+  // 3.1.1 convenience form (used by tests): CONNACK without properties.
   ConnectOutcome connect(const mqtt::Connect& c, const std::shared_ptr<ClientLink>& link);
 
-  // The connection of `session` at `generation` has ended. A clean session is discarded
-  // (with its subscriptions); a persistent one stays to collect messages.
+  // The connection of `session` at `generation` has ended. A session with expiry 0 is
+  // discarded (with its subscriptions); others stay to collect messages until they expire.
+  // Shared-subscription messages it had not received go to other members of their group.
   void disconnect(const std::shared_ptr<Session>& session, uint64_t generation);
 
-  // Routes `msg` to every matching subscriber, storing it first when retained.
-  void publish(const MessagePtr& msg);
+  // Routes `msg` to every matching subscriber, storing it first when retained. Returns the
+  // number of deliveries.
+  size_t publish(const MessagePtr& msg);
+
+  // A will to publish at `when` unless the client reconnects first (Will Delay Interval).
+  void schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when);
+
+  // Periodic work: publishes wills whose delay ran out, ends expired sessions. Returns the
+  // number of sessions ended.
+  size_t tick(Clock::time_point now);
 
   size_t session_count() const;
 
  private:
   void discard_locked(const std::shared_ptr<Session>& session);
+  void redistribute(const std::shared_ptr<Session>& from);
   std::string assign_client_id();
 
   const Limits limits_;
@@ -63,9 +97,15 @@ class Broker {
   SubscriptionIndex index_;
   RetainedStore retained_;
   const std::chrono::steady_clock::time_point started_;
+  std::map<std::string, std::shared_ptr<auth::EnhancedAuthenticator>, std::less<>> authenticators_;
 
   mutable std::mutex sessions_mutex_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  struct PendingWill {
+    MessagePtr msg;
+    Clock::time_point when;
+  };
+  std::unordered_map<std::string, PendingWill> pending_wills_;  // under sessions_mutex_
   uint64_t next_assigned_id_ = 0;
 };
 

@@ -1,13 +1,15 @@
+// Client: dispatch, DISCONNECT, deadlines and the end of a connection. The packet families
+// live in client_connect.cpp, client_publish.cpp, client_subscribe.cpp and client_auth.cpp.
 #include "broker/client.h"
 
 #include <spdlog/spdlog.h>
 
 #include "mqtt/encoder.h"
-#include "mqtt/topic.h"
 
 namespace mqbase::broker {
 
 using mqtt::PacketType;
+using mqtt::PropertyId;
 using mqtt::ReasonCode;
 
 Client::Client(Broker& broker, std::shared_ptr<ClientLink> link, Clock::time_point now)
@@ -30,20 +32,36 @@ void Client::close() {
   link_->close();
 }
 
+void Client::disconnect_with(ReasonCode reason, std::string_view why) {
+  if (closing_) return;
+  // [MQTT-3.14.0-1]: a server DISCONNECT only after a successful CONNACK.
+  if (v5() && connected()) {
+    mqtt::Disconnect d{reason, {}};
+    if (!why.empty() && problem_information_) d.props.add_string(PropertyId::reason_string, why);
+    send(d);
+  }
+  close();
+}
+
+void Client::arm_keep_alive(Clock::time_point now) {
+  deadline_ = keep_alive_ms_ > 0 ? now + std::chrono::milliseconds(keep_alive_ms_ * 3 / 2) : Clock::time_point::max();
+}
+
 void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
   if (closing_) return;
   last_received_ = now;
   if (!connected()) {
-    // [MQTT-3.1.0-1]: the first packet must be CONNECT.
-    if (auto* c = std::get_if<mqtt::Connect>(&packet)) {
-      handle_connect(*c);
+    if (auto* c = std::get_if<mqtt::Connect>(&packet); c && !pending_connect_) {
+      handle_connect(*c);  // [MQTT-3.1.0-1]: the first packet must be CONNECT
+    } else if (auto* a = std::get_if<mqtt::Auth>(&packet); a && pending_connect_) {
+      handle_auth(*a);  // enhanced authentication before CONNACK
     } else {
-      spdlog::debug("closing connection: {} before CONNECT", mqtt::packet_type_name(mqtt::type_of(packet)));
+      spdlog::debug("closing connection: {} before CONNACK", mqtt::packet_type_name(mqtt::type_of(packet)));
       close();
     }
     return;
   }
-  if (keep_alive_ms_ > 0) deadline_ = now + std::chrono::milliseconds(keep_alive_ms_ * 3 / 2);
+  arm_keep_alive(now);
   std::visit(
       [&](auto& p) {
         using T = std::decay_t<decltype(p)>;
@@ -59,118 +77,32 @@ void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
           send(mqtt::Pingresp{});
         } else if constexpr (std::is_same_v<T, mqtt::Disconnect>) {
           handle_disconnect(p);
+        } else if constexpr (std::is_same_v<T, mqtt::Auth>) {
+          handle_auth(p);
         } else {
           // A second CONNECT ([MQTT-3.1.0-2]) or a packet only a server sends.
           spdlog::debug("client {}: unexpected {}, closing", client_id_, mqtt::packet_type_name(mqtt::type_of(packet)));
-          close();
+          disconnect_with(ReasonCode::protocol_error, "unexpected packet");
         }
       },
       packet);
 }
 
-void Client::refuse_connect(ReasonCode reason) {
-  send(mqtt::Connack{false, mqtt::connack_code(reason, version_), {}});
-  close();
-}
-
-void Client::handle_connect(const mqtt::Connect& c) {
-  version_ = c.version;
-  if (c.version == mqtt::Version::v5) {
-    // MQTT 5 semantics arrive with their own work; answer as a 5.0 server must.
-    refuse_connect(ReasonCode::unsupported_protocol_version);
-    return;
-  }
-  auto outcome = broker_.connect(c, link_);
-  if (outcome.reason != ReasonCode::success) {
-    spdlog::info("refused CONNECT from '{}': {}", c.client_id, mqtt::reason_name(outcome.reason));
-    refuse_connect(outcome.reason);
-    return;
-  }
-  session_ = std::move(outcome.session);
-  generation_ = outcome.generation;
-  client_id_ = session_->client_id();
-  if (c.will) will_ = OwnedWill{std::string(c.will->topic), std::string(c.will->payload), c.will->qos, c.will->retain};
-  keep_alive_ms_ = uint64_t{std::min(c.keep_alive, broker_.limits().max_keep_alive)} * 1000;
-  deadline_ = keep_alive_ms_ > 0 ? last_received_ + std::chrono::milliseconds(keep_alive_ms_ * 3 / 2)
-                                 : Clock::time_point::max();
-  auto& st = broker_.stats();
-  Stats::add(st.clients_connected);
-  spdlog::debug("client {} connected (v{}, clean={}, keepalive={})", client_id_, static_cast<int>(c.version),
-                c.clean_start, c.keep_alive);
-}
-
-void Client::handle_publish(const mqtt::Publish& p) {
-  auto& st = broker_.stats();
-  Stats::add(st.publish_received);
-  Stats::add(st.messages_received);
-  auto route = [&] { broker_.publish(make_message(std::string(p.topic), std::string(p.payload), p.qos, p.retain)); };
-  switch (p.qos) {
-    case 0:
-      route();
-      break;
-    case 1:
-      route();
-      send(mqtt::PubAck{PacketType::puback, p.packet_id, ReasonCode::success, {}});
-      break;
-    case 2:
-      // Deliver on first receipt, remember the id until PUBREL so a resend is not routed twice.
-      if (session_->begin_incoming_qos2(p.packet_id)) route();
-      send(mqtt::PubAck{PacketType::pubrec, p.packet_id, ReasonCode::success, {}});
-      break;
-  }
-}
-
-void Client::handle_ack(const mqtt::PubAck& a) {
-  Stats::add(broker_.stats().messages_received);
-  switch (a.type) {
-    case PacketType::puback: session_->on_puback(generation_, a.packet_id); break;
-    case PacketType::pubrec: session_->on_pubrec(generation_, a.packet_id); break;
-    case PacketType::pubcomp: session_->on_pubcomp(generation_, a.packet_id); break;
-    case PacketType::pubrel:
-      session_->release_incoming_qos2(a.packet_id);
-      send(mqtt::PubAck{PacketType::pubcomp, a.packet_id, ReasonCode::success, {}});
-      break;
-    default: break;
-  }
-}
-
-void Client::handle_subscribe(const mqtt::Subscribe& s) {
-  Stats::add(broker_.stats().messages_received);
-  mqtt::Suback ack;
-  ack.packet_id = s.packet_id;
-  ack.codes.reserve(s.subscriptions.size());
-  for (const auto& sub : s.subscriptions) {
-    if (!mqtt::valid_topic_filter(sub.filter)) {
-      ack.codes.push_back(0x80);  // failure ([MQTT-3.9.3]); v5 would say 0x8F
-      continue;
+void Client::handle_disconnect(const mqtt::Disconnect& d) {
+  if (v5()) {
+    if (auto expiry = d.props.number(PropertyId::session_expiry_interval)) {
+      // [MQTT-3.14.2-2]: a session that was to end with the connection cannot be extended now.
+      if (connect_session_expiry_ == 0 && *expiry != 0) {
+        disconnect_with(ReasonCode::protocol_error, "session expiry set on DISCONNECT after 0 on CONNECT");
+        return;
+      }
+      session_->set_expiry_interval(*expiry);
     }
-    SubscriptionOptions opts{sub.qos};
-    if (broker_.subscriptions().add(session_, sub.filter, opts)) Stats::add(broker_.stats().subscriptions);
-    session_->remember_subscription(std::string(sub.filter), opts);
-    ack.codes.push_back(sub.qos);
+    // 0x04 "Disconnect with Will Message" keeps the will armed.
+    if (d.reason != ReasonCode::disconnect_with_will) will_.reset();
+  } else {
+    will_.reset();  // [MQTT-3.14.4-3]: a DISCONNECT discards the will
   }
-  send(ack);
-  // Retained messages follow the SUBACK, for every filter, new or replaced ([MQTT-3.3.1-6], [MQTT-3.8.4-3]).
-  std::vector<MessagePtr> retained;
-  for (size_t i = 0; i < s.subscriptions.size(); ++i) {
-    if (ack.codes[i] == 0x80) continue;
-    retained.clear();
-    broker_.retained().match(s.subscriptions[i].filter, retained);
-    for (const auto& m : retained) session_->deliver(m, std::min(m->qos, s.subscriptions[i].qos), true);
-  }
-}
-
-void Client::handle_unsubscribe(const mqtt::Unsubscribe& u) {
-  Stats::add(broker_.stats().messages_received);
-  for (auto f : u.filters) {
-    if (broker_.subscriptions().remove(session_.get(), f)) Stats::sub(broker_.stats().subscriptions);
-    session_->forget_subscription(std::string(f));
-  }
-  send(mqtt::Unsuback{u.packet_id, {}, {}});
-}
-
-void Client::handle_disconnect(const mqtt::Disconnect&) {
-  will_.reset();  // [MQTT-3.14.4-3]: a DISCONNECT discards the will
   close();
 }
 
@@ -183,24 +115,28 @@ void Client::on_decode_error(const mqtt::DecodeResult& error) {
     refuse_connect(ReasonCode::unsupported_protocol_version);
     return;
   }
-  close();
+  ReasonCode r = error.reason == ReasonCode::topic_name_invalid ? ReasonCode::topic_name_invalid : error.reason;
+  disconnect_with(r, error.error);
 }
 
 void Client::on_packet_too_large() {
   spdlog::debug("client {}: packet over the size limit, closing", client_id_);
-  close();
+  disconnect_with(ReasonCode::packet_too_large, "packet larger than the maximum packet size");
+}
+
+void Client::on_server_disconnect(ReasonCode reason) { disconnect_with(reason); }
+
+void Client::on_server_shutdown() {
+  server_shutdown_ = true;
+  will_.reset();
+  disconnect_with(ReasonCode::server_shutting_down);
 }
 
 bool Client::deadline_passed(Clock::time_point now) const { return !closing_ && now >= deadline_; }
 
 void Client::on_deadline() {
   spdlog::debug("client {}: {} deadline passed, closing", client_id_, connected() ? "keep-alive" : "CONNECT");
-  close();
-}
-
-void Client::on_server_shutdown() {
-  will_.reset();
-  close();
+  disconnect_with(ReasonCode::keep_alive_timeout, "keep alive timeout");
 }
 
 void Client::on_closed() {
@@ -208,8 +144,22 @@ void Client::on_closed() {
   if (!session_) return;
   Stats::sub(broker_.stats().clients_connected);
   if (will_) {
-    // [MQTT-3.1.2-8]: published when the connection ends without DISCONNECT.
-    broker_.publish(make_message(std::move(will_->topic), std::move(will_->payload), will_->qos, will_->retain));
+    // [MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT, after
+    // the Will Delay Interval or when the session ends, whichever is first ([MQTT-3.1.3-9]).
+    uint32_t expiry = session_->expiry_interval();
+    uint32_t delay = std::min(will_delay_, expiry);
+    auto when = Clock::now() + std::chrono::seconds(delay);
+    MessagePtr will = std::move(*will_);
+    if (will_expiry_ > 0) {
+      auto copy = std::make_shared<Message>(*will);
+      copy->expires_at = when + std::chrono::seconds(will_expiry_);
+      will = std::move(copy);
+    }
+    if (delay > 0) {
+      broker_.schedule_will(client_id_, std::move(will), when);
+    } else {
+      broker_.publish(will);
+    }
     will_.reset();
   }
   broker_.disconnect(session_, generation_);

@@ -1,7 +1,9 @@
-// Client: the MQTT protocol of one network connection, packet by packet — CONNECT admission,
-// PUBLISH in (QoS 0/1/2), acknowledgements of PUBLISH out, SUBSCRIBE/UNSUBSCRIBE, PINGREQ,
-// DISCONNECT, the will, and the keep-alive and connect deadlines. It owns no socket: it is
-// given decoded packets and answers through a ClientLink, so tests drive it in memory.
+// Client: the MQTT protocol of one network connection, packet by packet — CONNECT admission
+// (and MQTT 5 enhanced authentication), PUBLISH in (QoS 0/1/2, topic aliases, payload format),
+// acknowledgements of PUBLISH out, SUBSCRIBE/UNSUBSCRIBE, PINGREQ, DISCONNECT, AUTH, the
+// will, and the keep-alive and connect deadlines. It owns no socket: it is given decoded
+// packets and answers through a ClientLink, so tests drive it in memory. One file per packet
+// family: client_connect.cpp, client_publish.cpp, client_subscribe.cpp, client_auth.cpp.
 //
 // Thread-safety: not thread-safe. A Client is used only from the event loop that owns its
 // connection. (Its Session and the Broker are shared and do their own locking.)
@@ -10,7 +12,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
+#include "auth/enhanced_auth.h"
 #include "broker/broker.h"
 #include "broker/client_link.h"
 #include "mqtt/decoder.h"
@@ -30,24 +34,30 @@ class Client {
   // Handles one decoded packet received at `now`.
   void on_packet(mqtt::Packet& packet, Clock::time_point now);
 
-  // The connection sent bytes that do not decode: closes it (the will is published).
+  // The connection sent bytes that do not decode: closes it (v5: DISCONNECT with the reason
+  // first; the will is published).
   void on_decode_error(const mqtt::DecodeResult& error);
 
-  // The connection sent a packet larger than the limit.
+  // The connection sent a packet larger than the limit (v5: DISCONNECT 0x95).
   void on_packet_too_large();
 
+  // The server ends this connection for `reason` (takeover, shutdown, ...): v5 clients get a
+  // DISCONNECT with it. The will is published except on shutdown.
+  void on_server_disconnect(mqtt::ReasonCode reason);
+
+  // The server is shutting down: DISCONNECT 0x8B for v5, no will.
+  void on_server_shutdown();
+
   // The connection is gone (for whatever reason). Publishes the will unless the client sent
-  // DISCONNECT, and detaches from the session. Call exactly once.
+  // DISCONNECT (normal), or schedules it after its Will Delay Interval, and detaches from
+  // the session. Call exactly once.
   void on_closed();
 
   // True when the connection has outlived its deadline at `now`: no CONNECT within the
   // connect timeout, or nothing received within 1.5 times the keep-alive ([MQTT-3.1.2-24]).
   bool deadline_passed(Clock::time_point now) const;
 
-  // The server is shutting down: close without publishing the will.
-  void on_server_shutdown();
-
-  // The deadline passed: close the connection (the will is published).
+  // The deadline passed: close the connection (v5: DISCONNECT 0x8D; the will is published).
   void on_deadline();
 
   bool connected() const { return session_ != nullptr; }
@@ -55,23 +65,44 @@ class Client {
   const std::string& client_id() const { return client_id_; }
 
  private:
-  struct OwnedWill {
-    std::string topic;
-    std::string payload;
-    uint8_t qos;
-    bool retain;
+  // A CONNECT held while its enhanced authentication runs (the packet's views die with the
+  // read buffer, so what is needed is copied).
+  struct PendingConnect {
+    ConnectRequest request;
+    std::optional<MessagePtr> will;
+    uint32_t will_delay = 0;
+    uint32_t will_expiry = 0;
+    uint16_t keep_alive = 0;
+    bool keep_alive_clamped = false;
+    std::string username;
+    bool problem_information = true;
   };
 
+  // client_connect.cpp
+  // The v5 message properties of a PUBLISH or a will, copied into an owned Message.
+  static void copy_message_properties(const mqtt::Properties& props, Message& m);
   void handle_connect(const mqtt::Connect& c);
+  void finish_connect(PendingConnect& p, std::string_view auth_data);
+  void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {});
+  // client_publish.cpp
   void handle_publish(const mqtt::Publish& p);
   void handle_ack(const mqtt::PubAck& a);
+  MessagePtr make_routed_message(const mqtt::Publish& p, std::string_view topic) const;
+  // client_subscribe.cpp
   void handle_subscribe(const mqtt::Subscribe& s);
   void handle_unsubscribe(const mqtt::Unsubscribe& u);
+  // client_auth.cpp
+  void handle_auth(const mqtt::Auth& a);
+  void start_auth(std::string_view method, std::string_view data);
+  void on_auth_step(const auth::AuthStep& step);
+  // client.cpp
   void handle_disconnect(const mqtt::Disconnect& d);
-
   void send(const mqtt::Packet& p);
   void close();  // close without DISCONNECT from the client: the will stays armed
-  void refuse_connect(mqtt::ReasonCode reason);
+  // Ends the connection for `reason`: v5 gets a DISCONNECT first.
+  void disconnect_with(mqtt::ReasonCode reason, std::string_view why = {});
+  void arm_keep_alive(Clock::time_point now);
+  bool v5() const { return version_ == mqtt::Version::v5; }
 
   Broker& broker_;
   std::shared_ptr<ClientLink> link_;
@@ -79,11 +110,24 @@ class Client {
   std::string client_id_;
   std::shared_ptr<Session> session_;
   uint64_t generation_ = 0;
-  std::optional<OwnedWill> will_;
+  std::optional<MessagePtr> will_;
+  uint32_t will_delay_ = 0;
+  uint32_t will_expiry_ = 0;  // seconds, counted from when the will is published
+  bool problem_information_ = true;  // v5 Request Problem Information
+  uint32_t connect_session_expiry_ = 0;
   Clock::time_point last_received_;
   Clock::time_point deadline_;
   uint64_t keep_alive_ms_ = 0;
   bool closing_ = false;
+  bool server_shutdown_ = false;
+
+  // Incoming topic aliases (v5), bounded by Limits::topic_alias_maximum.
+  std::unordered_map<uint16_t, std::string> topic_aliases_;
+
+  // Enhanced authentication in progress (CONNECT or re-authentication).
+  std::string auth_method_;
+  std::unique_ptr<auth::AuthExchange> auth_exchange_;
+  std::optional<PendingConnect> pending_connect_;
 };
 
 }  // namespace mqbase::broker

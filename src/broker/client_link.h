@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "mqtt/reason_code.h"
+
 namespace mqbase::broker {
 
 class ClientLink {
@@ -18,6 +20,10 @@ class ClientLink {
 
   // Closes the connection once the bytes queued so far are written. Idempotent.
   virtual void close() = 0;
+
+  // The server ends the connection for `reason`: an MQTT 5 client is sent DISCONNECT with
+  // it first (takeover 0x8E, shutdown 0x8B, ...). Idempotent.
+  virtual void disconnect(mqtt::ReasonCode reason) { close(); }
 };
 
 }  // namespace mqbase::broker

@@ -13,6 +13,8 @@ struct Limits {
   uint32_t connect_timeout_ms = 10'000;    // accept -> CONNECT
   uint32_t max_connections = 0;            // 0 = unlimited
   uint16_t max_keep_alive = 65535;         // larger client keep-alives are clamped (v5 tells the client)
+  uint16_t receive_maximum = 65535;        // v5: QoS 2 PUBLISH awaiting PUBREL we accept per client
+  uint16_t topic_alias_maximum = 10;       // v5: topic aliases a client may set on its PUBLISHes
 };
 
 }  // namespace mqbase::broker

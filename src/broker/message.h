@@ -2,23 +2,51 @@
 // reference count between every subscriber, queue and the retained store (never copied per
 // subscriber). Safe to read from any thread.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mqbase::broker {
+
+using Clock = std::chrono::steady_clock;
 
 struct Message {
   std::string topic;
   std::string payload;
   uint8_t qos = 0;      // QoS the publisher sent it with
   bool retain = false;  // the publisher's retain flag
+
+  // MQTT 5 properties forwarded to subscribers (absent for 3.x publishers).
+  std::optional<uint8_t> payload_format;
+  std::optional<Clock::time_point> expires_at;  // from Message Expiry Interval
+  std::optional<std::string> content_type;
+  std::optional<std::string> response_topic;
+  std::optional<std::string> correlation_data;
+  std::vector<std::pair<std::string, std::string>> user_properties;  // in order
+
+  // The session that published it (for No Local); null for wills and $SYS.
+  const void* origin = nullptr;
+
+  bool has_v5_properties() const {
+    return payload_format || expires_at || content_type || response_topic || correlation_data ||
+           !user_properties.empty();
+  }
+  bool expired(Clock::time_point now) const { return expires_at && now >= *expires_at; }
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
 
 inline MessagePtr make_message(std::string topic, std::string payload, uint8_t qos, bool retain) {
-  return std::make_shared<const Message>(Message{std::move(topic), std::move(payload), qos, retain});
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(topic);
+  m->payload = std::move(payload);
+  m->qos = qos;
+  m->retain = retain;
+  return m;
 }
 
 }  // namespace mqbase::broker

@@ -3,39 +3,60 @@
 #include <algorithm>
 
 #include "mqtt/encoder.h"
+#include "mqtt/properties.h"
 
 namespace mqbase::broker {
+
+using mqtt::PropertyId;
+
 namespace {
 thread_local std::string scratch;
-}
+thread_local mqtt::Properties scratch_props;
 
-Session::Session(std::string client_id, bool clean, const Limits& limits, Stats& stats)
-    : client_id_(std::move(client_id)), limits_(limits), stats_(stats), clean_(clean) {}
+enum class SendResult { sent, backed_up, too_large, closed };
+}  // namespace
+
+Session::Session(std::string client_id, uint32_t expiry_interval, const Limits& limits, Stats& stats)
+    : client_id_(std::move(client_id)), limits_(limits), stats_(stats), expiry_interval_(expiry_interval) {}
 
 bool Session::clean() const {
   std::lock_guard lock(mutex_);
-  return clean_;
+  return expiry_interval_ == 0;
+}
+
+uint32_t Session::expiry_interval() const {
+  std::lock_guard lock(mutex_);
+  return expiry_interval_;
+}
+
+void Session::set_expiry_interval(uint32_t seconds) {
+  std::lock_guard lock(mutex_);
+  expiry_interval_ = seconds;
 }
 
 size_t Session::window() const {
-  return limits_.max_inflight_messages == 0 ? 65535 : std::min<size_t>(limits_.max_inflight_messages, 65535);
+  size_t ours = limits_.max_inflight_messages == 0 ? 65535 : std::min<size_t>(limits_.max_inflight_messages, 65535);
+  return std::min<size_t>(ours, peer_.receive_maximum);
 }
 
-uint64_t Session::attach(std::shared_ptr<ClientLink> link, mqtt::Version version, bool clean,
+uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& peer, uint32_t expiry_interval,
                          std::string_view connack) {
   std::lock_guard lock(mutex_);
   link_ = std::move(link);
-  version_ = version;
-  clean_ = clean;
+  peer_ = peer;
+  expiry_interval_ = expiry_interval;
+  topic_aliases_.clear();  // aliases belong to a connection
   ++generation_;
   link_->send(connack, false);
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL, in original order.
-  for (const auto& f : inflight_) {
-    if (f.state == InflightState::publish_sent) {
-      send_publish(f, true);
-    } else {
-      send_pubrel(f.packet_id);
+  for (auto it = inflight_.begin(); it != inflight_.end();) {
+    if (it->state == InflightState::pubrel_sent) {
+      send_pubrel(it->packet_id);
+    } else if (!send_publish(*it->msg, it->delivery, it->packet_id, true)) {
+      it = inflight_.erase(it);  // too large for this connection's limit: as if delivered
+      continue;
     }
+    ++it;
   }
   pump();
   return generation_;
@@ -44,13 +65,15 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, mqtt::Version version
 std::shared_ptr<ClientLink> Session::release_link() {
   std::lock_guard lock(mutex_);
   ++generation_;
+  disconnected_at_ = Clock::now();
   return std::move(link_);
 }
 
-bool Session::detach(uint64_t gen) {
+bool Session::detach(uint64_t gen, Clock::time_point now) {
   std::lock_guard lock(mutex_);
   if (gen != generation_) return false;
   link_.reset();
+  disconnected_at_ = now;
   ++generation_;
   return true;
 }
@@ -65,6 +88,12 @@ bool Session::connected() const {
   return link_ != nullptr;
 }
 
+bool Session::expired(Clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  if (link_ || expiry_interval_ == kSessionNeverExpires) return false;
+  return now >= disconnected_at_ + std::chrono::seconds(expiry_interval_);
+}
+
 uint16_t Session::next_packet_id() {
   // Skip ids still in flight; the window is far below 65535 so this ends quickly.
   while (true) {
@@ -75,80 +104,122 @@ uint16_t Session::next_packet_id() {
   }
 }
 
-void Session::send_publish(const Inflight& f, bool dup) {
+bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup) {
   scratch.clear();
-  mqtt::encode_publish(scratch, version_, f.msg->topic, f.msg->payload, f.qos, f.retain, dup, f.packet_id);
-  if (link_->send(scratch, false)) {
+  SendResult result;
+  if (peer_.version != mqtt::Version::v5) {
+    mqtt::encode_publish(scratch, peer_.version, m.topic, m.payload, d.qos, d.retain, dup, packet_id);
+  } else {
+    auto& props = scratch_props;
+    props.items.clear();
+    if (m.payload_format) props.add_number(PropertyId::payload_format_indicator, *m.payload_format);
+    if (m.expires_at) {
+      // Forward what is left of the interval ([MQTT-3.3.2-6]), rounded up.
+      auto left = std::chrono::ceil<std::chrono::seconds>(*m.expires_at - Clock::now()).count();
+      props.add_number(PropertyId::message_expiry_interval, static_cast<uint32_t>(std::max<int64_t>(left, 1)));
+    }
+    if (m.content_type) props.add_string(PropertyId::content_type, *m.content_type);
+    if (m.response_topic) props.add_string(PropertyId::response_topic, *m.response_topic);
+    if (m.correlation_data) props.add_string(PropertyId::correlation_data, *m.correlation_data);
+    for (const auto& [k, v] : m.user_properties) props.add_user(k, v);
+    for (uint32_t id : d.identifiers) props.add_number(PropertyId::subscription_identifier, id);
+    std::string_view topic = m.topic;
+    bool new_alias = false;
+    if (peer_.topic_alias_maximum > 0) {
+      if (auto it = topic_aliases_.find(m.topic); it != topic_aliases_.end()) {
+        props.add_number(PropertyId::topic_alias, it->second);
+        topic = {};
+      } else if (topic_aliases_.size() < peer_.topic_alias_maximum) {
+        props.add_number(PropertyId::topic_alias, static_cast<uint32_t>(topic_aliases_.size() + 1));
+        new_alias = true;
+      }
+    }
+    if (peer_.maximum_packet_size &&
+        mqtt::publish_size(peer_.version, topic, m.payload.size(), d.qos, &props) > peer_.maximum_packet_size) {
+      // [MQTT-3.1.2-25]: never send a packet over the client's limit; it counts as delivered.
+      Stats::add(stats_.publish_dropped);
+      return false;
+    }
+    if (new_alias) topic_aliases_.emplace(m.topic, static_cast<uint16_t>(topic_aliases_.size() + 1));
+    mqtt::encode_publish(scratch, peer_.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
+  }
+  result = link_->send(scratch, d.qos == 0) ? SendResult::sent : SendResult::backed_up;
+  if (result == SendResult::sent) {
     Stats::add(stats_.publish_sent);
     Stats::add(stats_.messages_sent);
+  } else if (d.qos == 0) {
+    Stats::add(stats_.publish_dropped);
   }
+  return true;
 }
 
 void Session::send_pubrel(uint16_t packet_id) {
   scratch.clear();
-  mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, mqtt::ReasonCode::success, {}}, version_, scratch);
+  mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, mqtt::ReasonCode::success, {}}, peer_.version,
+               scratch);
   link_->send(scratch, false);
 }
 
 void Session::pump() {
   if (!link_) return;
+  auto now = Clock::now();
   while (!queue_.empty() && inflight_.size() < window()) {
     Queued q = std::move(queue_.front());
     queue_.pop_front();
-    inflight_.push_back({next_packet_id(), InflightState::publish_sent, q.qos, q.retain, std::move(q.msg)});
-    send_publish(inflight_.back(), false);
+    if (q.msg->expired(now)) continue;  // [MQTT-3.3.2-5]: not delivered once expired
+    uint16_t id = next_packet_id();
+    if (send_publish(*q.msg, q.delivery, id, false))
+      inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery)});
   }
 }
 
-void Session::deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag) {
+void Session::deliver(const MessagePtr& msg, const Delivery& d) {
   std::lock_guard lock(mutex_);
-  if (qos == 0) {
-    if (!link_) return;  // QoS 0 is not queued for offline sessions
-    scratch.clear();
-    mqtt::encode_publish(scratch, version_, msg->topic, msg->payload, 0, retain_flag, false, 0);
-    if (link_->send(scratch, true)) {
-      Stats::add(stats_.publish_sent);
-      Stats::add(stats_.messages_sent);
-    } else {
-      Stats::add(stats_.publish_dropped);
-    }
+  if (msg->expired(Clock::now())) return;
+  if (d.qos == 0) {
+    if (link_) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
     return;
   }
   // Keep order behind anything already waiting.
   if (link_ && queue_.empty() && inflight_.size() < window()) {
-    inflight_.push_back({next_packet_id(), InflightState::publish_sent, qos, retain_flag, msg});
-    send_publish(inflight_.back(), false);
+    uint16_t id = next_packet_id();
+    if (send_publish(*msg, d, id, false)) inflight_.push_back({id, InflightState::publish_sent, msg, d});
     return;
   }
   if (limits_.max_queued_messages != 0 && queue_.size() >= limits_.max_queued_messages) {
     Stats::add(stats_.publish_dropped);
     return;
   }
-  queue_.push_back({msg, qos, retain_flag});
+  queue_.push_back({msg, d});
 }
 
 void Session::on_puback(uint64_t gen, uint16_t packet_id) {
   std::lock_guard lock(mutex_);
   if (gen != generation_) return;
   auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const Inflight& f) {
-    return f.packet_id == packet_id && f.qos == 1;
+    return f.packet_id == packet_id && f.delivery.qos == 1;
   });
   if (it == inflight_.end()) return;
   inflight_.erase(it);
   pump();
 }
 
-void Session::on_pubrec(uint64_t gen, uint16_t packet_id) {
+void Session::on_pubrec(uint64_t gen, uint16_t packet_id, bool error) {
   std::lock_guard lock(mutex_);
   if (gen != generation_ || !link_) return;
   auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const Inflight& f) {
-    return f.packet_id == packet_id && f.qos == 2;
+    return f.packet_id == packet_id && f.delivery.qos == 2;
   });
+  if (error) {
+    // v5: a PUBREC with a failure reason ends the flow ([MQTT-4.3.3-4]): no PUBREL.
+    if (it != inflight_.end()) inflight_.erase(it);
+    pump();
+    return;
+  }
   if (it != inflight_.end()) {
     it->state = InflightState::pubrel_sent;
     it->msg.reset();  // the payload is no longer needed once the receiver has it
   }
-  // [MQTT-4.3.3-...]: a PUBREC is answered with PUBREL even for an unknown id (v5 would add 0x92).
   send_pubrel(packet_id);
 }
 
@@ -168,9 +239,36 @@ bool Session::begin_incoming_qos2(uint16_t packet_id) {
   return incoming_qos2_.insert(packet_id).second;
 }
 
-void Session::release_incoming_qos2(uint16_t packet_id) {
+bool Session::release_incoming_qos2(uint16_t packet_id) {
   std::lock_guard lock(mutex_);
-  incoming_qos2_.erase(packet_id);
+  return incoming_qos2_.erase(packet_id) > 0;
+}
+
+size_t Session::incoming_qos2_count() const {
+  std::lock_guard lock(mutex_);
+  return incoming_qos2_.size();
+}
+
+std::vector<Undelivered> Session::take_shared_messages() {
+  std::lock_guard lock(mutex_);
+  std::vector<Undelivered> out;
+  for (auto it = inflight_.begin(); it != inflight_.end();) {
+    if (it->delivery.share && it->state == InflightState::publish_sent) {
+      out.push_back({std::move(it->msg), std::move(it->delivery)});
+      it = inflight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->delivery.share) {
+      out.push_back({std::move(it->msg), std::move(it->delivery)});
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
 }
 
 void Session::remember_subscription(const std::string& filter, SubscriptionOptions opts) {
@@ -181,6 +279,11 @@ void Session::remember_subscription(const std::string& filter, SubscriptionOptio
 void Session::forget_subscription(const std::string& filter) {
   std::lock_guard lock(mutex_);
   subscriptions_.erase(filter);
+}
+
+bool Session::has_subscription(const std::string& filter) const {
+  std::lock_guard lock(mutex_);
+  return subscriptions_.count(filter) > 0;
 }
 
 std::map<std::string, SubscriptionOptions> Session::take_subscriptions() {

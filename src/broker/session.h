@@ -1,7 +1,8 @@
 // Session: the state MQTT keeps for one client id across connections: its subscriptions,
-// the QoS 1/2 messages in flight to it or queued for it, and the QoS 2 packet ids it has
-// sent us and not yet released. A connection attaches to it on CONNECT and detaches on close;
-// a persistent session outlives its connections.
+// the QoS 1/2 messages in flight to it or queued for it, the QoS 2 packet ids it has sent us
+// and not yet released, and how long it outlives its connection (Session Expiry Interval;
+// 3.1.1's Clean Session maps to 0 or "never"). A connection attaches on CONNECT and
+// detaches on close.
 //
 // Thread-safety: every public method is safe from any thread (one mutex per session).
 // Deliveries arrive from the publishers' event loops; acknowledgements from the loop of the
@@ -14,8 +15,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -28,53 +31,98 @@
 
 namespace mqbase::broker {
 
+inline constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFF;
+
+// What the connected client allows us to send (MQTT 5 CONNECT properties; 3.x: defaults).
+struct PeerLimits {
+  mqtt::Version version = mqtt::Version::v311;
+  uint16_t receive_maximum = 65535;
+  uint32_t maximum_packet_size = 0;  // 0 = no limit beyond the protocol's
+  uint16_t topic_alias_maximum = 0;
+};
+
+// How one message goes to this session: the QoS (already the min of the message's and the
+// subscription's), the RETAIN bit to send, the Subscription Identifiers to attach, and the
+// shared subscription it came through (null for ordinary subscriptions).
+struct Delivery {
+  uint8_t qos = 0;
+  bool retain = false;
+  std::vector<uint32_t> identifiers;
+  std::shared_ptr<const std::string> share;
+};
+
+// A shared-subscription message taken back from a session whose client left, to be handed to
+// another member of the group.
+struct Undelivered {
+  MessagePtr msg;
+  Delivery delivery;
+};
+
 class Session {
  public:
-  Session(std::string client_id, bool clean, const Limits& limits, Stats& stats);
+  Session(std::string client_id, uint32_t expiry_interval, const Limits& limits, Stats& stats);
+  // 3.1.1 form: a clean session ends with its connection, a persistent one never expires.
+  Session(std::string client_id, bool clean, const Limits& limits, Stats& stats)
+      : Session(std::move(client_id), clean ? 0 : kSessionNeverExpires, limits, stats) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return client_id_; }
+  // True when the session ends with its connection (expiry interval 0).
   bool clean() const;
+  uint32_t expiry_interval() const;
+  void set_expiry_interval(uint32_t seconds);
 
   // Attaches `link` as the connection of this session, sends `connack` on it first, then
   // resends every unacknowledged message (PUBLISH with DUP, or PUBREL) in their original
   // order, then as much of the queue as the in-flight window allows. Returns the generation
   // that identifies this attachment. Any previous link must have been released.
-  uint64_t attach(std::shared_ptr<ClientLink> link, mqtt::Version version, bool clean, std::string_view connack);
+  uint64_t attach(std::shared_ptr<ClientLink> link, const PeerLimits& peer, uint32_t expiry_interval,
+                  std::string_view connack);
+  uint64_t attach(std::shared_ptr<ClientLink> link, mqtt::Version version, bool clean, std::string_view connack) {
+    return attach(std::move(link), PeerLimits{version}, clean ? 0 : kSessionNeverExpires, connack);
+  }
 
   // Releases the link for a takeover and returns it (null when none); the old connection's
   // later calls no longer match the generation.
   std::shared_ptr<ClientLink> release_link();
 
-  // Detaches the connection of generation `gen`. Returns false when `gen` is not current
-  // (the session was taken over), in which case nothing changes.
-  bool detach(uint64_t gen);
+  // Detaches the connection of generation `gen` at `now`. Returns false when `gen` is not
+  // current (the session was taken over), in which case nothing changes.
+  bool detach(uint64_t gen, Clock::time_point now = Clock::now());
 
   bool is_current(uint64_t gen) const;
   bool connected() const;
+  // When a detached session's expiry interval has run out at `now`.
+  bool expired(Clock::time_point now) const;
 
-  // Routes `msg` to this session at `qos` (already the minimum of the message's and the
-  // subscription's). `retain_flag` is the RETAIN bit to send: set for retained messages sent
-  // on subscribe. QoS 0 goes out at once or is dropped when the connection is backed up or
-  // absent; QoS 1/2 go out when the in-flight window has room, else wait in the queue, which
-  // drops (and counts) the newest message when full.
-  void deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag);
+  // Routes `msg` to this session. QoS 0 goes out at once or is dropped when the connection is
+  // backed up or absent; QoS 1/2 go out when the in-flight window has room, else wait in the
+  // queue, which drops (and counts) the newest message when full. Expired messages are
+  // dropped; a message larger than the client's Maximum Packet Size is skipped.
+  void deliver(const MessagePtr& msg, const Delivery& d);
+  void deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag) { deliver(msg, Delivery{qos, retain_flag, {}, {}}); }
 
   // Outgoing acknowledgements from the client of generation `gen`.
   void on_puback(uint64_t gen, uint16_t packet_id);   // QoS 1 done
-  void on_pubrec(uint64_t gen, uint16_t packet_id);   // QoS 2 step 1: answers PUBREL
+  void on_pubrec(uint64_t gen, uint16_t packet_id, bool error = false);  // QoS 2 step 1: answers PUBREL
   void on_pubcomp(uint64_t gen, uint16_t packet_id);  // QoS 2 done
 
   // Incoming QoS 2: returns true the first time `packet_id` is seen (the message must be
   // routed), false for a resend before PUBREL (it must not be routed again).
   bool begin_incoming_qos2(uint16_t packet_id);
-  // PUBREL received: forgets `packet_id`.
-  void release_incoming_qos2(uint16_t packet_id);
+  // PUBREL received: forgets `packet_id`. Returns whether it was known.
+  bool release_incoming_qos2(uint16_t packet_id);
+  size_t incoming_qos2_count() const;
+
+  // Takes back the shared-subscription messages not yet received by the client (queued, or
+  // sent and unacknowledged), so another member of the group can have them.
+  std::vector<Undelivered> take_shared_messages();
 
   // Subscriptions as the session remembers them (the index holds the routing copy).
   void remember_subscription(const std::string& filter, SubscriptionOptions opts);
   void forget_subscription(const std::string& filter);
+  bool has_subscription(const std::string& filter) const;
   std::map<std::string, SubscriptionOptions> take_subscriptions();
 
   size_t queued() const;
@@ -85,18 +133,18 @@ class Session {
   struct Inflight {
     uint16_t packet_id;
     InflightState state;
-    uint8_t qos;
-    bool retain;
     MessagePtr msg;
+    Delivery delivery;
   };
   struct Queued {
     MessagePtr msg;
-    uint8_t qos;
-    bool retain;
+    Delivery delivery;
   };
 
   uint16_t next_packet_id();
-  void send_publish(const Inflight& f, bool dup);
+  // Encodes and sends; false when the message cannot go to this client (too large for its
+  // Maximum Packet Size), in which case it counts as delivered.
+  bool send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup);
   void send_pubrel(uint16_t packet_id);
   void pump();  // moves queued messages into the window while it has room
   size_t window() const;
@@ -106,15 +154,17 @@ class Session {
   Stats& stats_;
 
   mutable std::mutex mutex_;
-  bool clean_;
+  uint32_t expiry_interval_;
+  Clock::time_point disconnected_at_{};
   std::shared_ptr<ClientLink> link_;
-  mqtt::Version version_ = mqtt::Version::v311;
+  PeerLimits peer_;
   uint64_t generation_ = 0;
   uint16_t last_packet_id_ = 0;
   std::vector<Inflight> inflight_;  // in send order
   std::deque<Queued> queue_;
   std::unordered_set<uint16_t> incoming_qos2_;
   std::map<std::string, SubscriptionOptions> subscriptions_;
+  std::unordered_map<std::string, uint16_t> topic_aliases_;  // outgoing, this connection only
 };
 
 }  // namespace mqbase::broker

@@ -1,11 +1,24 @@
 #include "broker/subscription_index.h"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
+#include <random>
 
+#include "broker/session.h"
 #include "mqtt/topic.h"
 
 namespace mqbase::broker {
+
+struct SubscriptionIndex::Group {
+  struct Member {
+    std::shared_ptr<Session> session;
+    SubscriptionOptions opts;
+  };
+  std::shared_ptr<const std::string> key;  // "$share/g/f"
+  std::vector<Member> members;
+  mutable std::atomic<size_t> next{0};     // round robin / sticky position
+};
 
 struct SubscriptionIndex::Node {
   struct Entry {
@@ -14,20 +27,25 @@ struct SubscriptionIndex::Node {
   };
   std::unordered_map<std::string, std::unique_ptr<Node>> children;
   std::vector<Entry> subscribers;
+  std::unordered_map<std::string, std::unique_ptr<Group>> groups;
   Node* parent = nullptr;
   std::string level;
 
-  bool unused() const { return children.empty() && subscribers.empty(); }
+  bool unused() const { return children.empty() && subscribers.empty() && groups.empty(); }
 };
 
-SubscriptionIndex::SubscriptionIndex() : root_(std::make_unique<Node>()) {}
+SubscriptionIndex::SubscriptionIndex(ShareStrategy strategy)
+    : strategy_(strategy), root_(std::make_unique<Node>()) {}
 SubscriptionIndex::~SubscriptionIndex() = default;
 
 bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string_view filter,
                             SubscriptionOptions opts) {
+  mqtt::SharedFilter shared;
+  bool is_shared = mqtt::parse_shared(filter, shared) == mqtt::ShareParse::ok;
+  std::string_view path = is_shared ? shared.filter : filter;
   std::unique_lock lock(mutex_);
   Node* node = root_.get();
-  mqtt::for_each_level(filter, [&](std::string_view level) {
+  mqtt::for_each_level(path, [&](std::string_view level) {
     auto it = node->children.find(std::string(level));
     if (it == node->children.end()) {
       auto child = std::make_unique<Node>();
@@ -37,6 +55,22 @@ bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string
     }
     node = it->second.get();
   });
+  if (is_shared) {
+    auto& group = node->groups[std::string(shared.group)];
+    if (!group) {
+      group = std::make_unique<Group>();
+      group->key = std::make_shared<const std::string>(filter);
+    }
+    for (auto& m : group->members) {
+      if (m.session.get() == session.get()) {
+        m.opts = opts;
+        return false;
+      }
+    }
+    group->members.push_back({session, opts});
+    ++count_;
+    return true;
+  }
   for (auto& e : node->subscribers) {
     if (e.session.get() == session.get()) {
       e.opts = opts;
@@ -48,8 +82,7 @@ bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string
   return true;
 }
 
-bool SubscriptionIndex::remove(const Session* session, std::string_view filter) {
-  std::unique_lock lock(mutex_);
+SubscriptionIndex::Node* SubscriptionIndex::find(std::string_view filter) const {
   Node* node = root_.get();
   bool found = true;
   mqtt::for_each_level(filter, [&](std::string_view level) {
@@ -61,11 +94,30 @@ bool SubscriptionIndex::remove(const Session* session, std::string_view filter) 
     }
     node = it->second.get();
   });
-  if (!found) return false;
-  auto& subs = node->subscribers;
-  auto it = std::find_if(subs.begin(), subs.end(), [&](const auto& e) { return e.session.get() == session; });
-  if (it == subs.end()) return false;
-  subs.erase(it);
+  return found ? node : nullptr;
+}
+
+bool SubscriptionIndex::remove(const Session* session, std::string_view filter) {
+  mqtt::SharedFilter shared;
+  bool is_shared = mqtt::parse_shared(filter, shared) == mqtt::ShareParse::ok;
+  std::unique_lock lock(mutex_);
+  Node* node = find(is_shared ? shared.filter : filter);
+  if (!node) return false;
+  auto owned_by = [&](const auto& e) { return e.session.get() == session; };
+  if (is_shared) {
+    auto git = node->groups.find(std::string(shared.group));
+    if (git == node->groups.end()) return false;
+    auto& members = git->second->members;
+    auto it = std::find_if(members.begin(), members.end(), owned_by);
+    if (it == members.end()) return false;
+    members.erase(it);
+    if (members.empty()) node->groups.erase(git);
+  } else {
+    auto& subs = node->subscribers;
+    auto it = std::find_if(subs.begin(), subs.end(), owned_by);
+    if (it == subs.end()) return false;
+    subs.erase(it);
+  }
   --count_;
   // Prune empty branches so the trie does not keep every filter ever used.
   while (node != root_.get() && node->unused()) {
@@ -76,56 +128,134 @@ bool SubscriptionIndex::remove(const Session* session, std::string_view filter) 
   return true;
 }
 
-void SubscriptionIndex::match_level(const Node& node, std::string_view topic, size_t pos, bool first,
-                                    std::vector<MatchedSubscriber>& out) const {
-  // `pos` is the start of the current level in `topic`; npos means the topic is exhausted.
-  auto add_all = [&](const Node& n) {
-    for (const auto& e : n.subscribers) out.push_back({e.session, e.opts.qos});
+namespace {
+
+// A member index for `strategy`, preferring members whose client is connected.
+template <typename Members>
+size_t choose(ShareStrategy strategy, const Members& members, std::atomic<size_t>& next, std::string_view topic,
+              const Session* origin, const Session* exclude) {
+  const size_t n = members.size();
+  auto usable = [&](size_t i, bool need_connected) {
+    const auto& s = members[i].session;
+    return s.get() != exclude && (!need_connected || s->connected());
   };
+  size_t start = 0;
+  switch (strategy) {
+    case ShareStrategy::round_robin: start = next.fetch_add(1, std::memory_order_relaxed); break;
+    case ShareStrategy::sticky: start = next.load(std::memory_order_relaxed); break;
+    case ShareStrategy::random: {
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      start = rng();
+      break;
+    }
+    case ShareStrategy::hash_client:
+      start = std::hash<std::string_view>{}(origin ? std::string_view(origin->client_id()) : std::string_view());
+      break;
+    case ShareStrategy::hash_topic: start = std::hash<std::string_view>{}(topic); break;
+  }
+  for (bool need_connected : {true, false}) {
+    for (size_t k = 0; k < n; ++k) {
+      size_t i = (start + k) % n;
+      if (!usable(i, need_connected)) continue;
+      if (strategy == ShareStrategy::sticky) next.store(i, std::memory_order_relaxed);
+      return i;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Session* origin,
+                                 std::vector<MatchedSubscriber>& out) const {
+  for (const auto& e : n.subscribers) {
+    if (e.opts.no_local && e.session.get() == origin) continue;
+    MatchedSubscriber m{e.session, e.opts.qos, e.opts.retain_as_published, {}, nullptr};
+    if (e.opts.identifier) m.identifiers.push_back(e.opts.identifier);
+    out.push_back(std::move(m));
+  }
+  for (const auto& [name, g] : n.groups) {
+    size_t i = choose(strategy_, g->members, g->next, topic, origin, nullptr);
+    if (i == g->members.size()) continue;
+    const auto& member = g->members[i];
+    MatchedSubscriber m{member.session, member.opts.qos, member.opts.retain_as_published, {}, g->key};
+    if (member.opts.identifier) m.identifiers.push_back(member.opts.identifier);
+    out.push_back(std::move(m));
+  }
+}
+
+void SubscriptionIndex::match_level(const Node& node, std::string_view topic, size_t pos, bool first,
+                                    const Session* origin, std::vector<MatchedSubscriber>& out) const {
+  // `pos` is the start of the current level in `topic`.
   bool dollar = first && !topic.empty() && topic[0] == '$';
   if (!dollar) {
     // '#' matches the rest, including the parent level itself ("a/#" matches "a").
-    if (auto it = node.children.find("#"); it != node.children.end()) add_all(*it->second);
+    if (auto it = node.children.find("#"); it != node.children.end()) add_node(*it->second, topic, origin, out);
   }
-  if (pos == std::string_view::npos) return;
   size_t slash = topic.find('/', pos);
   std::string_view level = topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
   size_t next = slash == std::string_view::npos ? std::string_view::npos : slash + 1;
   auto visit = [&](const Node& child) {
     if (next == std::string_view::npos) {
-      add_all(child);
+      add_node(child, topic, origin, out);
       // "a/#" also matches "a": the '#' child of the last matched level.
-      if (auto it = child.children.find("#"); it != child.children.end()) add_all(*it->second);
+      if (auto it = child.children.find("#"); it != child.children.end()) add_node(*it->second, topic, origin, out);
     } else {
-      match_level(child, topic, next, false, out);
+      match_level(child, topic, next, false, origin, out);
     }
   };
-  // Heterogeneous lookup is C++20 for unordered_map only with a transparent hash; a short
-  // std::string per level is cheap next to the rest of routing and keeps the code plain.
   if (auto it = node.children.find(std::string(level)); it != node.children.end()) visit(*it->second);
   if (!dollar) {
     if (auto it = node.children.find("+"); it != node.children.end()) visit(*it->second);
   }
 }
 
-void SubscriptionIndex::match(std::string_view topic, std::vector<MatchedSubscriber>& out) const {
+void SubscriptionIndex::match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const {
   out.clear();
   {
     std::shared_lock lock(mutex_);
-    match_level(*root_, topic, 0, true, out);
+    match_level(*root_, topic, 0, true, origin, out);
   }
   if (out.size() < 2) return;
-  // One copy per session at the highest QoS of its matching subscriptions ([MQTT-3.3.5-1]).
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.session < b.session; });
+  // One copy per session over its ordinary subscriptions, at the highest QoS, with every
+  // matching Subscription Identifier ([MQTT-3.3.5-1], [MQTT-3.3.4-3]). Shared deliveries stay
+  // separate: each group delivers its own copy.
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a.share != b.share) return a.share < b.share;
+    return a.session < b.session;
+  });
   size_t w = 0;
   for (size_t r = 0; r < out.size(); ++r) {
-    if (w > 0 && out[w - 1].session == out[r].session) {
-      out[w - 1].qos = std::max(out[w - 1].qos, out[r].qos);
+    if (w > 0 && !out[r].share && !out[w - 1].share && out[w - 1].session == out[r].session) {
+      auto& m = out[w - 1];
+      m.qos = std::max(m.qos, out[r].qos);
+      m.retain_as_published = m.retain_as_published || out[r].retain_as_published;
+      m.identifiers.insert(m.identifiers.end(), out[r].identifiers.begin(), out[r].identifiers.end());
     } else {
       out[w++] = std::move(out[r]);
     }
   }
   out.resize(w);
+  for (auto& m : out)
+    if (m.identifiers.size() > 1) std::sort(m.identifiers.begin(), m.identifiers.end());
+}
+
+bool SubscriptionIndex::pick_other_member(const std::string& share, const Session* exclude,
+                                          MatchedSubscriber& out) const {
+  mqtt::SharedFilter shared;
+  if (mqtt::parse_shared(share, shared) != mqtt::ShareParse::ok) return false;
+  std::shared_lock lock(mutex_);
+  Node* node = find(shared.filter);
+  if (!node) return false;
+  auto git = node->groups.find(std::string(shared.group));
+  if (git == node->groups.end()) return false;
+  const Group& g = *git->second;
+  size_t i = choose(strategy_, g.members, g.next, {}, nullptr, exclude);
+  if (i == g.members.size()) return false;
+  const auto& member = g.members[i];
+  out = MatchedSubscriber{member.session, member.opts.qos, member.opts.retain_as_published, {}, g.key};
+  if (member.opts.identifier) out.identifiers.push_back(member.opts.identifier);
+  return true;
 }
 
 size_t SubscriptionIndex::size() const {

@@ -1,8 +1,11 @@
 // SubscriptionIndex: every subscription of every session, as a trie over topic levels, so a
 // PUBLISH finds its subscribers by walking the topic's levels instead of testing each filter.
+// Shared subscriptions ("$share/{group}/{filter}") hang off the same trie node as their
+// filter, one group per name; a message matching a group goes to one of its members.
 // Thread-safety: all methods are safe from any thread. Matching takes a shared lock (many
 // publishers at once); subscribe/unsubscribe take it exclusively. Read-mostly by design.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
@@ -11,46 +14,71 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/message.h"
+
 namespace mqbase::broker {
 
 class Session;
 
 struct SubscriptionOptions {
   uint8_t qos = 0;
+  bool no_local = false;             // v5: not delivered to the publishing session
+  bool retain_as_published = false;  // v5: keep the publisher's RETAIN flag on forward
+  uint8_t retain_handling = 0;       // v5: 0 send retained, 1 only if new, 2 never
+  uint32_t identifier = 0;           // v5 Subscription Identifier, 0 = none
   bool operator==(const SubscriptionOptions&) const = default;
 };
 
-// One subscriber of a PUBLISH: a session with the highest QoS among its matching filters.
+// How a shared subscription group picks the member that gets a message.
+enum class ShareStrategy { round_robin, random, sticky, hash_client, hash_topic };
+
+// One delivery of a PUBLISH: a session, the QoS to send at (the highest of its matching
+// filters, before the min with the message's QoS), and what the matching subscriptions add.
 struct MatchedSubscriber {
   std::shared_ptr<Session> session;
   uint8_t qos = 0;
+  bool retain_as_published = false;
+  std::vector<uint32_t> identifiers;             // Subscription Identifiers, ascending
+  std::shared_ptr<const std::string> share;      // the "$share/g/f" it came through, if shared
 };
 
 class SubscriptionIndex {
  public:
-  SubscriptionIndex();
+  explicit SubscriptionIndex(ShareStrategy strategy = ShareStrategy::round_robin);
   ~SubscriptionIndex();
   SubscriptionIndex(const SubscriptionIndex&) = delete;
   SubscriptionIndex& operator=(const SubscriptionIndex&) = delete;
 
-  // Adds or replaces `session`'s subscription to `filter` (a valid filter). Returns true when
-  // it is new, false when an existing one was replaced ([MQTT-3.8.4-3]).
+  // Adds or replaces `session`'s subscription to `filter` (a valid filter, or a valid
+  // "$share/{group}/{filter}"). Returns true when it is new, false when an existing one was
+  // replaced ([MQTT-3.8.4-3]).
   bool add(const std::shared_ptr<Session>& session, std::string_view filter, SubscriptionOptions opts);
 
   // Removes `session`'s subscription to `filter`. Returns whether one existed.
   bool remove(const Session* session, std::string_view filter);
 
-  // Appends to `out` one entry per session with a filter matching `topic`, at the highest QoS
-  // of its matching filters ([MQTT-3.3.5-1]). `out` is cleared first.
-  void match(std::string_view topic, std::vector<MatchedSubscriber>& out) const;
+  // Fills `out` (cleared first) with the deliveries of a message on `topic` published by
+  // `origin` (for No Local; may be null): one entry per session over its ordinary
+  // subscriptions ([MQTT-3.3.5-1]), plus one entry per matching shared group.
+  void match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
+  void match(std::string_view topic, std::vector<MatchedSubscriber>& out) const { match(topic, nullptr, out); }
+
+  // Picks a member of the shared subscription `share` ("$share/g/f") other than `exclude`,
+  // preferring connected ones, to take over a message. Returns false when there is none.
+  bool pick_other_member(const std::string& share, const Session* exclude, MatchedSubscriber& out) const;
 
   size_t size() const;
 
  private:
   struct Node;
-  void match_level(const Node& node, std::string_view topic, size_t pos, bool first,
+  struct Group;
+  void match_level(const Node& node, std::string_view topic, size_t pos, bool first, const Session* origin,
                    std::vector<MatchedSubscriber>& out) const;
+  void add_node(const Node& n, std::string_view topic, const Session* origin,
+                std::vector<MatchedSubscriber>& out) const;
+  Node* find(std::string_view filter) const;
 
+  const ShareStrategy strategy_;
   mutable std::shared_mutex mutex_;
   std::unique_ptr<Node> root_;
   size_t count_ = 0;

@@ -181,13 +181,16 @@ DecodeResult decode_subscribe(Reader& r, Version v, Packet& out) {
     if (sub.filter.empty()) return malformed("empty topic filter");
     if (!r.u8(options)) return malformed("missing subscription options");
     sub.qos = options & 0x03;
-    if (sub.qos > kMaxQos) return malformed("requested QoS 3");
     if (v == Version::v5) {
+      // 5.0 section 3.8.3.1: QoS 3 and Retain Handling 3 are protocol errors; reserved bits malformed.
+      if (sub.qos > kMaxQos) return protocol_error("requested QoS 3");
       if (options & 0xC0) return malformed("reserved subscription option bits set");
       sub.no_local = options & 0x04;
       sub.retain_as_published = options & 0x08;
       sub.retain_handling = (options >> 4) & 0x03;
-      if (sub.retain_handling == 3) return malformed("retain handling 3");
+      if (sub.retain_handling == 3) return protocol_error("retain handling 3");
+    } else if (sub.qos > kMaxQos) {
+      return malformed("requested QoS 3");
     } else if (options & 0xFC) {
       return malformed("reserved bits set in requested QoS byte");
     }

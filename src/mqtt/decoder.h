@@ -42,8 +42,8 @@ struct DecodeResult {
 // connection (ignored for CONNECT, which carries its own). On failure `out` is unspecified and
 // the result says why: malformed_packet / protocol_error (close the connection; v5 DISCONNECT
 // with that reason), or unsupported_protocol_version for a CONNECT of an unknown level
-// (answer CONNACK 0x01 / 0x84, then close); for that case out holds a Connect whose version
-// is the level asked for, when it fits the enum.
+// (answer CONNACK 0x01, then close); for that case out holds a default Connect at 3.1.1, the
+// form of CONNACK an unknown client is answered in.
 DecodeResult decode_packet(const FixedHeader& h, std::string_view body, Version version, Packet& out);
 
 }  // namespace mqbase::mqtt

@@ -121,7 +121,8 @@ ReasonCode decode_properties(std::string_view& in, PacketType type, PropertyCont
     auto pi = info(static_cast<uint8_t>(id_v.value));
     if (!pi) return ReasonCode::malformed_packet;
     Property p{static_cast<PropertyId>(id_v.value), 0, {}, {}};
-    if (!property_allowed(p.id, type, ctx)) return ReasonCode::protocol_error;
+    // 5.0 section 2.2.2.2: an identifier not valid for its packet type makes it malformed.
+    if (!property_allowed(p.id, type, ctx)) return ReasonCode::malformed_packet;
     bool ok = true;
     switch (pi->type) {
       case PropertyType::byte: ok = r.u8(p.number); break;

@@ -24,6 +24,19 @@ bool valid_topic_filter(std::string_view filter) {
   return valid_utf8(filter);
 }
 
+ShareParse parse_shared(std::string_view filter, SharedFilter& out) {
+  constexpr std::string_view kPrefix = "$share/";
+  if (filter.substr(0, kPrefix.size()) != kPrefix) return ShareParse::not_shared;
+  std::string_view rest = filter.substr(kPrefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return ShareParse::invalid;  // "$share/g": no filter
+  out.group = rest.substr(0, slash);
+  out.filter = rest.substr(slash + 1);
+  if (out.group.empty() || out.group.find_first_of("+#") != std::string_view::npos) return ShareParse::invalid;
+  if (!valid_topic_filter(out.filter)) return ShareParse::invalid;
+  return ShareParse::ok;
+}
+
 bool topic_matches(std::string_view filter, std::string_view topic) {
   if (!topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#'))
     return false;

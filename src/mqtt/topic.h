@@ -16,6 +16,17 @@ bool valid_topic_filter(std::string_view filter);
 // True when `topic` (a valid name) matches `filter` (a valid filter).
 bool topic_matches(std::string_view filter, std::string_view topic);
 
+// A shared subscription filter, "$share/{group}/{filter}" (MQTT 5 section 4.8.2, also
+// accepted from 3.1.1 clients as mosquitto does).
+struct SharedFilter {
+  std::string_view group;
+  std::string_view filter;
+};
+enum class ShareParse { not_shared, ok, invalid };
+// Splits `filter` when it starts with "$share/". `invalid` when the group is empty or holds
+// '+', '#' or '/', or the filter after it is missing or invalid.
+ShareParse parse_shared(std::string_view filter, SharedFilter& out);
+
 // Splits `s` at '/' calling `fn(level)` for each level, empty levels included.
 template <typename Fn>
 void for_each_level(std::string_view s, Fn&& fn) {

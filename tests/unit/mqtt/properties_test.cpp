@@ -334,8 +334,8 @@ std::vector<BlockCase> block_cases() {
       {"user_property_value_invalid_utf8", T::publish, pk, "07 26 00 01 61 00 01 C0", ReasonCode::malformed_packet},
       {"user_property_missing_value", T::publish, pk, "04 26 00 01 61", ReasonCode::malformed_packet},
       {"binary_may_hold_any_byte", T::publish, pk, "06 09 00 03 00 FF C0", ReasonCode::success},
-      {"reason_string_in_will", T::connect, wl, "04 1F 00 01 61", ReasonCode::protocol_error},
-      {"session_expiry_in_will", T::connect, wl, "05 11 00 00 00 01", ReasonCode::protocol_error},
+      {"reason_string_in_will", T::connect, wl, "04 1F 00 01 61", ReasonCode::malformed_packet},
+      {"session_expiry_in_will", T::connect, wl, "05 11 00 00 00 01", ReasonCode::malformed_packet},
   };
 }
 

@@ -1,0 +1,39 @@
+// The pluggable interface behind MQTT 5 enhanced authentication (the AUTH packet and the
+// Authentication Method / Data properties). An EnhancedAuthenticator names one method and
+// starts an exchange per connection attempt; the exchange answers each step of the client's
+// data with a challenge to send back, success or failure. The broker drives it for the first
+// authentication (CONNECT -> AUTH* -> CONNACK) and for re-authentication (AUTH 0x19).
+// Thread-safety: an authenticator is shared by every event loop and must be safe to call
+// concurrently; an exchange belongs to one connection and is used from its loop only.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace mqbase::auth {
+
+struct AuthStep {
+  enum class Outcome { challenge, success, failure };
+  Outcome outcome = Outcome::failure;
+  std::string data;  // Authentication Data to send (challenge, or final server data)
+  std::string reason;  // a short reason for logs and reason strings, on failure
+};
+
+class AuthExchange {
+ public:
+  virtual ~AuthExchange() = default;
+  // Consumes the client's Authentication Data (from CONNECT or AUTH) and says what next.
+  virtual AuthStep step(std::string_view client_data) = 0;
+  // The identity established once the exchange succeeded (for logs and, later, ACLs).
+  virtual std::string identity() const { return {}; }
+};
+
+class EnhancedAuthenticator {
+ public:
+  virtual ~EnhancedAuthenticator() = default;
+  virtual std::string_view method() const = 0;
+  // A new exchange for a client that announced `client_id` and, maybe, a user name.
+  virtual std::unique_ptr<AuthExchange> begin(std::string_view client_id, std::string_view username) = 0;
+};
+
+}  // namespace mqbase::auth

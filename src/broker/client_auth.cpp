@@ -1,0 +1,93 @@
+// Client: MQTT 5 enhanced authentication — the AUTH exchange before CONNACK, and
+// re-authentication of a connected client (AUTH 0x19).
+#include <spdlog/spdlog.h>
+
+#include "broker/client.h"
+
+namespace mqbase::broker {
+
+using mqtt::PropertyId;
+using mqtt::ReasonCode;
+
+void Client::start_auth(std::string_view method, std::string_view data) {
+  auto authenticator = broker_.authenticator(method);
+  if (!authenticator) {
+    if (connected()) {
+      disconnect_with(ReasonCode::bad_authentication_method, "unknown authentication method");
+    } else {
+      refuse_connect(ReasonCode::bad_authentication_method, "unknown authentication method");
+    }
+    return;
+  }
+  auth_method_ = std::string(method);
+  std::string_view id = connected() ? std::string_view(client_id_) : std::string_view(pending_connect_->request.client_id);
+  std::string_view user = pending_connect_ ? std::string_view(pending_connect_->username) : std::string_view();
+  auth_exchange_ = authenticator->begin(id, user);
+  on_auth_step(auth_exchange_->step(data));
+}
+
+void Client::handle_auth(const mqtt::Auth& a) {
+  auto method = a.props.string(PropertyId::authentication_method).value_or(std::string_view{});
+  auto data = a.props.string(PropertyId::authentication_data).value_or(std::string_view{});
+  // [MQTT-4.12.0-...]: AUTH only within the method the CONNECT chose, and never without one.
+  if (auth_method_.empty() || method != auth_method_) {
+    if (connected()) {
+      disconnect_with(ReasonCode::protocol_error, "AUTH without the connection's authentication method");
+    } else {
+      refuse_connect(ReasonCode::protocol_error, "AUTH with another authentication method");
+    }
+    return;
+  }
+  if (a.reason == ReasonCode::reauthenticate && connected() && !auth_exchange_) {
+    start_auth(method, data);
+    return;
+  }
+  if (a.reason != ReasonCode::continue_authentication || !auth_exchange_) {
+    if (connected()) {
+      disconnect_with(ReasonCode::protocol_error, "unexpected AUTH");
+    } else {
+      refuse_connect(ReasonCode::protocol_error, "unexpected AUTH");
+    }
+    return;
+  }
+  on_auth_step(auth_exchange_->step(data));
+}
+
+void Client::on_auth_step(const auth::AuthStep& step) {
+  using Outcome = auth::AuthStep::Outcome;
+  switch (step.outcome) {
+    case Outcome::challenge: {
+      mqtt::Auth a{ReasonCode::continue_authentication, {}};
+      a.props.add_string(PropertyId::authentication_method, auth_method_);
+      a.props.add_string(PropertyId::authentication_data, step.data);
+      send(a);
+      return;
+    }
+    case Outcome::success:
+      auth_exchange_.reset();
+      if (pending_connect_) {
+        auto p = std::move(*pending_connect_);
+        pending_connect_.reset();
+        finish_connect(p, step.data);
+      } else {
+        mqtt::Auth a{ReasonCode::success, {}};
+        a.props.add_string(PropertyId::authentication_method, auth_method_);
+        if (!step.data.empty()) a.props.add_string(PropertyId::authentication_data, step.data);
+        send(a);
+        spdlog::debug("client {} re-authenticated", client_id_);
+      }
+      return;
+    case Outcome::failure:
+      auth_exchange_.reset();
+      spdlog::info("authentication of '{}' failed: {}", connected() ? client_id_ : pending_connect_->request.client_id,
+                   step.reason);
+      if (connected()) {
+        disconnect_with(ReasonCode::not_authorized, step.reason);
+      } else {
+        refuse_connect(ReasonCode::not_authorized, step.reason);
+      }
+      return;
+  }
+}
+
+}  // namespace mqbase::broker

@@ -1,0 +1,132 @@
+// Client: CONNECT and CONNACK — client id, Clean Start / Session Expiry, the will and its
+// properties, keep-alive, the client's limits, and enhanced authentication's start.
+#include <spdlog/spdlog.h>
+
+#include "broker/client.h"
+#include "mqtt/encoder.h"
+#include "mqtt/utf8.h"
+
+namespace mqbase::broker {
+
+using mqtt::PropertyId;
+using mqtt::ReasonCode;
+
+void Client::copy_message_properties(const mqtt::Properties& props, Message& m) {
+  for (const auto& p : props.items) {
+    switch (p.id) {
+      case PropertyId::payload_format_indicator: m.payload_format = static_cast<uint8_t>(p.number); break;
+      case PropertyId::content_type: m.content_type = std::string(p.value); break;
+      case PropertyId::response_topic: m.response_topic = std::string(p.value); break;
+      case PropertyId::correlation_data: m.correlation_data = std::string(p.value); break;
+      case PropertyId::user_property: m.user_properties.emplace_back(p.value, p.value2); break;
+      default: break;
+    }
+  }
+}
+
+void Client::refuse_connect(ReasonCode reason, std::string_view why) {
+  mqtt::Connack ack{false, mqtt::connack_code(reason, version_), {}};
+  if (v5() && !why.empty() && problem_information_) ack.props.add_string(PropertyId::reason_string, why);
+  send(ack);
+  close();
+}
+
+void Client::handle_connect(const mqtt::Connect& c) {
+  version_ = c.version;
+  const Limits& limits = broker_.limits();
+  PendingConnect p;
+  auto& req = p.request;
+  req.version = c.version;
+  req.client_id = std::string(c.client_id);
+  req.clean_start = c.clean_start;
+  req.peer.version = c.version;
+  if (v5()) {
+    req.session_expiry = c.props.number(PropertyId::session_expiry_interval).value_or(0);
+    req.peer.receive_maximum = static_cast<uint16_t>(c.props.number(PropertyId::receive_maximum).value_or(65535));
+    req.peer.maximum_packet_size = c.props.number(PropertyId::maximum_packet_size).value_or(0);
+    req.peer.topic_alias_maximum = static_cast<uint16_t>(c.props.number(PropertyId::topic_alias_maximum).value_or(0));
+    p.problem_information = c.props.number(PropertyId::request_problem_information).value_or(1) == 1;
+  } else {
+    req.session_expiry = c.clean_start ? 0 : kSessionNeverExpires;
+  }
+  problem_information_ = p.problem_information;
+  p.keep_alive = c.keep_alive;
+  if (c.keep_alive > limits.max_keep_alive || (c.keep_alive == 0 && limits.max_keep_alive < 65535 && v5())) {
+    p.keep_alive = limits.max_keep_alive;
+    p.keep_alive_clamped = true;
+  }
+  if (c.username) p.username = std::string(*c.username);
+  if (c.will) {
+    auto will = std::make_shared<Message>();
+    will->topic = std::string(c.will->topic);
+    will->payload = std::string(c.will->payload);
+    will->qos = c.will->qos;
+    will->retain = c.will->retain;
+    if (v5()) {
+      copy_message_properties(c.will->props, *will);
+      p.will_delay = c.will->props.number(PropertyId::will_delay_interval).value_or(0);
+      p.will_expiry = c.will->props.number(PropertyId::message_expiry_interval).value_or(0);
+      if (will->payload_format == 1 && !mqtt::valid_utf8(will->payload)) {
+        refuse_connect(ReasonCode::payload_format_invalid, "will payload is not UTF-8");
+        return;
+      }
+    }
+    p.will = std::move(will);
+  }
+  if (v5()) {
+    if (auto method = c.props.string(PropertyId::authentication_method)) {
+      pending_connect_ = std::move(p);
+      start_auth(*method, c.props.string(PropertyId::authentication_data).value_or(std::string_view{}));
+      return;
+    }
+  }
+  finish_connect(p, {});
+}
+
+void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
+  const Limits& limits = broker_.limits();
+  auto build_connack = [&](bool present, const std::string& assigned) {
+    mqtt::Connack ack{present, 0, {}};
+    if (v5()) {
+      auto& props = ack.props;
+      if (!assigned.empty()) props.add_string(PropertyId::assigned_client_identifier, assigned);
+      if (limits.receive_maximum < 65535) props.add_number(PropertyId::receive_maximum, limits.receive_maximum);
+      if (limits.max_packet_size < mqtt::kMaxRemainingLength + 5)
+        props.add_number(PropertyId::maximum_packet_size, limits.max_packet_size);
+      if (limits.topic_alias_maximum > 0) props.add_number(PropertyId::topic_alias_maximum, limits.topic_alias_maximum);
+      if (p.keep_alive_clamped) props.add_number(PropertyId::server_keep_alive, p.keep_alive);
+      // What this server supports, said explicitly ([MQTT-3.2.2-...]).
+      props.add_number(PropertyId::retain_available, 1);
+      props.add_number(PropertyId::wildcard_subscription_available, 1);
+      props.add_number(PropertyId::subscription_identifier_available, 1);
+      props.add_number(PropertyId::shared_subscription_available, 1);
+      if (!auth_method_.empty()) {
+        props.add_string(PropertyId::authentication_method, auth_method_);
+        if (!auth_data.empty()) props.add_string(PropertyId::authentication_data, auth_data);
+      }
+    }
+    std::string out;
+    mqtt::encode(ack, version_, out);
+    return out;
+  };
+  auto outcome = broker_.connect(p.request, link_, build_connack);
+  if (outcome.reason != ReasonCode::success) {
+    spdlog::info("refused CONNECT from '{}': {}", p.request.client_id, mqtt::reason_name(outcome.reason));
+    refuse_connect(outcome.reason, mqtt::reason_name(outcome.reason));
+    return;
+  }
+  session_ = std::move(outcome.session);
+  generation_ = outcome.generation;
+  client_id_ = session_->client_id();
+  connect_session_expiry_ = p.request.session_expiry;
+  if (p.will) will_ = std::move(*p.will);
+  will_delay_ = p.will_delay;
+  will_expiry_ = p.will_expiry;
+  keep_alive_ms_ = uint64_t{p.keep_alive} * 1000;
+  arm_keep_alive(last_received_);
+  Stats::add(broker_.stats().clients_connected);
+  spdlog::debug("client {} connected (v{}, clean={}, keepalive={})", client_id_, static_cast<int>(version_),
+                p.request.clean_start, p.keep_alive);
+}
+
+}  // namespace mqbase::broker

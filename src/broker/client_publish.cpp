@@ -1,0 +1,111 @@
+// Client: PUBLISH from the client (QoS 0/1/2, topic aliases, payload format, message expiry)
+// and the acknowledgements of PUBLISHes sent to it.
+#include <spdlog/spdlog.h>
+
+#include "broker/client.h"
+#include "mqtt/utf8.h"
+
+namespace mqbase::broker {
+
+using mqtt::PacketType;
+using mqtt::PropertyId;
+using mqtt::ReasonCode;
+
+MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view topic) const {
+  auto m = std::make_shared<Message>();
+  m->topic = std::string(topic);
+  m->payload = std::string(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  m->origin = session_.get();
+  if (v5() && !p.props.empty()) {
+    copy_message_properties(p.props, *m);
+    if (auto expiry = p.props.number(PropertyId::message_expiry_interval))
+      m->expires_at = Clock::now() + std::chrono::seconds(*expiry);
+  }
+  return m;
+}
+
+void Client::handle_publish(const mqtt::Publish& p) {
+  auto& st = broker_.stats();
+  Stats::add(st.publish_received);
+  Stats::add(st.messages_received);
+  std::string_view topic = p.topic;
+  ReasonCode refusal = ReasonCode::success;
+  if (v5()) {
+    if (auto alias = p.props.number(PropertyId::topic_alias)) {
+      // [MQTT-3.3.2-9/10]: 0 and anything over our Topic Alias Maximum are errors.
+      if (*alias == 0 || *alias > broker_.limits().topic_alias_maximum) {
+        disconnect_with(ReasonCode::topic_alias_invalid, "topic alias out of range");
+        return;
+      }
+      auto key = static_cast<uint16_t>(*alias);
+      if (!topic.empty()) {
+        topic_aliases_[key] = std::string(topic);
+      } else if (auto it = topic_aliases_.find(key); it != topic_aliases_.end()) {
+        topic = it->second;
+      } else {
+        disconnect_with(ReasonCode::protocol_error, "unknown topic alias");
+        return;
+      }
+    } else if (topic.empty()) {
+      disconnect_with(ReasonCode::protocol_error, "empty topic without topic alias");
+      return;
+    }
+    if (p.props.number(PropertyId::payload_format_indicator) == 1u && !mqtt::valid_utf8(p.payload)) {
+      if (p.qos == 0) {
+        disconnect_with(ReasonCode::payload_format_invalid, "payload is not UTF-8");
+        return;
+      }
+      refusal = ReasonCode::payload_format_invalid;  // [MQTT-3.3.2-...]: refuse, do not route
+    }
+    if (p.qos == 2 && session_->incoming_qos2_count() >= broker_.limits().receive_maximum) {
+      // [MQTT-3.3.4-9]: more unacknowledged QoS 2 than our Receive Maximum.
+      disconnect_with(ReasonCode::receive_maximum_exceeded, "receive maximum exceeded");
+      return;
+    }
+  }
+  auto route = [&]() -> ReasonCode {
+    if (refusal != ReasonCode::success) return refusal;
+    size_t n = broker_.publish(make_routed_message(p, topic));
+    return n == 0 && v5() ? ReasonCode::no_matching_subscribers : ReasonCode::success;
+  };
+  switch (p.qos) {
+    case 0:
+      route();
+      break;
+    case 1:
+      send(mqtt::PubAck{PacketType::puback, p.packet_id, route(), {}});
+      break;
+    case 2: {
+      // Deliver on first receipt, remember the id until PUBREL so a resend is not routed twice.
+      ReasonCode rc = ReasonCode::success;
+      if (refusal != ReasonCode::success) {
+        rc = refusal;  // nothing is kept: a refused QoS 2 flow ends with the PUBREC
+      } else if (session_->begin_incoming_qos2(p.packet_id)) {
+        rc = route();
+      }
+      send(mqtt::PubAck{PacketType::pubrec, p.packet_id, rc, {}});
+      break;
+    }
+  }
+}
+
+void Client::handle_ack(const mqtt::PubAck& a) {
+  Stats::add(broker_.stats().messages_received);
+  switch (a.type) {
+    case PacketType::puback: session_->on_puback(generation_, a.packet_id); break;
+    case PacketType::pubrec: session_->on_pubrec(generation_, a.packet_id, mqtt::is_error(a.reason)); break;
+    case PacketType::pubcomp: session_->on_pubcomp(generation_, a.packet_id); break;
+    case PacketType::pubrel: {
+      bool known = session_->release_incoming_qos2(a.packet_id);
+      // [MQTT-4.3.3-11]: always answer PUBCOMP; v5 says when the id was unknown.
+      send(mqtt::PubAck{PacketType::pubcomp, a.packet_id,
+                        known ? ReasonCode::success : ReasonCode::packet_identifier_not_found, {}});
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace mqbase::broker
