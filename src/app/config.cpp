@@ -78,6 +78,23 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.limits.max_connections = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
       } else if (key == "limits.max_keep_alive") {
         c.limits.max_keep_alive = static_cast<uint16_t>(integer(origin, v, key, 1, 65535));
+      } else if (key == "limits.receive_maximum") {
+        c.limits.receive_maximum = static_cast<uint16_t>(integer(origin, v, key, 1, 65535));
+      } else if (key == "limits.topic_alias_maximum") {
+        c.limits.topic_alias_maximum = static_cast<uint16_t>(integer(origin, v, key, 0, 65535));
+      } else if (key == "shared.strategy") {
+        std::string st = string(origin, v, key);
+        static const std::pair<const char*, broker::ShareStrategy> kStrategies[] = {
+            {"round_robin", broker::ShareStrategy::round_robin}, {"random", broker::ShareStrategy::random},
+            {"sticky", broker::ShareStrategy::sticky},           {"hash_client", broker::ShareStrategy::hash_client},
+            {"hash_topic", broker::ShareStrategy::hash_topic}};
+        auto it = std::find_if(std::begin(kStrategies), std::end(kStrategies), [&](auto& e) { return st == e.first; });
+        if (it == std::end(kStrategies))
+          fail(origin, v, key, "must be one of round_robin, random, sticky, hash_client, hash_topic");
+        c.share_strategy = it->second;
+      } else if (key == "auth.hmac_challenge_secret") {
+        c.hmac_challenge_secret = string(origin, v, key);
+        if (c.hmac_challenge_secret.empty()) fail(origin, v, key, "must not be empty");
       } else if (key == "sys.interval") {
         c.server.sys_interval_s = static_cast<unsigned>(integer(origin, v, key, 0, 86400));
       } else if (key == "log.level") {
@@ -85,7 +102,7 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
         if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
           fail(origin, v, key, "must be one of trace, debug, info, warn, error, off");
-      } else if (s == "server" || s == "limits" || s == "sys" || s == "log") {
+      } else if (s == "server" || s == "limits" || s == "sys" || s == "log" || s == "shared" || s == "auth") {
         fail(origin, v, key, "unknown key");
       } else {
         fail(origin, node, s, "unknown section");

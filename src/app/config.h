@@ -6,6 +6,7 @@
 #include <string>
 
 #include "broker/limits.h"
+#include "broker/subscription_index.h"
 #include "net/server.h"
 
 namespace mqbase::app {
@@ -15,6 +16,8 @@ struct Config {
   broker::Limits limits;
   std::string data_dir = "./mqbase-data";
   std::string log_level = "info";
+  broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
+  std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set
 };
 
 // A configuration mistake, with the file, line and key in its message.

@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/config.h"
+#include "auth/hmac_challenge.h"
 #include "broker/broker.h"
 #include "net/server.h"
 
@@ -65,7 +66,9 @@ int serve(const ServeFlags& f) {
     return 1;
   }
 
-  broker::Broker broker(config.limits);
+  broker::Broker broker(config.limits, config.share_strategy);
+  if (!config.hmac_challenge_secret.empty())
+    broker.add_authenticator(std::make_shared<auth::HmacChallengeAuthenticator>(config.hmac_challenge_secret));
   net::Server server(broker, config.server);
   try {
     server.start();

@@ -128,6 +128,13 @@ void Connection::close() {
   }
 }
 
+void Connection::disconnect(mqtt::ReasonCode reason) {
+  // The Client lives on this connection's loop: hand it the reason there.
+  asio::post(loop_.context(), [self = shared_from_this(), reason] {
+    if (self->client_ && !self->finished_) self->client_->on_server_disconnect(reason);
+  });
+}
+
 void Connection::flush() {
   {
     std::lock_guard lock(out_mutex_);

@@ -26,6 +26,7 @@ class Connection : public broker::ClientLink, public std::enable_shared_from_thi
 
   bool send(std::string_view bytes, bool droppable) override;
   void close() override;
+  void disconnect(mqtt::ReasonCode reason) override;
 
   // On the loop: called by its tick.
   void check_deadline(broker::Client::Clock::time_point now);

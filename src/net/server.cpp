@@ -25,6 +25,7 @@ struct Server::Impl {
   std::vector<BoundListener> bound;
   std::unique_ptr<asio::signal_set> signals;
   std::unique_ptr<asio::steady_timer> sys_timer;
+  std::unique_ptr<asio::steady_timer> broker_timer;  // will delays, session expiry
   broker::SysTopics sys;
   std::atomic<size_t> next_loop{0};
   std::atomic<bool> stopping{false};
@@ -71,6 +72,15 @@ struct Server::Impl {
     });
   }
 
+  void schedule_broker_tick() {
+    broker_timer->expires_after(std::chrono::milliseconds(250));
+    broker_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      broker.tick(broker::Clock::now());
+      schedule_broker_tick();
+    });
+  }
+
   void stop() {
     if (stopping.exchange(true)) return;
     asio::post(control().context(), [this] {
@@ -78,6 +88,7 @@ struct Server::Impl {
       boost::system::error_code ec;
       for (auto& a : acceptors) a->close(ec);
       if (sys_timer) sys_timer->cancel();
+      if (broker_timer) broker_timer->cancel();
       if (signals) signals->cancel();
       for (auto& loop : loops) loop->shutdown();
     });
@@ -119,6 +130,8 @@ void Server::start() {
       stop();
     }
   });
+  impl_->broker_timer = std::make_unique<asio::steady_timer>(ctx);
+  impl_->schedule_broker_tick();
   if (impl_->options.sys_interval_s > 0) {
     impl_->sys_timer = std::make_unique<asio::steady_timer>(ctx);
     asio::post(ctx, [this] { impl_->sys.publish(); });
