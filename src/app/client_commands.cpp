@@ -21,6 +21,8 @@ struct CommonFlags {
   std::string will_payload;
   int will_qos = 0;
   int qos = 0;
+  std::vector<std::string> user_properties;  // KEY=VALUE
+  client::PublishProperties props;
 };
 
 void add_common(CLI::App* cmd, CommonFlags& f) {
@@ -32,8 +34,9 @@ void add_common(CLI::App* cmd, CommonFlags& f) {
   cmd->add_option("-k,--keepalive", f.opt.keep_alive, "Keep-alive in seconds (default 60)");
   cmd->add_option("-u,--username", f.opt.username, "User name");
   cmd->add_option("-P,--pw", f.opt.password, "Password");
-  cmd->add_option("-V,--protocol-version", f.version, "mqttv31 / 31, mqttv311 / 311")
-      ->check(CLI::IsMember({"31", "311", "mqttv31", "mqttv311"}));
+  cmd->add_option("-V,--protocol-version", f.version, "mqttv31 / 31, mqttv311 / 311, mqttv5 / 5")
+      ->check(CLI::IsMember({"31", "311", "5", "mqttv31", "mqttv311", "mqttv5"}));
+  cmd->add_option("-x,--session-expiry", f.opt.session_expiry, "MQTT 5 session expiry interval in seconds");
   cmd->add_flag("-c,--disable-clean-session", f.no_clean, "Keep the session when disconnected");
   cmd->add_option("--will-topic", f.opt.will_topic, "Topic of the will");
   cmd->add_option("--will-payload", f.will_payload, "Payload of the will");
@@ -43,7 +46,26 @@ void add_common(CLI::App* cmd, CommonFlags& f) {
 
 // Validates and finishes the shared options; prints the error and returns false on a mistake.
 bool finish_common(CommonFlags& f, const char* tool) {
-  f.opt.version = (f.version == "31" || f.version == "mqttv31") ? mqtt::Version::v31 : mqtt::Version::v311;
+  if (f.version == "31" || f.version == "mqttv31") {
+    f.opt.version = mqtt::Version::v31;
+  } else if (f.version == "5" || f.version == "mqttv5") {
+    f.opt.version = mqtt::Version::v5;
+  } else {
+    f.opt.version = mqtt::Version::v311;
+  }
+  for (const auto& kv : f.user_properties) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "%s: --user-property wants KEY=VALUE, got '%s'\n", tool, kv.c_str());
+      return false;
+    }
+    f.props.user.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  bool v5_only = !f.props.empty() || f.opt.session_expiry != 0;
+  if (v5_only && f.opt.version != mqtt::Version::v5) {
+    std::fprintf(stderr, "%s: MQTT 5 properties need -V 5\n", tool);
+    return false;
+  }
   f.opt.clean_session = !f.no_clean;
   f.opt.will_payload = f.will_payload;
   f.opt.will_qos = static_cast<uint8_t>(f.will_qos);
@@ -85,7 +107,7 @@ int run_pub(PubFlags& f) {
       while (true) {
         c.wait_readable(0);  // keeps the connection alive while stdin is quiet
         if (!std::getline(std::cin, line)) break;
-        c.publish(topic, line, qos, f.retain);
+        c.publish(topic, line, qos, f.retain, f.common.props);
       }
     } else {
       std::string payload;
@@ -105,7 +127,7 @@ int run_pub(PubFlags& f) {
         ss << std::cin.rdbuf();
         payload = ss.str();
       }
-      c.publish(topic, payload, qos, f.retain);
+      c.publish(topic, payload, qos, f.retain, f.common.props);
     }
     c.disconnect();
   } catch (const client::ClientError& e) {
@@ -122,7 +144,21 @@ struct SubFlags {
   int count = 0;
   int timeout_s = 0;
   bool retained_only = false;
+  bool print_properties = false;
 };
+
+// " [key=value, response-topic=..., ...]" for --print-properties.
+std::string describe(const client::ReceivedMessage& m) {
+  std::string out;
+  auto add = [&](const std::string& k, const std::string& v) { out += (out.empty() ? "" : ", ") + k + "=" + v; };
+  for (const auto& [k, v] : m.props.user) add(k, v);
+  if (m.props.response_topic) add("response-topic", *m.props.response_topic);
+  if (m.props.correlation_data) add("correlation-data", *m.props.correlation_data);
+  if (m.props.content_type) add("content-type", *m.props.content_type);
+  if (m.props.message_expiry) add("message-expiry", std::to_string(*m.props.message_expiry));
+  for (uint32_t id : m.subscription_ids) add("subscription-id", std::to_string(id));
+  return out.empty() ? out : " [" + out + "]";
+}
 
 int run_sub(SubFlags& f) {
   if (!finish_common(f.common, "mqbase sub")) return 1;
@@ -143,11 +179,10 @@ int run_sub(SubFlags& f) {
       auto m = c.receive(std::chrono::milliseconds(200));
       if (!m) continue;
       if (f.retained_only && !m->retain) break;
-      if (f.verbose) {
-        std::cout << m->topic << ' ' << m->payload << '\n';
-      } else {
-        std::cout << m->payload << '\n';
-      }
+      if (f.verbose) std::cout << m->topic << ' ';
+      std::cout << m->payload;
+      if (f.print_properties) std::cout << describe(*m);
+      std::cout << '\n';
       std::cout.flush();
       if (f.count > 0 && ++received >= f.count) break;
     }
@@ -172,6 +207,11 @@ void add_client_commands(CLI::App& app) {
   p->add_flag("-s,--stdin-file", pub->stdin_whole, "Send all of stdin as one message");
   p->add_flag("-n,--null-message", pub->null_message, "Send an empty message");
   p->add_flag("-r,--retain", pub->retain, "Retain the message");
+  p->add_option("--user-property", pub->common.user_properties, "MQTT 5 user property KEY=VALUE (repeatable)");
+  p->add_option("--response-topic", pub->common.props.response_topic, "MQTT 5 response topic");
+  p->add_option("--correlation-data", pub->common.props.correlation_data, "MQTT 5 correlation data");
+  p->add_option("--content-type", pub->common.props.content_type, "MQTT 5 content type");
+  p->add_option("-e,--message-expiry", pub->common.props.message_expiry, "MQTT 5 message expiry interval (s)");
   p->callback([pub] { set_exit_code(run_pub(*pub)); });
 
   auto sub = std::make_shared<SubFlags>();
@@ -182,6 +222,7 @@ void add_client_commands(CLI::App& app) {
   s->add_option("-C,--count", sub->count, "Exit after this many messages");
   s->add_option("-W,--timeout", sub->timeout_s, "Exit with code 27 after this many seconds");
   s->add_flag("-R,--retained-only", sub->retained_only, "Print only retained messages, then exit");
+  s->add_flag("--print-properties", sub->print_properties, "Print MQTT 5 properties after each payload");
   s->callback([sub] { set_exit_code(run_sub(*sub)); });
 }
 

@@ -50,6 +50,11 @@ bool BlockingClient::read_packet(mqtt::Packet& out, Clock::time_point deadline, 
                                    opt_.version, out);
       if (!r.ok()) throw ClientError("malformed packet from server: " + std::string(r.error));
       consumed_ = h.total();
+      if (auto* d = std::get_if<mqtt::Disconnect>(&out)) {
+        std::string why(mqtt::reason_name(d->reason));
+        if (auto rs = d->props.string(mqtt::PropertyId::reason_string)) why += " (" + std::string(*rs) + ")";
+        throw ClientError("disconnected by server: " + why);
+      }
       return true;
     }
     if (st != mqtt::FrameStatus::need_more) throw ClientError("malformed packet from server");
@@ -114,6 +119,8 @@ void BlockingClient::connect() {
 
   mqtt::Connect c;
   c.version = opt_.version;
+  if (opt_.version == mqtt::Version::v5 && opt_.session_expiry)
+    c.props.add_number(mqtt::PropertyId::session_expiry_interval, opt_.session_expiry);
   c.clean_start = opt_.clean_session;
   c.keep_alive = opt_.keep_alive;
   c.client_id = opt_.client_id;
@@ -128,8 +135,11 @@ void BlockingClient::connect() {
   if (ack->code != 0) {
     static const char* kReasons[] = {"accepted", "unacceptable protocol version", "identifier rejected",
                                      "server unavailable", "bad user name or password", "not authorized"};
-    throw ClientError(std::string("connection refused: ") +
-                      (ack->code < 6 ? kReasons[ack->code] : "code " + std::to_string(ack->code)));
+    std::string why = opt_.version == mqtt::Version::v5
+                          ? std::string(mqtt::reason_name(static_cast<mqtt::ReasonCode>(ack->code)))
+                          : (ack->code < 6 ? kReasons[ack->code] : "code " + std::to_string(ack->code));
+    if (auto rs = ack->props.string(mqtt::PropertyId::reason_string)) why += " (" + std::string(*rs) + ")";
+    throw ClientError("connection refused: " + why);
   }
 }
 
@@ -138,9 +148,19 @@ uint16_t BlockingClient::next_id() {
   return last_id_;
 }
 
-void BlockingClient::publish(const std::string& topic, const std::string& payload, uint8_t qos, bool retain) {
+void BlockingClient::publish(const std::string& topic, const std::string& payload, uint8_t qos, bool retain,
+                             const PublishProperties& props) {
   uint16_t id = qos > 0 ? next_id() : 0;
-  send_packet(mqtt::Publish{topic, payload, qos, retain, false, id, {}});
+  mqtt::Publish pub{topic, payload, qos, retain, false, id, {}};
+  if (opt_.version == mqtt::Version::v5) {
+    using mqtt::PropertyId;
+    if (props.message_expiry) pub.props.add_number(PropertyId::message_expiry_interval, *props.message_expiry);
+    if (props.content_type) pub.props.add_string(PropertyId::content_type, *props.content_type);
+    if (props.response_topic) pub.props.add_string(PropertyId::response_topic, *props.response_topic);
+    if (props.correlation_data) pub.props.add_string(PropertyId::correlation_data, *props.correlation_data);
+    for (const auto& [k, v] : props.user) pub.props.add_user(k, v);
+  }
+  send_packet(pub);
   if (qos == 0) return;
   auto deadline = Clock::now() + std::chrono::seconds(30);
   PacketType want = qos == 1 ? PacketType::puback : PacketType::pubrec;
@@ -149,6 +169,8 @@ void BlockingClient::publish(const std::string& topic, const std::string& payloa
     if (!read_packet(p, deadline)) throw ClientError("no acknowledgement within 30 s");
     auto* a = std::get_if<mqtt::PubAck>(&p);
     if (!a || a->packet_id != id) continue;
+    if (mqtt::is_error(a->reason))
+      throw ClientError("publish refused: " + std::string(mqtt::reason_name(a->reason)));
     if (a->type == want && want == PacketType::pubrec) {
       send_packet(mqtt::PubAck{PacketType::pubrel, id, mqtt::ReasonCode::success, {}});
       want = PacketType::pubcomp;
@@ -182,7 +204,19 @@ void BlockingClient::handle_incoming_publish(const mqtt::Publish& p, std::option
   } else if (p.qos == 2) {
     send_packet(mqtt::PubAck{PacketType::pubrec, p.packet_id, mqtt::ReasonCode::success, {}});
   }
-  out = ReceivedMessage{std::string(p.topic), std::string(p.payload), p.qos, p.retain};
+  out = ReceivedMessage{std::string(p.topic), std::string(p.payload), p.qos, p.retain, {}, {}};
+  for (const auto& prop : p.props.items) {
+    using mqtt::PropertyId;
+    switch (prop.id) {
+      case PropertyId::user_property: out->props.user.emplace_back(prop.value, prop.value2); break;
+      case PropertyId::response_topic: out->props.response_topic = std::string(prop.value); break;
+      case PropertyId::correlation_data: out->props.correlation_data = std::string(prop.value); break;
+      case PropertyId::content_type: out->props.content_type = std::string(prop.value); break;
+      case PropertyId::message_expiry_interval: out->props.message_expiry = prop.number; break;
+      case PropertyId::subscription_identifier: out->subscription_ids.push_back(prop.number); break;
+      default: break;
+    }
+  }
 }
 
 std::optional<ReceivedMessage> BlockingClient::receive(std::chrono::milliseconds timeout) {

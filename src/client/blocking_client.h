@@ -25,6 +25,17 @@ struct ClientOptions {
   uint8_t will_qos = 0;
   bool will_retain = false;
   mqtt::Version version = mqtt::Version::v311;
+  uint32_t session_expiry = 0;  // v5 Session Expiry Interval
+};
+
+// MQTT 5 properties of a PUBLISH (ignored at 3.x).
+struct PublishProperties {
+  std::vector<std::pair<std::string, std::string>> user;
+  std::optional<std::string> response_topic;
+  std::optional<std::string> correlation_data;
+  std::optional<std::string> content_type;
+  std::optional<uint32_t> message_expiry;
+  bool empty() const { return user.empty() && !response_topic && !correlation_data && !content_type && !message_expiry; }
 };
 
 struct ReceivedMessage {
@@ -32,6 +43,8 @@ struct ReceivedMessage {
   std::string payload;
   uint8_t qos = 0;
   bool retain = false;
+  PublishProperties props;              // v5
+  std::vector<uint32_t> subscription_ids;  // v5
 };
 
 class ClientError : public std::runtime_error {
@@ -49,7 +62,8 @@ class BlockingClient {
   // Connects and waits for CONNACK. Throws ClientError with the refusal reason.
   void connect();
   // Publishes and, for QoS 1/2, waits for the end of the acknowledgement flow.
-  void publish(const std::string& topic, const std::string& payload, uint8_t qos, bool retain);
+  void publish(const std::string& topic, const std::string& payload, uint8_t qos, bool retain,
+               const PublishProperties& props = {});
   // Subscribes to each filter at `qos`; returns the granted codes. Throws on a 0x80.
   std::vector<uint8_t> subscribe(const std::vector<std::string>& filters, uint8_t qos);
   // Waits up to `timeout` for an application message, answering acknowledgements and keeping
