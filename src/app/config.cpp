@@ -57,6 +57,9 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
       }
       continue;
     }
+    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth"};
+    if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections))
+      fail(origin, node, s, "unknown section");
     const auto& t = table(origin, node, s);
     for (const auto& [k, v] : t) {
       std::string key = s + "." + std::string(k.str());
@@ -102,10 +105,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
         if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
           fail(origin, v, key, "must be one of trace, debug, info, warn, error, off");
-      } else if (s == "server" || s == "limits" || s == "sys" || s == "log" || s == "shared" || s == "auth") {
-        fail(origin, v, key, "unknown key");
       } else {
-        fail(origin, node, s, "unknown section");
+        fail(origin, v, key, "unknown key");
       }
     }
   }
