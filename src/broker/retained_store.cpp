@@ -1,11 +1,12 @@
 #include "broker/retained_store.h"
 
+#include "broker/topic_map.h"
 #include "mqtt/topic.h"
 
 namespace mqbase::broker {
 
 struct RetainedStore::Node {
-  std::unordered_map<std::string, std::unique_ptr<Node>> children;
+  TopicLevelMap<std::unique_ptr<Node>> children;
   MessagePtr message;
   Node* parent = nullptr;
   std::string level;
@@ -21,7 +22,7 @@ void RetainedStore::set(const MessagePtr& msg) {
   bool missing = false;
   mqtt::for_each_level(msg->topic, [&](std::string_view level) {
     if (missing) return;
-    auto it = node->children.find(std::string(level));
+    auto it = node->children.find(level);
     if (it == node->children.end()) {
       if (clear) {
         missing = true;
@@ -82,7 +83,7 @@ void RetainedStore::collect(const Node& node, std::string_view filter, size_t po
     }
     return;
   }
-  if (auto it = node.children.find(std::string(level)); it != node.children.end()) descend(*it->second);
+  if (auto it = node.children.find(level); it != node.children.end()) descend(*it->second);
 }
 
 void RetainedStore::match(std::string_view filter, std::vector<MessagePtr>& out) const {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "broker/session.h"
+#include "broker/topic_map.h"
 #include "mqtt/topic.h"
 
 namespace mqbase::broker {
@@ -25,9 +26,9 @@ struct SubscriptionIndex::Node {
     std::shared_ptr<Session> session;
     SubscriptionOptions opts;
   };
-  std::unordered_map<std::string, std::unique_ptr<Node>> children;
+  TopicLevelMap<std::unique_ptr<Node>> children;
   std::vector<Entry> subscribers;
-  std::unordered_map<std::string, std::unique_ptr<Group>> groups;
+  TopicLevelMap<std::unique_ptr<Group>> groups;
   Node* parent = nullptr;
   std::string level;
 
@@ -46,7 +47,7 @@ bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string
   std::unique_lock lock(mutex_);
   Node* node = root_.get();
   mqtt::for_each_level(path, [&](std::string_view level) {
-    auto it = node->children.find(std::string(level));
+    auto it = node->children.find(level);
     if (it == node->children.end()) {
       auto child = std::make_unique<Node>();
       child->parent = node;
@@ -87,7 +88,7 @@ SubscriptionIndex::Node* SubscriptionIndex::find(std::string_view filter) const 
   bool found = true;
   mqtt::for_each_level(filter, [&](std::string_view level) {
     if (!found) return;
-    auto it = node->children.find(std::string(level));
+    auto it = node->children.find(level);
     if (it == node->children.end()) {
       found = false;
       return;
@@ -105,7 +106,7 @@ bool SubscriptionIndex::remove(const Session* session, std::string_view filter) 
   if (!node) return false;
   auto owned_by = [&](const auto& e) { return e.session.get() == session; };
   if (is_shared) {
-    auto git = node->groups.find(std::string(shared.group));
+    auto git = node->groups.find(shared.group);
     if (git == node->groups.end()) return false;
     auto& members = git->second->members;
     auto it = std::find_if(members.begin(), members.end(), owned_by);
@@ -204,7 +205,7 @@ void SubscriptionIndex::match_level(const Node& node, std::string_view topic, si
       match_level(child, topic, next, false, origin, out);
     }
   };
-  if (auto it = node.children.find(std::string(level)); it != node.children.end()) visit(*it->second);
+  if (auto it = node.children.find(level); it != node.children.end()) visit(*it->second);
   if (!dollar) {
     if (auto it = node.children.find("+"); it != node.children.end()) visit(*it->second);
   }
@@ -247,7 +248,7 @@ bool SubscriptionIndex::pick_other_member(const std::string& share, const Sessio
   std::shared_lock lock(mutex_);
   Node* node = find(shared.filter);
   if (!node) return false;
-  auto git = node->groups.find(std::string(shared.group));
+  auto git = node->groups.find(shared.group);
   if (git == node->groups.end()) return false;
   const Group& g = *git->second;
   size_t i = choose(strategy_, g.members, g.next, {}, nullptr, exclude);
