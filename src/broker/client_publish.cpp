@@ -33,6 +33,11 @@ void Client::handle_publish(const mqtt::Publish& p) {
   std::string_view topic = p.topic;
   ReasonCode refusal = ReasonCode::success;
   if (v5()) {
+    if (p.props.find(PropertyId::subscription_identifier)) {
+      // [MQTT-3.3.4-6]: only the server puts Subscription Identifiers on a PUBLISH.
+      disconnect_with(ReasonCode::protocol_error, "subscription identifier in a client PUBLISH");
+      return;
+    }
     if (auto alias = p.props.number(PropertyId::topic_alias)) {
       // [MQTT-3.3.2-9/10]: 0 and anything over our Topic Alias Maximum are errors.
       if (*alias == 0 || *alias > broker_.limits().topic_alias_maximum) {
