@@ -86,8 +86,7 @@ void Connection::process() {
         break;
       }
     }
-    std::lock_guard lock(out_mutex_);
-    if (close_requested_) stop = true;
+    if (close_requested_.load(std::memory_order_relaxed)) stop = true;
   }
   if (off > 0) {
     std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);

@@ -7,6 +7,7 @@
 #pragma once
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -53,7 +54,7 @@ class Connection : public broker::ClientLink, public std::enable_shared_from_thi
   std::string writing_;  // being written (loop only)
   size_t pending_ = 0;   // out_ + writing_ bytes
   bool write_active_ = false;  // a flush is posted or a write is in flight
-  bool close_requested_ = false;
+  std::atomic<bool> close_requested_{false};  // written under out_mutex_, read lock-free by process()
   bool closed_ = false;  // socket closed (loop only, but read under out_mutex_ by send)
   bool finished_ = false;
 };
