@@ -1,0 +1,202 @@
+// RetainedStore: the last retained message per topic and which of them a filter selects
+// ([MQTT-3.3.1-5..11], [MQTT-4.7.2-1]).
+#include "broker/retained_store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace mqbase::broker {
+namespace {
+
+class RetainedStoreTest : public ::testing::Test {
+ protected:
+  void set(const std::string& topic, const std::string& payload, uint8_t qos = 0) {
+    store_.set(make_message(topic, payload, qos, true));
+  }
+
+  // Topics of the retained messages `filter` selects, sorted.
+  std::vector<std::string> match(const std::string& filter) {
+    std::vector<MessagePtr> out;
+    store_.match(filter, out);
+    std::vector<std::string> topics;
+    for (const auto& m : out) topics.push_back(m->topic);
+    std::sort(topics.begin(), topics.end());
+    return topics;
+  }
+
+  std::string payload_of(const std::string& topic) {
+    std::vector<MessagePtr> out;
+    store_.match(topic, out);
+    if (out.size() != 1) return "<" + std::to_string(out.size()) + " messages>";
+    return out[0]->payload;
+  }
+
+  RetainedStore store_;
+};
+
+using Topics = std::vector<std::string>;
+
+TEST_F(RetainedStoreTest, EmptyStore) {
+  EXPECT_EQ(store_.size(), 0u);
+  EXPECT_TRUE(match("#").empty());
+  EXPECT_TRUE(match("a").empty());
+}
+
+TEST_F(RetainedStoreTest, SetStoresTheMessageItself) {
+  auto msg = make_message("a/b", "hello", 1, true);
+  store_.set(msg);
+  EXPECT_EQ(store_.size(), 1u);
+  std::vector<MessagePtr> out;
+  store_.match("a/b", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], msg) << "the shared message, not a copy";
+  EXPECT_EQ(out[0]->qos, 1);
+}
+
+TEST_F(RetainedStoreTest, MatchAppendsToTheOutput) {
+  set("a", "1");
+  std::vector<MessagePtr> out{make_message("x", "keep", 0, true)};
+  store_.match("a", out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]->topic, "x");
+  EXPECT_EQ(out[1]->topic, "a");
+}
+
+TEST_F(RetainedStoreTest, SetReplacesTheMessageOfTheSameTopic) {
+  set("a/b", "one", 0);
+  set("a/b", "two", 2);
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_EQ(payload_of("a/b"), "two");
+  std::vector<MessagePtr> out;
+  store_.match("a/b", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->qos, 2);
+}
+
+TEST_F(RetainedStoreTest, EmptyPayloadClearsTheTopic) {
+  // [MQTT-3.3.1-10/11]
+  set("a/b", "one");
+  set("a/c", "two");
+  EXPECT_EQ(store_.size(), 2u);
+  set("a/b", "");
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_TRUE(match("a/b").empty());
+  EXPECT_EQ(match("a/#"), (Topics{"a/c"}));
+  EXPECT_EQ(match("#"), (Topics{"a/c"}));
+  // A topic cleared can be retained again.
+  set("a/b", "three");
+  EXPECT_EQ(payload_of("a/b"), "three");
+  EXPECT_EQ(store_.size(), 2u);
+}
+
+TEST_F(RetainedStoreTest, ClearingAParentKeepsItsChildren) {
+  set("a", "parent");
+  set("a/b/c", "child");
+  set("a", "");
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_TRUE(match("a").empty());
+  EXPECT_EQ(match("a/b/c"), (Topics{"a/b/c"}));
+  EXPECT_EQ(match("a/#"), (Topics{"a/b/c"}));
+  set("a/b/c", "");
+  EXPECT_EQ(store_.size(), 0u);
+  EXPECT_TRUE(match("#").empty());
+}
+
+TEST_F(RetainedStoreTest, ClearingAChildKeepsItsParent) {
+  set("a", "parent");
+  set("a/b", "child");
+  set("a/b", "");
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_EQ(match("#"), (Topics{"a"}));
+  EXPECT_EQ(payload_of("a"), "parent");
+}
+
+TEST_F(RetainedStoreTest, ClearingATopicThatHoldsNothingIsHarmless) {
+  set("a/b", "x");
+  set("nothing/here", "");
+  set("a/b/c", "");  // below an existing topic
+  set("a", "");      // a level that exists but is not a topic itself
+  set("q", "");
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_EQ(match("#"), (Topics{"a/b"}));
+  EXPECT_EQ(payload_of("a/b"), "x");
+}
+
+TEST_F(RetainedStoreTest, CountFollowsSetsAndClears) {
+  for (int i = 0; i < 50; ++i) set("t/" + std::to_string(i), "v");
+  EXPECT_EQ(store_.size(), 50u);
+  for (int i = 0; i < 50; ++i) set("t/" + std::to_string(i), "w");  // replacements
+  EXPECT_EQ(store_.size(), 50u);
+  for (int i = 0; i < 50; i += 2) set("t/" + std::to_string(i), "");
+  EXPECT_EQ(store_.size(), 25u);
+  EXPECT_EQ(match("t/+").size(), 25u);
+  for (int i = 0; i < 50; i += 2) set("t/" + std::to_string(i), "");  // clear twice
+  EXPECT_EQ(store_.size(), 25u);
+}
+
+TEST_F(RetainedStoreTest, ExactFilter) {
+  set("a/b", "1");
+  set("a/b/c", "2");
+  set("a", "3");
+  EXPECT_EQ(match("a/b"), (Topics{"a/b"}));
+  EXPECT_EQ(match("a"), (Topics{"a"}));
+  EXPECT_TRUE(match("a/c").empty());
+  EXPECT_TRUE(match("b").empty());
+}
+
+TEST_F(RetainedStoreTest, PlusSelectsOneLevel) {
+  set("a/b", "1");
+  set("a/c", "2");
+  set("a/b/c", "3");
+  set("a", "4");
+  set("x/b", "5");
+  set("a/", "6");
+  EXPECT_EQ(match("a/+"), (Topics{"a/", "a/b", "a/c"}));
+  EXPECT_EQ(match("+/b"), (Topics{"a/b", "x/b"}));
+  EXPECT_EQ(match("a/+/c"), (Topics{"a/b/c"}));
+  EXPECT_EQ(match("+"), (Topics{"a"}));
+  EXPECT_EQ(match("+/+/+"), (Topics{"a/b/c"}));
+}
+
+TEST_F(RetainedStoreTest, HashSelectsEverythingBelow) {
+  set("a/b", "1");
+  set("a/b/c/d", "2");
+  set("b/c", "3");
+  set("/lead", "4");
+  EXPECT_EQ(match("#"), (Topics{"/lead", "a/b", "a/b/c/d", "b/c"}));
+  EXPECT_EQ(match("a/#"), (Topics{"a/b", "a/b/c/d"}));
+  EXPECT_EQ(match("a/b/c/#"), (Topics{"a/b/c/d"}));
+  EXPECT_EQ(match("+/#"), (Topics{"/lead", "a/b", "a/b/c/d", "b/c"}));
+  EXPECT_EQ(match("+/c/#"), (Topics{"b/c"}));
+  EXPECT_TRUE(match("c/#").empty());
+}
+
+TEST_F(RetainedStoreTest, HashSelectsTheParentLevel) {
+  set("a", "parent");
+  set("a/b", "child");
+  set("ab", "other");
+  EXPECT_EQ(match("a/#"), (Topics{"a", "a/b"}));
+  EXPECT_EQ(match("a/b/#"), (Topics{"a/b"}));
+}
+
+TEST_F(RetainedStoreTest, DollarTopicsAreHiddenFromLeadingWildcards) {
+  // [MQTT-4.7.2-1]
+  set("$SYS/broker/uptime", "1");
+  set("$SYS", "2");
+  set("$other/x", "3");
+  set("a/$b", "4");
+  EXPECT_EQ(match("#"), (Topics{"a/$b"}));
+  EXPECT_TRUE(match("+").empty());
+  EXPECT_TRUE(match("+/broker/uptime").empty());
+  EXPECT_EQ(match("+/#"), (Topics{"a/$b"}));
+  EXPECT_EQ(match("$SYS/#"), (Topics{"$SYS", "$SYS/broker/uptime"}));
+  EXPECT_EQ(match("$SYS/+/uptime"), (Topics{"$SYS/broker/uptime"}));
+  EXPECT_EQ(match("$other/+"), (Topics{"$other/x"}));
+  EXPECT_EQ(match("a/+"), (Topics{"a/$b"}));
+}
+
+}  // namespace
+}  // namespace mqbase::broker

@@ -1,0 +1,451 @@
+// Session: outgoing QoS 0/1/2 delivery, the in-flight window, the queue and its limit, resend
+// on attach ([MQTT-4.4.0-1]), generations across takeovers, and incoming QoS 2 de-duplication.
+#include "broker/session.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fake_link.h"
+#include "mqtt/encoder.h"
+
+namespace mqbase::broker {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::FakeLink;
+using testing::publishes;
+using testing::type_names;
+
+class SessionTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<Session> make_session(bool clean = false) {
+    return std::make_shared<Session>("client", clean, limits_, stats_);
+  }
+
+  static std::string connack_bytes(bool session_present) {
+    std::string out;
+    mqtt::encode(mqtt::Connack{session_present, 0, {}}, mqtt::Version::v311, out);
+    return out;
+  }
+
+  // Attaches a fresh link and drops the CONNACK from what it recorded.
+  uint64_t attach(Session& s, const std::shared_ptr<FakeLink>& link, bool session_present = false) {
+    uint64_t gen = s.attach(link, mqtt::Version::v311, s.clean(), connack_bytes(session_present));
+    auto first = link->take();
+    EXPECT_FALSE(first.empty());
+    if (!first.empty()) {
+      EXPECT_TRUE(std::holds_alternative<mqtt::Connack>(first[0]));
+    }
+    return gen;
+  }
+
+  static MessagePtr msg(const std::string& payload, uint8_t qos = 1, const std::string& topic = "t/x") {
+    return make_message(topic, payload, qos, false);
+  }
+
+  static std::vector<std::string> payloads(const std::vector<mqtt::Publish>& pubs) {
+    std::vector<std::string> out;
+    for (const auto& p : pubs) out.emplace_back(p.payload);
+    return out;
+  }
+
+  Limits limits_;
+  Stats stats_;
+};
+
+TEST_F(SessionTest, NewSessionIsEmptyAndDisconnected) {
+  auto s = make_session(true);
+  EXPECT_EQ(s->client_id(), "client");
+  EXPECT_TRUE(s->clean());
+  EXPECT_FALSE(s->connected());
+  EXPECT_EQ(s->queued(), 0u);
+  EXPECT_EQ(s->inflight(), 0u);
+  EXPECT_EQ(s->release_link(), nullptr);
+}
+
+TEST_F(SessionTest, AttachSendsTheConnackFirstAndTakesTheCleanFlag) {
+  auto s = make_session(true);
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = s->attach(link, mqtt::Version::v311, false, connack_bytes(true));
+  EXPECT_TRUE(s->connected());
+  EXPECT_TRUE(s->is_current(gen));
+  EXPECT_FALSE(s->clean());
+  auto packets = link->take();
+  ASSERT_EQ(packets.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<mqtt::Connack>(packets[0]));
+  EXPECT_TRUE(std::get<mqtt::Connack>(packets[0]).session_present);
+}
+
+TEST_F(SessionTest, Qos0IsDeliveredAtOnce) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach(*s, link);
+  s->deliver(make_message("a/b", "hello", 2, true), 0, false);
+  auto pubs = publishes(link->take());
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(pubs[0].topic, "a/b");
+  EXPECT_EQ(pubs[0].payload, "hello");
+  EXPECT_EQ(pubs[0].qos, 0);
+  EXPECT_FALSE(pubs[0].retain) << "retain flag is the one given to deliver, not the publisher's";
+  EXPECT_FALSE(pubs[0].dup);
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 1u);
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 0u);
+  EXPECT_EQ(s->inflight(), 0u);
+}
+
+TEST_F(SessionTest, Qos0IsDroppedAndCountedWhenTheBufferIsFull) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach(*s, link);
+  link->set_full(true);
+  s->deliver(msg("lost", 0), 0, false);
+  s->deliver(msg("lost too", 0), 0, false);
+  EXPECT_TRUE(link->pending().empty());
+  EXPECT_EQ(link->refused(), 2);
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 0u);
+  EXPECT_EQ(s->queued(), 0u) << "QoS 0 is never queued";
+
+  link->set_full(false);
+  s->deliver(msg("arrives", 0), 0, false);
+  EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("arrives"));
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 1u);
+}
+
+TEST_F(SessionTest, Qos1IsNotDroppableWhenTheBufferIsFull) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach(*s, link);
+  link->set_full(true);
+  s->deliver(msg("must arrive"), 1, false);
+  EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("must arrive"));
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 0u);
+}
+
+TEST_F(SessionTest, Qos1WindowHoldsBackMessagesUntilPuback) {
+  limits_.max_inflight_messages = 2;
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  s->deliver(msg("m1"), 1, false);
+  s->deliver(msg("m2"), 1, false);
+  s->deliver(msg("m3"), 1, false);
+  auto pubs = publishes(link->take());
+  ASSERT_EQ(pubs.size(), 2u);
+  EXPECT_EQ(pubs[0].payload, "m1");
+  EXPECT_EQ(pubs[1].payload, "m2");
+  EXPECT_EQ(pubs[0].qos, 1);
+  EXPECT_NE(pubs[0].packet_id, 0);
+  EXPECT_NE(pubs[0].packet_id, pubs[1].packet_id);
+  EXPECT_EQ(s->inflight(), 2u);
+  EXPECT_EQ(s->queued(), 1u);
+
+  s->on_puback(gen, 0xBEEF);  // unknown id: nothing moves
+  EXPECT_TRUE(link->take().empty());
+  EXPECT_EQ(s->queued(), 1u);
+
+  s->on_puback(gen, pubs[1].packet_id);  // out of order is fine
+  auto next = publishes(link->take());
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].payload, "m3");
+  EXPECT_FALSE(next[0].dup);
+  EXPECT_NE(next[0].packet_id, pubs[0].packet_id) << "id of m1 is still in flight";
+  EXPECT_EQ(s->inflight(), 2u);
+  EXPECT_EQ(s->queued(), 0u);
+
+  s->on_puback(gen, pubs[0].packet_id);
+  s->on_puback(gen, next[0].packet_id);
+  EXPECT_EQ(s->inflight(), 0u);
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 3u);
+}
+
+TEST_F(SessionTest, LaterMessagesWaitBehindTheQueueToKeepOrder) {
+  limits_.max_inflight_messages = 1;
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  for (const char* p : {"1", "2", "3", "4"}) s->deliver(msg(p), 1, false);
+  std::vector<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    auto pubs = publishes(link->take());
+    ASSERT_EQ(pubs.size(), 1u) << "exactly one in flight at a time";
+    seen.emplace_back(pubs[0].payload);
+    s->on_puback(gen, pubs[0].packet_id);
+  }
+  EXPECT_THAT(seen, ElementsAre("1", "2", "3", "4"));
+  EXPECT_EQ(s->inflight(), 0u);
+}
+
+TEST_F(SessionTest, QueueLimitDropsTheNewestAndCounts) {
+  limits_.max_inflight_messages = 1;
+  limits_.max_queued_messages = 2;
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  for (const char* p : {"m1", "m2", "m3", "m4", "m5"}) s->deliver(msg(p), 1, false);
+  EXPECT_EQ(s->inflight(), 1u);
+  EXPECT_EQ(s->queued(), 2u);
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
+  std::vector<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    auto pubs = publishes(link->take());
+    ASSERT_EQ(pubs.size(), 1u);
+    seen.emplace_back(pubs[0].payload);
+    s->on_puback(gen, pubs[0].packet_id);
+  }
+  EXPECT_TRUE(link->take().empty());
+  EXPECT_THAT(seen, ElementsAre("m1", "m2", "m3"));
+}
+
+TEST_F(SessionTest, QueueLimitAppliesWhileOffline) {
+  limits_.max_queued_messages = 2;
+  auto s = make_session();
+  s->deliver(msg("m1"), 1, false);
+  s->deliver(msg("m2"), 2, false);
+  s->deliver(msg("m3"), 1, false);
+  EXPECT_EQ(s->queued(), 2u);
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 1u);
+  auto link = std::make_shared<FakeLink>();
+  s->attach(link, mqtt::Version::v311, false, connack_bytes(true));
+  EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("m1", "m2"));
+}
+
+TEST_F(SessionTest, ZeroQueueLimitMeansUnlimited) {
+  limits_.max_queued_messages = 0;
+  auto s = make_session();
+  for (int i = 0; i < 2000; ++i) s->deliver(msg(std::to_string(i)), 1, false);
+  EXPECT_EQ(s->queued(), 2000u);
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 0u);
+}
+
+TEST_F(SessionTest, OfflineSessionQueuesQos1And2ButNotQos0) {
+  auto s = make_session();
+  s->deliver(msg("q0", 0), 0, false);
+  s->deliver(msg("q1", 1), 1, false);
+  s->deliver(msg("q2", 2), 2, true);
+  EXPECT_EQ(s->queued(), 2u);
+  EXPECT_EQ(s->inflight(), 0u);
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 0u);
+
+  auto link = std::make_shared<FakeLink>();
+  s->attach(link, mqtt::Version::v311, false, connack_bytes(true));
+  auto packets = link->take();
+  EXPECT_THAT(type_names(packets), ElementsAre("CONNACK", "PUBLISH", "PUBLISH"));
+  auto pubs = publishes(packets);
+  ASSERT_EQ(pubs.size(), 2u);
+  EXPECT_EQ(pubs[0].payload, "q1");
+  EXPECT_EQ(pubs[0].qos, 1);
+  EXPECT_FALSE(pubs[0].dup) << "first transmission, even if late";
+  EXPECT_FALSE(pubs[0].retain);
+  EXPECT_EQ(pubs[1].payload, "q2");
+  EXPECT_EQ(pubs[1].qos, 2);
+  EXPECT_TRUE(pubs[1].retain);
+  EXPECT_EQ(s->queued(), 0u);
+  EXPECT_EQ(s->inflight(), 2u);
+}
+
+TEST_F(SessionTest, AttachResendsInflightWithDupThenPubrelThenTheQueue) {
+  limits_.max_inflight_messages = 3;
+  auto s = make_session();
+  auto link1 = std::make_shared<FakeLink>();
+  uint64_t gen1 = attach(*s, link1);
+  s->deliver(make_message("t/1", "p1", 1, false), 1, true);
+  s->deliver(make_message("t/2", "p2", 2, false), 2, false);
+  s->deliver(make_message("t/3", "p3", 2, false), 2, false);
+  s->deliver(make_message("t/4", "p4", 1, false), 1, false);  // window full: queued
+  auto first = publishes(link1->take());
+  ASSERT_EQ(first.size(), 3u);
+  s->on_pubrec(gen1, first[2].packet_id);  // p3 has reached the client: PUBREL is owed
+  EXPECT_THAT(type_names(link1->take()), ElementsAre("PUBREL"));
+  ASSERT_TRUE(s->detach(gen1));
+  EXPECT_FALSE(s->connected());
+
+  auto link2 = std::make_shared<FakeLink>();
+  uint64_t gen2 = s->attach(link2, mqtt::Version::v311, false, connack_bytes(true));
+  auto packets = link2->take();
+  ASSERT_THAT(type_names(packets), ElementsAre("CONNACK", "PUBLISH", "PUBLISH", "PUBREL"));
+  EXPECT_TRUE(std::get<mqtt::Connack>(packets[0]).session_present);
+  const auto& r1 = std::get<mqtt::Publish>(packets[1]);
+  const auto& r2 = std::get<mqtt::Publish>(packets[2]);
+  EXPECT_EQ(r1.payload, "p1");
+  EXPECT_EQ(r1.topic, "t/1");
+  EXPECT_TRUE(r1.dup);
+  EXPECT_TRUE(r1.retain) << "a resend keeps the retain flag it was first sent with";
+  EXPECT_EQ(r1.qos, 1);
+  EXPECT_EQ(r1.packet_id, first[0].packet_id);
+  EXPECT_EQ(r2.payload, "p2");
+  EXPECT_TRUE(r2.dup);
+  EXPECT_EQ(r2.qos, 2);
+  EXPECT_EQ(r2.packet_id, first[1].packet_id);
+  EXPECT_EQ(std::get<mqtt::PubAck>(packets[3]).packet_id, first[2].packet_id);
+
+  // The queued p4 goes out once the window has room, as a first transmission.
+  s->on_puback(gen2, r1.packet_id);
+  auto after = publishes(link2->take());
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].payload, "p4");
+  EXPECT_FALSE(after[0].dup);
+}
+
+TEST_F(SessionTest, Qos1SentToAClosedLinkIsResentOnTheNextAttach) {
+  auto s = make_session();
+  auto link1 = std::make_shared<FakeLink>();
+  uint64_t gen1 = attach(*s, link1);
+  link1->close();  // the connection died; the broker has not noticed yet
+  s->deliver(msg("in transit"), 1, false);
+  EXPECT_TRUE(link1->take().empty());
+  EXPECT_EQ(s->inflight(), 1u);
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 0u) << "nothing was sent";
+  ASSERT_TRUE(s->detach(gen1));
+  auto link2 = std::make_shared<FakeLink>();
+  s->attach(link2, mqtt::Version::v311, false, connack_bytes(true));
+  auto pubs = publishes(link2->take());
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(pubs[0].payload, "in transit");
+  EXPECT_TRUE(pubs[0].dup);
+}
+
+TEST_F(SessionTest, OutgoingQos2Flow) {
+  limits_.max_inflight_messages = 1;
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  s->deliver(msg("exactly once", 2), 2, false);
+  s->deliver(msg("next", 1), 1, false);
+  auto pubs = publishes(link->take());
+  ASSERT_EQ(pubs.size(), 1u);
+  uint16_t id = pubs[0].packet_id;
+  EXPECT_EQ(pubs[0].qos, 2);
+
+  s->on_puback(gen, id);  // wrong acknowledgement for QoS 2: ignored
+  EXPECT_EQ(s->inflight(), 1u);
+  s->on_pubcomp(gen, id);  // PUBCOMP before PUBREC: ignored
+  EXPECT_EQ(s->inflight(), 1u);
+  EXPECT_TRUE(link->take().empty());
+
+  s->on_pubrec(gen, id);
+  auto rel = link->take();
+  ASSERT_THAT(type_names(rel), ElementsAre("PUBREL"));
+  EXPECT_EQ(std::get<mqtt::PubAck>(rel[0]).packet_id, id);
+  EXPECT_EQ(s->inflight(), 1u) << "still in flight until PUBCOMP";
+
+  s->on_pubrec(gen, id);  // a resent PUBREC gets another PUBREL
+  EXPECT_THAT(type_names(link->take()), ElementsAre("PUBREL"));
+
+  s->on_pubcomp(gen, id);
+  EXPECT_EQ(s->inflight(), 1u) << "the queued message took the free slot";
+  EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("next"));
+}
+
+TEST_F(SessionTest, PubrecForAnUnknownIdIsStillAnsweredWithPubrel) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  s->on_pubrec(gen, 77);
+  auto packets = link->take();
+  ASSERT_THAT(type_names(packets), ElementsAre("PUBREL"));
+  EXPECT_EQ(std::get<mqtt::PubAck>(packets[0]).packet_id, 77);
+}
+
+TEST_F(SessionTest, AcknowledgementsFromAnOldGenerationAreIgnored) {
+  auto s = make_session();
+  auto link1 = std::make_shared<FakeLink>();
+  uint64_t gen1 = attach(*s, link1);
+  s->deliver(msg("a", 1), 1, false);
+  s->deliver(msg("b", 2), 2, false);
+  auto pubs = publishes(link1->take());
+  ASSERT_EQ(pubs.size(), 2u);
+
+  // Takeover: the old link is released, a new one attached.
+  EXPECT_EQ(s->release_link(), link1);
+  EXPECT_FALSE(s->is_current(gen1));
+  auto link2 = std::make_shared<FakeLink>();
+  uint64_t gen2 = s->attach(link2, mqtt::Version::v311, false, connack_bytes(true));
+  EXPECT_NE(gen2, gen1);
+  link2->take();
+
+  s->on_puback(gen1, pubs[0].packet_id);
+  s->on_pubrec(gen1, pubs[1].packet_id);
+  s->on_pubcomp(gen1, pubs[1].packet_id);
+  EXPECT_EQ(s->inflight(), 2u);
+  EXPECT_TRUE(link1->take().empty());
+  EXPECT_TRUE(link2->take().empty()) << "no PUBREL for the old connection's PUBREC";
+  EXPECT_FALSE(s->detach(gen1)) << "the old connection cannot detach the new one";
+  EXPECT_TRUE(s->connected());
+  EXPECT_TRUE(s->is_current(gen2));
+
+  s->on_puback(gen2, pubs[0].packet_id);
+  EXPECT_EQ(s->inflight(), 1u);
+  EXPECT_TRUE(s->detach(gen2));
+  EXPECT_FALSE(s->connected());
+  EXPECT_FALSE(s->is_current(gen2));
+}
+
+TEST_F(SessionTest, ReleaseLinkHandsBackTheLinkOnce) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach(*s, link);
+  EXPECT_EQ(s->release_link(), link);
+  EXPECT_FALSE(s->connected());
+  EXPECT_EQ(s->release_link(), nullptr);
+  // Deliveries while released are queued like offline ones.
+  s->deliver(msg("later"), 1, false);
+  s->deliver(msg("gone", 0), 0, false);
+  EXPECT_EQ(s->queued(), 1u);
+  EXPECT_TRUE(link->take().empty());
+}
+
+TEST_F(SessionTest, IncomingQos2IsRoutedOnceUntilReleased) {
+  auto s = make_session();
+  EXPECT_TRUE(s->begin_incoming_qos2(10));
+  EXPECT_FALSE(s->begin_incoming_qos2(10));
+  EXPECT_FALSE(s->begin_incoming_qos2(10));
+  EXPECT_TRUE(s->begin_incoming_qos2(11)) << "ids are independent";
+  s->release_incoming_qos2(10);
+  EXPECT_TRUE(s->begin_incoming_qos2(10)) << "after PUBREL the id is a new message";
+  EXPECT_FALSE(s->begin_incoming_qos2(11));
+  s->release_incoming_qos2(999);  // unknown: harmless
+  EXPECT_FALSE(s->begin_incoming_qos2(11));
+}
+
+TEST_F(SessionTest, PacketIdsWrapAndSkipIdsStillInFlight) {
+  limits_.max_inflight_messages = 0;  // unlimited window
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  s->deliver(msg("held"), 1, false);  // id 1, never acknowledged
+  auto held = publishes(link->take());
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_EQ(held[0].packet_id, 1);
+  for (uint32_t id = 2; id <= 65535; ++id) {
+    s->deliver(msg("x"), 1, false);
+    s->on_puback(gen, static_cast<uint16_t>(id));  // ids are handed out in sequence
+  }
+  EXPECT_EQ(s->inflight(), 1u) << "every id 2..65535 was used and acknowledged in order";
+  link->take();
+  s->deliver(msg("wrapped"), 1, false);
+  auto pubs = publishes(link->take());
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(pubs[0].packet_id, 2) << "wraps past 65535, skips 0 and the id 1 still in flight";
+}
+
+TEST_F(SessionTest, SubscriptionsAreRememberedForgottenAndTaken) {
+  auto s = make_session();
+  s->remember_subscription("a/+", {1});
+  s->remember_subscription("b/#", {0});
+  s->remember_subscription("a/+", {2});  // replaced
+  s->forget_subscription("b/#");
+  s->forget_subscription("never");
+  auto subs = s->take_subscriptions();
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs.at("a/+").qos, 2);
+  EXPECT_TRUE(s->take_subscriptions().empty()) << "taking empties the session's list";
+}
+
+}  // namespace
+}  // namespace mqbase::broker
