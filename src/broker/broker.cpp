@@ -93,7 +93,7 @@ ConnectOutcome Broker::connect(const mqtt::Connect& c, const std::shared_ptr<Cli
   req.peer.version = c.version;
   return connect(req, link, [&](bool present, const std::string&) {
     std::string out;
-    mqtt::encode(mqtt::Connack{present, 0, {}}, c.version, out);
+    mqtt::encode(mqtt::Connack{present && c.version != mqtt::Version::v31, 0, {}}, c.version, out);
     return out;
   });
 }

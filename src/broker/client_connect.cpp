@@ -52,7 +52,13 @@ void Client::handle_connect(const mqtt::Connect& c) {
   problem_information_ = p.problem_information;
   p.keep_alive = c.keep_alive;
   if (c.keep_alive > limits.max_keep_alive || (c.keep_alive == 0 && limits.max_keep_alive < 65535 && v5())) {
-    p.keep_alive = limits.max_keep_alive;
+    if (!v5()) {
+      // 3.x cannot be told a shorter keep-alive; refuse rather than time out a compliant
+      // client early (mosquitto's max_keepalive does the same).
+      refuse_connect(ReasonCode::client_identifier_not_valid);
+      return;
+    }
+    p.keep_alive = limits.max_keep_alive;  // v5: told in CONNACK's Server Keep Alive
     p.keep_alive_clamped = true;
   }
   if (c.username) p.username = std::string(*c.username);
@@ -86,7 +92,8 @@ void Client::handle_connect(const mqtt::Connect& c) {
 void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
   const Limits& limits = broker_.limits();
   auto build_connack = [&](bool present, const std::string& assigned) {
-    mqtt::Connack ack{present, 0, {}};
+    // MQTT 3.1 has no Session Present: that byte is reserved there.
+    mqtt::Connack ack{present && version_ != mqtt::Version::v31, 0, {}};
     if (v5()) {
       auto& props = ack.props;
       if (!assigned.empty()) props.add_string(PropertyId::assigned_client_identifier, assigned);

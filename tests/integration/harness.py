@@ -313,11 +313,18 @@ class Broker:
             "log_type information",
             "sys_interval %d" % int(sysc.get("interval", 10)),
             "max_queued_messages %d" % int(limits.get("max_queued_messages", 1000)),
-            "max_inflight_messages %d" % int(limits.get("max_inflight_messages", 20)),
+            # an MQTT 5 test's limits.receive_maximum is mosquitto's max_inflight_messages (which
+            # mosquitto announces as its Receive Maximum)
+            "max_inflight_messages %d" % int(limits.get("receive_maximum",
+                                                        limits.get("max_inflight_messages", 20))),
         ]
+        if "max_keep_alive" in limits:
+            lines.append("max_keepalive %d" % int(limits["max_keep_alive"]))
         if "max_packet_size" in limits:
             lines.append("max_packet_size %d" % int(limits["max_packet_size"]))
         lines.append("listener %d %s" % (port, HOST))
+        if "topic_alias_maximum" in limits:
+            lines.append("max_topic_alias %d" % int(limits["topic_alias_maximum"]))
         if int(limits.get("max_connections", 0)) > 1:
             # mosquitto 2.0.11 admits one connection more than its max_connections says
             lines.append("max_connections %d" % (int(limits["max_connections"]) - 1))
@@ -1190,6 +1197,583 @@ class MosquittoSub:
         _LIVE_PROCESSES.discard(self.proc)
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+# --------------------------------------------------------------------------------------------
+# MQTT 5.0: properties, raw packet builders and parsers, a raw v5 client, a paho v5 client
+
+AUTH = 15
+
+# property identifiers
+PAYLOAD_FORMAT_INDICATOR = 0x01
+MESSAGE_EXPIRY_INTERVAL = 0x02
+CONTENT_TYPE = 0x03
+RESPONSE_TOPIC = 0x08
+CORRELATION_DATA = 0x09
+SUBSCRIPTION_IDENTIFIER = 0x0B
+SESSION_EXPIRY_INTERVAL = 0x11
+ASSIGNED_CLIENT_IDENTIFIER = 0x12
+SERVER_KEEP_ALIVE = 0x13
+AUTHENTICATION_METHOD = 0x15
+AUTHENTICATION_DATA = 0x16
+REQUEST_PROBLEM_INFORMATION = 0x17
+WILL_DELAY_INTERVAL = 0x18
+REQUEST_RESPONSE_INFORMATION = 0x19
+RESPONSE_INFORMATION = 0x1A
+SERVER_REFERENCE = 0x1C
+REASON_STRING = 0x1F
+RECEIVE_MAXIMUM = 0x21
+TOPIC_ALIAS_MAXIMUM = 0x22
+TOPIC_ALIAS = 0x23
+MAXIMUM_QOS = 0x24
+RETAIN_AVAILABLE = 0x25
+USER_PROPERTY = 0x26
+MAXIMUM_PACKET_SIZE = 0x27
+WILDCARD_SUBSCRIPTION_AVAILABLE = 0x28
+SUBSCRIPTION_IDENTIFIER_AVAILABLE = 0x29
+SHARED_SUBSCRIPTION_AVAILABLE = 0x2A
+
+_PROP_TYPES = {
+    0x01: "byte", 0x02: "u32", 0x03: "str", 0x08: "str", 0x09: "bin", 0x0B: "varint",
+    0x11: "u32", 0x12: "str", 0x13: "u16", 0x15: "str", 0x16: "bin", 0x17: "byte",
+    0x18: "u32", 0x19: "byte", 0x1A: "str", 0x1C: "str", 0x1F: "str", 0x21: "u16",
+    0x22: "u16", 0x23: "u16", 0x24: "byte", 0x25: "byte", 0x26: "pair", 0x27: "u32",
+    0x28: "byte", 0x29: "byte", 0x2A: "byte",
+}
+
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
+
+
+class Props(list):
+    """MQTT 5 properties as a list of (identifier, value) pairs in wire order. Values: int,
+    str (UTF-8 string), bytes (binary data) or (str, str) (user property)."""
+
+    def get(self, ident, default=None):
+        for k, v in self:
+            if k == ident:
+                return v
+        return default
+
+    def all(self, ident):
+        return [v for k, v in self if k == ident]
+
+    def has(self, ident):
+        return any(k == ident for k, _ in self)
+
+    def user(self):
+        return self.all(USER_PROPERTY)
+
+
+def _varint_decode(buf, pos):
+    value, mult = 0, 1
+    for i in range(4):
+        if pos >= len(buf):
+            raise AssertionError("truncated variable byte integer in %r" % (buf,))
+        b = buf[pos]
+        pos += 1
+        value += (b & 0x7F) * mult
+        mult *= 128
+        if not b & 0x80:
+            return value, pos
+    raise AssertionError("malformed variable byte integer in %r" % (buf,))
+
+
+def encode_props(props=()):
+    """props: a list of (identifier, value) pairs (or a dict). Returns length + properties."""
+    items = props.items() if isinstance(props, dict) else props
+    out = b""
+    for ident, value in items:
+        kind = _PROP_TYPES[ident]
+        out += varint(ident)
+        if kind == "byte":
+            out += bytes([value])
+        elif kind == "u16":
+            out += struct.pack("!H", value)
+        elif kind == "u32":
+            out += struct.pack("!I", value)
+        elif kind == "varint":
+            out += varint(value)
+        elif kind == "bin":
+            out += struct.pack("!H", len(value)) + bytes(value)
+        elif kind == "str":
+            out += mqtt_str(value)
+        else:
+            out += mqtt_str(value[0]) + mqtt_str(value[1])
+    return varint(len(out)) + out
+
+
+def decode_props(buf, pos=0):
+    """Decode a property block at buf[pos:]; returns (Props, position after it)."""
+    length, pos = _varint_decode(buf, pos)
+    end = pos + length
+    if end > len(buf):
+        raise AssertionError("property length %d overruns the packet %r" % (length, buf))
+    out = Props()
+
+    def take_bin():
+        nonlocal pos
+        (n,) = struct.unpack("!H", buf[pos:pos + 2])
+        v = bytes(buf[pos + 2:pos + 2 + n])
+        pos += 2 + n
+        return v
+
+    while pos < end:
+        ident, pos = _varint_decode(buf, pos)
+        kind = _PROP_TYPES.get(ident)
+        if kind is None:
+            raise AssertionError("unknown property identifier 0x%02x in %r" % (ident, buf))
+        if kind == "byte":
+            v = buf[pos]
+            pos += 1
+        elif kind == "u16":
+            (v,) = struct.unpack("!H", buf[pos:pos + 2])
+            pos += 2
+        elif kind == "u32":
+            (v,) = struct.unpack("!I", buf[pos:pos + 4])
+            pos += 4
+        elif kind == "varint":
+            v, pos = _varint_decode(buf, pos)
+        elif kind == "bin":
+            v = take_bin()
+        elif kind == "str":
+            v = take_bin().decode("utf-8")
+        else:
+            v = (take_bin().decode("utf-8"), take_bin().decode("utf-8"))
+        out.append((ident, v))
+    if pos != end:
+        raise AssertionError("properties overrun their length in %r" % (buf,))
+    return out, end
+
+
+def connect5_packet(client_id="", clean_start=True, keepalive=60, props=(), will_topic=None,
+                    will_payload=b"", will_qos=0, will_retain=False, will_props=(),
+                    username=None, password=None):
+    flags = 0x02 if clean_start else 0
+    payload = mqtt_str(client_id)
+    if will_topic is not None:
+        flags |= 0x04 | (will_qos << 3) | (0x20 if will_retain else 0)
+        payload += encode_props(will_props) + mqtt_str(will_topic) + mqtt_str(will_payload)
+    if username is not None:
+        flags |= 0x80
+        payload += mqtt_str(username)
+    if password is not None:
+        flags |= 0x40
+        payload += mqtt_str(password)
+    body = mqtt_str("MQTT") + bytes([5, flags]) + struct.pack("!H", keepalive) + \
+        encode_props(props) + payload
+    return packet(0x10, body)
+
+
+def publish5_packet(topic, payload=b"", qos=0, retain=False, dup=False, packet_id=None,
+                    props=()):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    first = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
+    body = mqtt_str(topic)
+    if qos > 0:
+        body += struct.pack("!H", packet_id if packet_id is not None else 1)
+    return packet(first, body + encode_props(props) + payload)
+
+
+def sub_options(qos=0, no_local=False, retain_as_published=False, retain_handling=0):
+    """The subscription options byte of a v5 SUBSCRIBE."""
+    return qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0) | \
+        (retain_handling << 4)
+
+
+def subscribe5_packet(packet_id, filters, props=()):
+    """filters: [(filter, options byte)] (see sub_options)."""
+    body = struct.pack("!H", packet_id) + encode_props(props)
+    for f, opts in filters:
+        body += mqtt_str(f) + bytes([opts])
+    return packet(0x82, body)
+
+
+def unsubscribe5_packet(packet_id, filters, props=()):
+    body = struct.pack("!H", packet_id) + encode_props(props)
+    for f in filters:
+        body += mqtt_str(f)
+    return packet(0xA2, body)
+
+
+def ack5_packet(ptype, packet_id, reason=0, props=()):
+    """PUBACK/PUBREC/PUBREL/PUBCOMP; the short form when reason is 0 and there are no
+    properties."""
+    first = {PUBACK: 0x40, PUBREC: 0x50, PUBREL: 0x62, PUBCOMP: 0x70}[ptype]
+    body = struct.pack("!H", packet_id)
+    if reason or props:
+        body += bytes([reason]) + (encode_props(props) if props else b"")
+    return packet(first, body)
+
+
+def disconnect5_packet(reason=0, props=()):
+    if not reason and not props:
+        return DISCONNECT_BYTES
+    return packet(0xE0, bytes([reason]) + (encode_props(props) if props else b""))
+
+
+def auth_packet(reason=0, props=()):
+    return packet(0xF0, bytes([reason]) + encode_props(props))
+
+
+Connack5 = collections.namedtuple("Connack5", "session_present reason props")
+Publish5 = collections.namedtuple("Publish5", "topic payload qos retain dup pid props")
+
+
+def parse_connack5(p):
+    assert p.type == CONNACK and p.flags == 0, "expected CONNACK, got %r" % (p.raw[:32],)
+    assert len(p.body) >= 2, "short CONNACK %r" % (p.raw,)
+    assert p.body[0] in (0, 1), "CONNACK flags %r" % (p.raw,)
+    props = Props()
+    if len(p.body) > 2:
+        props, end = decode_props(p.body, 2)
+        assert end == len(p.body), "trailing bytes in CONNACK %r" % (p.raw,)
+    return Connack5(p.body[0], p.body[1], props)
+
+
+def parse_publish5(p):
+    assert p.type == PUBLISH, "expected PUBLISH, got %r" % (p.raw[:32],)
+    qos = (p.flags >> 1) & 3
+    (tlen,) = struct.unpack("!H", p.body[:2])
+    topic = p.body[2:2 + tlen].decode("utf-8")
+    pos = 2 + tlen
+    pid = None
+    if qos:
+        (pid,) = struct.unpack("!H", p.body[pos:pos + 2])
+        pos += 2
+    props, pos = decode_props(p.body, pos)
+    return Publish5(topic, bytes(p.body[pos:]), qos, p.flags & 1, (p.flags >> 3) & 1, pid, props)
+
+
+def parse_ack5(p):
+    """(packet id, reason code, Props) of a PUBACK/PUBREC/PUBREL/PUBCOMP."""
+    assert p.type in (PUBACK, PUBREC, PUBREL, PUBCOMP), "expected an ack, got %r" % (p.raw,)
+    (pid,) = struct.unpack("!H", p.body[:2])
+    reason = p.body[2] if len(p.body) > 2 else 0
+    props = decode_props(p.body, 3)[0] if len(p.body) > 3 else Props()
+    return pid, reason, props
+
+
+def parse_suback5(p):
+    """(packet id, Props, [reason codes]) of a SUBACK or UNSUBACK."""
+    assert p.type in (SUBACK, UNSUBACK), "expected SUBACK/UNSUBACK, got %r" % (p.raw,)
+    (pid,) = struct.unpack("!H", p.body[:2])
+    props, pos = decode_props(p.body, 2)
+    return pid, props, list(p.body[pos:])
+
+
+def parse_reason_packet(p):
+    """(reason code, Props) of a DISCONNECT or AUTH (remaining length 0 means reason 0)."""
+    assert p.type in (DISCONNECT, AUTH), "expected DISCONNECT/AUTH, got %r" % (p.raw[:32],)
+    if not p.body:
+        return 0, Props()
+    props = decode_props(p.body, 1)[0] if len(p.body) > 1 else Props()
+    return p.body[0], props
+
+
+class RawClient5(RawClient):
+    """A raw TCP client speaking MQTT 5.0 by hand."""
+
+    def connect(self, client_id=None, expect_reason=0, timeout=TIMEOUT, **kwargs):
+        """Send CONNECT (connect5_packet kwargs), read the CONNACK and return it as Connack5;
+        assert its reason code unless expect_reason is None."""
+        if client_id is None:
+            client_id = unique_id("r5")
+        self.client_id = client_id
+        self.send(connect5_packet(client_id, **kwargs))
+        p = self.read_packet(timeout)
+        ack = parse_connack5(p)
+        if expect_reason is not None and ack.reason != expect_reason:
+            raise AssertionError("CONNACK reason 0x%02x, expected 0x%02x (%r)"
+                                 % (ack.reason, expect_reason, p.raw))
+        return ack
+
+    def _expect(self, ptype, pid, timeout):
+        p = self._read_ack(timeout)
+        assert p.type == ptype, "expected packet type %d, got %r" % (ptype, p.raw[:32])
+        return p
+
+    def subscribe(self, filters, props=(), timeout=TIMEOUT):
+        """filters: a filter string (QoS 0) or [(filter, options byte)]. Returns the SUBACK
+        reason codes."""
+        if isinstance(filters, str):
+            filters = [(filters, 0)]
+        pid = self.new_id()
+        self.send(subscribe5_packet(pid, filters, props))
+        got_pid, _, codes = parse_suback5(self._expect(SUBACK, pid, timeout))
+        assert got_pid == pid, "SUBACK for packet id %d, sent %d" % (got_pid, pid)
+        return codes
+
+    def unsubscribe(self, filters, props=(), timeout=TIMEOUT):
+        if isinstance(filters, str):
+            filters = [filters]
+        pid = self.new_id()
+        self.send(unsubscribe5_packet(pid, filters, props))
+        got_pid, _, codes = parse_suback5(self._expect(UNSUBACK, pid, timeout))
+        assert got_pid == pid, "UNSUBACK for packet id %d, sent %d" % (got_pid, pid)
+        return codes
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, props=(), timeout=TIMEOUT,
+                expect_reason=None):
+        """Publish and complete the QoS flow; returns the PUBACK/PUBREC reason code (None for
+        QoS 0). With expect_reason set, assert it. A PUBREC reason >= 0x80 ends the flow."""
+        pid = self.new_id() if qos else None
+        self.send(publish5_packet(topic, payload, qos, retain, packet_id=pid, props=props))
+        if qos == 0:
+            return None
+        ack = self._read_ack(timeout)
+        got_pid, reason, _ = parse_ack5(ack)
+        assert ack.type == (PUBACK if qos == 1 else PUBREC) and got_pid == pid, \
+            "expected %s for %d, got %r" % ("PUBACK" if qos == 1 else "PUBREC", pid, ack.raw)
+        if expect_reason is not None:
+            assert reason == expect_reason, "%s reason 0x%02x, expected 0x%02x" % (
+                "PUBACK" if qos == 1 else "PUBREC", reason, expect_reason)
+        if qos == 2 and reason < 0x80:
+            self.send(ack5_packet(PUBREL, pid))
+            comp = self._read_ack(timeout)
+            assert comp.type == PUBCOMP and parse_ack5(comp)[:2] == (pid, 0), \
+                "expected PUBCOMP for %d, got %r" % (pid, comp.raw)
+        return reason
+
+    def receive_publish(self, timeout=TIMEOUT, ack=True):
+        """The next PUBLISH as a Publish5; with ack=True acknowledge it (PUBACK / PUBREC) and
+        answer PUBRELs met on the way with PUBCOMP."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.read_packet(max(0.001, deadline - time.monotonic()))
+            if p.type == PUBREL and ack:
+                assert p.flags == 2, "malformed PUBREL %r" % (p.raw,)
+                self.send(ack5_packet(PUBCOMP, parse_ack5(p)[0]))
+                continue
+            m = parse_publish5(p)
+            if ack and m.qos == 1:
+                self.send(ack5_packet(PUBACK, m.pid))
+            elif ack and m.qos == 2:
+                self.send(ack5_packet(PUBREC, m.pid))
+            return m
+
+    def receive_publishes(self, n, timeout=TIMEOUT, ack=True):
+        deadline = time.monotonic() + timeout
+        return [self.receive_publish(max(0.001, deadline - time.monotonic()), ack=ack)
+                for _ in range(n)]
+
+    def expect_disconnect(self, reason=None, timeout=TIMEOUT):
+        """Read until the server's DISCONNECT (PUBLISH packets before it are skipped), then
+        wait for the close. Returns (reason, Props); asserts the reason when given."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.read_packet(max(0.001, deadline - time.monotonic()))
+            if p.type != PUBLISH:
+                break
+        assert p.type == DISCONNECT, "expected DISCONNECT, got %r" % (p.raw[:32],)
+        got = parse_reason_packet(p)
+        if reason is not None and got[0] != reason:
+            raise AssertionError("DISCONNECT reason 0x%02x, expected 0x%02x (%r)"
+                                 % (got[0], reason, p.raw))
+        self.wait_closed(max(0.001, deadline - time.monotonic()))
+        return got
+
+    def disconnect(self, reason=0, props=(), close=True):
+        """Send DISCONNECT; close the socket unless close=False (then wait_closed() can
+        prove the server processed it)."""
+        try:
+            self.send(disconnect5_packet(reason, props))
+        except OSError:
+            pass
+        if close:
+            self.close()
+
+
+def raw5(testcase, port=None, **kwargs):
+    """A RawClient5 closed at the end of the test (BrokerTestCase helper)."""
+    c = RawClient5(port or testcase.port, **kwargs)
+    testcase.addCleanup(c.close)
+    return c
+
+
+# paho (MQTT 5)
+
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+from paho.mqtt.reasoncodes import ReasonCodes  # noqa: E402
+from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
+
+MsgV5 = collections.namedtuple("MsgV5", "topic payload qos retain dup mid props")
+
+
+def paho_props(packet_type, values):
+    """A paho Properties from a dict {"ContentType": "x", "UserProperty": [("k", "v")], ...}."""
+    if values is None:
+        return None
+    p = Properties(packet_type)
+    for name, value in values.items():
+        setattr(p, name, value)
+    return p
+
+
+def props_dict(properties):
+    """paho Properties -> {"ContentType": ..., "UserProperty": [(k, v), ...], ...}."""
+    if properties is None:
+        return {}
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in properties.json().items()
+            if k != "CorrelationData"} | (
+        {"CorrelationData": bytes(properties.CorrelationData)}
+        if hasattr(properties, "CorrelationData") else {})
+
+
+class PahoV5Client(PahoClient):
+    """A paho MQTT 5.0 client (loop in a thread); messages arrive as MsgV5 with a props dict.
+
+    connect_props / will props are dicts of paho property names (see paho_props).
+    will = (topic, payload, qos, retain) or (topic, payload, qos, retain, props dict).
+    """
+
+    def __init__(self, port, client_id=None, clean_start=True, keepalive=60,
+                 session_expiry=None, connect_props=None, will=None, connect=True,
+                 expect_rc=0, timeout=TIMEOUT):
+        self.port = port
+        self.client_id = unique_id("p5") if client_id is None else client_id
+        self.timeout = timeout
+        self.messages = queue.Queue()
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.connack_flags = None
+        self.connack_rc = None
+        self.connack_props = {}
+        self.disconnect_rc = None
+        self.disconnect_props = {}
+        self._acks = {}
+        self._lock = threading.Lock()
+        self._loop_started = False
+        self.clean_start = clean_start
+        self.connect_props = dict(connect_props or {})
+        if session_expiry is not None:
+            self.connect_props["SessionExpiryInterval"] = session_expiry
+        self.client = mqtt.Client(client_id=self.client_id, protocol=mqtt.MQTTv5,
+                                  reconnect_on_failure=False)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = self._on_unsubscribe
+        if will is not None:
+            topic, payload, qos, retain = will[:4]
+            wprops = paho_props(PacketTypes.WILLMESSAGE, will[4]) if len(will) > 4 else None
+            self.client.will_set(topic, payload, qos, retain, properties=wprops)
+        self.keepalive = keepalive
+        if connect:
+            self.connect(expect_rc=expect_rc)
+
+    def _on_connect(self, client, userdata, flags, reason, properties=None):
+        self.connack_flags = dict(flags)
+        self.connack_props = props_dict(properties)
+        self.connack_rc = getattr(reason, "value", reason)
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, rc, properties=None):
+        self.disconnect_rc = getattr(rc, "value", rc)
+        self.disconnect_props = props_dict(properties)
+        self.disconnected.set()
+
+    def _on_message(self, client, userdata, m):
+        self.messages.put(MsgV5(m.topic, bytes(m.payload), m.qos, int(bool(m.retain)),
+                                int(bool(m.dup)), m.mid,
+                                props_dict(getattr(m, "properties", None))))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None):
+        ev = self._ack_event(mid)
+        ev[1] = [getattr(rc, "value", rc) for rc in reason_codes]
+        ev[0].set()
+
+    def _on_unsubscribe(self, client, userdata, mid, properties=None, reason_codes=None):
+        ev = self._ack_event(mid)
+        if reason_codes is not None and not isinstance(reason_codes, list):
+            reason_codes = [reason_codes]
+        ev[1] = [getattr(rc, "value", rc) for rc in (reason_codes or [])]
+        ev[0].set()
+
+    def connect(self, expect_rc=0):
+        self.connected.clear()
+        self.disconnected.clear()
+        self.client.connect(HOST, self.port, self.keepalive, clean_start=self.clean_start,
+                            properties=paho_props(PacketTypes.CONNECT, self.connect_props or None))
+        self.client.loop_start()
+        self._loop_started = True
+        if not self.connected.wait(self.timeout):
+            raise AssertionError("client %s: no CONNACK within %.1f s"
+                                 % (self.client_id, self.timeout))
+        if expect_rc is not None and self.connack_rc != expect_rc:
+            raise AssertionError("client %s: CONNACK reason %s, expected %s"
+                                 % (self.client_id, self.connack_rc, expect_rc))
+        return self
+
+    def subscribe(self, topic, qos=0, no_local=False, retain_as_published=False,
+                  retain_handling=0, sub_id=None, props=None):
+        """Subscribe to one filter (or a list of (filter, SubscribeOptions)); wait for the
+        SUBACK; return its reason codes."""
+        sp = dict(props or {})
+        if sub_id is not None:
+            sp["SubscriptionIdentifier"] = sub_id
+        properties = paho_props(PacketTypes.SUBSCRIBE, sp) if sp else None
+        if isinstance(topic, str):
+            opts = SubscribeOptions(qos=qos, noLocal=no_local,
+                                    retainAsPublished=retain_as_published,
+                                    retainHandling=retain_handling)
+            rc, mid = self.client.subscribe(topic, options=opts, properties=properties)
+        else:
+            rc, mid = self.client.subscribe(list(topic), properties=properties)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, "subscribe failed locally: rc=%s" % rc
+        ev = self._ack_event(mid)
+        if not ev[0].wait(self.timeout):
+            raise AssertionError("client %s: no SUBACK within %.1f s"
+                                 % (self.client_id, self.timeout))
+        return ev[1]
+
+    def unsubscribe(self, topic):
+        """Unsubscribe (a filter or a list); return the UNSUBACK reason codes."""
+        rc, mid = self.client.unsubscribe(topic)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, "unsubscribe failed locally: rc=%s" % rc
+        ev = self._ack_event(mid)
+        if not ev[0].wait(self.timeout):
+            raise AssertionError("client %s: no UNSUBACK within %.1f s"
+                                 % (self.client_id, self.timeout))
+        return ev[1]
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, wait=True, props=None):
+        """Publish with a dict of paho PUBLISH property names (see paho_props)."""
+        info = self.client.publish(topic, payload, qos, retain,
+                                   properties=paho_props(PacketTypes.PUBLISH, props))
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS, "publish failed locally: rc=%s" % info.rc
+        if wait:
+            self.wait_published(info)
+        return info
+
+    def disconnect(self, reason=0, props=None):
+        """DISCONNECT with a reason code (and a dict of properties), wait for the close."""
+        if self.connected.is_set() and not self.disconnected.is_set():
+            rc = ReasonCodes(PacketTypes.DISCONNECT, identifier=reason) if reason else None
+            self.client.disconnect(reasoncode=rc,
+                                   properties=paho_props(PacketTypes.DISCONNECT, props))
+            self.disconnected.wait(self.timeout)
+        self.stop_loop()
+
+
+def paho5(testcase, client_id=None, **kwargs):
+    """A PahoV5Client closed at the end of the test (BrokerTestCase helper)."""
+    kwargs.setdefault("port", testcase.port)
+    c = PahoV5Client(client_id=client_id, **kwargs)
+    testcase.addCleanup(c.close)
+    return c
+
+
+class V5TestCase(BrokerTestCase):
+    """BrokerTestCase with MQTT 5 client helpers (closed before the broker stops)."""
+
+    def raw5(self, port=None, **kwargs):
+        return raw5(self, port, **kwargs)
+
+    def paho5(self, client_id=None, **kwargs):
+        return paho5(self, client_id, **kwargs)
 
 
 def run_tests():

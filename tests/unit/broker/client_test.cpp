@@ -665,11 +665,6 @@ TEST_F(ClientTest, Mqtt31ConnackLeavesTheReservedByteZero) {
   std::string bytes = again->link->pending();
   ASSERT_GE(bytes.size(), 4u);
   ASSERT_EQ(static_cast<uint8_t>(bytes[0]), 0x20);  // CONNACK
-  if (bytes[2] != 0) {
-    // bug (minor): Broker::connect (src/broker/broker.cpp) passes session_present to the
-    // CONNACK for every version and the encoder writes it for 3.1 as well.
-    GTEST_SKIP() << "bug: MQTT 3.1 CONNACK carries a Session Present bit in its reserved byte";
-  }
   EXPECT_EQ(bytes[2], 0);
 }
 
@@ -836,12 +831,30 @@ TEST_F(ClientTest, ZeroKeepAliveHasNoDeadline) {
   EXPECT_FALSE(c->client->deadline_passed(t0 + 24h * 365));
 }
 
-TEST_F(ClientTest, KeepAliveIsClampedToTheLimit) {
+TEST_F(ClientTest, KeepAliveOverTheLimitIsRefusedForMqtt311) {
+  // 3.1.1 cannot be told a shorter keep-alive, so the CONNECT is refused (as mosquitto does).
   Limits limits;
   limits.max_keep_alive = 5;
   reset_broker(limits);
   auto c = open();
-  ASSERT_TRUE(connect(*c, "k", ConnectOptions().keep(60)));
+  auto ack = connect(*c, "k", ConnectOptions().keep(60));
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->code, 2);
+  EXPECT_TRUE(c->link->closed());
+}
+
+TEST_F(ClientTest, KeepAliveIsClampedForMqtt5AndToldInServerKeepAlive) {
+  Limits limits;
+  limits.max_keep_alive = 5;
+  reset_broker(limits);
+  auto c = open(t0, Version::v5);
+  c->send(connect_packet("k", ConnectOptions().keep(60).protocol(Version::v5)));
+  auto packets = c->take();
+  ASSERT_FALSE(packets.empty());
+  ASSERT_TRUE(std::holds_alternative<mqtt::Connack>(packets[0]));
+  const auto& ack = std::get<mqtt::Connack>(packets[0]);
+  EXPECT_EQ(ack.code, 0);
+  EXPECT_EQ(ack.props.number(mqtt::PropertyId::server_keep_alive), 5u);
   EXPECT_FALSE(c->client->deadline_passed(t0 + 7500ms - 1ms));
   EXPECT_TRUE(c->client->deadline_passed(t0 + 7500ms + 1ms));
 }
