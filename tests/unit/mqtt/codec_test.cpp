@@ -2,6 +2,7 @@
 // decode_packet -> equal) at protocol levels 3 (MQIsdp), 4 and 5; known byte vectors computed
 // by hand from the 3.1.1 and 5.0 specs; incremental framing with the input split at every
 // byte boundary; and the PUBLISH fast path.
+#include "hex.h"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,25 +39,7 @@ using I = PropertyId;
 
 constexpr uint32_t kNoLimit = 0xFFFFFFFF;
 
-std::string unhex(std::string_view hex) {
-  std::string out;
-  int hi = -1;
-  for (char c : hex) {
-    int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<char>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  EXPECT_EQ(hi, -1) << "odd number of hex digits in " << hex;
-  return out;
-}
+using testing_hex::unhex;
 
 std::string hex(std::string_view s, size_t limit = 64) {
   static const char* digits = "0123456789ABCDEF";

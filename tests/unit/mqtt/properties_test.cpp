@@ -1,6 +1,7 @@
 // MQTT 5 properties (5.0 section 2.2.2): the data type and byte layout of every identifier,
 // the placement table (which packet may carry which property), the checks decode_properties
 // makes, and that encoded_properties_size agrees with encode_properties.
+#include "hex.h"
 #include <gtest/gtest.h>
 
 #include <set>
@@ -25,25 +26,7 @@ namespace {
 using namespace std::string_literals;
 using T = PacketType;
 
-std::string unhex(std::string_view hex) {
-  std::string out;
-  int hi = -1;
-  for (char c : hex) {
-    int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<char>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  EXPECT_EQ(hi, -1) << "odd number of hex digits in " << hex;
-  return out;
-}
+using testing_hex::unhex;
 
 std::string hex(std::string_view s) {
   static const char* digits = "0123456789ABCDEF";
