@@ -1573,11 +1573,15 @@ class RawClient5(RawClient):
         self.wait_closed(max(0.001, deadline - time.monotonic()))
         return got
 
-    def disconnect(self, reason=0, props=(), close=True):
-        """Send DISCONNECT; close the socket unless close=False (then wait_closed() can
-        prove the server processed it)."""
+    def disconnect(self, reason=0, props=(), close=True, wait=True):
+        """Send DISCONNECT. With wait=True (default) wait until the server closes the
+        connection, so that it has processed the DISCONNECT before the test goes on (a
+        publish right after could otherwise still go to this connection). Then close the
+        socket unless close=False."""
         try:
             self.send(disconnect5_packet(reason, props))
+            if wait:
+                self.wait_closed()
         except OSError:
             pass
         if close:

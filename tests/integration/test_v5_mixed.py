@@ -8,7 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY_INTERVAL,  # noqa: E402
+from harness import (CONTENT_TYPE, CORRELATION_DATA, DISCONNECT_BYTES,  # noqa: E402
+                     MESSAGE_EXPIRY_INTERVAL,
                      PAYLOAD_FORMAT_INDICATOR, PUBLISH, RESPONSE_TOPIC,
                      SESSION_EXPIRY_INTERVAL, TOPIC_ALIAS, TOPIC_ALIAS_MAXIMUM, USER_PROPERTY,
                      WILL_DELAY_INTERVAL, V5TestCase, ack_packet, PUBACK, PUBREC,
@@ -37,6 +38,12 @@ class V5Mixed(V5TestCase):
             self.assertEqual(c.subscribe([(t, sub_options(qos=qos)) for t in topics]),
                              [qos] * len(topics))
         return c
+
+    def go_offline_311(self, c):
+        """Clean 3.1.1 DISCONNECT, and wait until the broker has closed the connection."""
+        c.send(DISCONNECT_BYTES)
+        c.wait_closed()
+        c.close()
 
     def receive_exact_311(self, c, topic, payload, qos, retain=False):
         """The next packet on the 3.1.1 client must be exactly this PUBLISH; acknowledge it."""
@@ -176,7 +183,7 @@ class V5Mixed(V5TestCase):
         s = self.raw()
         s.connect(cid, clean_session=False)
         s.subscribe([(topic, 2)])
-        s.disconnect()
+        self.go_offline_311(s)
         pub = self.v5()
         for qos in (1, 2):
             pub.publish(topic, b"queued-q%d" % qos, qos=qos, props=V5_PROPS)
@@ -192,7 +199,7 @@ class V5Mixed(V5TestCase):
         s = self.raw()
         s.connect(cid, clean_session=False)
         s.subscribe([(topic, 1)])
-        s.disconnect()
+        self.go_offline_311(s)
         pub = self.v5()
         pub.publish(topic, b"expires", qos=1, props=[(MESSAGE_EXPIRY_INTERVAL, 1)])
         pub.publish(topic, b"stays", qos=1)

@@ -239,7 +239,7 @@ class V5Session(V5TestCase):
     def test_disconnect_nonzero_expiry_after_zero_is_protocol_error(self):
         cid = unique_id("sdp")
         c = self.connect5(cid)  # Session Expiry Interval 0
-        c.disconnect(props=[(SESSION_EXPIRY_INTERVAL, 30)], close=False)
+        c.disconnect(props=[(SESSION_EXPIRY_INTERVAL, 30)], close=False, wait=False)
         c.expect_disconnect(0x82)
         # the session still ended with the connection
         self.connect5(cid, clean_start=False, expect_present=0).disconnect()
@@ -338,8 +338,7 @@ class V5Session(V5TestCase):
         w = self.watcher(will_topic)
         c = self.raw5()
         c.connect(unique_id("w00"), will_topic=will_topic, will_payload=b"must-not-appear")
-        c.disconnect(reason=0x00, close=False)
-        c.wait_closed()
+        c.disconnect(reason=0x00)  # returns once the server closed
         self.assertEqual(sync_marker(w, w, will_topic, qos=1), [])
 
     @skip_if_mosquitto("mosquitto 2.0.11 discards the will on any client DISCONNECT but 0x04")
@@ -349,8 +348,7 @@ class V5Session(V5TestCase):
         w = self.watcher(will_topic)
         c = self.raw5()
         c.connect(unique_id("w80"), will_topic=will_topic, will_payload=b"error-exit")
-        c.disconnect(reason=0x80, close=False)  # Unspecified error
-        c.wait_closed()
+        c.disconnect(reason=0x80)  # Unspecified error; returns once the server closed
         self.assertEqual(w.get().payload, b"error-exit")
 
     def test_will_properties_forwarded(self):
@@ -376,8 +374,7 @@ class V5Session(V5TestCase):
         c = self.raw5()
         c.connect(unique_id("wret"), will_topic=will_topic, will_payload=b"last",
                   will_qos=1, will_retain=True)
-        c.disconnect(reason=0x04, close=False)
-        c.wait_closed()
+        c.disconnect(reason=0x04)  # returns once the server closed
         s = self.raw5()
         s.connect()
         s.subscribe([(will_topic, sub_options(qos=1))])
