@@ -98,8 +98,9 @@ void Client::handle_disconnect(const mqtt::Disconnect& d) {
       }
       session_->set_expiry_interval(*expiry);
     }
-    // 0x04 "Disconnect with Will Message" keeps the will armed.
-    if (d.reason != ReasonCode::disconnect_with_will) will_.reset();
+    // [MQTT-3.1.2-8], [MQTT-3.14.4-3]: only a normal disconnection (0x00) discards the will;
+    // 0x04 "Disconnect with Will Message" and error reasons keep it armed.
+    if (d.reason == ReasonCode::success) will_.reset();
   } else {
     will_.reset();  // [MQTT-3.14.4-3]: a DISCONNECT discards the will
   }

@@ -80,6 +80,11 @@ void Client::handle_connect(const mqtt::Connect& c) {
     p.will = std::move(will);
   }
   if (v5()) {
+    if (c.props.find(PropertyId::authentication_data) && !c.props.find(PropertyId::authentication_method)) {
+      // 5.0 section 3.1.2.11.10: Authentication Data without a method is a protocol error.
+      refuse_connect(ReasonCode::protocol_error, "authentication data without authentication method");
+      return;
+    }
     if (auto method = c.props.string(PropertyId::authentication_method)) {
       pending_connect_ = std::move(p);
       start_auth(*method, c.props.string(PropertyId::authentication_data).value_or(std::string_view{}));

@@ -233,7 +233,8 @@ void SubscriptionIndex::match(std::string_view topic, const Session* origin, std
       m.retain_as_published = m.retain_as_published || out[r].retain_as_published;
       m.identifiers.insert(m.identifiers.end(), out[r].identifiers.begin(), out[r].identifiers.end());
     } else {
-      out[w++] = std::move(out[r]);
+      if (w != r) out[w] = std::move(out[r]);  // never self-move: it would empty the vectors
+      ++w;
     }
   }
   out.resize(w);

@@ -65,9 +65,9 @@ bool value_allowed(const Property& p) {
     case PropertyId::subscription_identifier_available:
     case PropertyId::shared_subscription_available:
       return p.number <= 1;
+    // Topic Alias 0 is left to the receiver, which answers 0x94 Topic Alias invalid.
     case PropertyId::receive_maximum:
     case PropertyId::maximum_packet_size:
-    case PropertyId::topic_alias:
     case PropertyId::subscription_identifier:
       return p.number != 0;
     default:

@@ -205,7 +205,6 @@ std::vector<Row> rows() {
       decode_row("v5_property_length_beyond_packet", v5, "30 05 00 01 74 05 01", kMalformed),
       decode_row("v5_property_value_truncated", v5, "30 06 00 01 74 02 02 00", kMalformed),
       decode_row("v5_receive_maximum_0", v5, "10 11 00 04 4D 51 54 54 05 02 00 3C 03 21 00 00 00 01 61", kProtocol),
-      decode_row("v5_topic_alias_0", v5, "30 07 00 01 74 03 23 00 00", kProtocol),
       decode_row("v5_maximum_qos_2_in_connack", v5, "20 05 00 00 02 24 02", kProtocol),
       decode_row("v5_subscription_identifier_0", v5, "82 09 00 01 02 0B 00 00 01 61 00", kProtocol),
       decode_row("v5_subscription_identifier_twice_in_subscribe", v5, "82 0B 00 01 04 0B 01 0B 02 00 01 61 00",

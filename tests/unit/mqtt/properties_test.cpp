@@ -305,7 +305,7 @@ std::vector<BlockCase> block_cases() {
       {"shared_available_2", T::connack, pk, "02 2A 02", ReasonCode::protocol_error},
       {"receive_maximum_0", T::connect, pk, "03 21 00 00", ReasonCode::protocol_error},
       {"maximum_packet_size_0", T::connack, pk, "05 27 00 00 00 00", ReasonCode::protocol_error},
-      {"topic_alias_0", T::publish, pk, "03 23 00 00", ReasonCode::protocol_error},
+      {"topic_alias_0_is_left_to_the_broker", T::publish, pk, "03 23 00 00", ReasonCode::success},
       {"subscription_identifier_0", T::subscribe, pk, "02 0B 00", ReasonCode::protocol_error},
       {"subscription_identifier_varint_truncated", T::subscribe, pk, "02 0B 80", ReasonCode::malformed_packet},
       {"topic_alias_maximum_0_is_allowed", T::connect, pk, "03 22 00 00", ReasonCode::success},
