@@ -194,7 +194,12 @@ std::vector<uint8_t> BlockingClient::subscribe(const std::vector<std::string>& f
         if (ack->codes[i] >= 0x80) throw ClientError("subscription refused: " + filters[std::min(i, filters.size() - 1)]);
       return ack->codes;
     }
-    // Retained messages can only follow the SUBACK; anything else is ignored here.
+    // A resumed session's queued messages can arrive before the SUBACK: keep them for receive().
+    if (auto* pub = std::get_if<mqtt::Publish>(&p)) {
+      std::optional<ReceivedMessage> m;
+      handle_incoming_publish(*pub, m);
+      early_.push_back(std::move(*m));
+    }
   }
 }
 
@@ -220,6 +225,11 @@ void BlockingClient::handle_incoming_publish(const mqtt::Publish& p, std::option
 }
 
 std::optional<ReceivedMessage> BlockingClient::receive(std::chrono::milliseconds timeout) {
+  if (!early_.empty()) {
+    ReceivedMessage m = std::move(early_.front());
+    early_.pop_front();
+    return m;
+  }
   auto deadline = timeout.count() < 0 ? Clock::time_point::max() : Clock::now() + timeout;
   while (true) {
     mqtt::Packet p;

@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -85,6 +86,7 @@ class BlockingClient {
   void handle_incoming_publish(const mqtt::Publish& p, std::optional<ReceivedMessage>& out);
 
   ClientOptions opt_;
+  std::deque<ReceivedMessage> early_;  // messages that arrived while waiting for an ack
   int fd_ = -1;
   std::string rbuf_;
   size_t consumed_ = 0;  // bytes of rbuf_ belonging to the packet last returned
