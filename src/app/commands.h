@@ -7,6 +7,7 @@ namespace mqbase::app {
 
 void add_serve_command(CLI::App& app);
 void add_client_commands(CLI::App& app);  // pub, sub
+void add_bench_command(CLI::App& app);    // bench <scenario>
 
 void set_exit_code(int code);
 int exit_code();

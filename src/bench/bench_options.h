@@ -34,7 +34,7 @@ struct BenchOptions {
   uint32_t size = 64;       // payload bytes, >= kPayloadHeaderSize
   uint32_t count = 0;       // the scenario's main number (see Plan); 0 = the scenario's default
   double rate = 0;          // total messages/s over all publishers (conn: connections/s); 0 = unlimited
-  uint32_t inflight = 64;   // flow-control window per publisher
+  uint32_t inflight = 32;   // flow-control window per publisher
   double duration_s = 10;   // measured time (conn: how long connections are held)
   double warmup_s = 0;      // publishing before the measurement starts
   double drain_s = 10;      // at most this long waiting for outstanding messages after the end

@@ -4,6 +4,7 @@
 // two. Values above ~1100 s are clamped. One per event loop; merge() combines them at the
 // end of a run. Allocates its buckets once, in the constructor. Not thread-safe.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

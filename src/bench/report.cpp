@@ -48,6 +48,8 @@ std::string to_json(const Report& r) {
   if (r.bench_cpu_pct >= 0) s += fmt::format(", \"bench_cpu_pct\": {:.1f}", r.bench_cpu_pct);
   if (r.broker_cpu_pct >= 0)
     s += fmt::format(", \"broker_cpu_pct\": {:.1f}, \"broker_cpu_s\": {:.3f}", r.broker_cpu_pct, r.broker_cpu_s);
+  s += fmt::format(", \"stalls\": {}, \"ack_errors\": {}, \"interrupted\": {}", r.stalls, r.ack_errors,
+                   r.interrupted ? "true" : "false");
   s += ", \"error\": " + json_string(r.error) + "}";
   return s;
 }

@@ -36,6 +36,9 @@ struct Report {
   double bench_cpu_pct = -1;   // this process's CPU over the window (100 = one core)
   double broker_cpu_pct = -1;  // --broker-pid's CPU over the window; < 0 when not sampled
   double broker_cpu_s = -1;
+  uint64_t stalls = 0;       // publisher windows given up after a second without deliveries
+  uint64_t ack_errors = 0;   // MQTT 5 acknowledgements carrying a failure reason code
+  bool interrupted = false;  // ended early by SIGINT / SIGTERM
   std::string error;         // the first problem worth telling the user, "" when none
 
   // Exit status: 0 when the run did what it was asked (every connection up, none lost).

@@ -701,7 +701,7 @@ bool Worker::flush(Conn& c, int64_t now) {
 
 void Worker::watch(Conn& c, bool want_write) {
   epoll_event ev{};
-  ev.events = EPOLLIN | (want_write ? EPOLLOUT : 0);
+  ev.events = want_write ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
   ev.data.ptr = &c;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
   c.epollout = want_write;

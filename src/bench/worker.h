@@ -26,6 +26,7 @@
 #include "bench/latency_histogram.h"
 #include "bench/plan.h"
 #include "bench/run_context.h"
+#include "mqtt/decoder.h"
 #include "mqtt/packet.h"
 
 namespace mqbase::bench {

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""`mqbase bench`, the load generator, against the broker under test: each combined scenario
+(fanin, fanout, p2p at QoS 0 and 1, latency at a low rate) runs for two seconds and must
+account for every message: nothing lost, duplicated or reordered, received == expected > 0.
+Also: `conn` holds connections, and a refused connection is reported with exit status 1.
+
+No throughput figure is asserted (the broker may be a sanitizer build); the JSON's
+correctness fields are. For the mosquitto flavor the bench binary still comes from
+MQBASE_BIN (or --binary); without one the tests skip.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BrokerTestCase, flavor, free_port, mqbase_binary, run_tests)  # noqa: E402
+
+RUN_TIMEOUT = 60
+
+
+def bench_binary():
+    try:
+        return mqbase_binary()
+    except RuntimeError:
+        if flavor() == "mosquitto":
+            raise unittest.SkipTest("the mosquitto flavor needs MQBASE_BIN for the bench binary")
+        raise
+
+
+class BenchTest(BrokerTestCase):
+
+    def bench(self, *args, expect_rc=0, port=None):
+        cmd = [bench_binary(), "bench"] + [str(a) for a in args] + \
+            ["-p", str(port or self.port), "--json", "--quiet"]
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=RUN_TIMEOUT)
+        out = r.stdout.decode()
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, expect_rc,
+                         "%s exited %d\nstdout: %s\nstderr: %s" % (" ".join(cmd), r.returncode, out, err))
+        lines = [line for line in out.splitlines() if line.strip()]
+        self.assertEqual(len(lines), 1, "expected exactly one JSON line, got %r" % out)
+        return json.loads(lines[0])
+
+    def assert_accounted(self, d):
+        summary = json.dumps(d)
+        self.assertEqual(d["error"], "", summary)
+        self.assertGreater(d["sent"], 0, summary)
+        self.assertGreater(d["expected"], 0, summary)
+        self.assertEqual(d["lost"], 0, summary)
+        self.assertEqual(d["duplicates"], 0, summary)
+        self.assertEqual(d["reordered"], 0, summary)
+        self.assertEqual(d["received"], d["expected"], summary)
+        self.assertEqual(d["expected"], d["sent"] * (d["subscribers"] if d["scenario"] == "fanout" else 1),
+                         summary)
+        if d["qos"] > 0:
+            self.assertEqual(d["acked"], d["sent"], summary)
+        self.assertGreater(d["msgs_per_sec"], 0, summary)
+        for key in ("scenario", "qos", "size", "publishers", "subscribers", "sent", "received",
+                    "expected", "lost", "duplicates", "reordered", "msgs_per_sec", "p50_us",
+                    "p99_us", "p999_us", "duration_s"):
+            self.assertIn(key, d)
+
+    def test_fanin_qos0(self):
+        d = self.bench("fanin", "-c", 8, "--duration", 2, "--qos", 0)
+        self.assertEqual((d["publishers"], d["subscribers"]), (8, 1))
+        self.assert_accounted(d)
+
+    def test_fanin_qos1(self):
+        # At a bounded rate: mosquitto reads one packet per client per loop pass, so at full
+        # speed one subscriber's PUBACKs fall behind eight publishers' PUBLISHes and its queue
+        # (max_queued_messages) overflows -- real loss, but not what this test is about.
+        d = self.bench("fanin", "-c", 8, "--duration", 2, "--qos", 1, "--inflight", 16,
+                       "--rate", 10000)
+        self.assert_accounted(d)
+
+    def test_fanout_qos0(self):
+        d = self.bench("fanout", "-c", 8, "--duration", 2, "--qos", 0)
+        self.assertEqual((d["publishers"], d["subscribers"]), (1, 8))
+        self.assert_accounted(d)
+
+    def test_fanout_qos1(self):
+        d = self.bench("fanout", "-c", 8, "--duration", 2, "--qos", 1)
+        self.assert_accounted(d)
+
+    def test_p2p_qos0(self):
+        d = self.bench("p2p", "-c", 8, "--duration", 2, "--qos", 0)
+        self.assertEqual((d["publishers"], d["subscribers"]), (8, 8))
+        self.assert_accounted(d)
+
+    def test_p2p_qos1(self):
+        d = self.bench("p2p", "-c", 8, "--duration", 2, "--qos", 1)
+        self.assert_accounted(d)
+
+    def test_latency_at_a_low_rate(self):
+        d = self.bench("latency", "--rate", 500, "--duration", 2, "--size", 32)
+        self.assert_accounted(d)
+        # About 1000 messages at 500 msg/s; the rate limiter is not timed here, only bounded.
+        self.assertLessEqual(d["sent"], 1100)
+        self.assertGreater(d["p50_us"], 0)
+        self.assertLessEqual(d["p50_us"], d["p99_us"])
+        self.assertLessEqual(d["p99_us"], d["p999_us"])
+
+    def test_conn_holds_connections(self):
+        d = self.bench("conn", "-c", 50, "--duration", 1)
+        self.assertEqual(d["connected"], 50, json.dumps(d))
+        self.assertEqual(d["connect_failures"], 0)
+
+    def test_refused_connection_is_reported(self):
+        d = self.bench("fanin", "-c", 2, "--duration", 1, expect_rc=1, port=free_port())
+        self.assertEqual(d["connect_failures"], 3, json.dumps(d))
+        self.assertIn("refused", d["error"].lower())
+
+
+if __name__ == "__main__":
+    run_tests()
