@@ -4,7 +4,7 @@ GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
 ARGS ?=
 
-.PHONY: run test setup release testbuild fuzz clean
+.PHONY: run test setup release testbuild fuzz clean bench
 
 setup:
 	@scripts/setup.sh
@@ -22,6 +22,9 @@ testbuild: setup
 
 test: testbuild
 	cd build/test && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: release
+	bench/compare.sh
 
 fuzz: setup
 	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600}

@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# bench/compare.sh — mqbase and Debian's mosquitto side by side, under `mqbase bench`.
+#
+# Builds nothing: it needs the release binary (`make release`; `make bench` does both). Each
+# broker runs on core 0 (taskset), the load generator on core 1, so the figures are "what
+# one core of broker does". Every scenario runs BENCH_RUNS times per broker, alternating
+# brokers, each run on a freshly started broker; the table shows medians. Then an idle-
+# connections scenario: 19,000 connections held by several `mqbase bench conn` processes
+# (a process may have at most `ulimit -Hn` open files here), and the broker's resident memory
+# growth per connection.
+#
+# The results replace what is between <!-- bench:begin --> and <!-- bench:end --> in
+# docs/benchmarks.md (BENCH_DOC). Brokers are stopped by their own PIDs; temp dirs removed.
+#
+# Knobs (environment): MQBASE_BIN, MOSQUITTO, BENCH_RUNS (3), BENCH_DURATION (10 s measured),
+# BENCH_WARMUP (2 s), BENCH_IDLE_CONNECTIONS (19000), BENCH_IDLE_PROCESSES (4),
+# BENCH_BROKER_CORE (0), BENCH_LOAD_CORE (1), BENCH_DOC, BENCH_ONLY (a scenario name, for a
+# quick look; the doc is then left alone).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MQBASE=${MQBASE_BIN:-$ROOT/build/release/src/app/mqbase}
+MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-19000}
+IDLE_PROCESSES=${BENCH_IDLE_PROCESSES:-4}
+BROKER_CORE=${BENCH_BROKER_CORE:-0}
+LOAD_CORE=${BENCH_LOAD_CORE:-1}
+DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
+ONLY=${BENCH_ONLY:-}
+PY=/usr/bin/python3
+
+# label | arguments of `mqbase bench`
+SCENARIOS=(
+  "fanin 16->1 QoS 0 64 B|fanin -c 16 --qos 0 --size 64"
+  "fanout 1->16 QoS 0 64 B|fanout -c 16 --qos 0 --size 64"
+  "fanin 16->1 QoS 1 64 B, inflight 32|fanin -c 16 --qos 1 --size 64 --inflight 32"
+  "latency 10k msg/s QoS 0 64 B|latency --rate 10000 --qos 0 --size 64"
+  "p2p 16 pairs QoS 0 64 B|p2p -c 16 --qos 0 --size 64"
+)
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+[[ -x $MQBASE ]] || die "no mqbase binary at $MQBASE (run 'make release' first)"
+[[ -x $MOSQUITTO ]] || die "no mosquitto at $MOSQUITTO (apt-get install mosquitto)"
+command -v taskset >/dev/null || die "taskset is missing (util-linux)"
+NPROC=$(nproc)
+if (( NPROC < 2 )); then
+  echo "compare.sh: one core only: broker and load generator will share it" >&2
+  LOAD_CORE=$BROKER_CORE
+fi
+
+WORK=$(mktemp -d /tmp/mqbase-compare.XXXXXX)
+BROKER_PID=""
+CONN_PIDS=()
+cleanup() {
+  for pid in "${CONN_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [[ -n $BROKER_PID ]]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() {  # port timeout_s
+  $PY - "$1" "$2" <<'EOF'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(1)
+EOF
+}
+
+# start_broker NAME: starts a fresh broker pinned to BROKER_CORE; sets BROKER_PID and PORT.
+start_broker() {
+  local name=$1 dir
+  dir=$(mktemp -d "$WORK/$name.XXXXXX")
+  PORT=$(free_port)
+  if [[ $name == mqbase ]]; then
+    cat >"$dir/mqbase.toml" <<EOF
+[server]
+data_dir = "$dir/data"
+
+[log]
+level = "warn"
+EOF
+    taskset -c "$BROKER_CORE" "$MQBASE" serve --threads 1 --port "$PORT" --config "$dir/mqbase.toml" \
+      --ready-file "$dir/ready.json" >"$dir/stdout.log" 2>"$dir/stderr.log" &
+    BROKER_PID=$!
+    local i
+    for ((i = 0; i < 1000; i++)); do
+      [[ -f $dir/ready.json ]] && break
+      kill -0 "$BROKER_PID" 2>/dev/null || die "mqbase exited at start: $(tail -5 "$dir/stderr.log")"
+      sleep 0.01
+    done
+    [[ -f $dir/ready.json ]] || die "mqbase did not become ready"
+  else
+    cat >"$dir/mosquitto.conf" <<EOF
+listener $PORT 127.0.0.1
+allow_anonymous true
+persistence false
+set_tcp_nodelay true
+log_dest file $dir/mosquitto.log
+log_type error
+log_type warning
+EOF
+    taskset -c "$BROKER_CORE" "$MOSQUITTO" -c "$dir/mosquitto.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" &
+    BROKER_PID=$!
+    wait_port "$PORT" 10 || die "mosquitto did not accept on $PORT: $(tail -5 "$dir/stderr.log")"
+  fi
+}
+
+stop_broker() {
+  [[ -n $BROKER_PID ]] || return 0
+  kill "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+  BROKER_PID=""
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+RESULTS=$WORK/results.jsonl
+IDLE=$WORK/idle.jsonl
+: >"$RESULTS"
+: >"$IDLE"
+
+# ---- throughput / latency scenarios ---------------------------------------------------------
+for entry in "${SCENARIOS[@]}"; do
+  label=${entry%%|*}
+  args=${entry#*|}
+  [[ -z $ONLY || $args == "$ONLY"* ]] || continue
+  for ((run = 1; run <= RUNS; run++)); do
+    # alternate which broker goes first, so slow drifts of the machine hit both alike
+    if (( run % 2 )); then order=(mqbase mosquitto); else order=(mosquitto mqbase); fi
+    for broker in "${order[@]}"; do
+      start_broker "$broker"
+      # shellcheck disable=SC2086
+      line=$(taskset -c "$LOAD_CORE" "$MQBASE" bench $args -p "$PORT" --duration "$DURATION" --warmup "$WARMUP" \
+               --json --quiet --broker-pid "$BROKER_PID" 2>>"$WORK/bench.stderr" || true)
+      stop_broker
+      [[ -n $line ]] || line='{"error": "no output from mqbase bench"}'
+      printf '{"label": "%s", "broker": "%s", "run": %d, "result": %s}\n' "$label" "$broker" "$run" "$line" >>"$RESULTS"
+      $PY -c 'import json,sys; d=json.loads(sys.argv[1]); r=d["result"]; print("%-40s %-9s run %d: %10.0f msg/s  broker %5.1f %%  p50 %8.1f us  p99 %8.1f us  lost %d %s" % (d["label"], d["broker"], d["run"], r.get("msgs_per_sec",0), r.get("broker_cpu_pct",-1), r.get("p50_us",0), r.get("p99_us",0), r.get("lost",0), r.get("error","")))' "$(tail -1 "$RESULTS")"
+    done
+  done
+done
+
+# ---- idle connections ----------------------------------------------------------------------
+if [[ -z $ONLY || $ONLY == conn* ]]; then
+  per=$(( (IDLE_CONNECTIONS + IDLE_PROCESSES - 1) / IDLE_PROCESSES ))
+  for broker in mqbase mosquitto; do
+    start_broker "$broker"
+    sleep 0.5
+    before=$(rss_kb "$BROKER_PID")
+    CONN_PIDS=()
+    left=$IDLE_CONNECTIONS
+    for ((i = 0; i < IDLE_PROCESSES; i++)); do
+      n=$(( left < per ? left : per ))
+      left=$(( left - n ))
+      taskset -c "$LOAD_CORE" "$MQBASE" bench conn -c "$n" --rate 5000 --duration 120 -p "$PORT" --json --quiet \
+        --ready-file "$WORK/conn-$broker-$i.ready" >"$WORK/conn-$broker-$i.json" 2>>"$WORK/bench.stderr" &
+      CONN_PIDS+=($!)
+    done
+    for ((t = 0; t < 1200; t++)); do
+      ready=0
+      for ((i = 0; i < IDLE_PROCESSES; i++)); do [[ -f $WORK/conn-$broker-$i.ready ]] && ready=$((ready + 1)); done
+      (( ready == IDLE_PROCESSES )) && break
+      sleep 0.1
+    done
+    sleep 1
+    after=$(rss_kb "$BROKER_PID")
+    for pid in "${CONN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${CONN_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    CONN_PIDS=()
+    stop_broker
+    $PY - "$broker" "$before" "$after" "$WORK" "$IDLE_PROCESSES" >>"$IDLE" <<'EOF'
+import json, sys
+broker, before, after, work, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+connected = failed = 0
+errors = []
+for i in range(procs):
+    try:
+        with open("%s/conn-%s-%d.json" % (work, broker, i)) as f:
+            d = json.loads(f.read().strip().splitlines()[-1])
+        connected += d["connected"]
+        failed += d["connect_failures"]
+        if d.get("error"):
+            errors.append(d["error"])
+    except Exception as e:  # a process that printed nothing
+        errors.append("conn process %d: %s" % (i, e))
+print(json.dumps({"broker": broker, "rss_before_kb": before, "rss_after_kb": after,
+                  "connected": connected, "failed": failed, "errors": errors[:3]}))
+EOF
+    tail -1 "$IDLE"
+  done
+fi
+
+[[ -z $ONLY ]] || { echo "BENCH_ONLY set: $DOC left alone"; exit 0; }
+
+# ---- the table -----------------------------------------------------------------------------
+$PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" <<'EOF'
+import datetime, json, re, statistics, subprocess, sys
+
+results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root = sys.argv[1:12]
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def fmt(v, spec="{:,.0f}"):
+    return "n/a" if v is None else spec.format(v)
+
+rows = {}
+order = []
+for line in open(results):
+    d = json.loads(line)
+    key = (d["label"], d["broker"])
+    if d["label"] not in order:
+        order.append(d["label"])
+    rows.setdefault(key, []).append(d["result"])
+
+def stats(rs):
+    def pick(f):
+        out = []
+        for r in rs:
+            try:
+                out.append(f(r))
+            except (KeyError, TypeError, ZeroDivisionError):
+                pass
+        return out
+    rate = median(pick(lambda r: r["msgs_per_sec"]))
+    cpu = median(pick(lambda r: r["broker_cpu_pct"] if r["broker_cpu_pct"] >= 0 else None))
+    per_cpu = median(pick(lambda r: r["msgs_per_sec"] / (r["broker_cpu_pct"] / 100.0)))
+    gen = median(pick(lambda r: r["bench_cpu_pct"]))
+    p50 = median(pick(lambda r: r["p50_us"]))
+    p99 = median(pick(lambda r: r["p99_us"]))
+    loss = median(pick(lambda r: 100.0 * r["lost"] / r["expected"] if r["expected"] else 0.0))
+    errors = sorted({r.get("error") for r in rs if r.get("error")})
+    return rate, cpu, per_cpu, gen, p50, p99, loss, errors
+
+def version(cmd):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10).stdout.decode().split("\n")[0].strip()
+    except Exception:
+        return "?"
+
+model = "?"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        model = line.split(":", 1)[1].strip()
+        break
+nproc = subprocess.run(["nproc"], stdout=subprocess.PIPE).stdout.decode().strip()
+rev = version(["git", "-C", root, "rev-parse", "--short", "HEAD"])
+mq_version = version([mqbase, "--version"])
+mosq_version = version([mosquitto, "-h"])
+
+out = []
+out.append("Measured %s on %s CPUs (%s); mqbase `%s` (%s), %s." % (
+    datetime.date.today().isoformat(), nproc, model, rev, mq_version, mosq_version))
+out.append("Broker pinned to core %s (mqbase `--threads 1`), load generator to core %s; %s s measured after %s s "
+           "of warm-up; median of %s runs per broker, alternating brokers, a fresh broker per run." % (
+    bcore, lcore, duration, warmup, runs))
+out.append("")
+out.append("| scenario | broker | delivered msg/s | broker CPU % | msgs per broker CPU-second | p50 µs | p99 µs | loss % | generator CPU % |")
+out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+notes = []
+for label in order:
+    for broker in ("mqbase", "mosquitto"):
+        rs = rows.get((label, broker))
+        if not rs:
+            continue
+        rate, cpu, per_cpu, gen, p50, p99, loss, errors = stats(rs)
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            label, broker, fmt(rate), fmt(cpu, "{:.0f}"), fmt(per_cpu), fmt(p50, "{:,.0f}"),
+            fmt(p99, "{:,.0f}"), fmt(loss, "{:.2f}"), fmt(gen, "{:.0f}")))
+        for e in errors:
+            notes.append("- %s, %s: %s" % (label, broker, e))
+out.append("")
+if idle and open(idle).read().strip():
+    out.append("Idle connections: each broker alone on core %s, connections opened by several `mqbase bench conn` "
+               "processes on core %s and held; resident memory (VmRSS) before and with all of them connected." % (bcore, lcore))
+    out.append("")
+    out.append("| broker | connections held | failed | RSS before MiB | RSS with connections MiB | KiB per connection |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for line in open(idle):
+        d = json.loads(line)
+        per = (d["rss_after_kb"] - d["rss_before_kb"]) / d["connected"] if d["connected"] else None
+        out.append("| %s | %s | %s | %.1f | %.1f | %s |" % (
+            d["broker"], "{:,}".format(d["connected"]), d["failed"], d["rss_before_kb"] / 1024.0,
+            d["rss_after_kb"] / 1024.0, fmt(per, "{:.1f}")))
+        for e in d["errors"]:
+            notes.append("- idle connections, %s: %s" % (d["broker"], e))
+    out.append("")
+if notes:
+    out.append("Errors reported by the runs:")
+    out.append("")
+    out.extend(notes)
+    out.append("")
+
+text = open(doc).read()
+begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+if begin not in text or end not in text:
+    sys.exit("compare.sh: %s has no %s / %s markers" % (doc, begin, end))
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(doc, "w").write(head + begin + "\n" + "\n".join(out) + "\n" + end + tail)
+print("\n".join(out))
+print("written to %s" % doc)
+EOF
