@@ -11,7 +11,7 @@
 // session.
 #pragma once
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -161,7 +161,7 @@ class Session {
   uint64_t generation_ = 0;
   uint16_t last_packet_id_ = 0;
   std::vector<Inflight> inflight_;  // in send order
-  std::deque<Queued> queue_;
+  std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
   std::unordered_set<uint16_t> incoming_qos2_;
   std::map<std::string, SubscriptionOptions> subscriptions_;
   std::unordered_map<std::string, uint16_t> topic_aliases_;  // outgoing, this connection only

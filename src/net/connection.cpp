@@ -14,8 +14,10 @@ namespace asio = boost::asio;
 using Clock = broker::Client::Clock;
 
 namespace {
-constexpr size_t kMinReadSpace = 4096;
-}
+// Bytes read per readiness event, into a buffer shared by every connection of the thread.
+constexpr size_t kReadChunk = 64 * 1024;
+thread_local std::unique_ptr<char[]> t_read_buffer;
+}  // namespace
 
 Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket)
     : loop_(loop), socket_(std::move(socket)) {}
@@ -25,26 +27,56 @@ Connection::~Connection() = default;
 void Connection::start() {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
   client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
   read();
 }
 
+// Reactor style: wait until the socket is readable, then read into the thread's buffer. An
+// idle connection holds no read buffer at all; only the tail of a packet split across reads
+// is kept per connection (in partial_).
 void Connection::read() {
-  if (rbuf_.size() - rlen_ < kMinReadSpace) rbuf_.resize(std::max(rbuf_.size() * 2, rlen_ + kMinReadSpace));
-  socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-                            if (ec) {
-                              self->finish();
-                              return;
-                            }
-                            self->on_read(n);
-                          });
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) {
+      self->finish();
+      return;
+    }
+    self->on_readable();
+  });
 }
 
-void Connection::on_read(size_t n) {
-  rlen_ += n;
+void Connection::on_readable() {
+  if (!t_read_buffer) t_read_buffer = std::make_unique<char[]>(kReadChunk);
+  boost::system::error_code ec;
+  size_t n = socket_.read_some(asio::buffer(t_read_buffer.get(), kReadChunk), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    read();
+    return;
+  }
+  if (ec || n == 0) {
+    finish();
+    return;
+  }
   broker::Stats::add(loop_.broker().stats().bytes_received, n);
-  process();
+  if (partial_.empty()) {
+    size_t used = process({t_read_buffer.get(), n});
+    if (used < n) partial_.assign(t_read_buffer.get() + used, n - used);
+  } else {
+    partial_.append(t_read_buffer.get(), n);
+    size_t used = process(partial_);
+    partial_.erase(0, used);
+  }
+  if (partial_.empty()) {
+    std::string().swap(partial_);  // give the memory back
+  } else {
+    // Room for the whole packet once its size is known (bounded by max_packet_size), so a
+    // large packet arriving in many reads is not copied again at every read.
+    mqtt::FixedHeader h;
+    if (mqtt::parse_fixed_header(partial_, loop_.broker().limits().max_packet_size, h) ==
+            mqtt::FrameStatus::need_more &&
+        h.header_length > 0)
+      partial_.reserve(h.total());
+  }
   if (closed_) {
     finish();
     return;
@@ -52,13 +84,13 @@ void Connection::on_read(size_t n) {
   read();
 }
 
-void Connection::process() {
+size_t Connection::process(std::string_view data) {
   const uint32_t max_size = loop_.broker().limits().max_packet_size;
   size_t off = 0;
   auto now = Clock::now();
   bool stop = false;
-  while (!stop && off < rlen_) {
-    std::string_view in(rbuf_.data() + off, rlen_ - off);
+  while (!stop && off < data.size()) {
+    std::string_view in = data.substr(off);
     mqtt::FixedHeader h;
     switch (mqtt::parse_fixed_header(in, max_size, h)) {
       case mqtt::FrameStatus::need_more:
@@ -88,20 +120,8 @@ void Connection::process() {
     }
     if (close_requested_.load(std::memory_order_relaxed)) stop = true;
   }
-  if (off > 0) {
-    std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
-    rlen_ -= off;
-  }
-  // A large packet in progress: grow to hold it whole (bounded by max_packet_size).
-  mqtt::FixedHeader h;
-  if (mqtt::parse_fixed_header({rbuf_.data(), rlen_}, max_size, h) == mqtt::FrameStatus::need_more &&
-      h.header_length > 0 && h.total() > rbuf_.size()) {
-    rbuf_.resize(h.total());
-  }
-  // Give back memory a burst left behind.
-  if (rlen_ == 0 && rbuf_.size() > 64 * 1024) {
-    std::string().swap(rbuf_);
-  }
+  // After a close request nothing more is processed ([MQTT-3.1.4-5]): drop the rest.
+  return close_requested_.load(std::memory_order_relaxed) ? data.size() : off;
 }
 
 bool Connection::send(std::string_view bytes, bool droppable) {

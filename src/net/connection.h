@@ -36,8 +36,9 @@ class Connection : public broker::ClientLink, public std::enable_shared_from_thi
 
  private:
   void read();
-  void on_read(size_t n);
-  void process();
+  void on_readable();
+  // Decodes and handles the whole packets at the front of `data`; returns the bytes used.
+  size_t process(std::string_view data);
   void flush();
   void close_socket();
   void finish();
@@ -46,8 +47,7 @@ class Connection : public broker::ClientLink, public std::enable_shared_from_thi
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<broker::Client> client_;
 
-  std::string rbuf_;
-  size_t rlen_ = 0;  // bytes of rbuf_ in use
+  std::string partial_;  // the start of a packet whose end has not arrived yet
 
   std::mutex out_mutex_;
   std::string out_;      // queued, not yet handed to the socket
