@@ -162,11 +162,14 @@ void Session::send_pubrel(uint16_t packet_id) {
 
 void Session::pump() {
   if (!link_) return;
-  auto now = Clock::now();
+  std::optional<Clock::time_point> now;  // read the clock only for messages that can expire
   while (!queue_.empty() && inflight_.size() < window()) {
     Queued q = std::move(queue_.front());
     queue_.pop_front();
-    if (q.msg->expired(now)) continue;  // [MQTT-3.3.2-5]: not delivered once expired
+    if (q.msg->expires_at) {
+      if (!now) now = Clock::now();
+      if (q.msg->expired(*now)) continue;
+    }  // [MQTT-3.3.2-5]: not delivered once expired
     uint16_t id = next_packet_id();
     if (send_publish(*q.msg, q.delivery, id, false))
       inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery)});
@@ -175,7 +178,7 @@ void Session::pump() {
 
 void Session::deliver(const MessagePtr& msg, const Delivery& d) {
   std::lock_guard lock(mutex_);
-  if (msg->expired(Clock::now())) return;
+  if (msg->expires_at && msg->expired(Clock::now())) return;  // no clock read for the common case
   if (d.qos == 0) {
     if (link_) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
     return;

@@ -27,6 +27,9 @@ struct SubscriptionIndex::Node {
     SubscriptionOptions opts;
   };
   TopicLevelMap<std::unique_ptr<Node>> children;
+  // The "+" and "#" children, also in `children`, kept at hand: every match looks for them.
+  Node* plus = nullptr;
+  Node* hash = nullptr;
   std::vector<Entry> subscribers;
   TopicLevelMap<std::unique_ptr<Group>> groups;
   Node* parent = nullptr;
@@ -52,6 +55,8 @@ bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string
       auto child = std::make_unique<Node>();
       child->parent = node;
       child->level = std::string(level);
+      if (level == "+") node->plus = child.get();
+      if (level == "#") node->hash = child.get();
       it = node->children.emplace(child->level, std::move(child)).first;
     }
     node = it->second.get();
@@ -123,6 +128,8 @@ bool SubscriptionIndex::remove(const Session* session, std::string_view filter) 
   // Prune empty branches so the trie does not keep every filter ever used.
   while (node != root_.get() && node->unused()) {
     Node* parent = node->parent;
+    if (parent->plus == node) parent->plus = nullptr;
+    if (parent->hash == node) parent->hash = nullptr;
     parent->children.erase(node->level);
     node = parent;
   }
@@ -191,7 +198,7 @@ void SubscriptionIndex::match_level(const Node& node, std::string_view topic, si
   bool dollar = first && !topic.empty() && topic[0] == '$';
   if (!dollar) {
     // '#' matches the rest, including the parent level itself ("a/#" matches "a").
-    if (auto it = node.children.find("#"); it != node.children.end()) add_node(*it->second, topic, origin, out);
+    if (node.hash) add_node(*node.hash, topic, origin, out);
   }
   size_t slash = topic.find('/', pos);
   std::string_view level = topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
@@ -200,14 +207,14 @@ void SubscriptionIndex::match_level(const Node& node, std::string_view topic, si
     if (next == std::string_view::npos) {
       add_node(child, topic, origin, out);
       // "a/#" also matches "a": the '#' child of the last matched level.
-      if (auto it = child.children.find("#"); it != child.children.end()) add_node(*it->second, topic, origin, out);
+      if (child.hash) add_node(*child.hash, topic, origin, out);
     } else {
       match_level(child, topic, next, false, origin, out);
     }
   };
   if (auto it = node.children.find(level); it != node.children.end()) visit(*it->second);
   if (!dollar) {
-    if (auto it = node.children.find("+"); it != node.children.end()) visit(*it->second);
+    if (node.plus) visit(*node.plus);
   }
 }
 

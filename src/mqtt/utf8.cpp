@@ -1,6 +1,7 @@
 #include "mqtt/utf8.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace mqbase::mqtt {
 
@@ -8,6 +9,16 @@ bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
+    // ASCII fast path, 8 bytes at a time: no high bit and no zero byte.
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      constexpr uint64_t kHigh = 0x8080808080808080ULL;
+      constexpr uint64_t kOnes = 0x0101010101010101ULL;
+      if ((w & kHigh) != 0 || ((w - kOnes) & ~w & kHigh) != 0) break;
+      p += 8;
+    }
+    if (p == end) break;
     unsigned char c = *p;
     if (c < 0x80) {
       if (c == 0) return false;
