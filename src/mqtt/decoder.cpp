@@ -124,7 +124,7 @@ DecodeResult decode_publish(const FixedHeader& h, Reader& r, Version v, Packet& 
   if (v == Version::v5) {
     if (auto d = read_props(r, PacketType::publish, p.props); !d.ok()) return d;
     // An empty topic is allowed in v5 when a Topic Alias stands for it (checked by the broker).
-    if (!p.topic.empty() && p.topic.find_first_of("+#") != std::string_view::npos)
+    if (has_wildcard(p.topic))
       return fail(ReasonCode::topic_name_invalid, "wildcard in topic name");
   } else if (!valid_topic_name(p.topic)) {
     return malformed("invalid topic name");

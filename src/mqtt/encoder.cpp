@@ -1,5 +1,7 @@
 #include "mqtt/encoder.h"
 
+#include <cstring>
+
 #include "mqtt/varint.h"
 #include "mqtt/wire.h"
 
@@ -149,10 +151,28 @@ void encode_publish(std::string& out, Version version, std::string_view topic, s
   size_t body = 2 + topic.size() + (qos > 0 ? 2 : 0) + payload.size();
   if (version == Version::v5) body += props ? encoded_properties_size(*props) : 1;
   uint8_t flags = static_cast<uint8_t>((dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0));
-  out.reserve(out.size() + 5 + body);
-  header(out, PacketType::publish, flags, body);
-  put_string(out, topic);
-  if (qos > 0) put_u16(out, packet_id);
+  // The hot path: fixed header, topic and packet id written through one pointer, then the
+  // properties (v5) and the payload appended.
+  char head[1 + 4 + 2];
+  size_t n = 0;
+  head[n++] = static_cast<char>((static_cast<uint8_t>(PacketType::publish) << 4) | flags);
+  uint32_t len = static_cast<uint32_t>(body);
+  do {
+    uint8_t byte = len % 128;
+    len /= 128;
+    head[n++] = static_cast<char>(len > 0 ? byte | 0x80 : byte);
+  } while (len > 0);
+  head[n++] = static_cast<char>(topic.size() >> 8);
+  head[n++] = static_cast<char>(topic.size() & 0xFF);
+  size_t start = out.size();
+  out.resize(start + n + topic.size() + (qos > 0 ? 2 : 0));
+  char* w = out.data() + start;
+  std::memcpy(w, head, n);
+  std::memcpy(w + n, topic.data(), topic.size());
+  if (qos > 0) {
+    w[n + topic.size()] = static_cast<char>(packet_id >> 8);
+    w[n + topic.size() + 1] = static_cast<char>(packet_id & 0xFF);
+  }
   if (version == Version::v5) {
     if (props) {
       encode_properties(*props, out);

@@ -6,7 +6,7 @@ namespace mqbase::mqtt {
 
 bool valid_topic_name(std::string_view topic) {
   if (topic.empty()) return false;
-  if (topic.find_first_of("+#") != std::string_view::npos) return false;
+  if (has_wildcard(topic)) return false;
   return valid_utf8(topic);
 }
 
@@ -32,7 +32,7 @@ ShareParse parse_shared(std::string_view filter, SharedFilter& out) {
   if (slash == std::string_view::npos) return ShareParse::invalid;  // "$share/g": no filter
   out.group = rest.substr(0, slash);
   out.filter = rest.substr(slash + 1);
-  if (out.group.empty() || out.group.find_first_of("+#") != std::string_view::npos) return ShareParse::invalid;
+  if (out.group.empty() || has_wildcard(out.group)) return ShareParse::invalid;
   if (!valid_topic_filter(out.filter)) return ShareParse::invalid;
   return ShareParse::ok;
 }

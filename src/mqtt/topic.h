@@ -6,6 +6,13 @@
 
 namespace mqbase::mqtt {
 
+// True when `s` holds '+' or '#'. (One pass; string_view::find_first_of calls memchr per byte.)
+inline bool has_wildcard(std::string_view s) {
+  for (char c : s)
+    if (c == '+' || c == '#') return true;
+  return false;
+}
+
 // A topic name of a PUBLISH: at least one character, valid UTF-8, no '+' or '#'.
 bool valid_topic_name(std::string_view topic);
 
