@@ -27,6 +27,25 @@ void Client::send(const mqtt::Packet& p) {
   link_->send(out, false);
 }
 
+template <typename P>
+void Client::send_with_reason_string(P packet, std::string_view why) {
+  if (v5() && !why.empty() && problem_information_) {
+    packet.props.add_string(PropertyId::reason_string, why);
+    thread_local std::string out;
+    out.clear();
+    mqtt::encode(packet, version_, out);
+    if (peer_max_packet_size_ == 0 || out.size() <= peer_max_packet_size_) {
+      link_->send(out, false);
+      return;
+    }
+    packet.props.items.clear();
+  }
+  send(packet);
+}
+
+template void Client::send_with_reason_string(mqtt::Connack, std::string_view);
+template void Client::send_with_reason_string(mqtt::Disconnect, std::string_view);
+
 void Client::close() {
   closing_ = true;
   link_->close();
@@ -35,11 +54,7 @@ void Client::close() {
 void Client::disconnect_with(ReasonCode reason, std::string_view why) {
   if (closing_) return;
   // [MQTT-3.14.0-1]: a server DISCONNECT only after a successful CONNACK.
-  if (v5() && connected()) {
-    mqtt::Disconnect d{reason, {}};
-    if (!why.empty() && problem_information_) d.props.add_string(PropertyId::reason_string, why);
-    send(d);
-  }
+  if (v5() && connected()) send_with_reason_string(mqtt::Disconnect{reason, {}}, why);
   close();
 }
 

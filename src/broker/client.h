@@ -98,6 +98,10 @@ class Client {
   // client.cpp
   void handle_disconnect(const mqtt::Disconnect& d);
   void send(const mqtt::Packet& p);
+  // Sends a CONNACK / DISCONNECT that may carry a Reason String, leaving the string out when
+  // the packet would exceed the client's Maximum Packet Size ([MQTT-3.1.2-24/25]).
+  template <typename P>
+  void send_with_reason_string(P packet, std::string_view why);
   void close();  // close without DISCONNECT from the client: the will stays armed
   // Ends the connection for `reason`: v5 gets a DISCONNECT first.
   void disconnect_with(mqtt::ReasonCode reason, std::string_view why = {});
@@ -114,6 +118,7 @@ class Client {
   uint32_t will_delay_ = 0;
   uint32_t will_expiry_ = 0;  // seconds, counted from when the will is published
   bool problem_information_ = true;  // v5 Request Problem Information
+  uint32_t peer_max_packet_size_ = 0;  // v5 client's Maximum Packet Size, 0 = none
   uint32_t connect_session_expiry_ = 0;
   Clock::time_point last_received_;
   Clock::time_point deadline_;

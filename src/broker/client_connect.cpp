@@ -4,6 +4,7 @@
 
 #include "broker/client.h"
 #include "mqtt/encoder.h"
+#include "mqtt/topic.h"
 #include "mqtt/utf8.h"
 
 namespace mqbase::broker {
@@ -25,9 +26,7 @@ void Client::copy_message_properties(const mqtt::Properties& props, Message& m) 
 }
 
 void Client::refuse_connect(ReasonCode reason, std::string_view why) {
-  mqtt::Connack ack{false, mqtt::connack_code(reason, version_), {}};
-  if (v5() && !why.empty() && problem_information_) ack.props.add_string(PropertyId::reason_string, why);
-  send(ack);
+  send_with_reason_string(mqtt::Connack{false, mqtt::connack_code(reason, version_), {}}, why);
   close();
 }
 
@@ -46,6 +45,7 @@ void Client::handle_connect(const mqtt::Connect& c) {
     req.peer.maximum_packet_size = c.props.number(PropertyId::maximum_packet_size).value_or(0);
     req.peer.topic_alias_maximum = static_cast<uint16_t>(c.props.number(PropertyId::topic_alias_maximum).value_or(0));
     p.problem_information = c.props.number(PropertyId::request_problem_information).value_or(1) == 1;
+    peer_max_packet_size_ = req.peer.maximum_packet_size;
   } else {
     req.session_expiry = c.clean_start ? 0 : kSessionNeverExpires;
   }
@@ -72,6 +72,10 @@ void Client::handle_connect(const mqtt::Connect& c) {
       copy_message_properties(c.will->props, *will);
       p.will_delay = c.will->props.number(PropertyId::will_delay_interval).value_or(0);
       p.will_expiry = c.will->props.number(PropertyId::message_expiry_interval).value_or(0);
+      if (will->response_topic && mqtt::has_wildcard(*will->response_topic)) {
+        refuse_connect(ReasonCode::protocol_error, "wildcard in the will's response topic");
+        return;
+      }
       if (will->payload_format == 1 && !mqtt::valid_utf8(will->payload)) {
         refuse_connect(ReasonCode::payload_format_invalid, "will payload is not UTF-8");
         return;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/client.h"
+#include "mqtt/topic.h"
 #include "mqtt/utf8.h"
 
 namespace mqbase::broker {
@@ -36,6 +37,12 @@ void Client::handle_publish(const mqtt::Publish& p) {
     if (p.props.find(PropertyId::subscription_identifier)) {
       // [MQTT-3.3.4-6]: only the server puts Subscription Identifiers on a PUBLISH.
       disconnect_with(ReasonCode::protocol_error, "subscription identifier in a client PUBLISH");
+      return;
+    }
+    if (auto rt = p.props.string(PropertyId::response_topic); rt && mqtt::has_wildcard(*rt)) {
+      // [MQTT-3.3.2-14]: a Response Topic is a topic name; forwarding "reply/+" would have the
+      // server send what the spec forbids.
+      disconnect_with(ReasonCode::protocol_error, "wildcard in response topic");
       return;
     }
     if (auto alias = p.props.number(PropertyId::topic_alias)) {

@@ -256,7 +256,9 @@ std::vector<Undelivered> Session::take_shared_messages() {
   std::lock_guard lock(mutex_);
   std::vector<Undelivered> out;
   for (auto it = inflight_.begin(); it != inflight_.end();) {
-    if (it->delivery.share && it->state == InflightState::publish_sent) {
+    // A QoS 2 message already sent stays with this member: it must finish the delivery when it
+    // comes back, and no one else may have it if it does not ([MQTT-4.8.2-4/5]).
+    if (it->delivery.share && it->state == InflightState::publish_sent && it->delivery.qos == 1) {
       out.push_back({std::move(it->msg), std::move(it->delivery)});
       it = inflight_.erase(it);
     } else {

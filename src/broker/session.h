@@ -116,7 +116,8 @@ class Session {
   size_t incoming_qos2_count() const;
 
   // Takes back the shared-subscription messages not yet received by the client (queued, or
-  // sent and unacknowledged), so another member of the group can have them.
+  // QoS 1 sent and unacknowledged), so another member of the group can have them. QoS 2
+  // messages already sent stay ([MQTT-4.8.2-4/5]).
   std::vector<Undelivered> take_shared_messages();
 
   // Subscriptions as the session remembers them (the index holds the routing copy).

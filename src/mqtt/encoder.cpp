@@ -168,7 +168,7 @@ void encode_publish(std::string& out, Version version, std::string_view topic, s
   out.resize(start + n + topic.size() + (qos > 0 ? 2 : 0));
   char* w = out.data() + start;
   std::memcpy(w, head, n);
-  std::memcpy(w + n, topic.data(), topic.size());
+  if (!topic.empty()) std::memcpy(w + n, topic.data(), topic.size());  // an aliased topic is empty (maybe null)
   if (qos > 0) {
     w[n + topic.size()] = static_cast<char>(packet_id >> 8);
     w[n + topic.size() + 1] = static_cast<char>(packet_id & 0xFF);

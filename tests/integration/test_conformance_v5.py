@@ -333,9 +333,8 @@ class ConformanceV5(V5TestCase):
             with self.subTest(name):
                 self.assertLessEqual(len(p.raw), 16, repr(p.raw))
 
-    # [MQTT-3.2.2-19] (and [MQTT-3.1.2-24]): mqbase puts its Reason String on a refusing
-    # CONNACK whatever the client's Maximum Packet Size; here the CONNACK is 37 bytes.
-    @unittest.expectedFailure
+    # [MQTT-3.2.2-19] (and [MQTT-3.1.2-24]): the Reason String is left out of a refusing
+    # CONNACK that would exceed the client's Maximum Packet Size.
     def test_connack_reason_string_fits_the_client_maximum_packet_size(self):
         """[MQTT-3.2.2-19]: no Reason String on CONNACK if it would exceed the client's
         Maximum Packet Size."""
@@ -346,9 +345,8 @@ class ConformanceV5(V5TestCase):
         self.assertEqual(parse_connack5(p).reason, 0x8C)
         self.assertLessEqual(len(p.raw), 20, "CONNACK of %d bytes: %r" % (len(p.raw), p.raw))
 
-    # [MQTT-3.14.2-3] (and [MQTT-3.1.2-24]): mqbase puts its Reason String on a DISCONNECT
-    # whatever the client's Maximum Packet Size; here the DISCONNECT is 58 bytes.
-    @unittest.expectedFailure
+    # [MQTT-3.14.2-3] (and [MQTT-3.1.2-24]): the Reason String is left out of a DISCONNECT
+    # that would exceed the client's Maximum Packet Size.
     def test_disconnect_reason_string_fits_the_client_maximum_packet_size(self):
         """[MQTT-3.14.2-3]: no Reason String on DISCONNECT if it would exceed the client's
         Maximum Packet Size."""
@@ -431,9 +429,7 @@ class ConformanceV5(V5TestCase):
             publish5_packet("t", b"x", qos=1, packet_id=1, props=[(SUBSCRIPTION_IDENTIFIER, 5)]),
             (0x82,))
 
-    # [MQTT-3.3.2-14]: mqbase forwards a Response Topic containing wildcards unchanged, so the
-    # PUBLISH it sends to the subscriber breaks the statement.
-    @unittest.expectedFailure
+    # [MQTT-3.3.2-14]: a Response Topic containing wildcards is refused, never forwarded.
     def test_response_topic_with_wildcards_is_never_sent(self):
         """[MQTT-3.3.2-14]: a Response Topic holds no wildcard, in the PUBLISH the server sends
         too. (Refusing the publisher's PUBLISH or closing its connection both meet it.)"""
@@ -721,10 +717,8 @@ class ConformanceV5(V5TestCase):
                 pub.publish(marker, b"marker", qos=1)
                 self.assertEqual(self.until_marker(other, marker), [])
 
-    # [MQTT-4.8.2-4]: when a member's connection ends, mqbase hands the QoS 2 messages it had
-    # sent and not yet had a PUBREC for to another member (Broker::redistribute takes every
-    # shared message still in flight), instead of keeping them for the member's return.
-    @unittest.expectedFailure
+    # [MQTT-4.8.2-4]: a QoS 2 message sent to a member and not yet PUBREC'd stays with that
+    # member when its connection ends, and is completed when it returns.
     def test_shared_qos2_in_flight_is_completed_with_the_same_member(self):
         """[MQTT-4.8.2-4]: a QoS 2 message in flight to a member whose connection breaks is
         delivered to that member when it reconnects, not to another."""
@@ -748,9 +742,7 @@ class ConformanceV5(V5TestCase):
         again = holder.receive_publish()
         self.assertEqual((again.payload, again.qos, again.dup, again.pid), (b"qos2", 2, 1, m.pid))
 
-    # [MQTT-4.8.2-5]: as above; and when the member's session ends, mqbase hands such a
-    # message to another member again.
-    @unittest.expectedFailure
+    # [MQTT-4.8.2-5]: and when the member's session ends, no other member gets it.
     def test_shared_qos2_in_flight_goes_to_no_other_member_when_the_session_ends(self):
         """[MQTT-4.8.2-5]: the member's session ends before it reconnects: the QoS 2 message it
         had in flight goes to no other member."""
