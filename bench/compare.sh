@@ -260,6 +260,8 @@ for line in open("/proc/cpuinfo"):
         break
 nproc = subprocess.run(["nproc"], stdout=subprocess.PIPE).stdout.decode().strip()
 rev = version(["git", "-C", root, "rev-parse", "--short", "HEAD"])
+if version(["git", "-C", root, "status", "--porcelain", "--", "src"]) not in ("", "?"):
+    rev += " with uncommitted changes in src/"
 mq_version = version([mqbase, "--version"])
 mosq_version = version([mosquitto, "-h"])
 
