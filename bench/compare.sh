@@ -19,7 +19,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MQBASE=${MQBASE_BIN:-$ROOT/build/release/src/app/mqbase}
+MQBASE=${MQBASE_BIN:-$ROOT/build/release/mqbase}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-10}

@@ -123,10 +123,22 @@ size_t Broker::publish(const MessagePtr& msg) {
   thread_local std::vector<MatchedSubscriber> matches;
   index_.match(msg->topic, static_cast<const Session*>(msg->origin), matches);
   size_t n = matches.size();
+  // QoS 0 to 3.x subscribers is the same bytes for all of them (per RETAIN flag): encode once.
+  thread_local std::string encoded[2];
+  bool have[2] = {false, false};
   for (auto& m : matches) {
     // [MQTT-3.3.1-9]: forwarded messages carry RETAIN 0 unless Retain As Published.
     Delivery d{std::min(m.qos, msg->qos), m.retain_as_published && msg->retain, std::move(m.identifiers),
-               std::move(m.share)};
+               std::move(m.share), {}};
+    if (d.qos == 0) {
+      int r = d.retain ? 1 : 0;
+      if (!have[r]) {
+        encoded[r].clear();
+        mqtt::encode_publish(encoded[r], mqtt::Version::v311, msg->topic, msg->payload, 0, d.retain, false, 0);
+        have[r] = true;
+      }
+      d.encoded_v3 = encoded[r];
+    }
     m.session->deliver(msg, d);
   }
   matches.clear();  // drop the session references now, not at the next publish

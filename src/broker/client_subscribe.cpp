@@ -53,7 +53,7 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
     retained.clear();
     broker_.retained().match(g.filter, retained);
     for (const auto& m : retained) {
-      Delivery d{std::min(m->qos, g.opts.qos), true, {}, {}};
+      Delivery d{std::min(m->qos, g.opts.qos), true, {}, {}, {}};
       if (g.opts.identifier) d.identifiers.push_back(g.opts.identifier);
       session_->deliver(m, d);
     }

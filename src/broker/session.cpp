@@ -107,8 +107,14 @@ uint16_t Session::next_packet_id() {
 bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup) {
   scratch.clear();
   SendResult result;
+  std::string_view bytes = scratch;
   if (peer_.version != mqtt::Version::v5) {
-    mqtt::encode_publish(scratch, peer_.version, m.topic, m.payload, d.qos, d.retain, dup, packet_id);
+    if (!d.encoded_v3.empty() && d.qos == 0) {
+      bytes = d.encoded_v3;
+    } else {
+      mqtt::encode_publish(scratch, peer_.version, m.topic, m.payload, d.qos, d.retain, dup, packet_id);
+      bytes = scratch;
+    }
   } else {
     auto& props = scratch_props;
     props.items.clear();
@@ -142,8 +148,9 @@ bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_
     }
     if (new_alias) topic_aliases_.emplace(m.topic, static_cast<uint16_t>(topic_aliases_.size() + 1));
     mqtt::encode_publish(scratch, peer_.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
+    bytes = scratch;
   }
-  result = link_->send(scratch, d.qos == 0) ? SendResult::sent : SendResult::backed_up;
+  result = link_->send(bytes, d.qos == 0) ? SendResult::sent : SendResult::backed_up;
   if (result == SendResult::sent) {
     Stats::add(stats_.publish_sent);
     Stats::add(stats_.messages_sent);

@@ -49,6 +49,9 @@ struct Delivery {
   bool retain = false;
   std::vector<uint32_t> identifiers;
   std::shared_ptr<const std::string> share;
+  // For QoS 0: the PUBLISH already encoded for MQTT 3.x, shared by every 3.x subscriber of
+  // the message (encode once per variant, not per subscriber). Valid during deliver() only.
+  std::string_view encoded_v3;
 };
 
 // A shared-subscription message taken back from a session whose client left, to be handed to
@@ -101,7 +104,7 @@ class Session {
   // queue, which drops (and counts) the newest message when full. Expired messages are
   // dropped; a message larger than the client's Maximum Packet Size is skipped.
   void deliver(const MessagePtr& msg, const Delivery& d);
-  void deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag) { deliver(msg, Delivery{qos, retain_flag, {}, {}}); }
+  void deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag) { deliver(msg, Delivery{qos, retain_flag, {}, {}, {}}); }
 
   // Outgoing acknowledgements from the client of generation `gen`.
   void on_puback(uint64_t gen, uint16_t packet_id);   // QoS 1 done
