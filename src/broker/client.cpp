@@ -66,9 +66,9 @@ void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
   if (closing_) return;
   last_received_ = now;
   if (!connected()) {
-    if (auto* c = std::get_if<mqtt::Connect>(&packet); c && !pending_connect_) {
+    if (auto* c = std::get_if<mqtt::Connect>(&packet); c && !connect_pending()) {
       handle_connect(*c);  // [MQTT-3.1.0-1]: the first packet must be CONNECT
-    } else if (auto* a = std::get_if<mqtt::Auth>(&packet); a && pending_connect_) {
+    } else if (auto* a = std::get_if<mqtt::Auth>(&packet); a && connect_pending()) {
       handle_auth(*a);  // enhanced authentication before CONNACK
     } else {
       spdlog::debug("closing connection: {} before CONNACK", mqtt::packet_type_name(mqtt::type_of(packet)));

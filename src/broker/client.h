@@ -126,13 +126,21 @@ class Client {
   bool closing_ = false;
   bool server_shutdown_ = false;
 
-  // Incoming topic aliases (v5), bounded by Limits::topic_alias_maximum.
-  std::unordered_map<uint16_t, std::string> topic_aliases_;
-
-  // Enhanced authentication in progress (CONNECT or re-authentication).
-  std::string auth_method_;
-  std::unique_ptr<auth::AuthExchange> auth_exchange_;
-  std::optional<PendingConnect> pending_connect_;
+  // State most connections never use, allocated on first use so an idle connection stays
+  // small: incoming topic aliases (v5) and enhanced authentication.
+  struct Rare {
+    std::unordered_map<uint16_t, std::string> topic_aliases;  // bounded by Limits::topic_alias_maximum
+    std::string auth_method;                                  // set once AUTH is in use
+    std::unique_ptr<auth::AuthExchange> auth_exchange;        // an exchange in progress
+    std::optional<PendingConnect> pending_connect;            // CONNECT held during its AUTH
+  };
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  bool connect_pending() const { return rare_ && rare_->pending_connect; }
+  std::string_view auth_method() const { return rare_ ? std::string_view(rare_->auth_method) : std::string_view(); }
+  std::unique_ptr<Rare> rare_;
 };
 
 }  // namespace mqbase::broker

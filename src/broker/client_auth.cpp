@@ -19,18 +19,19 @@ void Client::start_auth(std::string_view method, std::string_view data) {
     }
     return;
   }
-  auth_method_ = std::string(method);
-  std::string_view id = connected() ? std::string_view(client_id_) : std::string_view(pending_connect_->request.client_id);
-  std::string_view user = pending_connect_ ? std::string_view(pending_connect_->username) : std::string_view();
-  auth_exchange_ = authenticator->begin(id, user);
-  on_auth_step(auth_exchange_->step(data));
+  rare().auth_method = std::string(method);
+  auto& r = rare();
+  std::string_view id = connected() ? std::string_view(client_id_) : std::string_view(r.pending_connect->request.client_id);
+  std::string_view user = r.pending_connect ? std::string_view(r.pending_connect->username) : std::string_view();
+  r.auth_exchange = authenticator->begin(id, user);
+  on_auth_step(r.auth_exchange->step(data));
 }
 
 void Client::handle_auth(const mqtt::Auth& a) {
   auto method = a.props.string(PropertyId::authentication_method).value_or(std::string_view{});
   auto data = a.props.string(PropertyId::authentication_data).value_or(std::string_view{});
   // [MQTT-4.12.0-...]: AUTH only within the method the CONNECT chose, and never without one.
-  if (auth_method_.empty() || method != auth_method_) {
+  if (auth_method().empty() || method != auth_method()) {
     if (connected()) {
       disconnect_with(ReasonCode::protocol_error, "AUTH without the connection's authentication method");
     } else {
@@ -38,11 +39,12 @@ void Client::handle_auth(const mqtt::Auth& a) {
     }
     return;
   }
-  if (a.reason == ReasonCode::reauthenticate && connected() && !auth_exchange_) {
+  auto& r = rare();
+  if (a.reason == ReasonCode::reauthenticate && connected() && !r.auth_exchange) {
     start_auth(method, data);
     return;
   }
-  if (a.reason != ReasonCode::continue_authentication || !auth_exchange_) {
+  if (a.reason != ReasonCode::continue_authentication || !r.auth_exchange) {
     if (connected()) {
       disconnect_with(ReasonCode::protocol_error, "unexpected AUTH");
     } else {
@@ -50,36 +52,37 @@ void Client::handle_auth(const mqtt::Auth& a) {
     }
     return;
   }
-  on_auth_step(auth_exchange_->step(data));
+  on_auth_step(r.auth_exchange->step(data));
 }
 
 void Client::on_auth_step(const auth::AuthStep& step) {
   using Outcome = auth::AuthStep::Outcome;
+  auto& r = rare();
   switch (step.outcome) {
     case Outcome::challenge: {
       mqtt::Auth a{ReasonCode::continue_authentication, {}};
-      a.props.add_string(PropertyId::authentication_method, auth_method_);
+      a.props.add_string(PropertyId::authentication_method, r.auth_method);
       a.props.add_string(PropertyId::authentication_data, step.data);
       send(a);
       return;
     }
     case Outcome::success:
-      auth_exchange_.reset();
-      if (pending_connect_) {
-        auto p = std::move(*pending_connect_);
-        pending_connect_.reset();
+      r.auth_exchange.reset();
+      if (r.pending_connect) {
+        auto p = std::move(*r.pending_connect);
+        r.pending_connect.reset();
         finish_connect(p, step.data);
       } else {
         mqtt::Auth a{ReasonCode::success, {}};
-        a.props.add_string(PropertyId::authentication_method, auth_method_);
+        a.props.add_string(PropertyId::authentication_method, r.auth_method);
         if (!step.data.empty()) a.props.add_string(PropertyId::authentication_data, step.data);
         send(a);
         spdlog::debug("client {} re-authenticated", client_id_);
       }
       return;
     case Outcome::failure:
-      auth_exchange_.reset();
-      spdlog::info("authentication of '{}' failed: {}", connected() ? client_id_ : pending_connect_->request.client_id,
+      r.auth_exchange.reset();
+      spdlog::info("authentication of '{}' failed: {}", connected() ? client_id_ : r.pending_connect->request.client_id,
                    step.reason);
       if (connected()) {
         disconnect_with(ReasonCode::not_authorized, step.reason);

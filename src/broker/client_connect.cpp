@@ -90,7 +90,7 @@ void Client::handle_connect(const mqtt::Connect& c) {
       return;
     }
     if (auto method = c.props.string(PropertyId::authentication_method)) {
-      pending_connect_ = std::move(p);
+      rare().pending_connect = std::move(p);
       start_auth(*method, c.props.string(PropertyId::authentication_data).value_or(std::string_view{}));
       return;
     }
@@ -116,8 +116,8 @@ void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
       props.add_number(PropertyId::wildcard_subscription_available, 1);
       props.add_number(PropertyId::subscription_identifier_available, 1);
       props.add_number(PropertyId::shared_subscription_available, 1);
-      if (!auth_method_.empty()) {
-        props.add_string(PropertyId::authentication_method, auth_method_);
+      if (!auth_method().empty()) {
+        props.add_string(PropertyId::authentication_method, auth_method());
         if (!auth_data.empty()) props.add_string(PropertyId::authentication_data, auth_data);
       }
     }

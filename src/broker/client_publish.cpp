@@ -53,8 +53,8 @@ void Client::handle_publish(const mqtt::Publish& p) {
       }
       auto key = static_cast<uint16_t>(*alias);
       if (!topic.empty()) {
-        topic_aliases_[key] = std::string(topic);
-      } else if (auto it = topic_aliases_.find(key); it != topic_aliases_.end()) {
+        rare().topic_aliases[key] = std::string(topic);
+      } else if (auto it = rare().topic_aliases.find(key); it != rare().topic_aliases.end()) {
         topic = it->second;
       } else {
         disconnect_with(ReasonCode::protocol_error, "unknown topic alias");

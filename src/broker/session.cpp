@@ -45,7 +45,7 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
   link_ = std::move(link);
   peer_ = peer;
   expiry_interval_ = expiry_interval;
-  topic_aliases_.clear();  // aliases belong to a connection
+  topic_aliases_.reset();  // aliases belong to a connection
   ++generation_;
   link_->send(connack, false);
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL, in original order.
@@ -132,11 +132,13 @@ bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_
     std::string_view topic = m.topic;
     bool new_alias = false;
     if (peer_.topic_alias_maximum > 0) {
-      if (auto it = topic_aliases_.find(m.topic); it != topic_aliases_.end()) {
+      if (!topic_aliases_) topic_aliases_ = std::make_unique<std::unordered_map<std::string, uint16_t>>();
+      auto& aliases = *topic_aliases_;
+      if (auto it = aliases.find(m.topic); it != aliases.end()) {
         props.add_number(PropertyId::topic_alias, it->second);
         topic = {};
-      } else if (topic_aliases_.size() < peer_.topic_alias_maximum) {
-        props.add_number(PropertyId::topic_alias, static_cast<uint32_t>(topic_aliases_.size() + 1));
+      } else if (aliases.size() < peer_.topic_alias_maximum) {
+        props.add_number(PropertyId::topic_alias, static_cast<uint32_t>(aliases.size() + 1));
         new_alias = true;
       }
     }
@@ -146,7 +148,7 @@ bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_
       Stats::add(stats_.publish_dropped);
       return false;
     }
-    if (new_alias) topic_aliases_.emplace(m.topic, static_cast<uint16_t>(topic_aliases_.size() + 1));
+    if (new_alias) topic_aliases_->emplace(m.topic, static_cast<uint16_t>(topic_aliases_->size() + 1));
     mqtt::encode_publish(scratch, peer_.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
     bytes = scratch;
   }

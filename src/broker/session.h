@@ -168,7 +168,8 @@ class Session {
   std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
   std::unordered_set<uint16_t> incoming_qos2_;
   std::map<std::string, SubscriptionOptions> subscriptions_;
-  std::unordered_map<std::string, uint16_t> topic_aliases_;  // outgoing, this connection only
+  // Outgoing topic aliases, this connection only; allocated for clients that allow aliases.
+  std::unique_ptr<std::unordered_map<std::string, uint16_t>> topic_aliases_;
 };
 
 }  // namespace mqbase::broker
