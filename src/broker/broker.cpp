@@ -155,18 +155,13 @@ size_t Broker::tick(Clock::time_point now) {
   std::vector<std::shared_ptr<Session>> ended;
   {
     std::lock_guard lock(sessions_mutex_);
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-      auto& s = it->second;
-      if (s->expired(now)) {
-        ended.push_back(s);
-        // [MQTT-3.1.2-8]: a will still waiting goes out when its session ends.
-        if (auto w = pending_wills_.find(s->client_id()); w != pending_wills_.end()) {
-          due.push_back(std::move(w->second.msg));
-          pending_wills_.erase(w);
-        }
-        ++it;
-      } else {
-        ++it;
+    for (auto& [id, s] : sessions_) {
+      if (!s->expired(now)) continue;
+      ended.push_back(s);
+      // [MQTT-3.1.2-8]: a will still waiting goes out when its session ends.
+      if (auto w = pending_wills_.find(id); w != pending_wills_.end()) {
+        due.push_back(std::move(w->second.msg));
+        pending_wills_.erase(w);
       }
     }
     for (auto& s : ended) discard_locked(s);
