@@ -748,8 +748,8 @@ def connack_bytes(rc, session_present=0):
 class Packet(collections.namedtuple("Packet", "type flags body raw")):
     """A decoded MQTT control packet (type 1..15, fixed-header flags, body, raw bytes)."""
 
-    def publish_fields(self):
-        """(topic, payload, qos, retain, dup, packet_id) of a PUBLISH."""
+    def publish_head(self):
+        """(topic, qos, packet_id, offset of what follows) of a PUBLISH, any version."""
         assert self.type == PUBLISH, "not a PUBLISH: %r" % (self.raw[:16],)
         qos = (self.flags >> 1) & 3
         (tlen,) = struct.unpack("!H", self.body[:2])
@@ -759,6 +759,11 @@ class Packet(collections.namedtuple("Packet", "type flags body raw")):
         if qos:
             (pid,) = struct.unpack("!H", self.body[pos:pos + 2])
             pos += 2
+        return topic, qos, pid, pos
+
+    def publish_fields(self):
+        """(topic, payload, qos, retain, dup, packet_id) of a 3.x PUBLISH."""
+        topic, qos, pid, pos = self.publish_head()
         return topic, self.body[pos:], qos, self.flags & 1, (self.flags >> 3) & 1, pid
 
 
@@ -1432,15 +1437,7 @@ def parse_connack5(p):
 
 
 def parse_publish5(p):
-    assert p.type == PUBLISH, "expected PUBLISH, got %r" % (p.raw[:32],)
-    qos = (p.flags >> 1) & 3
-    (tlen,) = struct.unpack("!H", p.body[:2])
-    topic = p.body[2:2 + tlen].decode("utf-8")
-    pos = 2 + tlen
-    pid = None
-    if qos:
-        (pid,) = struct.unpack("!H", p.body[pos:pos + 2])
-        pos += 2
+    topic, qos, pid, pos = p.publish_head()
     props, pos = decode_props(p.body, pos)
     return Publish5(topic, bytes(p.body[pos:]), qos, p.flags & 1, (p.flags >> 3) & 1, pid, props)
 
