@@ -1,27 +1,57 @@
 // Broker-wide counters, published under $SYS and read by tests and benchmarks.
-// Thread-safety: all members are atomics updated with relaxed ordering from any thread.
+// Thread-safety: every counter may be updated from any thread. Each Counter is sharded: a
+// thread adds to its own cache line, and a read sums the shards, so event loops counting the
+// same message flow do not bounce one cache line between cores on every message.
 #pragma once
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace mqbase::broker {
 
-struct Stats {
-  std::atomic<uint64_t> clients_connected{0};
-  std::atomic<uint64_t> clients_total{0};  // sessions known, connected or not
-  std::atomic<uint64_t> clients_maximum{0};
-  std::atomic<uint64_t> messages_received{0};
-  std::atomic<uint64_t> messages_sent{0};
-  std::atomic<uint64_t> publish_received{0};
-  std::atomic<uint64_t> publish_sent{0};
-  std::atomic<uint64_t> publish_dropped{0};
-  std::atomic<uint64_t> bytes_received{0};
-  std::atomic<uint64_t> bytes_sent{0};
-  std::atomic<uint64_t> subscriptions{0};
+class Counter {
+ public:
+  void add(uint64_t n) { slot().fetch_add(n, std::memory_order_relaxed); }
+  // Subtraction may wrap a single shard; the sum over the shards is still exact (mod 2^64).
+  void sub(uint64_t n) { slot().fetch_sub(n, std::memory_order_relaxed); }
+  uint64_t get() const {
+    uint64_t sum = 0;
+    for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
+    return sum;
+  }
 
-  static void add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
-  static void sub(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_sub(n, std::memory_order_relaxed); }
-  static uint64_t get(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+ private:
+  static constexpr size_t kShards = 16;
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> value{0};
+  };
+  static size_t thread_shard() {
+    static std::atomic<size_t> next{0};
+    thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+    return mine;
+  }
+  std::atomic<uint64_t>& slot() { return shards_[thread_shard()].value; }
+
+  std::array<Shard, kShards> shards_;
+};
+
+struct Stats {
+  Counter clients_connected;
+  Counter clients_total;  // sessions known, connected or not
+  Counter clients_maximum;
+  Counter messages_received;
+  Counter messages_sent;
+  Counter publish_received;
+  Counter publish_sent;
+  Counter publish_dropped;
+  Counter bytes_received;
+  Counter bytes_sent;
+  Counter subscriptions;
+
+  static void add(Counter& c, uint64_t n = 1) { c.add(n); }
+  static void sub(Counter& c, uint64_t n = 1) { c.sub(n); }
+  static uint64_t get(const Counter& c) { return c.get(); }
 };
 
 }  // namespace mqbase::broker
