@@ -162,19 +162,24 @@ void Client::on_closed() {
   if (will_) {
     // [MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT, after
     // the Will Delay Interval or when the session ends, whichever is first ([MQTT-3.1.3-9]).
-    uint32_t expiry = session_->expiry_interval();
-    uint32_t delay = std::min(will_delay_, expiry);
-    auto when = Clock::now() + std::chrono::seconds(delay);
-    MessagePtr will = std::move(*will_);
-    if (will_expiry_ > 0) {
-      auto copy = std::make_shared<Message>(*will);
-      copy->expires_at = when + std::chrono::seconds(will_expiry_);
-      will = std::move(copy);
-    }
-    if (delay > 0) {
-      broker_.schedule_will(client_id_, std::move(will), when);
-    } else {
-      broker_.publish(will);
+    uint32_t delay = std::min(will_delay_, session_->expiry_interval());
+    // Taken over: a new connection for this client id already exists, and that cancels a
+    // delayed will. Whichever of the two loops runs first, the will does not go out: the new
+    // CONNECT erases a scheduled one, this check drops a late one.
+    bool cancelled = delay > 0 && !session_->is_current(generation_);
+    if (!cancelled) {
+      auto when = Clock::now() + std::chrono::seconds(delay);
+      MessagePtr will = std::move(*will_);
+      if (will_expiry_ > 0) {
+        auto copy = std::make_shared<Message>(*will);
+        copy->expires_at = when + std::chrono::seconds(will_expiry_);
+        will = std::move(copy);
+      }
+      if (delay > 0) {
+        broker_.schedule_will(client_id_, std::move(will), when);
+      } else {
+        broker_.publish(will);
+      }
     }
     will_.reset();
   }

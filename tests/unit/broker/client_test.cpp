@@ -574,6 +574,34 @@ TEST_F(ClientTest, TakeoverClosesTheFirstConnectionAndPublishesItsWill) {
   EXPECT_THAT(watcher->take(), IsEmpty()) << "the second connection has no will";
 }
 
+TEST_F(ClientTest, TakeoverCancelsADelayedWillEvenWhenTheOldConnectionClosesLast) {
+  // [MQTT-3.1.2-8]: a new connection for the client id within the Will Delay Interval cancels
+  // the will. The race CI once caught: the new CONNECT is handled on its loop before the old
+  // connection's close reaches the broker on the other loop.
+  auto watcher = connected("watcher");
+  subscribe(*watcher, "will/#", 0);
+  auto first = open(t0, Version::v5);
+  mqtt::Connect c;
+  c.version = Version::v5;
+  c.clean_start = false;
+  c.client_id = "delayed";
+  c.props.add_number(mqtt::PropertyId::session_expiry_interval, 60);
+  c.will.emplace();
+  c.will->topic = "will/delayed";
+  c.will->payload = "gone";
+  c.will->props.add_number(mqtt::PropertyId::will_delay_interval, 5);
+  first->send(c);
+  ASSERT_TRUE(first->client->connected());
+
+  auto second = open(t0, Version::v5);
+  c.will.reset();
+  second->send(c);  // takeover first ...
+  ASSERT_TRUE(second->client->connected());
+  first->closed();  // ... then the old connection's close arrives
+  EXPECT_EQ(broker_->tick(Clock::now() + 10s), 0u);
+  EXPECT_THAT(watcher->take(), IsEmpty()) << "the delayed will was cancelled by the new connection";
+}
+
 TEST_F(ClientTest, TakeoverWithCleanSessionStartsAFreshSession) {
   auto first = connected("same", ConnectOptions().clean_session(false));
   subscribe(*first, "data", 1);
