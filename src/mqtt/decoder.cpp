@@ -1,6 +1,7 @@
 #include "mqtt/decoder.h"
 
 #include "mqtt/topic.h"
+#include "mqtt/utf8.h"
 #include "mqtt/varint.h"
 #include "mqtt/wire.h"
 
@@ -114,7 +115,8 @@ DecodeResult decode_publish(const FixedHeader& h, Reader& r, Version v, Packet& 
   p.retain = h.flags & 0x01;
   if (p.qos > kMaxQos) return malformed("PUBLISH with QoS 3");
   if (p.qos == 0 && p.dup) return malformed("DUP set on a QoS 0 PUBLISH");
-  if (!r.utf8(p.topic)) return malformed("bad topic name");
+  // UTF-8 is checked once, below with the rest of the topic rules (not here and again there).
+  if (!r.binary(p.topic)) return malformed("bad topic name");
   if (p.qos > 0) {
     uint32_t id;
     if (!r.u16(id)) return malformed("truncated packet identifier");
@@ -124,6 +126,7 @@ DecodeResult decode_publish(const FixedHeader& h, Reader& r, Version v, Packet& 
   if (v == Version::v5) {
     if (auto d = read_props(r, PacketType::publish, p.props); !d.ok()) return d;
     // An empty topic is allowed in v5 when a Topic Alias stands for it (checked by the broker).
+    if (!valid_utf8(p.topic)) return malformed("bad topic name");
     if (has_wildcard(p.topic))
       return fail(ReasonCode::topic_name_invalid, "wildcard in topic name");
   } else if (!valid_topic_name(p.topic)) {
