@@ -131,8 +131,7 @@ void Client::on_decode_error(const mqtt::DecodeResult& error) {
     refuse_connect(ReasonCode::unsupported_protocol_version);
     return;
   }
-  ReasonCode r = error.reason == ReasonCode::topic_name_invalid ? ReasonCode::topic_name_invalid : error.reason;
-  disconnect_with(r, error.error);
+  disconnect_with(error.reason, error.error);
 }
 
 void Client::on_packet_too_large() {

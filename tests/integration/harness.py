@@ -524,6 +524,14 @@ class PahoClient:
         with self._lock:
             return self._acks.setdefault(mid, [threading.Event(), None])
 
+
+    def _wait_ack(self, rc, mid, what):
+        """Waits for the SUBACK / UNSUBACK of request `mid`; returns what it carried."""
+        assert rc == mqtt.MQTT_ERR_SUCCESS, "%s request failed locally: rc=%s" % (what, rc)
+        ev = self._ack_event(mid)
+        if not ev[0].wait(self.timeout):
+            raise AssertionError("client %s: no %s within %.1f s" % (self.client_id, what, self.timeout))
+        return ev[1]
     def _on_subscribe(self, client, userdata, mid, granted_qos):
         ev = self._ack_event(mid)
         ev[1] = list(granted_qos)
@@ -556,19 +564,11 @@ class PahoClient:
         granted QoS list."""
         rc, mid = self.client.subscribe(topic, qos) if isinstance(topic, str) \
             else self.client.subscribe(list(topic))
-        assert rc == mqtt.MQTT_ERR_SUCCESS, "subscribe failed locally: rc=%s" % rc
-        ev = self._ack_event(mid)
-        if not ev[0].wait(self.timeout):
-            raise AssertionError("client %s: no SUBACK within %.1f s"
-                                 % (self.client_id, self.timeout))
-        return ev[1]
+        return self._wait_ack(rc, mid, "SUBACK")
 
     def unsubscribe(self, topic):
         rc, mid = self.client.unsubscribe(topic)
-        assert rc == mqtt.MQTT_ERR_SUCCESS, "unsubscribe failed locally: rc=%s" % rc
-        if not self._ack_event(mid)[0].wait(self.timeout):
-            raise AssertionError("client %s: no UNSUBACK within %.1f s"
-                                 % (self.client_id, self.timeout))
+        self._wait_ack(rc, mid, "UNSUBACK")
 
     def publish(self, topic, payload=b"", qos=0, retain=False, wait=True):
         """Publish; with wait=True block until the QoS flow completed (PUBACK/PUBCOMP) or,
@@ -1112,6 +1112,20 @@ def run_mosquitto_pub(port, topic, message=None, qos=0, retain=False, extra=(), 
     return r
 
 
+def stop_process(proc):
+    """Terminates a client process the test started (by its own handle), then closes its pipes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    _LIVE_PROCESSES.discard(proc)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
 class MosquittoSub:
     """mosquitto_sub as a subprocess printing one line per message ("%t %q %r %l %x") into a
     queue. It also subscribes to a private sync topic so that sync() can prove the
@@ -1192,16 +1206,7 @@ class MosquittoSub:
         return self.proc.stderr.read().decode(errors="replace")
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        _LIVE_PROCESSES.discard(self.proc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1723,22 +1728,12 @@ class PahoV5Client(PahoClient):
             rc, mid = self.client.subscribe(topic, options=opts, properties=properties)
         else:
             rc, mid = self.client.subscribe(list(topic), properties=properties)
-        assert rc == mqtt.MQTT_ERR_SUCCESS, "subscribe failed locally: rc=%s" % rc
-        ev = self._ack_event(mid)
-        if not ev[0].wait(self.timeout):
-            raise AssertionError("client %s: no SUBACK within %.1f s"
-                                 % (self.client_id, self.timeout))
-        return ev[1]
+        return self._wait_ack(rc, mid, "SUBACK")
 
     def unsubscribe(self, topic):
         """Unsubscribe (a filter or a list); return the UNSUBACK reason codes."""
         rc, mid = self.client.unsubscribe(topic)
-        assert rc == mqtt.MQTT_ERR_SUCCESS, "unsubscribe failed locally: rc=%s" % rc
-        ev = self._ack_event(mid)
-        if not ev[0].wait(self.timeout):
-            raise AssertionError("client %s: no UNSUBACK within %.1f s"
-                                 % (self.client_id, self.timeout))
-        return ev[1]
+        return self._wait_ack(rc, mid, "UNSUBACK")
 
     def publish(self, topic, payload=b"", qos=0, retain=False, wait=True, props=None):
         """Publish with a dict of paho PUBLISH property names (see paho_props)."""

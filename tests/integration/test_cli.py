@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DISCONNECT, HOST, MOSQUITTO_PUB, MOSQUITTO_SUB,  # noqa: E402
                      PUBLISH, SUBSCRIBE, BrokerTestCase, FakeServer, _LIVE_PROCESSES,
                      connack_bytes, flavor, mqbase_binary, parse_connect, publish_packet,
-                     run_tests, sync_marker, unique_id, PUBACK, ack_packet)
+                     run_tests, stop_process, sync_marker, unique_id, PUBACK, ack_packet)
 
 RUN_TIMEOUT = 15
 
@@ -89,16 +89,7 @@ class SubProcess:
         return self.wait_exit()
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        _LIVE_PROCESSES.discard(self.proc)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 class Cli(BrokerTestCase):
