@@ -30,7 +30,8 @@ void Broker::discard_locked(const std::shared_ptr<Session>& session) {
   for (const auto& [filter, opts] : session->take_subscriptions()) {
     if (index_.remove(session.get(), filter)) Stats::sub(stats_.subscriptions);
   }
-  sessions_.erase(session->client_id());
+  // By iterator: erasing the entry may destroy the Session, whose id the key views.
+  if (auto it = sessions_.find(session->client_id()); it != sessions_.end()) sessions_.erase(it);
   Stats::sub(stats_.clients_total);
 }
 
@@ -73,8 +74,8 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
       }
     }
     if (!session) {
-      session = std::make_shared<Session>(client_id, req.session_expiry, limits_, stats_);
-      sessions_.emplace(client_id, session);
+      session = std::make_shared<Session>(std::move(client_id), req.session_expiry, limits_, stats_);
+      sessions_.emplace(session->client_id(), session);  // the key views the session's own id
       Stats::add(stats_.clients_total);
     }
     out.generation = session->attach(link, req.peer, req.session_expiry, connack(session_present, out.assigned_client_id));
@@ -159,7 +160,7 @@ size_t Broker::tick(Clock::time_point now) {
       if (!s->expired(now)) continue;
       ended.push_back(s);
       // [MQTT-3.1.2-8]: a will still waiting goes out when its session ends.
-      if (auto w = pending_wills_.find(id); w != pending_wills_.end()) {
+      if (auto w = pending_wills_.find(s->client_id()); w != pending_wills_.end()) {
         due.push_back(std::move(w->second.msg));
         pending_wills_.erase(w);
       }

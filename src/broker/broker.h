@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "auth/enhanced_auth.h"
@@ -100,7 +101,9 @@ class Broker {
   std::map<std::string, std::shared_ptr<auth::EnhancedAuthenticator>, std::less<>> authenticators_;
 
   mutable std::mutex sessions_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  // By client id. A key views its Session's own client id (const, and alive as long as the
+  // entry holds the Session), so the registry keeps no second copy of every id.
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> sessions_;
   struct PendingWill {
     MessagePtr msg;
     Clock::time_point when;

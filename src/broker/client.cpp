@@ -15,16 +15,24 @@ using mqtt::ReasonCode;
 Client::Client(Broker& broker, std::shared_ptr<ClientLink> link, Clock::time_point now)
     : broker_(broker),
       link_(std::move(link)),
-      last_received_(now),
       deadline_(now + std::chrono::milliseconds(broker.limits().connect_timeout_ms)) {}
 
 Client::~Client() = default;
+
+const std::string& Client::client_id() const {
+  static const std::string none;
+  return session_ ? session_->client_id() : none;
+}
+
+std::string_view Client::log_id() const {
+  return session_ ? std::string_view(session_->client_id()) : std::string_view("(not connected)");
+}
 
 void Client::send(const mqtt::Packet& p) {
   thread_local std::string out;
   out.clear();
   mqtt::encode(p, version_, out);
-  link_->send(out, false);
+  link_->send(out, SendMode::reliable);
 }
 
 template <typename P>
@@ -35,7 +43,7 @@ void Client::send_with_reason_string(P packet, std::string_view why) {
     out.clear();
     mqtt::encode(packet, version_, out);
     if (peer_max_packet_size_ == 0 || out.size() <= peer_max_packet_size_) {
-      link_->send(out, false);
+      link_->send(out, SendMode::reliable);
       return;
     }
     packet.props.items.clear();
@@ -59,12 +67,12 @@ void Client::disconnect_with(ReasonCode reason, std::string_view why) {
 }
 
 void Client::arm_keep_alive(Clock::time_point now) {
-  deadline_ = keep_alive_ms_ > 0 ? now + std::chrono::milliseconds(keep_alive_ms_ * 3 / 2) : Clock::time_point::max();
+  // 1.5 times the keep-alive ([MQTT-3.1.2-24]).
+  deadline_ = keep_alive_ > 0 ? now + std::chrono::milliseconds(keep_alive_ * 1500) : Clock::time_point::max();
 }
 
 void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
   if (closing_) return;
-  last_received_ = now;
   if (!connected()) {
     if (auto* c = std::get_if<mqtt::Connect>(&packet); c && !connect_pending()) {
       handle_connect(*c);  // [MQTT-3.1.0-1]: the first packet must be CONNECT
@@ -74,6 +82,7 @@ void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
       spdlog::debug("closing connection: {} before CONNACK", mqtt::packet_type_name(mqtt::type_of(packet)));
       close();
     }
+    if (connected()) arm_keep_alive(now);  // this packet completed the CONNECT: keep-alive from here
     return;
   }
   arm_keep_alive(now);
@@ -96,7 +105,7 @@ void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
           handle_auth(p);
         } else {
           // A second CONNECT ([MQTT-3.1.0-2]) or a packet only a server sends.
-          spdlog::debug("client {}: unexpected {}, closing", client_id_, mqtt::packet_type_name(mqtt::type_of(packet)));
+          spdlog::debug("client {}: unexpected {}, closing", log_id(), mqtt::packet_type_name(mqtt::type_of(packet)));
           disconnect_with(ReasonCode::protocol_error, "unexpected packet");
         }
       },
@@ -124,8 +133,7 @@ void Client::handle_disconnect(const mqtt::Disconnect& d) {
 
 void Client::on_decode_error(const mqtt::DecodeResult& error) {
   if (closing_) return;
-  spdlog::debug("client {}: {} ({}), closing", client_id_.empty() ? "(not connected)" : client_id_,
-                mqtt::reason_name(error.reason), error.error);
+  spdlog::debug("client {}: {} ({}), closing", log_id(), mqtt::reason_name(error.reason), error.error);
   if (!connected() && error.reason == ReasonCode::unsupported_protocol_version) {
     // [MQTT-3.1.2-2]: CONNACK 0x01 then close.
     refuse_connect(ReasonCode::unsupported_protocol_version);
@@ -135,14 +143,13 @@ void Client::on_decode_error(const mqtt::DecodeResult& error) {
 }
 
 void Client::on_packet_too_large() {
-  spdlog::debug("client {}: packet over the size limit, closing", client_id_);
+  spdlog::debug("client {}: packet over the size limit, closing", log_id());
   disconnect_with(ReasonCode::packet_too_large, "packet larger than the maximum packet size");
 }
 
 void Client::on_server_disconnect(ReasonCode reason) { disconnect_with(reason); }
 
 void Client::on_server_shutdown() {
-  server_shutdown_ = true;
   will_.reset();
   disconnect_with(ReasonCode::server_shutting_down);
 }
@@ -150,7 +157,7 @@ void Client::on_server_shutdown() {
 bool Client::deadline_passed(Clock::time_point now) const { return !closing_ && now >= deadline_; }
 
 void Client::on_deadline() {
-  spdlog::debug("client {}: {} deadline passed, closing", client_id_, connected() ? "keep-alive" : "CONNECT");
+  spdlog::debug("client {}: {} deadline passed, closing", log_id(), connected() ? "keep-alive" : "CONNECT");
   disconnect_with(ReasonCode::keep_alive_timeout, "keep alive timeout");
 }
 
@@ -168,14 +175,14 @@ void Client::on_closed() {
     bool cancelled = delay > 0 && !session_->is_current(generation_);
     if (!cancelled) {
       auto when = Clock::now() + std::chrono::seconds(delay);
-      MessagePtr will = std::move(*will_);
+      MessagePtr will = std::move(will_);
       if (will_expiry_ > 0) {
         auto copy = std::make_shared<Message>(*will);
         copy->expires_at = when + std::chrono::seconds(will_expiry_);
         will = std::move(copy);
       }
       if (delay > 0) {
-        broker_.schedule_will(client_id_, std::move(will), when);
+        broker_.schedule_will(session_->client_id(), std::move(will), when);
       } else {
         broker_.publish(will);
       }

@@ -62,14 +62,16 @@ class Client {
 
   bool connected() const { return session_ != nullptr; }
   mqtt::Version version() const { return version_; }
-  const std::string& client_id() const { return client_id_; }
+  // The client id while connected (the session's, so an assigned id once CONNACK is sent);
+  // empty before CONNECT is accepted and after the connection has closed.
+  const std::string& client_id() const;
 
  private:
   // A CONNECT held while its enhanced authentication runs (the packet's views die with the
   // read buffer, so what is needed is copied).
   struct PendingConnect {
     ConnectRequest request;
-    std::optional<MessagePtr> will;
+    MessagePtr will;  // null: no will
     uint32_t will_delay = 0;
     uint32_t will_expiry = 0;
     uint16_t keep_alive = 0;
@@ -107,24 +109,8 @@ class Client {
   void disconnect_with(mqtt::ReasonCode reason, std::string_view why = {});
   void arm_keep_alive(Clock::time_point now);
   bool v5() const { return version_ == mqtt::Version::v5; }
-
-  Broker& broker_;
-  std::shared_ptr<ClientLink> link_;
-  mqtt::Version version_ = mqtt::Version::v311;
-  std::string client_id_;
-  std::shared_ptr<Session> session_;
-  uint64_t generation_ = 0;
-  std::optional<MessagePtr> will_;
-  uint32_t will_delay_ = 0;
-  uint32_t will_expiry_ = 0;  // seconds, counted from when the will is published
-  bool problem_information_ = true;  // v5 Request Problem Information
-  uint32_t peer_max_packet_size_ = 0;  // v5 client's Maximum Packet Size, 0 = none
-  uint32_t connect_session_expiry_ = 0;
-  Clock::time_point last_received_;
-  Clock::time_point deadline_;
-  uint64_t keep_alive_ms_ = 0;
-  bool closing_ = false;
-  bool server_shutdown_ = false;
+  // The client id for log lines: "(not connected)" when there is no session.
+  std::string_view log_id() const;
 
   // State most connections never use, allocated on first use so an idle connection stays
   // small: incoming topic aliases (v5) and enhanced authentication.
@@ -140,7 +126,24 @@ class Client {
   }
   bool connect_pending() const { return rare_ && rare_->pending_connect; }
   std::string_view auth_method() const { return rare_ ? std::string_view(rare_->auth_method) : std::string_view(); }
+
+  // One Client per connection, most of them idle: members are ordered largest alignment first
+  // so there is no padding between them.
+  Broker& broker_;
+  std::shared_ptr<ClientLink> link_;
+  std::shared_ptr<Session> session_;  // set once CONNECT is accepted; holds the client id
+  uint64_t generation_ = 0;
+  MessagePtr will_;  // null: no will (none in CONNECT, or discarded)
+  Clock::time_point deadline_;  // CONNECT timeout, then 1.5 keep-alives after the last packet
   std::unique_ptr<Rare> rare_;
+  uint32_t will_delay_ = 0;
+  uint32_t will_expiry_ = 0;  // seconds, counted from when the will is published
+  uint32_t peer_max_packet_size_ = 0;  // v5 client's Maximum Packet Size, 0 = none
+  uint32_t connect_session_expiry_ = 0;
+  uint16_t keep_alive_ = 0;  // seconds, as granted; 0 = none
+  mqtt::Version version_ = mqtt::Version::v311;
+  bool problem_information_ = true;  // v5 Request Problem Information
+  bool closing_ = false;
 };
 
 }  // namespace mqbase::broker

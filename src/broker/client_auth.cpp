@@ -21,7 +21,8 @@ void Client::start_auth(std::string_view method, std::string_view data) {
   }
   rare().auth_method = std::string(method);
   auto& r = rare();
-  std::string_view id = connected() ? std::string_view(client_id_) : std::string_view(r.pending_connect->request.client_id);
+  std::string_view id =
+      connected() ? std::string_view(client_id()) : std::string_view(r.pending_connect->request.client_id);
   std::string_view user = r.pending_connect ? std::string_view(r.pending_connect->username) : std::string_view();
   r.auth_exchange = authenticator->begin(id, user);
   on_auth_step(r.auth_exchange->step(data));
@@ -77,12 +78,13 @@ void Client::on_auth_step(const auth::AuthStep& step) {
         a.props.add_string(PropertyId::authentication_method, r.auth_method);
         if (!step.data.empty()) a.props.add_string(PropertyId::authentication_data, step.data);
         send(a);
-        spdlog::debug("client {} re-authenticated", client_id_);
+        spdlog::debug("client {} re-authenticated", log_id());
       }
       return;
     case Outcome::failure:
       r.auth_exchange.reset();
-      spdlog::info("authentication of '{}' failed: {}", connected() ? client_id_ : r.pending_connect->request.client_id,
+      spdlog::info("authentication of '{}' failed: {}",
+                   connected() ? std::string_view(client_id()) : std::string_view(r.pending_connect->request.client_id),
                    step.reason);
       if (connected()) {
         disconnect_with(ReasonCode::not_authorized, step.reason);

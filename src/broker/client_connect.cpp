@@ -133,15 +133,13 @@ void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
   }
   session_ = std::move(outcome.session);
   generation_ = outcome.generation;
-  client_id_ = session_->client_id();
   connect_session_expiry_ = p.request.session_expiry;
-  if (p.will) will_ = std::move(*p.will);
+  will_ = std::move(p.will);
   will_delay_ = p.will_delay;
   will_expiry_ = p.will_expiry;
-  keep_alive_ms_ = uint64_t{p.keep_alive} * 1000;
-  arm_keep_alive(last_received_);
+  keep_alive_ = p.keep_alive;  // on_packet arms the deadline once this returns
   Stats::add(broker_.stats().clients_connected);
-  spdlog::debug("client {} connected (v{}, clean={}, keepalive={})", client_id_, static_cast<int>(version_),
+  spdlog::debug("client {} connected (v{}, clean={}, keepalive={})", log_id(), static_cast<int>(version_),
                 p.request.clean_start, p.keep_alive);
 }
 

@@ -3,20 +3,32 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "mqtt/reason_code.h"
 
 namespace mqbase::broker {
 
+// How a send may be treated.
+enum class SendMode : uint8_t {
+  reliable,   // never dropped (acknowledgements, QoS 1/2, CONNACK, ...)
+  droppable,  // QoS 0: dropped when the connection is backed up
+  // QoS 0 whose bytes stand alone (no topic alias set up by an earlier packet): dropped when
+  // backed up, and may be batched by the calling thread, so it keeps its order only with the
+  // other sends of that thread.
+  droppable_batched,
+};
+
 class ClientLink {
  public:
   virtual ~ClientLink() = default;
 
-  // Queues `bytes` (one or more whole packets) for sending, in call order. When `droppable`
-  // and the connection already holds more unsent bytes than its limit, nothing is queued and
-  // false is returned (QoS 0 to a slow reader). Returns false too once the link is closed.
-  virtual bool send(std::string_view bytes, bool droppable) = 0;
+  // Queues `bytes` (one or more whole packets) for sending, in call order (but see
+  // droppable_batched). A droppable send on a connection that already holds more unsent bytes
+  // than its limit queues nothing and returns false (QoS 0 to a slow reader). Returns false
+  // too once the link is closed.
+  virtual bool send(std::string_view bytes, SendMode mode) = 0;
 
   // Closes the connection once the bytes queued so far are written. Idempotent.
   virtual void close() = 0;

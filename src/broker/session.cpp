@@ -1,6 +1,7 @@
 #include "broker/session.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "mqtt/encoder.h"
 #include "mqtt/properties.h"
@@ -47,7 +48,7 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
   expiry_interval_ = expiry_interval;
   topic_aliases_.reset();  // aliases belong to a connection
   ++generation_;
-  link_->send(connack, false);
+  link_->send(connack, SendMode::reliable);
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL, in original order.
   for (auto it = inflight_.begin(); it != inflight_.end();) {
     if (it->state == InflightState::pubrel_sent) {
@@ -152,7 +153,12 @@ bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_
     mqtt::encode_publish(scratch, peer_.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
     bytes = scratch;
   }
-  result = link_->send(bytes, d.qos == 0) ? SendResult::sent : SendResult::backed_up;
+  // A QoS 0 packet may be batched by the sending loop unless it depends on an alias an
+  // earlier packet set up (that one could still wait in another loop's batch).
+  SendMode mode = d.qos > 0 ? SendMode::reliable
+                  : peer_.topic_alias_maximum > 0 ? SendMode::droppable
+                                                  : SendMode::droppable_batched;
+  result = link_->send(bytes, mode) ? SendResult::sent : SendResult::backed_up;
   if (result == SendResult::sent) {
     Stats::add(stats_.publish_sent);
     Stats::add(stats_.messages_sent);
@@ -166,7 +172,7 @@ void Session::send_pubrel(uint16_t packet_id) {
   scratch.clear();
   mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, mqtt::ReasonCode::success, {}}, peer_.version,
                scratch);
-  link_->send(scratch, false);
+  link_->send(scratch, SendMode::reliable);
 }
 
 void Session::pump() {
@@ -248,17 +254,20 @@ void Session::on_pubcomp(uint64_t gen, uint16_t packet_id) {
 
 bool Session::begin_incoming_qos2(uint16_t packet_id) {
   std::lock_guard lock(mutex_);
-  return incoming_qos2_.insert(packet_id).second;
+  if (!incoming_qos2_) incoming_qos2_ = std::make_unique<std::unordered_set<uint16_t>>();
+  return incoming_qos2_->insert(packet_id).second;
 }
 
 bool Session::release_incoming_qos2(uint16_t packet_id) {
   std::lock_guard lock(mutex_);
-  return incoming_qos2_.erase(packet_id) > 0;
+  if (!incoming_qos2_ || incoming_qos2_->erase(packet_id) == 0) return false;
+  if (incoming_qos2_->empty()) incoming_qos2_.reset();  // the usual state: nothing awaiting PUBREL
+  return true;
 }
 
 size_t Session::incoming_qos2_count() const {
   std::lock_guard lock(mutex_);
-  return incoming_qos2_.size();
+  return incoming_qos2_ ? incoming_qos2_->size() : 0;
 }
 
 std::vector<Undelivered> Session::take_shared_messages() {

@@ -4,7 +4,7 @@
 // 3.1.1's Clean Session maps to 0 or "never"). A connection attaches on CONNECT and
 // detaches on close.
 //
-// Thread-safety: every public method is safe from any thread (one mutex per session).
+// Thread-safety: every public method is safe from any thread (one 4-byte Mutex per session).
 // Deliveries arrive from the publishers' event loops; acknowledgements from the loop of the
 // attached connection. Each attachment gets a generation number: calls made on behalf of a
 // connection carry it, so a connection that has been taken over can no longer change the
@@ -14,7 +14,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +24,7 @@
 #include "broker/client_link.h"
 #include "broker/limits.h"
 #include "broker/message.h"
+#include "broker/mutex.h"
 #include "broker/stats.h"
 #include "broker/subscription_index.h"
 #include "mqtt/types.h"
@@ -153,23 +153,25 @@ class Session {
   void pump();  // moves queued messages into the window while it has room
   size_t window() const;
 
+  // Idle sessions are the common case, so members are ordered largest alignment first (no
+  // padding between them) and state most sessions never use sits behind a null pointer.
   const std::string client_id_;
   const Limits& limits_;
   Stats& stats_;
-
-  mutable std::mutex mutex_;
-  uint32_t expiry_interval_;
-  Clock::time_point disconnected_at_{};
   std::shared_ptr<ClientLink> link_;
-  PeerLimits peer_;
   uint64_t generation_ = 0;
-  uint16_t last_packet_id_ = 0;
+  Clock::time_point disconnected_at_{};
   std::vector<Inflight> inflight_;  // in send order
   std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
-  std::unordered_set<uint16_t> incoming_qos2_;
   std::map<std::string, SubscriptionOptions> subscriptions_;
+  // Incoming QoS 2 packet ids awaiting PUBREL; allocated on the first, freed when the last goes.
+  std::unique_ptr<std::unordered_set<uint16_t>> incoming_qos2_;
   // Outgoing topic aliases, this connection only; allocated for clients that allow aliases.
   std::unique_ptr<std::unordered_map<std::string, uint16_t>> topic_aliases_;
+  mutable Mutex mutex_;
+  uint32_t expiry_interval_;
+  PeerLimits peer_;
+  uint16_t last_packet_id_ = 0;
 };
 
 }  // namespace mqbase::broker

@@ -1,8 +1,12 @@
 #include "net/connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
-#include <cstring>
-#include <boost/asio/write.hpp>
+#include <cerrno>
 #include <spdlog/spdlog.h>
 
 #include "mqtt/decoder.h"
@@ -10,59 +14,51 @@
 
 namespace mqbase::net {
 
-namespace asio = boost::asio;
 using Clock = broker::Client::Clock;
 
 namespace {
-// Bytes read per readiness event, into a buffer shared by every connection of the thread.
-constexpr size_t kReadChunk = 64 * 1024;
-thread_local std::unique_ptr<char[]> t_read_buffer;
+// A writing_ buffer grown past this by a burst is given back once written.
+constexpr size_t kKeepWriteCapacity = 256 * 1024;
 }  // namespace
 
-Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket)
-    : loop_(loop), socket_(std::move(socket)) {}
+Connection::Connection(EventLoop& loop, int fd) : loop_(loop), fd_(fd) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 void Connection::start() {
-  boost::system::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
-  read();
+  loop_.watch(this, fd_, false);
 }
 
-// Reactor style: wait until the socket is readable, then read into the thread's buffer. An
-// idle connection holds no read buffer at all; only the tail of a packet split across reads
-// is kept per connection (in partial_).
-void Connection::read() {
-  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec) {
-      self->finish();
-      return;
-    }
-    self->on_readable();
-  });
+void Connection::on_events(uint32_t events) {
+  if (finished_) return;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable();
+  if (!finished_ && (events & EPOLLOUT)) flush(true);
 }
 
+// One read per readiness event into the loop's buffer: the epoll set is level-triggered, so a
+// socket with more to read comes back in the next round, after the others had their turn. An
+// idle connection holds no read buffer; only the tail of a packet split across reads is kept
+// (in partial_).
 void Connection::on_readable() {
-  if (!t_read_buffer) t_read_buffer = std::make_unique<char[]>(kReadChunk);
-  boost::system::error_code ec;
-  size_t n = socket_.read_some(asio::buffer(t_read_buffer.get(), kReadChunk), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    read();
-    return;
-  }
-  if (ec || n == 0) {
+  char* buf = loop_.read_buffer();
+  ssize_t n = ::recv(fd_, buf, EventLoop::kReadBufferSize, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
     finish();
     return;
   }
-  broker::Stats::add(loop_.broker().stats().bytes_received, n);
+  auto size = static_cast<size_t>(n);
+  broker::Stats::add(loop_.broker().stats().bytes_received, size);
   if (partial_.empty()) {
-    size_t used = process({t_read_buffer.get(), n});
-    if (used < n) partial_.assign(t_read_buffer.get() + used, n - used);
+    size_t used = process({buf, size});
+    if (used < size) partial_.assign(buf + used, size - used);
   } else {
-    partial_.append(t_read_buffer.get(), n);
+    partial_.append(buf, size);
     size_t used = process(partial_);
     partial_.erase(0, used);
   }
@@ -77,11 +73,7 @@ void Connection::on_readable() {
         h.header_length > 0)
       partial_.reserve(h.total());
   }
-  if (closed_) {
-    finish();
-    return;
-  }
-  read();
+  if (closed_) finish();
 }
 
 size_t Connection::process(std::string_view data) {
@@ -124,69 +116,138 @@ size_t Connection::process(std::string_view data) {
   return close_requested_.load(std::memory_order_relaxed) ? data.size() : off;
 }
 
-bool Connection::send(std::string_view bytes, bool droppable) {
-  std::lock_guard lock(out_mutex_);
-  if (close_requested_ || closed_) return false;
-  if (droppable && pending_ > loop_.broker().limits().max_write_buffer) return false;
-  out_.append(bytes);
-  pending_ += bytes.size();
-  if (!write_active_) {
-    write_active_ = true;
-    asio::post(loop_.context(), [self = shared_from_this()] { self->flush(); });
+bool Connection::send(std::string_view bytes, broker::SendMode mode) {
+  const bool droppable = mode != broker::SendMode::reliable;
+  EventLoop* here = EventLoop::current();
+  if (here != &loop_ && here != nullptr) {
+    if (mode == broker::SendMode::droppable_batched) {  // from another loop: staged there, handed over after its pass
+      if (close_requested_.load(std::memory_order_relaxed)) return false;
+      std::string& staged = here->staged_for(this);
+      if (pending_.load(std::memory_order_relaxed) + staged.size() > loop_.broker().limits().max_write_buffer)
+        return false;
+      staged.append(bytes);
+      return true;
+    }
+    here->hand_over(this);  // what that loop staged before goes first
   }
+  {
+    std::lock_guard lock(out_mutex_);
+    if (close_requested_.load(std::memory_order_relaxed) || closed_) return false;
+    if (droppable && pending_.load(std::memory_order_relaxed) > loop_.broker().limits().max_write_buffer)
+      return false;
+    out_.append(bytes);
+    pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
+    if (flush_scheduled_) return true;
+    flush_scheduled_ = true;
+  }
+  if (EventLoop::current() == &loop_)
+    loop_.schedule_flush(shared_from_this());
+  else
+    loop_.schedule_remote_flush(shared_from_this());
   return true;
 }
 
-void Connection::close() {
-  std::lock_guard lock(out_mutex_);
-  if (close_requested_) return;
-  close_requested_ = true;
-  if (!write_active_) {
-    write_active_ = true;
-    asio::post(loop_.context(), [self = shared_from_this()] { self->flush(); });
+void Connection::take_staged(std::string& bytes) {
+  {
+    std::lock_guard lock(out_mutex_);
+    if (close_requested_.load(std::memory_order_relaxed) || closed_) {
+      bytes.clear();
+      return;
+    }
+    pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
+    if (out_.empty())
+      out_.swap(bytes);
+    else
+      out_.append(bytes);
+    bytes.clear();
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
   }
+  loop_.schedule_remote_flush(shared_from_this());
+}
+
+void Connection::close() {
+  {
+    std::lock_guard lock(out_mutex_);
+    if (close_requested_.load(std::memory_order_relaxed)) return;
+    close_requested_ = true;
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+  }
+  if (EventLoop::current() == &loop_)
+    loop_.schedule_flush(shared_from_this());
+  else
+    loop_.schedule_remote_flush(shared_from_this());
 }
 
 void Connection::disconnect(mqtt::ReasonCode reason) {
   // The Client lives on this connection's loop: hand it the reason there.
-  asio::post(loop_.context(), [self = shared_from_this(), reason] {
+  boost::asio::post(loop_.context(), [self = shared_from_this(), reason] {
     if (self->client_ && !self->finished_) self->client_->on_server_disconnect(reason);
   });
 }
 
-void Connection::flush() {
+void Connection::flush(bool writable) {
+  if (finished_) return;
+  bool close_now = false;
   {
     std::lock_guard lock(out_mutex_);
-    if (closed_) {
-      write_active_ = false;
-      return;
+    flush_scheduled_ = false;
+    if (closed_) return;
+    if (!out_.empty()) {
+      if (writing_.empty()) {
+        writing_.swap(out_);
+        written_ = 0;
+      } else {
+        writing_.append(out_);
+        out_.clear();
+      }
     }
-    if (out_.empty()) {
-      write_active_ = false;
-      if (!close_requested_) return;
-    } else {
-      writing_.swap(out_);
-    }
+    close_now = writing_.size() == written_ && close_requested_.load(std::memory_order_relaxed);
   }
-  if (writing_.empty()) {
+  // While EPOLLOUT is awaited the socket is full: only the writable event writes.
+  if (!close_now && (writable || !want_write_) && written_ < writing_.size() && !write_out()) close_now = true;
+  if (!close_now) {
+    std::lock_guard lock(out_mutex_);
+    close_now = writing_.empty() && out_.empty() && close_requested_.load(std::memory_order_relaxed);
+  }
+  if (close_now) {
     close_socket();
-    return;
+    finish();
   }
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-                      broker::Stats::add(self->loop_.broker().stats().bytes_sent, n);
-                      {
-                        std::lock_guard lock(self->out_mutex_);
-                        self->pending_ -= self->writing_.size();
-                      }
-                      self->writing_.clear();
-                      if (self->writing_.capacity() > 256 * 1024) std::string().swap(self->writing_);
-                      if (ec) {
-                        self->close_socket();
-                        return;
-                      }
-                      self->flush();
-                    });
+}
+
+// Writes as much of writing_ as the socket takes now. What is left waits for EPOLLOUT (the
+// loop calls flush() again when the socket is writable).
+bool Connection::write_out() {
+  size_t before = written_;
+  while (written_ < writing_.size()) {
+    ssize_t n = ::send(fd_, writing_.data() + written_, writing_.size() - written_, MSG_NOSIGNAL);
+    if (n > 0) {
+      written_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return false;  // the peer is gone: the read side sees it too
+  }
+  size_t sent = written_ - before;
+  broker::Stats::add(loop_.broker().stats().bytes_sent, sent);
+  {
+    std::lock_guard lock(out_mutex_);
+    pending_.store(pending_.load(std::memory_order_relaxed) - sent, std::memory_order_relaxed);
+  }
+  bool done = written_ == writing_.size();
+  if (done) {
+    writing_.clear();
+    written_ = 0;
+    if (writing_.capacity() > kKeepWriteCapacity) std::string().swap(writing_);
+  }
+  if (done == want_write_) {  // interest in EPOLLOUT changes
+    want_write_ = !done;
+    loop_.watch(this, fd_, want_write_);
+  }
+  return true;
 }
 
 void Connection::close_socket() {
@@ -196,10 +257,12 @@ void Connection::close_socket() {
     closed_ = true;
     close_requested_ = true;
     out_.clear();
+    pending_.store(0, std::memory_order_relaxed);
   }
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);  // the pending read completes with an error and calls finish()
+  loop_.unwatch(fd_);
+  ::shutdown(fd_, SHUT_RDWR);
+  ::close(fd_);
+  fd_ = -1;
 }
 
 void Connection::finish() {
@@ -207,8 +270,8 @@ void Connection::finish() {
   close_socket();
   finished_ = true;
   client_->on_closed();
-  client_.reset();    // the Client holds this Connection as its link: break the cycle
-  loop_.remove(this);  // may destroy *this once the last handler lets go
+  client_.reset();     // the Client holds this Connection as its link: break the cycle
+  loop_.remove(this);  // released after the loop's pass
 }
 
 void Connection::check_deadline(Clock::time_point now) {
@@ -217,6 +280,10 @@ void Connection::check_deadline(Clock::time_point now) {
 
 void Connection::shutdown_by_server() {
   if (client_) client_->on_server_shutdown();
+}
+
+void Connection::abort() {
+  if (!finished_) finish();
 }
 
 }  // namespace mqbase::net

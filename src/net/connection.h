@@ -1,62 +1,82 @@
-// Connection: one TCP socket on one event loop. Reads into a buffer and decodes packets in
-// place (a packet split across reads waits for its tail), hands them to a broker::Client, and
-// implements broker::ClientLink: bytes from any thread are appended to an outgoing buffer
-// and written by the loop in one write per batch. Unsent bytes over the limit make
+// Connection: one TCP socket on one event loop. Reads into the loop's buffer and decodes
+// packets in place (a packet split across reads waits for its tail), hands them to a
+// broker::Client, and implements broker::ClientLink: bytes from any thread are appended to an
+// outgoing buffer that the loop writes once per pass. Unsent bytes over the limit make
 // droppable (QoS 0) sends fail instead of growing memory.
-// Thread-safety: send() and close() from any thread; the rest on the owning loop.
+// Thread-safety: send(), close() and disconnect() from any thread; the rest on the owning loop.
 #pragma once
-#include <boost/asio/ip/tcp.hpp>
-#include <memory>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "broker/client.h"
 #include "broker/client_link.h"
+#include "broker/mutex.h"
 
 namespace mqbase::net {
 
 class EventLoop;
 
-class Connection : public broker::ClientLink, public std::enable_shared_from_this<Connection> {
+class Connection final : public broker::ClientLink, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket);
+  // Takes ownership of the non-blocking socket `fd`.
+  Connection(EventLoop& loop, int fd);
   ~Connection() override;
 
+  // On the loop, once the loop holds the connection: creates the Client, starts reading.
   void start();
 
-  bool send(std::string_view bytes, bool droppable) override;
+  bool send(std::string_view bytes, broker::SendMode mode) override;
   void close() override;
   void disconnect(mqtt::ReasonCode reason) override;
 
+  // On the loop: the socket is ready (epoll events).
+  void on_events(uint32_t events);
+  // From another loop's thread: appends bytes that loop staged for this connection (QoS 0,
+  // dropped if the connection is closed) and leaves `bytes` empty.
+  void take_staged(std::string& bytes);
+
+  // On the loop: writes what is queued (called once per pass for a dirty connection, and with
+  // `writable` when a full socket has room again).
+  void flush(bool writable = false);
   // On the loop: called by its tick.
   void check_deadline(broker::Client::Clock::time_point now);
   // On the loop: server shutdown; closes without publishing the will.
   void shutdown_by_server();
+  // On the loop: closes at once, unsent bytes or not (the end of a shutdown's grace period).
+  void abort();
+
+  // Position in the loop's connection table (the loop's bookkeeping).
+  size_t slot = 0;
 
  private:
-  void read();
   void on_readable();
   // Decodes and handles the whole packets at the front of `data`; returns the bytes used.
   size_t process(std::string_view data);
-  void flush();
+  // Writes writing_ from written_ on; false when the socket failed.
+  bool write_out();
   void close_socket();
   void finish();
 
   EventLoop& loop_;
-  boost::asio::ip::tcp::socket socket_;
+  int fd_;
+  bool want_write_ = false;  // EPOLLOUT is in the interest set (loop only)
+  bool finished_ = false;    // loop only
   std::unique_ptr<broker::Client> client_;
 
   std::string partial_;  // the start of a packet whose end has not arrived yet
 
-  std::mutex out_mutex_;
-  std::string out_;      // queued, not yet handed to the socket
-  std::string writing_;  // being written (loop only)
-  size_t pending_ = 0;   // out_ + writing_ bytes
-  bool write_active_ = false;  // a flush is posted or a write is in flight
+  broker::Mutex out_mutex_;
+  bool flush_scheduled_ = false;  // under out_mutex_
+  bool closed_ = false;           // socket closed (written on the loop under out_mutex_)
   std::atomic<bool> close_requested_{false};  // written under out_mutex_, read lock-free by process()
-  bool closed_ = false;  // socket closed (loop only, but read under out_mutex_ by send)
-  bool finished_ = false;
+  std::string out_;      // queued by send(), not yet taken by the loop (under out_mutex_)
+  // out_ + the unwritten part of writing_; written under out_mutex_, read lock-free by loops
+  // staging QoS 0 bytes for this connection
+  std::atomic<size_t> pending_{0};
+  std::string writing_;  // taken from out_, being written (loop only)
+  size_t written_ = 0;   // bytes of writing_ already written (loop only)
 };
 
 }  // namespace mqbase::net

@@ -1,7 +1,15 @@
 #include "net/event_loop.h"
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
-#include <vector>
+#include <cerrno>
+#include <cstring>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <string>
 
 #include "net/connection.h"
 
@@ -11,17 +19,59 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr auto kTick = std::chrono::milliseconds(250);
+// How long a shutdown waits for connections to write their DISCONNECT before closing them.
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+// Events taken per epoll_wait, and epoll rounds per pass before Asio's own work (timers,
+// accepts, posted work) gets a turn.
+constexpr int kMaxEvents = 256;
+constexpr int kRoundsPerPass = 16;
+
+thread_local EventLoop* t_current = nullptr;
+
+int check(int rc, const char* what) {
+  if (rc < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+  return rc;
 }
+}  // namespace
 
 EventLoop::EventLoop(broker::Broker& broker, unsigned index)
-    : broker_(broker), index_(index), ioc_(1), tick_(ioc_) {
+    : broker_(broker),
+      index_(index),
+      ioc_(1),
+      tick_(ioc_),
+      epoll_fd_(check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
+      wake_fd_(check(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")),
+      epoll_desc_(ioc_, epoll_fd_),
+      read_buffer_(std::make_unique<char[]>(kReadBufferSize)),
+      events_(kMaxEvents) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // null: the wake eventfd
+  check(::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev), "epoll_ctl(eventfd)");
   schedule_tick();
+  arm();
 }
 
-EventLoop::~EventLoop() { join(); }
+EventLoop::~EventLoop() {
+  join();
+  connections_.clear();
+  finished_.clear();
+  dirty_.clear();
+  remote_.clear();
+  staged_.clear();
+  boost::system::error_code ec;
+  epoll_desc_.close(ec);  // closes epoll_fd_
+  ::close(wake_fd_);
+}
+
+EventLoop* EventLoop::current() { return t_current; }
 
 void EventLoop::start_thread() {
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    t_current = this;
+    ioc_.run();
+    t_current = nullptr;
+  });
 }
 
 void EventLoop::join() {
@@ -33,30 +83,194 @@ void EventLoop::schedule_tick() {
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     auto now = broker::Client::Clock::now();
-    // Deadline handling may close (and remove) connections: iterate over a snapshot.
-    std::vector<std::shared_ptr<Connection>> snapshot;
-    snapshot.reserve(connections_.size());
-    for (auto& [ptr, c] : connections_) snapshot.push_back(c);
-    for (auto& c : snapshot) c->check_deadline(now);
+    // A passed deadline only requests a close (it completes in a later pass), so the table
+    // does not change under this loop.
+    for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->check_deadline(now);
     schedule_tick();
   });
 }
 
-void EventLoop::add(std::shared_ptr<Connection> c) {
-  Connection* raw = c.get();
-  connections_.emplace(raw, std::move(c));
-  raw->start();
+void EventLoop::adopt(int fd) {
+  auto c = std::make_shared<Connection>(*this, fd);
+  c->slot = connections_.size();
+  connections_.push_back(c);
+  c->start();
 }
 
-void EventLoop::remove(Connection* c) { connections_.erase(c); }
+void EventLoop::remove(Connection* c) {
+  size_t slot = c->slot;
+  finished_.push_back(std::move(connections_[slot]));
+  if (slot + 1 != connections_.size()) {
+    connections_[slot] = std::move(connections_.back());
+    connections_[slot]->slot = slot;
+  }
+  connections_.pop_back();
+  request_flush();  // outside a pass: release it soon
+}
+
+void EventLoop::request_flush() {
+  if (in_pass_ || flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(ioc_, [this] { flush_dirty(); });
+}
+
+void EventLoop::watch(Connection* c, int fd, bool want_write) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want_write ? EPOLLOUT : 0u);
+  ev.data.ptr = c;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
+    if (errno != ENOENT || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0)
+      spdlog::error("epoll_ctl on socket {}: {}", fd, std::strerror(errno));
+  }
+}
+
+void EventLoop::unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::schedule_flush(std::shared_ptr<Connection> c) {
+  dirty_.push_back(std::move(c));
+  request_flush();  // a send from a timer or posted work: write soon
+}
+
+std::string& EventLoop::staged_for(Connection* c) {
+  auto [it, fresh] = staged_index_.try_emplace(c, staged_count_);
+  if (!fresh) return staged_[it->second].bytes;
+  if (staged_count_ == staged_.size()) staged_.emplace_back();
+  Staged& s = staged_[staged_count_++];
+  s.conn = c->shared_from_this();
+  request_flush();
+  return s.bytes;
+}
+
+void EventLoop::hand_over(Connection* c) {
+  auto it = staged_index_.find(c);
+  if (it == staged_index_.end()) return;
+  Staged& s = staged_[it->second];
+  s.conn->take_staged(s.bytes);
+}
+
+// The end of a pass: every connection of another loop gets what this loop staged for it, in
+// one append under its lock.
+void EventLoop::hand_over_staged() {
+  for (size_t i = 0; i < staged_count_; ++i) {
+    Staged& s = staged_[i];
+    if (!s.bytes.empty()) s.conn->take_staged(s.bytes);
+    s.conn.reset();
+    if (s.bytes.capacity() > EventLoop::kReadBufferSize) std::string().swap(s.bytes);
+  }
+  staged_count_ = 0;
+  staged_index_.clear();
+}
+
+void EventLoop::schedule_remote_flush(std::shared_ptr<Connection> c) {
+  bool wake;
+  {
+    std::lock_guard lock(remote_mutex_);
+    remote_.push_back(std::move(c));
+    wake = !remote_woken_;
+    remote_woken_ = true;
+  }
+  if (wake) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void EventLoop::take_remote() {
+  uint64_t count;
+  [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
+  std::lock_guard lock(remote_mutex_);
+  remote_woken_ = false;
+  if (dirty_.empty()) {
+    dirty_.swap(remote_);
+  } else {
+    for (auto& c : remote_) dirty_.push_back(std::move(c));
+    remote_.clear();
+  }
+}
+
+// Hands over what was staged for other loops, then writes every dirty connection once.
+// Writing can finish a connection (and a will published then can dirty or stage others): loop
+// until nothing is left.
+void EventLoop::flush_dirty() {
+  flush_posted_ = false;
+  bool was_in_pass = in_pass_;
+  in_pass_ = true;
+  std::vector<std::shared_ptr<Connection>> batch;
+  while (staged_count_ > 0 || !dirty_.empty()) {
+    if (staged_count_ > 0) hand_over_staged();
+    batch.swap(dirty_);
+    for (auto& c : batch) c->flush();
+    batch.clear();
+  }
+  finished_.clear();
+  in_pass_ = was_in_pass;
+  stop_if_done();
+}
+
+void EventLoop::arm() {
+  epoll_desc_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    if (!ec) run_ready();
+  });
+}
+
+// Asio reports the epoll set readable (its own epoll is edge-triggered): take rounds of events
+// until the set is empty, so no readiness is left behind without a new edge, then wait again.
+// After kRoundsPerPass rounds the pass yields to Asio's queue and continues from there.
+void EventLoop::run_ready() {
+  in_pass_ = true;
+  bool drained = false;
+  for (int round = 0; round < kRoundsPerPass; ++round) {
+    int n = ::epoll_wait(epoll_fd_, events_.data(), kMaxEvents, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      drained = true;
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      auto* c = static_cast<Connection*>(events_[i].data.ptr);
+      if (c == nullptr)
+        take_remote();
+      else
+        c->on_events(events_[i].events);
+    }
+    flush_dirty();
+    in_pass_ = true;
+  }
+  in_pass_ = false;
+  finished_.clear();
+  if (stopping_ && connections_.empty()) {
+    stop_if_done();
+    return;
+  }
+  if (drained)
+    arm();
+  else
+    asio::post(ioc_, [this] { run_ready(); });
+}
+
+void EventLoop::stop_if_done() {
+  if (!stopping_ || !connections_.empty()) return;
+  tick_.cancel();
+  boost::system::error_code ec;
+  epoll_desc_.cancel(ec);  // the io_context runs out of work and run() returns
+}
 
 void EventLoop::shutdown() {
   asio::post(ioc_, [this] {
     stopping_ = true;
     tick_.cancel();
-    std::vector<std::shared_ptr<Connection>> snapshot;
-    for (auto& [ptr, c] : connections_) snapshot.push_back(c);
+    // Each connection ends once its DISCONNECT is written; after a grace period the rest
+    // (peers that stopped reading) are closed regardless.
+    auto snapshot = connections_;
     for (auto& c : snapshot) c->shutdown_by_server();
+    flush_dirty();
+    if (connections_.empty()) return;
+    tick_.expires_after(kShutdownGrace);
+    tick_.async_wait([this](const boost::system::error_code&) {
+      auto rest = connections_;
+      for (auto& c : rest) c->abort();
+      flush_dirty();
+    });
   });
 }
 

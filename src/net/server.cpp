@@ -1,5 +1,11 @@
 #include "net/server.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -34,30 +40,36 @@ struct Server::Impl {
 
   EventLoop& control() { return *loops[0]; }
 
+  // Accepts on readiness: takes every connection the kernel has queued (accept4, so the
+  // sockets never become Asio objects) and deals them round robin to the loops, where each
+  // stays for its whole life.
   void accept(tcp::acceptor& acceptor) {
-    EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
-    acceptor.async_accept(target.context(), [this, &acceptor, &target](const boost::system::error_code& ec,
-                                                                        tcp::socket socket) {
-      if (stopping) return;
-      if (!ec) {
+    acceptor.async_wait(tcp::acceptor::wait_read, [this, &acceptor](const boost::system::error_code& ec) {
+      if (stopping || ec == asio::error::operation_aborted) return;
+      for (int i = 0; i < 256; ++i) {
+        int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+          if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+          // Out of file descriptors and the like: back off briefly instead of spinning.
+          spdlog::warn("accept failed: {}", std::strerror(errno));
+          auto t = std::make_shared<asio::steady_timer>(control().context(), std::chrono::milliseconds(100));
+          t->async_wait([this, &acceptor, t](const boost::system::error_code&) {
+            if (!stopping) accept(acceptor);
+          });
+          return;
+        }
         uint32_t max = broker.limits().max_connections;
         if (max != 0 && broker::Stats::get(broker.stats().clients_connected) >= max) {
           spdlog::warn("refusing connection: max_connections ({}) reached", max);
-        } else {
-          asio::post(target.context(), [&target, s = std::move(socket)]() mutable {
-            target.add(std::make_shared<Connection>(target, std::move(s)));
-          });
+          ::close(fd);
+          continue;
         }
-      } else if (ec != asio::error::operation_aborted) {
-        spdlog::warn("accept failed: {}", ec.message());
-        // Out of file descriptors and the like: back off briefly instead of spinning.
-        auto t = std::make_shared<asio::steady_timer>(control().context(), std::chrono::milliseconds(100));
-        t->async_wait([this, &acceptor, t](const boost::system::error_code&) {
-          if (!stopping) accept(acceptor);
-        });
-        return;
-      } else {
-        return;
+        EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+        if (&target == EventLoop::current())
+          target.adopt(fd);
+        else
+          asio::post(target.context(), [&target, fd] { target.adopt(fd); });
       }
       accept(acceptor);
     });
@@ -113,6 +125,7 @@ void Server::start() {
     tcp::endpoint ep(addr, l.port);
     auto acceptor = std::make_unique<tcp::acceptor>(ctx);
     acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->non_blocking(true, ec);
     if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor->bind(ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);

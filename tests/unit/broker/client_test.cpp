@@ -183,6 +183,16 @@ TEST_F(ClientTest, ConnectIsAcceptedWithoutSessionPresent) {
   EXPECT_EQ(broker_->session_count(), 0u) << "a clean session ends with its connection";
 }
 
+TEST_F(ClientTest, ClientIdIsTheSessionsOnlyWhileConnected) {
+  auto peer = open();
+  EXPECT_EQ(peer->client->client_id(), "");
+  ASSERT_TRUE(connect(*peer, "c1"));
+  EXPECT_EQ(peer->client->client_id(), "c1");
+  peer->closed();
+  EXPECT_FALSE(peer->client->connected());
+  EXPECT_EQ(peer->client->client_id(), "");
+}
+
 TEST_F(ClientTest, EmptyClientIdWithCleanSessionIsAssignedAnId) {
   auto a = connected("");
   auto b = connected("");
@@ -849,6 +859,46 @@ TEST_F(ClientTest, KeepAliveDeadlineIsOneAndAHalfTimesTheKeepAlive) {
 TEST_F(ClientTest, KeepAliveStartsAtTheConnectNotAtTheAccept) {
   auto c = open(t0);
   ASSERT_TRUE(connect(*c, "k", ConnectOptions().keep(4), t0 + 3s));
+  EXPECT_FALSE(c->client->deadline_passed(t0 + 9s - 1ms));
+  EXPECT_TRUE(c->client->deadline_passed(t0 + 9s + 1ms));
+}
+
+// An enhanced-authentication method of one round: any client data gets a challenge, then any
+// answer succeeds.
+class OneRoundAuthenticator : public auth::EnhancedAuthenticator {
+ public:
+  std::string_view method() const override { return "ONE-ROUND"; }
+  std::unique_ptr<auth::AuthExchange> begin(std::string_view, std::string_view) override {
+    struct Exchange : auth::AuthExchange {
+      bool challenged = false;
+      auth::AuthStep step(std::string_view) override {
+        auth::AuthStep s;
+        s.outcome = challenged ? auth::AuthStep::Outcome::success : auth::AuthStep::Outcome::challenge;
+        s.data = challenged ? "" : "challenge";
+        challenged = true;
+        return s;
+      }
+    };
+    return std::make_unique<Exchange>();
+  }
+};
+
+TEST_F(ClientTest, KeepAliveStartsWhenEnhancedAuthenticationCompletes) {
+  broker_->add_authenticator(std::make_shared<OneRoundAuthenticator>());
+  auto c = open(t0, Version::v5);
+  auto connect = std::get<mqtt::Connect>(connect_packet("k", ConnectOptions().keep(4).protocol(Version::v5)));
+  connect.props.add_string(mqtt::PropertyId::authentication_method, "ONE-ROUND");
+  c->send(connect, t0 + 1s);
+  EXPECT_THAT(type_names(c->take()), ElementsAre("AUTH"));
+  EXPECT_FALSE(c->client->connected());
+  EXPECT_EQ(c->client->client_id(), "");
+  mqtt::Auth answer{mqtt::ReasonCode::continue_authentication, {}};
+  answer.props.add_string(mqtt::PropertyId::authentication_method, "ONE-ROUND");
+  answer.props.add_string(mqtt::PropertyId::authentication_data, "response");
+  c->send(answer, t0 + 3s);
+  EXPECT_THAT(type_names(c->take()), ElementsAre("CONNACK"));
+  ASSERT_TRUE(c->client->connected());
+  EXPECT_EQ(c->client->client_id(), "k");
   EXPECT_FALSE(c->client->deadline_passed(t0 + 9s - 1ms));
   EXPECT_TRUE(c->client->deadline_passed(t0 + 9s + 1ms));
 }

@@ -22,10 +22,10 @@ namespace mqbase::broker::testing {
 
 class FakeLink : public ClientLink {
  public:
-  bool send(std::string_view bytes, bool droppable) override {
+  bool send(std::string_view bytes, SendMode mode) override {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
-    if (droppable && full_) {
+    if (mode != SendMode::reliable && full_) {
       ++refused_;
       return false;
     }

@@ -413,6 +413,23 @@ TEST_F(SessionTest, IncomingQos2IsRoutedOnceUntilReleased) {
   EXPECT_FALSE(s->begin_incoming_qos2(11));
 }
 
+TEST_F(SessionTest, IncomingQos2CountAndReleaseOfUnknownIds) {
+  auto s = make_session();
+  EXPECT_EQ(s->incoming_qos2_count(), 0u);
+  EXPECT_FALSE(s->release_incoming_qos2(7)) << "nothing awaits PUBREL yet";
+  EXPECT_TRUE(s->begin_incoming_qos2(7));
+  EXPECT_TRUE(s->begin_incoming_qos2(8));
+  EXPECT_EQ(s->incoming_qos2_count(), 2u);
+  EXPECT_FALSE(s->release_incoming_qos2(9));
+  EXPECT_TRUE(s->release_incoming_qos2(7));
+  EXPECT_FALSE(s->release_incoming_qos2(7)) << "released twice";
+  EXPECT_TRUE(s->release_incoming_qos2(8));
+  EXPECT_EQ(s->incoming_qos2_count(), 0u);
+  EXPECT_FALSE(s->release_incoming_qos2(8)) << "all released";
+  EXPECT_TRUE(s->begin_incoming_qos2(8)) << "a new message once the set is empty again";
+  EXPECT_EQ(s->incoming_qos2_count(), 1u);
+}
+
 TEST_F(SessionTest, PacketIdsWrapAndSkipIdsStillInFlight) {
   limits_.max_inflight_messages = 0;  // unlimited window
   auto s = make_session();
