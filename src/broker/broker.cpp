@@ -102,7 +102,8 @@ ConnectOutcome Broker::connect(const mqtt::Connect& c, const std::shared_ptr<Cli
 void Broker::redistribute(const std::shared_ptr<Session>& from) {
   for (auto& u : from->take_shared_messages()) {
     MatchedSubscriber other;
-    if (!index_.pick_other_member(*u.delivery.share, from.get(), other)) continue;
+    std::shared_ptr<Session> owner;
+    if (!index_.pick_other_member(*u.delivery.share, from.get(), other, owner)) continue;
     Delivery d = u.delivery;
     d.qos = std::min(other.qos, u.msg->qos);
     d.identifiers = std::move(other.identifiers);
@@ -122,7 +123,10 @@ void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t genera
 size_t Broker::publish(const MessagePtr& msg) {
   if (msg->retain) retained_.set(msg);
   thread_local std::vector<MatchedSubscriber> matches;
-  index_.match(msg->topic, static_cast<const Session*>(msg->origin), matches);
+  // Deliveries happen under the index's read lock: it keeps the matched sessions alive without
+  // a reference count per delivery (a count every loop would write to).
+  auto lock = index_.read_lock();
+  index_.match_locked(msg->topic, static_cast<const Session*>(msg->origin), matches);
   size_t n = matches.size();
   // QoS 0 to 3.x subscribers is the same bytes for all of them (per RETAIN flag): encode once.
   thread_local std::string encoded[2];
@@ -142,7 +146,7 @@ size_t Broker::publish(const MessagePtr& msg) {
     }
     m.session->deliver(msg, d);
   }
-  matches.clear();  // drop the session references now, not at the next publish
+  matches.clear();
   return n;
 }
 

@@ -13,9 +13,23 @@ using mqtt::PropertyId;
 using mqtt::ReasonCode;
 
 MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view topic) const {
-  auto m = std::make_shared<Message>();
-  m->topic = std::string(topic);
-  m->payload = std::string(p.payload);
+  // A QoS 0 message that is not retained is sent or dropped during publish() and kept by
+  // nobody, so the loop reuses one Message (and the capacity of its strings) for all of them:
+  // no allocation per message. Should anything still hold the last one, a new one is made.
+  thread_local std::shared_ptr<Message> reusable;
+  std::shared_ptr<Message> m;
+  if (p.qos == 0 && !p.retain && reusable && reusable.use_count() == 1) {
+    m = reusable;
+    std::string keep_topic = std::move(m->topic), keep_payload = std::move(m->payload);
+    *m = Message{};
+    m->topic = std::move(keep_topic);
+    m->payload = std::move(keep_payload);
+  } else {
+    m = std::make_shared<Message>();
+    if (p.qos == 0 && !p.retain) reusable = m;
+  }
+  m->topic.assign(topic);
+  m->payload.assign(p.payload);
   m->qos = p.qos;
   m->retain = p.retain;
   m->origin = session_.get();

@@ -12,10 +12,12 @@
 //
 // Thread-safety: lock/try_lock/unlock are safe from any thread; unlock only by the holder.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -89,5 +91,50 @@ class Mutex {
 
 static_assert(sizeof(Mutex) == 4, "Mutex must stay one futex word");
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+// ReadMostlyMutex: a reader-writer lock for state every event loop reads on every message and
+// that changes rarely (the subscription index). A plain rwlock makes each reader write its
+// one lock word, so readers on different cores fight over one cache line; here each thread
+// reads through its own shard (an rwlock on its own cache line) and a writer takes every
+// shard, in order. The shards prefer writers: a loop publishing back to back must not keep a
+// SUBSCRIBE waiting for ever. So a thread must not take the shared lock twice (a writer
+// waiting in between would deadlock it). Works with std::shared_lock and std::unique_lock.
+class ReadMostlyMutex {
+ public:
+  ReadMostlyMutex() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    for (auto& s : shards_) pthread_rwlock_init(&s.lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~ReadMostlyMutex() {
+    for (auto& s : shards_) pthread_rwlock_destroy(&s.lock);
+  }
+  ReadMostlyMutex(const ReadMostlyMutex&) = delete;
+  ReadMostlyMutex& operator=(const ReadMostlyMutex&) = delete;
+
+  void lock_shared() { pthread_rwlock_rdlock(&shard().lock); }
+  void unlock_shared() { pthread_rwlock_unlock(&shard().lock); }
+  void lock() {
+    for (auto& s : shards_) pthread_rwlock_wrlock(&s.lock);
+  }
+  void unlock() {
+    for (auto& s : shards_) pthread_rwlock_unlock(&s.lock);
+  }
+
+ private:
+  static constexpr size_t kShards = 8;
+  struct alignas(64) Shard {
+    pthread_rwlock_t lock;
+  };
+  // A thread keeps its shard for life, so lock_shared and unlock_shared meet the same one.
+  Shard& shard() {
+    static std::atomic<size_t> next{0};
+    thread_local const size_t slot = next.fetch_add(1, std::memory_order_relaxed);
+    return shards_[slot % kShards];
+  }
+  std::array<Shard, kShards> shards_;
+};
 
 }  // namespace mqbase::broker

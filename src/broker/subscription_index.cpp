@@ -178,7 +178,7 @@ void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Se
                                  std::vector<MatchedSubscriber>& out) const {
   for (const auto& e : n.subscribers) {
     if (e.opts.no_local && e.session.get() == origin) continue;
-    MatchedSubscriber m{e.session, e.opts.qos, e.opts.retain_as_published, {}, nullptr};
+    MatchedSubscriber m{e.session.get(), e.opts.qos, e.opts.retain_as_published, {}, nullptr};
     if (e.opts.identifier) m.identifiers.push_back(e.opts.identifier);
     out.push_back(std::move(m));
   }
@@ -186,7 +186,7 @@ void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Se
     size_t i = choose(strategy_, g->members, g->next, topic, origin, nullptr);
     if (i == g->members.size()) continue;
     const auto& member = g->members[i];
-    MatchedSubscriber m{member.session, member.opts.qos, member.opts.retain_as_published, {}, g->key};
+    MatchedSubscriber m{member.session.get(), member.opts.qos, member.opts.retain_as_published, {}, g->key};
     if (member.opts.identifier) m.identifiers.push_back(member.opts.identifier);
     out.push_back(std::move(m));
   }
@@ -218,17 +218,31 @@ void SubscriptionIndex::match_level(const Node& node, std::string_view topic, si
   }
 }
 
-void SubscriptionIndex::match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const {
+void SubscriptionIndex::match_locked(std::string_view topic, const Session* origin,
+                                     std::vector<MatchedSubscriber>& out) const {
   out.clear();
-  {
-    std::shared_lock lock(mutex_);
-    match_level(*root_, topic, 0, true, origin, out);
-  }
+  match_level(*root_, topic, 0, true, origin, out);
   if (out.size() < 2) return;
   // One copy per session over its ordinary subscriptions, at the highest QoS, with every
   // matching Subscription Identifier ([MQTT-3.3.5-1], [MQTT-3.3.4-3]). Shared deliveries stay
-  // separate: each group delivers its own copy.
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+  // separate: each group delivers its own copy. Most matches list every session once: for a
+  // short list a pairwise look settles that without sorting.
+  if (out.size() <= 32) {
+    bool repeated = false;
+    for (size_t i = 1; i < out.size() && !repeated; ++i) {
+      if (out[i].share) continue;
+      for (size_t j = 0; j < i; ++j) {
+        if (out[j].session == out[i].session && !out[j].share) {
+          repeated = true;
+          break;
+        }
+      }
+    }
+    if (!repeated) return;
+  }
+  // The merge below is order-independent (max, or, identifiers sorted after), so a plain
+  // sort (no temporary buffer) will do.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     if (a.share != b.share) return a.share < b.share;
     return a.session < b.session;
   });
@@ -250,7 +264,7 @@ void SubscriptionIndex::match(std::string_view topic, const Session* origin, std
 }
 
 bool SubscriptionIndex::pick_other_member(const std::string& share, const Session* exclude,
-                                          MatchedSubscriber& out) const {
+                                          MatchedSubscriber& out, std::shared_ptr<Session>& owner) const {
   mqtt::SharedFilter shared;
   if (mqtt::parse_shared(share, shared) != mqtt::ShareParse::ok) return false;
   std::shared_lock lock(mutex_);
@@ -262,7 +276,8 @@ bool SubscriptionIndex::pick_other_member(const std::string& share, const Sessio
   size_t i = choose(strategy_, g.members, g.next, {}, nullptr, exclude);
   if (i == g.members.size()) return false;
   const auto& member = g.members[i];
-  out = MatchedSubscriber{member.session, member.opts.qos, member.opts.retain_as_published, {}, g.key};
+  owner = member.session;
+  out = MatchedSubscriber{member.session.get(), member.opts.qos, member.opts.retain_as_published, {}, g.key};
   if (member.opts.identifier) out.identifiers.push_back(member.opts.identifier);
   return true;
 }

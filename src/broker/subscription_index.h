@@ -3,7 +3,8 @@
 // Shared subscriptions ("$share/{group}/{filter}") hang off the same trie node as their
 // filter, one group per name; a message matching a group goes to one of its members.
 // Thread-safety: all methods are safe from any thread. Matching takes a shared lock (many
-// publishers at once); subscribe/unsubscribe take it exclusively. Read-mostly by design.
+// publishers at once, each loop through its own shard of the lock); subscribe/unsubscribe
+// take it exclusively. Read-mostly by design.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "broker/message.h"
+#include "broker/mutex.h"
 
 namespace mqbase::broker {
 
@@ -34,8 +36,10 @@ enum class ShareStrategy { round_robin, random, sticky, hash_client, hash_topic 
 
 // One delivery of a PUBLISH: a session, the QoS to send at (the highest of its matching
 // filters, before the min with the message's QoS), and what the matching subscriptions add.
+// The session is not owned: it stays alive while the index's read lock is held (the index
+// holds a reference to every subscribed session), or while the caller holds one.
 struct MatchedSubscriber {
-  std::shared_ptr<Session> session;
+  Session* session = nullptr;
   uint8_t qos = 0;
   bool retain_as_published = false;
   std::vector<uint32_t> identifiers;             // Subscription Identifiers, ascending
@@ -57,15 +61,28 @@ class SubscriptionIndex {
   // Removes `session`'s subscription to `filter`. Returns whether one existed.
   bool remove(const Session* session, std::string_view filter);
 
+  // The shared lock. While it is held no subscription is added or removed, so the sessions
+  // match_locked() returns stay alive: deliver to them before letting go. Take it once per
+  // message; it must not be held while subscribing.
+  std::shared_lock<ReadMostlyMutex> read_lock() const { return std::shared_lock(mutex_); }
+
   // Fills `out` (cleared first) with the deliveries of a message on `topic` published by
   // `origin` (for No Local; may be null): one entry per session over its ordinary
-  // subscriptions ([MQTT-3.3.5-1]), plus one entry per matching shared group.
-  void match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
+  // subscriptions ([MQTT-3.3.5-1]), plus one entry per matching shared group. The caller holds
+  // read_lock().
+  void match_locked(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
+  // The same, taking the lock for the match only (the caller keeps the sessions alive).
+  void match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const {
+    auto lock = read_lock();
+    match_locked(topic, origin, out);
+  }
   void match(std::string_view topic, std::vector<MatchedSubscriber>& out) const { match(topic, nullptr, out); }
 
   // Picks a member of the shared subscription `share` ("$share/g/f") other than `exclude`,
-  // preferring connected ones, to take over a message. Returns false when there is none.
-  bool pick_other_member(const std::string& share, const Session* exclude, MatchedSubscriber& out) const;
+  // preferring connected ones, to take over a message. Returns it in `out` and `owner` (a
+  // reference that keeps it alive). Returns false when there is none.
+  bool pick_other_member(const std::string& share, const Session* exclude, MatchedSubscriber& out,
+                         std::shared_ptr<Session>& owner) const;
 
   size_t size() const;
 
@@ -79,7 +96,7 @@ class SubscriptionIndex {
   Node* find(std::string_view filter) const;
 
   const ShareStrategy strategy_;
-  mutable std::shared_mutex mutex_;
+  mutable ReadMostlyMutex mutex_;
   std::unique_ptr<Node> root_;
   size_t count_ = 0;
 };

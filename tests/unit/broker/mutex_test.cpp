@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -101,6 +103,57 @@ TEST(MutexTest, WorksWithUniqueLockAndConditionVariableAny) {
   consumer.join();
   std::unique_lock lock(m, std::try_to_lock);
   EXPECT_TRUE(lock.owns_lock());
+}
+
+// Writers take every shard, so a reader on any thread never sees a half-made change: two
+// writers keep a pair of counters equal under the exclusive lock, two readers (each on its
+// own shard) check them under the shared lock, back to back as a publishing loop does. The
+// writers get through although the readers never pause (the shards prefer writers).
+TEST(ReadMostlyMutexTest, ReadersNeverSeeAHalfDoneWrite) {
+  ReadMostlyMutex m;
+  uint64_t a = 0, b = 0;
+  std::atomic<bool> torn{false}, stop{false};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        std::shared_lock lock(m);
+        if (a != b) torn = true;
+      }
+    });
+  }
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        std::unique_lock lock(m);
+        ++a;
+        ++b;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_FALSE(torn);
+  EXPECT_EQ(a, 4000u);
+  EXPECT_EQ(b, 4000u);
+}
+
+// A writer waits for a reader that holds the lock, on whichever shard it reads through.
+TEST(ReadMostlyMutexTest, AWriterWaitsForAReader) {
+  ReadMostlyMutex m;
+  std::atomic<bool> written{false};
+  std::shared_lock reader(m);
+  std::thread writer([&] {
+    std::unique_lock lock(m);
+    written = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(written);
+  reader.unlock();
+  writer.join();
+  EXPECT_TRUE(written);
 }
 
 }  // namespace

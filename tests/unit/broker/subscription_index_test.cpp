@@ -126,7 +126,7 @@ TEST_F(SubscriptionIndexTest, OverlappingFiltersOfOneSessionGiveOneEntryAtTheHig
   std::vector<MatchedSubscriber> out;
   index_.match("a/b", out);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].session, s);
+  EXPECT_EQ(out[0].session, s.get());
   EXPECT_EQ(out[0].qos, 2);
   // Only a/+ and a/# match a/c; only a/# matches a/c/d.
   EXPECT_EQ(match("a/c"), (Qos{{"s", 2}}));
@@ -147,10 +147,11 @@ TEST_F(SubscriptionIndexTest, MatchClearsTheOutputFirst) {
   auto s = make_session("s");
   index_.add(s, "a", {0});
   std::vector<MatchedSubscriber> out(1);
-  out[0].session = make_session("stale");
+  auto stale = make_session("stale");
+  out[0].session = stale.get();
   index_.match("a", out);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].session, s);
+  EXPECT_EQ(out[0].session, s.get());
   index_.match("nothing", out);
   EXPECT_TRUE(out.empty());
 }
@@ -285,7 +286,7 @@ TEST_F(SubscriptionIndexTest, ConcurrentSubscribersAndPublishers) {
       std::vector<MatchedSubscriber> out;
       for (int i = 0; i < kRounds; ++i) {
         index_.match("load/" + std::to_string(i % 17) + "/x", out);
-        bool has_stable = std::any_of(out.begin(), out.end(), [&](const auto& m) { return m.session == stable; });
+        bool has_stable = std::any_of(out.begin(), out.end(), [&](const auto& m) { return m.session == stable.get(); });
         if (!has_stable || out.size() > 3) wrong = true;
       }
     });
