@@ -7,7 +7,9 @@
 # brokers, each run on a freshly started broker; the table shows medians. Then an idle-
 # connections scenario: 19,000 connections held by several `mqbase bench conn` processes
 # (a process may have at most `ulimit -Hn` open files here), and the broker's resident memory
-# growth per connection.
+# growth per connection. Last, threads: mqbase with --threads 1 and --threads 2, broker and load
+# generator both free to use both cores (BENCH_BROKER_CORE,BENCH_LOAD_CORE), to show whether a
+# second loop adds throughput or only contention.
 #
 # The results replace what is between <!-- bench:begin --> and <!-- bench:end --> in
 # docs/benchmarks.md (BENCH_DOC). Brokers are stopped by their own PIDs; temp dirs removed.
@@ -39,6 +41,13 @@ SCENARIOS=(
   "fanin 16->1 QoS 1 64 B, inflight 32|fanin -c 16 --qos 1 --size 64 --inflight 32"
   "latency 10k msg/s QoS 0 64 B|latency --rate 10000 --qos 0 --size 64"
   "p2p 16 pairs QoS 0 64 B|p2p -c 16 --qos 0 --size 64"
+  "fanout 1->16 QoS 0 64 B, inflight 256|fanout -c 16 --qos 0 --size 64 --inflight 256"
+)
+# label | arguments: mqbase alone, 1 thread against 2 threads
+THREAD_SCENARIOS=(
+  "fanin 16->1 QoS 0 64 B|fanin -c 16 --qos 0 --size 64"
+  "p2p 16 pairs QoS 0 64 B|p2p -c 16 --qos 0 --size 64"
+  "fanout 1->16 QoS 0 64 B|fanout -c 16 --qos 0 --size 64"
 )
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -80,9 +89,10 @@ sys.exit(1)
 EOF
 }
 
-# start_broker NAME: starts a fresh broker pinned to BROKER_CORE; sets BROKER_PID and PORT.
+# start_broker NAME [THREADS CORES]: starts a fresh broker pinned to BROKER_CORE (or CORES);
+# sets BROKER_PID and PORT.
 start_broker() {
-  local name=$1 dir
+  local name=$1 threads=${2:-1} cores=${3:-$BROKER_CORE} dir
   dir=$(mktemp -d "$WORK/$name.XXXXXX")
   PORT=$(free_port)
   if [[ $name == mqbase ]]; then
@@ -93,7 +103,7 @@ data_dir = "$dir/data"
 [log]
 level = "warn"
 EOF
-    taskset -c "$BROKER_CORE" "$MQBASE" serve --threads 1 --port "$PORT" --config "$dir/mqbase.toml" \
+    taskset -c "$cores" "$MQBASE" serve --threads "$threads" --port "$PORT" --config "$dir/mqbase.toml" \
       --ready-file "$dir/ready.json" >"$dir/stdout.log" 2>"$dir/stderr.log" &
     BROKER_PID=$!
     local i
@@ -130,8 +140,10 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 RESULTS=$WORK/results.jsonl
 IDLE=$WORK/idle.jsonl
+THREADS=$WORK/threads.jsonl
 : >"$RESULTS"
 : >"$IDLE"
+: >"$THREADS"
 
 # ---- throughput / latency scenarios ---------------------------------------------------------
 for entry in "${SCENARIOS[@]}"; do
@@ -204,13 +216,35 @@ EOF
   done
 fi
 
+# ---- threads: 1 against 2, mqbase only, both on both cores ------------------------------------
+BOTH="$BROKER_CORE,$LOAD_CORE"
+[[ $BROKER_CORE != "$LOAD_CORE" ]] || BOTH=$BROKER_CORE
+for entry in "${THREAD_SCENARIOS[@]}"; do
+  label=${entry%%|*}
+  args=${entry#*|}
+  [[ -z $ONLY || $ONLY == threads ]] || continue
+  for ((run = 1; run <= RUNS; run++)); do
+    if (( run % 2 )); then order=(1 2); else order=(2 1); fi
+    for threads in "${order[@]}"; do
+      start_broker mqbase "$threads" "$BOTH"
+      # shellcheck disable=SC2086
+      line=$(taskset -c "$BOTH" "$MQBASE" bench $args -p "$PORT" --duration "$DURATION" --warmup "$WARMUP" \
+               --json --quiet --broker-pid "$BROKER_PID" 2>>"$WORK/bench.stderr" || true)
+      stop_broker
+      [[ -n $line ]] || line='{"error": "no output from mqbase bench"}'
+      printf '{"label": "%s", "broker": "mqbase --threads %s", "run": %d, "result": %s}\n' "$label" "$threads" "$run" "$line" >>"$THREADS"
+      tail -1 "$THREADS" | $PY -c 'import json,sys; d=json.loads(sys.stdin.read()); r=d["result"]; print("%-40s %-20s run %d: %10.0f msg/s  broker %5.1f %%  lost %d %s" % (d["label"], d["broker"], d["run"], r.get("msgs_per_sec",0), r.get("broker_cpu_pct",-1), r.get("lost",0), r.get("error","")))'
+    done
+  done
+done
+
 [[ -z $ONLY ]] || { echo "BENCH_ONLY set: $DOC left alone"; exit 0; }
 
 # ---- the table -----------------------------------------------------------------------------
-$PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" <<'EOF'
+$PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" "$THREADS" <<'EOF'
 import datetime, json, re, statistics, subprocess, sys
 
-results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root = sys.argv[1:12]
+results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, threads = sys.argv[1:13]
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -301,6 +335,34 @@ if idle and open(idle).read().strip():
             d["rss_after_kb"] / 1024.0, fmt(per, "{:.1f}")))
         for e in d["errors"]:
             notes.append("- idle connections, %s: %s" % (d["broker"], e))
+    out.append("")
+thread_rows = {}
+thread_order = []
+for line in open(threads):
+    d = json.loads(line)
+    if d["label"] not in thread_order:
+        thread_order.append(d["label"])
+    thread_rows.setdefault((d["label"], d["broker"]), []).append(d["result"])
+if thread_rows:
+    out.append("Threads: mqbase alone, broker and load generator both free to use cores %s and %s (so a second broker "
+               "thread competes with the generator for CPU); median of %s runs, alternating." % (bcore, lcore, runs))
+    out.append("")
+    out.append("| scenario | broker | delivered msg/s | broker CPU % | msgs per broker CPU-second | loss % | vs 1 thread |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for label in thread_order:
+        one = None
+        for broker in ("mqbase --threads 1", "mqbase --threads 2"):
+            rs = thread_rows.get((label, broker))
+            if not rs:
+                continue
+            rate, cpu, per_cpu, gen, p50, p99, loss, errors = stats(rs)
+            if one is None:
+                one = rate
+            ratio = "%.2fx" % (rate / one) if rate and one else "n/a"
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (label, broker, fmt(rate), fmt(cpu, "{:.0f}"),
+                                                          fmt(per_cpu), fmt(loss, "{:.2f}"), ratio))
+            for e in errors:
+                notes.append("- %s, %s: %s" % (label, broker, e))
     out.append("")
 if notes:
     out.append("Errors reported by the runs:")

@@ -20,10 +20,14 @@ MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view 
   std::shared_ptr<Message> m;
   if (p.qos == 0 && !p.retain && reusable && reusable.use_count() == 1) {
     m = reusable;
-    std::string keep_topic = std::move(m->topic), keep_payload = std::move(m->payload);
-    *m = Message{};
-    m->topic = std::move(keep_topic);
-    m->payload = std::move(keep_payload);
+    if (m->has_v5_properties()) {  // what copy_message_properties may have set last time
+      m->payload_format.reset();
+      m->expires_at.reset();
+      m->content_type.reset();
+      m->response_topic.reset();
+      m->correlation_data.reset();
+      m->user_properties.clear();
+    }
   } else {
     m = std::make_shared<Message>();
     if (p.qos == 0 && !p.retain) reusable = m;

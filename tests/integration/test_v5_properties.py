@@ -303,5 +303,26 @@ class V5Properties(V5TestCase):
         self.assertEqual(before[0].props.get("UserProperty"), [("k", "v")])
 
 
+    def test_qos0_messages_do_not_inherit_each_others_properties(self):
+        # The broker reuses one in-memory message per loop for QoS 0: every property of one
+        # message must be gone from the next, and payloads and topics must not mix.
+        topic = unique_topic("q0reuse")
+        s = self.paho5()
+        s.subscribe(topic + "/#", 0)
+        pub = self.paho5()
+        pub.publish(topic + "/a", b"first, longer payload", qos=0,
+                    props={"ContentType": "c", "PayloadFormatIndicator": 1, "ResponseTopic": "r",
+                           "CorrelationData": b"x", "MessageExpiryInterval": 60,
+                           "UserProperty": [("k", "v")]})
+        pub.publish(topic + "/bb", b"2nd", qos=0)
+        got = sync_marker(pub, s, topic + "/m")
+        self.assertEqual([(m.topic, m.payload) for m in got],
+                         [(topic + "/a", b"first, longer payload"), (topic + "/bb", b"2nd")])
+        self.assertEqual(got[0].props.get("ContentType"), "c")
+        self.assertEqual(got[0].props.get("UserProperty"), [("k", "v")])
+        for name in ("ContentType", "PayloadFormatIndicator", "ResponseTopic", "CorrelationData",
+                     "MessageExpiryInterval", "UserProperty"):
+            self.assertIsNone(got[1].props.get(name), name)
+
 if __name__ == "__main__":
     run_tests()
