@@ -325,14 +325,14 @@ if idle and open(idle).read().strip():
     out.append("Idle connections: each broker alone on core %s, connections opened by several `mqbase bench conn` "
                "processes on core %s and held; resident memory (VmRSS) before and with all of them connected." % (bcore, lcore))
     out.append("")
-    out.append("| broker | connections held | failed | RSS before MiB | RSS with connections MiB | KiB per connection |")
+    out.append("| broker | connections held | failed | RSS before MiB | RSS with connections MiB | bytes per connection |")
     out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     for line in open(idle):
         d = json.loads(line)
-        per = (d["rss_after_kb"] - d["rss_before_kb"]) / d["connected"] if d["connected"] else None
+        per = (d["rss_after_kb"] - d["rss_before_kb"]) * 1024.0 / d["connected"] if d["connected"] else None
         out.append("| %s | %s | %s | %.1f | %.1f | %s |" % (
             d["broker"], "{:,}".format(d["connected"]), d["failed"], d["rss_before_kb"] / 1024.0,
-            d["rss_after_kb"] / 1024.0, fmt(per, "{:.1f}")))
+            d["rss_after_kb"] / 1024.0, fmt(per, "{:,.0f}")))
         for e in d["errors"]:
             notes.append("- idle connections, %s: %s" % (d["broker"], e))
     out.append("")

@@ -91,6 +91,10 @@ void EventLoop::schedule_tick() {
 }
 
 void EventLoop::adopt(int fd) {
+  if (stopping_) {  // accepted just before the shutdown reached this loop
+    ::close(fd);
+    return;
+  }
   auto c = std::make_shared<Connection>(*this, fd);
   c->slot = connections_.size();
   connections_.push_back(c);

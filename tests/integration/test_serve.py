@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, free_port, is_mosquitto, mqbase_binary, run_tests  # noqa: E402
+from harness import HOST, free_port, is_mosquitto, mqbase_binary, run_tests, varint  # noqa: E402
 
 TIMEOUT = 10
 
@@ -122,6 +122,46 @@ class Serve(unittest.TestCase):
         proc.send_signal(signal.SIGINT)
         self.assertEqual(proc.wait(TIMEOUT), 0)
         self.assertEqual(held.recv(16), b"", "the server closed the client's connection")
+        err = proc.stderr.read().decode()
+        self.assertNotIn("runtime error:", err)
+        self.assertNotIn("AddressSanitizer", err)
+
+    def test_stop_does_not_wait_for_ever_on_a_client_that_stopped_reading(self):
+        # A subscriber that never reads: its socket and the broker's write buffer for it fill
+        # up, so the server's goodbye can never be written. The server still exits, after a
+        # grace period of 2 s, with status 0.
+        proc, ready = self.start(["--port", "0", "--data-dir", self.path("data")])
+        port = ready["listeners"][0]["port"]
+
+        def connect(client_id, rcvbuf=None):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(TIMEOUT)
+            sock.connect((HOST, port))
+            self.addCleanup(sock.close)
+            body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
+            sock.sendall(bytes([0x10]) + varint(len(body)) + body)
+            self.assertEqual(sock.recv(4), b"\x20\x02\x00\x00")
+            return sock
+
+        stalled = connect(b"stalled", rcvbuf=4096)
+        topic = b"stall/t"
+        sub = b"\x00\x01" + len(topic).to_bytes(2, "big") + topic + b"\x00"
+        stalled.sendall(bytes([0x82]) + varint(len(sub)) + sub)
+        self.assertEqual(stalled.recv(5), b"\x90\x03\x00\x01\x00")
+        publisher = connect(b"flooder")
+        body = len(topic).to_bytes(2, "big") + topic + b"x" * 65536
+        packet = bytes([0x30]) + varint(len(body)) + body
+        for _ in range(100):  # 6.5 MB: more than the socket buffers and the 1 MiB write limit
+            publisher.sendall(packet)
+        # A PINGREQ answered means every PUBLISH before it was handled.
+        publisher.sendall(b"\xc0\x00")
+        self.assertEqual(publisher.recv(2), b"\xd0\x00")
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(TIMEOUT), 0)
+        self.assertLess(time.monotonic() - began, 6.0)
         err = proc.stderr.read().decode()
         self.assertNotIn("runtime error:", err)
         self.assertNotIn("AddressSanitizer", err)
