@@ -154,6 +154,29 @@ void Connection::take_staged(std::string& bytes) {
       bytes.clear();
       return;
     }
+    // The owning loop is busy (many publishers into one subscriber) and nothing of this
+    // connection waits to be written: write from this thread, under the lock, so the send
+    // costs of a busy subscriber spread over the loops that feed it. An idle owner gets the
+    // bytes handed over instead, so fan-out spreads its writes over the loops.
+    if (!write_busy_ && out_.empty() && loop_.busy()) {
+      size_t done = 0;
+      while (done < bytes.size()) {
+        ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+        if (n > 0) {
+          done += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+          continue;
+        } else {
+          break;  // full, or failed: the owner writes (or meets the error) with the rest
+        }
+      }
+      broker::Stats::add(loop_.broker().stats().bytes_sent, done);
+      if (done == bytes.size()) {
+        bytes.clear();
+        return;
+      }
+      bytes.erase(0, done);
+    }
     pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
     if (out_.empty())
       out_.swap(bytes);
@@ -203,6 +226,7 @@ void Connection::flush(bool writable) {
         out_.clear();
       }
     }
+    write_busy_ = !writing_.empty();
     close_now = writing_.size() == written_ && close_requested_.load(std::memory_order_relaxed);
   }
   // While EPOLLOUT is awaited the socket is full: only the writable event writes.
@@ -236,6 +260,7 @@ bool Connection::write_out() {
   {
     std::lock_guard lock(out_mutex_);
     pending_.store(pending_.load(std::memory_order_relaxed) - sent, std::memory_order_relaxed);
+    if (written_ == writing_.size()) write_busy_ = false;
   }
   bool done = written_ == writing_.size();
   if (done) {

@@ -33,8 +33,10 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
 
   // On the loop: the socket is ready (epoll events).
   void on_events(uint32_t events);
-  // From another loop's thread: appends bytes that loop staged for this connection (QoS 0,
-  // dropped if the connection is closed) and leaves `bytes` empty.
+  // From another loop's thread: the bytes that loop staged for this connection (QoS 0,
+  // dropped if the connection is closed). Written from the calling thread when this
+  // connection's loop is busy and has nothing of it queued, else appended for the loop to
+  // write. Leaves `bytes` empty.
   void take_staged(std::string& bytes);
 
   // On the loop: writes what is queued (called once per pass for a dirty connection, and with
@@ -69,6 +71,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
 
   broker::Mutex out_mutex_;
   bool flush_scheduled_ = false;  // under out_mutex_
+  bool write_busy_ = false;       // writing_ holds unwritten bytes (under out_mutex_)
   bool closed_ = false;           // socket closed (written on the loop under out_mutex_)
   std::atomic<bool> close_requested_{false};  // written under out_mutex_, read lock-free by process()
   std::string out_;      // queued by send(), not yet taken by the loop (under out_mutex_)

@@ -222,6 +222,7 @@ void EventLoop::arm() {
 // After kRoundsPerPass rounds the pass yields to Asio's queue and continues from there.
 void EventLoop::run_ready() {
   in_pass_ = true;
+  busy_.store(true, std::memory_order_relaxed);
   bool drained = false;
   for (int round = 0; round < kRoundsPerPass; ++round) {
     int n = ::epoll_wait(epoll_fd_, events_.data(), kMaxEvents, 0);
@@ -241,6 +242,7 @@ void EventLoop::run_ready() {
     in_pass_ = true;
   }
   in_pass_ = false;
+  busy_.store(false, std::memory_order_relaxed);
   finished_.clear();
   if (stopping_ && connections_.empty()) {
     stop_if_done();

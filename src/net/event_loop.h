@@ -21,6 +21,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,6 +73,10 @@ class EventLoop {
   // overtake it).
   void hand_over(Connection* c);
 
+  // True while the loop is in a pass over its epoll set (read by other loops: a busy loop's
+  // connections get written by the loops that feed them).
+  bool busy() const { return busy_.load(std::memory_order_relaxed); }
+
   // The thread's read buffer, shared by every connection of the loop.
   char* read_buffer() { return read_buffer_.get(); }
   static constexpr size_t kReadBufferSize = 64 * 1024;
@@ -110,6 +115,7 @@ class EventLoop {
   size_t staged_count_ = 0;
   std::unordered_map<Connection*, size_t> staged_index_;
   bool in_pass_ = false;
+  std::atomic<bool> busy_{false};
   bool flush_posted_ = false;
 
   std::mutex remote_mutex_;
