@@ -87,6 +87,30 @@ class PahoQoS(BrokerTestCase):
         self.assertEqual([g[1] for g in got if g[2] == 2], [b"b%d" % i for i in range(n)])
 
 
+    def test_mixed_qos_stream_keeps_order_across_loops(self):
+        """One publisher alternating QoS 0 and QoS 1, another flooding QoS 0 beside it, one
+        QoS 1 subscriber (connections alternate between the server's loops, so the publishers
+        and the subscriber sit on different ones): on the wire, every message arrives, and
+        each publisher's messages of one QoS arrive in the order sent. (Across QoS levels
+        order is not promised, by mosquitto either: QoS 1 waits for the subscriber's
+        in-flight window, QoS 0 does not.) QoS 0 is batched per loop, QoS 1 is not, and a
+        QoS 1 send first flushes what its loop batched for that connection."""
+        sub = self.raw()
+        sub.connect()
+        topic = unique_topic("mixedorder")
+        self.assertEqual(sub.subscribe([(topic + "/#", 1)]), [1])
+        a = self.paho()
+        b = self.paho()
+        n = 600
+        for i in range(n):
+            a.publish(topic + "/a", b"a%d" % i, qos=i % 2, wait=False)
+            b.publish(topic + "/b", b"b%d" % i, qos=0, wait=False)
+        got = sub.receive_publishes(2 * n, timeout=30)
+        for qos in (0, 1):
+            self.assertEqual([g[1] for g in got if g[0] == topic + "/a" and g[2] == qos],
+                             [b"a%d" % i for i in range(qos, n, 2)])
+        self.assertEqual([g[1] for g in got if g[0] == topic + "/b"], [b"b%d" % i for i in range(n)])
+
 class MosquittoClientsQoS(BrokerTestCase):
     """The Debian command-line clients against the broker under test."""
 
