@@ -1,8 +1,10 @@
 // Broker-wide counters, published under $SYS and read by tests and benchmarks.
 // Thread-safety: every counter may be updated from any thread. Each Counter is sharded: a
-// thread adds to its own cache line, and a read sums the shards, so event loops counting the
-// same message flow do not bounce one cache line between cores on every message.
+// thread adds to its own cache line (without a locked instruction: it is the only writer),
+// and a read sums the shards, so event loops counting the same message flow do not bounce
+// one cache line between cores on every message.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -12,9 +14,16 @@ namespace mqbase::broker {
 
 class Counter {
  public:
-  void add(uint64_t n) { slot().fetch_add(n, std::memory_order_relaxed); }
+  void add(uint64_t n) {
+    size_t i = thread_shard();
+    auto& v = shards_[i].value;
+    if (i < kOwnedShards)  // this thread is the shard's only writer: no locked instruction
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    else
+      v.fetch_add(n, std::memory_order_relaxed);
+  }
   // Subtraction may wrap a single shard; the sum over the shards is still exact (mod 2^64).
-  void sub(uint64_t n) { slot().fetch_sub(n, std::memory_order_relaxed); }
+  void sub(uint64_t n) { add(uint64_t{0} - n); }
   uint64_t get() const {
     uint64_t sum = 0;
     for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
@@ -22,16 +31,19 @@ class Counter {
   }
 
  private:
+  // The first kOwnedShards threads to count each own a shard, updated with a plain load and
+  // store (a locked add on every message costs more than the count itself); later threads
+  // share the last shard, with atomic adds.
   static constexpr size_t kShards = 16;
+  static constexpr size_t kOwnedShards = kShards - 1;
   struct alignas(64) Shard {
     std::atomic<uint64_t> value{0};
   };
   static size_t thread_shard() {
     static std::atomic<size_t> next{0};
-    thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+    thread_local size_t mine = std::min(next.fetch_add(1, std::memory_order_relaxed), kOwnedShards);
     return mine;
   }
-  std::atomic<uint64_t>& slot() { return shards_[thread_shard()].value; }
 
   std::array<Shard, kShards> shards_;
 };
