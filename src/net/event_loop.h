@@ -9,12 +9,13 @@
 // another thread it queues the connection on this loop and wakes it through an eventfd (once
 // per pass, however many connections were queued). QoS 0 bytes for a connection of another
 // loop are first staged by the sending loop and handed over once at the end of its pass, so
-// two loops feeding one subscriber meet on its lock once per pass, not once per message.
+// two loops feeding one subscriber meet on its lock once per pass, not once per message (and
+// when the subscriber's loop is busy, the feeding loop writes the bytes to the socket itself).
 //
 // A periodic tick checks keep-alive and CONNECT deadlines (one timer per loop, not one per
 // connection).
-// Thread-safety: post(), schedule_remote_flush() and shutdown() from any thread; the rest on
-// the loop's own thread.
+// Thread-safety: context() (to post work to the loop), schedule_remote_flush(), busy() and
+// shutdown() from any thread; the rest on the loop's own thread.
 #pragma once
 #include <sys/epoll.h>
 
