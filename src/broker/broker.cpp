@@ -28,7 +28,7 @@ std::string Broker::assign_client_id() {
 
 void Broker::discard_locked(const std::shared_ptr<Session>& session) {
   for (const auto& [filter, opts] : session->take_subscriptions()) {
-    if (index_.remove(session.get(), filter)) Stats::sub(stats_.subscriptions);
+    index_.remove(session.get(), filter);
   }
   // By iterator: erasing the entry may destroy the Session, whose id the key views.
   if (auto it = sessions_.find(session->client_id()); it != sessions_.end()) sessions_.erase(it);

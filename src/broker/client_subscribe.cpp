@@ -39,7 +39,6 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
     SubscriptionOptions opts{sub.qos, sub.no_local, sub.retain_as_published, sub.retain_handling, identifier};
     std::string filter(sub.filter);
     bool is_new = broker_.subscriptions().add(session_, filter, opts);
-    if (is_new) Stats::add(broker_.stats().subscriptions);
     session_->remember_subscription(filter, opts);
     ack.codes.push_back(sub.qos);
     granted.push_back({std::move(filter), opts, is_new, share == mqtt::ShareParse::ok});
@@ -69,7 +68,6 @@ void Client::handle_unsubscribe(const mqtt::Unsubscribe& u) {
     auto share = mqtt::parse_shared(filter, shared);
     bool valid = share == mqtt::ShareParse::ok || (share == mqtt::ShareParse::not_shared && mqtt::valid_topic_filter(filter));
     bool removed = valid && broker_.subscriptions().remove(session_.get(), filter);
-    if (removed) Stats::sub(broker_.stats().subscriptions);
     session_->forget_subscription(filter);
     if (v5()) {
       ack.codes.push_back(static_cast<uint8_t>(!valid     ? ReasonCode::topic_filter_invalid

@@ -59,7 +59,6 @@ struct Stats {
   Counter publish_dropped;
   Counter bytes_received;
   Counter bytes_sent;
-  Counter subscriptions;
 
   static void add(Counter& c, uint64_t n = 1) { c.add(n); }
   static void sub(Counter& c, uint64_t n = 1) { c.sub(n); }
