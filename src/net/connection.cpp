@@ -129,12 +129,27 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
       return true;
     }
     here->hand_over(this);  // what that loop staged before goes first
+  } else if (here == &loop_ && mode == broker::SendMode::droppable_batched) {
+    // QoS 0 from this connection's own loop: into the loop-only buffer, no lock taken.
+    if (close_requested_.load(std::memory_order_relaxed) || closed_) return false;
+    if (pending_.load(std::memory_order_relaxed) + local_out_.size() > loop_.broker().limits().max_write_buffer)
+      return false;
+    local_out_.append(bytes);
+    if (!local_scheduled_) {
+      local_scheduled_ = true;
+      loop_.schedule_flush(shared_from_this());
+    }
+    return true;
   }
   {
     std::lock_guard lock(out_mutex_);
     if (close_requested_.load(std::memory_order_relaxed) || closed_) return false;
-    if (droppable && pending_.load(std::memory_order_relaxed) > loop_.broker().limits().max_write_buffer)
+    size_t local = here == &loop_ ? local_out_.size() : 0;  // local_out_ is the loop's
+    if (droppable && pending_.load(std::memory_order_relaxed) + local > loop_.broker().limits().max_write_buffer)
       return false;
+    // What this loop put in local_out_ before goes first (local_out_ is this loop's; another
+    // thread never gets here with it non-empty).
+    if (here == &loop_ && !local_out_.empty()) move_local_out();
     out_.append(bytes);
     pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
     if (flush_scheduled_) return true;
@@ -210,13 +225,25 @@ void Connection::disconnect(mqtt::ReasonCode reason) {
   });
 }
 
+// Under out_mutex_, on the loop: local_out_ joins out_.
+void Connection::move_local_out() {
+  pending_.store(pending_.load(std::memory_order_relaxed) + local_out_.size(), std::memory_order_relaxed);
+  if (out_.empty())
+    out_.swap(local_out_);
+  else
+    out_.append(local_out_);
+  local_out_.clear();
+}
+
 void Connection::flush(bool writable) {
   if (finished_) return;
   bool close_now = false;
+  local_scheduled_ = false;
   {
     std::lock_guard lock(out_mutex_);
     flush_scheduled_ = false;
     if (closed_) return;
+    if (!local_out_.empty()) move_local_out();
     if (!out_.empty()) {
       if (writing_.empty()) {
         writing_.swap(out_);
@@ -282,6 +309,7 @@ void Connection::close_socket() {
     closed_ = true;
     close_requested_ = true;
     out_.clear();
+    local_out_.clear();
     pending_.store(0, std::memory_order_relaxed);
   }
   loop_.unwatch(fd_);

@@ -58,6 +58,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   size_t process(std::string_view data);
   // Writes writing_ from written_ on; false when the socket failed.
   bool write_out();
+  void move_local_out();
   void close_socket();
   void finish();
 
@@ -79,6 +80,11 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // staging QoS 0 bytes for this connection
   std::atomic<size_t> pending_{0};
   std::string writing_;  // taken from out_, being written (loop only)
+  // QoS 0 bytes sent from this connection's own loop (SendMode::droppable_batched), appended
+  // without the lock; they join out_ at the next flush, or before the loop's next ordered send
+  // (loop only).
+  std::string local_out_;
+  bool local_scheduled_ = false;  // a flush is pending for local_out_ (loop only)
   size_t written_ = 0;   // bytes of writing_ already written (loop only)
 };
 
