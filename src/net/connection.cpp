@@ -149,7 +149,7 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
       return false;
     // What this loop put in local_out_ before goes first (local_out_ is this loop's; another
     // thread never gets here with it non-empty).
-    if (here == &loop_ && !local_out_.empty()) move_local_out();
+    if (here == &loop_ && !local_out_.empty()) join_out(local_out_);
     out_.append(bytes);
     pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
     if (flush_scheduled_) return true;
@@ -192,12 +192,7 @@ void Connection::take_staged(std::string& bytes) {
       }
       bytes.erase(0, done);
     }
-    pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
-    if (out_.empty())
-      out_.swap(bytes);
-    else
-      out_.append(bytes);
-    bytes.clear();
+    join_out(bytes);
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
   }
@@ -225,14 +220,15 @@ void Connection::disconnect(mqtt::ReasonCode reason) {
   });
 }
 
-// Under out_mutex_, on the loop: local_out_ joins out_.
-void Connection::move_local_out() {
-  pending_.store(pending_.load(std::memory_order_relaxed) + local_out_.size(), std::memory_order_relaxed);
+// Under out_mutex_: `bytes` joins the end of out_ (by a swap when out_ is empty) and is left
+// empty.
+void Connection::join_out(std::string& bytes) {
+  pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
   if (out_.empty())
-    out_.swap(local_out_);
+    out_.swap(bytes);
   else
-    out_.append(local_out_);
-  local_out_.clear();
+    out_.append(bytes);
+  bytes.clear();
 }
 
 void Connection::flush(bool writable) {
@@ -243,7 +239,7 @@ void Connection::flush(bool writable) {
     std::lock_guard lock(out_mutex_);
     flush_scheduled_ = false;
     if (closed_) return;
-    if (!local_out_.empty()) move_local_out();
+    if (!local_out_.empty()) join_out(local_out_);
     if (!out_.empty()) {
       if (writing_.empty()) {
         writing_.swap(out_);

@@ -58,7 +58,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   size_t process(std::string_view data);
   // Writes writing_ from written_ on; false when the socket failed.
   bool write_out();
-  void move_local_out();
+  void join_out(std::string& bytes);
   void close_socket();
   void finish();
 
