@@ -137,6 +137,7 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     local_out_.append(bytes);
     if (!local_scheduled_) {
       local_scheduled_ = true;
+      local_pending_.store(true, std::memory_order_relaxed);
       loop_.schedule_flush(shared_from_this());
     }
     return true;
@@ -173,7 +174,7 @@ void Connection::take_staged(std::string& bytes) {
     // connection waits to be written: write from this thread, under the lock, so the send
     // costs of a busy subscriber spread over the loops that feed it. An idle owner gets the
     // bytes handed over instead, so fan-out spreads its writes over the loops.
-    if (!write_busy_ && out_.empty() && loop_.busy()) {
+    if (!write_busy_ && out_.empty() && !local_pending_.load(std::memory_order_relaxed) && loop_.busy()) {
       size_t done = 0;
       while (done < bytes.size()) {
         ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
@@ -235,6 +236,7 @@ void Connection::flush(bool writable) {
   if (finished_) return;
   bool close_now = false;
   local_scheduled_ = false;
+  local_pending_.store(false, std::memory_order_relaxed);
   {
     std::lock_guard lock(out_mutex_);
     flush_scheduled_ = false;

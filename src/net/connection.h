@@ -85,6 +85,9 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // (loop only).
   std::string local_out_;
   bool local_scheduled_ = false;  // a flush is pending for local_out_ (loop only)
+  // local_out_ holds bytes: another loop then hands its bytes over rather than writing them
+  // to the socket itself, so the loop writes both in one send (written by the loop only).
+  std::atomic<bool> local_pending_{false};
   size_t written_ = 0;   // bytes of writing_ already written (loop only)
 };
 
