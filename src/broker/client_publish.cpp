@@ -20,14 +20,7 @@ MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view 
   std::shared_ptr<Message> m;
   if (p.qos == 0 && !p.retain && reusable && reusable.use_count() == 1) {
     m = reusable;
-    if (m->has_v5_properties()) {  // what copy_message_properties may have set last time
-      m->payload_format.reset();
-      m->expires_at.reset();
-      m->content_type.reset();
-      m->response_topic.reset();
-      m->correlation_data.reset();
-      m->user_properties.clear();
-    }
+    if (m->has_v5_properties()) m->clear_v5_properties();  // what the last one carried
   } else {
     m = std::make_shared<Message>();
     if (p.qos == 0 && !p.retain) reusable = m;

@@ -35,6 +35,14 @@ struct Message {
     return payload_format || expires_at || content_type || response_topic || correlation_data ||
            !user_properties.empty();
   }
+  void clear_v5_properties() {
+    payload_format.reset();
+    expires_at.reset();
+    content_type.reset();
+    response_topic.reset();
+    correlation_data.reset();
+    user_properties.clear();
+  }
   bool expired(Clock::time_point now) const { return expires_at && now >= *expires_at; }
 };
 

@@ -156,12 +156,7 @@ void encode_publish(std::string& out, Version version, std::string_view topic, s
   char head[1 + 4 + 2];
   size_t n = 0;
   head[n++] = static_cast<char>((static_cast<uint8_t>(PacketType::publish) << 4) | flags);
-  uint32_t len = static_cast<uint32_t>(body);
-  do {
-    uint8_t byte = len % 128;
-    len /= 128;
-    head[n++] = static_cast<char>(len > 0 ? byte | 0x80 : byte);
-  } while (len > 0);
+  n += encode_varint(static_cast<uint32_t>(body), head + n);
   head[n++] = static_cast<char>(topic.size() >> 8);
   head[n++] = static_cast<char>(topic.size() & 0xFF);
   size_t start = out.size();

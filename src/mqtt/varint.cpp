@@ -20,13 +20,20 @@ VarintResult decode_varint(std::string_view in) {
   return {VarintStatus::malformed};
 }
 
-void encode_varint(uint32_t value, std::string& out) {
+size_t encode_varint(uint32_t value, char* out) {
+  size_t n = 0;
   do {
     uint8_t byte = value % 128;
     value /= 128;
     if (value > 0) byte |= 0x80;
-    out.push_back(static_cast<char>(byte));
+    out[n++] = static_cast<char>(byte);
   } while (value > 0);
+  return n;
+}
+
+void encode_varint(uint32_t value, std::string& out) {
+  char bytes[4];
+  out.append(bytes, encode_varint(value, bytes));
 }
 
 size_t varint_size(uint32_t value) {

@@ -22,6 +22,8 @@ VarintResult decode_varint(std::string_view in);
 
 // Appends the encoding of `value` (must be <= kMaxRemainingLength) to `out`.
 void encode_varint(uint32_t value, std::string& out);
+// Writes the encoding of `value` at `out` (room for 4 bytes); returns the bytes written.
+size_t encode_varint(uint32_t value, char* out);
 
 // Bytes needed to encode `value`.
 size_t varint_size(uint32_t value);

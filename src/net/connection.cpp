@@ -19,6 +19,25 @@ using Clock = broker::Client::Clock;
 namespace {
 // A writing_ buffer grown past this by a burst is given back once written.
 constexpr size_t kKeepWriteCapacity = 256 * 1024;
+
+// Writes what the non-blocking socket takes now; returns the bytes written. `failed` tells a
+// dead peer from a full socket.
+size_t send_now(int fd, const char* data, size_t size, bool& failed) {
+  size_t done = 0;
+  failed = false;
+  while (done < size) {
+    ssize_t n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      failed = !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+      break;
+    }
+  }
+  return done;
+}
 }  // namespace
 
 Connection::Connection(EventLoop& loop, int fd) : loop_(loop), fd_(fd) {}
@@ -156,10 +175,7 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     if (flush_scheduled_) return true;
     flush_scheduled_ = true;
   }
-  if (EventLoop::current() == &loop_)
-    loop_.schedule_flush(shared_from_this());
-  else
-    loop_.schedule_remote_flush(shared_from_this());
+  loop_.schedule_flush(shared_from_this());
   return true;
 }
 
@@ -175,17 +191,8 @@ void Connection::take_staged(std::string& bytes) {
     // costs of a busy subscriber spread over the loops that feed it. An idle owner gets the
     // bytes handed over instead, so fan-out spreads its writes over the loops.
     if (!write_busy_ && out_.empty() && !local_pending_.load(std::memory_order_relaxed) && loop_.busy()) {
-      size_t done = 0;
-      while (done < bytes.size()) {
-        ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-        if (n > 0) {
-          done += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-          continue;
-        } else {
-          break;  // full, or failed: the owner writes (or meets the error) with the rest
-        }
-      }
+      bool failed;  // full, or failed: the owner writes (or meets the error) with the rest
+      size_t done = send_now(fd_, bytes.data(), bytes.size(), failed);
       broker::Stats::add(loop_.broker().stats().bytes_sent, done);
       if (done == bytes.size()) {
         bytes.clear();
@@ -197,7 +204,7 @@ void Connection::take_staged(std::string& bytes) {
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
   }
-  loop_.schedule_remote_flush(shared_from_this());
+  loop_.schedule_flush(shared_from_this());
 }
 
 void Connection::close() {
@@ -208,10 +215,7 @@ void Connection::close() {
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
   }
-  if (EventLoop::current() == &loop_)
-    loop_.schedule_flush(shared_from_this());
-  else
-    loop_.schedule_remote_flush(shared_from_this());
+  loop_.schedule_flush(shared_from_this());
 }
 
 void Connection::disconnect(mqtt::ReasonCode reason) {
@@ -269,25 +273,17 @@ void Connection::flush(bool writable) {
 // Writes as much of writing_ as the socket takes now. What is left waits for EPOLLOUT (the
 // loop calls flush() again when the socket is writable).
 bool Connection::write_out() {
-  size_t before = written_;
-  while (written_ < writing_.size()) {
-    ssize_t n = ::send(fd_, writing_.data() + written_, writing_.size() - written_, MSG_NOSIGNAL);
-    if (n > 0) {
-      written_ += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    return false;  // the peer is gone: the read side sees it too
-  }
-  size_t sent = written_ - before;
+  bool failed;
+  size_t sent = send_now(fd_, writing_.data() + written_, writing_.size() - written_, failed);
+  if (failed) return false;  // the peer is gone: the read side sees it too
+  written_ += sent;
   broker::Stats::add(loop_.broker().stats().bytes_sent, sent);
+  bool done = written_ == writing_.size();
   {
     std::lock_guard lock(out_mutex_);
     pending_.store(pending_.load(std::memory_order_relaxed) - sent, std::memory_order_relaxed);
-    if (written_ == writing_.size()) write_busy_ = false;
+    if (done) write_busy_ = false;
   }
-  bool done = written_ == writing_.size();
   if (done) {
     writing_.clear();
     written_ = 0;
@@ -333,8 +329,6 @@ void Connection::shutdown_by_server() {
   if (client_) client_->on_server_shutdown();
 }
 
-void Connection::abort() {
-  if (!finished_) finish();
-}
+void Connection::abort() { finish(); }
 
 }  // namespace mqbase::net

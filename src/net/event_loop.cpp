@@ -131,6 +131,10 @@ void EventLoop::watch(Connection* c, int fd, bool want_write) {
 void EventLoop::unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
 
 void EventLoop::schedule_flush(std::shared_ptr<Connection> c) {
+  if (current() != this) {
+    schedule_remote_flush(std::move(c));
+    return;
+  }
   dirty_.push_back(std::move(c));
   request_flush();  // a send from a timer or posted work: write soon
 }
@@ -243,7 +247,6 @@ void EventLoop::run_ready() {
   }
   in_pass_ = false;
   busy_.store(false, std::memory_order_relaxed);
-  finished_.clear();
   if (stopping_ && connections_.empty()) {
     stop_if_done();
     return;

@@ -14,7 +14,7 @@
 //
 // A periodic tick checks keep-alive and CONNECT deadlines (one timer per loop, not one per
 // connection).
-// Thread-safety: context() (to post work to the loop), schedule_remote_flush(), busy() and
+// Thread-safety: context() (to post work to the loop), schedule_flush(), busy() and
 // shutdown() from any thread; the rest on the loop's own thread.
 #pragma once
 #include <sys/epoll.h>
@@ -63,9 +63,8 @@ class EventLoop {
   void unwatch(int fd);
 
   // `c` has bytes to write. On the loop's thread it is written after the current pass; from
-  // another thread it is queued and the loop woken.
+  // another thread it is queued and the loop woken (schedule_remote_flush).
   void schedule_flush(std::shared_ptr<Connection> c);
-  void schedule_remote_flush(std::shared_ptr<Connection> c);
 
   // On the loop's thread: the bytes this loop has staged for `c` (a connection of another
   // loop) in the current pass; created empty on first use.
@@ -94,6 +93,7 @@ class EventLoop {
   void stop_if_done();
   void hand_over_staged();
   void request_flush();  // outside a pass: flush_dirty() soon
+  void schedule_remote_flush(std::shared_ptr<Connection> c);
 
   broker::Broker& broker_;
   const unsigned index_;

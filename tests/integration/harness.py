@@ -656,6 +656,22 @@ def sync_marker(publisher, subscriber, topic, qos=0, timeout=None):
         before.append(m)
 
 
+def publish_in_background(pub, topic, n, qos=1):
+    """Publish payloads b"0" .. b"<n-1>" on `topic` from a thread, so the test can act while
+    they flow. Returns (thread, errors): join the thread, then assert errors == []."""
+    errors = []
+
+    def publish_all():
+        try:
+            for i in range(n):
+                pub.publish(topic, b"%d" % i, qos=qos)
+        except Exception as e:  # reported by the test's thread
+            errors.append(e)
+
+    t = threading.Thread(target=publish_all)
+    t.start()
+    return t, errors
+
 # --------------------------------------------------------------------------------------------
 # Raw MQTT on a socket: exact bytes on the wire
 

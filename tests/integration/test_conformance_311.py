@@ -12,10 +12,9 @@ import random
 import socket
 import struct
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK,  # noqa: E402
+from harness import (publish_in_background, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK,  # noqa: E402
                      TIMEOUT, BrokerTestCase, ack_packet, packet, publish_packet, run_tests,
                      subscribe_packet, sync_marker, unique_id, unique_topic,
                      unsubscribe_packet)
@@ -148,17 +147,7 @@ class Conformance311(BrokerTestCase):
         pub = self.raw()
         pub.connect()
         n = 300
-        errors = []
-
-        def publish_all():
-            try:
-                for i in range(n):
-                    pub.publish(topic, b"%d" % i, qos=1)
-            except Exception as e:  # reported by the main thread
-                errors.append(e)
-
-        t = threading.Thread(target=publish_all)
-        t.start()
+        t, errors = publish_in_background(pub, topic, n)
         try:
             i = 0
             while t.is_alive() and i < 2000:  # replace the subscription while messages flow

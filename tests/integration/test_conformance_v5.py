@@ -16,12 +16,11 @@ import random
 import socket
 import string
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AUTH, AUTHENTICATION_DATA, AUTHENTICATION_METHOD,  # noqa: E402
+from harness import (publish_in_background, AUTH, AUTHENTICATION_DATA, AUTHENTICATION_METHOD,  # noqa: E402
                      ASSIGNED_CLIENT_IDENTIFIER, CONTENT_TYPE, DISCONNECT,
                      MAXIMUM_PACKET_SIZE, MESSAGE_EXPIRY_INTERVAL, PAYLOAD_FORMAT_INDICATOR,
                      PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, REASON_STRING,
@@ -106,6 +105,15 @@ class ConformanceV5(V5TestCase):
                 except AssertionError:
                     pass
         self.fail("no member received the message")
+
+    def leave_holding_qos2(self, pub, members, topic):
+        """`pub` publishes one QoS 2 message to the two `members` of a shared subscription; the
+        one that gets it leaves without PUBREC. Returns (its index, the Publish5 it got)."""
+        pub.publish(topic, b"qos2", qos=2)
+        i, m = self.holder_of_one(members)
+        members[i].sock.shutdown(socket.SHUT_WR)  # no PUBREC
+        members[i].wait_closed()
+        return i, m
 
     # -- 1.5 Data representation --------------------------------------------------------------
 
@@ -630,17 +638,8 @@ class ConformanceV5(V5TestCase):
         topic = unique_topic("resub")
         sub = self.subscriber([(topic, 1)])
         pub = self.client()
-        n, errors = 300, []
-
-        def publish_all():
-            try:
-                for i in range(n):
-                    pub.publish(topic, b"%d" % i, qos=1)
-            except Exception as e:  # reported by the main thread
-                errors.append(e)
-
-        t = threading.Thread(target=publish_all)
-        t.start()
+        n = 300
+        t, errors = publish_in_background(pub, topic, n)
         i = 0
         try:
             while t.is_alive() and i < 2000:
@@ -728,11 +727,8 @@ class ConformanceV5(V5TestCase):
         members = [self.subscriber([("$share/g/" + topic, 2), (marker, 1)], ids[k], props=expiry)
                    for k in range(2)]
         pub = self.client()
-        pub.publish(topic, b"qos2", qos=2)
-        i, m = self.holder_of_one(members)
-        holder, other = members[i], members[1 - i]
-        holder.sock.shutdown(socket.SHUT_WR)  # no PUBREC
-        holder.wait_closed()
+        i, m = self.leave_holding_qos2(pub, members, topic)
+        other = members[1 - i]
         self.assert_quiet(other)
         pub.publish(marker, b"marker", qos=1)
         self.assertEqual([x.payload for x in self.until_marker(other, marker)], [],
@@ -750,11 +746,8 @@ class ConformanceV5(V5TestCase):
         members = [self.subscriber([("$share/g/" + topic, 2), (marker, 1)],
                                    props=[(SESSION_EXPIRY_INTERVAL, 1)]) for _ in range(2)]
         pub = self.client()
-        pub.publish(topic, b"qos2", qos=2)
-        i, m = self.holder_of_one(members)
-        holder, other = members[i], members[1 - i]
-        holder.sock.shutdown(socket.SHUT_WR)  # no PUBREC
-        holder.wait_closed()
+        i, m = self.leave_holding_qos2(pub, members, topic)
+        other = members[1 - i]
         time.sleep(1 + EXPIRY_SLACK)  # the holder's session has ended
         pub.publish(marker, b"marker", qos=1)
         self.assertEqual([x.payload for x in self.until_marker(other, marker)], [],
