@@ -52,6 +52,7 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
   }
 
   std::shared_ptr<Session> displaced;  // a session replaced by a clean start, for redistribution
+  std::shared_ptr<ClientLink> taken_over;
   {
     std::lock_guard lock(sessions_mutex_);
     if (client_id.empty()) {
@@ -65,7 +66,8 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     bool session_present = false;
     if (auto it = sessions_.find(client_id); it != sessions_.end()) {
       session = it->second;
-      if (auto old = session->release_link()) old->disconnect(mqtt::ReasonCode::session_taken_over);
+      taken_over = session->release_link();
+      if (taken_over) taken_over->disconnect(mqtt::ReasonCode::session_taken_over);
       if (req.clean_start || session->clean()) {
         discard_locked(session);
         displaced = std::move(session);
@@ -81,6 +83,7 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     out.generation = session->attach(link, req.peer, req.session_expiry, connack(session_present, out.assigned_client_id));
     out.session = std::move(session);
   }
+  if (taken_over) index_.synchronize();  // publishes that may still send to the old link are done
   if (displaced) redistribute(displaced);
   return out;
 }
@@ -112,11 +115,16 @@ void Broker::redistribute(const std::shared_ptr<Session>& from) {
 }
 
 void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
+  std::shared_ptr<ClientLink> link;
   {
     std::lock_guard lock(sessions_mutex_);
-    if (!session->detach(generation)) return;  // taken over: the new connection owns it
+    if (!session->detach(generation, Clock::now(), &link)) return;  // taken over: the new connection owns it
     if (session->clean()) discard_locked(session);
   }
+  // Publishes that read the link without the session's lock (Session::deliver_qos0) run under
+  // the index's read lock: once they are over, the link may go.
+  index_.synchronize();
+  link.reset();
   redistribute(session);
 }
 
@@ -144,7 +152,7 @@ size_t Broker::publish(const MessagePtr& msg) {
       }
       d.encoded_v3 = encoded[r];
     }
-    m.session->deliver(msg, d);
+    if (d.qos > 0 || !m.session->deliver_qos0(*msg, d)) m.session->deliver(msg, d);
   }
   matches.clear();
   return n;

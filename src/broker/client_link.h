@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "mqtt/reason_code.h"
+#include "mqtt/types.h"
 
 namespace mqbase::broker {
 
@@ -20,9 +21,21 @@ enum class SendMode : uint8_t {
   droppable_batched,
 };
 
+// What the connected client allows us to send (MQTT 5 CONNECT properties; 3.x: defaults).
+struct PeerLimits {
+  mqtt::Version version = mqtt::Version::v311;
+  uint16_t receive_maximum = 65535;
+  uint32_t maximum_packet_size = 0;  // 0 = no limit beyond the protocol's
+  uint16_t topic_alias_maximum = 0;
+};
+
 class ClientLink {
  public:
   virtual ~ClientLink() = default;
+
+  // What the client on this link accepts. Set once by Session::attach before the link is
+  // shared with other threads and constant afterwards, so it is read without a lock.
+  PeerLimits peer;
 
   // Queues `bytes` (one or more whole packets) for sending, in call order (but see
   // droppable_batched). A droppable send on a connection that already holds more unsent bytes

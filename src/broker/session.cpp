@@ -13,8 +13,6 @@ using mqtt::PropertyId;
 namespace {
 thread_local std::string scratch;
 thread_local mqtt::Properties scratch_props;
-
-enum class SendResult { sent, backed_up, too_large, closed };
 }  // namespace
 
 Session::Session(std::string client_id, uint32_t expiry_interval, const Limits& limits, Stats& stats)
@@ -37,14 +35,14 @@ void Session::set_expiry_interval(uint32_t seconds) {
 
 size_t Session::window() const {
   size_t ours = limits_.max_inflight_messages == 0 ? 65535 : std::min<size_t>(limits_.max_inflight_messages, 65535);
-  return std::min<size_t>(ours, peer_.receive_maximum);
+  return std::min<size_t>(ours, link_->peer.receive_maximum);  // link_ is set
 }
 
 uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& peer, uint32_t expiry_interval,
                          std::string_view connack) {
   std::lock_guard lock(mutex_);
+  link->peer = peer;
   link_ = std::move(link);
-  peer_ = peer;
   expiry_interval_ = expiry_interval;
   topic_aliases_.reset();  // aliases belong to a connection
   ++generation_;
@@ -60,6 +58,8 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
     ++it;
   }
   pump();
+  // QoS 0 from other threads may now go straight to the link: after the CONNACK and resends.
+  fast_link_.store(link_.get(), std::memory_order_release);
   return generation_;
 }
 
@@ -67,12 +67,15 @@ std::shared_ptr<ClientLink> Session::release_link() {
   std::lock_guard lock(mutex_);
   ++generation_;
   disconnected_at_ = Clock::now();
+  fast_link_.store(nullptr, std::memory_order_release);
   return std::move(link_);
 }
 
-bool Session::detach(uint64_t gen, Clock::time_point now) {
+bool Session::detach(uint64_t gen, Clock::time_point now, std::shared_ptr<ClientLink>* released) {
   std::lock_guard lock(mutex_);
   if (gen != generation_) return false;
+  fast_link_.store(nullptr, std::memory_order_release);
+  if (released) *released = std::move(link_);
   link_.reset();
   disconnected_at_ = now;
   ++generation_;
@@ -105,15 +108,20 @@ uint16_t Session::next_packet_id() {
   }
 }
 
-bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup) {
+namespace {
+// Encodes `m` for the client on `link` and sends it. `aliases` holds the session's outgoing
+// topic aliases when the client allows them (null otherwise). Returns false when the packet
+// would exceed the client's Maximum Packet Size: nothing is sent and it counts as delivered.
+bool encode_and_send(ClientLink& link, std::unique_ptr<std::unordered_map<std::string, uint16_t>>* aliases,
+                     Stats& stats, const Message& m, const Delivery& d, uint16_t packet_id, bool dup) {
+  const PeerLimits& peer = link.peer;
   scratch.clear();
-  SendResult result;
-  std::string_view bytes = scratch;
-  if (peer_.version != mqtt::Version::v5) {
+  std::string_view bytes;
+  if (peer.version != mqtt::Version::v5) {
     if (!d.encoded_v3.empty() && d.qos == 0) {
       bytes = d.encoded_v3;
     } else {
-      mqtt::encode_publish(scratch, peer_.version, m.topic, m.payload, d.qos, d.retain, dup, packet_id);
+      mqtt::encode_publish(scratch, peer.version, m.topic, m.payload, d.qos, d.retain, dup, packet_id);
       bytes = scratch;
     }
   } else {
@@ -132,45 +140,49 @@ bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_
     for (uint32_t id : d.identifiers) props.add_number(PropertyId::subscription_identifier, id);
     std::string_view topic = m.topic;
     bool new_alias = false;
-    if (peer_.topic_alias_maximum > 0) {
-      if (!topic_aliases_) topic_aliases_ = std::make_unique<std::unordered_map<std::string, uint16_t>>();
-      auto& aliases = *topic_aliases_;
-      if (auto it = aliases.find(m.topic); it != aliases.end()) {
+    if (peer.topic_alias_maximum > 0) {
+      if (!*aliases) *aliases = std::make_unique<std::unordered_map<std::string, uint16_t>>();
+      auto& known = **aliases;
+      if (auto it = known.find(m.topic); it != known.end()) {
         props.add_number(PropertyId::topic_alias, it->second);
         topic = {};
-      } else if (aliases.size() < peer_.topic_alias_maximum) {
-        props.add_number(PropertyId::topic_alias, static_cast<uint32_t>(aliases.size() + 1));
+      } else if (known.size() < peer.topic_alias_maximum) {
+        props.add_number(PropertyId::topic_alias, static_cast<uint32_t>(known.size() + 1));
         new_alias = true;
       }
     }
-    if (peer_.maximum_packet_size &&
-        mqtt::publish_size(peer_.version, topic, m.payload.size(), d.qos, &props) > peer_.maximum_packet_size) {
+    if (peer.maximum_packet_size &&
+        mqtt::publish_size(peer.version, topic, m.payload.size(), d.qos, &props) > peer.maximum_packet_size) {
       // [MQTT-3.1.2-25]: never send a packet over the client's limit; it counts as delivered.
-      Stats::add(stats_.publish_dropped);
+      Stats::add(stats.publish_dropped);
       return false;
     }
-    if (new_alias) topic_aliases_->emplace(m.topic, static_cast<uint16_t>(topic_aliases_->size() + 1));
-    mqtt::encode_publish(scratch, peer_.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
+    if (new_alias) (*aliases)->emplace(m.topic, static_cast<uint16_t>((*aliases)->size() + 1));
+    mqtt::encode_publish(scratch, peer.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
     bytes = scratch;
   }
   // A QoS 0 packet may be batched by the sending loop unless it depends on an alias an
   // earlier packet set up (that one could still wait in another loop's batch).
   SendMode mode = d.qos > 0 ? SendMode::reliable
-                  : peer_.topic_alias_maximum > 0 ? SendMode::droppable
-                                                  : SendMode::droppable_batched;
-  result = link_->send(bytes, mode) ? SendResult::sent : SendResult::backed_up;
-  if (result == SendResult::sent) {
-    Stats::add(stats_.publish_sent);
-    Stats::add(stats_.messages_sent);
+                  : peer.topic_alias_maximum > 0 ? SendMode::droppable
+                                                 : SendMode::droppable_batched;
+  if (link.send(bytes, mode)) {
+    Stats::add(stats.publish_sent);
+    Stats::add(stats.messages_sent);
   } else if (d.qos == 0) {
-    Stats::add(stats_.publish_dropped);
+    Stats::add(stats.publish_dropped);
   }
   return true;
+}
+}  // namespace
+
+bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup) {
+  return encode_and_send(*link_, &topic_aliases_, stats_, m, d, packet_id, dup);
 }
 
 void Session::send_pubrel(uint16_t packet_id) {
   scratch.clear();
-  mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, mqtt::ReasonCode::success, {}}, peer_.version,
+  mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, mqtt::ReasonCode::success, {}}, link_->peer.version,
                scratch);
   link_->send(scratch, SendMode::reliable);
 }
@@ -209,6 +221,15 @@ void Session::deliver(const MessagePtr& msg, const Delivery& d) {
     return;
   }
   queue_.push_back({msg, d});
+}
+
+bool Session::deliver_qos0(const Message& msg, const Delivery& d) {
+  ClientLink* link = fast_link_.load(std::memory_order_acquire);
+  if (!link) return true;  // not connected: QoS 0 is not kept
+  if (link->peer.topic_alias_maximum > 0) return false;
+  if (msg.expires_at && msg.expired(Clock::now())) return true;
+  encode_and_send(*link, nullptr, stats_, msg, d, 0, false);
+  return true;
 }
 
 void Session::on_puback(uint64_t gen, uint16_t packet_id) {

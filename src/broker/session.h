@@ -8,8 +8,11 @@
 // Deliveries arrive from the publishers' event loops; acknowledgements from the loop of the
 // attached connection. Each attachment gets a generation number: calls made on behalf of a
 // connection carry it, so a connection that has been taken over can no longer change the
-// session.
+// session. deliver_qos0() takes no lock: it reads the attached link through an atomic pointer,
+// so whoever detaches a link keeps it alive until such calls that may have read it are over
+// (the Broker runs them under the subscription index's read lock and waits out the readers).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -32,14 +35,6 @@
 namespace mqbase::broker {
 
 inline constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFF;
-
-// What the connected client allows us to send (MQTT 5 CONNECT properties; 3.x: defaults).
-struct PeerLimits {
-  mqtt::Version version = mqtt::Version::v311;
-  uint16_t receive_maximum = 65535;
-  uint32_t maximum_packet_size = 0;  // 0 = no limit beyond the protocol's
-  uint16_t topic_alias_maximum = 0;
-};
 
 // How one message goes to this session: the QoS (already the min of the message's and the
 // subscription's), the RETAIN bit to send, the Subscription Identifiers to attach, and the
@@ -91,8 +86,9 @@ class Session {
   std::shared_ptr<ClientLink> release_link();
 
   // Detaches the connection of generation `gen` at `now`. Returns false when `gen` is not
-  // current (the session was taken over), in which case nothing changes.
-  bool detach(uint64_t gen, Clock::time_point now = Clock::now());
+  // current (the session was taken over), in which case nothing changes. The link moves to
+  // `released` when given (for a caller that must outlive deliver_qos0() calls with it).
+  bool detach(uint64_t gen, Clock::time_point now = Clock::now(), std::shared_ptr<ClientLink>* released = nullptr);
 
   bool is_current(uint64_t gen) const;
   bool connected() const;
@@ -105,6 +101,11 @@ class Session {
   // dropped; a message larger than the client's Maximum Packet Size is skipped.
   void deliver(const MessagePtr& msg, const Delivery& d);
   void deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag) { deliver(msg, Delivery{qos, retain_flag, {}, {}, {}}); }
+  // deliver() of a QoS 0 `d` without the session's lock, for the common case where the bytes
+  // depend on nothing but the message and the client's limits. Returns false, having done
+  // nothing, when the client uses topic aliases (session state): then call deliver(). The
+  // caller keeps the attached link alive for the call (see the thread-safety note above).
+  bool deliver_qos0(const Message& msg, const Delivery& d);
 
   // Outgoing acknowledgements from the client of generation `gen`.
   void on_puback(uint64_t gen, uint16_t packet_id);   // QoS 1 done
@@ -146,8 +147,8 @@ class Session {
   };
 
   uint16_t next_packet_id();
-  // Encodes and sends; false when the message cannot go to this client (too large for its
-  // Maximum Packet Size), in which case it counts as delivered.
+  // Encodes and sends on link_; false when the message cannot go to this client (too large
+  // for its Maximum Packet Size), in which case it counts as delivered.
   bool send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup);
   void send_pubrel(uint16_t packet_id);
   void pump();  // moves queued messages into the window while it has room
@@ -159,6 +160,9 @@ class Session {
   const Limits& limits_;
   Stats& stats_;
   std::shared_ptr<ClientLink> link_;
+  // link_, for deliver_qos0(): set once attach() has queued the CONNACK and the resends,
+  // cleared when the link goes
+  std::atomic<ClientLink*> fast_link_{nullptr};
   uint64_t generation_ = 0;
   Clock::time_point disconnected_at_{};
   std::vector<Inflight> inflight_;  // in send order
@@ -170,7 +174,6 @@ class Session {
   std::unique_ptr<std::unordered_map<std::string, uint16_t>> topic_aliases_;
   mutable Mutex mutex_;
   uint32_t expiry_interval_;
-  PeerLimits peer_;
   uint16_t last_packet_id_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -65,6 +66,11 @@ class SubscriptionIndex {
   // match_locked() returns stay alive: deliver to them before letting go. Take it once per
   // message; it must not be held while subscribing.
   std::shared_lock<ReadMostlyMutex> read_lock() const { return std::shared_lock(mutex_); }
+
+  // Returns once every read_lock() taken before the call has been let go (a grace period, as
+  // RCU's synchronize): what readers may have reached through the index before is then no
+  // longer in use. Must not be called while holding read_lock().
+  void synchronize() const { std::unique_lock wait_for_readers(mutex_); }
 
   // Fills `out` (cleared first) with the deliveries of a message on `topic` published by
   // `origin` (for No Local; may be null): one entry per session over its ordinary

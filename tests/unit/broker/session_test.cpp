@@ -43,6 +43,14 @@ class SessionTest : public ::testing::Test {
     return gen;
   }
 
+  // Attaches a fresh link for an MQTT 5 client with `peer`'s limits; drops the CONNACK.
+  void attach_v5(Session& s, const std::shared_ptr<FakeLink>& link, const PeerLimits& peer) {
+    std::string connack;
+    mqtt::encode(mqtt::Connack{false, 0, {}}, mqtt::Version::v5, connack);
+    s.attach(link, peer, kSessionNeverExpires, connack);
+    link->take(mqtt::Version::v5);
+  }
+
   static MessagePtr msg(const std::string& payload, uint8_t qos = 1, const std::string& topic = "t/x") {
     return make_message(topic, payload, qos, false);
   }
@@ -115,6 +123,65 @@ TEST_F(SessionTest, Qos0IsDroppedAndCountedWhenTheBufferIsFull) {
   EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("arrives"));
   EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
   EXPECT_EQ(Stats::get(stats_.publish_sent), 1u);
+}
+
+// deliver_qos0 (no session lock) behaves as deliver() for QoS 0: sent while attached, counted
+// when refused, nothing for a detached session.
+TEST_F(SessionTest, LockFreeQos0IsSentWhileAttachedAndDroppedOtherwise) {
+  auto s = make_session();
+  Delivery d{0, false, {}, {}, {}};
+  EXPECT_TRUE(s->deliver_qos0(*msg("before attach", 0), d));
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  EXPECT_TRUE(s->deliver_qos0(*msg("one", 0), d));
+  link->set_full(true);
+  EXPECT_TRUE(s->deliver_qos0(*msg("refused", 0), d));
+  link->set_full(false);
+  EXPECT_TRUE(s->deliver_qos0(*msg("two", 0), d));
+  EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("one", "two"));
+  EXPECT_EQ(Stats::get(stats_.publish_sent), 2u);
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 1u);
+
+  std::shared_ptr<ClientLink> released;
+  ASSERT_TRUE(s->detach(gen, Clock::now(), &released));
+  EXPECT_EQ(released, link) << "the caller keeps the link alive past the detach";
+  EXPECT_TRUE(s->deliver_qos0(*msg("after detach", 0), d));
+  EXPECT_TRUE(link->pending().empty());
+}
+
+// A client that takes topic aliases needs the session's alias table: deliver_qos0 leaves it to
+// deliver(), sending nothing itself.
+TEST_F(SessionTest, LockFreeQos0DefersToDeliverForAliasClients) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach_v5(*s, link, {mqtt::Version::v5, 65535, 0, 10});
+  Delivery d{0, false, {}, {}, {}};
+  EXPECT_FALSE(s->deliver_qos0(*msg("aliased", 0), d));
+  EXPECT_TRUE(link->pending().empty());
+  s->deliver(msg("aliased", 0), d);
+  auto pubs = publishes(link->take(mqtt::Version::v5));
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(pubs[0].props.number(mqtt::PropertyId::topic_alias), 1u);
+}
+
+// The lock-free path encodes per client as deliver() does: a v5 client gets its properties,
+// and nothing over its Maximum Packet Size.
+TEST_F(SessionTest, LockFreeQos0HonoursV5PropertiesAndMaximumPacketSize) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach_v5(*s, link, {mqtt::Version::v5, 65535, 64, 0});
+  Message m;
+  m.topic = "t/x";
+  m.payload = "small";
+  m.content_type = "text/plain";
+  Delivery d{0, false, {7}, {}, {}};
+  EXPECT_TRUE(s->deliver_qos0(m, d));
+  EXPECT_TRUE(s->deliver_qos0(*msg(std::string(100, 'x'), 0), d));
+  auto pubs = publishes(link->take(mqtt::Version::v5));
+  ASSERT_EQ(pubs.size(), 1u) << "the 100-byte payload is over the client's 64-byte limit";
+  EXPECT_EQ(pubs[0].payload, "small");
+  EXPECT_EQ(pubs[0].props.string(mqtt::PropertyId::content_type), "text/plain");
+  EXPECT_EQ(pubs[0].props.number(mqtt::PropertyId::subscription_identifier), 7u);
 }
 
 TEST_F(SessionTest, Qos1IsNotDroppableWhenTheBufferIsFull) {
