@@ -140,7 +140,11 @@ void EventLoop::schedule_flush(std::shared_ptr<Connection> c) {
 }
 
 std::string& EventLoop::staged_for(Connection* c) {
+  // Many publishers into one subscriber stage for the same connection message after message.
+  if (c == last_staged_) return staged_[last_staged_index_].bytes;
   auto [it, fresh] = staged_index_.try_emplace(c, staged_count_);
+  last_staged_ = c;
+  last_staged_index_ = it->second;
   if (!fresh) return staged_[it->second].bytes;
   if (staged_count_ == staged_.size()) staged_.emplace_back();
   Staged& s = staged_[staged_count_++];
@@ -167,6 +171,7 @@ void EventLoop::hand_over_staged() {
   }
   staged_count_ = 0;
   staged_index_.clear();
+  last_staged_ = nullptr;
 }
 
 void EventLoop::schedule_remote_flush(std::shared_ptr<Connection> c) {

@@ -115,6 +115,8 @@ class EventLoop {
   std::vector<Staged> staged_;  // entries [0, staged_count_) are in use; the rest keep capacity
   size_t staged_count_ = 0;
   std::unordered_map<Connection*, size_t> staged_index_;
+  Connection* last_staged_ = nullptr;  // the last staged_for() lookup, kept until the hand-over
+  size_t last_staged_index_ = 0;
   bool in_pass_ = false;
   std::atomic<bool> busy_{false};
   bool flush_posted_ = false;

@@ -105,10 +105,10 @@ TEST(MutexTest, WorksWithUniqueLockAndConditionVariableAny) {
   EXPECT_TRUE(lock.owns_lock());
 }
 
-// Writers take every shard, so a reader on any thread never sees a half-made change: two
-// writers keep a pair of counters equal under the exclusive lock, two readers (each on its
-// own shard) check them under the shared lock, back to back as a publishing loop does. The
-// writers get through although the readers never pause (the shards prefer writers).
+// A reader never sees a half-made change: two writers keep a pair of counters equal under the
+// exclusive lock, two readers (each through its own slot) check them under the shared lock,
+// back to back as a publishing loop does. The writers get through although the readers never
+// pause (writers are preferred).
 TEST(ReadMostlyMutexTest, ReadersNeverSeeAHalfDoneWrite) {
   ReadMostlyMutex m;
   uint64_t a = 0, b = 0;
@@ -140,7 +140,7 @@ TEST(ReadMostlyMutexTest, ReadersNeverSeeAHalfDoneWrite) {
   EXPECT_EQ(b, 4000u);
 }
 
-// A writer waits for a reader that holds the lock, on whichever shard it reads through.
+// A writer waits for a reader that holds the lock, whichever slot it reads through.
 TEST(ReadMostlyMutexTest, AWriterWaitsForAReader) {
   ReadMostlyMutex m;
   std::atomic<bool> written{false};
@@ -154,6 +154,71 @@ TEST(ReadMostlyMutexTest, AWriterWaitsForAReader) {
   reader.unlock();
   writer.join();
   EXPECT_TRUE(written);
+}
+
+// And a reader waits for a writer that holds the lock (it sleeps, and the unlock wakes it).
+TEST(ReadMostlyMutexTest, AReaderWaitsForAWriter) {
+  ReadMostlyMutex m;
+  std::atomic<bool> read{false};
+  std::unique_lock writer(m);
+  std::thread reader([&] {
+    std::shared_lock lock(m);
+    read = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(read);
+  writer.unlock();
+  reader.join();
+  EXPECT_TRUE(read);
+}
+
+// More reading threads than slots: the extra ones share the overflow slot, and the lock still
+// excludes writers from all of them (the pair of counters is never seen torn).
+TEST(ReadMostlyMutexTest, ThreadsBeyondTheSlotsShareTheOverflowSlot) {
+  ReadMostlyMutex m;
+  uint64_t a = 0, b = 0;
+  std::atomic<bool> torn{false}, stop{false};
+  std::atomic<uint64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (size_t r = 0; r < ReadMostlyMutex::kSlots + 8; ++r) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        {
+          std::shared_lock lock(m);
+          if (a != b) torn = true;
+        }
+        reads.fetch_add(1);
+        std::this_thread::yield();
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    std::unique_lock lock(m);
+    ++a;
+    std::this_thread::yield();  // let readers try to get in mid-write
+    ++b;
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_FALSE(torn);
+  EXPECT_EQ(a, 200u);
+  EXPECT_GT(reads.load(), 0u);
+}
+
+// Slots of threads that have exited go to new threads: many short-lived readers, then a
+// writer, then readers again, all get through.
+TEST(ReadMostlyMutexTest, ShortLivedThreadsComeAndGo) {
+  ReadMostlyMutex m;
+  int value = 0;
+  for (size_t round = 0; round < 3 * ReadMostlyMutex::kSlots; ++round) {
+    std::thread([&] {
+      std::shared_lock lock(m);
+      EXPECT_EQ(value, static_cast<int>(round));
+    }).join();
+    std::unique_lock lock(m);
+    ++value;
+  }
+  EXPECT_EQ(value, static_cast<int>(3 * ReadMostlyMutex::kSlots));
 }
 
 }  // namespace
