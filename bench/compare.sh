@@ -48,6 +48,7 @@ THREAD_SCENARIOS=(
   "fanin 16->1 QoS 0 64 B|fanin -c 16 --qos 0 --size 64"
   "p2p 16 pairs QoS 0 64 B|p2p -c 16 --qos 0 --size 64"
   "fanout 1->16 QoS 0 64 B|fanout -c 16 --qos 0 --size 64"
+  "p2p 16 pairs QoS 1 64 B, inflight 32|p2p -c 16 --qos 1 --size 64 --inflight 32"
 )
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -345,10 +346,11 @@ for line in open(threads):
     thread_rows.setdefault((d["label"], d["broker"]), []).append(d["result"])
 if thread_rows:
     out.append("Threads: mqbase alone, broker and load generator both free to use cores %s and %s (so a second broker "
-               "thread competes with the generator for CPU); median of %s runs, alternating." % (bcore, lcore, runs))
+               "thread competes with the generator for CPU: broker + generator CPU cannot exceed 200 %%); median of %s "
+               "runs, alternating." % (bcore, lcore, runs))
     out.append("")
-    out.append("| scenario | broker | delivered msg/s | broker CPU % | msgs per broker CPU-second | loss % | vs 1 thread |")
-    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    out.append("| scenario | broker | delivered msg/s | broker CPU % | generator CPU % | msgs per broker CPU-second | loss % | vs 1 thread |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label in thread_order:
         one = None
         for broker in ("mqbase --threads 1", "mqbase --threads 2"):
@@ -359,8 +361,8 @@ if thread_rows:
             if one is None:
                 one = rate
             ratio = "%.2fx" % (rate / one) if rate and one else "n/a"
-            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (label, broker, fmt(rate), fmt(cpu, "{:.0f}"),
-                                                          fmt(per_cpu), fmt(loss, "{:.2f}"), ratio))
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (label, broker, fmt(rate), fmt(cpu, "{:.0f}"),
+                                                               fmt(gen, "{:.0f}"), fmt(per_cpu), fmt(loss, "{:.2f}"), ratio))
             for e in errors:
                 notes.append("- %s, %s: %s" % (label, broker, e))
     out.append("")
