@@ -4,10 +4,11 @@ keep subscriptions; clean sessions discard state; session takeover; empty client
 
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PUBLISH, PUBREL, BrokerTestCase, ack_packet, connack_bytes,  # noqa: E402
-                     run_tests, sync_marker, unique_id, unique_topic, PUBACK, PUBCOMP, PUBREC)
+                     run_tests, sync_marker, unique_id, unique_topic, wait_for, PUBACK, PUBCOMP, PUBREC)
 
 ACCEPTED = connack_bytes(0)
 ACCEPTED_SESSION = connack_bytes(0, session_present=1)
@@ -177,6 +178,59 @@ class Sessions(BrokerTestCase):
         pub.publish(topic, b"kept", qos=1)
         self.assertEqual(second.receive_publish()[:3], (topic, b"kept", 1))
         second.disconnect()
+
+    def test_reconnects_and_takeovers_while_qos0_flows(self):
+        """Two publishers flood QoS 0 to a persistent session's subscription while its client
+        keeps coming back: by takeover (the old connection is closed under it) and by
+        disconnect and reconnect. QoS 0 reaches a connected session without the session's
+        lock: a returning client must still get its CONNACK before any of the flood
+        (connect() asserts the first bytes are the CONNACK), and the server (built with
+        AddressSanitizer in make test) must route on unharmed. That an old link outlives the
+        publishes still using it is shown by the broker unit tests (BrokerLifetimeTest)."""
+        cid = unique_id("flood")
+        topic = unique_topic("flood")
+        sub = self.persistent(cid)
+        sub.subscribe([(topic, 0)])
+        stop = threading.Event()
+        pubs = [self.paho(), self.paho()]
+        sent = [0, 0]
+
+        def flood(k):
+            while not stop.is_set():
+                pubs[k].publish(topic, b"%d" % sent[k], qos=0, wait=False)
+                sent[k] += 1
+                if sent[k] % 100 == 0:
+                    pubs[k].publish(topic, b"sync", qos=1)  # keeps paho's buffer bounded
+
+        def let_flow(n=300):
+            until = sum(sent) + n
+            wait_for(lambda: sum(sent) >= until, message="the publishers to go on")
+
+        threads = [threading.Thread(target=flood, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            for round_ in range(30):
+                let_flow()
+                if round_ % 2:
+                    nxt = self.persistent(cid, expect=ACCEPTED_SESSION)  # takeover
+                    sub.wait_closed(timeout=10)
+                else:
+                    sub.disconnect()
+                    nxt = self.persistent(cid, expect=ACCEPTED_SESSION)
+                sub.close()
+                sub = nxt
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertGreater(sum(sent), 30 * 300)
+        last = self.paho()
+        last.publish(topic, b"last", qos=1)
+        seen = []
+        while not seen or seen[-1] != b"last":
+            seen.append(sub.receive_publish(timeout=10)[1])
+        sub.disconnect()
 
     def test_empty_client_id_with_clean_session_accepted(self):
         a = self.raw()
