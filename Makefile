@@ -4,7 +4,7 @@ GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
 ARGS ?=
 
-.PHONY: run test setup release testbuild fuzz clean bench
+.PHONY: run test setup release testbuild fuzz clean bench microbench
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,9 @@ test: testbuild
 
 bench: release
 	bench/compare.sh
+
+microbench: release
+	./build/release/bench/micro/mqbase_microbench $(ARGS)
 
 fuzz: setup
 	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600}
