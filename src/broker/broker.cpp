@@ -130,19 +130,17 @@ void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t genera
 
 size_t Broker::publish(const MessagePtr& msg) {
   if (msg->retain) retained_.set(msg);
-  thread_local std::vector<MatchedSubscriber> matches;
   // Deliveries happen under the index's read lock: it keeps the matched sessions alive without
   // a reference count per delivery (a count every loop would write to).
   auto lock = index_.read_lock();
-  index_.match_locked(msg->topic, static_cast<const Session*>(msg->origin), matches);
+  const auto& matches = index_.match_cached_locked(msg->topic, static_cast<const Session*>(msg->origin));
   size_t n = matches.size();
   // QoS 0 to 3.x subscribers is the same bytes for all of them (per RETAIN flag): encode once.
   thread_local std::string encoded[2];
   bool have[2] = {false, false};
-  for (auto& m : matches) {
+  for (const auto& m : matches) {
     // [MQTT-3.3.1-9]: forwarded messages carry RETAIN 0 unless Retain As Published.
-    Delivery d{std::min(m.qos, msg->qos), m.retain_as_published && msg->retain, std::move(m.identifiers),
-               std::move(m.share), {}};
+    Delivery d{std::min(m.qos, msg->qos), m.retain_as_published && msg->retain, m.identifiers, m.share, {}};
     if (d.qos == 0) {
       int r = d.retain ? 1 : 0;
       if (!have[r]) {
@@ -154,7 +152,6 @@ size_t Broker::publish(const MessagePtr& msg) {
     }
     if (d.qos > 0 || !m.session->deliver_qos0(*msg, d)) m.session->deliver(msg, d);
   }
-  matches.clear();
   return n;
 }
 

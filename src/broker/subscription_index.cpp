@@ -1,6 +1,7 @@
 #include "broker/subscription_index.h"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -38,8 +39,34 @@ struct SubscriptionIndex::Node {
   bool unused() const { return children.empty() && subscribers.empty() && groups.empty(); }
 };
 
+namespace {
+
+std::atomic<uint64_t> next_version{1};
+
+// Set by add_node when a match meets a No Local subscription: the result then depends on the
+// publisher, not only on the topic, and is not cached.
+thread_local bool t_depends_on_origin = false;
+
+// Recent match results of this thread, by topic (direct-mapped on the topic's hash).
+struct RouteCache {
+  struct Entry {
+    uint64_t version = 0;  // the index state the result belongs to; 0: empty
+    std::string topic;
+    std::vector<MatchedSubscriber> subscribers;
+  };
+  static constexpr size_t kEntries = 64;
+  // Longer lists are not kept: copying them costs more than the walk they save, and they
+  // would hold memory in every thread.
+  static constexpr size_t kMaxSubscribers = 64;
+  std::array<Entry, kEntries> entries;
+  std::vector<MatchedSubscriber> uncached;
+};
+thread_local RouteCache t_routes;
+
+}  // namespace
+
 SubscriptionIndex::SubscriptionIndex(ShareStrategy strategy)
-    : strategy_(strategy), root_(std::make_unique<Node>()) {}
+    : strategy_(strategy), root_(std::make_unique<Node>()), version_(next_version.fetch_add(1)) {}
 SubscriptionIndex::~SubscriptionIndex() = default;
 
 bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string_view filter,
@@ -48,6 +75,7 @@ bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string
   bool is_shared = mqtt::parse_shared(filter, shared) == mqtt::ShareParse::ok;
   std::string_view path = is_shared ? shared.filter : filter;
   std::unique_lock lock(mutex_);
+  version_ = next_version.fetch_add(1);  // a new subscription or new options: new results
   Node* node = root_.get();
   mqtt::for_each_level(path, [&](std::string_view level) {
     auto it = node->children.find(level);
@@ -125,6 +153,7 @@ bool SubscriptionIndex::remove(const Session* session, std::string_view filter) 
     subs.erase(it);
   }
   --count_;
+  version_ = next_version.fetch_add(1);
   // Prune empty branches so the trie does not keep every filter ever used.
   while (node != root_.get() && node->unused()) {
     Node* parent = node->parent;
@@ -177,7 +206,10 @@ size_t choose(ShareStrategy strategy, const Members& members, std::atomic<size_t
 void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Session* origin,
                                  std::vector<MatchedSubscriber>& out) const {
   for (const auto& e : n.subscribers) {
-    if (e.opts.no_local && e.session.get() == origin) continue;
+    if (e.opts.no_local) {
+      t_depends_on_origin = true;
+      if (e.session.get() == origin) continue;
+    }
     MatchedSubscriber m{e.session.get(), e.opts.qos, e.opts.retain_as_published, {}, nullptr};
     if (e.opts.identifier) m.identifiers.push_back(e.opts.identifier);
     out.push_back(std::move(m));
@@ -261,6 +293,22 @@ void SubscriptionIndex::match_locked(std::string_view topic, const Session* orig
   out.resize(w);
   for (auto& m : out)
     if (m.identifiers.size() > 1) std::sort(m.identifiers.begin(), m.identifiers.end());
+}
+
+const std::vector<MatchedSubscriber>& SubscriptionIndex::match_cached_locked(std::string_view topic,
+                                                                          const Session* origin) const {
+  RouteCache& cache = t_routes;
+  auto& e = cache.entries[std::hash<std::string_view>{}(topic) % RouteCache::kEntries];
+  if (e.version == version_ && e.topic == topic) return e.subscribers;
+  t_depends_on_origin = false;
+  match_locked(topic, origin, cache.uncached);
+  if (t_depends_on_origin || cache.uncached.size() > RouteCache::kMaxSubscribers) return cache.uncached;
+  for (const auto& m : cache.uncached)
+    if (m.share) return cache.uncached;  // a group picks its member per message
+  e.version = version_;
+  e.topic.assign(topic);
+  e.subscribers.swap(cache.uncached);
+  return e.subscribers;
 }
 
 bool SubscriptionIndex::pick_other_member(const std::string& share, const Session* exclude,

@@ -77,6 +77,12 @@ class SubscriptionIndex {
   // subscriptions ([MQTT-3.3.5-1]), plus one entry per matching shared group. The caller holds
   // read_lock().
   void match_locked(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
+  // match_locked() through a small per-thread cache of recent topics: a result is kept until
+  // the index changes (any add or remove), so a topic published again skips the walk down the
+  // trie. Results that depend on the publisher (a No Local subscription matched) or that pick
+  // a shared-group member per message, and long lists, are not kept. The caller holds
+  // read_lock(); the reference is valid until this thread's next call.
+  const std::vector<MatchedSubscriber>& match_cached_locked(std::string_view topic, const Session* origin) const;
   // The same, taking the lock for the match only (the caller keeps the sessions alive).
   void match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const {
     auto lock = read_lock();
@@ -105,6 +111,10 @@ class SubscriptionIndex {
   mutable ReadMostlyMutex mutex_;
   std::unique_ptr<Node> root_;
   size_t count_ = 0;
+  // Names this state of the index for match_cached_locked(): a fresh number from a
+  // process-wide counter at construction and at every change (under the write lock), so no
+  // two states of any two indexes share one.
+  uint64_t version_;
 };
 
 }  // namespace mqbase::broker

@@ -25,15 +25,30 @@ class SubscriptionIndexTest : public ::testing::Test {
   }
 
   // client id -> QoS of every session `topic` reaches; fails on a session listed twice.
+  static std::map<std::string, uint8_t> by_id(const std::vector<MatchedSubscriber>& out, const std::string& topic) {
+    std::map<std::string, uint8_t> ids;
+    for (const auto& m : out) {
+      EXPECT_TRUE(ids.emplace(m.session->client_id(), m.qos).second)
+          << m.session->client_id() << " matched twice for " << topic;
+    }
+    return ids;
+  }
+
+  // What match_cached_locked() returns for `topic` from `origin` (a copy, taken under the lock).
+  std::vector<MatchedSubscriber> cached(const std::string& topic, const Session* origin = nullptr) {
+    auto lock = index_.read_lock();
+    return index_.match_cached_locked(topic, origin);
+  }
+
+  // The sessions `topic` reaches. Every test's matches also go through the route cache, twice
+  // (a miss, then a hit), and must come out the same as the plain match.
   std::map<std::string, uint8_t> match(const std::string& topic) {
     std::vector<MatchedSubscriber> out;
     index_.match(topic, out);
-    std::map<std::string, uint8_t> by_id;
-    for (const auto& m : out) {
-      EXPECT_TRUE(by_id.emplace(m.session->client_id(), m.qos).second)
-          << m.session->client_id() << " matched twice for " << topic;
-    }
-    return by_id;
+    auto plain = by_id(out, topic);
+    EXPECT_EQ(by_id(cached(topic), topic), plain) << "route cache, first lookup of " << topic;
+    EXPECT_EQ(by_id(cached(topic), topic), plain) << "route cache, second lookup of " << topic;
+    return plain;
   }
 
   bool matches(const std::string& filter, const std::string& topic) {
@@ -294,6 +309,70 @@ TEST_F(SubscriptionIndexTest, ConcurrentSubscribersAndPublishers) {
   for (auto& t : threads) t.join();
   EXPECT_FALSE(wrong) << "a match missed the stable subscriber or saw too many";
   EXPECT_EQ(index_.size(), 1u);
+}
+
+// The route cache keeps a topic's result only while the index is unchanged: a new
+// subscriber, new options and a removal each show at the next publish of the same topic.
+TEST_F(SubscriptionIndexTest, RouteCacheSeesEveryChangeOfTheIndex) {
+  auto a = make_session("a");
+  auto b = make_session("b");
+  index_.add(a, "t/+", {0});
+  EXPECT_EQ(by_id(cached("t/x"), "t/x"), (std::map<std::string, uint8_t>{{"a", 0}}));
+  index_.add(b, "t/#", {1});
+  EXPECT_EQ(by_id(cached("t/x"), "t/x"), (std::map<std::string, uint8_t>{{"a", 0}, {"b", 1}}));
+  index_.add(a, "t/+", {2});  // new options for an existing subscription
+  EXPECT_EQ(by_id(cached("t/x"), "t/x"), (std::map<std::string, uint8_t>{{"a", 2}, {"b", 1}}));
+  index_.remove(a.get(), "t/+");
+  EXPECT_EQ(by_id(cached("t/x"), "t/x"), (std::map<std::string, uint8_t>{{"b", 1}}));
+  index_.remove(b.get(), "t/#");
+  EXPECT_TRUE(cached("t/x").empty());
+}
+
+// With No Local the result depends on who publishes: the same topic from two publishers in a
+// row must not share a cached answer.
+TEST_F(SubscriptionIndexTest, RouteCacheDoesNotKeepResultsThatDependOnThePublisher) {
+  auto a = make_session("a");
+  auto b = make_session("b");
+  SubscriptionOptions no_local{0};
+  no_local.no_local = true;
+  index_.add(a, "chat", no_local);
+  index_.add(b, "chat", no_local);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(by_id(cached("chat", a.get()), "chat"), (std::map<std::string, uint8_t>{{"b", 0}}));
+    EXPECT_EQ(by_id(cached("chat", b.get()), "chat"), (std::map<std::string, uint8_t>{{"a", 0}}));
+    EXPECT_EQ(by_id(cached("chat", nullptr), "chat"), (std::map<std::string, uint8_t>{{"a", 0}, {"b", 0}}));
+  }
+}
+
+// A shared group picks its member per message (round robin here): cached lookups still
+// alternate between the members.
+TEST_F(SubscriptionIndexTest, RouteCacheLeavesSharedGroupsToPickPerMessage) {
+  auto a = make_session("a");
+  auto b = make_session("b");
+  index_.add(a, "$share/g/jobs", {0});
+  index_.add(b, "$share/g/jobs", {0});
+  std::map<std::string, int> got;
+  for (int i = 0; i < 4; ++i) {
+    auto out = cached("jobs");
+    ASSERT_EQ(out.size(), 1u);
+    ++got[out[0].session->client_id()];
+  }
+  EXPECT_EQ(got, (std::map<std::string, int>{{"a", 2}, {"b", 2}}));
+}
+
+// Two indexes (two brokers in one process, as in these tests) never answer from each
+// other's cache, even for the same topic from the same thread.
+TEST_F(SubscriptionIndexTest, RouteCacheIsPerIndex) {
+  SubscriptionIndex other;
+  auto a = make_session("a");
+  auto b = make_session("b");
+  index_.add(a, "same/topic", {0});
+  other.add(b, "same/topic", {1});
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(by_id(cached("same/topic"), "t"), (std::map<std::string, uint8_t>{{"a", 0}}));
+    auto lock = other.read_lock();
+    EXPECT_EQ(by_id(other.match_cached_locked("same/topic", nullptr), "t"), (std::map<std::string, uint8_t>{{"b", 1}}));
+  }
 }
 
 }  // namespace
