@@ -48,6 +48,7 @@ thread_local SlotRelease t_release;
 thread_local size_t ReadMostlyMutex::t_slot = ReadMostlyMutex::kUnassigned;
 
 ReadMostlyMutex::ReadMostlyMutex() : readers_fence_(!membarrier_registered()) {}
+ReadMostlyMutex::ReadMostlyMutex(bool readers_fence) : readers_fence_(readers_fence || !membarrier_registered()) {}
 
 size_t ReadMostlyMutex::assign_thread_slot() noexcept {
   size_t index = kSlots;

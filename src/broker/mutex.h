@@ -116,6 +116,9 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free);
 class ReadMostlyMutex {
  public:
   ReadMostlyMutex();
+  // `readers_fence`: readers fence themselves even where membarrier is available (the
+  // fallback path, for tests).
+  explicit ReadMostlyMutex(bool readers_fence);
   ReadMostlyMutex(const ReadMostlyMutex&) = delete;
   ReadMostlyMutex& operator=(const ReadMostlyMutex&) = delete;
 
