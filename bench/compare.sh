@@ -7,17 +7,20 @@
 # brokers, each run on a freshly started broker; the table shows medians. Then an idle-
 # connections scenario: 19,000 connections held by several `mqbase bench conn` processes
 # (a process may have at most `ulimit -Hn` open files here), and the broker's resident memory
-# growth per connection. Last, threads: mqbase with --threads 1 and --threads 2, broker and load
-# generator both free to use both cores (BENCH_BROKER_CORE,BENCH_LOAD_CORE), to show whether a
-# second loop adds throughput or only contention.
+# growth per connection. Last, threads: mqbase with --threads 1 and --threads 2, to show whether
+# a second loop adds throughput or only contention. With 4 or more cores the broker gets cores
+# 0-1 and the generator (itself with 2 loops) the rest; with fewer, broker and generator are
+# both free to use BENCH_BROKER_CORE and BENCH_LOAD_CORE (and compete for them).
 #
 # The results replace what is between <!-- bench:begin --> and <!-- bench:end --> in
 # docs/benchmarks.md (BENCH_DOC). Brokers are stopped by their own PIDs; temp dirs removed.
 #
 # Knobs (environment): MQBASE_BIN, MOSQUITTO, BENCH_RUNS (3), BENCH_DURATION (10 s measured),
 # BENCH_WARMUP (2 s), BENCH_IDLE_CONNECTIONS (19000), BENCH_IDLE_PROCESSES (4),
-# BENCH_BROKER_CORE (0), BENCH_LOAD_CORE (1), BENCH_DOC, BENCH_ONLY (a scenario name, for a
-# quick look; the doc is then left alone).
+# BENCH_BROKER_CORE (0), BENCH_LOAD_CORE (1), BENCH_THREADS_BROKER_CORES and
+# BENCH_THREADS_LOAD_CORES (taskset lists for the threads table), BENCH_THREADS_LOAD_THREADS
+# (the generator's loops there), BENCH_DOC, BENCH_ONLY (a scenario name, for a quick look; the
+# doc is then left alone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +62,19 @@ NPROC=$(nproc)
 if (( NPROC < 2 )); then
   echo "compare.sh: one core only: broker and load generator will share it" >&2
   LOAD_CORE=$BROKER_CORE
+fi
+
+# Threads table placement: cores of its own for the generator when there are enough.
+if (( NPROC >= 4 )); then
+  T_BROKER_CORES=${BENCH_THREADS_BROKER_CORES:-0,1}
+  T_LOAD_CORES=${BENCH_THREADS_LOAD_CORES:-2-$((NPROC - 1))}
+  T_LOAD_THREADS=${BENCH_THREADS_LOAD_THREADS:-2}
+else
+  both="$BROKER_CORE,$LOAD_CORE"
+  [[ $BROKER_CORE != "$LOAD_CORE" ]] || both=$BROKER_CORE
+  T_BROKER_CORES=${BENCH_THREADS_BROKER_CORES:-$both}
+  T_LOAD_CORES=${BENCH_THREADS_LOAD_CORES:-$both}
+  T_LOAD_THREADS=${BENCH_THREADS_LOAD_THREADS:-1}
 fi
 
 WORK=$(mktemp -d /tmp/mqbase-compare.XXXXXX)
@@ -217,9 +233,7 @@ EOF
   done
 fi
 
-# ---- threads: 1 against 2, mqbase only, both on both cores ------------------------------------
-BOTH="$BROKER_CORE,$LOAD_CORE"
-[[ $BROKER_CORE != "$LOAD_CORE" ]] || BOTH=$BROKER_CORE
+# ---- threads: 1 against 2, mqbase only ------------------------------------------------------
 for entry in "${THREAD_SCENARIOS[@]}"; do
   label=${entry%%|*}
   args=${entry#*|}
@@ -227,10 +241,11 @@ for entry in "${THREAD_SCENARIOS[@]}"; do
   for ((run = 1; run <= RUNS; run++)); do
     if (( run % 2 )); then order=(1 2); else order=(2 1); fi
     for threads in "${order[@]}"; do
-      start_broker mqbase "$threads" "$BOTH"
+      start_broker mqbase "$threads" "$T_BROKER_CORES"
       # shellcheck disable=SC2086
-      line=$(taskset -c "$BOTH" "$MQBASE" bench $args -p "$PORT" --duration "$DURATION" --warmup "$WARMUP" \
-               --json --quiet --broker-pid "$BROKER_PID" 2>>"$WORK/bench.stderr" || true)
+      line=$(taskset -c "$T_LOAD_CORES" "$MQBASE" bench $args -p "$PORT" --threads "$T_LOAD_THREADS" \
+               --duration "$DURATION" --warmup "$WARMUP" --json --quiet --broker-pid "$BROKER_PID" \
+               2>>"$WORK/bench.stderr" || true)
       stop_broker
       [[ -n $line ]] || line='{"error": "no output from mqbase bench"}'
       printf '{"label": "%s", "broker": "mqbase --threads %s", "run": %d, "result": %s}\n' "$label" "$threads" "$run" "$line" >>"$THREADS"
@@ -242,10 +257,12 @@ done
 [[ -z $ONLY ]] || { echo "BENCH_ONLY set: $DOC left alone"; exit 0; }
 
 # ---- the table -----------------------------------------------------------------------------
-$PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" "$THREADS" <<'EOF'
+$PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" "$THREADS" \
+  "$T_BROKER_CORES" "$T_LOAD_CORES" "$T_LOAD_THREADS" <<'EOF'
 import datetime, json, re, statistics, subprocess, sys
 
 results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, threads = sys.argv[1:13]
+t_bcores, t_lcores, t_lthreads = sys.argv[13:16]
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -345,9 +362,13 @@ for line in open(threads):
         thread_order.append(d["label"])
     thread_rows.setdefault((d["label"], d["broker"]), []).append(d["result"])
 if thread_rows:
-    out.append("Threads: mqbase alone, broker and load generator both free to use cores %s and %s (so a second broker "
-               "thread competes with the generator for CPU: broker + generator CPU cannot exceed 200 %%); median of %s "
-               "runs, alternating." % (bcore, lcore, runs))
+    if t_bcores == t_lcores:
+        out.append("Threads: mqbase alone, broker and load generator (%s loop%s) both free to use cores %s (so a "
+                   "second broker thread competes with the generator for CPU); median of %s runs, alternating."
+                   % (t_lthreads, "" if t_lthreads == "1" else "s", t_bcores, runs))
+    else:
+        out.append("Threads: mqbase alone on cores %s, load generator (%s loop%s) on cores %s; median of %s runs, "
+                   "alternating." % (t_bcores, t_lthreads, "" if t_lthreads == "1" else "s", t_lcores, runs))
     out.append("")
     out.append("| scenario | broker | delivered msg/s | broker CPU % | generator CPU % | msgs per broker CPU-second | loss % | vs 1 thread |")
     out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
