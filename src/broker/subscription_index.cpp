@@ -55,9 +55,10 @@ struct RouteCache {
     std::vector<MatchedSubscriber> subscribers;
   };
   static constexpr size_t kEntries = 64;
-  // Longer lists are not kept: copying them costs more than the walk they save, and they
-  // would hold memory in every thread.
+  // Longer lists and topics are not kept: the walk is a small part of what they cost, and
+  // they would hold memory in every thread (at most 64 x 256 bytes of topics here).
   static constexpr size_t kMaxSubscribers = 64;
+  static constexpr size_t kMaxTopic = 256;
   std::array<Entry, kEntries> entries;
   std::vector<MatchedSubscriber> uncached;
 };
@@ -302,7 +303,9 @@ const std::vector<MatchedSubscriber>& SubscriptionIndex::match_cached_locked(std
   if (e.version == version_ && e.topic == topic) return e.subscribers;
   t_depends_on_origin = false;
   match_locked(topic, origin, cache.uncached);
-  if (t_depends_on_origin || cache.uncached.size() > RouteCache::kMaxSubscribers) return cache.uncached;
+  if (t_depends_on_origin || cache.uncached.size() > RouteCache::kMaxSubscribers ||
+      topic.size() > RouteCache::kMaxTopic)
+    return cache.uncached;
   for (const auto& m : cache.uncached)
     if (m.share) return cache.uncached;  // a group picks its member per message
   e.version = version_;

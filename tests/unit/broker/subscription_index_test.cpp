@@ -360,6 +360,24 @@ TEST_F(SubscriptionIndexTest, RouteCacheLeavesSharedGroupsToPickPerMessage) {
   EXPECT_EQ(got, (std::map<std::string, int>{{"a", 2}, {"b", 2}}));
 }
 
+// Long topics and long subscriber lists are answered by the walk, not kept: still right.
+TEST_F(SubscriptionIndexTest, RouteCacheAnswersLongTopicsAndListsCorrectly) {
+  std::vector<std::shared_ptr<Session>> many;
+  std::map<std::string, uint8_t> want;
+  for (int i = 0; i < 100; ++i) {
+    many.push_back(make_session("m" + std::to_string(i)));
+    index_.add(many.back(), "wide/#", {0});
+    want["m" + std::to_string(i)] = 0;
+  }
+  EXPECT_EQ(match("wide/x"), want);
+  std::string long_topic = "wide/" + std::string(1000, 'y');
+  EXPECT_EQ(match(long_topic), want);
+  index_.remove(many[0].get(), "wide/#");
+  want.erase("m0");
+  EXPECT_EQ(match("wide/x"), want);
+  EXPECT_EQ(match(long_topic), want);
+}
+
 // Two indexes (two brokers in one process, as in these tests) never answer from each
 // other's cache, even for the same topic from the same thread.
 TEST_F(SubscriptionIndexTest, RouteCacheIsPerIndex) {
