@@ -3,11 +3,13 @@
 // empty levels, '#' matching its parent level and '+' matching an empty level.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mqtt/topic.h"
+#include "mqtt/utf8.h"
 
 namespace mqbase::mqtt {
 namespace {
@@ -191,6 +193,42 @@ TEST_P(TopicName, Validates) {
 }
 INSTANTIATE_TEST_SUITE_P(Table, TopicName, ::testing::ValuesIn(name_cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A wildcard, a NUL or a broken UTF-8 sequence at any position of a longer topic (the table's
+// topics are short: a word-at-a-time scan would pass them all) is found as in the table.
+TEST(TopicNameWords, EveryPositionOfALongTopic) {
+  const std::string base = "abcdefgh/ijklmno/pqrstuv/";  // 25 bytes
+  ASSERT_TRUE(valid_topic_name(base));
+  for (size_t pos = 0; pos < base.size(); ++pos) {
+    for (char bad : {'+', '#', '\0'}) {
+      std::string t = base;
+      t[pos] = bad;
+      EXPECT_FALSE(valid_topic_name(t)) << "byte " << int(bad) << " at " << pos;
+    }
+    std::string accented = base;
+    accented.replace(pos, 1, "\xC3\xA9");  // é: valid UTF-8
+    EXPECT_TRUE(valid_topic_name(accented)) << "é at " << pos;
+    accented.back() = '+';  // a wildcard after the non-ASCII word
+    EXPECT_FALSE(valid_topic_name(accented)) << "é at " << pos << " then '+'";
+    std::string broken = base;
+    broken[pos] = '\xC3';  // a lead byte without its continuation
+    if (pos + 1 < base.size()) {
+      EXPECT_FALSE(valid_topic_name(broken)) << "lone lead byte at " << pos;
+    }
+  }
+}
+
+// And agrees with the plain definition (no wildcard, valid UTF-8) on random strings.
+TEST(TopicNameWords, AgreesWithTheDefinitionOnRandomStrings) {
+  std::minstd_rand rng(42);
+  const char alphabet[] = {'a', 'b', '/', '+', '#', '\0', '\x7F', '\xC3', '\xA9', '\xE2', '\x82', '\xAC', '\xFF'};
+  for (int n = 0; n < 20000; ++n) {
+    std::string t(1 + rng() % 40, 'a');
+    for (auto& c : t)
+      if (rng() % 4 == 0) c = alphabet[rng() % sizeof alphabet];
+    EXPECT_EQ(valid_topic_name(t), !has_wildcard(t) && valid_utf8(t)) << "topic of " << t.size() << " bytes";
+  }
+}
 
 class TopicMatch : public ::testing::TestWithParam<MatchCase> {};
 TEST_P(TopicMatch, Matches) {
