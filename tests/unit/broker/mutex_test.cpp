@@ -213,30 +213,42 @@ TEST_P(ReadMostlyMutexTest, ThreadsBeyondTheSlotsShareTheOverflowSlot) {
   uint64_t a = 0, b = 0;
   std::atomic<bool> torn{false}, stop{false};
   std::atomic<uint64_t> reads{0};
+  std::atomic<size_t> started{0};
+  const size_t n = ReadMostlyMutex::kSlots + 8;
   std::vector<std::thread> readers;
-  for (size_t r = 0; r < ReadMostlyMutex::kSlots + 8; ++r) {
+  for (size_t r = 0; r < n; ++r) {
     readers.emplace_back([&] {
+      bool first = true;
       while (!stop.load()) {
         {
           std::shared_lock lock(m);
           if (a != b) torn = true;
         }
+        if (first) started.fetch_add(1);
+        first = false;
         reads.fetch_add(1);
         std::this_thread::yield();
       }
     });
   }
+  // Every reader holds its slot (or the overflow) before the writes begin.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (started.load() < n && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(started.load(), n);
   for (int i = 0; i < 200; ++i) {
     std::unique_lock lock(m);
     ++a;
     std::this_thread::yield();  // let readers try to get in mid-write
     ++b;
   }
+  // And they read on after the writes.
+  uint64_t after_writes = reads.load();
+  while (reads.load() < after_writes + n && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_FALSE(torn);
   EXPECT_EQ(a, 200u);
-  EXPECT_GT(reads.load(), 0u);
+  EXPECT_GE(reads.load(), after_writes + n);
 }
 
 // Slots of threads that have exited go to new threads: many short-lived readers, then a
