@@ -3,8 +3,9 @@
 // Shared subscriptions ("$share/{group}/{filter}") hang off the same trie node as their
 // filter, one group per name; a message matching a group goes to one of its members.
 // Thread-safety: all methods are safe from any thread. Matching takes a shared lock (many
-// publishers at once, each loop through its own shard of the lock); subscribe/unsubscribe
-// take it exclusively. Read-mostly by design.
+// publishers at once, each loop through its own slot of a ReadMostlyMutex, no locked
+// instruction); subscribe/unsubscribe take it exclusively. Read-mostly by design. Each
+// thread also keeps a small cache of recent match results (match_cached_locked).
 #pragma once
 #include <atomic>
 #include <cstdint>
