@@ -3,9 +3,7 @@
 #include <linux/membarrier.h>
 #include <sched.h>
 
-#include <bitset>
 #include <climits>
-#include <mutex>
 
 namespace mqbase::broker {
 
@@ -29,43 +27,10 @@ void futex_wake_all(std::atomic<uint32_t>& word) {
   ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
-// Slot indexes in use by live threads; a thread gives its index back when it exits.
-std::mutex slots_mutex;
-std::bitset<ReadMostlyMutex::kSlots> slots_used;
-
-struct SlotRelease {
-  size_t index = ReadMostlyMutex::kSlots;
-  ~SlotRelease() {
-    if (index == ReadMostlyMutex::kSlots) return;
-    std::lock_guard lock(slots_mutex);
-    slots_used.reset(index);
-  }
-};
-thread_local SlotRelease t_release;
-
 }  // namespace
-
-thread_local size_t ReadMostlyMutex::t_slot = ReadMostlyMutex::kUnassigned;
 
 ReadMostlyMutex::ReadMostlyMutex() : readers_fence_(!membarrier_registered()) {}
 ReadMostlyMutex::ReadMostlyMutex(bool readers_fence) : readers_fence_(readers_fence || !membarrier_registered()) {}
-
-size_t ReadMostlyMutex::assign_thread_slot() noexcept {
-  size_t index = kSlots;
-  {
-    std::lock_guard lock(slots_mutex);
-    for (size_t i = 0; i < kSlots; ++i) {
-      if (!slots_used.test(i)) {
-        slots_used.set(i);
-        index = i;
-        break;
-      }
-    }
-  }
-  t_release.index = index;
-  t_slot = index;
-  return index;
-}
 
 // A writer is in or waiting: step aside (it waits for our slot to read 0), sleep until it is
 // done, announce ourselves again.
@@ -79,7 +44,7 @@ void ReadMostlyMutex::lock_shared_slow(std::atomic<uint32_t>& mine) noexcept {
 }
 
 void ReadMostlyMutex::lock_shared_overflow() noexcept {
-  auto& count = slots_[kSlots].readers;
+  auto& count = slots_[kThreadSlots].readers;
   // The read-modify-write is a full fence: no membarrier needed on this path.
   while (true) {
     count.fetch_add(1, std::memory_order_seq_cst);

@@ -20,6 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "broker/thread_slot.h"
+
 namespace mqbase::broker {
 
 // Tells the core we are spinning (lets the sibling hyperthread run, saves power).
@@ -99,7 +101,8 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free);
 // read-modify-write, which waits for the core's store buffer to drain (8% of a loop's time
 // in the 2-loop fan-in profile, on pthread_rwlock_unlock alone).
 //
-// Design: each thread owns a slot (a word on its own cache line, in every ReadMostlyMutex).
+// Design: each thread owns a slot (a word on its own cache line, in every ReadMostlyMutex, at
+// the thread's thread_slot()).
 // A reader sets its slot to 1, then checks the writer word; a writer sets the writer word,
 // then waits until every slot reads 0. Each side stores its word and then loads the other's
 // (Dekker's pattern), which needs a full fence between the store and the load on both sides.
@@ -108,7 +111,7 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free);
 // barrier (the scheme of liburcu's membarrier flavour and of Linux's percpu-rwsem). Without
 // membarrier (an old kernel, a seccomp filter) readers fence themselves. A reader that finds a
 // writer clears its slot and sleeps on the writer word (futex), so writers are preferred: a
-// loop publishing back to back cannot keep a SUBSCRIBE waiting. Threads beyond kSlots share an
+// loop publishing back to back cannot keep a SUBSCRIBE waiting. Threads beyond kThreadSlots share an
 // overflow slot counted with atomic read-modify-writes. A thread must not take the shared lock
 // twice (its slot is a flag, not a count). Works with std::shared_lock and std::unique_lock.
 //
@@ -124,7 +127,7 @@ class ReadMostlyMutex {
 
   void lock_shared() noexcept {
     size_t i = thread_slot();
-    if (i == kSlots) return lock_shared_overflow();
+    if (i == kThreadSlots) return lock_shared_overflow();
     auto& mine = slots_[i].readers;
     mine.store(1, std::memory_order_relaxed);
     reader_fence();
@@ -132,8 +135,8 @@ class ReadMostlyMutex {
   }
   void unlock_shared() noexcept {
     size_t i = thread_slot();
-    if (i == kSlots) {
-      slots_[kSlots].readers.fetch_sub(1, std::memory_order_release);
+    if (i == kThreadSlots) {
+      slots_[kThreadSlots].readers.fetch_sub(1, std::memory_order_release);
       return;
     }
     slots_[i].readers.store(0, std::memory_order_release);
@@ -141,20 +144,11 @@ class ReadMostlyMutex {
   void lock() noexcept;
   void unlock() noexcept;
 
-  // Threads that may own a slot at once; more share the overflow slot.
-  static constexpr size_t kSlots = 64;
-
  private:
   static constexpr uint32_t kNoWriter = 0;
   static constexpr uint32_t kWriter = 1;
   static constexpr uint32_t kWriterAndSleepers = 2;  // readers sleep on the word: unlock wakes them
 
-  // The calling thread's slot index, kSlots for the overflow; assigned on first use.
-  static size_t thread_slot() noexcept {
-    size_t i = t_slot;
-    return i != kUnassigned ? i : assign_thread_slot();
-  }
-  static size_t assign_thread_slot() noexcept;
   void reader_fence() const noexcept {
     if (readers_fence_)
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -165,13 +159,10 @@ class ReadMostlyMutex {
   void lock_shared_overflow() noexcept;
   void wait_while_writer() noexcept;
 
-  static constexpr size_t kUnassigned = ~size_t{0};
-  static thread_local size_t t_slot;
-
   struct alignas(64) Slot {
     std::atomic<uint32_t> readers{0};
   };
-  std::array<Slot, kSlots + 1> slots_;  // [kSlots]: the overflow slot, a count
+  std::array<Slot, kThreadSlots + 1> slots_;  // [kThreadSlots]: the overflow slot, a count
   alignas(64) std::atomic<uint32_t> writer_{kNoWriter};
   bool readers_fence_;  // membarrier is unavailable: readers fence themselves
   Mutex writers_;       // one writer at a time

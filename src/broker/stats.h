@@ -10,12 +10,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "broker/thread_slot.h"
+
 namespace mqbase::broker {
 
 class Counter {
  public:
   void add(uint64_t n) {
-    size_t i = thread_shard();
+    size_t i = std::min(thread_slot(), kOwnedShards);
     auto& v = shards_[i].value;
     if (i < kOwnedShards)  // this thread is the shard's only writer: no locked instruction
       v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -31,19 +33,14 @@ class Counter {
   }
 
  private:
-  // The first kOwnedShards threads to count each own a shard, updated with a plain load and
-  // store (a locked add on every message costs more than the count itself); later threads
-  // share the last shard, with atomic adds.
+  // Threads with the first kOwnedShards thread slots each own a shard, updated with a plain
+  // load and store (a locked add on every message costs more than the count itself); the
+  // other threads share the last shard, with atomic adds.
   static constexpr size_t kShards = 16;
   static constexpr size_t kOwnedShards = kShards - 1;
   struct alignas(64) Shard {
     std::atomic<uint64_t> value{0};
   };
-  static size_t thread_shard() {
-    static std::atomic<size_t> next{0};
-    thread_local size_t mine = std::min(next.fetch_add(1, std::memory_order_relaxed), kOwnedShards);
-    return mine;
-  }
 
   std::array<Shard, kShards> shards_;
 };

@@ -43,9 +43,10 @@ namespace {
 
 std::atomic<uint64_t> next_version{1};
 
-// Set by add_node when a match meets a No Local subscription: the result then depends on the
-// publisher, not only on the topic, and is not cached.
-thread_local bool t_depends_on_origin = false;
+// Set by add_node when a match's result depends on more than the topic, so it is not cached:
+// a No Local subscription (it depends on the publisher) or a shared group (it picks its
+// member per message).
+thread_local bool t_result_varies = false;
 
 // Recent match results of this thread, by topic (direct-mapped on the topic's hash).
 struct RouteCache {
@@ -208,7 +209,7 @@ void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Se
                                  std::vector<MatchedSubscriber>& out) const {
   for (const auto& e : n.subscribers) {
     if (e.opts.no_local) {
-      t_depends_on_origin = true;
+      t_result_varies = true;
       if (e.session.get() == origin) continue;
     }
     MatchedSubscriber m{e.session.get(), e.opts.qos, e.opts.retain_as_published, {}, nullptr};
@@ -216,6 +217,7 @@ void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Se
     out.push_back(std::move(m));
   }
   for (const auto& [name, g] : n.groups) {
+    t_result_varies = true;
     size_t i = choose(strategy_, g->members, g->next, topic, origin, nullptr);
     if (i == g->members.size()) continue;
     const auto& member = g->members[i];
@@ -301,13 +303,10 @@ const std::vector<MatchedSubscriber>& SubscriptionIndex::match_cached_locked(std
   RouteCache& cache = t_routes;
   auto& e = cache.entries[std::hash<std::string_view>{}(topic) % RouteCache::kEntries];
   if (e.version == version_ && e.topic == topic) return e.subscribers;
-  t_depends_on_origin = false;
+  t_result_varies = false;
   match_locked(topic, origin, cache.uncached);
-  if (t_depends_on_origin || cache.uncached.size() > RouteCache::kMaxSubscribers ||
-      topic.size() > RouteCache::kMaxTopic)
+  if (t_result_varies || cache.uncached.size() > RouteCache::kMaxSubscribers || topic.size() > RouteCache::kMaxTopic)
     return cache.uncached;
-  for (const auto& m : cache.uncached)
-    if (m.share) return cache.uncached;  // a group picks its member per message
   e.version = version_;
   e.topic.assign(topic);
   e.subscribers.swap(cache.uncached);

@@ -147,36 +147,34 @@ TEST_P(ReadMostlyMutexTest, ReadersNeverSeeAHalfDoneWrite) {
   EXPECT_EQ(b, 4000u);
 }
 
+// While this thread holds `held` (a std::shared_lock or std::unique_lock on m), another
+// thread taking `Other` on m does not get in; once `held` is let go, it does.
+template <template <class> class Other, class Held>
+void expect_waits_until_unlocked(ReadMostlyMutex& m, Held& held) {
+  std::atomic<bool> in{false};
+  std::thread other([&] {
+    Other<ReadMostlyMutex> lock(m);
+    in = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(in);
+  held.unlock();
+  other.join();
+  EXPECT_TRUE(in);
+}
+
 // A writer waits for a reader that holds the lock, whichever slot it reads through.
 TEST_P(ReadMostlyMutexTest, AWriterWaitsForAReader) {
   ReadMostlyMutex m{GetParam()};
-  std::atomic<bool> written{false};
   std::shared_lock reader(m);
-  std::thread writer([&] {
-    std::unique_lock lock(m);
-    written = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(written);
-  reader.unlock();
-  writer.join();
-  EXPECT_TRUE(written);
+  expect_waits_until_unlocked<std::unique_lock>(m, reader);
 }
 
 // And a reader waits for a writer that holds the lock (it sleeps, and the unlock wakes it).
 TEST_P(ReadMostlyMutexTest, AReaderWaitsForAWriter) {
   ReadMostlyMutex m{GetParam()};
-  std::atomic<bool> read{false};
   std::unique_lock writer(m);
-  std::thread reader([&] {
-    std::shared_lock lock(m);
-    read = true;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(read);
-  writer.unlock();
-  reader.join();
-  EXPECT_TRUE(read);
+  expect_waits_until_unlocked<std::shared_lock>(m, writer);
 }
 
 // Reader and writer announce themselves and then look for the other (Dekker's pattern): with
@@ -214,7 +212,7 @@ TEST_P(ReadMostlyMutexTest, ThreadsBeyondTheSlotsShareTheOverflowSlot) {
   std::atomic<bool> torn{false}, stop{false};
   std::atomic<uint64_t> reads{0};
   std::atomic<size_t> started{0};
-  const size_t n = ReadMostlyMutex::kSlots + 8;
+  const size_t n = kThreadSlots + 8;
   std::vector<std::thread> readers;
   for (size_t r = 0; r < n; ++r) {
     readers.emplace_back([&] {
@@ -256,15 +254,16 @@ TEST_P(ReadMostlyMutexTest, ThreadsBeyondTheSlotsShareTheOverflowSlot) {
 TEST_P(ReadMostlyMutexTest, ShortLivedThreadsComeAndGo) {
   ReadMostlyMutex m{GetParam()};
   int value = 0;
-  for (size_t round = 0; round < 3 * ReadMostlyMutex::kSlots; ++round) {
+  for (size_t round = 0; round < 3 * kThreadSlots; ++round) {
     std::thread([&] {
       std::shared_lock lock(m);
       EXPECT_EQ(value, static_cast<int>(round));
+      EXPECT_LT(thread_slot(), kThreadSlots) << "the slots of exited threads are given out again";
     }).join();
     std::unique_lock lock(m);
     ++value;
   }
-  EXPECT_EQ(value, static_cast<int>(3 * ReadMostlyMutex::kSlots));
+  EXPECT_EQ(value, static_cast<int>(3 * kThreadSlots));
 }
 
 }  // namespace
