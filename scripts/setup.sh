@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mqbase needs to build, test and run.
+# Installs what mqbase needs to build, test and run: Debian packages, then MQTT.js for the
+# Node tests (tests/js, run by tests/integration/test_mqttjs.py).
 # Idempotent: when everything is present it prints nothing and returns at once.
 set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
@@ -9,21 +12,46 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt
 )
+# Node.js runs the MQTT.js tests. A node that came from elsewhere (NodeSource, nvm) is kept:
+# Debian's nodejs would replace or shadow it.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian mosquitto package starts a system broker on 1883; mqbase's defaults want that
-# port, and tests only need the binary, so stop the service if the install started it.
-if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null 2>&1; then
-  $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian mosquitto package starts a system broker on 1883; mqbase's defaults want that
+  # port, and tests only need the binary, so stop the service if the install started it.
+  if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+fi
+
+# MQTT.js, exactly as tests/js/package-lock.json pins it. The stamp is written only after a
+# successful `npm ci`, so an interrupted install is redone; a newer lock file redoes it too.
+js_dir="$root/tests/js"
+stamp="$js_dir/node_modules/.mqbase-npm-ci"
+if [ ! -f "$stamp" ] || [ "$js_dir/package-lock.json" -nt "$stamp" ] \
+   || [ "$js_dir/package.json" -nt "$stamp" ]; then
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    echo "setup: installing MQTT.js into tests/js/node_modules (npm ci)"
+    # --silent hides npm's errors too: keep its output and show it if it fails.
+    if ! npm_log="$(cd "$js_dir" && npm ci --no-audit --no-fund --silent 2>&1)"; then
+      echo "setup: npm ci in $js_dir failed:" >&2
+      echo "$npm_log" >&2
+      exit 1
+    fi
+    touch "$stamp"
+  else
+    echo "setup: node or npm is missing, so MQTT.js is not installed and" \
+         "tests/integration/test_mqttjs.py will fail" >&2
+  fi
 fi

@@ -71,6 +71,22 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.limits.max_packet_size = static_cast<uint32_t>(integer(origin, v, key, 16, 268'435'460));
       } else if (key == "limits.max_queued_messages") {
         c.limits.max_queued_messages = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
+      } else if (key == "limits.max_queued_bytes") {
+        c.limits.max_queued_bytes = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 40));
+      } else if (key == "limits.queue_full_policy") {
+        std::string policy = string(origin, v, key);
+        if (policy == "backpressure")
+          c.limits.queue_full_policy = broker::QueueFullPolicy::backpressure;
+        else if (policy == "drop")
+          c.limits.queue_full_policy = broker::QueueFullPolicy::drop;
+        else
+          fail(origin, v, key, "must be one of backpressure, drop");
+      } else if (key == "limits.max_unsent_bytes") {
+        c.limits.max_unsent_bytes = static_cast<size_t>(integer(origin, v, key, 4096, int64_t{1} << 40));
+      } else if (key == "limits.max_sessions") {
+        c.limits.max_sessions = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
+      } else if (key == "limits.max_subscriptions_per_client") {
+        c.limits.max_subscriptions_per_client = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
       } else if (key == "limits.max_inflight_messages") {
         c.limits.max_inflight_messages = static_cast<uint32_t>(integer(origin, v, key, 0, 65535));
       } else if (key == "limits.max_write_buffer") {

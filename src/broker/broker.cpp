@@ -1,5 +1,6 @@
 #include "broker/broker.h"
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -26,10 +27,18 @@ std::string Broker::assign_client_id() {
   return fmt::format("mqbase-{:08x}-{}", static_cast<uint32_t>(boot), ++next_assigned_id_);
 }
 
-void Broker::discard_locked(const std::shared_ptr<Session>& session) {
-  for (const auto& [filter, opts] : session->take_subscriptions()) {
-    index_.remove(session.get(), filter);
+void Broker::forget_expiry_locked(const Session* session) {
+  if (auto it = expiry_of_.find(session); it != expiry_of_.end()) {
+    expiring_.erase(it->second);
+    expiry_of_.erase(it);
   }
+}
+
+void Broker::discard_locked(const std::shared_ptr<Session>& session) {
+  std::vector<std::string> filters;
+  for (auto& [filter, opts] : session->take_subscriptions()) filters.push_back(filter);
+  if (!filters.empty()) index_.remove_all(session.get(), filters);  // one exclusive lock for all
+  forget_expiry_locked(session.get());
   // By iterator: erasing the entry may destroy the Session, whose id the key views.
   if (auto it = sessions_.find(session->client_id()); it != sessions_.end()) sessions_.erase(it);
   Stats::sub(stats_.clients_total);
@@ -61,11 +70,17 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
       } while (sessions_.count(client_id));
       out.assigned_client_id = client_id;
     }
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end() && limits_.max_sessions != 0 && sessions_.size() >= limits_.max_sessions) {
+      out.reason = mqtt::ReasonCode::quota_exceeded;  // v5: 0x97; 3.x: 3 Server unavailable
+      return out;
+    }
     pending_wills_.erase(client_id);  // reconnected within the Will Delay Interval
     std::shared_ptr<Session> session;
     bool session_present = false;
-    if (auto it = sessions_.find(client_id); it != sessions_.end()) {
+    if (it != sessions_.end()) {
       session = it->second;
+      forget_expiry_locked(session.get());
       taken_over = session->release_link();
       if (taken_over) taken_over->disconnect(mqtt::ReasonCode::session_taken_over);
       if (req.clean_start || session->clean()) {
@@ -84,7 +99,7 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     out.session = std::move(session);
   }
   if (taken_over) index_.synchronize();  // publishes that may still send to the old link are done
-  if (displaced) redistribute(displaced);
+  if (displaced) redistribute(displaced, true);
   return out;
 }
 
@@ -102,11 +117,31 @@ ConnectOutcome Broker::connect(const mqtt::Connect& c, const std::shared_ptr<Cli
   });
 }
 
-void Broker::redistribute(const std::shared_ptr<Session>& from) {
-  for (auto& u : from->take_shared_messages()) {
+// The shared-subscription messages `from` holds and its client has not confirmed go to a
+// connected member of the same group. When none is connected, a session that lives on keeps
+// them (its client completes them on reconnect, with DUP); a discarded one hands them to any
+// member's session, and only when the group has no member left are they dropped, counted.
+void Broker::redistribute(const std::shared_ptr<Session>& from, bool discarded) {
+  auto groups = from->shared_groups_held();
+  if (groups.empty()) return;
+  std::vector<std::shared_ptr<const std::string>> movable;
+  for (auto& g : groups) {
     MatchedSubscriber other;
     std::shared_ptr<Session> owner;
-    if (!index_.pick_other_member(*u.delivery.share, from.get(), other, owner)) continue;
+    if (discarded || index_.pick_other_member(*g, from.get(), other, owner, /*connected_only=*/true))
+      movable.push_back(std::move(g));
+  }
+  if (movable.empty()) return;
+  auto taken = from->take_shared_messages([&](const std::string& share) {
+    return std::any_of(movable.begin(), movable.end(), [&](const auto& g) { return *g == share; });
+  });
+  for (auto& u : taken) {
+    MatchedSubscriber other;
+    std::shared_ptr<Session> owner;
+    if (!index_.pick_other_member(*u.delivery.share, from.get(), other, owner)) {
+      Stats::add(stats_.publish_dropped);  // no member's session left to take it
+      continue;
+    }
     Delivery d = u.delivery;
     d.qos = std::min(other.qos, u.msg->qos);
     d.identifiers = std::move(other.identifiers);
@@ -116,19 +151,27 @@ void Broker::redistribute(const std::shared_ptr<Session>& from) {
 
 void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
   std::shared_ptr<ClientLink> link;
+  bool discarded = false;
   {
     std::lock_guard lock(sessions_mutex_);
-    if (!session->detach(generation, Clock::now(), &link)) return;  // taken over: the new connection owns it
-    if (session->clean()) discard_locked(session);
+    auto now = Clock::now();
+    if (!session->detach(generation, now, &link)) return;  // taken over: the new connection owns it
+    uint32_t expiry = session->expiry_interval();
+    if (expiry == 0) {
+      discard_locked(session);
+      discarded = true;
+    } else if (expiry != kSessionNeverExpires) {
+      expiry_of_[session.get()] = expiring_.emplace(now + std::chrono::seconds(expiry), session);
+    }
   }
   // Publishes that read the link without the session's lock (Session::deliver_qos0) run under
   // the index's read lock: once they are over, the link may go.
   index_.synchronize();
   link.reset();
-  redistribute(session);
+  redistribute(session, discarded);
 }
 
-size_t Broker::publish(const MessagePtr& msg) {
+size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher, bool* congested) {
   if (msg->retain) retained_.set(msg);
   // Deliveries happen under the index's read lock: it keeps the matched sessions alive without
   // a reference count per delivery (a count every loop would write to).
@@ -150,14 +193,58 @@ size_t Broker::publish(const MessagePtr& msg) {
       }
       d.encoded_v3 = encoded[r];
     }
-    if (d.qos > 0 || !m.session->deliver_qos0(*msg, d)) m.session->deliver(msg, d);
+    if ((d.qos > 0 || !m.session->deliver_qos0(*msg, d)) && m.session->deliver(msg, d, publisher) && congested)
+      *congested = true;
   }
   return n;
 }
 
-void Broker::schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when) {
+std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(
+    const std::shared_ptr<Session>& session, uint64_t generation,
+    const std::vector<std::pair<std::string, SubscriptionOptions>>& subs) {
+  // Under the registry's lock, so a takeover (which takes it too) cannot slip in between the
+  // check and the change: a discarded session never gets back into the index.
   std::lock_guard lock(sessions_mutex_);
-  pending_wills_[client_id] = PendingWill{std::move(will), when};
+  if (!session->is_current(generation)) return std::nullopt;
+  std::vector<SubscribeResult> results;
+  std::vector<std::pair<std::string, SubscriptionOptions>> admitted;
+  std::vector<size_t> slot;  // results index of each admitted filter
+  size_t count = session->subscription_count();
+  for (const auto& [filter, opts] : subs) {
+    bool known = session->has_subscription(filter) ||
+                 std::any_of(admitted.begin(), admitted.end(), [&](const auto& a) { return a.first == filter; });
+    if (!known && limits_.max_subscriptions_per_client != 0 && count >= limits_.max_subscriptions_per_client) {
+      results.push_back(SubscribeResult::quota_exceeded);
+      continue;
+    }
+    if (!known) ++count;
+    slot.push_back(results.size());
+    results.push_back(SubscribeResult::added);
+    admitted.emplace_back(filter, opts);
+  }
+  auto fresh = index_.add_all(session, admitted);
+  for (size_t i = 0; i < admitted.size(); ++i) {
+    session->remember_subscription(admitted[i].first, admitted[i].second);
+    results[slot[i]] = fresh[i] ? SubscribeResult::added : SubscribeResult::replaced;
+  }
+  return results;
+}
+
+std::optional<std::vector<bool>> Broker::unsubscribe(const std::shared_ptr<Session>& session, uint64_t generation,
+                                                     const std::vector<std::string>& filters) {
+  std::lock_guard lock(sessions_mutex_);
+  if (!session->is_current(generation)) return std::nullopt;
+  auto removed = index_.remove_all(session.get(), filters);
+  for (const auto& f : filters) session->forget_subscription(f);
+  return removed;
+}
+
+bool Broker::schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, MessagePtr will,
+                           Clock::time_point when) {
+  std::lock_guard lock(sessions_mutex_);
+  if (!session->is_current(generation)) return false;
+  pending_wills_[session->client_id()] = PendingWill{std::move(will), when};
+  return true;
 }
 
 size_t Broker::tick(Clock::time_point now) {
@@ -165,8 +252,10 @@ size_t Broker::tick(Clock::time_point now) {
   std::vector<std::shared_ptr<Session>> ended;
   {
     std::lock_guard lock(sessions_mutex_);
-    for (auto& [id, s] : sessions_) {
-      if (!s->expired(now)) continue;
+    while (!expiring_.empty() && expiring_.begin()->first <= now) {
+      auto s = expiring_.begin()->second;
+      forget_expiry_locked(s.get());
+      if (!s->expired(now)) continue;  // reattached meanwhile (its entry would be gone) or changed
       ended.push_back(s);
       // [MQTT-3.1.2-8]: a will still waiting goes out when its session ends.
       if (auto w = pending_wills_.find(s->client_id()); w != pending_wills_.end()) {
@@ -184,7 +273,7 @@ size_t Broker::tick(Clock::time_point now) {
       }
     }
   }
-  for (auto& s : ended) redistribute(s);
+  for (auto& s : ended) redistribute(s, true);
   for (auto& w : due) publish(w);
   return ended.size();
 }

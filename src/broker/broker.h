@@ -9,9 +9,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "auth/enhanced_auth.h"
 #include "broker/client_link.h"
@@ -72,25 +74,49 @@ class Broker {
 
   // The connection of `session` at `generation` has ended. A session with expiry 0 is
   // discarded (with its subscriptions); others stay to collect messages until they expire.
-  // Shared-subscription messages it had not received go to other members of their group.
+  // The shared-subscription messages the client had not confirmed go at once to a connected
+  // member of their group; when there is none they stay with the session (which completes
+  // them on reconnect), or, for a discarded session, go to any member's session.
   void disconnect(const std::shared_ptr<Session>& session, uint64_t generation);
 
   // Routes `msg` to every matching subscriber, storing it first when retained. Returns the
-  // number of deliveries.
-  size_t publish(const MessagePtr& msg);
+  // number of deliveries. `publisher` is the link of the client that sent it: when a
+  // subscriber's queue is full under QueueFullPolicy::backpressure, the subscriber remembers
+  // it to resume it later, and `congested` is set: the caller then pauses the publisher.
+  size_t publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher = nullptr,
+                 bool* congested = nullptr);
 
-  // A will to publish at `when` unless the client reconnects first (Will Delay Interval).
-  void schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when);
+  enum class SubscribeResult : uint8_t { added, replaced, quota_exceeded };
+  // The filters of one SUBSCRIBE from the connection of `session` at `generation`, added under
+  // one exclusive lock of the index (and remembered by the session). A filter beyond
+  // Limits::max_subscriptions_per_client is refused. Returns one result per filter, or nothing
+  // when that connection has been taken over: then nothing changes, since the session (or its
+  // successor) belongs to the new connection.
+  std::optional<std::vector<SubscribeResult>> subscribe(
+      const std::shared_ptr<Session>& session, uint64_t generation,
+      const std::vector<std::pair<std::string, SubscriptionOptions>>& subs);
+  // The same for UNSUBSCRIBE: per filter, whether a subscription existed.
+  std::optional<std::vector<bool>> unsubscribe(const std::shared_ptr<Session>& session, uint64_t generation,
+                                               const std::vector<std::string>& filters);
+
+  // The connection of `session` at `generation` ended without a normal DISCONNECT: its will
+  // goes out at `when` unless the client reconnects first (Will Delay Interval). Returns
+  // false, scheduling nothing, when a new connection has already taken the session over
+  // (which cancels the will, [MQTT-3.1.3-9]). Atomic with connect(): a takeover either
+  // happens before (false) or finds the will scheduled and cancels it.
+  bool schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, MessagePtr will,
+                     Clock::time_point when);
 
   // Periodic work: publishes wills whose delay ran out, ends expired sessions. Returns the
-  // number of sessions ended.
+  // number of sessions ended. Looks only at what is due, never at every session.
   size_t tick(Clock::time_point now);
 
   size_t session_count() const;
 
  private:
   void discard_locked(const std::shared_ptr<Session>& session);
-  void redistribute(const std::shared_ptr<Session>& from);
+  void redistribute(const std::shared_ptr<Session>& from, bool discarded);
+  void forget_expiry_locked(const Session* session);
   std::string assign_client_id();
 
   const Limits limits_;
@@ -109,6 +135,9 @@ class Broker {
     Clock::time_point when;
   };
   std::unordered_map<std::string, PendingWill> pending_wills_;  // under sessions_mutex_
+  // Disconnected sessions that expire, by when (under sessions_mutex_), and each one's entry.
+  std::multimap<Clock::time_point, std::shared_ptr<Session>> expiring_;
+  std::unordered_map<const Session*, std::multimap<Clock::time_point, std::shared_ptr<Session>>::iterator> expiry_of_;
   uint64_t next_assigned_id_ = 0;
 };
 

@@ -169,27 +169,31 @@ void Client::on_closed() {
     // [MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT, after
     // the Will Delay Interval or when the session ends, whichever is first ([MQTT-3.1.3-9]).
     uint32_t delay = std::min(will_delay_, session_->expiry_interval());
-    // Taken over: a new connection for this client id already exists, and that cancels a
-    // delayed will. Whichever of the two loops runs first, the will does not go out: the new
-    // CONNECT erases a scheduled one, this check drops a late one.
-    bool cancelled = delay > 0 && !session_->is_current(generation_);
-    if (!cancelled) {
-      auto when = Clock::now() + std::chrono::seconds(delay);
-      MessagePtr will = std::move(will_);
-      if (will_expiry_ > 0) {
-        auto copy = std::make_shared<Message>(*will);
-        copy->expires_at = when + std::chrono::seconds(will_expiry_);
-        will = std::move(copy);
-      }
-      if (delay > 0) {
-        broker_.schedule_will(session_->client_id(), std::move(will), when);
-      } else {
-        broker_.publish(will);
-      }
+    auto when = Clock::now() + std::chrono::seconds(delay);
+    MessagePtr will = std::move(will_);
+    if (will_expiry_ > 0) {
+      auto copy = std::make_shared<Message>(*will);
+      copy->expires_at = when + std::chrono::seconds(will_expiry_);
+      will = std::move(copy);
+    }
+    if (delay > 0) {
+      // Taken over: the new connection cancels a delayed will ([MQTT-3.1.3-9]). The broker
+      // checks and schedules under the lock a takeover takes, so whichever comes first, the
+      // will does not go out: the new CONNECT erases a scheduled one, the check drops a late one.
+      broker_.schedule_will(session_, generation_, std::move(will), when);
+    } else {
+      broker_.publish(will);
     }
     will_.reset();
   }
   broker_.disconnect(session_, generation_);
+  if (rare_) {
+    // Retained messages at QoS 1/2 not yet sent stay with a session that lives on, as any
+    // message queued for it while it is away.
+    for (auto& r : rare_->retained_backlog)
+      if (r.delivery.qos > 0) session_->deliver(r.msg, r.delivery);
+    rare_->retained_backlog.clear();
+  }
   session_.reset();
 }
 

@@ -9,6 +9,7 @@
 // connection. (Its Session and the Broker are shared and do their own locking.)
 #pragma once
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,9 @@ class Client {
   // The deadline passed: close the connection (v5: DISCONNECT 0x8D; the will is published).
   void on_deadline();
 
+  // The connection has room to write again (after ClientLink::request_writable_notice()).
+  void on_writable();
+
   bool connected() const { return session_ != nullptr; }
   mqtt::Version version() const { return version_; }
   // The client id while connected (the session's, so an assigned id once CONNACK is sent);
@@ -93,6 +97,9 @@ class Client {
   // client_subscribe.cpp
   void handle_subscribe(const mqtt::Subscribe& s);
   void handle_unsubscribe(const mqtt::Unsubscribe& u);
+  // Sends the retained messages still owed to the client's SUBSCRIBEs, while the connection
+  // and the session's queue have room; the rest waits for on_writable() or an acknowledgement.
+  void send_retained();
   // client_auth.cpp
   void handle_auth(const mqtt::Auth& a);
   void start_auth(std::string_view method, std::string_view data);
@@ -119,6 +126,7 @@ class Client {
     std::string auth_method;                                  // set once AUTH is in use
     std::unique_ptr<auth::AuthExchange> auth_exchange;        // an exchange in progress
     std::optional<PendingConnect> pending_connect;            // CONNECT held during its AUTH
+    std::deque<Undelivered> retained_backlog;                 // retained messages not yet sent
   };
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();

@@ -49,6 +49,22 @@ class ClientLink {
   // The server ends the connection for `reason`: an MQTT 5 client is sent DISCONNECT with
   // it first (takeover 0x8E, shutdown 0x8B, ...). Idempotent.
   virtual void disconnect(mqtt::ReasonCode reason) { close(); }
+
+  // Backpressure. The client on this link published into a session that is over its queue
+  // limit: stop handling its PUBLISH (and everything after it) until resume_reading(), while
+  // its acknowledgements keep being handled, so a client that feeds itself, or two that feed
+  // each other, do not wait on each other forever. pause_reading() from the link's own event
+  // loop; resume_reading() from any thread (it takes effect on the link's loop, after any
+  // pause_reading() already made there).
+  virtual void pause_reading() {}
+  virtual void resume_reading() {}
+
+  // Bytes queued on this link and not yet written, for pacing a long series of sends to the
+  // speed of the client. Any thread; a hint, not exact.
+  virtual size_t unsent_bytes() const { return 0; }
+  // Asks for Client::on_writable() on the link's loop once the unsent bytes have fallen below
+  // half of Limits::max_write_buffer. From the link's loop.
+  virtual void request_writable_notice() {}
 };
 
 }  // namespace mqbase::broker

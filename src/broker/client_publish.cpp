@@ -90,7 +90,11 @@ void Client::handle_publish(const mqtt::Publish& p) {
   }
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
-    size_t n = broker_.publish(make_routed_message(p, topic));
+    bool congested = false;
+    size_t n = broker_.publish(make_routed_message(p, topic), &link_, &congested);
+    // A subscriber's queue is full: handle nothing more from this client until it drains
+    // (backpressure), rather than acknowledge what would then be dropped.
+    if (congested) link_->pause_reading();
     return n == 0 && v5() ? ReasonCode::no_matching_subscribers : ReasonCode::success;
   };
   switch (p.qos) {
@@ -117,9 +121,15 @@ void Client::handle_publish(const mqtt::Publish& p) {
 void Client::handle_ack(const mqtt::PubAck& a) {
   Stats::add(broker_.stats().messages_received);
   switch (a.type) {
-    case PacketType::puback: session_->on_puback(generation_, a.packet_id); break;
+    case PacketType::puback:
+      session_->on_puback(generation_, a.packet_id);
+      send_retained();
+      break;
     case PacketType::pubrec: session_->on_pubrec(generation_, a.packet_id, mqtt::is_error(a.reason)); break;
-    case PacketType::pubcomp: session_->on_pubcomp(generation_, a.packet_id); break;
+    case PacketType::pubcomp:
+      session_->on_pubcomp(generation_, a.packet_id);
+      send_retained();
+      break;
     case PacketType::pubrel: {
       bool known = session_->release_incoming_qos2(a.packet_id);
       // [MQTT-4.3.3-11]: always answer PUBCOMP; v5 says when the id was unknown.

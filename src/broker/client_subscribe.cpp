@@ -1,5 +1,7 @@
 // Client: SUBSCRIBE (options, identifiers, shared subscriptions, retained messages) and
 // UNSUBSCRIBE.
+#include <algorithm>
+
 #include "broker/client.h"
 #include "mqtt/topic.h"
 
@@ -11,20 +13,17 @@ using mqtt::ReasonCode;
 void Client::handle_subscribe(const mqtt::Subscribe& s) {
   Stats::add(broker_.stats().messages_received);
   const uint8_t invalid = v5() ? static_cast<uint8_t>(ReasonCode::topic_filter_invalid) : 0x80;
+  const uint8_t over_quota = v5() ? static_cast<uint8_t>(ReasonCode::quota_exceeded) : 0x80;
   uint32_t identifier = v5() ? s.props.number(PropertyId::subscription_identifier).value_or(0) : 0;
   mqtt::Suback ack;
   ack.packet_id = s.packet_id;
   ack.codes.reserve(s.subscriptions.size());
-  struct Granted {
-    std::string filter;
-    SubscriptionOptions opts;
-    bool is_new;
-    bool shared;
-  };
-  std::vector<Granted> granted;
+  std::vector<std::pair<std::string, SubscriptionOptions>> wanted;
+  std::vector<size_t> code_of;  // the ack.codes slot of each wanted filter
+  std::vector<bool> shared;
   for (const auto& sub : s.subscriptions) {
-    mqtt::SharedFilter shared;
-    auto share = mqtt::parse_shared(sub.filter, shared);
+    mqtt::SharedFilter sf;
+    auto share = mqtt::parse_shared(sub.filter, sf);
     bool valid = share == mqtt::ShareParse::ok ||
                  (share == mqtt::ShareParse::not_shared && mqtt::valid_topic_filter(sub.filter));
     if (!valid) {
@@ -36,43 +35,80 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
       disconnect_with(ReasonCode::protocol_error, "no local on a shared subscription");
       return;
     }
-    SubscriptionOptions opts{sub.qos, sub.no_local, sub.retain_as_published, sub.retain_handling, identifier};
-    std::string filter(sub.filter);
-    bool is_new = broker_.subscriptions().add(session_, filter, opts);
-    session_->remember_subscription(filter, opts);
+    code_of.push_back(ack.codes.size());
     ack.codes.push_back(sub.qos);
-    granted.push_back({std::move(filter), opts, is_new, share == mqtt::ShareParse::ok});
+    wanted.emplace_back(std::string(sub.filter),
+                        SubscriptionOptions{sub.qos, sub.no_local, sub.retain_as_published, sub.retain_handling, identifier});
+    shared.push_back(share == mqtt::ShareParse::ok);
   }
+  // All filters under one exclusive lock of the index; nothing when this connection has been
+  // taken over (it is closing, and the session is the new connection's now).
+  auto results = broker_.subscribe(session_, generation_, wanted);
+  if (!results) return;
+  for (size_t i = 0; i < wanted.size(); ++i)
+    if ((*results)[i] == Broker::SubscribeResult::quota_exceeded) ack.codes[code_of[i]] = over_quota;
   send(ack);
   // Retained messages follow the SUBACK, for every filter, new or replaced
-  // ([MQTT-3.3.1-6], [MQTT-3.8.4-3]), as Retain Handling allows; never for shared ones.
+  // ([MQTT-3.3.1-6], [MQTT-3.8.4-3]), as Retain Handling allows; never for shared ones. They
+  // go out at the client's pace (send_retained), however many there are.
   std::vector<MessagePtr> retained;
-  for (const auto& g : granted) {
-    if (g.shared || g.opts.retain_handling == 2 || (g.opts.retain_handling == 1 && !g.is_new)) continue;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const auto& [filter, opts] = wanted[i];
+    auto result = (*results)[i];
+    if (result == Broker::SubscribeResult::quota_exceeded || shared[i] || opts.retain_handling == 2 ||
+        (opts.retain_handling == 1 && result != Broker::SubscribeResult::added))
+      continue;
     retained.clear();
-    broker_.retained().match(g.filter, retained);
-    for (const auto& m : retained) {
-      Delivery d{std::min(m->qos, g.opts.qos), true, {}, {}, {}};
-      if (g.opts.identifier) d.identifiers.push_back(g.opts.identifier);
-      session_->deliver(m, d);
+    broker_.retained().match(filter, retained);
+    for (auto& m : retained) {
+      Delivery d{std::min(m->qos, opts.qos), true, {}, {}, {}};
+      d.paced = true;
+      if (opts.identifier) d.identifiers.push_back(opts.identifier);
+      rare().retained_backlog.push_back({std::move(m), std::move(d)});
     }
   }
+  send_retained();
 }
+
+void Client::send_retained() {
+  if (!rare_ || rare_->retained_backlog.empty() || closing_ || !session_) return;
+  const Limits& limits = broker_.limits();
+  const size_t byte_mark = limits.max_write_buffer / 2;
+  const size_t queue_mark = limits.max_queued_messages == 0 ? 1000 : std::max<size_t>(1, limits.max_queued_messages / 2);
+  auto& backlog = rare_->retained_backlog;
+  while (!backlog.empty()) {
+    if (link_->unsent_bytes() >= byte_mark) {
+      link_->request_writable_notice();  // on_writable() continues
+      return;
+    }
+    auto& next = backlog.front();
+    if (next.delivery.qos > 0 && session_->queued() >= queue_mark) return;  // acknowledgements continue
+    session_->deliver(next.msg, next.delivery);
+    backlog.pop_front();
+  }
+}
+
+void Client::on_writable() { send_retained(); }
 
 void Client::handle_unsubscribe(const mqtt::Unsubscribe& u) {
   Stats::add(broker_.stats().messages_received);
   mqtt::Unsuback ack{u.packet_id, {}, {}};
+  std::vector<std::string> filters;
+  std::vector<bool> valid;
   for (auto f : u.filters) {
-    std::string filter(f);
     mqtt::SharedFilter shared;
-    auto share = mqtt::parse_shared(filter, shared);
-    bool valid = share == mqtt::ShareParse::ok || (share == mqtt::ShareParse::not_shared && mqtt::valid_topic_filter(filter));
-    bool removed = valid && broker_.subscriptions().remove(session_.get(), filter);
-    session_->forget_subscription(filter);
-    if (v5()) {
-      ack.codes.push_back(static_cast<uint8_t>(!valid     ? ReasonCode::topic_filter_invalid
-                                               : removed ? ReasonCode::success
-                                                         : ReasonCode::no_subscription_existed));
+    auto share = mqtt::parse_shared(f, shared);
+    valid.push_back(share == mqtt::ShareParse::ok ||
+                    (share == mqtt::ShareParse::not_shared && mqtt::valid_topic_filter(f)));
+    filters.emplace_back(f);
+  }
+  auto removed = broker_.unsubscribe(session_, generation_, filters);
+  if (!removed) return;  // taken over: the session is the new connection's
+  if (v5()) {
+    for (size_t i = 0; i < filters.size(); ++i) {
+      ack.codes.push_back(static_cast<uint8_t>(!valid[i]       ? ReasonCode::topic_filter_invalid
+                                               : (*removed)[i] ? ReasonCode::success
+                                                               : ReasonCode::no_subscription_existed));
     }
   }
   send(ack);

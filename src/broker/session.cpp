@@ -48,10 +48,27 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
   ++generation_;
   link_->send(connack, SendMode::reliable);
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL, in original order.
+  // A QoS 2 message awaiting PUBCOMP still counts against the client's Receive Maximum; the
+  // PUBLISHes beyond what it allows now wait for room ([MQTT-4.9.0-2]), keeping their ids.
+  size_t outstanding = std::count_if(inflight_.begin(), inflight_.end(),
+                                     [](const Inflight& f) { return f.state == InflightState::pubrel_sent; });
+  const size_t room = window();
+  unsent_ = 0;
+  for (auto& f : inflight_) {
+    if (f.state == InflightState::pubrel_sent) continue;
+    if (outstanding < room) {
+      f.state = InflightState::publish_sent;
+      ++outstanding;
+    } else {
+      f.state = InflightState::publish_unsent;
+      ++unsent_;
+    }
+  }
   for (auto it = inflight_.begin(); it != inflight_.end();) {
     if (it->state == InflightState::pubrel_sent) {
       send_pubrel(it->packet_id);
-    } else if (!send_publish(*it->msg, it->delivery, it->packet_id, true)) {
+    } else if (it->state == InflightState::publish_sent &&
+               !send_publish(*it->msg, it->delivery, it->packet_id, true)) {
       it = inflight_.erase(it);  // too large for this connection's limit: as if delivered
       continue;
     }
@@ -68,6 +85,7 @@ std::shared_ptr<ClientLink> Session::release_link() {
   ++generation_;
   disconnected_at_ = Clock::now();
   fast_link_.store(nullptr, std::memory_order_release);
+  wake_publishers();  // an offline session does not hold its publishers back
   return std::move(link_);
 }
 
@@ -75,6 +93,7 @@ bool Session::detach(uint64_t gen, Clock::time_point now, std::shared_ptr<Client
   std::lock_guard lock(mutex_);
   if (gen != generation_) return false;
   fast_link_.store(nullptr, std::memory_order_release);
+  wake_publishers();  // an offline session does not hold its publishers back
   if (released) *released = std::move(link_);
   link_.reset();
   disconnected_at_ = now;
@@ -117,6 +136,7 @@ bool encode_and_send(ClientLink& link, std::unique_ptr<std::unordered_map<std::s
   const PeerLimits& peer = link.peer;
   scratch.clear();
   std::string_view bytes;
+  bool new_alias = false;
   if (peer.version != mqtt::Version::v5) {
     if (!d.encoded_v3.empty() && d.qos == 0) {
       bytes = d.encoded_v3;
@@ -139,7 +159,6 @@ bool encode_and_send(ClientLink& link, std::unique_ptr<std::unordered_map<std::s
     for (const auto& [k, v] : m.user_properties) props.add_user(k, v);
     for (uint32_t id : d.identifiers) props.add_number(PropertyId::subscription_identifier, id);
     std::string_view topic = m.topic;
-    bool new_alias = false;
     if (peer.topic_alias_maximum > 0) {
       if (!*aliases) *aliases = std::make_unique<std::unordered_map<std::string, uint16_t>>();
       auto& known = **aliases;
@@ -157,16 +176,18 @@ bool encode_and_send(ClientLink& link, std::unique_ptr<std::unordered_map<std::s
       Stats::add(stats.publish_dropped);
       return false;
     }
-    if (new_alias) (*aliases)->emplace(m.topic, static_cast<uint16_t>((*aliases)->size() + 1));
     mqtt::encode_publish(scratch, peer.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
     bytes = scratch;
   }
   // A QoS 0 packet may be batched by the sending loop unless it depends on an alias an
   // earlier packet set up (that one could still wait in another loop's batch).
-  SendMode mode = d.qos > 0 ? SendMode::reliable
+  SendMode mode = d.qos > 0 || d.paced             ? SendMode::reliable
                   : peer.topic_alias_maximum > 0 ? SendMode::droppable
                                                  : SendMode::droppable_batched;
   if (link.send(bytes, mode)) {
+    // The alias is the client's only once the packet that sets it up is on its way: a
+    // dropped QoS 0 packet must not leave an alias behind that the client never saw.
+    if (new_alias) (*aliases)->emplace(m.topic, static_cast<uint16_t>((*aliases)->size() + 1));
     Stats::add(stats.publish_sent);
     Stats::add(stats.messages_sent);
   } else if (d.qos == 0) {
@@ -180,19 +201,59 @@ bool Session::send_publish(const Message& m, const Delivery& d, uint16_t packet_
   return encode_and_send(*link_, &topic_aliases_, stats_, m, d, packet_id, dup);
 }
 
-void Session::send_pubrel(uint16_t packet_id) {
+void Session::send_pubrel(uint16_t packet_id, mqtt::ReasonCode reason) {
   scratch.clear();
-  mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, mqtt::ReasonCode::success, {}}, link_->peer.version,
-               scratch);
+  mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, packet_id, reason, {}}, link_->peer.version, scratch);
   link_->send(scratch, SendMode::reliable);
+}
+
+bool Session::queue_full() const {
+  return (limits_.max_queued_messages != 0 && queue_.size() >= limits_.max_queued_messages) ||
+         (limits_.max_queued_bytes != 0 && queued_bytes_ >= limits_.max_queued_bytes);
+}
+
+namespace {
+uint64_t queued_size(const Message& m) { return m.payload.size() + m.topic.size(); }
+}  // namespace
+
+void Session::push_queue(Queued q) {
+  queued_bytes_ += queued_size(*q.msg);
+  queue_.push_back(std::move(q));
+}
+
+Session::Queued Session::pop_queue() {
+  Queued q = std::move(queue_.front());
+  queue_.pop_front();
+  queued_bytes_ -= queued_size(*q.msg);
+  return q;
+}
+
+void Session::wake_publishers() {
+  if (!paused_publishers_) return;
+  auto paused = std::move(paused_publishers_);
+  for (auto& w : *paused)
+    if (auto link = w.lock()) link->resume_reading();
 }
 
 void Session::pump() {
   if (!link_) return;
+  // First the PUBLISHes held back at the reconnect, in their order, then the queue behind them.
+  for (auto it = inflight_.begin(); unsent_ > 0 && it != inflight_.end() && inflight_.size() - unsent_ < window();) {
+    if (it->state != InflightState::publish_unsent) {
+      ++it;
+      continue;
+    }
+    --unsent_;
+    if (!send_publish(*it->msg, it->delivery, it->packet_id, true)) {
+      it = inflight_.erase(it);  // too large for this connection's limit: as if delivered
+      continue;
+    }
+    it->state = InflightState::publish_sent;
+    ++it;
+  }
   std::optional<Clock::time_point> now;  // read the clock only for messages that can expire
-  while (!queue_.empty() && inflight_.size() < window()) {
-    Queued q = std::move(queue_.front());
-    queue_.pop_front();
+  while (unsent_ == 0 && !queue_.empty() && inflight_.size() < window()) {
+    Queued q = pop_queue();
     if (q.msg->expires_at) {
       if (!now) now = Clock::now();
       if (q.msg->expired(*now)) continue;
@@ -201,26 +262,39 @@ void Session::pump() {
     if (send_publish(*q.msg, q.delivery, id, false))
       inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery)});
   }
+  // Publishers held back resume once the queue is down to half its limits (not at the first
+  // free slot, so they do not stop and start at every acknowledgement).
+  if (paused_publishers_ &&
+      (limits_.max_queued_messages == 0 || queue_.size() <= limits_.max_queued_messages / 2) &&
+      (limits_.max_queued_bytes == 0 || queued_bytes_ <= limits_.max_queued_bytes / 2))
+    wake_publishers();
 }
 
-void Session::deliver(const MessagePtr& msg, const Delivery& d) {
+bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::shared_ptr<ClientLink>* publisher) {
   std::lock_guard lock(mutex_);
-  if (msg->expires_at && msg->expired(Clock::now())) return;  // no clock read for the common case
+  if (msg->expires_at && msg->expired(Clock::now())) return false;  // no clock read for the common case
   if (d.qos == 0) {
     if (link_) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
-    return;
+    return false;
   }
   // Keep order behind anything already waiting.
-  if (link_ && queue_.empty() && inflight_.size() < window()) {
+  if (link_ && queue_.empty() && unsent_ == 0 && inflight_.size() < window()) {
     uint16_t id = next_packet_id();
     if (send_publish(*msg, d, id, false)) inflight_.push_back({id, InflightState::publish_sent, msg, d});
-    return;
+    return false;
   }
-  if (limits_.max_queued_messages != 0 && queue_.size() >= limits_.max_queued_messages) {
+  const bool hold_back = link_ && limits_.queue_full_policy == QueueFullPolicy::backpressure;
+  if (queue_full() && !hold_back) {
     Stats::add(stats_.publish_dropped);
-    return;
+    return false;
   }
-  queue_.push_back({msg, d});
+  push_queue({msg, d});
+  if (!hold_back || !publisher || !*publisher || !queue_full()) return false;
+  if (!paused_publishers_) paused_publishers_ = std::make_unique<std::vector<std::weak_ptr<ClientLink>>>();
+  auto& paused = *paused_publishers_;
+  bool known = std::any_of(paused.begin(), paused.end(), [&](const auto& w) { return w.lock() == *publisher; });
+  if (!known) paused.push_back(*publisher);
+  return true;
 }
 
 bool Session::deliver_qos0(const Message& msg, const Delivery& d) {
@@ -239,6 +313,7 @@ void Session::on_puback(uint64_t gen, uint16_t packet_id) {
     return f.packet_id == packet_id && f.delivery.qos == 1;
   });
   if (it == inflight_.end()) return;
+  if (it->state == InflightState::publish_unsent) --unsent_;  // it had arrived before the reconnect
   inflight_.erase(it);
   pump();
 }
@@ -249,16 +324,23 @@ void Session::on_pubrec(uint64_t gen, uint16_t packet_id, bool error) {
   auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const Inflight& f) {
     return f.packet_id == packet_id && f.delivery.qos == 2;
   });
+  if (it != inflight_.end() && it->state == InflightState::publish_unsent) {
+    --unsent_;  // it had arrived before the reconnect
+    it->state = InflightState::publish_sent;
+  }
   if (error) {
     // v5: a PUBREC with a failure reason ends the flow ([MQTT-4.3.3-4]): no PUBREL.
     if (it != inflight_.end()) inflight_.erase(it);
     pump();
     return;
   }
-  if (it != inflight_.end()) {
-    it->state = InflightState::pubrel_sent;
-    it->msg.reset();  // the payload is no longer needed once the receiver has it
+  if (it == inflight_.end()) {
+    // v5: nothing of ours has this id; say so ([MQTT-4.3.3-...], reason 0x92).
+    send_pubrel(packet_id, mqtt::ReasonCode::packet_identifier_not_found);
+    return;
   }
+  it->state = InflightState::pubrel_sent;
+  it->msg.reset();  // the payload is no longer needed once the receiver has it
   send_pubrel(packet_id);
 }
 
@@ -291,13 +373,27 @@ size_t Session::incoming_qos2_count() const {
   return incoming_qos2_ ? incoming_qos2_->size() : 0;
 }
 
-std::vector<Undelivered> Session::take_shared_messages() {
+std::vector<std::shared_ptr<const std::string>> Session::shared_groups_held() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<const std::string>> out;
+  auto note = [&](const Delivery& d) {
+    if (d.share && std::none_of(out.begin(), out.end(), [&](const auto& s) { return *s == *d.share; }))
+      out.push_back(d.share);
+  };
+  for (const auto& f : inflight_)
+    if (f.delivery.qos == 1) note(f.delivery);
+  for (const auto& q : queue_) note(q.delivery);
+  return out;
+}
+
+std::vector<Undelivered> Session::take_shared_messages(const std::function<bool(const std::string&)>& take) {
   std::lock_guard lock(mutex_);
   std::vector<Undelivered> out;
   for (auto it = inflight_.begin(); it != inflight_.end();) {
-    // A QoS 2 message already sent stays with this member: it must finish the delivery when it
+    // A QoS 2 message once sent stays with this member: it must finish the delivery when it
     // comes back, and no one else may have it if it does not ([MQTT-4.8.2-4/5]).
-    if (it->delivery.share && it->state == InflightState::publish_sent && it->delivery.qos == 1) {
+    if (it->delivery.share && it->delivery.qos == 1 && take(*it->delivery.share)) {
+      if (it->state == InflightState::publish_unsent) --unsent_;
       out.push_back({std::move(it->msg), std::move(it->delivery)});
       it = inflight_.erase(it);
     } else {
@@ -305,7 +401,8 @@ std::vector<Undelivered> Session::take_shared_messages() {
     }
   }
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (it->delivery.share) {
+    if (it->delivery.share && take(*it->delivery.share)) {
+      queued_bytes_ -= queued_size(*it->msg);
       out.push_back({std::move(it->msg), std::move(it->delivery)});
       it = queue_.erase(it);
     } else {
@@ -328,6 +425,11 @@ void Session::forget_subscription(const std::string& filter) {
 bool Session::has_subscription(const std::string& filter) const {
   std::lock_guard lock(mutex_);
   return subscriptions_.count(filter) > 0;
+}
+
+size_t Session::subscription_count() const {
+  std::lock_guard lock(mutex_);
+  return subscriptions_.size();
 }
 
 std::map<std::string, SubscriptionOptions> Session::take_subscriptions() {

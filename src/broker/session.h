@@ -14,6 +14,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -47,6 +48,9 @@ struct Delivery {
   // For QoS 0: the PUBLISH already encoded for MQTT 3.x, shared by every 3.x subscriber of
   // the message (encode once per variant, not per subscriber). Valid during deliver() only.
   std::string_view encoded_v3;
+  // QoS 0 sent even when the connection is backed up: the caller paces the sends itself to
+  // the client's speed (retained messages after a SUBSCRIBE).
+  bool paced = false;
 };
 
 // A shared-subscription message taken back from a session whose client left, to be handed to
@@ -97,9 +101,17 @@ class Session {
 
   // Routes `msg` to this session. QoS 0 goes out at once or is dropped when the connection is
   // backed up or absent; QoS 1/2 go out when the in-flight window has room, else wait in the
-  // queue, which drops (and counts) the newest message when full. Expired messages are
-  // dropped; a message larger than the client's Maximum Packet Size is skipped.
-  void deliver(const MessagePtr& msg, const Delivery& d);
+  // queue. Expired messages are dropped; a message larger than the client's Maximum Packet
+  // Size is skipped.
+  //
+  // A full queue (Limits::max_queued_messages or max_queued_bytes) drops the newest message,
+  // counted, while the session is offline or under QueueFullPolicy::drop. Under
+  // QueueFullPolicy::backpressure a connected session keeps it (the limit is then the point
+  // where its publishers stop), and when `publisher` is given, the publisher's link is
+  // remembered and true returned: the caller pauses that link (ClientLink::pause_reading),
+  // and the session resumes it once its queue is down to half the limit, or when its client
+  // leaves.
+  bool deliver(const MessagePtr& msg, const Delivery& d, const std::shared_ptr<ClientLink>* publisher = nullptr);
   void deliver(const MessagePtr& msg, uint8_t qos, bool retain_flag) { deliver(msg, Delivery{qos, retain_flag, {}, {}, {}}); }
   // deliver() of a QoS 0 `d` without the session's lock, for the common case where the bytes
   // depend on nothing but the message and the client's limits. Returns false, having done
@@ -119,22 +131,32 @@ class Session {
   bool release_incoming_qos2(uint16_t packet_id);
   size_t incoming_qos2_count() const;
 
-  // Takes back the shared-subscription messages not yet received by the client (queued, or
-  // QoS 1 sent and unacknowledged), so another member of the group can have them. QoS 2
-  // messages already sent stay ([MQTT-4.8.2-4/5]).
-  std::vector<Undelivered> take_shared_messages();
+  // The shared subscriptions ("$share/g/f") of the messages take_shared_messages() would take.
+  std::vector<std::shared_ptr<const std::string>> shared_groups_held() const;
+  // Takes back the shared-subscription messages of the groups `take(share)` accepts that the
+  // client has not confirmed (queued, or QoS 1 unacknowledged), in order, so another member
+  // of the group can have them. A QoS 2 message once sent stays: only this client may
+  // complete it, on reconnect, and no one else may have it if it does not ([MQTT-4.8.2-4/5]).
+  std::vector<Undelivered> take_shared_messages(const std::function<bool(const std::string& share)>& take);
 
   // Subscriptions as the session remembers them (the index holds the routing copy).
   void remember_subscription(const std::string& filter, SubscriptionOptions opts);
   void forget_subscription(const std::string& filter);
   bool has_subscription(const std::string& filter) const;
+  size_t subscription_count() const;
   std::map<std::string, SubscriptionOptions> take_subscriptions();
 
   size_t queued() const;
   size_t inflight() const;
 
  private:
-  enum class InflightState : uint8_t { publish_sent, pubrel_sent };
+  enum class InflightState : uint8_t {
+    publish_sent,
+    // A PUBLISH (with DUP) to resend after a reconnect, held back while the new connection's
+    // Receive Maximum has no room for it.
+    publish_unsent,
+    pubrel_sent,
+  };
   struct Inflight {
     uint16_t packet_id;
     InflightState state;
@@ -150,9 +172,15 @@ class Session {
   // Encodes and sends on link_; false when the message cannot go to this client (too large
   // for its Maximum Packet Size), in which case it counts as delivered.
   bool send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup);
-  void send_pubrel(uint16_t packet_id);
-  void pump();  // moves queued messages into the window while it has room
+  void send_pubrel(uint16_t packet_id, mqtt::ReasonCode reason = mqtt::ReasonCode::success);
+  void pump();  // resends held-back PUBLISHes, then moves queued messages into the window while it has room
   size_t window() const;
+  // The queue has reached its message or byte limit.
+  bool queue_full() const;
+  void push_queue(Queued q);
+  Queued pop_queue();
+  // Resumes every publisher paused on this session (wake_publishers_ is set).
+  void wake_publishers();
 
   // Idle sessions are the common case, so members are ordered largest alignment first (no
   // padding between them) and state most sessions never use sits behind a null pointer.
@@ -166,12 +194,16 @@ class Session {
   uint64_t generation_ = 0;
   Clock::time_point disconnected_at_{};
   std::vector<Inflight> inflight_;  // in send order
+  size_t unsent_ = 0;               // entries of inflight_ in state publish_unsent
   std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
   std::map<std::string, SubscriptionOptions> subscriptions_;
   // Incoming QoS 2 packet ids awaiting PUBREL; allocated on the first, freed when the last goes.
   std::unique_ptr<std::unordered_set<uint16_t>> incoming_qos2_;
   // Outgoing topic aliases, this connection only; allocated for clients that allow aliases.
   std::unique_ptr<std::unordered_map<std::string, uint16_t>> topic_aliases_;
+  // Publishers paused until this session's queue drains (backpressure); allocated on first use.
+  std::unique_ptr<std::vector<std::weak_ptr<ClientLink>>> paused_publishers_;
+  uint64_t queued_bytes_ = 0;  // payload and topic bytes of queue_
   mutable Mutex mutex_;
   uint32_t expiry_interval_;
   uint16_t last_packet_id_ = 0;

@@ -56,6 +56,7 @@ struct Stats {
   Counter publish_dropped;
   Counter bytes_received;
   Counter bytes_sent;
+  Counter sockets_open;  // accepted sockets not yet closed, before and after CONNECT
 
   static void add(Counter& c, uint64_t n = 1) { c.add(n); }
   static void sub(Counter& c, uint64_t n = 1) { c.sub(n); }

@@ -73,10 +73,32 @@ SubscriptionIndex::~SubscriptionIndex() = default;
 
 bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string_view filter,
                             SubscriptionOptions opts) {
+  std::unique_lock lock(mutex_);
+  return add_locked(session, filter, opts);
+}
+
+std::vector<bool> SubscriptionIndex::add_all(const std::shared_ptr<Session>& session,
+                                             const std::vector<std::pair<std::string, SubscriptionOptions>>& subs) {
+  std::vector<bool> fresh;
+  fresh.reserve(subs.size());
+  std::unique_lock lock(mutex_);
+  for (const auto& [filter, opts] : subs) fresh.push_back(add_locked(session, filter, opts));
+  return fresh;
+}
+
+std::vector<bool> SubscriptionIndex::remove_all(const Session* session, const std::vector<std::string>& filters) {
+  std::vector<bool> removed;
+  removed.reserve(filters.size());
+  std::unique_lock lock(mutex_);
+  for (const auto& f : filters) removed.push_back(remove_locked(session, f));
+  return removed;
+}
+
+bool SubscriptionIndex::add_locked(const std::shared_ptr<Session>& session, std::string_view filter,
+                                   SubscriptionOptions opts) {
   mqtt::SharedFilter shared;
   bool is_shared = mqtt::parse_shared(filter, shared) == mqtt::ShareParse::ok;
   std::string_view path = is_shared ? shared.filter : filter;
-  std::unique_lock lock(mutex_);
   version_ = next_version.fetch_add(1);  // a new subscription or new options: new results
   Node* node = root_.get();
   mqtt::for_each_level(path, [&](std::string_view level) {
@@ -134,9 +156,13 @@ SubscriptionIndex::Node* SubscriptionIndex::find(std::string_view filter) const 
 }
 
 bool SubscriptionIndex::remove(const Session* session, std::string_view filter) {
+  std::unique_lock lock(mutex_);
+  return remove_locked(session, filter);
+}
+
+bool SubscriptionIndex::remove_locked(const Session* session, std::string_view filter) {
   mqtt::SharedFilter shared;
   bool is_shared = mqtt::parse_shared(filter, shared) == mqtt::ShareParse::ok;
-  std::unique_lock lock(mutex_);
   Node* node = find(is_shared ? shared.filter : filter);
   if (!node) return false;
   auto owned_by = [&](const auto& e) { return e.session.get() == session; };
@@ -314,7 +340,8 @@ const std::vector<MatchedSubscriber>& SubscriptionIndex::match_cached_locked(std
 }
 
 bool SubscriptionIndex::pick_other_member(const std::string& share, const Session* exclude,
-                                          MatchedSubscriber& out, std::shared_ptr<Session>& owner) const {
+                                          MatchedSubscriber& out, std::shared_ptr<Session>& owner,
+                                          bool connected_only) const {
   mqtt::SharedFilter shared;
   if (mqtt::parse_shared(share, shared) != mqtt::ShareParse::ok) return false;
   std::shared_lock lock(mutex_);
@@ -325,6 +352,7 @@ bool SubscriptionIndex::pick_other_member(const std::string& share, const Sessio
   const Group& g = *git->second;
   size_t i = choose(strategy_, g.members, g.next, {}, nullptr, exclude);
   if (i == g.members.size()) return false;
+  if (connected_only && !g.members[i].session->connected()) return false;
   const auto& member = g.members[i];
   owner = member.session;
   out = MatchedSubscriber{member.session.get(), member.opts.qos, member.opts.retain_as_published, {}, g.key};

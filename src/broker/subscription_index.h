@@ -63,6 +63,13 @@ class SubscriptionIndex {
   // Removes `session`'s subscription to `filter`. Returns whether one existed.
   bool remove(const Session* session, std::string_view filter);
 
+  // add() and remove() of many filters under one exclusive lock (a SUBSCRIBE with many
+  // filters, a session that ends): publishers wait for the index once, not once per filter.
+  // Return, per filter in order, what add() / remove() would.
+  std::vector<bool> add_all(const std::shared_ptr<Session>& session,
+                            const std::vector<std::pair<std::string, SubscriptionOptions>>& subs);
+  std::vector<bool> remove_all(const Session* session, const std::vector<std::string>& filters);
+
   // The shared lock. While it is held no subscription is added or removed, so the sessions
   // match_locked() returns stay alive: deliver to them before letting go. Take it once per
   // message; it must not be held while subscribing.
@@ -93,15 +100,18 @@ class SubscriptionIndex {
 
   // Picks a member of the shared subscription `share` ("$share/g/f") other than `exclude`,
   // preferring connected ones, to take over a message. Returns it in `out` and `owner` (a
-  // reference that keeps it alive). Returns false when there is none.
+  // reference that keeps it alive). Returns false when there is none, or, with
+  // `connected_only`, when none is connected.
   bool pick_other_member(const std::string& share, const Session* exclude, MatchedSubscriber& out,
-                         std::shared_ptr<Session>& owner) const;
+                         std::shared_ptr<Session>& owner, bool connected_only = false) const;
 
   size_t size() const;
 
  private:
   struct Node;
   struct Group;
+  bool add_locked(const std::shared_ptr<Session>& session, std::string_view filter, SubscriptionOptions opts);
+  bool remove_locked(const Session* session, std::string_view filter);
   void match_level(const Node& node, std::string_view topic, size_t pos, bool first, const Session* origin,
                    std::vector<MatchedSubscriber>& out) const;
   void add_node(const Node& n, std::string_view topic, const Session* origin,

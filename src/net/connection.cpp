@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstring>
 #include <spdlog/spdlog.h>
 
 #include "mqtt/decoder.h"
@@ -19,6 +20,13 @@ using Clock = broker::Client::Clock;
 namespace {
 // A writing_ buffer grown past this by a burst is given back once written.
 constexpr size_t kKeepWriteCapacity = 256 * 1024;
+// A paused connection reads on (to handle acknowledgements) until this much waits unhandled.
+constexpr size_t kPausedReadLimit = 1 << 20;
+
+bool is_ack(mqtt::PacketType t) {
+  using T = mqtt::PacketType;
+  return t == T::puback || t == T::pubrec || t == T::pubrel || t == T::pubcomp || t == T::pingreq;
+}
 
 // Writes what the non-blocking socket takes now; returns the bytes written. `failed` tells a
 // dead peer from a full socket.
@@ -40,10 +48,12 @@ size_t send_now(int fd, const char* data, size_t size, bool& failed) {
 }
 }  // namespace
 
+// The server counted the socket in sockets_open when it accepted it.
 Connection::Connection(EventLoop& loop, int fd) : loop_(loop), fd_(fd) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
+  broker::Stats::sub(loop_.broker().stats().sockets_open);
 }
 
 void Connection::start() {
@@ -63,17 +73,28 @@ void Connection::on_events(uint32_t events) {
 // socket with more to read comes back in the next round, after the others had their turn. An
 // idle connection holds no read buffer; only the tail of a packet split across reads is kept
 // (in partial_).
+//
+// A packet split across reads grows partial_ as its bytes arrive (the string doubles), never
+// by the length its header declares: a 5-byte header cannot make the server reserve 256 MB.
 void Connection::on_readable() {
+  if (input_stopped_) return;
   char* buf = loop_.read_buffer();
   ssize_t n = ::recv(fd_, buf, EventLoop::kReadBufferSize, 0);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) {
+    if (paused_ && !partial_.empty() && !closed_) {
+      // The client is gone: what it sent before leaving is handled now, held back or not.
+      paused_ = false;
+      process(partial_);
+    }
     finish();
     return;
   }
   auto size = static_cast<size_t>(n);
   broker::Stats::add(loop_.broker().stats().bytes_received, size);
-  if (partial_.empty()) {
+  if (paused_) {
+    partial_.append(buf, size);
+  } else if (partial_.empty()) {
     size_t used = process({buf, size});
     if (used < size) partial_.assign(buf + used, size - used);
   } else {
@@ -81,19 +102,78 @@ void Connection::on_readable() {
     size_t used = process(partial_);
     partial_.erase(0, used);
   }
-  if (partial_.empty()) {
-    std::string().swap(partial_);  // give the memory back
-  } else {
-    // Room for the whole packet once its size is known (bounded by max_packet_size), so a
-    // large packet arriving in many reads is not copied again at every read.
+  if (paused_ && !closed_) take_acks_while_paused();
+  if (partial_.empty()) std::string().swap(partial_);  // give the memory back
+  if (closed_) {
+    finish();
+    return;
+  }
+  if (paused_ && partial_.size() >= kPausedReadLimit) {
+    input_stopped_ = true;  // the kernel's buffer fills, and the client's TCP window closes
+    update_interest();
+  }
+}
+
+void Connection::take_acks_while_paused() {
+  const uint32_t max_size = loop_.broker().limits().max_packet_size;
+  auto now = Clock::now();
+  size_t r = 0, w = 0;
+  while (r < partial_.size() && !close_requested_.load(std::memory_order_relaxed)) {
     mqtt::FixedHeader h;
-    if (mqtt::parse_fixed_header(partial_, loop_.broker().limits().max_packet_size, h) ==
-            mqtt::FrameStatus::need_more &&
-        h.header_length > 0)
-      partial_.reserve(h.total());
+    std::string_view in(partial_.data() + r, partial_.size() - r);
+    if (mqtt::parse_fixed_header(in, max_size, h) != mqtt::FrameStatus::ok) break;  // handled in order later
+    // Nothing after a DISCONNECT is handled ([MQTT-3.1.4-5]), nor anything the packets held
+    // back must come before (SUBSCRIBE, AUTH, ...): only acknowledgements overtake.
+    if (h.type == mqtt::PacketType::disconnect) break;
+    if (is_ack(h.type)) {
+      mqtt::Packet packet;
+      auto result = mqtt::decode_packet(h, in.substr(h.header_length, h.remaining_length), client_->version(), packet);
+      if (!result.ok()) break;  // the error is met in order later
+      client_->on_packet(packet, now);
+    } else {
+      if (w != r) std::memmove(partial_.data() + w, partial_.data() + r, h.total());
+      w += h.total();
+    }
+    r += h.total();
+  }
+  partial_.erase(w, r - w);
+}
+
+void Connection::pause_reading() { paused_ = true; }
+
+void Connection::resume_reading() {
+  boost::asio::post(loop_.context(), [self = shared_from_this()] { self->resume(); });
+}
+
+void Connection::resume() {
+  if (finished_ || !paused_) return;
+  paused_ = false;
+  if (input_stopped_) {
+    input_stopped_ = false;
+    update_interest();
+  }
+  if (!partial_.empty()) {
+    size_t used = process(partial_);
+    partial_.erase(0, used);
+    if (paused_ && !closed_) take_acks_while_paused();
+    if (paused_ && partial_.size() >= kPausedReadLimit) {
+      input_stopped_ = true;
+      update_interest();
+    }
   }
   if (closed_) finish();
 }
+
+void Connection::update_interest() {
+  if (fd_ >= 0) loop_.watch(this, fd_, want_write_, !input_stopped_);
+}
+
+size_t Connection::unsent_bytes() const {
+  size_t local = EventLoop::current() == &loop_ ? local_out_.size() : 0;
+  return pending_.load(std::memory_order_relaxed) + local;
+}
+
+void Connection::request_writable_notice() { writable_notice_ = true; }
 
 size_t Connection::process(std::string_view data) {
   const uint32_t max_size = loop_.broker().limits().max_packet_size;
@@ -125,6 +205,7 @@ size_t Connection::process(std::string_view data) {
           stop = true;
         } else {
           client_->on_packet(packet, now);
+          if (paused_) stop = true;  // backpressure: the rest waits
         }
         break;
       }
@@ -165,15 +246,27 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     std::lock_guard lock(out_mutex_);
     if (close_requested_.load(std::memory_order_relaxed) || closed_) return false;
     size_t local = here == &loop_ ? local_out_.size() : 0;  // local_out_ is the loop's
-    if (droppable && pending_.load(std::memory_order_relaxed) + local > loop_.broker().limits().max_write_buffer)
-      return false;
-    // What this loop put in local_out_ before goes first (local_out_ is this loop's; another
-    // thread never gets here with it non-empty).
-    if (here == &loop_ && !local_out_.empty()) join_out(local_out_);
-    out_.append(bytes);
-    pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
-    if (flush_scheduled_) return true;
+    size_t pending = pending_.load(std::memory_order_relaxed);
+    if (droppable && pending + local > loop_.broker().limits().max_write_buffer) return false;
+    bool overflow = pending > 0 && pending + bytes.size() > loop_.broker().limits().max_unsent_bytes;
+    if (overflow) {
+      // A client that does not read would make us hold everything owed to it: past the cap
+      // it is disconnected without the rest (flush() says why in the log).
+      overflowed_ = true;
+      close_requested_ = true;
+    } else {
+      // What this loop put in local_out_ before goes first (local_out_ is this loop's; another
+      // thread never gets here with it non-empty).
+      if (here == &loop_ && !local_out_.empty()) join_out(local_out_);
+      out_.append(bytes);
+      pending_.store(pending + bytes.size(), std::memory_order_relaxed);
+    }
+    if (flush_scheduled_) return !overflow;
     flush_scheduled_ = true;
+    if (overflow) {
+      loop_.schedule_flush(shared_from_this());
+      return false;
+    }
   }
   loop_.schedule_flush(shared_from_this());
   return true;
@@ -256,7 +349,13 @@ void Connection::flush(bool writable) {
       }
     }
     write_busy_ = !writing_.empty();
-    close_now = writing_.size() == written_ && close_requested_.load(std::memory_order_relaxed);
+    close_now = (writing_.size() == written_ || overflowed_) && close_requested_.load(std::memory_order_relaxed);
+    if (overflowed_ && client_) {
+      spdlog::warn("client {}: {} bytes unsent, over limits.max_unsent_bytes ({}): disconnecting a client that "
+                   "does not read",
+                   client_->connected() ? std::string_view(client_->client_id()) : std::string_view("(not connected)"),
+                   pending_.load(std::memory_order_relaxed), loop_.broker().limits().max_unsent_bytes);
+    }
   }
   // While EPOLLOUT is awaited the socket is full: only the writable event writes.
   if (!close_now && (writable || !want_write_) && written_ < writing_.size() && !write_out()) close_now = true;
@@ -279,10 +378,19 @@ bool Connection::write_out() {
   written_ += sent;
   broker::Stats::add(loop_.broker().stats().bytes_sent, sent);
   bool done = written_ == writing_.size();
+  size_t pending;
   {
     std::lock_guard lock(out_mutex_);
-    pending_.store(pending_.load(std::memory_order_relaxed) - sent, std::memory_order_relaxed);
+    pending = pending_.load(std::memory_order_relaxed) - sent;
+    pending_.store(pending, std::memory_order_relaxed);
     if (done) write_busy_ = false;
+  }
+  if (writable_notice_ && pending < loop_.broker().limits().max_write_buffer / 2) {
+    // Room again for what the Client paces (retained messages): it continues after this pass.
+    writable_notice_ = false;
+    boost::asio::post(loop_.context(), [self = shared_from_this()] {
+      if (self->client_ && !self->finished_) self->client_->on_writable();
+    });
   }
   if (done) {
     writing_.clear();
@@ -291,7 +399,7 @@ bool Connection::write_out() {
   }
   if (done == want_write_) {  // interest in EPOLLOUT changes
     want_write_ = !done;
-    loop_.watch(this, fd_, want_write_);
+    update_interest();
   }
   return true;
 }
@@ -322,7 +430,8 @@ void Connection::finish() {
 }
 
 void Connection::check_deadline(Clock::time_point now) {
-  if (client_ && client_->deadline_passed(now)) client_->on_deadline();
+  // A connection we hold back (backpressure) is not timed out for the packets we do not read.
+  if (client_ && !paused_ && client_->deadline_passed(now)) client_->on_deadline();
 }
 
 void Connection::shutdown_by_server() {

@@ -30,6 +30,10 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   bool send(std::string_view bytes, broker::SendMode mode) override;
   void close() override;
   void disconnect(mqtt::ReasonCode reason) override;
+  void pause_reading() override;
+  void resume_reading() override;
+  size_t unsent_bytes() const override;
+  void request_writable_notice() override;
 
   // On the loop: the socket is ready (epoll events).
   void on_events(uint32_t events);
@@ -55,7 +59,13 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
  private:
   void on_readable();
   // Decodes and handles the whole packets at the front of `data`; returns the bytes used.
+  // Stops after a packet that paused reading.
   size_t process(std::string_view data);
+  // While paused: handles the acknowledgements (and PINGREQ) in partial_ and takes them out,
+  // leaving the other packets in their order.
+  void take_acks_while_paused();
+  void resume();  // on the loop: resume_reading() arrived
+  void update_interest();
   // Writes writing_ from written_ on; false when the socket failed.
   bool write_out();
   void join_out(std::string& bytes);
@@ -66,6 +76,12 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   int fd_;
   bool want_write_ = false;  // EPOLLOUT is in the interest set (loop only)
   bool finished_ = false;    // loop only
+  // Backpressure (loop only): PUBLISHes are not handled while paused_; reading stops when
+  // input_stopped_ (paused with kPausedReadLimit bytes waiting in partial_).
+  bool paused_ = false;
+  bool input_stopped_ = false;
+  bool writable_notice_ = false;  // the Client waits for on_writable() (loop only)
+  bool overflowed_ = false;       // unsent bytes passed max_unsent_bytes (under out_mutex_)
   std::unique_ptr<broker::Client> client_;
 
   std::string partial_;  // the start of a packet whose end has not arrived yet

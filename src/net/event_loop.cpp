@@ -93,6 +93,7 @@ void EventLoop::schedule_tick() {
 void EventLoop::adopt(int fd) {
   if (stopping_) {  // accepted just before the shutdown reached this loop
     ::close(fd);
+    broker::Stats::sub(broker_.stats().sockets_open);
     return;
   }
   auto c = std::make_shared<Connection>(*this, fd);
@@ -118,9 +119,9 @@ void EventLoop::request_flush() {
   asio::post(ioc_, [this] { flush_dirty(); });
 }
 
-void EventLoop::watch(Connection* c, int fd, bool want_write) {
+void EventLoop::watch(Connection* c, int fd, bool want_write, bool want_read) {
   epoll_event ev{};
-  ev.events = EPOLLIN | (want_write ? EPOLLOUT : 0u);
+  ev.events = (want_read ? EPOLLIN : 0u) | (want_write ? EPOLLOUT : 0u);
   ev.data.ptr = c;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
     if (errno != ENOENT || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0)

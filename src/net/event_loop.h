@@ -58,8 +58,9 @@ class EventLoop {
   // On the loop's thread: `c` is finished; it is released after the current pass.
   void remove(Connection* c);
 
-  // The connection's epoll interest: readable always, writable while `want_write`.
-  void watch(Connection* c, int fd, bool want_write);
+  // The connection's epoll interest: readable unless `want_read` is false (held back),
+  // writable while `want_write`.
+  void watch(Connection* c, int fd, bool want_write, bool want_read = true);
   void unwatch(int fd);
 
   // `c` has bytes to write. On the loop's thread it is written after the current pass; from

@@ -60,11 +60,14 @@ struct Server::Impl {
           return;
         }
         uint32_t max = broker.limits().max_connections;
-        if (max != 0 && broker::Stats::get(broker.stats().clients_connected) >= max) {
+        // Sockets, not only connected clients: a flood of sockets that never send CONNECT
+        // counts until their connect_timeout closes them.
+        if (max != 0 && broker::Stats::get(broker.stats().sockets_open) >= max) {
           spdlog::warn("refusing connection: max_connections ({}) reached", max);
           ::close(fd);
           continue;
         }
+        broker::Stats::add(broker.stats().sockets_open);  // until the Connection goes
         EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
         if (&target == EventLoop::current())
           target.adopt(fd);

@@ -640,6 +640,17 @@ class PahoClient:
             self.stop_loop()
 
 
+def read_sys_counter(test, name, timeout=10.0):
+    """The value of the $SYS counter $SYS/broker/<name>, read from a fresh subscription (the
+    broker retains its $SYS messages). `test` is a BrokerTestCase."""
+    c = test.paho()
+    try:
+        c.subscribe("$SYS/broker/" + name, 0)
+        return int(c.get(timeout=timeout).payload)
+    finally:
+        c.close()
+
+
 def sync_marker(publisher, subscriber, topic, qos=0, timeout=None):
     """Publish a marker on `topic` (which `subscriber` is subscribed to) and return the
     messages `subscriber` received before the marker. Used to prove a message was NOT

@@ -245,6 +245,20 @@ class V5Flow(V5TestCase):
         pub.send(publish5_packet(topic, b"x", qos=2, packet_id=5))  # the 4th open flow
         pub.expect_disconnect(0x93)
 
+    @skip_if_mosquitto("mosquitto 2.0.11 answers the excess QoS 2 PUBLISH with PUBREC 0x97 "
+                       "instead of DISCONNECT 0x93")
+    def test_default_receive_maximum_is_advertised_and_enforced(self):
+        # Before the fix no value was advertised (65,535) and the 129th open flow went unseen.
+        topic = unique_topic("drm")
+        pub = self.raw5()
+        self.assertEqual(pub.connect().props.get(RECEIVE_MAXIMUM), 128)
+        pub.send(b"".join(publish5_packet(topic, b"x", qos=2, packet_id=pid) for pid in range(1, 129)))
+        for pid in range(1, 129):
+            p = pub.read_packet()
+            self.assertEqual((p.type, parse_ack5(p)[0]), (PUBREC, pid))
+        pub.send(publish5_packet(topic, b"x", qos=2, packet_id=129))  # the 129th open flow
+        pub.expect_disconnect(0x93)
+
     # -- Maximum Packet Size ------------------------------------------------------------------
 
     def test_client_maximum_packet_size(self):

@@ -14,11 +14,13 @@
 #include <vector>
 
 #include "fake_link.h"
+#include "mqtt/encoder.h"
 
 namespace mqbase::broker {
 namespace {
 
 using testing::FakeLink;
+using testing::publishes;
 
 class BrokerLifetimeTest : public ::testing::Test {
  protected:
@@ -91,6 +93,103 @@ TEST_F(BrokerLifetimeTest, LinkTakenOverOutlivesConcurrentQos0Publishes) {
     link = std::move(next);
     EXPECT_TRUE(gone.expired()) << "the broker kept the old link after the takeover";
   }
+}
+
+// A connection taken over can no longer change the session, nor schedule its will: the checks
+// and the changes happen under the lock a takeover takes (issue 9, items 3 and 4).
+class BrokerTakeoverTest : public ::testing::Test {
+ protected:
+  ConnectOutcome connect(const std::string& id, const std::shared_ptr<FakeLink>& link, bool clean_start) {
+    mqtt::Connect c;
+    c.client_id = id;
+    c.clean_start = clean_start;
+    auto out = broker_.connect(c, link);
+    EXPECT_EQ(out.reason, mqtt::ReasonCode::success);
+    link->take();  // the CONNACK
+    return out;
+  }
+  Broker broker_{Limits{}};
+};
+
+TEST_F(BrokerTakeoverTest, TakenOverConnectionCannotSubscribeOrUnsubscribe) {
+  auto old_link = std::make_shared<FakeLink>();
+  auto old = connect("c", old_link, false);
+  ASSERT_TRUE(broker_.subscribe(old.session, old.generation, {{"keep/me", {1}}}));
+  auto next = connect("c", std::make_shared<FakeLink>(), true);  // Clean Start: a new session
+  EXPECT_FALSE(broker_.subscribe(old.session, old.generation, {{"a/b", {1}}}));
+  EXPECT_FALSE(broker_.unsubscribe(old.session, old.generation, {"keep/me"}));
+  EXPECT_EQ(broker_.subscriptions().size(), 0u) << "the discarded session must stay out of the index";
+  auto mine = broker_.subscribe(next.session, next.generation, {{"a/b", {1}}});
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->at(0), Broker::SubscribeResult::added);
+  EXPECT_EQ(broker_.subscriptions().size(), 1u);
+}
+
+TEST_F(BrokerTakeoverTest, WillOfAConnectionTakenOverIsNotScheduled) {
+  auto watcher_link = std::make_shared<FakeLink>();
+  auto watcher = connect("watcher", watcher_link, true);
+  ASSERT_TRUE(broker_.subscribe(watcher.session, watcher.generation, {{"will/t", {0}}}));
+  auto old = connect("c", std::make_shared<FakeLink>(), false);
+  auto next = connect("c", std::make_shared<FakeLink>(), false);  // the reconnect comes first
+  auto will = make_message("will/t", "gone", 0, false);
+  EXPECT_FALSE(broker_.schedule_will(old.session, old.generation, will, Clock::now()));
+  broker_.tick(Clock::now() + std::chrono::seconds(1));
+  EXPECT_TRUE(publishes(watcher_link->take()).empty());
+  EXPECT_TRUE(broker_.schedule_will(next.session, next.generation, will, Clock::now()));
+  broker_.tick(Clock::now() + std::chrono::seconds(1));
+  EXPECT_EQ(publishes(watcher_link->take()).size(), 1u);
+}
+
+TEST_F(BrokerTakeoverTest, SessionsCapRefusesNewClientIdsOnly) {
+  Limits limits;
+  limits.max_sessions = 2;
+  Broker broker(limits);
+  mqtt::Connect c;
+  c.clean_start = false;
+  for (const char* id : {"a", "b"}) {
+    c.client_id = id;
+    EXPECT_EQ(broker.connect(c, std::make_shared<FakeLink>()).reason, mqtt::ReasonCode::success);
+  }
+  c.client_id = "c";
+  EXPECT_EQ(broker.connect(c, std::make_shared<FakeLink>()).reason, mqtt::ReasonCode::quota_exceeded);
+  c.client_id = "a";  // an existing session may always come back
+  EXPECT_EQ(broker.connect(c, std::make_shared<FakeLink>()).reason, mqtt::ReasonCode::success);
+}
+
+TEST_F(BrokerTakeoverTest, SubscriptionsPerClientCap) {
+  Limits limits;
+  limits.max_subscriptions_per_client = 2;
+  Broker broker(limits);
+  mqtt::Connect c;
+  c.client_id = "s";
+  auto out = broker.connect(c, std::make_shared<FakeLink>());
+  auto r = broker.subscribe(out.session, out.generation, {{"a", {0}}, {"b", {0}}, {"c", {0}}, {"a", {1}}});
+  ASSERT_TRUE(r);
+  using R = Broker::SubscribeResult;
+  EXPECT_EQ(*r, (std::vector<R>{R::added, R::added, R::quota_exceeded, R::replaced}));
+}
+
+TEST_F(BrokerTakeoverTest, ExpiredSessionsEndOnTickWithoutReconnectedOnes) {
+  ConnectRequest req;
+  req.version = mqtt::Version::v5;
+  req.clean_start = false;
+  req.session_expiry = 1;
+  req.peer.version = mqtt::Version::v5;
+  auto connack = [](bool, const std::string&) {
+    std::string out;
+    mqtt::encode(mqtt::Connack{false, 0, {}}, mqtt::Version::v5, out);
+    return out;
+  };
+  req.client_id = "gone";
+  auto gone = broker_.connect(req, std::make_shared<FakeLink>(), connack);
+  req.client_id = "back";
+  auto back = broker_.connect(req, std::make_shared<FakeLink>(), connack);
+  broker_.disconnect(gone.session, gone.generation);
+  broker_.disconnect(back.session, back.generation);
+  broker_.connect(req, std::make_shared<FakeLink>(), connack);  // "back" returns
+  EXPECT_EQ(broker_.session_count(), 2u);
+  EXPECT_EQ(broker_.tick(Clock::now() + std::chrono::seconds(2)), 1u);
+  EXPECT_EQ(broker_.session_count(), 1u);
 }
 
 }  // namespace

@@ -248,7 +248,8 @@ TEST_F(SessionTest, LaterMessagesWaitBehindTheQueueToKeepOrder) {
   EXPECT_EQ(s->inflight(), 0u);
 }
 
-TEST_F(SessionTest, QueueLimitDropsTheNewestAndCounts) {
+TEST_F(SessionTest, QueueLimitDropsTheNewestAndCountsUnderTheDropPolicy) {
+  limits_.queue_full_policy = QueueFullPolicy::drop;
   limits_.max_inflight_messages = 1;
   limits_.max_queued_messages = 2;
   auto s = make_session();
@@ -529,6 +530,128 @@ TEST_F(SessionTest, SubscriptionsAreRememberedForgottenAndTaken) {
   ASSERT_EQ(subs.size(), 1u);
   EXPECT_EQ(subs.at("a/+").qos, 2);
   EXPECT_TRUE(s->take_subscriptions().empty()) << "taking empties the session's list";
+}
+
+// A link that records pause/resume calls, for the backpressure tests.
+class PausableLink : public FakeLink {
+ public:
+  void resume_reading() override { ++resumed; }
+  int resumed = 0;
+};
+
+TEST_F(SessionTest, FullQueueKeepsTheMessageAndHoldsThePublisherBack) {
+  limits_.max_inflight_messages = 1;
+  limits_.max_queued_messages = 4;
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  auto publisher = std::make_shared<PausableLink>();
+  std::shared_ptr<ClientLink> as_link = publisher;
+  std::vector<bool> paused;
+  for (int i = 0; i < 8; ++i) paused.push_back(s->deliver(msg(std::to_string(i)), Delivery{1, false, {}, {}, {}}, &as_link));
+  // 1 in flight, then the queue reaches 4 at the 5th message: from there the publisher is held.
+  EXPECT_THAT(paused, ElementsAre(false, false, false, false, true, true, true, true));
+  EXPECT_EQ(s->queued(), 7u) << "nothing is dropped while connected";
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 0u);
+  // Draining to half the limit resumes the publisher, once.
+  std::vector<std::string> seen;
+  for (int i = 0; i < 8; ++i) {
+    auto pubs = publishes(link->take());
+    ASSERT_EQ(pubs.size(), 1u);
+    seen.emplace_back(pubs[0].payload);
+    s->on_puback(gen, pubs[0].packet_id);
+  }
+  EXPECT_THAT(seen, ElementsAre("0", "1", "2", "3", "4", "5", "6", "7"));
+  EXPECT_EQ(publisher->resumed, 1);
+}
+
+TEST_F(SessionTest, PublishersResumeWhenTheSubscriberLeavesAndOfflineQueuesDrop) {
+  limits_.max_inflight_messages = 1;
+  limits_.max_queued_messages = 2;
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  auto publisher = std::make_shared<PausableLink>();
+  std::shared_ptr<ClientLink> as_link = publisher;
+  for (int i = 0; i < 4; ++i) s->deliver(msg(std::to_string(i)), Delivery{1, false, {}, {}, {}}, &as_link);
+  EXPECT_EQ(publisher->resumed, 0);
+  ASSERT_TRUE(s->detach(gen));
+  EXPECT_EQ(publisher->resumed, 1) << "an offline session does not hold its publishers";
+  EXPECT_FALSE(s->deliver(msg("x"), Delivery{1, false, {}, {}, {}}, &as_link));
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 1u) << "offline, a full queue drops and counts";
+}
+
+TEST_F(SessionTest, QueuedBytesLimitAppliesLikeTheMessageLimit) {
+  limits_.queue_full_policy = QueueFullPolicy::drop;
+  limits_.max_inflight_messages = 1;
+  limits_.max_queued_messages = 0;
+  limits_.max_queued_bytes = 100;
+  auto s = make_session();
+  std::string forty(37, 'x');  // + the 3-byte topic "t/x": 40 bytes
+  for (int i = 0; i < 5; ++i) s->deliver(msg(forty), 1, false);
+  EXPECT_EQ(s->queued(), 3u);  // 0, 40, 80 bytes queued when each came: the 4th met 120
+  EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
+}
+
+TEST_F(SessionTest, ResendAfterReconnectRespectsTheNewReceiveMaximum) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen1 = attach(*s, link);
+  for (int i = 0; i < 6; ++i) s->deliver(msg(std::to_string(i)), 1, false);
+  auto first = publishes(link->take());
+  ASSERT_EQ(first.size(), 6u);
+  ASSERT_TRUE(s->detach(gen1));
+  auto again = std::make_shared<FakeLink>();
+  PeerLimits peer{mqtt::Version::v5};
+  peer.receive_maximum = 2;
+  std::string connack;
+  mqtt::encode(mqtt::Connack{true, 0, {}}, mqtt::Version::v5, connack);
+  uint64_t gen = s->attach(again, peer, kSessionNeverExpires, connack);
+  auto got = publishes(again->take(mqtt::Version::v5));
+  ASSERT_EQ(got.size(), 2u) << "only as many as the new Receive Maximum allows";
+  for (size_t next = 0; got.size() < 6; ++next) {
+    s->on_puback(gen, got[next].packet_id);
+    auto more = publishes(again->take(mqtt::Version::v5));
+    ASSERT_EQ(more.size(), 1u);
+    got.push_back(more[0]);
+  }
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_TRUE(got[i].dup);
+    EXPECT_EQ(got[i].packet_id, first[i].packet_id) << "the original packet ids";
+    EXPECT_EQ(got[i].payload, std::to_string(i));
+  }
+}
+
+TEST_F(SessionTest, PubrecForAnUnknownIdGetsPubrel0x92OnV5) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  PeerLimits peer{mqtt::Version::v5};
+  std::string connack;
+  mqtt::encode(mqtt::Connack{false, 0, {}}, mqtt::Version::v5, connack);
+  uint64_t gen = s->attach(link, peer, kSessionNeverExpires, connack);
+  link->take(mqtt::Version::v5);
+  s->on_pubrec(gen, 777);
+  auto out = link->take(mqtt::Version::v5);
+  ASSERT_EQ(out.size(), 1u);
+  const auto& rel = std::get<mqtt::PubAck>(out[0]);
+  EXPECT_EQ(rel.type, mqtt::PacketType::pubrel);
+  EXPECT_EQ(rel.packet_id, 777);
+  EXPECT_EQ(rel.reason, mqtt::ReasonCode::packet_identifier_not_found);
+}
+
+TEST_F(SessionTest, DroppedQos0LeavesNoTopicAliasBehind) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  PeerLimits peer{mqtt::Version::v5};
+  peer.topic_alias_maximum = 5;
+  attach_v5(*s, link, peer);
+  link->set_full(true);
+  s->deliver(msg("dropped", 0, "a/b"), 0, false);  // would set up alias 1 for a/b
+  link->set_full(false);
+  s->deliver(msg("kept", 0, "a/b"), 0, false);
+  auto pubs = publishes(link->take(mqtt::Version::v5));
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(pubs[0].topic, "a/b") << "the alias was never seen by the client: the topic must be sent";
 }
 
 }  // namespace
