@@ -1,4 +1,7 @@
-// `mqbase pub` and `mqbase sub`: the flags people know from mosquitto_pub / mosquitto_sub.
+// `mqbase pub` and `mqbase sub`: the flags people know from mosquitto_pub / mosquitto_sub, and
+// their exit conventions: topics and filters are checked before connecting, every error (ours
+// or the server's) is one line on stderr and a non-zero status, the CONNACK code when the
+// server refused the connection (docs/cli.md, "Exit status and errors").
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -7,6 +10,7 @@
 
 #include "app/commands.h"
 #include "client/blocking_client.h"
+#include "client/topic_check.h"
 #include <unistd.h>
 
 namespace mqbase::app {
@@ -66,6 +70,12 @@ bool finish_common(CommonFlags& f, const char* tool) {
     std::fprintf(stderr, "%s: MQTT 5 properties need -V 5\n", tool);
     return false;
   }
+  if (f.opt.will_topic) {
+    if (auto problem = client::topic_name_problem(*f.opt.will_topic, "will topic"); !problem.empty()) {
+      std::fprintf(stderr, "%s: %s\n", tool, problem.c_str());
+      return false;
+    }
+  }
   f.opt.clean_session = !f.no_clean;
   f.opt.will_payload = f.will_payload;
   f.opt.will_qos = static_cast<uint8_t>(f.will_qos);
@@ -98,6 +108,15 @@ int run_pub(PubFlags& f) {
     return 1;
   }
   const std::string& topic = f.topics.front();
+  // Checked before connecting, as mosquitto_pub does: at QoS 0 the server's only answer to a
+  // bad topic is to close the connection, which a publisher that just leaves never sees.
+  auto problem = client::topic_name_problem(topic, "publish topic");
+  if (problem.empty() && f.common.props.response_topic)
+    problem = client::topic_name_problem(*f.common.props.response_topic, "response topic");
+  if (!problem.empty()) {
+    std::fprintf(stderr, "mqbase pub: %s\n", problem.c_str());
+    return 1;
+  }
   auto qos = static_cast<uint8_t>(f.common.qos);
   try {
     client::BlockingClient c(f.common.opt);
@@ -129,10 +148,13 @@ int run_pub(PubFlags& f) {
       }
       c.publish(topic, payload, qos, f.retain, f.common.props);
     }
+    // A QoS 0 message has no acknowledgement: make sure the server took it (it would have
+    // sent DISCONNECT or closed the connection) before reporting success.
+    if (qos == 0) c.sync();
     c.disconnect();
   } catch (const client::ClientError& e) {
     std::fprintf(stderr, "mqbase pub: %s\n", e.what());
-    return 1;
+    return e.exit_status();
   }
   return 0;
 }
@@ -162,6 +184,12 @@ std::string describe(const client::ReceivedMessage& m) {
 
 int run_sub(SubFlags& f) {
   if (!finish_common(f.common, "mqbase sub")) return 1;
+  for (const auto& filter : f.topics) {
+    if (auto problem = client::topic_filter_problem(filter); !problem.empty()) {
+      std::fprintf(stderr, "mqbase sub: %s\n", problem.c_str());
+      return 1;
+    }
+  }
   std::signal(SIGINT, [](int) { g_interrupted = 1; });
   std::signal(SIGTERM, [](int) { g_interrupted = 1; });
   try {
@@ -189,7 +217,7 @@ int run_sub(SubFlags& f) {
     c.disconnect();
   } catch (const client::ClientError& e) {
     std::fprintf(stderr, "mqbase sub: %s\n", e.what());
-    return 1;
+    return e.exit_status();
   }
   return 0;
 }

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include "client/topic_check.h"
 #include "mqtt/decoder.h"
 #include "mqtt/encoder.h"
 
@@ -24,6 +26,20 @@ BlockingClient::~BlockingClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+// "packet too large (0x95): <reason string>": the name a person reads, the code to look up,
+// and what the server added in words.
+std::string describe(mqtt::ReasonCode reason, const mqtt::Properties& props) {
+  char code[8];
+  std::snprintf(code, sizeof code, "0x%02X", static_cast<unsigned>(reason));
+  std::string out = std::string(mqtt::reason_name(reason)) + " (" + code + ")";
+  if (auto rs = props.string(mqtt::PropertyId::reason_string)) out += ": " + std::string(*rs);
+  return out;
+}
+
+}  // namespace
+
 void BlockingClient::send_packet(const mqtt::Packet& p) {
   std::string out;
   mqtt::encode(p, opt_.version, out);
@@ -32,32 +48,46 @@ void BlockingClient::send_packet(const mqtt::Packet& p) {
     ssize_t n = ::send(fd_, out.data() + off, out.size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw ClientError(std::string("send failed: ") + std::strerror(errno));
+      throw_send_failure(errno);
     }
     off += static_cast<size_t>(n);
   }
   last_sent_ = Clock::now();
 }
 
-bool BlockingClient::read_packet(mqtt::Packet& out, Clock::time_point deadline, int extra_fd, bool* extra_ready) {
+void BlockingClient::throw_send_failure(int err) {
+  char buf[65536];
+  while (true) {
+    ssize_t r = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (r <= 0) break;
+    rbuf_.append(buf, static_cast<size_t>(r));
+  }
+  mqtt::Packet p;
+  while (next_buffered_packet(p)) {
+  }  // a DISCONNECT among them throws with its reason
+  if (err == EPIPE || err == ECONNRESET) throw ClientError("connection closed by server");
+  throw ClientError(std::string("send failed: ") + std::strerror(err));
+}
+
+bool BlockingClient::next_buffered_packet(mqtt::Packet& out) {
   rbuf_.erase(0, consumed_);
   consumed_ = 0;
+  mqtt::FixedHeader h;
+  auto st = mqtt::parse_fixed_header(rbuf_, mqtt::kMaxRemainingLength + 5, h);
+  if (st == mqtt::FrameStatus::need_more) return false;
+  if (st != mqtt::FrameStatus::ok) throw ClientError("malformed packet from server");
+  auto r = mqtt::decode_packet(h, std::string_view(rbuf_).substr(h.header_length, h.remaining_length),
+                               opt_.version, out);
+  if (!r.ok()) throw ClientError("malformed packet from server: " + std::string(r.error));
+  consumed_ = h.total();
+  if (auto* d = std::get_if<mqtt::Disconnect>(&out))
+    throw ClientError("disconnected by server: " + describe(d->reason, d->props));
+  return true;
+}
+
+bool BlockingClient::read_packet(mqtt::Packet& out, Clock::time_point deadline, int extra_fd, bool* extra_ready) {
   while (true) {
-    mqtt::FixedHeader h;
-    auto st = mqtt::parse_fixed_header(rbuf_, mqtt::kMaxRemainingLength + 5, h);
-    if (st == mqtt::FrameStatus::ok) {
-      auto r = mqtt::decode_packet(h, std::string_view(rbuf_).substr(h.header_length, h.remaining_length),
-                                   opt_.version, out);
-      if (!r.ok()) throw ClientError("malformed packet from server: " + std::string(r.error));
-      consumed_ = h.total();
-      if (auto* d = std::get_if<mqtt::Disconnect>(&out)) {
-        std::string why(mqtt::reason_name(d->reason));
-        if (auto rs = d->props.string(mqtt::PropertyId::reason_string)) why += " (" + std::string(*rs) + ")";
-        throw ClientError("disconnected by server: " + why);
-      }
-      return true;
-    }
-    if (st != mqtt::FrameStatus::need_more) throw ClientError("malformed packet from server");
+    if (next_buffered_packet(out)) return true;
     auto now = Clock::now();
     if (now >= deadline) return false;
     // Wake in time to send PINGREQ within the keep-alive.
@@ -71,19 +101,21 @@ bool BlockingClient::read_packet(mqtt::Packet& out, Clock::time_point deadline, 
     int ms = static_cast<int>(std::min<int64_t>(wait_ms, 3'600'000)) + 1;
     int n = ::poll(fds, extra_fd >= 0 ? 2 : 1, ms);
     if (n < 0 && errno != EINTR) throw ClientError(std::string("poll failed: ") + std::strerror(errno));
-    if (extra_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
-      *extra_ready = true;
-      return false;
-    }
     if (n > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[65536];
       ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
       if (r == 0) throw ClientError("connection closed by server");
       if (r < 0) {
         if (errno == EINTR) continue;
+        if (errno == ECONNRESET) throw ClientError("connection closed by server (reset)");
         throw ClientError(std::string("recv failed: ") + std::strerror(errno));
       }
       rbuf_.append(buf, static_cast<size_t>(r));
+      continue;  // decode it before looking at extra_fd
+    }
+    if (n > 0 && extra_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
+      *extra_ready = true;
+      return false;
     }
     ping_if_due();
   }
@@ -131,15 +163,19 @@ void BlockingClient::connect() {
   mqtt::Packet p;
   if (!read_packet(p, Clock::now() + std::chrono::seconds(10))) throw ClientError("no CONNACK within 10 s");
   auto* ack = std::get_if<mqtt::Connack>(&p);
-  if (!ack) throw ClientError("expected CONNACK");
+  if (!ack)
+    throw ClientError("expected CONNACK, got packet type " + std::to_string(static_cast<int>(mqtt::type_of(p))));
   if (ack->code != 0) {
-    static const char* kReasons[] = {"accepted", "unacceptable protocol version", "identifier rejected",
-                                     "server unavailable", "bad user name or password", "not authorized"};
-    std::string why = opt_.version == mqtt::Version::v5
-                          ? std::string(mqtt::reason_name(static_cast<mqtt::ReasonCode>(ack->code)))
-                          : (ack->code < 6 ? kReasons[ack->code] : "code " + std::to_string(ack->code));
-    if (auto rs = ack->props.string(mqtt::PropertyId::reason_string)) why += " (" + std::string(*rs) + ")";
-    throw ClientError("connection refused: " + why);
+    std::string why;
+    if (opt_.version == mqtt::Version::v5) {
+      why = describe(static_cast<mqtt::ReasonCode>(ack->code), ack->props);
+    } else {
+      static const char* kReasons[] = {"accepted", "unacceptable protocol version", "identifier rejected",
+                                       "server unavailable", "bad user name or password", "not authorized"};
+      why = std::string(ack->code < 6 ? kReasons[ack->code] : "unknown return code") + " (return code " +
+            std::to_string(ack->code) + ")";
+    }
+    throw ClientError("connection refused: " + why, ack->code);
   }
 }
 
@@ -150,6 +186,7 @@ uint16_t BlockingClient::next_id() {
 
 void BlockingClient::publish(const std::string& topic, const std::string& payload, uint8_t qos, bool retain,
                              const PublishProperties& props) {
+  if (auto problem = topic_name_problem(topic, "publish topic"); !problem.empty()) throw ClientError(problem);
   uint16_t id = qos > 0 ? next_id() : 0;
   mqtt::Publish pub{topic, payload, qos, retain, false, id, {}};
   if (opt_.version == mqtt::Version::v5) {
@@ -170,7 +207,7 @@ void BlockingClient::publish(const std::string& topic, const std::string& payloa
     auto* a = std::get_if<mqtt::PubAck>(&p);
     if (!a || a->packet_id != id) continue;
     if (mqtt::is_error(a->reason))
-      throw ClientError("publish refused: " + std::string(mqtt::reason_name(a->reason)));
+      throw ClientError("publish to '" + topic + "' refused: " + describe(a->reason, a->props));
     if (a->type == want && want == PacketType::pubrec) {
       send_packet(mqtt::PubAck{PacketType::pubrel, id, mqtt::ReasonCode::success, {}});
       want = PacketType::pubcomp;
@@ -181,6 +218,8 @@ void BlockingClient::publish(const std::string& topic, const std::string& payloa
 }
 
 std::vector<uint8_t> BlockingClient::subscribe(const std::vector<std::string>& filters, uint8_t qos) {
+  for (const auto& f : filters)
+    if (auto problem = topic_filter_problem(f); !problem.empty()) throw ClientError(problem);
   mqtt::Subscribe s;
   s.packet_id = next_id();
   for (const auto& f : filters) s.subscriptions.push_back({f, qos, false, false, 0});
@@ -190,8 +229,14 @@ std::vector<uint8_t> BlockingClient::subscribe(const std::vector<std::string>& f
     mqtt::Packet p;
     if (!read_packet(p, deadline)) throw ClientError("no SUBACK within 30 s");
     if (auto* ack = std::get_if<mqtt::Suback>(&p); ack && ack->packet_id == s.packet_id) {
-      for (size_t i = 0; i < ack->codes.size(); ++i)
-        if (ack->codes[i] >= 0x80) throw ClientError("subscription refused: " + filters[std::min(i, filters.size() - 1)]);
+      for (size_t i = 0; i < ack->codes.size(); ++i) {
+        if (ack->codes[i] < 0x80) continue;
+        // 3.x has one failure code, 0x80, and no reason string; v5 says which failure.
+        std::string why = opt_.version == mqtt::Version::v5
+                              ? describe(static_cast<mqtt::ReasonCode>(ack->codes[i]), ack->props)
+                              : "failure (0x80)";
+        throw ClientError("subscription to '" + filters[std::min(i, filters.size() - 1)] + "' refused: " + why);
+      }
       return ack->codes;
     }
     // A resumed session's queued messages can arrive before the SUBACK: keep them for receive().
@@ -250,6 +295,21 @@ void BlockingClient::wait_readable(int fd) {
   while (!ready) {
     mqtt::Packet p;
     read_packet(p, Clock::time_point::max(), fd, &ready);
+  }
+}
+
+void BlockingClient::sync() {
+  send_packet(mqtt::Pingreq{});
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (true) {
+    mqtt::Packet p;
+    if (!read_packet(p, deadline)) throw ClientError("no PINGRESP within 30 s");
+    if (std::holds_alternative<mqtt::Pingresp>(p)) return;
+    // A message for a resumed session (pub -c): acknowledge it as wait_readable() does.
+    if (auto* pub = std::get_if<mqtt::Publish>(&p)) {
+      std::optional<ReceivedMessage> ignored;
+      handle_incoming_publish(*pub, ignored);
+    }
   }
 }
 

@@ -6,10 +6,16 @@ For the mosquitto flavor the same tests run Debian's mosquitto_pub / mosquitto_s
 validates the tests themselves. Two kinds of checks:
   * end to end through the broker under test, observed with paho;
   * against a fake server on a local socket, to read the exact CONNECT/SUBSCRIBE/PUBLISH a
-    client sends (client id, keep-alive, will fields).
+    client sends (client id, keep-alive, will fields), and to answer with refusals and
+    errors no real broker sends on demand.
+CliErrors checks that every mistake and every error from the server ends the command with a
+message on stderr and a non-zero exit status (mosquitto's conventions: 1, or the CONNACK code
+when the connection is refused). Where mosquitto's clients do less (no check of an empty
+topic, exit 0 after a refused PUBACK), the test is mqbase's own and skipped for mosquitto.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,8 +26,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DISCONNECT, HOST, MOSQUITTO_PUB, MOSQUITTO_SUB,  # noqa: E402
                      PUBLISH, SUBSCRIBE, BrokerTestCase, FakeServer, _LIVE_PROCESSES,
-                     connack_bytes, flavor, mqbase_binary, parse_connect, publish_packet,
-                     run_tests, stop_process, sync_marker, unique_id, PUBACK, ack_packet)
+                     connack_bytes, flavor, is_mosquitto, mqbase_binary, parse_connect, publish_packet,
+                     run_tests, skip_if_mosquitto, stop_process, sync_marker, unique_id,
+                     PUBACK, ack_packet)
 
 RUN_TIMEOUT = 15
 
@@ -43,6 +50,54 @@ def run_pub(args, input=None, timeout=RUN_TIMEOUT):
                              % (" ".join(cmd), r.returncode, r.stdout,
                                 r.stderr.decode(errors="replace")))
     return r
+
+
+def run_cli(kind, args, input=None, timeout=RUN_TIMEOUT):
+    """Run `pub` or `sub` to its end, whatever its exit status: (status, stdout, stderr text)."""
+    cmd = (pub_cmd() if kind == "pub" else sub_cmd()) + list(args)
+    r = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    return r.returncode, r.stdout, r.stderr.decode(errors="replace")
+
+
+class FakeServerRun:
+    """A `pub` or `sub` command connected to a FakeServer: the test plays the server (accept(),
+    then packets through the returned PacketStream), then finish() gives the command's exit
+    status and stderr."""
+
+    def __init__(self, test, kind, args, input=b""):
+        self.srv = FakeServer()
+        test.addCleanup(self.srv.close)
+        self.cmd = (pub_cmd() if kind == "pub" else sub_cmd()) + [
+            "-h", HOST, "-p", str(self.srv.port)] + list(args)
+        stdin = tempfile.TemporaryFile()
+        stdin.write(input)
+        stdin.seek(0)
+        self.proc = subprocess.Popen(self.cmd, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        stdin.close()
+        _LIVE_PROCESSES.add(self.proc)
+        test.addCleanup(self._cleanup)
+
+    def accept(self):
+        """The client's connection and its CONNECT (a dict, see parse_connect)."""
+        conn = self.srv.accept()
+        return conn, parse_connect(conn.read_packet())
+
+    def finish(self, timeout=RUN_TIMEOUT):
+        """(exit status, stderr text) once the command has ended by itself."""
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("%s still running after %.0f s" % (" ".join(self.cmd), timeout)) \
+                from None
+        return self.proc.returncode, err.decode(errors="replace")
+
+    def _cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate(timeout=5)
+        _LIVE_PROCESSES.discard(self.proc)
 
 
 class SubProcess:
@@ -284,6 +339,168 @@ class Cli(BrokerTestCase):
         conn.send(publish_packet("x/y", (b"\x00" if v5 else b"") + b"from fake", qos=0))
         self.assertEqual(sub.wait_exit(), 0)
         self.assertEqual(sub.lines, [b"x/y from fake\n"])
+
+
+class CliErrors(BrokerTestCase):
+    """A mistake on the command line, or an error from the server: a message on stderr and a
+    non-zero exit status, never a silent exit 0."""
+
+    MAX_PACKET = 256
+    broker_config = {"limits": {"max_packet_size": MAX_PACKET}}
+
+    def base_args(self):
+        return ["-h", HOST, "-p", str(self.port)]
+
+    def assert_fails(self, status, stderr, *phrases, expect_status=1):
+        self.assertEqual(status, expect_status, "exit status; stderr: %s" % stderr)
+        for phrase in phrases:
+            self.assertIn(phrase, stderr)
+
+    def assert_nothing_published(self, watcher):
+        self.assertEqual(sync_marker(watcher, watcher, "marker/after"), [])
+
+    # ---- mistakes, found before anything is sent -------------------------------------------
+
+    def test_pub_refuses_wildcards_in_the_topic(self):
+        watcher = self.paho()
+        watcher.subscribe("#", 1)
+        for topic in ("bad/#", "#", "a/+", "+", "a/b+"):
+            with self.subTest(topic=topic):
+                status, _, err = run_cli("pub", self.base_args() + ["-t", topic, "-m", "x"])
+                self.assert_fails(status, err, "Invalid publish topic '%s'" % topic)
+        self.assert_nothing_published(watcher)
+
+    @skip_if_mosquitto("mosquitto_pub sends an empty topic (and the broker closes the connection)")
+    def test_pub_refuses_an_empty_topic(self):
+        status, _, err = run_cli("pub", self.base_args() + ["-t", "", "-m", "x"])
+        self.assert_fails(status, err, "Invalid publish topic ''")
+        status, _, err = run_cli("pub", self.base_args() + ["-t", "", "-l", "-q", "1"], input=b"x\n")
+        self.assert_fails(status, err, "Invalid publish topic ''")
+
+    def test_pub_and_sub_refuse_malformed_utf8(self):
+        bad = b"a/\xff/b"
+        status, _, err = run_cli("pub", self.base_args() + [b"-t", bad, b"-m", b"x"])
+        self.assertEqual(status, 1, err)
+        self.assertIn("malformed utf-8", err.lower())
+        status, _, err = run_cli("sub", self.base_args() + [b"-t", bad, b"-W", b"2"])
+        self.assertEqual(status, 1, err)
+        self.assertIn("malformed utf-8", err.lower())
+
+    @skip_if_mosquitto("mosquitto's clients call a long topic malformed UTF-8")
+    def test_pub_and_sub_refuse_a_topic_over_65535_bytes(self):
+        longest = "a" * 65535
+        too_long = longest + "b"
+        status, _, err = run_cli("pub", self.base_args() + ["-t", too_long, "-m", "x"])
+        self.assert_fails(status, err, "Invalid publish topic", "65536 bytes", "at most 65535")
+        status, _, err = run_cli("sub", self.base_args() + ["-t", too_long, "-W", "2"])
+        self.assert_fails(status, err, "Invalid subscription topic", "65536 bytes")
+
+    def test_pub_refuses_wildcards_in_the_will_topic(self):
+        status, _, err = run_cli("pub", self.base_args() + [
+            "-t", "ok", "-m", "x", "--will-topic", "w/#", "--will-payload", "gone"])
+        self.assert_fails(status, err, "Invalid will topic 'w/#'")
+
+    def test_sub_refuses_malformed_filters(self):
+        for topic in ("a/#/b", "a+", "a/b#", "#/a", "a/+b/c"):
+            with self.subTest(filter=topic):
+                status, _, err = run_cli("sub", self.base_args() + ["-t", topic, "-W", "2"])
+                self.assert_fails(status, err, "Invalid subscription topic '%s'" % topic)
+        # one bad filter among good ones refuses the whole command
+        status, _, err = run_cli("sub", self.base_args() + ["-t", "ok/#", "-t", "a/#/b", "-W", "2"])
+        self.assert_fails(status, err, "Invalid subscription topic 'a/#/b'")
+
+    @skip_if_mosquitto("mosquitto_sub sends these to the broker")
+    def test_sub_refuses_malformed_shared_subscriptions(self):
+        for topic in ("$share/g", "$share/g/", "$share//a", "$share/g+/a", "$share/g#/a",
+                      "$share/g/a/#/b", ""):
+            with self.subTest(filter=topic):
+                status, _, err = run_cli("sub", self.base_args() + ["-t", topic, "-W", "2"])
+                self.assertEqual(status, 1, err)
+                self.assertRegex(err, r"Invalid (shared subscription|subscription topic) '%s'"
+                                 % re.escape(topic))
+
+    # ---- the server says no -----------------------------------------------------------------
+
+    @skip_if_mosquitto("mosquitto accepts a 3.1 client id of 24 characters")
+    def test_connack_refusal_exits_with_the_return_code(self):
+        cid = "x" * 24  # MQTT 3.1 allows 1 to 23 characters
+        status, _, err = run_cli("pub", self.base_args() + ["-V", "31", "-i", cid, "-t", "t", "-m", "x"])
+        self.assert_fails(status, err, "connection refused", "identifier rejected", expect_status=2)
+        status, _, err = run_cli("sub", self.base_args() + ["-V", "31", "-i", cid, "-t", "t", "-W", "5"])
+        self.assert_fails(status, err, "connection refused", "identifier rejected", expect_status=2)
+
+    def test_connack_refusal_from_a_fake_server(self):
+        for kind, args in (("pub", ["-t", "t", "-m", "x"]), ("sub", ["-t", "t"])):
+            with self.subTest(kind=kind):
+                run = FakeServerRun(self, kind, args)
+                conn, _ = run.accept()
+                conn.send(connack_bytes(5))  # not authorized
+                status, err = run.finish()
+                self.assertEqual(status, 5, err)
+                self.assertIn("connection refused", err.lower())
+                self.assertIn("not authori", err.lower())
+
+    @skip_if_mosquitto("mosquitto_sub goes on after a refused subscription")
+    def test_suback_failure(self):
+        run = FakeServerRun(self, "sub", ["-t", "ok/1", "-t", "denied/#", "-q", "1"])
+        conn, _ = run.accept()
+        conn.send(connack_bytes(0))
+        p = conn.read_packet()
+        self.assertEqual(p.type, SUBSCRIBE)
+        conn.send(b"\x90\x04" + p.body[:2] + b"\x01\x80")
+        status, err = run.finish()
+        self.assert_fails(status, err, "'denied/#'", "refused", "0x80")
+
+    @skip_if_mosquitto("mosquitto_pub does not wait for a QoS 0 message to be taken")
+    def test_connection_closed_after_a_qos0_publish(self):
+        """A server that closes the connection at a QoS 0 PUBLISH has refused it: the
+        publisher must notice before it reports success."""
+        run = FakeServerRun(self, "pub", ["-t", "t", "-m", "x"])
+        conn, _ = run.accept()
+        conn.send(connack_bytes(0))
+        self.assertEqual(conn.read_packet().type, PUBLISH)
+        conn.close()
+        status, err = run.finish()
+        self.assert_fails(status, err, "connection closed by server")
+
+    def test_connection_closed_before_connack(self):
+        kinds = [("pub", ["-t", "t", "-m", "x"])]
+        if not is_mosquitto():  # mosquitto_sub connects again, and again
+            kinds.append(("sub", ["-t", "t"]))
+        for kind, args in kinds:
+            with self.subTest(kind=kind):
+                run = FakeServerRun(self, kind, args)
+                conn, _ = run.accept()
+                conn.close()
+                status, err = run.finish()
+                self.assertNotEqual(status, 0, err)
+                self.assertIn("connection", err.lower())
+
+    @skip_if_mosquitto("mosquitto_pub reports success whatever a QoS 0 PUBLISH did")
+    def test_pub_qos0_to_a_broker_that_refuses_the_packet(self):
+        """The broker closes the connection at a PUBLISH above limits.max_packet_size (3.1.1
+        has no DISCONNECT from the server): exit 1, and the message is not delivered."""
+        watcher = self.paho()
+        watcher.subscribe("big", 1)
+        status, _, err = run_cli("pub", self.base_args() + ["-t", "big", "-m", "x" * (2 * self.MAX_PACKET)])
+        self.assert_fails(status, err, "connection closed by server")
+        self.assertEqual(sync_marker(watcher, watcher, "big"), [])
+
+    @skip_if_mosquitto("mosquitto_pub -l goes on after the broker closed the connection")
+    def test_pub_lines_stop_at_an_error(self):
+        """-l: the second line is too large; the broker closes the connection there and the
+        command exits 1. The line after it is never delivered."""
+        lines = b"one\n" + b"x" * (2 * self.MAX_PACKET) + b"\nthree\n"
+        for qos in ("0", "1"):
+            with self.subTest(qos=qos):
+                watcher = self.paho()
+                watcher.subscribe("lines/" + qos, 1)
+                status, _, err = run_cli("pub", self.base_args() + ["-t", "lines/" + qos, "-l", "-q", qos],
+                                         input=lines)
+                self.assertEqual(status, 1, err)
+                self.assertIn("connection closed by server", err)
+                self.assertEqual([m.payload for m in watcher.get_many(1)], [b"one"])
+                self.assertEqual(sync_marker(watcher, watcher, "lines/" + qos), [])
 
 
 if __name__ == "__main__":
