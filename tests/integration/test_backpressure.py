@@ -13,6 +13,7 @@ on the old broker, the fan-in about 85 %.
 """
 
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -180,6 +181,32 @@ class Backpressure(BrokerTestCase):
         reader.join(60)
         self.assertEqual(errors, [])
         self.assertEqual(len(acked), total)
+
+    def test_held_back_publisher_that_disconnects_and_closes_is_handled_in_full(self):
+        # Everything a held-back client sent before closing its socket is handled, its
+        # DISCONNECT included: all its messages arrive, and its will does not.
+        topic, will_topic = unique_topic("eof"), unique_topic("will")
+        sub = RawClient(self.broker.port, rcvbuf=4096)
+        self.addCleanup(sub.abort)
+        sub.connect(keepalive=0)
+        self.assertEqual(sub.subscribe([(topic, 1), (will_topic, 0)]), [1, 0])
+        pub = RawClient(self.broker.port)
+        self.addCleanup(pub.abort)
+        pub.connect(keepalive=0, will_topic=will_topic, will_payload=b"gone")
+        total = 400
+        pub.sock.sendall(b"".join(publish_packet(topic, b"%d" % i, qos=1, packet_id=i + 1)
+                                  for i in range(total)) + b"\xe0\x00")  # + DISCONNECT
+        pub.sock.shutdown(socket.SHUT_WR)
+        marker = PahoClient(self.broker.port)
+        self.addCleanup(marker.close)
+        got = []
+        while len(got) < total:
+            t, payload = sub.receive_publish(timeout=20)[:2]
+            self.assertNotEqual(t, will_topic, "the will went out despite DISCONNECT")
+            got.append(int(payload))
+        self.assertEqual(got, list(range(total)))
+        marker.publish(will_topic, b"marker", qos=1)
+        self.assertEqual(sub.receive_publish(timeout=10)[:2], (will_topic, b"marker"))
 
     def test_drop_policy_drops_and_counts_instead(self):
         broker = self.start_broker({"limits": {"max_queued_messages": 10,
