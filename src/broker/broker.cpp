@@ -34,7 +34,7 @@ void Broker::forget_expiry_locked(const Session* session) {
   }
 }
 
-void Broker::discard_locked(const std::shared_ptr<Session>& session) {
+bool Broker::discard_locked(const std::shared_ptr<Session>& session) {
   std::vector<std::string> filters;
   for (auto& [filter, opts] : session->take_subscriptions()) filters.push_back(filter);
   if (!filters.empty()) index_.remove_all(session.get(), filters);  // one exclusive lock for all
@@ -42,6 +42,7 @@ void Broker::discard_locked(const std::shared_ptr<Session>& session) {
   // By iterator: erasing the entry may destroy the Session, whose id the key views.
   if (auto it = sessions_.find(session->client_id()); it != sessions_.end()) sessions_.erase(it);
   Stats::sub(stats_.clients_total);
+  return !filters.empty();
 }
 
 ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<ClientLink>& link,
@@ -152,21 +153,24 @@ void Broker::redistribute(const std::shared_ptr<Session>& from, bool discarded) 
 void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
   std::shared_ptr<ClientLink> link;
   bool discarded = false;
+  bool readers_waited_out = false;
   {
     std::lock_guard lock(sessions_mutex_);
     auto now = Clock::now();
     if (!session->detach(generation, now, &link)) return;  // taken over: the new connection owns it
     uint32_t expiry = session->expiry_interval();
     if (expiry == 0) {
-      discard_locked(session);
+      readers_waited_out = discard_locked(session);
       discarded = true;
     } else if (expiry != kSessionNeverExpires) {
       expiry_of_[session.get()] = expiring_.emplace(now + std::chrono::seconds(expiry), session);
     }
   }
   // Publishes that read the link without the session's lock (Session::deliver_qos0) run under
-  // the index's read lock: once they are over, the link may go.
-  index_.synchronize();
+  // the index's read lock: once they are over, the link may go. Removing the subscriptions
+  // took that lock exclusively after the link was cleared, which waited them out already:
+  // one exclusive lock per disconnect, not two.
+  if (!readers_waited_out) index_.synchronize();
   link.reset();
   redistribute(session, discarded);
 }

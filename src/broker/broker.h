@@ -114,7 +114,9 @@ class Broker {
   size_t session_count() const;
 
  private:
-  void discard_locked(const std::shared_ptr<Session>& session);
+  // Removes `session` and its subscriptions; returns whether that took the index's exclusive
+  // lock (so every reader that started before is done).
+  bool discard_locked(const std::shared_ptr<Session>& session);
   void redistribute(const std::shared_ptr<Session>& from, bool discarded);
   void forget_expiry_locked(const Session* session);
   std::string assign_client_id();

@@ -83,7 +83,9 @@ void Connection::on_readable() {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) {
     if (paused_ && !partial_.empty() && !closed_) {
-      // The client is gone: what it sent before leaving is handled now, held back or not.
+      // The client is gone: what it sent before leaving (a DISCONNECT, say) is handled now,
+      // held back or not.
+      at_eof_ = true;
       paused_ = false;
       process(partial_);
     }
@@ -139,7 +141,9 @@ void Connection::take_acks_while_paused() {
   partial_.erase(w, r - w);
 }
 
-void Connection::pause_reading() { paused_ = true; }
+void Connection::pause_reading() {
+  if (!at_eof_) paused_ = true;
+}
 
 void Connection::resume_reading() {
   boost::asio::post(loop_.context(), [self = shared_from_this()] { self->resume(); });

@@ -80,6 +80,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // input_stopped_ (paused with kPausedReadLimit bytes waiting in partial_).
   bool paused_ = false;
   bool input_stopped_ = false;
+  bool at_eof_ = false;  // the client has closed its side: nothing is held back any more
   bool writable_notice_ = false;  // the Client waits for on_writable() (loop only)
   bool overflowed_ = false;       // unsent bytes passed max_unsent_bytes (under out_mutex_)
   std::unique_ptr<broker::Client> client_;
