@@ -186,6 +186,7 @@ size_t Broker::tick(Clock::time_point now) {
   }
   for (auto& s : ended) redistribute(s);
   for (auto& w : due) publish(w);
+  retained_.remove_expired(now);
   return ended.size();
 }
 

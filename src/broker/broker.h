@@ -82,8 +82,8 @@ class Broker {
   // A will to publish at `when` unless the client reconnects first (Will Delay Interval).
   void schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when);
 
-  // Periodic work: publishes wills whose delay ran out, ends expired sessions. Returns the
-  // number of sessions ended.
+  // Periodic work: publishes wills whose delay ran out, ends expired sessions, removes expired
+  // retained messages. Returns the number of sessions ended.
   size_t tick(Clock::time_point now);
 
   size_t session_count() const;

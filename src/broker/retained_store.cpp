@@ -1,5 +1,7 @@
 #include "broker/retained_store.h"
 
+#include <optional>
+
 #include "broker/topic_map.h"
 #include "mqtt/topic.h"
 
@@ -8,6 +10,7 @@ namespace mqbase::broker {
 struct RetainedStore::Node {
   TopicLevelMap<std::unique_ptr<Node>> children;
   MessagePtr message;
+  std::optional<ExpiryIndex::iterator> expiry;  // set while `message` has an expiry
   Node* parent = nullptr;
   std::string level;
 };
@@ -36,18 +39,40 @@ void RetainedStore::set(const MessagePtr& msg) {
     node = it->second.get();
   });
   if (missing) return;
-  if (clear) {
-    if (node->message) --count_;
-    node->message.reset();
-    while (node != root_.get() && !node->message && node->children.empty()) {
-      Node* parent = node->parent;
-      parent->children.erase(node->level);
-      node = parent;
-    }
+  assign_locked(node, clear ? nullptr : msg);
+}
+
+void RetainedStore::assign_locked(Node* node, MessagePtr msg) {
+  if (node->message) {
+    --count_;
+    if (node->expiry) expiry_.erase(*node->expiry);
+    node->expiry.reset();
+  }
+  node->message = std::move(msg);
+  if (node->message) {
+    ++count_;
+    if (node->message->expires_at) node->expiry = expiry_.emplace(*node->message->expires_at, node);
     return;
   }
-  if (!node->message) ++count_;
-  node->message = msg;
+  while (node != root_.get() && !node->message && node->children.empty()) {
+    Node* parent = node->parent;
+    parent->children.erase(node->level);
+    node = parent;
+  }
+}
+
+size_t RetainedStore::remove_expired_locked(Clock::time_point now) {
+  size_t removed = 0;
+  while (!expiry_.empty() && expiry_.begin()->first <= now) {  // Message::expired's "now >= expiry"
+    assign_locked(expiry_.begin()->second, nullptr);
+    ++removed;
+  }
+  return removed;
+}
+
+size_t RetainedStore::remove_expired(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  return remove_expired_locked(now);
 }
 
 void RetainedStore::collect(const Node& node, std::string_view filter, size_t pos, bool root,
@@ -86,8 +111,9 @@ void RetainedStore::collect(const Node& node, std::string_view filter, size_t po
   if (auto it = node.children.find(level); it != node.children.end()) descend(*it->second);
 }
 
-void RetainedStore::match(std::string_view filter, std::vector<MessagePtr>& out) const {
+void RetainedStore::match(std::string_view filter, std::vector<MessagePtr>& out) {
   std::lock_guard lock(mutex_);
+  if (!expiry_.empty()) remove_expired_locked(Clock::now());
   collect(*root_, filter, 0, true, out);
 }
 

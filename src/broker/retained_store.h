@@ -1,8 +1,12 @@
 // RetainedStore: the last retained message of each topic, as a trie over topic levels so a
-// wildcard SUBSCRIBE finds its retained messages without scanning every topic.
+// wildcard SUBSCRIBE finds its retained messages without scanning every topic. A message with
+// an MQTT 5 Message Expiry Interval leaves the store once it expires: match() drops what has
+// expired before it looks, and remove_expired() (from Broker::tick) sweeps the rest, so an
+// expired message neither reaches a subscriber nor holds memory or counts in size().
 // Thread-safety: all methods are safe from any thread (one mutex; retained traffic is light
 // next to routing, and lookups happen on SUBSCRIBE, not per PUBLISH).
 #pragma once
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,17 +30,29 @@ class RetainedStore {
   void set(const MessagePtr& msg);
 
   // Appends to `out` the retained messages whose topics match `filter` (a valid filter).
-  void match(std::string_view filter, std::vector<MessagePtr>& out) const;
+  // Messages that have expired are removed first and never appended ([MQTT-3.3.2-5]).
+  void match(std::string_view filter, std::vector<MessagePtr>& out);
+
+  // Removes every message that has expired at `now`. Returns how many went.
+  size_t remove_expired(Clock::time_point now);
 
   size_t size() const;
 
  private:
   struct Node;
+  // When each message with a Message Expiry Interval expires, earliest first.
+  using ExpiryIndex = std::multimap<Clock::time_point, Node*>;
+
   void collect(const Node& node, std::string_view filter, size_t pos, bool root, std::vector<MessagePtr>& out) const;
+  size_t remove_expired_locked(Clock::time_point now);
+  // Sets or clears `node`'s message, keeping the count and the expiry index right; a node
+  // left with neither a message nor children is removed, and so are its empty parents.
+  void assign_locked(Node* node, MessagePtr msg);
 
   mutable std::mutex mutex_;
   std::unique_ptr<Node> root_;
   size_t count_ = 0;
+  ExpiryIndex expiry_;
 };
 
 }  // namespace mqbase::broker

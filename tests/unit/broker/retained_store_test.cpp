@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,15 @@ class RetainedStoreTest : public ::testing::Test {
     store_.match(topic, out);
     if (out.size() != 1) return "<" + std::to_string(out.size()) + " messages>";
     return out[0]->payload;
+  }
+
+  static MessagePtr expiring(const std::string& topic, const std::string& payload, Clock::time_point at) {
+    auto m = std::make_shared<Message>();
+    m->topic = topic;
+    m->payload = payload;
+    m->retain = true;
+    m->expires_at = at;
+    return m;
   }
 
   RetainedStore store_;
@@ -196,6 +207,52 @@ TEST_F(RetainedStoreTest, DollarTopicsAreHiddenFromLeadingWildcards) {
   EXPECT_EQ(match("$SYS/+/uptime"), (Topics{"$SYS/broker/uptime"}));
   EXPECT_EQ(match("$other/+"), (Topics{"$other/x"}));
   EXPECT_EQ(match("a/+"), (Topics{"a/$b"}));
+}
+
+TEST_F(RetainedStoreTest, SweepRemovesExpiredMessages) {
+  // Item 9: an expired retained message leaves the store (and its count), not only the
+  // deliveries.
+  auto now = Clock::now();
+  store_.set(expiring("a/soon", "1", now + std::chrono::seconds(10)));
+  store_.set(expiring("a/later", "2", now + std::chrono::seconds(20)));
+  set("a/never", "3");
+  EXPECT_EQ(store_.size(), 3u);
+  EXPECT_EQ(store_.remove_expired(now), 0u);
+  EXPECT_EQ(store_.size(), 3u);
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::seconds(10)), 1u) << "expiry is inclusive";
+  EXPECT_EQ(store_.size(), 2u);
+  EXPECT_EQ(match("a/+"), (Topics{"a/later", "a/never"}));
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::hours(1)), 1u);
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_EQ(match("#"), (Topics{"a/never"}));
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::hours(2)), 0u);
+}
+
+TEST_F(RetainedStoreTest, ReplacedOrClearedMessagesDoNotExpireLater) {
+  auto now = Clock::now();
+  store_.set(expiring("a", "old", now + std::chrono::seconds(1)));
+  set("a", "new");  // replaced by a message without expiry
+  store_.set(expiring("b", "old", now + std::chrono::seconds(1)));
+  store_.set(expiring("b", "newer", now + std::chrono::seconds(30)));
+  store_.set(expiring("c", "x", now + std::chrono::seconds(1)));
+  set("c", "");  // cleared
+  EXPECT_EQ(store_.size(), 2u);
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::seconds(2)), 0u);
+  EXPECT_EQ(payload_of("a"), "new");
+  EXPECT_EQ(payload_of("b"), "newer");
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::seconds(30)), 1u);
+  EXPECT_EQ(match("#"), (Topics{"a"}));
+}
+
+TEST_F(RetainedStoreTest, MatchRemovesWhatHasExpired) {
+  store_.set(expiring("x/gone", "1", Clock::now() - std::chrono::milliseconds(1)));
+  store_.set(expiring("x/deep/gone/too", "2", Clock::now() - std::chrono::milliseconds(1)));
+  set("x/kept", "3");
+  EXPECT_EQ(store_.size(), 3u);
+  EXPECT_EQ(match("x/+"), (Topics{"x/kept"}));
+  EXPECT_EQ(store_.size(), 1u) << "the lookup removed the expired messages, not only skipped them";
+  EXPECT_EQ(match("#"), (Topics{"x/kept"}));
+  EXPECT_EQ(store_.remove_expired(Clock::now() + std::chrono::hours(1)), 0u);
 }
 
 }  // namespace
