@@ -88,6 +88,14 @@ void Client::handle_publish(const mqtt::Publish& p) {
       return;
     }
   }
+  if (mqtt::is_sys_topic(topic)) {
+    // $SYS belongs to the broker: a client's message there is never routed or retained (as in
+    // mosquitto). 0x87 rather than 0x90: the name is valid, this client may not write there.
+    // QoS 0 and 3.x publishers, who cannot be told, are acknowledged as usual.
+    spdlog::debug("client {}: PUBLISH to '{}' dropped: $SYS is read-only", log_id(), topic);
+    Stats::add(st.publish_dropped);
+    refusal = ReasonCode::not_authorized;
+  }
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
     size_t n = broker_.publish(make_routed_message(p, topic));
