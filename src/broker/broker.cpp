@@ -9,7 +9,10 @@
 namespace mqbase::broker {
 
 Broker::Broker(Limits limits, ShareStrategy share_strategy)
-    : limits_(limits), index_(share_strategy), started_(std::chrono::steady_clock::now()) {}
+    : limits_(limits),
+      index_(share_strategy),
+      retained_(limits.max_retained_messages, limits.max_retained_bytes),
+      started_(std::chrono::steady_clock::now()) {}
 
 void Broker::add_authenticator(std::shared_ptr<auth::EnhancedAuthenticator> a) {
   std::string method(a->method());
@@ -128,8 +131,8 @@ void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t genera
   redistribute(session);
 }
 
-size_t Broker::publish(const MessagePtr& msg) {
-  if (msg->retain) retained_.set(msg);
+size_t Broker::publish(const MessagePtr& msg, bool* retain_refused) {
+  if (msg->retain && !retained_.set(msg) && retain_refused) *retain_refused = true;
   // Deliveries happen under the index's read lock: it keeps the matched sessions alive without
   // a reference count per delivery (a count every loop would write to).
   auto lock = index_.read_lock();

@@ -76,8 +76,9 @@ class Broker {
   void disconnect(const std::shared_ptr<Session>& session, uint64_t generation);
 
   // Routes `msg` to every matching subscriber, storing it first when retained. Returns the
-  // number of deliveries.
-  size_t publish(const MessagePtr& msg);
+  // number of deliveries. A retained message the store's quota refuses is still routed;
+  // `retain_refused`, when given, is set to true then.
+  size_t publish(const MessagePtr& msg, bool* retain_refused = nullptr);
 
   // A will to publish at `when` unless the client reconnects first (Will Delay Interval).
   void schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when);

@@ -98,7 +98,10 @@ void Client::handle_publish(const mqtt::Publish& p) {
   }
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
-    size_t n = broker_.publish(make_routed_message(p, topic));
+    bool retain_refused = false;
+    size_t n = broker_.publish(make_routed_message(p, topic), &retain_refused);
+    // Routed, but the retained store is full: say so (v5 only; 3.x cannot be told).
+    if (retain_refused && v5()) return ReasonCode::quota_exceeded;
     return n == 0 && v5() ? ReasonCode::no_matching_subscribers : ReasonCode::success;
   };
   switch (p.qos) {
@@ -115,6 +118,8 @@ void Client::handle_publish(const mqtt::Publish& p) {
         rc = refusal;  // nothing is kept: a refused QoS 2 flow ends with the PUBREC
       } else if (session_->begin_incoming_qos2(p.packet_id)) {
         rc = route();
+        // A PUBREC >= 0x80 ends the flow: no PUBREL follows, so the id is free again.
+        if (mqtt::is_error(rc)) session_->release_incoming_qos2(p.packet_id);
       }
       send(mqtt::PubAck{PacketType::pubrec, p.packet_id, rc, {}});
       break;

@@ -32,6 +32,7 @@ void SysTopics::publish() {
   put("$SYS/broker/bytes/sent", std::to_string(Stats::get(s.bytes_sent)));
   put("$SYS/broker/subscriptions/count", std::to_string(broker_.subscriptions().size()));
   put("$SYS/broker/retained messages/count", std::to_string(broker_.retained().size()));
+  put("$SYS/broker/retained messages/refused", std::to_string(broker_.retained().refused()));
 }
 
 }  // namespace mqbase::broker
