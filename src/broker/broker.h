@@ -83,6 +83,13 @@ class Broker {
   // A will to publish at `when` unless the client reconnects first (Will Delay Interval).
   void schedule_will(const std::string& client_id, MessagePtr will, Clock::time_point when);
 
+  // $SYS: `refresh` brings the retained $SYS values up to date (the server sets it when $SYS
+  // is on; call before serving). refresh_sys() runs it, or nothing when none is set.
+  void set_sys_refresh(std::function<void()> refresh) { sys_refresh_ = std::move(refresh); }
+  void refresh_sys() const {
+    if (sys_refresh_) sys_refresh_();
+  }
+
   // Periodic work: publishes wills whose delay ran out, ends expired sessions, removes expired
   // retained messages. Returns the number of sessions ended.
   size_t tick(Clock::time_point now);
@@ -111,6 +118,7 @@ class Broker {
   };
   std::unordered_map<std::string, PendingWill> pending_wills_;  // under sessions_mutex_
   uint64_t next_assigned_id_ = 0;
+  std::function<void()> sys_refresh_;
 };
 
 }  // namespace mqbase::broker

@@ -12,6 +12,7 @@ void SysTopics::put(const std::string& topic, std::string value) {
 }
 
 void SysTopics::publish() {
+  std::lock_guard lock(mutex_);
   auto& s = broker_.stats();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - broker_.started());
   uint64_t connected = Stats::get(s.clients_connected);

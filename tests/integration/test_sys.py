@@ -262,5 +262,36 @@ class SysIsReadOnly(V5TestCase):
         return sorted((m.topic, m.payload) for m in sync_marker(sub, sub, marker))
 
 
+class SysFreshOnSubscribe(BrokerTestCase):
+    """Item 13: with the default interval (10 s) the $SYS values stored at start-up said
+    clients/connected 0 to the very client reading them. A SUBSCRIBE to $SYS brings the
+    retained values up to date before they are sent."""
+
+    broker_config = None  # default sys.interval: nothing periodic happens during the test
+
+    def retained_values(self, client, filter_):
+        client.subscribe(filter_, 0)
+        marker = unique_topic("marker")
+        client.subscribe(marker, 0)
+        return {m.topic: m.payload for m in sync_marker(client, client, marker) if m.retain}
+
+    def test_clients_connected_counts_the_reader(self):
+        reader = self.paho()
+        got = self.retained_values(reader, "$SYS/broker/clients/connected")
+        self.assertGreaterEqual(int(got["$SYS/broker/clients/connected"]), 1, got)
+
+    def test_values_follow_each_subscribe(self):
+        first = self.paho()
+        self.retained_values(first, "$SYS/broker/clients/connected")
+        others = [self.paho() for _ in range(3)]
+        base = unique_topic("fresh")
+        others[0].publish(base + "/r", b"kept", qos=1, retain=True)
+        got = self.retained_values(others[1], "$SYS/broker/#")
+        self.assertEqual(int(got["$SYS/broker/clients/connected"]), 4, got)
+        self.assertGreaterEqual(int(got["$SYS/broker/clients/total"]), 4, got)
+        self.assertGreaterEqual(int(got["$SYS/broker/subscriptions/count"]), 2, got)
+        self.assertRegex(got["$SYS/broker/uptime"], UPTIME)
+
+
 if __name__ == "__main__":
     run_tests()
