@@ -10,7 +10,10 @@
 namespace mqbase::broker {
 
 Broker::Broker(Limits limits, ShareStrategy share_strategy)
-    : limits_(limits), index_(share_strategy), started_(std::chrono::steady_clock::now()) {}
+    : limits_(limits),
+      index_(share_strategy),
+      retained_(limits.max_retained_messages, limits.max_retained_bytes),
+      started_(std::chrono::steady_clock::now()) {}
 
 void Broker::add_authenticator(std::shared_ptr<auth::EnhancedAuthenticator> a) {
   std::string method(a->method());
@@ -175,8 +178,8 @@ void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t genera
   redistribute(session, discarded);
 }
 
-size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher, bool* congested) {
-  if (msg->retain) retained_.set(msg);
+size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher, PublishNotes* notes) {
+  if (msg->retain && !retained_.set(msg) && notes) notes->retain_refused = true;
   // Deliveries happen under the index's read lock: it keeps the matched sessions alive without
   // a reference count per delivery (a count every loop would write to).
   auto lock = index_.read_lock();
@@ -197,8 +200,8 @@ size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>*
       }
       d.encoded_v3 = encoded[r];
     }
-    if ((d.qos > 0 || !m.session->deliver_qos0(*msg, d)) && m.session->deliver(msg, d, publisher) && congested)
-      *congested = true;
+    if ((d.qos > 0 || !m.session->deliver_qos0(*msg, d)) && m.session->deliver(msg, d, publisher) && notes)
+      notes->congested = true;
   }
   return n;
 }
@@ -279,6 +282,7 @@ size_t Broker::tick(Clock::time_point now) {
   }
   for (auto& s : ended) redistribute(s, true);
   for (auto& w : due) publish(w);
+  retained_.remove_expired(now);
   return ended.size();
 }
 

@@ -82,9 +82,15 @@ class Broker {
   // Routes `msg` to every matching subscriber, storing it first when retained. Returns the
   // number of deliveries. `publisher` is the link of the client that sent it: when a
   // subscriber's queue is full under QueueFullPolicy::backpressure, the subscriber remembers
-  // it to resume it later, and `congested` is set: the caller then pauses the publisher.
+  // it to resume it later, and `notes->congested` is set: the caller then pauses the
+  // publisher. A retained message the store's quota refuses is still routed, and
+  // `notes->retain_refused` is set.
+  struct PublishNotes {
+    bool congested = false;
+    bool retain_refused = false;
+  };
   size_t publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher = nullptr,
-                 bool* congested = nullptr);
+                 PublishNotes* notes = nullptr);
 
   enum class SubscribeResult : uint8_t { added, replaced, quota_exceeded };
   // The filters of one SUBSCRIBE from the connection of `session` at `generation`, added under
@@ -107,8 +113,16 @@ class Broker {
   bool schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, MessagePtr will,
                      Clock::time_point when);
 
-  // Periodic work: publishes wills whose delay ran out, ends expired sessions. Returns the
-  // number of sessions ended. Looks only at what is due, never at every session.
+  // $SYS: `refresh` brings the retained $SYS values up to date (the server sets it when $SYS
+  // is on; call before serving). refresh_sys() runs it, or nothing when none is set.
+  void set_sys_refresh(std::function<void()> refresh) { sys_refresh_ = std::move(refresh); }
+  void refresh_sys() const {
+    if (sys_refresh_) sys_refresh_();
+  }
+
+  // Periodic work: publishes wills whose delay ran out, ends expired sessions, removes expired
+  // retained messages. Returns the number of sessions ended. Looks only at what is due, never
+  // at every session.
   size_t tick(Clock::time_point now);
 
   size_t session_count() const;
@@ -141,6 +155,7 @@ class Broker {
   std::multimap<Clock::time_point, std::shared_ptr<Session>> expiring_;
   std::unordered_map<const Session*, std::multimap<Clock::time_point, std::shared_ptr<Session>>::iterator> expiry_of_;
   uint64_t next_assigned_id_ = 0;
+  std::function<void()> sys_refresh_;
 };
 
 }  // namespace mqbase::broker

@@ -88,13 +88,23 @@ void Client::handle_publish(const mqtt::Publish& p) {
       return;
     }
   }
+  if (mqtt::is_sys_topic(topic)) {
+    // $SYS belongs to the broker: a client's message there is never routed or retained (as in
+    // mosquitto). 0x87 rather than 0x90: the name is valid, this client may not write there.
+    // QoS 0 and 3.x publishers, who cannot be told, are acknowledged as usual.
+    spdlog::debug("client {}: PUBLISH to '{}' dropped: $SYS is read-only", log_id(), topic);
+    Stats::add(st.publish_dropped);
+    refusal = ReasonCode::not_authorized;
+  }
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
-    bool congested = false;
-    size_t n = broker_.publish(make_routed_message(p, topic), &link_, &congested);
+    Broker::PublishNotes notes;
+    size_t n = broker_.publish(make_routed_message(p, topic), &link_, &notes);
     // A subscriber's queue is full: handle nothing more from this client until it drains
     // (backpressure), rather than acknowledge what would then be dropped.
-    if (congested) link_->pause_reading();
+    if (notes.congested) link_->pause_reading();
+    // Routed, but the retained store is full: say so (v5 only; 3.x cannot be told).
+    if (notes.retain_refused && v5()) return ReasonCode::quota_exceeded;
     return n == 0 && v5() ? ReasonCode::no_matching_subscribers : ReasonCode::success;
   };
   switch (p.qos) {
@@ -111,6 +121,8 @@ void Client::handle_publish(const mqtt::Publish& p) {
         rc = refusal;  // nothing is kept: a refused QoS 2 flow ends with the PUBREC
       } else if (session_->begin_incoming_qos2(p.packet_id)) {
         rc = route();
+        // A PUBREC >= 0x80 ends the flow: no PUBREL follows, so the id is free again.
+        if (mqtt::is_error(rc)) session_->release_incoming_qos2(p.packet_id);
       }
       send(mqtt::PubAck{PacketType::pubrec, p.packet_id, rc, {}});
       break;

@@ -12,6 +12,15 @@ using mqtt::ReasonCode;
 
 void Client::handle_subscribe(const mqtt::Subscribe& s) {
   Stats::add(broker_.stats().messages_received);
+  // The retained $SYS values may be a whole sys.interval old (at start-up: clients/connected
+  // 0 to the client reading it). Refresh them before this client's filters are added, so it
+  // gets the fresh values once, as the retained messages after the SUBACK.
+  for (const auto& sub : s.subscriptions) {
+    if (mqtt::is_sys_topic(sub.filter)) {
+      broker_.refresh_sys();
+      break;
+    }
+  }
   const uint8_t invalid = v5() ? static_cast<uint8_t>(ReasonCode::topic_filter_invalid) : 0x80;
   const uint8_t over_quota = v5() ? static_cast<uint8_t>(ReasonCode::quota_exceeded) : 0x80;
   uint32_t identifier = v5() ? s.props.number(PropertyId::subscription_identifier).value_or(0) : 0;

@@ -12,6 +12,7 @@ void SysTopics::put(const std::string& topic, std::string value) {
 }
 
 void SysTopics::publish() {
+  std::lock_guard lock(mutex_);
   auto& s = broker_.stats();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - broker_.started());
   uint64_t connected = Stats::get(s.clients_connected);
@@ -32,6 +33,7 @@ void SysTopics::publish() {
   put("$SYS/broker/bytes/sent", std::to_string(Stats::get(s.bytes_sent)));
   put("$SYS/broker/subscriptions/count", std::to_string(broker_.subscriptions().size()));
   put("$SYS/broker/retained messages/count", std::to_string(broker_.retained().size()));
+  put("$SYS/broker/retained messages/refused", std::to_string(broker_.retained().refused()));
 }
 
 }  // namespace mqbase::broker

@@ -23,6 +23,12 @@ uint8_t required_flags(PacketType t) {
   }
 }
 
+// MQTT 3.1 let a client set DUP (with QoS 1) on a PUBREL it sends again after reconnecting;
+// 3.1.1 fixed PUBREL's flags to 0x02 ([MQTT-3.6.1-1]). So 0x0A is accepted from 3.1 only.
+bool mqtt31_pubrel_resend(const FixedHeader& h, Version version) {
+  return version == Version::v31 && h.type == PacketType::pubrel && h.flags == 0x0A;
+}
+
 DecodeResult read_props(Reader& r, PacketType t, Properties& props, PropertyContext ctx = PropertyContext::packet) {
   ReasonCode rc = decode_properties(r.rest, t, ctx, props);
   if (rc != ReasonCode::success) return fail(rc, "invalid properties");
@@ -290,7 +296,7 @@ FrameStatus parse_fixed_header(std::string_view in, uint32_t max_packet_size, Fi
 DecodeResult decode_packet(const FixedHeader& h, std::string_view body, Version version, Packet& out) {
   if (h.type == PacketType::reserved) return malformed("reserved packet type 0");
   if (h.type == PacketType::auth && version != Version::v5) return malformed("AUTH before MQTT 5");
-  if (h.type != PacketType::publish && h.flags != required_flags(h.type))
+  if (h.type != PacketType::publish && h.flags != required_flags(h.type) && !mqtt31_pubrel_resend(h, version))
     return malformed("invalid fixed header flags");
   Reader r{body};
   switch (h.type) {

@@ -13,6 +13,12 @@ inline bool has_wildcard(std::string_view s) {
   return false;
 }
 
+// True when the first level of `topic` is "$SYS": the broker's own tree, which clients may
+// read but not publish to ("$SYSTEM/x" and "a/$SYS" are ordinary topics).
+inline bool is_sys_topic(std::string_view topic) {
+  return topic.starts_with("$SYS") && (topic.size() == 4 || topic[4] == '/');
+}
+
 // A topic name of a PUBLISH: at least one character, valid UTF-8, no '+' or '#'.
 bool valid_topic_name(std::string_view topic);
 

@@ -37,6 +37,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
 
   Impl(broker::Broker& b, ServerOptions o) : broker(b), options(std::move(o)), sys(b) {}
+  ~Impl() { broker.set_sys_refresh(nullptr); }  // the loops are joined: no SUBSCRIBE runs now
 
   EventLoop& control() { return *loops[0]; }
 
@@ -150,6 +151,7 @@ void Server::start() {
   impl_->schedule_broker_tick();
   if (impl_->options.sys_interval_s > 0) {
     impl_->sys_timer = std::make_unique<asio::steady_timer>(ctx);
+    impl_->broker.set_sys_refresh([impl = impl_.get()] { impl->sys.publish(); });
     asio::post(ctx, [this] { impl_->sys.publish(); });
     impl_->schedule_sys();
   }

@@ -385,6 +385,41 @@ class Subscriptions(BrokerTestCase):
         self.assertEqual(sub.receive_publish()[1], b"marker")
 
 
+class PubrelDup(BrokerTestCase):
+    """MQTT 3.1 let a client set DUP on a PUBREL it sends again (fixed-header flags 0x0A); 3.1.1
+    made those flags exactly 0x02 ([MQTT-3.6.1-1]). A 3.1 client resuming a QoS 2 flow after a
+    reconnect gets its PUBCOMP; a 3.1.1 client sending the same bytes is disconnected."""
+
+    def test_mqtt31_pubrel_with_dup_after_reconnect_gets_pubcomp(self):
+        topic = unique_topic("v31dup")
+        sub = self.raw()
+        sub.connect()
+        self.assertEqual(sub.subscribe([(topic, 2)]), [2])
+        cid = unique_id("v31")
+        first = self.raw()
+        first.connect(cid, protocol_name="MQIsdp", protocol_level=3, clean_session=False)
+        first.send(publish_packet(topic, b"once", qos=2, packet_id=9))
+        self.assertEqual(first.read_packet().raw, b"\x50\x02\x00\x09")
+        first.close()  # the connection drops before the PUBREL
+        again = self.raw()
+        again.connect(cid, protocol_name="MQIsdp", protocol_level=3, clean_session=False)
+        again.send(b"\x6a\x02\x00\x09")  # PUBREL, DUP set: a resend, as 3.1 allowed
+        self.assertEqual(again.read_packet().raw, b"\x70\x02\x00\x09")
+        again.send(b"\xc0\x00")
+        self.assertEqual(again.read_packet().raw, b"\xd0\x00", "the connection is still open")
+        again.publish(topic, b"marker", qos=0)
+        self.assertEqual(sub.receive_publish()[1:3], (b"once", 2))
+        self.assertEqual(sub.receive_publish()[1], b"marker", "delivered exactly once")
+
+    def test_mqtt311_pubrel_with_dup_closes(self):
+        c = self.raw()
+        c.connect()
+        c.send(publish_packet(unique_topic("v311dup"), b"x", qos=2, packet_id=3))
+        self.assertEqual(c.read_packet().raw, b"\x50\x02\x00\x03")
+        c.send(b"\x6a\x02\x00\x03")
+        self.assertEqual(c.wait_closed(), b"")
+
+
 class Limits(BrokerTestCase):
     broker_config = {"limits": {"max_packet_size": 1024, "max_connections": 3}}
 

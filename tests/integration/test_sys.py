@@ -7,7 +7,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BrokerTestCase, run_tests, sync_marker, unique_topic  # noqa: E402
+from harness import (PROTOCOLS, PUBCOMP, PUBREL, BrokerTestCase, V5TestCase,  # noqa: E402
+                     ack5_packet, parse_ack5, run_tests, sync_marker, unique_topic)
 
 NUMERIC = [
     "$SYS/broker/clients/connected",
@@ -170,6 +171,126 @@ class Sys(BrokerTestCase):
         c.unsubscribe(base + "/a")
         w.wait_number("$SYS/broker/subscriptions/count", lambda v: v == subs + 2,
                       "subscriptions/count == %d" % (subs + 2))
+
+
+DROPPED = "$SYS/broker/publish/messages/dropped"
+
+
+class SysIsReadOnly(V5TestCase):
+    """Clients cannot publish into $SYS: the broker owns that tree. MQTT 5 QoS 1/2 hear PUBACK /
+    PUBREC 0x87 (Not authorized); QoS 0 and 3.x publishes are acknowledged as usual and dropped.
+    Either way nothing is routed or retained, and the drop is counted in publish/messages/dropped."""
+
+    broker_config = {"sys": {"interval": 1}}
+
+    def spy(self, base):
+        """A client subscribed to `base`/# and to a marker topic; returns (client, marker)."""
+        c = self.paho()
+        c.subscribe(base + "/#", 2)
+        marker = unique_topic("marker")
+        c.subscribe(marker, 0)
+        return c, marker
+
+    def assert_nothing_routed(self, spy, marker):
+        self.assertEqual([(m.topic, m.payload) for m in sync_marker(spy, spy, marker)], [],
+                         "a client's PUBLISH to $SYS was routed")
+
+    def test_v5_publish_to_sys_is_refused_with_0x87(self):
+        w = SysWatcher(self.paho())
+        w.fresh_cycle()
+        dropped = w.number(DROPPED)
+        base = "$SYS/" + unique_topic("v5")
+        spy, marker = self.spy(base)
+        pub = self.raw5()
+        pub.connect()
+        self.assertEqual(pub.publish(base + "/q1", b"x", qos=1), 0x87)
+        self.assertEqual(pub.publish(base + "/q2", b"x", qos=2), 0x87)  # the flow ends there
+        pub.publish(base + "/q0", b"x", qos=0)
+        self.assertEqual(pub.publish(base + "/r", b"x", qos=1, retain=True), 0x87)
+        self.assertEqual(pub.publish("$SYS", b"x", qos=1), 0x87)
+        # Topics that only look like $SYS are ordinary ones.
+        self.assertIn(pub.publish("$SYSTEM/x", b"x", qos=1), (0x00, 0x10))
+        self.assertIn(pub.publish("a/$SYS/x", b"x", qos=1), (0x00, 0x10))
+        # The connection is still usable, and the refused QoS 2 id is free again.
+        self.assertEqual(pub.publish(base + "/q2", b"x", qos=2), 0x87)
+        self.assert_nothing_routed(spy, marker)
+        self.assertEqual(self.retained_under(base), [])
+        w.wait_number(DROPPED, lambda v: v >= dropped + 6, "%s >= %d" % (DROPPED, dropped + 6))
+
+    def test_v3_publish_to_sys_is_dropped(self):
+        for version in ("3.1", "3.1.1"):
+            with self.subTest(version=version):
+                base = "$SYS/" + unique_topic("v3")
+                spy, marker = self.spy(base)
+                pub = self.paho(protocol=PROTOCOLS[version])
+                for qos in (0, 1, 2):
+                    pub.publish(base + "/q%d" % qos, b"x", qos=qos)  # flows complete as usual
+                pub.publish(base + "/r", b"x", qos=1, retain=True)
+                self.assert_nothing_routed(spy, marker)
+                self.assertEqual(self.retained_under(base), [])
+                self.assertTrue(pub.connected.is_set() and not pub.disconnected.is_set(),
+                                "a 3.x client was disconnected for publishing to $SYS")
+
+    def test_broker_values_cannot_be_overwritten(self):
+        w = SysWatcher(self.paho())
+        w.wait(lambda l: "$SYS/broker/version" in l, "$SYS/broker/version")
+        version = w.latest["$SYS/broker/version"]
+        evil = self.paho()
+        evil.publish("$SYS/broker/version", b"hacked", qos=1, retain=True)
+        evil.publish("$SYS/broker/clients/connected", b"999", qos=1, retain=True)
+        got = dict(self.retained_under("$SYS/broker"))
+        self.assertEqual(got.get("$SYS/broker/version"), version)
+        self.assertNotEqual(got.get("$SYS/broker/clients/connected"), b"999")
+
+    def test_v5_qos2_pubrel_after_refusal_is_answered(self):
+        # A client that sends PUBREL anyway (it should not after a PUBREC >= 0x80) gets PUBCOMP
+        # 0x92 (Packet Identifier not found): the refused flow kept nothing.
+        pub = self.raw5()
+        pub.connect()
+        self.assertEqual(pub.publish("$SYS/x", b"x", qos=2), 0x87)
+        pid = pub.next_id - 1
+        pub.send(ack5_packet(PUBREL, pid))
+        comp = pub._read_ack(5)
+        self.assertEqual((comp.type, parse_ack5(comp)[:2]), (PUBCOMP, (pid, 0x92)))
+
+    def retained_under(self, base):
+        """(topic, payload) of the retained messages a new subscriber to `base`/# gets."""
+        sub = self.paho()
+        sub.subscribe(base + "/#", 0)
+        marker = unique_topic("marker")
+        sub.subscribe(marker, 0)
+        return sorted((m.topic, m.payload) for m in sync_marker(sub, sub, marker))
+
+
+class SysFreshOnSubscribe(BrokerTestCase):
+    """Item 13: with the default interval (10 s) the $SYS values stored at start-up said
+    clients/connected 0 to the very client reading them. A SUBSCRIBE to $SYS brings the
+    retained values up to date before they are sent."""
+
+    broker_config = None  # default sys.interval: nothing periodic happens during the test
+
+    def retained_values(self, client, filter_):
+        client.subscribe(filter_, 0)
+        marker = unique_topic("marker")
+        client.subscribe(marker, 0)
+        return {m.topic: m.payload for m in sync_marker(client, client, marker) if m.retain}
+
+    def test_clients_connected_counts_the_reader(self):
+        reader = self.paho()
+        got = self.retained_values(reader, "$SYS/broker/clients/connected")
+        self.assertGreaterEqual(int(got["$SYS/broker/clients/connected"]), 1, got)
+
+    def test_values_follow_each_subscribe(self):
+        first = self.paho()
+        self.retained_values(first, "$SYS/broker/clients/connected")
+        others = [self.paho() for _ in range(3)]
+        base = unique_topic("fresh")
+        others[0].publish(base + "/r", b"kept", qos=1, retain=True)
+        got = self.retained_values(others[1], "$SYS/broker/#")
+        self.assertEqual(int(got["$SYS/broker/clients/connected"]), 4, got)
+        self.assertGreaterEqual(int(got["$SYS/broker/clients/total"]), 4, got)
+        self.assertGreaterEqual(int(got["$SYS/broker/subscriptions/count"]), 2, got)
+        self.assertRegex(got["$SYS/broker/uptime"], UPTIME)
 
 
 if __name__ == "__main__":

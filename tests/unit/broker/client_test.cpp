@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/sys_topics.h"
 #include "fake_link.h"
 
 namespace mqbase::broker {
@@ -451,6 +452,29 @@ TEST_F(ClientTest, RetainedMessageFollowsSubackWithTheRetainFlag) {
   }
   std::sort(got.begin(), got.end());
   EXPECT_THAT(got, ElementsAre("live", "stored too"));
+}
+
+TEST_F(ClientTest, SubscribeToSysGetsValuesComputedAtTheSubscribe) {
+  // Item 13: $SYS stored at start-up said clients/connected 0 to the client reading it.
+  SysTopics sys(*broker_);
+  sys.publish();  // as the server does at start-up, before anyone connects
+  broker_->set_sys_refresh([&] { sys.publish(); });
+  auto sub = connected("sub");
+  sub->subscribe("$SYS/broker/clients/connected", 0);
+  auto pubs = publishes(sub->take());
+  ASSERT_EQ(pubs.size(), 1u) << "once, as the retained message after the SUBACK";
+  EXPECT_EQ(pubs[0].payload, "1");
+  EXPECT_TRUE(pubs[0].retain);
+
+  int refreshes = 0;
+  broker_->set_sys_refresh([&] { ++refreshes; });
+  sub->subscribe("a/#", 0, 2);
+  sub->subscribe("#", 0, 3);  // does not match $SYS ([MQTT-4.7.2-1])
+  sub->subscribe("$SYSTEM/x", 0, 4);
+  EXPECT_EQ(refreshes, 0);
+  sub->subscribe("$SYS/#", 0, 5);
+  EXPECT_EQ(refreshes, 1);
+  broker_->set_sys_refresh(nullptr);
 }
 
 TEST_F(ClientTest, RetainedMessageWithEmptyPayloadClearsTheTopic) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,15 @@ class RetainedStoreTest : public ::testing::Test {
     store_.match(topic, out);
     if (out.size() != 1) return "<" + std::to_string(out.size()) + " messages>";
     return out[0]->payload;
+  }
+
+  static MessagePtr expiring(const std::string& topic, const std::string& payload, Clock::time_point at) {
+    auto m = std::make_shared<Message>();
+    m->topic = topic;
+    m->payload = payload;
+    m->retain = true;
+    m->expires_at = at;
+    return m;
   }
 
   RetainedStore store_;
@@ -196,6 +207,120 @@ TEST_F(RetainedStoreTest, DollarTopicsAreHiddenFromLeadingWildcards) {
   EXPECT_EQ(match("$SYS/+/uptime"), (Topics{"$SYS/broker/uptime"}));
   EXPECT_EQ(match("$other/+"), (Topics{"$other/x"}));
   EXPECT_EQ(match("a/+"), (Topics{"a/$b"}));
+}
+
+TEST_F(RetainedStoreTest, SweepRemovesExpiredMessages) {
+  // Item 9: an expired retained message leaves the store (and its count), not only the
+  // deliveries.
+  auto now = Clock::now();
+  store_.set(expiring("a/soon", "1", now + std::chrono::seconds(10)));
+  store_.set(expiring("a/later", "2", now + std::chrono::seconds(20)));
+  set("a/never", "3");
+  EXPECT_EQ(store_.size(), 3u);
+  EXPECT_EQ(store_.remove_expired(now), 0u);
+  EXPECT_EQ(store_.size(), 3u);
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::seconds(10)), 1u) << "expiry is inclusive";
+  EXPECT_EQ(store_.size(), 2u);
+  EXPECT_EQ(match("a/+"), (Topics{"a/later", "a/never"}));
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::hours(1)), 1u);
+  EXPECT_EQ(store_.size(), 1u);
+  EXPECT_EQ(match("#"), (Topics{"a/never"}));
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::hours(2)), 0u);
+}
+
+TEST_F(RetainedStoreTest, ReplacedOrClearedMessagesDoNotExpireLater) {
+  auto now = Clock::now();
+  store_.set(expiring("a", "old", now + std::chrono::seconds(1)));
+  set("a", "new");  // replaced by a message without expiry
+  store_.set(expiring("b", "old", now + std::chrono::seconds(1)));
+  store_.set(expiring("b", "newer", now + std::chrono::seconds(30)));
+  store_.set(expiring("c", "x", now + std::chrono::seconds(1)));
+  set("c", "");  // cleared
+  EXPECT_EQ(store_.size(), 2u);
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::seconds(2)), 0u);
+  EXPECT_EQ(payload_of("a"), "new");
+  EXPECT_EQ(payload_of("b"), "newer");
+  EXPECT_EQ(store_.remove_expired(now + std::chrono::seconds(30)), 1u);
+  EXPECT_EQ(match("#"), (Topics{"a"}));
+}
+
+TEST_F(RetainedStoreTest, MatchRemovesWhatHasExpired) {
+  store_.set(expiring("x/gone", "1", Clock::now() - std::chrono::milliseconds(1)));
+  store_.set(expiring("x/deep/gone/too", "2", Clock::now() - std::chrono::milliseconds(1)));
+  set("x/kept", "3");
+  EXPECT_EQ(store_.size(), 3u);
+  EXPECT_EQ(match("x/+"), (Topics{"x/kept"}));
+  EXPECT_EQ(store_.size(), 1u) << "the lookup removed the expired messages, not only skipped them";
+  EXPECT_EQ(match("#"), (Topics{"x/kept"}));
+  EXPECT_EQ(store_.remove_expired(Clock::now() + std::chrono::hours(1)), 0u);
+}
+
+// Topics of everything `store` holds outside $SYS, sorted.
+std::vector<std::string> all_topics(RetainedStore& store) {
+  std::vector<MessagePtr> out;
+  store.match("#", out);
+  std::vector<std::string> topics;
+  for (const auto& m : out) topics.push_back(m->topic);
+  std::sort(topics.begin(), topics.end());
+  return topics;
+}
+
+TEST(RetainedQuota, CountRefusesNewTopicsOnly) {
+  RetainedStore store(2, 0);
+  EXPECT_TRUE(store.set(make_message("a", "1", 0, true)));
+  EXPECT_TRUE(store.set(make_message("b", "1", 0, true)));
+  EXPECT_FALSE(store.set(make_message("c", "1", 0, true))) << "a third topic";
+  EXPECT_EQ(store.refused(), 1u);
+  EXPECT_EQ(all_topics(store), (Topics{"a", "b"}));
+  EXPECT_TRUE(store.set(make_message("a", "2", 0, true))) << "replacing is not a new topic";
+  EXPECT_TRUE(store.set(make_message("$SYS/broker/x", "1", 0, true))) << "$SYS does not count";
+  EXPECT_TRUE(store.set(make_message("b", "", 0, true))) << "clearing is always allowed";
+  EXPECT_TRUE(store.set(make_message("c", "1", 0, true))) << "room again after the clear";
+  EXPECT_EQ(all_topics(store), (Topics{"a", "c"}));
+  EXPECT_EQ(store.size(), 3u) << "size() counts $SYS too";
+  EXPECT_EQ(store.refused(), 1u);
+}
+
+TEST(RetainedQuota, BytesCountTopicPayloadAndProperties) {
+  RetainedStore store(0, 10);
+  EXPECT_TRUE(store.set(make_message("a", "12345", 0, true)));   // 6 bytes
+  EXPECT_FALSE(store.set(make_message("b", "1234", 0, true)));   // 6 + 5 > 10
+  EXPECT_TRUE(store.set(make_message("b", "123", 0, true)));     // 6 + 4 = 10
+  EXPECT_FALSE(store.set(make_message("a", "123456", 0, true)))  // 10 - 6 + 7 > 10
+      << "a replacement that grows past the limit";
+  std::vector<MessagePtr> out;
+  store.match("a", out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->payload, "12345") << "a refused replacement keeps what the topic had";
+  EXPECT_TRUE(store.set(make_message("a", "1234", 0, true))) << "a smaller replacement fits";
+  auto with_props = std::make_shared<Message>();
+  with_props->topic = "c";
+  with_props->payload = "x";
+  with_props->retain = true;
+  with_props->user_properties.emplace_back("key", "a long value");
+  EXPECT_TRUE(store.set(make_message("b", "", 0, true)));
+  EXPECT_FALSE(store.set(with_props)) << "properties count: 2 + 15 > 10 - 5";
+  EXPECT_EQ(store.refused(), 3u);
+  EXPECT_TRUE(store.set(make_message("$SYS/broker/version", std::string(100, 'v'), 0, true)));
+}
+
+TEST(RetainedQuota, ExpiredMessagesHoldNoQuota) {
+  RetainedStore store(1, 0);
+  auto gone = std::make_shared<Message>();
+  gone->topic = "old";
+  gone->payload = "x";
+  gone->retain = true;
+  gone->expires_at = Clock::now() - std::chrono::milliseconds(1);
+  EXPECT_TRUE(store.set(gone));
+  EXPECT_TRUE(store.set(make_message("new", "y", 0, true))) << "the expired one made room";
+  EXPECT_EQ(all_topics(store), (Topics{"new"}));
+}
+
+TEST(RetainedQuota, ZeroMeansUnlimited) {
+  RetainedStore store;
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(store.set(make_message("t/" + std::to_string(i), "v", 0, true)));
+  EXPECT_EQ(store.size(), 1000u);
+  EXPECT_EQ(store.refused(), 0u);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST_F(SysTopicsTest, FirstPublishStoresEveryTopicAsRetained) {
        {"$SYS/broker/version", "$SYS/broker/uptime", "$SYS/broker/clients/total", "$SYS/broker/clients/connected",
         "$SYS/broker/clients/disconnected", "$SYS/broker/messages/received", "$SYS/broker/messages/sent",
         "$SYS/broker/publish/messages/dropped", "$SYS/broker/subscriptions/count",
-        "$SYS/broker/retained messages/count"}) {
+        "$SYS/broker/retained messages/count", "$SYS/broker/retained messages/refused"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   EXPECT_THAT(retained_payload("$SYS/broker/version"), StartsWith("mqbase "));

@@ -504,6 +504,24 @@ TEST(RoundTripDetails, ConnectVersionComesFromTheBytesNotTheConnection) {
   }
 }
 
+TEST(Mqtt31, PubrelWithDupIsAccepted) {
+  // MQTT 3.1 allowed DUP on a PUBREL resent after a reconnect (flags 0x0A); item 14.
+  std::string bytes = unhex("6A 02 00 09");
+  FixedHeader h;
+  ASSERT_EQ(parse_fixed_header(bytes, kNoLimit, h), FrameStatus::ok);
+  Packet out;
+  DecodeResult r = decode_packet(h, std::string_view(bytes).substr(h.header_length), Version::v31, out);
+  ASSERT_TRUE(r.ok()) << r.error;
+  const auto& a = std::get<PubAck>(out);
+  EXPECT_EQ(a.type, PacketType::pubrel);
+  EXPECT_EQ(a.packet_id, 9);
+  EXPECT_EQ(a.reason, ReasonCode::success);
+  for (Version v : {Version::v311, Version::v5}) {
+    EXPECT_EQ(decode_packet(h, std::string_view(bytes).substr(h.header_length), v, out).reason,
+              ReasonCode::malformed_packet);
+  }
+}
+
 // ---- Known byte vectors ----------------------------------------------------------------
 
 struct Vector {

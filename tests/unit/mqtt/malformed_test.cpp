@@ -77,6 +77,12 @@ std::vector<Row> rows() {
       decode_row("pubrec_flags", v4, "52 02 00 01", kMalformed),
       decode_row("pubrel_flags_0", v4, "60 02 00 01", kMalformed),
       decode_row("pubrel_flags_3", v4, "63 02 00 01", kMalformed),
+      // DUP on a PUBREL: allowed by MQTT 3.1 only (see Mqtt31.PubrelWithDupIsAccepted).
+      decode_row("pubrel_dup_v311", v4, "6A 02 00 01", kMalformed),
+      decode_row("pubrel_dup_v5", v5, "6A 02 00 01", kMalformed),
+      decode_row("pubrel_dup_without_qos1_v31", v3, "68 02 00 01", kMalformed),
+      decode_row("pubrel_dup_qos1_retain_v31", v3, "6B 02 00 01", kMalformed),
+      decode_row("pubrel_flags_0_v31", v3, "60 02 00 01", kMalformed),
       decode_row("pubcomp_flags", v4, "72 02 00 01", kMalformed),
       decode_row("subscribe_flags_0", v4, "80 06 00 01 00 01 61 00", kMalformed),
       decode_row("subscribe_flags_a", v4, "8A 06 00 01 00 01 61 00", kMalformed),

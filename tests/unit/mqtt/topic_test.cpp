@@ -276,5 +276,17 @@ TEST(TopicLevels, ForEachLevelKeepsEmptyLevels) {
   EXPECT_EQ(levels(""), (std::vector<std::string>{""}));
 }
 
+TEST(SysTopic, OnlyTheFirstLevelSysIsTheBrokersTree) {
+  EXPECT_TRUE(is_sys_topic("$SYS"));
+  EXPECT_TRUE(is_sys_topic("$SYS/"));
+  EXPECT_TRUE(is_sys_topic("$SYS/broker/version"));
+  EXPECT_FALSE(is_sys_topic("$SYSTEM/x"));
+  EXPECT_FALSE(is_sys_topic("$sys/broker"));
+  EXPECT_FALSE(is_sys_topic("a/$SYS/x"));
+  EXPECT_FALSE(is_sys_topic("/$SYS"));
+  EXPECT_FALSE(is_sys_topic("$SY"));
+  EXPECT_FALSE(is_sys_topic(""));
+}
+
 }  // namespace
 }  // namespace mqbase::mqtt
