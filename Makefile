@@ -4,7 +4,7 @@ GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
 ARGS ?=
 
-.PHONY: run test setup release testbuild fuzz clean bench microbench
+.PHONY: run test setup release testbuild tsanbuild fuzz clean bench microbench
 
 setup:
 	@scripts/setup.sh
@@ -16,8 +16,15 @@ release: setup
 run: release
 	./build/release/mqbase serve $(ARGS)
 
-testbuild: setup
-	@cmake -S . -B build/test $(GEN) $(LAUNCHER) -DCMAKE_BUILD_TYPE=Debug -DMQBASE_SANITIZE=ON -DMQBASE_WERROR=ON >/dev/null
+# ThreadSanitizer cannot share a binary with ASan: build/tsan holds the TSan build of the broker
+# and of the threaded unit tests; build/test's ctest runs them as the tsan.* tests.
+tsanbuild: setup
+	@cmake -S . -B build/tsan $(GEN) $(LAUNCHER) -DCMAKE_BUILD_TYPE=Debug -DMQBASE_TSAN=ON -DMQBASE_WERROR=ON >/dev/null
+	@cmake --build build/tsan -j $(JOBS) --target tsan_suite
+
+testbuild: setup tsanbuild
+	@cmake -S . -B build/test $(GEN) $(LAUNCHER) -DCMAKE_BUILD_TYPE=Debug -DMQBASE_SANITIZE=ON -DMQBASE_WERROR=ON \
+		-DMQBASE_TSAN_BIN_DIR=$(CURDIR)/build/tsan >/dev/null
 	@cmake --build build/test -j $(JOBS)
 
 test: testbuild
