@@ -156,6 +156,15 @@ std::vector<std::string> storm_filters(const Plan& plan, uint64_t client) {
   return out;
 }
 
+uint64_t lost_after_ack(std::span<const uint64_t> acked_per_publisher, std::span<const StreamReceipt> streams) {
+  uint64_t lost = 0;
+  for (const auto& s : streams) {
+    uint64_t acked = s.publisher < acked_per_publisher.size() ? acked_per_publisher[s.publisher] : 0;
+    if (acked > s.received_once) lost += acked - s.received_once;
+  }
+  return lost;
+}
+
 uint64_t expected_deliveries(const Plan& plan, std::span<const uint64_t> sent_per_publisher) {
   uint64_t total = 0;
   for (size_t i = 0; i < plan.publishers.size() && i < sent_per_publisher.size(); ++i)

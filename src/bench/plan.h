@@ -74,6 +74,18 @@ std::string filter_for_pattern(std::string_view pattern);
 // Deliveries the run should make: each publisher's sent count times its subscriber count.
 uint64_t expected_deliveries(const Plan& plan, std::span<const uint64_t> sent_per_publisher);
 
+// What one subscriber received from one publisher, counting each message once.
+struct StreamReceipt {
+  uint32_t publisher = 0;
+  uint64_t received_once = 0;
+};
+
+// Deliveries lost after the broker acknowledged them (QoS 1/2): over the streams, the
+// publisher's acknowledged count minus what the stream's subscriber received once, never below
+// 0. A broker acknowledges QoS 1/2 in the order it received the messages, so at the end of a
+// drained run these are messages the broker took responsibility for and then dropped.
+uint64_t lost_after_ack(std::span<const uint64_t> acked_per_publisher, std::span<const StreamReceipt> streams);
+
 // The filters storm client `client` subscribes to: `plan.storm.filters` of them under the storm
 // prefix, unique to the client, some with '+' and '#' so wildcard nodes of the broker's index
 // change too. None matches a topic the run publishes to.

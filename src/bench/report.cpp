@@ -40,10 +40,10 @@ std::string to_json(const Report& r) {
       scenario_name(r.scenario), r.qos, r.size, r.publishers, r.subscribers, r.sent, r.received, r.expected, r.lost,
       r.duplicates, r.reordered, r.msgs_per_sec, r.p50_us, r.p99_us, r.p999_us, r.duration_s);
   s += fmt::format(
-      ", \"protocol\": {}, \"sent_per_sec\": {:.1f}, \"acked\": {}, \"foreign\": {}, \"max_us\": {:.1f}, "
+      ", \"protocol\": {}, \"sent_per_sec\": {:.1f}, \"acked\": {}, \"lost_acked\": {}, \"foreign\": {}, \"max_us\": {:.1f}, "
       "\"mean_us\": {:.1f}, \"connections\": {}, \"connected\": {}, \"connect_failures\": {}, \"disconnects\": {}, "
       "\"connect_p50_us\": {:.1f}, \"connect_p99_us\": {:.1f}, \"connect_max_us\": {:.1f}",
-      r.protocol, r.sent_per_sec, r.acked, r.foreign, r.max_us, r.mean_us, r.connections, r.connected,
+      r.protocol, r.sent_per_sec, r.acked, r.lost_acked, r.foreign, r.max_us, r.mean_us, r.connections, r.connected,
       r.connect_failures, r.disconnects, r.connect_p50_us, r.connect_p99_us, r.connect_max_us);
   if (r.bench_cpu_pct >= 0) s += fmt::format(", \"bench_cpu_pct\": {:.1f}", r.bench_cpu_pct);
   if (r.broker_cpu_pct >= 0)
@@ -80,6 +80,9 @@ std::string to_text(const Report& r) {
                      si(r.sent_per_sec), r.duration_s);
     s += fmt::format("  messages     sent {}, received {} of {} expected: lost {}, duplicates {}, reordered {}\n",
                      r.sent, r.received, r.expected, r.lost, r.duplicates, r.reordered);
+    if (r.qos > 0)
+      s += fmt::format("  acks         {} of {} sent acknowledged by the broker; {} acknowledged but never received\n",
+                       r.acked, r.sent, r.lost_acked);
     if (r.storm_rate > 0) {
       s += fmt::format("  storm        {} clients/s asked, {:.0f}/s done: {} clients of {} filters, {} failed; "
                        "connect to SUBACK p50 {:.0f} us, p99 {:.0f} us\n",

@@ -22,6 +22,7 @@ struct Report {
   uint32_t disconnects = 0;  // connections lost after they were up
   uint64_t sent = 0;         // PUBLISH packets written by the publishers (warm-up included)
   uint64_t acked = 0;        // PUBACK / PUBCOMP received (QoS 1 / 2)
+  uint64_t lost_acked = 0;   // deliveries the broker acknowledged (QoS 1 / 2) that never arrived
   uint64_t received = 0;     // PUBLISH packets the subscribers received, duplicates included
   uint64_t expected = 0;     // deliveries that should have happened
   uint64_t lost = 0;         // expected - received once

@@ -318,9 +318,12 @@ Report Runner::run() {
     report.acked += acked[i];
   }
   uint64_t unique = 0, span = 0;
+  std::vector<StreamReceipt> receipts;
   for (const auto& s : ctx.subscribers) {
-    for (const auto& st : s.streams) {
+    for (size_t k = 0; k < s.streams.size(); ++k) {
+      const auto& st = s.streams[k];
       if (!st) continue;
+      if (plan.streams_known) receipts.push_back({static_cast<uint32_t>(s.first + k), st->tracker.unique()});
       unique += st->tracker.unique();
       span += st->tracker.span();
       report.duplicates += st->tracker.duplicates();
@@ -329,6 +332,7 @@ Report Runner::run() {
   }
   report.expected = plan.streams_known ? expected_deliveries(plan, sent) : span;
   report.lost = report.expected > unique ? report.expected - unique : 0;
+  if (o.qos > 0) report.lost_acked = lost_after_ack(acked, receipts);
   report.connect_failures = total - std::min(total, ready);
   double window = run_it ? static_cast<double>(stop_at - ctx.measure_begin_ns) / 1e9 : 0.0;
   if (o.scenario == Scenario::conn) window = run_it ? static_cast<double>(stop_at - start) / 1e9 : 0.0;

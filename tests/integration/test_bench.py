@@ -4,7 +4,8 @@
 account for every message: nothing lost, duplicated or reordered, received == expected > 0.
 Also: `conn` holds connections, and a refused connection is reported with exit status 1; the
 storm (`--storm`: clients connecting, subscribing and disconnecting next to the scenario) is
-reported next to the undisturbed rate.
+reported next to the undisturbed rate; messages a broker acknowledged and then dropped are
+reported as `lost_acked`.
 
 No throughput figure is asserted (the broker may be a sanitizer build); the JSON's
 correctness fields are. For the mosquitto flavor the bench binary still comes from
@@ -168,6 +169,38 @@ class BenchStormRefusedTest(BrokerTestCase):
         self.assertIn("storm client", d["error"], summary)
         self.assertEqual(d["lost"], 0, summary)  # the fan-in itself went on undisturbed
 
+
+class BenchLossTest(BrokerTestCase):
+    """A subscriber queue far smaller than what 16 publishers keep in flight, and a broker told
+    to drop what does not fit: it acknowledges messages it never delivers, and the report must
+    say so: lost_acked, the acknowledged ones that never arrived."""
+
+    LIMITS = {"max_queued_messages": 10, "max_inflight_messages": 2}
+
+    def setUp(self):
+        try:
+            self.broker = self.start_broker({"limits": dict(self.LIMITS, queue_full_policy="drop")})
+        except AssertionError as e:
+            # A broker from before limits.queue_full_policy refuses the key; it always drops.
+            if "queue_full_policy" not in str(e):
+                raise
+            self.broker = self.start_broker({"limits": self.LIMITS})
+        self.port = self.broker.port
+
+    bench = BenchTest.bench
+
+    def test_fanin_qos1_reports_acknowledged_and_lost(self):
+        d = self.bench("fanin", "-c", 16, "--qos", 1, "--inflight", 32, "--duration", 1.5)
+        summary = json.dumps(d)
+        self.assertEqual(d["error"], "", summary)
+        self.assertGreater(d["sent"], 0, summary)
+        self.assertEqual(d["acked"], d["sent"], summary)
+        self.assertEqual(d["expected"], d["sent"], summary)
+        self.assertEqual(d["duplicates"], 0, summary)
+        self.assertGreater(d["lost"], 0, summary)
+        self.assertEqual(d["received"] + d["lost"], d["expected"], summary)
+        # Everything was acknowledged, so everything lost was lost after its acknowledgement.
+        self.assertEqual(d["lost_acked"], d["lost"], summary)
 
 if __name__ == "__main__":
     run_tests()

@@ -181,6 +181,20 @@ TEST(Plan, StormFiltersAreValidDistinctAndMatchNoTopicOfTheRun) {
                                                                             "bench/r/storm/7/t2"}));
 }
 
+TEST(Plan, LostAfterAckCountsAcknowledgedMessagesNeverReceived) {
+  // Fan-in: 3 publishers -> 1 subscriber. Publisher 1's broker acknowledged 100 of which the
+  // subscriber got 90: 10 lost after the acknowledgement. Publisher 2 received more than was
+  // acknowledged (its last PUBACKs were still on the way): nothing lost, and no credit either.
+  std::vector<uint64_t> acked{50, 100, 20};
+  std::vector<StreamReceipt> streams{{0, 50}, {1, 90}, {2, 25}};
+  EXPECT_EQ(lost_after_ack(acked, streams), 10u);
+  // Fan-out: one publisher, three subscribers, each stream counted on its own.
+  std::vector<uint64_t> one{100};
+  std::vector<StreamReceipt> fan{{0, 100}, {0, 97}, {0, 100}};
+  EXPECT_EQ(lost_after_ack(one, fan), 3u);
+  EXPECT_EQ(lost_after_ack(one, {}), 0u);
+}
+
 TEST(ExpandTopic, ReplacesEveryIndexMarker) {
   EXPECT_EQ(expand_topic("a/%i/b/%i", 42), "a/42/b/42");
   EXPECT_EQ(expand_topic("plain", 1), "plain");

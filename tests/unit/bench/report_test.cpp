@@ -30,6 +30,28 @@ TEST(Report, JsonIsOneLineWithTheDocumentedKeys) {
   EXPECT_EQ(j.back(), '}');
 }
 
+TEST(Report, AcknowledgedAndLostAfterAckAreShown) {
+  Report r;
+  r.scenario = Scenario::fanin;
+  r.qos = 1;
+  r.sent = 1000;
+  r.acked = 1000;
+  r.received = 990;
+  r.expected = 1000;
+  r.lost = 10;
+  r.lost_acked = 10;
+  std::string j = to_json(r);
+  EXPECT_NE(j.find("\"acked\": 1000"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"lost_acked\": 10"), std::string::npos) << j;
+  std::string t = to_text(r);
+  EXPECT_NE(t.find("received 990 of 1000 expected: lost 10"), std::string::npos) << t;
+  EXPECT_NE(t.find("1000 of 1000 sent acknowledged by the broker; 10 acknowledged but never received"),
+            std::string::npos)
+      << t;
+  r.qos = 0;
+  EXPECT_EQ(to_text(r).find("acknowledged"), std::string::npos) << "QoS 0 has no acknowledgements to show";
+}
+
 TEST(Report, StormKeysOnlyWithAStorm) {
   Report r;
   std::string j = to_json(r);
