@@ -7,7 +7,11 @@
 # brokers, each run on a freshly started broker; the table shows medians. Then an idle-
 # connections scenario: 19,000 connections held by several `mqbase bench conn` processes
 # (a process may have at most `ulimit -Hn` open files here), and the broker's resident memory
-# growth per connection. Last, threads: mqbase with --threads 1 and --threads 2, to show whether
+# growth per connection. Then a full subscriber queue: QoS 1 fan-in against mqbase with
+# limits.queue_full_policy "backpressure" and "drop", and mosquitto (throughput and messages
+# lost after their PUBACK). Then the storm: fan-in undisturbed, then while BENCH_STORM_RATE
+# clients per second connect, subscribe to 10 filters and disconnect, mqbase against mosquitto.
+# Last, threads: mqbase with --threads 1 and --threads 2, to show whether
 # a second loop adds throughput or only contention. With 4 or more cores the broker gets cores
 # 0-1 and the generator (itself with 2 loops) the rest; with fewer, broker and generator are
 # both free to use BENCH_BROKER_CORE and BENCH_LOAD_CORE (and compete for them).
@@ -19,8 +23,8 @@
 # BENCH_WARMUP (2 s), BENCH_IDLE_CONNECTIONS (19000), BENCH_IDLE_PROCESSES (4),
 # BENCH_BROKER_CORE (0), BENCH_LOAD_CORE (1), BENCH_THREADS_BROKER_CORES and
 # BENCH_THREADS_LOAD_CORES (taskset lists for the threads table), BENCH_THREADS_LOAD_THREADS
-# (the generator's loops there), BENCH_DOC, BENCH_ONLY (a scenario name, for a quick look; the
-# doc is then left alone).
+# (the generator's loops there), BENCH_STORM_RATE (5000), BENCH_DOC, BENCH_ONLY (a scenario
+# name, or conn, policy, storm, threads, for a quick look; the doc is then left alone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +39,7 @@ BROKER_CORE=${BENCH_BROKER_CORE:-0}
 LOAD_CORE=${BENCH_LOAD_CORE:-1}
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 ONLY=${BENCH_ONLY:-}
+STORM_RATE=${BENCH_STORM_RATE:-5000}
 PY=/usr/bin/python3
 
 # label | arguments of `mqbase bench`
@@ -46,6 +51,11 @@ SCENARIOS=(
   "p2p 16 pairs QoS 0 64 B|p2p -c 16 --qos 0 --size 64"
   "fanout 1->16 QoS 0 64 B, inflight 256|fanout -c 16 --qos 0 --size 64 --inflight 256"
 )
+# label | arguments: QoS 1 fan-in whose subscriber cannot keep up, per queue-full policy
+POLICY_SCENARIO="fanin 16->1 QoS 1 64 B, inflight 32|fanin -c 16 --qos 1 --size 64 --inflight 32"
+POLICY_BROKERS=("mqbase backpressure" "mqbase drop" "mosquitto")
+# label | arguments: the undisturbed fan-in, then the same under the storm, in one run
+STORM_SCENARIO="fanin 16->1 QoS 0 64 B, storm $STORM_RATE clients/s|fanin -c 16 --qos 0 --size 64 --storm $STORM_RATE"
 # label | arguments: mqbase alone, 1 thread against 2 threads
 THREAD_SCENARIOS=(
   "fanin 16->1 QoS 0 64 B|fanin -c 16 --qos 0 --size 64"
@@ -106,10 +116,10 @@ sys.exit(1)
 EOF
 }
 
-# start_broker NAME [THREADS CORES]: starts a fresh broker pinned to BROKER_CORE (or CORES);
-# sets BROKER_PID and PORT.
+# start_broker NAME [THREADS CORES LIMITS]: starts a fresh broker pinned to BROKER_CORE (or
+# CORES); LIMITS: lines for mqbase's [limits] section. Sets BROKER_PID and PORT.
 start_broker() {
-  local name=$1 threads=${2:-1} cores=${3:-$BROKER_CORE} dir
+  local name=$1 threads=${2:-1} cores=${3:-$BROKER_CORE} limits=${4:-} dir
   dir=$(mktemp -d "$WORK/$name.XXXXXX")
   PORT=$(free_port)
   if [[ $name == mqbase ]]; then
@@ -119,6 +129,9 @@ data_dir = "$dir/data"
 
 [log]
 level = "warn"
+
+[limits]
+$limits
 EOF
     taskset -c "$cores" "$MQBASE" serve --threads "$threads" --port "$PORT" --config "$dir/mqbase.toml" \
       --ready-file "$dir/ready.json" >"$dir/stdout.log" 2>"$dir/stderr.log" &
@@ -158,29 +171,50 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 RESULTS=$WORK/results.jsonl
 IDLE=$WORK/idle.jsonl
 THREADS=$WORK/threads.jsonl
+POLICY=$WORK/policy.jsonl
+STORM=$WORK/storm.jsonl
 : >"$RESULTS"
 : >"$IDLE"
 : >"$THREADS"
+: >"$POLICY"
+: >"$STORM"
+
+# measure OUT LABEL BROKER ARGS RUN: one run of `mqbase bench ARGS` on the load core against a
+# fresh broker on the broker core; appends {"label", "broker", "run", "result"} to OUT and prints
+# a line. BROKER: mosquitto, mqbase, or "mqbase <policy>" (limits.queue_full_policy).
+measure() {
+  local out=$1 label=$2 broker=$3 args=$4 run=$5 line
+  case $broker in
+    "mqbase "*) start_broker mqbase 1 "$BROKER_CORE" "queue_full_policy = \"${broker#mqbase }\"" ;;
+    *) start_broker "$broker" ;;
+  esac
+  # shellcheck disable=SC2086
+  line=$(taskset -c "$LOAD_CORE" "$MQBASE" bench $args -p "$PORT" --duration "$DURATION" --warmup "$WARMUP" \
+           --json --quiet --broker-pid "$BROKER_PID" 2>>"$WORK/bench.stderr" || true)
+  stop_broker
+  [[ -n $line ]] || line='{"error": "no output from mqbase bench"}'
+  printf '{"label": "%s", "broker": "%s", "run": %d, "result": %s}\n' "$label" "$broker" "$run" "$line" >>"$out"
+  $PY -c 'import json,sys; d=json.loads(sys.argv[1]); r=d["result"]; print("%-40s %-19s run %d: %10.0f msg/s  broker %5.1f %%  p50 %8.1f us  p99 %8.1f us  lost %d (%d after ack)%s %s" % (d["label"], d["broker"], d["run"], r.get("msgs_per_sec",0), r.get("broker_cpu_pct",-1), r.get("p50_us",0), r.get("p99_us",0), r.get("lost",0), r.get("lost_acked",0), "  storm/calm %.2f" % r["storm_ratio"] if "storm_ratio" in r else "", r.get("error","")))' "$(tail -1 "$out")"
+}
+
+# measure_all OUT LABEL ARGS BROKER...: RUNS runs per broker, the order rotating each run so
+# slow drifts of the machine hit every broker alike.
+measure_all() {
+  local out=$1 label=$2 args=$3 run i k
+  shift 3
+  local brokers=("$@") n=$#
+  for ((run = 1; run <= RUNS; run++)); do
+    for ((i = 0; i < n; i++)); do
+      k=$(( (i + run - 1) % n ))
+      measure "$out" "$label" "${brokers[$k]}" "$args" "$run"
+    done
+  done
+}
 
 # ---- throughput / latency scenarios ---------------------------------------------------------
 for entry in "${SCENARIOS[@]}"; do
-  label=${entry%%|*}
-  args=${entry#*|}
-  [[ -z $ONLY || $args == "$ONLY"* ]] || continue
-  for ((run = 1; run <= RUNS; run++)); do
-    # alternate which broker goes first, so slow drifts of the machine hit both alike
-    if (( run % 2 )); then order=(mqbase mosquitto); else order=(mosquitto mqbase); fi
-    for broker in "${order[@]}"; do
-      start_broker "$broker"
-      # shellcheck disable=SC2086
-      line=$(taskset -c "$LOAD_CORE" "$MQBASE" bench $args -p "$PORT" --duration "$DURATION" --warmup "$WARMUP" \
-               --json --quiet --broker-pid "$BROKER_PID" 2>>"$WORK/bench.stderr" || true)
-      stop_broker
-      [[ -n $line ]] || line='{"error": "no output from mqbase bench"}'
-      printf '{"label": "%s", "broker": "%s", "run": %d, "result": %s}\n' "$label" "$broker" "$run" "$line" >>"$RESULTS"
-      $PY -c 'import json,sys; d=json.loads(sys.argv[1]); r=d["result"]; print("%-40s %-9s run %d: %10.0f msg/s  broker %5.1f %%  p50 %8.1f us  p99 %8.1f us  lost %d %s" % (d["label"], d["broker"], d["run"], r.get("msgs_per_sec",0), r.get("broker_cpu_pct",-1), r.get("p50_us",0), r.get("p99_us",0), r.get("lost",0), r.get("error","")))' "$(tail -1 "$RESULTS")"
-    done
-  done
+  [[ -z $ONLY || ${entry#*|} == "$ONLY"* ]] || continue
+  measure_all "$RESULTS" "${entry%%|*}" "${entry#*|}" mqbase mosquitto
 done
 
 # ---- idle connections ----------------------------------------------------------------------
@@ -233,6 +267,20 @@ EOF
   done
 fi
 
+# ---- a full subscriber queue: backpressure against drop ----------------------------------------
+if [[ -z $ONLY || $ONLY == policy ]]; then
+  if grep -q queue_full_policy "$MQBASE"; then
+    measure_all "$POLICY" "${POLICY_SCENARIO%%|*}" "${POLICY_SCENARIO#*|}" "${POLICY_BROKERS[@]}"
+  else  # a binary from before the key: it would refuse the configuration
+    echo "compare.sh: $MQBASE has no limits.queue_full_policy: full-queue table skipped" >&2
+  fi
+fi
+
+# ---- the storm: fan-in undisturbed, then while clients come and go ---------------------------
+if [[ -z $ONLY || $ONLY == storm ]]; then
+  measure_all "$STORM" "${STORM_SCENARIO%%|*}" "${STORM_SCENARIO#*|}" mqbase mosquitto
+fi
+
 # ---- threads: 1 against 2, mqbase only ------------------------------------------------------
 for entry in "${THREAD_SCENARIOS[@]}"; do
   label=${entry%%|*}
@@ -258,11 +306,11 @@ done
 
 # ---- the table -----------------------------------------------------------------------------
 $PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" "$THREADS" \
-  "$T_BROKER_CORES" "$T_LOAD_CORES" "$T_LOAD_THREADS" <<'EOF'
+  "$T_BROKER_CORES" "$T_LOAD_CORES" "$T_LOAD_THREADS" "$POLICY" "$STORM" <<'EOF'
 import datetime, json, re, statistics, subprocess, sys
 
 results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, threads = sys.argv[1:13]
-t_bcores, t_lcores, t_lthreads = sys.argv[13:16]
+t_bcores, t_lcores, t_lthreads, policy, storm = sys.argv[13:18]
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -271,33 +319,40 @@ def median(xs):
 def fmt(v, spec="{:,.0f}"):
     return "n/a" if v is None else spec.format(v)
 
-rows = {}
-order = []
-for line in open(results):
-    d = json.loads(line)
-    key = (d["label"], d["broker"])
-    if d["label"] not in order:
-        order.append(d["label"])
-    rows.setdefault(key, []).append(d["result"])
+def grouped(path):
+    """{(label, broker): [result, ...]} of a results file, and its labels in order of appearance."""
+    groups, labels = {}, []
+    for line in open(path):
+        d = json.loads(line)
+        if d["label"] not in labels:
+            labels.append(d["label"])
+        groups.setdefault((d["label"], d["broker"]), []).append(d["result"])
+    return groups, labels
+
+rows, order = grouped(results)
+
+def pick(rs, f):
+    """The median of f(result) over the runs, skipping runs that lack what f reads."""
+    out = []
+    for r in rs:
+        try:
+            out.append(f(r))
+        except (KeyError, TypeError, ZeroDivisionError):
+            pass
+    return median(out)
+
+def errors_of(rs):
+    return sorted({r.get("error") for r in rs if r.get("error")})
 
 def stats(rs):
-    def pick(f):
-        out = []
-        for r in rs:
-            try:
-                out.append(f(r))
-            except (KeyError, TypeError, ZeroDivisionError):
-                pass
-        return out
-    rate = median(pick(lambda r: r["msgs_per_sec"]))
-    cpu = median(pick(lambda r: r["broker_cpu_pct"] if r["broker_cpu_pct"] >= 0 else None))
-    per_cpu = median(pick(lambda r: r["msgs_per_sec"] / (r["broker_cpu_pct"] / 100.0)))
-    gen = median(pick(lambda r: r["bench_cpu_pct"]))
-    p50 = median(pick(lambda r: r["p50_us"]))
-    p99 = median(pick(lambda r: r["p99_us"]))
-    loss = median(pick(lambda r: 100.0 * r["lost"] / r["expected"] if r["expected"] else 0.0))
-    errors = sorted({r.get("error") for r in rs if r.get("error")})
-    return rate, cpu, per_cpu, gen, p50, p99, loss, errors
+    rate = pick(rs, lambda r: r["msgs_per_sec"])
+    cpu = pick(rs, lambda r: r["broker_cpu_pct"] if r["broker_cpu_pct"] >= 0 else None)
+    per_cpu = pick(rs, lambda r: r["msgs_per_sec"] / (r["broker_cpu_pct"] / 100.0))
+    gen = pick(rs, lambda r: r["bench_cpu_pct"])
+    p50 = pick(rs, lambda r: r["p50_us"])
+    p99 = pick(rs, lambda r: r["p99_us"])
+    loss = pick(rs, lambda r: 100.0 * r["lost"] / r["expected"] if r["expected"] else 0.0)
+    return rate, cpu, per_cpu, gen, p50, p99, loss, errors_of(rs)
 
 def version(cmd):
     try:
@@ -354,13 +409,51 @@ if idle and open(idle).read().strip():
         for e in d["errors"]:
             notes.append("- idle connections, %s: %s" % (d["broker"], e))
     out.append("")
-thread_rows = {}
-thread_order = []
-for line in open(threads):
-    d = json.loads(line)
-    if d["label"] not in thread_order:
-        thread_order.append(d["label"])
-    thread_rows.setdefault((d["label"], d["broker"]), []).append(d["result"])
+
+policy_rows, _ = grouped(policy)
+if policy_rows:
+    out.append("A subscriber that cannot keep up: QoS 1 fan-in 16->1, each publisher with 32 messages in flight "
+               "(`mqbase bench fanin -c 16 --qos 1 --inflight 32`) against mqbase with each `limits.queue_full_policy` "
+               "and mosquitto. *lost after PUBACK*: messages the broker acknowledged to their publisher and never "
+               "delivered, in % of the acknowledged ones; placement and runs as above.")
+    out.append("")
+    out.append("| broker | delivered msg/s | published msg/s | lost after PUBACK % | p99 µs | broker CPU % |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for (label, broker), rs in policy_rows.items():
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            broker, fmt(pick(rs, lambda r: r["msgs_per_sec"])), fmt(pick(rs, lambda r: r["sent_per_sec"])),
+            fmt(pick(rs, lambda r: 100.0 * r["lost_acked"] / r["acked"] if r["acked"] else 0.0), "{:.2f}"),
+            fmt(pick(rs, lambda r: r["p99_us"]), "{:,.0f}"),
+            fmt(pick(rs, lambda r: r["broker_cpu_pct"] if r["broker_cpu_pct"] >= 0 else None), "{:.0f}")))
+        for e in errors_of(rs):
+            notes.append("- %s, %s: %s" % (label, broker, e))
+    out.append("")
+
+storm_rows, _ = grouped(storm)
+if storm_rows:
+    out.append("The storm: fan-in 16->1 QoS 0 for %s s undisturbed, then %s s more while short-lived clients "
+               "connect, subscribe to 10 filters each and disconnect (`--storm`, clean sessions), in one run; "
+               "placement and runs as above." % (duration, duration))
+    out.append("")
+    out.append("| scenario | broker | undisturbed msg/s | under the storm msg/s | storm / undisturbed | storm clients/s done "
+               "| connect to SUBACK p99 µs | broker CPU % undisturbed / storm | generator CPU % undisturbed / storm "
+               "| loss % |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (label, broker), rs in storm_rows.items():
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |" % (
+            label, broker, fmt(pick(rs, lambda r: r["calm_msgs_per_sec"])),
+            fmt(pick(rs, lambda r: r["storm_msgs_per_sec"])), fmt(pick(rs, lambda r: r["storm_ratio"]), "{:.2f}"),
+            fmt(pick(rs, lambda r: r["storm_clients_per_sec"])), fmt(pick(rs, lambda r: r["storm_subscribe_p99_us"])),
+            fmt(pick(rs, lambda r: r["calm_broker_cpu_pct"]), "{:.0f}"),
+            fmt(pick(rs, lambda r: r["storm_broker_cpu_pct"]), "{:.0f}"),
+            fmt(pick(rs, lambda r: r["calm_bench_cpu_pct"]), "{:.0f}"),
+            fmt(pick(rs, lambda r: r["storm_bench_cpu_pct"]), "{:.0f}"),
+            fmt(pick(rs, lambda r: 100.0 * r["lost"] / r["expected"] if r["expected"] else 0.0), "{:.2f}")))
+        for e in errors_of(rs):
+            notes.append("- %s, %s: %s" % (label, broker, e))
+    out.append("")
+
+thread_rows, thread_order = grouped(threads)
 if thread_rows:
     if t_bcores == t_lcores:
         out.append("Threads: mqbase alone, broker and load generator (%s loop%s) both free to use cores %s (so a "

@@ -21,6 +21,8 @@ const char* kFooter = R"(Examples:
   mqbase bench pub -c 8 --rate 80000 --qos 1 -t 'bench/%i' 8 publishers, 10k msg/s each
   mqbase bench sub -c 4 --filter 'bench/#'                  4 subscribers, loss per publisher
   mqbase bench fanin -c 16 --size 64                        16 publishers -> 1 subscriber
+  mqbase bench fanin -c 16 --storm 5000                     the same, undisturbed, then while 5000
+                                                            clients/s connect, subscribe, disconnect
   mqbase bench fanout -c 16                                 1 publisher -> 16 subscribers
   mqbase bench p2p -c 100 --qos 1 --inflight 32             100 publisher -> subscriber pairs
   mqbase bench latency --rate 10000 --json                  p50/p99/p99.9 at 10k msg/s
@@ -124,6 +126,14 @@ void add_flags(CLI::App* cmd, BenchFlags& f, const ScenarioHelp& s) {
   }
   if (s.scenario != bench::Scenario::pub)
     cmd->add_option("--filter", o.filter, "Subscription filter (default: derived from the topic; sub: bench/#)");
+  if (s.scenario != bench::Scenario::pub && s.scenario != bench::Scenario::sub) {
+    cmd->add_option("--storm", o.storm_rate,
+                    "After --duration undisturbed, --duration more while this many clients per second connect,"
+                    " subscribe and disconnect (clean session); reports both rates")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--storm-filters", o.storm_filters, "Filters each storm client subscribes to (default 10)")
+        ->check(CLI::Range(1u, 1000u));
+  }
 }
 
 }  // namespace

@@ -48,6 +48,11 @@ struct BenchOptions {
   bool quiet = false;       // no progress lines on stderr
   int broker_pid = 0;       // > 0: sample this process's CPU time over the measured window
   std::string ready_file;   // written once every connection is up (or failed)
+  // The storm (combined scenarios only): > 0 doubles the measured window: --duration
+  // undisturbed, then --duration while this many clients per second connect, subscribe to
+  // storm_filters filters each and disconnect (clean session), so the two rates can be compared.
+  double storm_rate = 0;
+  uint32_t storm_filters = 10;
 };
 
 }  // namespace mqbase::bench

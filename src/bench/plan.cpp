@@ -131,7 +131,38 @@ Plan make_plan(const BenchOptions& o, std::string_view run_token) {
       break;
     }
   }
+  if (o.storm_rate > 0) {
+    if (o.scenario != Scenario::fanin && o.scenario != Scenario::fanout && o.scenario != Scenario::p2p &&
+        o.scenario != Scenario::latency)
+      throw PlanError("--storm needs publishers and subscribers in the run: fanin, fanout, p2p or latency");
+    if (o.storm_filters == 0) throw PlanError("--storm-filters must be at least 1");
+    plan.storm = {o.storm_rate, o.storm_filters, prefix + "/storm"};
+  }
   return plan;
+}
+
+std::vector<std::string> storm_filters(const Plan& plan, uint64_t client) {
+  std::string base = plan.storm.prefix + "/" + std::to_string(client) + "/";
+  std::vector<std::string> out;
+  out.reserve(plan.storm.filters);
+  for (uint32_t k = 0; k < plan.storm.filters; ++k) {
+    std::string n = std::to_string(k);
+    switch (k % 5) {
+      case 3: out.push_back(base + "+/s" + n); break;
+      case 4: out.push_back(base + "f" + n + "/#"); break;
+      default: out.push_back(base + "t" + n); break;
+    }
+  }
+  return out;
+}
+
+uint64_t lost_after_ack(std::span<const uint64_t> acked_per_publisher, std::span<const StreamReceipt> streams) {
+  uint64_t lost = 0;
+  for (const auto& s : streams) {
+    uint64_t acked = s.publisher < acked_per_publisher.size() ? acked_per_publisher[s.publisher] : 0;
+    if (acked > s.received_once) lost += acked - s.received_once;
+  }
+  return lost;
 }
 
 uint64_t expected_deliveries(const Plan& plan, std::span<const uint64_t> sent_per_publisher) {

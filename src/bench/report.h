@@ -22,6 +22,7 @@ struct Report {
   uint32_t disconnects = 0;  // connections lost after they were up
   uint64_t sent = 0;         // PUBLISH packets written by the publishers (warm-up included)
   uint64_t acked = 0;        // PUBACK / PUBCOMP received (QoS 1 / 2)
+  uint64_t lost_acked = 0;   // deliveries the broker acknowledged (QoS 1 / 2) that never arrived
   uint64_t received = 0;     // PUBLISH packets the subscribers received, duplicates included
   uint64_t expected = 0;     // deliveries that should have happened
   uint64_t lost = 0;         // expected - received once
@@ -39,6 +40,20 @@ struct Report {
   uint64_t stalls = 0;       // publisher windows given up after a second without deliveries
   uint64_t ack_errors = 0;   // MQTT 5 acknowledgements carrying a failure reason code
   bool interrupted = false;  // ended early by SIGINT / SIGTERM
+
+  // The storm (storm_rate > 0): the measured window is an undisturbed (calm) half followed by
+  // a half under the storm, each --duration long; the other figures cover both halves.
+  double storm_rate = 0;             // clients per second asked for
+  uint32_t storm_filters = 0;        // filters per client
+  uint64_t storm_clients = 0;        // connected, subscribed and disconnected
+  uint64_t storm_failures = 0;       // refused, or lost before their SUBACK and close
+  double storm_clients_per_sec = 0;  // clients done within the storm half, per second
+  double storm_subscribe_p50_us = 0, storm_subscribe_p99_us = 0;  // TCP connect -> SUBACK
+  double calm_msgs_per_sec = 0, storm_msgs_per_sec = 0;           // delivered per second, per half
+  double calm_bench_cpu_pct = -1, storm_bench_cpu_pct = -1;
+  double calm_broker_cpu_pct = -1, storm_broker_cpu_pct = -1;     // with --broker-pid
+  // storm_msgs_per_sec / calm_msgs_per_sec (0 when nothing was delivered undisturbed).
+  double storm_ratio() const { return calm_msgs_per_sec > 0 ? storm_msgs_per_sec / calm_msgs_per_sec : 0; }
   std::string error;         // the first problem worth telling the user, "" when none
 
   // Exit status: 0 when the run did what it was asked (every connection up, none lost).
@@ -47,7 +62,7 @@ struct Report {
 
 // One line, no trailing newline. Always has scenario, qos, size, publishers, subscribers,
 // sent, received, expected, lost, duplicates, reordered, msgs_per_sec, p50_us, p99_us,
-// p999_us, duration_s; more keys after those.
+// p999_us, duration_s; more keys after those (the storm_* and calm_* keys with a storm only).
 std::string to_json(const Report& r);
 
 // A few lines for a terminal.

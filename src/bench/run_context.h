@@ -58,6 +58,7 @@ struct RunContext {
   // Set before phase becomes running, read after: plain values published by that store.
   int64_t start_ns = 0;          // publishing starts
   int64_t measure_begin_ns = 0;  // start + warm-up
+  int64_t storm_begin_ns = 0;    // the storm starts (== end_ns without one)
   int64_t end_ns = 0;            // publishing stops
 
   std::atomic<uint32_t> ready{0};   // connections fully set up

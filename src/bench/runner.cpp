@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -61,7 +62,8 @@ std::string si(double v) {
 }
 
 struct LiveSums {
-  uint64_t sent = 0, acked = 0, received = 0, unique = 0, expected = 0, delivered = 0, sent_in_window = 0;
+  uint64_t sent = 0, acked = 0, received = 0, unique = 0, expected = 0, delivered = 0, sent_in_window = 0,
+           storm_clients = 0;
   bool operator==(const LiveSums&) const = default;
 };
 
@@ -75,6 +77,7 @@ LiveSums live_sums(const std::vector<std::unique_ptr<Worker>>& workers) {
     s.expected += w->live_expected.load(std::memory_order_relaxed);
     s.delivered += w->live_delivered_in_window.load(std::memory_order_relaxed);
     s.sent_in_window += w->live_sent_in_window.load(std::memory_order_relaxed);
+    s.storm_clients += w->live_storm_clients.load(std::memory_order_relaxed);
   }
   return s;
 }
@@ -110,6 +113,9 @@ Report Runner::run() {
   report.publishers = static_cast<uint32_t>(plan.publishers.size());
   report.subscribers = static_cast<uint32_t>(plan.subscribers.size());
   report.connections = static_cast<uint32_t>(plan.connections());
+  report.storm_rate = plan.storm.clients_per_sec;
+  report.storm_filters = plan.storm.filters;
+  const bool storm = plan.storm.clients_per_sec > 0;
 
   unsigned long nofile = raise_open_file_limit();
   if (plan.connections() + 64 > nofile) {
@@ -179,10 +185,14 @@ Report Runner::run() {
   int64_t start = now_ns();
   ctx.start_ns = start;
   ctx.measure_begin_ns = start + static_cast<int64_t>(o.warmup_s * 1e9);
-  ctx.end_ns = ctx.measure_begin_ns + static_cast<int64_t>(o.duration_s * 1e9);
+  // With a storm the window is two halves of --duration: undisturbed, then under the storm.
+  const auto half_ns = static_cast<int64_t>(o.duration_s * 1e9);
+  ctx.storm_begin_ns = ctx.measure_begin_ns + half_ns;  // == end_ns without a storm
+  ctx.end_ns = ctx.measure_begin_ns + (storm ? 2 * half_ns : half_ns);
   bool run_it = !g_interrupted.load() && (setup_ok || (o.scenario == Scenario::conn && ready > 0));
   int64_t stop_at = start;
   double broker_cpu0 = -1, self_cpu0 = 0;
+  double broker_cpu_storm = -1, self_cpu_storm = -1;  // at storm_begin_ns
   bool window_started = false;
   if (run_it) {
     ctx.phase.store(Phase::running, std::memory_order_release);
@@ -195,8 +205,15 @@ Report Runner::run() {
     }
     LiveSums last = live_sums(workers);
     int64_t line_at = now_ns() + 1'000'000'000;
+    int64_t last_line_at = now_ns();
+    bool storm_sampled = !storm || !window_started;
     while (!g_interrupted.load() && now_ns() < ctx.end_ns) {
-      sleep_until_ns(std::min(ctx.end_ns, line_at));
+      sleep_until_ns(std::min({ctx.end_ns, line_at, storm_sampled ? ctx.end_ns : ctx.storm_begin_ns}));
+      if (!storm_sampled && now_ns() >= ctx.storm_begin_ns) {
+        storm_sampled = true;
+        self_cpu_storm = self_cpu_seconds();
+        if (broker_cpu0 >= 0) broker_cpu_storm = process_cpu_seconds(o.broker_pid).value_or(-1);
+      }
       if (now_ns() < line_at) continue;
       line_at += 1'000'000'000;
       if (progress && now_ns() < ctx.end_ns) {
@@ -205,22 +222,37 @@ Report Runner::run() {
         if (o.scenario == Scenario::conn) {
           std::fprintf(stderr, "%5.1f s  %u connections up\n", secs, ctx.ready.load());
         } else {
-          std::fprintf(stderr, "%5.1f s  sent %smsg/s  received %smsg/s\n", secs, si(static_cast<double>(now.sent - last.sent)).c_str(),
-                       si(static_cast<double>(now.received - last.received)).c_str());
+          std::string storm_note;  // of the second since the last line
+          if (storm && last_line_at < ctx.storm_begin_ns) storm_note = "  (undisturbed)";
+          if (storm && last_line_at >= ctx.storm_begin_ns)
+            storm_note = fmt::format("  storm {}clients/s", si(static_cast<double>(now.storm_clients - last.storm_clients)));
+          std::fprintf(stderr, "%5.1f s  sent %smsg/s  received %smsg/s%s\n", secs,
+                       si(static_cast<double>(now.sent - last.sent)).c_str(),
+                       si(static_cast<double>(now.received - last.received)).c_str(), storm_note.c_str());
         }
         last = now;
+        last_line_at = now_ns();
       }
     }
     stop_at = std::min(now_ns(), ctx.end_ns);
     if (window_started) {
       double window = static_cast<double>(stop_at - ctx.measure_begin_ns) / 1e9;
       if (window > 0) {
-        report.bench_cpu_pct = (self_cpu_seconds() - self_cpu0) / window * 100.0;
-        if (broker_cpu0 >= 0) {
-          double cpu1 = process_cpu_seconds(o.broker_pid).value_or(-1);
-          if (cpu1 >= 0) {
-            report.broker_cpu_s = cpu1 - broker_cpu0;
-            report.broker_cpu_pct = report.broker_cpu_s / window * 100.0;
+        double self_cpu1 = self_cpu_seconds();
+        report.bench_cpu_pct = (self_cpu1 - self_cpu0) / window * 100.0;
+        double cpu1 = broker_cpu0 >= 0 ? process_cpu_seconds(o.broker_pid).value_or(-1) : -1;
+        if (cpu1 >= 0) {
+          report.broker_cpu_s = cpu1 - broker_cpu0;
+          report.broker_cpu_pct = report.broker_cpu_s / window * 100.0;
+        }
+        double calm_s = static_cast<double>(ctx.storm_begin_ns - ctx.measure_begin_ns) / 1e9;
+        double storm_s = static_cast<double>(stop_at - ctx.storm_begin_ns) / 1e9;
+        if (self_cpu_storm >= 0 && calm_s > 0 && storm_s > 0) {
+          report.calm_bench_cpu_pct = (self_cpu_storm - self_cpu0) / calm_s * 100.0;
+          report.storm_bench_cpu_pct = (self_cpu1 - self_cpu_storm) / storm_s * 100.0;
+          if (broker_cpu_storm >= 0 && cpu1 >= 0) {
+            report.calm_broker_cpu_pct = (broker_cpu_storm - broker_cpu0) / calm_s * 100.0;
+            report.storm_broker_cpu_pct = (cpu1 - broker_cpu_storm) / storm_s * 100.0;
           }
         }
       }
@@ -260,7 +292,8 @@ Report Runner::run() {
   // Aggregate.
   std::vector<uint64_t> sent(plan.publishers.size()), acked(plan.publishers.size());
   LatencyHistogram latency, connect_latency;
-  uint64_t delivered = 0, sent_in_window = 0, ack_errors = 0, stalls = 0;
+  LatencyHistogram storm_latency;
+  uint64_t delivered = 0, sent_in_window = 0, ack_errors = 0, stalls = 0, delivered_in_storm = 0, storm_clients_in_window = 0;
   for (auto& w : workers) {
     w->collect(sent, acked);
     const WorkerTotals& t = w->totals();
@@ -274,15 +307,23 @@ Report Runner::run() {
     stalls += t.stalls;
     latency.merge(t.latency);
     connect_latency.merge(t.connect_latency);
+    delivered_in_storm += t.delivered_in_storm;
+    report.storm_clients += t.storm_clients;
+    storm_clients_in_window += t.storm_clients_in_window;
+    report.storm_failures += t.storm_failures;
+    storm_latency.merge(t.storm_latency);
   }
   for (size_t i = 0; i < sent.size(); ++i) {
     report.sent += sent[i];
     report.acked += acked[i];
   }
   uint64_t unique = 0, span = 0;
+  std::vector<StreamReceipt> receipts;
   for (const auto& s : ctx.subscribers) {
-    for (const auto& st : s.streams) {
+    for (size_t k = 0; k < s.streams.size(); ++k) {
+      const auto& st = s.streams[k];
       if (!st) continue;
+      if (plan.streams_known) receipts.push_back({static_cast<uint32_t>(s.first + k), st->tracker.unique()});
       unique += st->tracker.unique();
       span += st->tracker.span();
       report.duplicates += st->tracker.duplicates();
@@ -291,6 +332,7 @@ Report Runner::run() {
   }
   report.expected = plan.streams_known ? expected_deliveries(plan, sent) : span;
   report.lost = report.expected > unique ? report.expected - unique : 0;
+  if (o.qos > 0) report.lost_acked = lost_after_ack(acked, receipts);
   report.connect_failures = total - std::min(total, ready);
   double window = run_it ? static_cast<double>(stop_at - ctx.measure_begin_ns) / 1e9 : 0.0;
   if (o.scenario == Scenario::conn) window = run_it ? static_cast<double>(stop_at - start) / 1e9 : 0.0;
@@ -299,6 +341,17 @@ Report Runner::run() {
     report.sent_per_sec = static_cast<double>(sent_in_window) / report.duration_s;
     report.msgs_per_sec = plan.subscribers.empty() ? report.sent_per_sec : static_cast<double>(delivered) / report.duration_s;
   }
+  if (storm && run_it) {
+    double calm_s = static_cast<double>(std::min(stop_at, ctx.storm_begin_ns) - ctx.measure_begin_ns) / 1e9;
+    double storm_s = static_cast<double>(stop_at - ctx.storm_begin_ns) / 1e9;
+    if (calm_s > 0) report.calm_msgs_per_sec = static_cast<double>(delivered - delivered_in_storm) / calm_s;
+    if (storm_s > 0) {
+      report.storm_msgs_per_sec = static_cast<double>(delivered_in_storm) / storm_s;
+      report.storm_clients_per_sec = static_cast<double>(storm_clients_in_window) / storm_s;
+    }
+  }
+  report.storm_subscribe_p50_us = static_cast<double>(storm_latency.percentile(50)) / 1e3;
+  report.storm_subscribe_p99_us = static_cast<double>(storm_latency.percentile(99)) / 1e3;
   report.p50_us = static_cast<double>(latency.percentile(50)) / 1e3;
   report.p99_us = static_cast<double>(latency.percentile(99)) / 1e3;
   report.p999_us = static_cast<double>(latency.percentile(99.9)) / 1e3;

@@ -1,8 +1,9 @@
 // Runner: one `mqbase bench` run, from options to Report. It makes the Plan, resolves the
 // broker address, starts --threads Workers (event loops), and moves them through the phases:
-// connect everything; publish for --warmup + --duration; drain what is still in flight;
-// disconnect. Meanwhile it prints a progress line per second (unless --json or --quiet) and
-// samples CPU time of this process and of --broker-pid over the measured window.
+// connect everything; publish for --warmup + --duration (with --storm: --duration undisturbed,
+// then --duration under the storm); drain what is still in flight; disconnect. Meanwhile it
+// prints a progress line per second (unless --json or --quiet) and samples CPU time of this
+// process and of --broker-pid over the measured window (and over each half with a storm).
 //
 // Use from one thread. SIGINT/SIGTERM end the run early, with a report of what was measured.
 #pragma once

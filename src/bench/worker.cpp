@@ -33,8 +33,9 @@ constexpr int64_t kStallNs = 1'000'000'000;      // a silent window is given up 
 constexpr int64_t kIdleTimeoutNs = 100'000'000;  // re-check the phase at least this often
 constexpr uint32_t kMaxPacket = mqtt::kMaxRemainingLength + 5;
 
-enum class Role : uint8_t { idle, publisher, subscriber };
-enum class State : uint8_t { pending, tcp_connecting, mqtt_connecting, subscribing, ready, closed };
+enum class Role : uint8_t { idle, publisher, subscriber, storm };
+// disconnecting: a storm client sent DISCONNECT and waits for the broker to close.
+enum class State : uint8_t { pending, tcp_connecting, mqtt_connecting, subscribing, ready, disconnecting, closed };
 
 std::string errno_text(int e) { return std::strerror(e); }
 
@@ -91,12 +92,15 @@ Worker::Worker(RunContext& ctx, unsigned index) : ctx_(ctx), index_(index) {
   unsigned threads = std::max(1u, ctx.opt.threads);
   max_handshakes_ = std::max(1u, ctx.opt.max_pending_connects / threads);
   if (ctx.plan.idle_connections > 0 && ctx.opt.rate > 0) open_rate_per_ns_ = ctx.opt.rate / threads / 1e9;
+  max_storm_in_flight_ = max_handshakes_;
   dirty_.reserve(1024);
 }
 
 Worker::~Worker() {
   if (thread_.joinable()) thread_.join();
   for (auto& c : conns_)
+    if (c->fd >= 0) ::close(c->fd);
+  for (auto& c : storm_pool_)
     if (c->fd >= 0) ::close(c->fd);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -155,6 +159,9 @@ void Worker::add_idle(uint32_t id) {
 }
 
 void Worker::start() {
+  // Every worker is known by now: each takes an equal share of the storm.
+  if (ctx_.plan.storm.clients_per_sec > 0)
+    storm_rate_per_ns_ = ctx_.plan.storm.clients_per_sec / static_cast<double>(ctx_.workers.size()) / 1e9;
   thread_ = std::thread([this] {
     try {
       run();
@@ -191,6 +198,7 @@ void Worker::run() {
     if (phase == Phase::closing) break;
     int64_t now = now_ns();
     if (next_to_open_ < conns_.size()) open_more(now);
+    if (storm_rate_per_ns_ > 0 && phase == Phase::running) storm_more(now);
     more_to_send_ = false;
     next_due_ns_ = 0;
     stall_check_ns_ = 0;
@@ -206,6 +214,8 @@ void Worker::run() {
       if (c->state != State::closed) flush(*c, now);
     }
     dirty_.clear();
+    storm_free_.insert(storm_free_.end(), storm_closed_.begin(), storm_closed_.end());  // off dirty_ now
+    storm_closed_.clear();
     if (now - last_keep_alive_ns_ >= 1'000'000'000) keep_alive(now);
     publish_live();
 
@@ -248,6 +258,8 @@ int64_t Worker::next_timeout_ns(int64_t now) const {
     }
   }
   if (running_seen_ && ctx_.end_ns > now) until(ctx_.end_ns);
+  if (running_seen_ && storm_rate_per_ns_ > 0 && now < ctx_.end_ns && storm_in_flight_ < max_storm_in_flight_)
+    until(ctx_.storm_begin_ns + static_cast<int64_t>(static_cast<double>(storm_started_) / storm_rate_per_ns_));
   return t;
 }
 
@@ -259,6 +271,7 @@ void Worker::publish_live() {
   live_expected.store(expected_total_, std::memory_order_relaxed);
   live_delivered_in_window.store(totals_.delivered_in_window, std::memory_order_relaxed);
   live_sent_in_window.store(totals_.sent_in_window, std::memory_order_relaxed);
+  live_storm_clients.store(totals_.storm_clients, std::memory_order_relaxed);
 }
 
 void Worker::wake_waiting_peers() {
@@ -281,6 +294,7 @@ void Worker::open_more(int64_t now) {
       break;
     Conn& c = *conns_[next_to_open_++];
     ++opened_;
+    ++handshakes_;
     open(c, now);
   }
 }
@@ -288,7 +302,6 @@ void Worker::open_more(int64_t now) {
 void Worker::open(Conn& c, int64_t now) {
   c.connect_start_ns = now;
   c.in = std::make_unique_for_overwrite<char[]>(c.in_cap);
-  ++handshakes_;
   c.fd = ::socket(ctx_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c.fd < 0) {
     int e = errno;
@@ -356,7 +369,68 @@ void Worker::on_ready(Conn& c, int64_t now) {
   ctx_.ready.fetch_add(1);
 }
 
+// ------------------------------------------------------------------------------------------
+// The storm
+
+void Worker::storm_more(int64_t now) {
+  if (now < ctx_.storm_begin_ns || now >= ctx_.end_ns) return;
+  auto due = static_cast<uint64_t>(static_cast<double>(now - ctx_.storm_begin_ns) * storm_rate_per_ns_) + 1;
+  unsigned threads = static_cast<unsigned>(ctx_.workers.size());
+  while (storm_started_ < due && storm_in_flight_ < max_storm_in_flight_) {
+    Conn* c;
+    if (storm_free_.empty()) {
+      storm_pool_.push_back(std::make_unique<Conn>());
+      c = storm_pool_.back().get();
+    } else {
+      c = storm_free_.back();
+      storm_free_.pop_back();
+    }
+    uint64_t client = storm_started_++ * threads + index_;  // unique over the workers
+    *c = Conn{};
+    c->role = Role::storm;
+    c->id = static_cast<uint32_t>(client);
+    c->client_id = fmt::format("mqb{:x}x{}", ::getpid(), client);
+    c->in_cap = kIdleReadBuffer;
+    ++storm_in_flight_;
+    open(*c, now);
+  }
+}
+
+void Worker::on_storm_suback(Conn& c, const mqtt::Suback& a, int64_t now) {
+  for (uint8_t code : a.codes) {
+    if (code >= 0x80) {
+      fail(c, fmt::format("subscription refused: SUBACK code 0x{:02x}", code));
+      return;
+    }
+  }
+  if (a.codes.size() != ctx_.plan.storm.filters) {
+    fail(c, fmt::format("SUBACK with {} codes for {} filters", a.codes.size(), ctx_.plan.storm.filters));
+    return;
+  }
+  totals_.storm_latency.record(static_cast<uint64_t>(now - c.connect_start_ns));
+  mqtt::encode(mqtt::Disconnect{}, ctx_.opt.version, c.out);
+  mark_dirty(c);
+  c.state = State::disconnecting;
+}
+
+// The broker closed a storm client's connection (done, after its DISCONNECT) or something went
+// wrong on the way (counted as a failure unless the run is closing anyway).
+void Worker::end_storm_client(Conn& c, const std::string& why) {
+  bool done = c.state == State::disconnecting;
+  close_conn(c);
+  --storm_in_flight_;
+  storm_closed_.push_back(&c);
+  if (done) {
+    ++totals_.storm_clients;
+    if (now_ns() < ctx_.end_ns) ++totals_.storm_clients_in_window;
+  } else if (ctx_.phase.load() != Phase::closing) {
+    ++totals_.storm_failures;
+    ctx_.note_error(fmt::format("storm client {}: {}", c.client_id, why));
+  }
+}
+
 void Worker::fail(Conn& c, const std::string& why) {
+  if (c.role == Role::storm) return end_storm_client(c, why);
   bool was_ready = c.state == State::ready;
   bool during_setup = c.state != State::ready && c.state != State::closed;
   close_conn(c);
@@ -383,6 +457,8 @@ void Worker::close_conn(Conn& c) {
 
 void Worker::close_all() {
   int64_t now = now_ns();
+  for (auto& c : storm_pool_)
+    if (c->state != State::closed && c->state != State::pending) close_conn(*c);
   for (auto& c : conns_) {
     if (c->state == State::closed || c->state == State::pending) continue;
     if (c->state != State::tcp_connecting) {
@@ -509,10 +585,16 @@ bool Worker::handle_packet(Conn& c, const mqtt::FixedHeader& h, std::string_view
       if (c.pub && o.qos > 0) {
         if (auto rm = a.props.number(mqtt::PropertyId::receive_maximum)) c.pub->window = std::min(c.pub->window, *rm);
       }
-      if (c.role == Role::subscriber) {
+      if (c.role == Role::subscriber || c.role == Role::storm) {
+        std::vector<std::string> storm;  // a storm client's filters (the SUBSCRIBE holds views)
         mqtt::Subscribe s;
         s.packet_id = 1;
-        s.subscriptions.push_back({c.sub_plan->filter, o.qos});
+        if (c.role == Role::storm) {
+          storm = storm_filters(ctx_.plan, c.id);
+          for (const auto& f : storm) s.subscriptions.push_back({f, o.qos});
+        } else {
+          s.subscriptions.push_back({c.sub_plan->filter, o.qos});
+        }
         mqtt::encode(s, o.version, c.out);
         mark_dirty(c);
         c.state = State::subscribing;
@@ -524,6 +606,10 @@ bool Worker::handle_packet(Conn& c, const mqtt::FixedHeader& h, std::string_view
     case mqtt::PacketType::suback: {
       const auto& a = std::get<mqtt::Suback>(packet_);
       if (c.state != State::subscribing) return true;
+      if (c.role == Role::storm) {
+        on_storm_suback(c, a, now);
+        return c.state != State::closed;
+      }
       if (a.codes.empty() || a.codes[0] >= 0x80) {
         fail(c, fmt::format("subscription to '{}' refused: SUBACK code 0x{:02x}", c.sub_plan->filter,
                             a.codes.empty() ? 0 : a.codes[0]));
@@ -548,7 +634,10 @@ void Worker::on_publish(Conn& c, const mqtt::Publish& p, int64_t now) {
   if (!c.sub) return;
   ++received_total_;
   ++totals_.received;
-  if (running_seen_ && now >= ctx_.measure_begin_ns && now < ctx_.end_ns) ++totals_.delivered_in_window;
+  if (running_seen_ && now >= ctx_.measure_begin_ns && now < ctx_.end_ns) {
+    ++totals_.delivered_in_window;
+    if (now >= ctx_.storm_begin_ns) ++totals_.delivered_in_storm;
+  }
   auto h = read_payload_header(p.payload);
   if (!h) {
     ++totals_.foreign;

@@ -12,6 +12,12 @@
 // socket's output with one send(). Buffers are sized once per connection, so nothing is
 // allocated per message.
 //
+// The storm (--storm): from storm_begin_ns to end_ns each worker starts its share of the
+// storm clients at an even pace. A storm client connects, subscribes to its filters in one
+// SUBSCRIBE, sends DISCONNECT once the SUBACK is in and is done when the broker closes the
+// connection (so the broker, not the generator, is left with the TIME_WAIT). Its Conn then
+// goes back to a pool for the next one.
+//
 // Thread-safety: configure (add_*) before start(); afterwards only wake(), the live_*
 // counters and waiting_for_peers are touched from other threads. Results (collect) are read
 // after join().
@@ -38,10 +44,15 @@ struct WorkerTotals {
   uint64_t sent_in_window = 0;       // published within the measured window
   uint64_t ack_errors = 0;           // v5 acknowledgements with a failure reason code
   uint64_t stalls = 0;               // windows given up on after a silent broker (QoS 0 loss)
+  uint64_t delivered_in_storm = 0;   // received within the storm half of the window
   uint32_t connected = 0;
   uint32_t disconnects = 0;          // lost after they were up
+  uint64_t storm_clients = 0;        // storm clients done (subscribed, disconnected, closed)
+  uint64_t storm_clients_in_window = 0;  // ... of which done before end_ns
+  uint64_t storm_failures = 0;
   LatencyHistogram latency;          // messages sent within the measured window
   LatencyHistogram connect_latency;  // TCP connect -> CONNACK (-> SUBACK)
+  LatencyHistogram storm_latency;    // a storm client's TCP connect -> SUBACK
 };
 
 class Worker {
@@ -73,6 +84,7 @@ class Worker {
   std::atomic<uint64_t> live_expected{0};
   std::atomic<uint64_t> live_delivered_in_window{0};
   std::atomic<uint64_t> live_sent_in_window{0};
+  std::atomic<uint64_t> live_storm_clients{0};
   std::atomic<bool> stopped{false};  // left its loop
 
   // Set while one of this worker's publishers waits for subscribers on another worker; the
@@ -92,6 +104,9 @@ class Worker {
   bool handle_packet(Conn& c, const mqtt::FixedHeader& h, std::string_view body, int64_t now);
   void on_publish(Conn& c, const mqtt::Publish& p, int64_t now);
   void on_ready(Conn& c, int64_t now);
+  void storm_more(int64_t now);
+  void on_storm_suback(Conn& c, const mqtt::Suback& a, int64_t now);
+  void end_storm_client(Conn& c, const std::string& why);
   void pump(Conn& c, Publisher& p, int64_t now);
   void append_ack(Conn& c, mqtt::PacketType type, uint16_t packet_id);
   void mark_dirty(Conn& c);
@@ -121,6 +136,16 @@ class Worker {
   int64_t open_start_ns_ = 0;
   uint64_t opened_ = 0;
   int64_t last_keep_alive_ns_ = 0;
+
+  // The storm. Conns of storm clients are pooled: `storm_closed_` holds the ones closed since
+  // the last pass over dirty_ (they may still be listed there), `storm_free_` the reusable ones.
+  std::vector<std::unique_ptr<Conn>> storm_pool_;
+  std::vector<Conn*> storm_free_;
+  std::vector<Conn*> storm_closed_;
+  double storm_rate_per_ns_ = 0;  // this worker's share
+  uint64_t storm_started_ = 0;
+  uint32_t storm_in_flight_ = 0;
+  uint32_t max_storm_in_flight_ = 1;
 
   // Scratch for one pass of the loop, kept as members so nothing is allocated per message.
   mqtt::Packet packet_;

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
 #include <vector>
+
+#include "mqtt/topic.h"
 
 namespace mqbase::bench {
 namespace {
@@ -122,6 +126,73 @@ TEST(Plan, PairsNeedDistinctTopics) {
   BenchOptions o = options(Scenario::p2p, 2);
   o.topic = "same/topic";
   EXPECT_THROW(make_plan(o, "r"), PlanError);
+}
+
+TEST(Plan, NoStormUnlessAsked) {
+  Plan p = make_plan(options(Scenario::fanin, 16), "r");
+  EXPECT_EQ(p.storm.clients_per_sec, 0);
+  EXPECT_EQ(p.connections(), 17u);  // storm clients come and go: not counted as connections
+}
+
+TEST(Plan, StormRunsNextToPublishersAndSubscribers) {
+  for (Scenario s : {Scenario::fanin, Scenario::fanout, Scenario::p2p, Scenario::latency}) {
+    BenchOptions o = options(s, 4);
+    o.storm_rate = 5000;
+    Plan p = make_plan(o, "r");
+    EXPECT_EQ(p.storm.clients_per_sec, 5000);
+    EXPECT_EQ(p.storm.filters, 10u);
+    EXPECT_EQ(p.storm.prefix, "bench/r/storm");
+  }
+  for (Scenario s : {Scenario::conn, Scenario::pub, Scenario::sub}) {
+    BenchOptions o = options(s, 4);
+    o.storm_rate = 5000;
+    EXPECT_THROW(make_plan(o, "r"), PlanError) << scenario_name(s);
+  }
+  BenchOptions o = options(Scenario::fanin, 4);
+  o.storm_rate = 1;
+  o.storm_filters = 0;
+  EXPECT_THROW(make_plan(o, "r"), PlanError);
+}
+
+TEST(Plan, StormFiltersAreValidDistinctAndMatchNoTopicOfTheRun) {
+  for (Scenario s : {Scenario::fanin, Scenario::fanout, Scenario::p2p}) {
+    BenchOptions o = options(s, 16);
+    o.storm_rate = 5000;
+    Plan p = make_plan(o, "r");
+    std::set<std::string> all;
+    bool plus = false, hash = false;
+    for (uint64_t client = 0; client < 200; ++client) {
+      std::vector<std::string> filters = storm_filters(p, client);
+      ASSERT_EQ(filters.size(), 10u);
+      for (const auto& f : filters) {
+        EXPECT_TRUE(mqtt::valid_topic_filter(f)) << f;
+        EXPECT_TRUE(all.insert(f).second) << "filter repeated: " << f;
+        plus = plus || f.find('+') != std::string::npos;
+        hash = hash || f.find('#') != std::string::npos;
+        for (const auto& pub : p.publishers) EXPECT_FALSE(mqtt::topic_matches(f, pub.topic)) << f << " " << pub.topic;
+      }
+    }
+    EXPECT_TRUE(plus && hash) << "the storm should change wildcard nodes of the index too";
+  }
+  BenchOptions o = options(Scenario::fanin, 2);
+  o.storm_rate = 1;
+  o.storm_filters = 3;
+  EXPECT_EQ(storm_filters(make_plan(o, "r"), 7), (std::vector<std::string>{"bench/r/storm/7/t0", "bench/r/storm/7/t1",
+                                                                            "bench/r/storm/7/t2"}));
+}
+
+TEST(Plan, LostAfterAckCountsAcknowledgedMessagesNeverReceived) {
+  // Fan-in: 3 publishers -> 1 subscriber. Publisher 1's broker acknowledged 100 of which the
+  // subscriber got 90: 10 lost after the acknowledgement. Publisher 2 received more than was
+  // acknowledged (its last PUBACKs were still on the way): nothing lost, and no credit either.
+  std::vector<uint64_t> acked{50, 100, 20};
+  std::vector<StreamReceipt> streams{{0, 50}, {1, 90}, {2, 25}};
+  EXPECT_EQ(lost_after_ack(acked, streams), 10u);
+  // Fan-out: one publisher, three subscribers, each stream counted on its own.
+  std::vector<uint64_t> one{100};
+  std::vector<StreamReceipt> fan{{0, 100}, {0, 97}, {0, 100}};
+  EXPECT_EQ(lost_after_ack(one, fan), 3u);
+  EXPECT_EQ(lost_after_ack(one, {}), 0u);
 }
 
 TEST(ExpandTopic, ReplacesEveryIndexMarker) {
