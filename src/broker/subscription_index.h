@@ -102,8 +102,7 @@ class SubscriptionIndex {
  private:
   struct Node;
   struct Group;
-  void match_level(const Node& node, std::string_view topic, size_t pos, bool first, const Session* origin,
-                   std::vector<MatchedSubscriber>& out) const;
+  void match_walk(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
   void add_node(const Node& n, std::string_view topic, const Session* origin,
                 std::vector<MatchedSubscriber>& out) const;
   Node* find(std::string_view filter) const;
