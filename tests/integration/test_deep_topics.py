@@ -9,8 +9,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (V5TestCase, publish_packet, run_tests, sub_options,  # noqa: E402
-                     sync_marker, unique_topic)
+from harness import (V5TestCase, connect_packet, publish_packet, run_tests,  # noqa: E402
+                     sub_options, sync_marker, unique_id, unique_topic)
 
 DEEP_TOPIC = "/" * 60000            # 60001 levels
 DEEP_FILTER = "+/" * 32000 + "#"    # 32001 levels, a '+' at each
@@ -57,6 +57,16 @@ class DeepTopicsRefused(V5TestCase):
         self.assertIn(c.publish(levels(200), b"x", qos=1), (0x00, 0x10))
         c.publish(DEEP_TOPIC, b"x", qos=0)  # nothing to answer with but DISCONNECT
         c.expect_disconnect(0x90)
+        self.assert_alive()
+
+    def test_deep_will_topic_is_refused_at_connect(self):
+        v3 = self.raw()
+        v3.send(connect_packet(unique_id("w3"), will_topic=levels(201), will_payload=b"x"))
+        self.assertEqual(v3.wait_closed(), b"", "3.x: closed without CONNACK")
+        v5 = self.raw5()
+        v5.connect(will_topic=DEEP_TOPIC, will_payload=b"x", expect_reason=0x90)
+        ok = self.raw5()
+        ok.connect(will_topic=levels(200), will_payload=b"x")
         self.assert_alive()
 
     def test_v5_subscribe_deep_filter_gets_0x8f(self):

@@ -253,6 +253,16 @@ class SysIsReadOnly(V5TestCase):
         comp = pub._read_ack(5)
         self.assertEqual((comp.type, parse_ack5(comp)[:2]), (PUBCOMP, (pid, 0x92)))
 
+    def test_will_under_sys_is_refused_at_connect(self):
+        # A will is a publish made in advance: the CONNECT carrying one for $SYS is refused.
+        v3 = self.raw()
+        v3.connect(will_topic="$SYS/broker/version", will_payload=b"hacked", will_retain=True,
+                   expect=b"\x20\x02\x00\x05")  # 5: not authorized
+        v5 = self.raw5()
+        v5.connect(will_topic="$SYS/x", will_payload=b"x", expect_reason=0x87)
+        ok = self.raw()
+        ok.connect(will_topic="$SYSTEM/x", will_payload=b"x")  # not $SYS: accepted
+
     def retained_under(self, base):
         """(topic, payload) of the retained messages a new subscriber to `base`/# gets."""
         sub = self.paho()
