@@ -101,6 +101,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.limits.receive_maximum = static_cast<uint16_t>(integer(origin, v, key, 1, 65535));
       } else if (key == "limits.topic_alias_maximum") {
         c.limits.topic_alias_maximum = static_cast<uint16_t>(integer(origin, v, key, 0, 65535));
+      } else if (key == "limits.max_topic_levels") {
+        c.limits.max_topic_levels = static_cast<uint32_t>(integer(origin, v, key, 0, 65536));
       } else if (key == "limits.max_retained_messages") {
         c.limits.max_retained_messages = static_cast<size_t>(integer(origin, v, key, 0, int64_t{1} << 40));
       } else if (key == "limits.max_retained_bytes") {

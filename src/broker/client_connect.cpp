@@ -68,6 +68,20 @@ void Client::handle_connect(const mqtt::Connect& c) {
     will->payload = std::string(c.will->payload);
     will->qos = c.will->qos;
     will->retain = c.will->retain;
+    // A will is a PUBLISH made in advance: its topic obeys the same rules, checked now, while
+    // the client can still be told.
+    if (mqtt::exceeds_levels(will->topic, limits.max_topic_levels)) {
+      spdlog::debug("refused CONNECT: will topic has more than {} levels", limits.max_topic_levels);
+      if (v5())
+        refuse_connect(ReasonCode::topic_name_invalid, "will topic has more levels than limits.max_topic_levels");
+      else
+        close();  // 3.x has no return code for it: closed, as a too deep PUBLISH would be
+      return;
+    }
+    if (mqtt::is_sys_topic(will->topic)) {
+      refuse_connect(ReasonCode::not_authorized, "will topic under $SYS");  // 3.x: return code 5
+      return;
+    }
     if (v5()) {
       copy_message_properties(c.will->props, *will);
       p.will_delay = c.will->props.number(PropertyId::will_delay_interval).value_or(0);

@@ -88,7 +88,16 @@ void Client::handle_publish(const mqtt::Publish& p) {
       return;
     }
   }
-  if (mqtt::is_sys_topic(topic)) {
+  if (mqtt::exceeds_levels(topic, broker_.limits().max_topic_levels)) {
+    // Every level is a trie node: limits.max_topic_levels bounds what one topic costs. A 3.x
+    // client cannot be told (mosquitto closes too); MQTT 5 hears 0x90 on the acknowledgement,
+    // or in a DISCONNECT at QoS 0, which has none.
+    if (!v5() || p.qos == 0) {
+      disconnect_with(ReasonCode::topic_name_invalid, "topic has more levels than limits.max_topic_levels");
+      return;
+    }
+    refusal = ReasonCode::topic_name_invalid;
+  } else if (mqtt::is_sys_topic(topic)) {
     // $SYS belongs to the broker: a client's message there is never routed or retained (as in
     // mosquitto). 0x87 rather than 0x90: the name is valid, this client may not write there.
     // QoS 0 and 3.x publishers, who cannot be told, are acknowledged as usual.

@@ -35,6 +35,10 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
     auto share = mqtt::parse_shared(sub.filter, sf);
     bool valid = share == mqtt::ShareParse::ok ||
                  (share == mqtt::ShareParse::not_shared && mqtt::valid_topic_filter(sub.filter));
+    // limits.max_topic_levels, on the filter the trie holds (without "$share/{group}/").
+    if (valid && mqtt::exceeds_levels(share == mqtt::ShareParse::ok ? shared.filter : std::string_view(sub.filter),
+                                      broker_.limits().max_topic_levels))
+      valid = false;
     if (!valid) {
       ack.codes.push_back(invalid);  // e.g. "a/#/b", "a+", "$share/g", "$share//f"
       continue;

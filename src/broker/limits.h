@@ -28,6 +28,7 @@ struct Limits {
   uint16_t max_keep_alive = 65535;         // larger client keep-alives are clamped (v5 tells the client)
   uint16_t receive_maximum = 128;          // v5: unacknowledged QoS 1/2 PUBLISH we accept per client
   uint16_t topic_alias_maximum = 10;       // v5: topic aliases a client may set on its PUBLISHes
+  uint32_t max_topic_levels = 200;         // levels in a PUBLISH topic or SUBSCRIBE filter; 0 = unlimited
   // Retained messages clients may keep, by count and by bytes (topic + payload + v5
   // properties); $SYS is not counted. 0 = unlimited (mosquitto has no such limit).
   size_t max_retained_messages = 1'000'000;

@@ -15,6 +15,8 @@ struct RetainedStore::Node {
   std::optional<ExpiryIndex::iterator> expiry;  // set while `message` has an expiry
   Node* parent = nullptr;
   std::string level;
+
+  ~Node() { destroy_children(children); }
 };
 
 namespace {
@@ -137,46 +139,54 @@ size_t RetainedStore::remove_expired(Clock::time_point now) {
   return remove_expired_locked(now);
 }
 
-void RetainedStore::collect(const Node& node, std::string_view filter, size_t pos, bool root,
-                            std::vector<MessagePtr>& out) const {
-  size_t slash = filter.find('/', pos);
-  std::string_view level = filter.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
-  bool last = slash == std::string_view::npos;
-  auto descend = [&](const Node& child) {
-    if (last) {
-      if (child.message) out.push_back(child.message);
-    } else {
-      collect(child, filter, slash + 1, false, out);
-    }
+void RetainedStore::collect(const Node& root, std::string_view filter, std::vector<MessagePtr>& out) const {
+  // Depth first with a stack of its own, not recursion: a filter may have 65536 levels.
+  // Each step is a node and the start in `filter` of the level to match among its children.
+  struct Step {
+    const Node* node;
+    size_t pos;
   };
-  if (level == "#") {
-    // Everything below `node`, and `node` itself when it is a topic ("a/#" matches "a").
-    if (!root && node.message) out.push_back(node.message);
-    std::vector<const Node*> stack;
-    for (const auto& [name, child] : node.children)
-      if (!(root && !name.empty() && name[0] == '$')) stack.push_back(child.get());
-    while (!stack.empty()) {
-      const Node* n = stack.back();
-      stack.pop_back();
-      if (n->message) out.push_back(n->message);
-      for (const auto& [name, child] : n->children) stack.push_back(child.get());
+  std::vector<Step> todo{{&root, 0}};
+  while (!todo.empty()) {
+    auto [node, pos] = todo.back();
+    todo.pop_back();
+    bool at_root = node == &root;
+    size_t slash = filter.find('/', pos);
+    std::string_view level = filter.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    auto descend = [&](const Node& child) {
+      if (slash == std::string_view::npos) {
+        if (child.message) out.push_back(child.message);
+      } else {
+        todo.push_back({&child, slash + 1});
+      }
+    };
+    if (level == "#") {
+      // Everything below `node`, and `node` itself when it is a topic ("a/#" matches "a").
+      if (!at_root && node->message) out.push_back(node->message);
+      std::vector<const Node*> below;
+      for (const auto& [name, child] : node->children)
+        if (!(at_root && !name.empty() && name[0] == '$')) below.push_back(child.get());
+      while (!below.empty()) {
+        const Node* n = below.back();
+        below.pop_back();
+        if (n->message) out.push_back(n->message);
+        for (const auto& [name, child] : n->children) below.push_back(child.get());
+      }
+    } else if (level == "+") {
+      for (const auto& [name, child] : node->children) {
+        if (at_root && !name.empty() && name[0] == '$') continue;  // [MQTT-4.7.2-1]
+        descend(*child);
+      }
+    } else if (auto it = node->children.find(level); it != node->children.end()) {
+      descend(*it->second);
     }
-    return;
   }
-  if (level == "+") {
-    for (const auto& [name, child] : node.children) {
-      if (root && !name.empty() && name[0] == '$') continue;
-      descend(*child);
-    }
-    return;
-  }
-  if (auto it = node.children.find(level); it != node.children.end()) descend(*it->second);
 }
 
 void RetainedStore::match(std::string_view filter, std::vector<MessagePtr>& out) {
   std::lock_guard lock(mutex_);
   if (!expiry_.empty()) remove_expired_locked(Clock::now());
-  collect(*root_, filter, 0, true, out);
+  collect(*root_, filter, out);
 }
 
 size_t RetainedStore::size() const {

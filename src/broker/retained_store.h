@@ -51,7 +51,7 @@ class RetainedStore {
   // When each message with a Message Expiry Interval expires, earliest first.
   using ExpiryIndex = std::multimap<Clock::time_point, Node*>;
 
-  void collect(const Node& node, std::string_view filter, size_t pos, bool root, std::vector<MessagePtr>& out) const;
+  void collect(const Node& root, std::string_view filter, std::vector<MessagePtr>& out) const;
   size_t remove_expired_locked(Clock::time_point now);
   // Sets or clears `node`'s message, keeping the count and the expiry index right; a node
   // left with neither a message nor children is removed, and so are its empty parents.

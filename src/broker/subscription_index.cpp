@@ -5,6 +5,8 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <tuple>
+#include <utility>
 
 #include "broker/session.h"
 #include "broker/topic_map.h"
@@ -37,6 +39,8 @@ struct SubscriptionIndex::Node {
   std::string level;
 
   bool unused() const { return children.empty() && subscribers.empty() && groups.empty(); }
+
+  ~Node() { destroy_children(children); }
 };
 
 namespace {
@@ -253,36 +257,48 @@ void SubscriptionIndex::add_node(const Node& n, std::string_view topic, const Se
   }
 }
 
-void SubscriptionIndex::match_level(const Node& node, std::string_view topic, size_t pos, bool first,
-                                    const Session* origin, std::vector<MatchedSubscriber>& out) const {
-  // `pos` is the start of the current level in `topic`.
-  bool dollar = first && !topic.empty() && topic[0] == '$';
-  if (!dollar) {
+void SubscriptionIndex::match_walk(std::string_view topic, const Session* origin,
+                                   std::vector<MatchedSubscriber>& out) const {
+  // Walks down the topic's levels in a loop, not by recursion (a topic may have 65536 levels).
+  // A level can lead two ways, its exact child and "+": the walk follows the exact child and
+  // leaves the "+" branch on `pending` for later (depth first, the order recursion had).
+  thread_local std::vector<std::pair<const Node*, size_t>> pending;  // node, start of its level
+  pending.clear();
+  const bool dollar = !topic.empty() && topic[0] == '$';  // [MQTT-4.7.2-1]: at the root only
+  const Node* node = root_.get();
+  size_t pos = 0;
+  while (true) {
+    bool wildcards = !(dollar && node == root_.get());
     // '#' matches the rest, including the parent level itself ("a/#" matches "a").
-    if (node.hash) add_node(*node.hash, topic, origin, out);
-  }
-  size_t slash = topic.find('/', pos);
-  std::string_view level = topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
-  size_t next = slash == std::string_view::npos ? std::string_view::npos : slash + 1;
-  auto visit = [&](const Node& child) {
-    if (next == std::string_view::npos) {
-      add_node(child, topic, origin, out);
-      // "a/#" also matches "a": the '#' child of the last matched level.
-      if (child.hash) add_node(*child.hash, topic, origin, out);
-    } else {
-      match_level(child, topic, next, false, origin, out);
+    if (wildcards && node->hash) add_node(*node->hash, topic, origin, out);
+    size_t slash = topic.find('/', pos);
+    std::string_view level = topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    const Node* exact = nullptr;
+    if (auto it = node->children.find(level); it != node->children.end()) exact = it->second.get();
+    const Node* plus = wildcards ? node->plus : nullptr;
+    if (slash == std::string_view::npos) {
+      for (const Node* child : {exact, plus}) {
+        if (!child) continue;
+        add_node(*child, topic, origin, out);
+        // "a/#" also matches "a": the '#' child of the last matched level.
+        if (child->hash) add_node(*child->hash, topic, origin, out);
+      }
+    } else if (exact || plus) {
+      if (exact && plus) pending.emplace_back(plus, slash + 1);
+      node = exact ? exact : plus;
+      pos = slash + 1;
+      continue;
     }
-  };
-  if (auto it = node.children.find(level); it != node.children.end()) visit(*it->second);
-  if (!dollar) {
-    if (node.plus) visit(*node.plus);
+    if (pending.empty()) return;
+    std::tie(node, pos) = pending.back();
+    pending.pop_back();
   }
 }
 
 void SubscriptionIndex::match_locked(std::string_view topic, const Session* origin,
                                      std::vector<MatchedSubscriber>& out) const {
   out.clear();
-  match_level(*root_, topic, 0, true, origin, out);
+  match_walk(topic, origin, out);
   if (out.size() < 2) return;
   // One copy per session over its ordinary subscriptions, at the highest QoS, with every
   // matching Subscription Identifier ([MQTT-3.3.5-1], [MQTT-3.3.4-3]). Shared deliveries stay

@@ -112,8 +112,7 @@ class SubscriptionIndex {
   struct Group;
   bool add_locked(const std::shared_ptr<Session>& session, std::string_view filter, SubscriptionOptions opts);
   bool remove_locked(const Session* session, std::string_view filter);
-  void match_level(const Node& node, std::string_view topic, size_t pos, bool first, const Session* origin,
-                   std::vector<MatchedSubscriber>& out) const;
+  void match_walk(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
   void add_node(const Node& n, std::string_view topic, const Session* origin,
                 std::vector<MatchedSubscriber>& out) const;
   Node* find(std::string_view filter) const;

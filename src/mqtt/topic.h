@@ -19,6 +19,17 @@ inline bool is_sys_topic(std::string_view topic) {
   return topic.starts_with("$SYS") && (topic.size() == 4 || topic[4] == '/');
 }
 
+// True when `s` (a topic name or filter) has more than `max_levels` levels ("a/b/c" has 3,
+// "/" has 2); `max_levels` 0 means no limit. Reads `s` only when it is long enough to need it.
+inline bool exceeds_levels(std::string_view s, size_t max_levels) {
+  // n characters hold at most n + 1 levels: a topic shorter than the limit is within it.
+  if (max_levels == 0 || s.size() < max_levels) return false;
+  size_t levels = 1;
+  for (char c : s)
+    if (c == '/' && ++levels > max_levels) return true;
+  return false;
+}
+
 // A topic name of a PUBLISH: at least one character, valid UTF-8, no '+' or '#'.
 bool valid_topic_name(std::string_view topic);
 

@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (MESSAGE_EXPIRY_INTERVAL, PUBCOMP, PUBREC, PUBREL,  # noqa: E402
                      V5TestCase, ack5_packet, parse_ack5, publish5_packet, run_tests,
-                     sync_marker, unique_topic)
+                     skip_if_mosquitto, sync_marker, unique_topic)
 from test_sys import SysWatcher  # noqa: E402
 
 COUNT = "$SYS/broker/retained messages/count"
@@ -35,6 +35,7 @@ class RetainedStoreTestCase(V5TestCase):
         return sorted((m.topic, m.payload) for m in sync_marker(sub, sub, marker) if m.retain)
 
 
+@skip_if_mosquitto("2.0.11 keeps counting an expired retained message")
 class RetainedExpiry(RetainedStoreTestCase):
 
     def test_expired_retained_message_leaves_the_count(self):
@@ -53,6 +54,7 @@ class RetainedExpiry(RetainedStoreTestCase):
         self.assertEqual(self.retained_on_subscribe(topic + "/#"), [(topic + "/kept", b"stays")])
 
 
+@skip_if_mosquitto("no cap on retained messages")
 class RetainedCountCap(RetainedStoreTestCase):
     broker_config = {"sys": {"interval": 1}, "limits": {"max_retained_messages": 3}}
 
@@ -95,6 +97,7 @@ class RetainedCountCap(RetainedStoreTestCase):
             pass  # the new message is routed, not taken for a resend of the refused one
 
 
+@skip_if_mosquitto("no cap on retained messages")
 class RetainedBytesCap(RetainedStoreTestCase):
     broker_config = {"sys": {"interval": 1}, "limits": {"max_retained_bytes": 100}}
 

@@ -43,6 +43,7 @@ void expect_default_limits(const broker::Limits& l) {
   EXPECT_EQ(l.max_keep_alive, d.max_keep_alive);
   EXPECT_EQ(l.receive_maximum, d.receive_maximum);
   EXPECT_EQ(l.topic_alias_maximum, d.topic_alias_maximum);
+  EXPECT_EQ(l.max_topic_levels, d.max_topic_levels);
   EXPECT_EQ(l.max_retained_messages, d.max_retained_messages);
   EXPECT_EQ(l.max_retained_bytes, d.max_retained_bytes);
 }
@@ -91,6 +92,7 @@ max_connections = 100
 max_keep_alive = 120
 receive_maximum = 100
 topic_alias_maximum = 0
+max_topic_levels = 0
 max_retained_messages = 5000
 max_retained_bytes = 1048576
 
@@ -121,6 +123,7 @@ port = 1884
   EXPECT_EQ(c.limits.max_keep_alive, 120);
   EXPECT_EQ(c.limits.receive_maximum, 100);
   EXPECT_EQ(c.limits.topic_alias_maximum, 0);
+  EXPECT_EQ(c.limits.max_topic_levels, 0u);
   EXPECT_EQ(c.limits.max_retained_messages, 5000u);
   EXPECT_EQ(c.limits.max_retained_bytes, 1048576u);
   EXPECT_EQ(c.share_strategy, broker::ShareStrategy::hash_topic);
@@ -320,6 +323,7 @@ TEST(ConfigTest, OtherValuesOutOfRange) {
   EXPECT_THAT(error_of("[limits]\nreceive_maximum = 65536\n"), HasSubstr("limits.receive_maximum"));
   EXPECT_THAT(error_of("[limits]\ntopic_alias_maximum = -1\n"), HasSubstr("limits.topic_alias_maximum"));
   EXPECT_THAT(error_of("[limits]\ntopic_alias_maximum = 65536\n"), HasSubstr("limits.topic_alias_maximum"));
+  EXPECT_THAT(error_of("[limits]\nmax_topic_levels = 65537\n"), HasSubstr("limits.max_topic_levels"));
   EXPECT_THAT(error_of("[limits]\nmax_retained_messages = -1\n"), HasSubstr("limits.max_retained_messages"));
   EXPECT_THAT(error_of("[limits]\nmax_retained_bytes = -1\n"), HasSubstr("limits.max_retained_bytes"));
   std::string e = error_of("[limits]\n\nmax_connections = 100000001\n");

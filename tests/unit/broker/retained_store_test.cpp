@@ -255,6 +255,23 @@ TEST_F(RetainedStoreTest, MatchRemovesWhatHasExpired) {
   EXPECT_EQ(store_.remove_expired(Clock::now() + std::chrono::hours(1)), 0u);
 }
 
+TEST_F(RetainedStoreTest, HundredThousandLevelsDoNotOverflowTheStack) {
+  // As SubscriptionIndexTest.HundredThousandLevelsDoNotOverflowTheStack, for the retained trie:
+  // storing, matching ('+' at every level, '#'), clearing and destroying run in loops.
+  const std::string deep(99999, '/');
+  std::string deep_plus;
+  for (int i = 0; i < 50000; ++i) deep_plus += "+/";
+  deep_plus += "#";
+  set(deep, "deep");
+  set(deep + "x", "deeper");
+  EXPECT_EQ(payload_of(deep), "deep");
+  EXPECT_EQ(match(deep_plus), (Topics{deep, deep + "x"}));
+  EXPECT_EQ(match("#").size(), 2u);
+  set(deep, "");
+  EXPECT_EQ(match(deep_plus), (Topics{deep + "x"}));
+  // The fixture's store is destroyed with the other message's 100000 levels still in it.
+}
+
 // Topics of everything `store` holds outside $SYS, sorted.
 std::vector<std::string> all_topics(RetainedStore& store) {
   std::vector<MessagePtr> out;

@@ -393,5 +393,27 @@ TEST_F(SubscriptionIndexTest, RouteCacheIsPerIndex) {
   }
 }
 
+TEST_F(SubscriptionIndexTest, HundredThousandLevelsDoNotOverflowTheStack) {
+  // Deep filters and topics ("/" * 99999: 100000 empty levels) must never recurse once per
+  // level: matching, adding, removing and destroying the trie all run in loops. Under ASan
+  // (larger frames) the old recursive match overflowed the stack.
+  const std::string deep(99999, '/');
+  std::string deep_plus;
+  for (int i = 0; i < 50000; ++i) deep_plus += "+/";
+  deep_plus += "#";
+  auto exact = make_session("exact");
+  auto wild = make_session("wild");
+  auto hash = make_session("hash");
+  EXPECT_TRUE(index_.add(exact, deep, {1}));
+  EXPECT_TRUE(index_.add(wild, deep_plus, {2}));
+  EXPECT_TRUE(index_.add(hash, "#", {0}));
+  EXPECT_EQ(match(deep), (std::map<std::string, uint8_t>{{"exact", 1}, {"wild", 2}, {"hash", 0}}));
+  EXPECT_EQ(match(std::string(49998, '/')), (std::map<std::string, uint8_t>{{"hash", 0}}))
+      << "49999 levels: fewer than the 50000 the '+' filter needs (\"#\" may match the parent)";
+  EXPECT_TRUE(index_.remove(exact.get(), deep));
+  EXPECT_EQ(match(deep), (std::map<std::string, uint8_t>{{"wild", 2}, {"hash", 0}}));
+  // `wild` stays: the index's destructor takes its 50001 levels down.
+}
+
 }  // namespace
 }  // namespace mqbase::broker

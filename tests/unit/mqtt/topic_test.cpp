@@ -288,5 +288,19 @@ TEST(SysTopic, OnlyTheFirstLevelSysIsTheBrokersTree) {
   EXPECT_FALSE(is_sys_topic(""));
 }
 
+TEST(TopicLevels, ExceedsLevelsCountsSlashes) {
+  EXPECT_FALSE(exceeds_levels("a/b/c", 3));
+  EXPECT_TRUE(exceeds_levels("a/b/c/", 3)) << "a trailing slash adds an empty level";
+  EXPECT_TRUE(exceeds_levels("///", 3));
+  EXPECT_FALSE(exceeds_levels("//", 3));
+  EXPECT_FALSE(exceeds_levels("abcdefgh", 1)) << "one level, however long";
+  EXPECT_TRUE(exceeds_levels("a/b", 1));
+  EXPECT_FALSE(exceeds_levels(std::string(70000, '/'), 0)) << "0: no limit";
+  std::string at_limit(199, '/');  // 200 empty levels
+  EXPECT_FALSE(exceeds_levels(at_limit, 200));
+  EXPECT_TRUE(exceeds_levels(at_limit + "/", 200));
+  EXPECT_FALSE(exceeds_levels(std::string(199, 'x'), 200)) << "shorter than the limit: not read";
+}
+
 }  // namespace
 }  // namespace mqbase::mqtt
