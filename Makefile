@@ -3,6 +3,9 @@ JOBS ?= $(shell nproc)
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
 ARGS ?=
+# ccache: paths relative to the checkout, so a clone elsewhere (CI) reuses this machine's cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: run test setup release testbuild tsanbuild fuzz clean bench microbench
 

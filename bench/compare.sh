@@ -54,6 +54,10 @@ SCENARIOS=(
 # label | arguments: QoS 1 fan-in whose subscriber cannot keep up, per queue-full policy
 POLICY_SCENARIO="fanin 16->1 QoS 1 64 B, inflight 32|fanin -c 16 --qos 1 --size 64 --inflight 32"
 POLICY_BROKERS=("mqbase backpressure" "mqbase drop" "mosquitto")
+# The subscriber's queue in that table, for both brokers: smaller than the 16 x 32 messages the
+# publishers keep in flight, so it does fill (with the default 1000 it may not).
+POLICY_QUEUE=${BENCH_POLICY_QUEUE:-100}
+MOSQUITTO_EXTRA=""
 # label | arguments: the undisturbed fan-in, then the same under the storm, in one run
 STORM_SCENARIO="fanin 16->1 QoS 0 64 B, storm $STORM_RATE clients/s|fanin -c 16 --qos 0 --size 64 --storm $STORM_RATE"
 # label | arguments: mqbase alone, 1 thread against 2 threads
@@ -152,6 +156,7 @@ set_tcp_nodelay true
 log_dest file $dir/mosquitto.log
 log_type error
 log_type warning
+$MOSQUITTO_EXTRA
 EOF
     taskset -c "$BROKER_CORE" "$MOSQUITTO" -c "$dir/mosquitto.conf" >"$dir/stdout.log" 2>"$dir/stderr.log" &
     BROKER_PID=$!
@@ -185,7 +190,8 @@ STORM=$WORK/storm.jsonl
 measure() {
   local out=$1 label=$2 broker=$3 args=$4 run=$5 line
   case $broker in
-    "mqbase "*) start_broker mqbase 1 "$BROKER_CORE" "queue_full_policy = \"${broker#mqbase }\"" ;;
+    "mqbase "*) start_broker mqbase 1 "$BROKER_CORE" "queue_full_policy = \"${broker#mqbase }\"
+max_queued_messages = $POLICY_QUEUE" ;;
     *) start_broker "$broker" ;;
   esac
   # shellcheck disable=SC2086
@@ -270,7 +276,9 @@ fi
 # ---- a full subscriber queue: backpressure against drop ----------------------------------------
 if [[ -z $ONLY || $ONLY == policy ]]; then
   if grep -q queue_full_policy "$MQBASE"; then
+    MOSQUITTO_EXTRA="max_queued_messages $POLICY_QUEUE"
     measure_all "$POLICY" "${POLICY_SCENARIO%%|*}" "${POLICY_SCENARIO#*|}" "${POLICY_BROKERS[@]}"
+    MOSQUITTO_EXTRA=""
   else  # a binary from before the key: it would refuse the configuration
     echo "compare.sh: $MQBASE has no limits.queue_full_policy: full-queue table skipped" >&2
   fi
@@ -306,11 +314,11 @@ done
 
 # ---- the table -----------------------------------------------------------------------------
 $PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" "$THREADS" \
-  "$T_BROKER_CORES" "$T_LOAD_CORES" "$T_LOAD_THREADS" "$POLICY" "$STORM" <<'EOF'
+  "$T_BROKER_CORES" "$T_LOAD_CORES" "$T_LOAD_THREADS" "$POLICY" "$STORM" "$POLICY_QUEUE" <<'EOF'
 import datetime, json, re, statistics, subprocess, sys
 
 results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, threads = sys.argv[1:13]
-t_bcores, t_lcores, t_lthreads, policy, storm = sys.argv[13:18]
+t_bcores, t_lcores, t_lthreads, policy, storm, policy_queue = sys.argv[13:19]
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -414,8 +422,9 @@ policy_rows, _ = grouped(policy)
 if policy_rows:
     out.append("A subscriber that cannot keep up: QoS 1 fan-in 16->1, each publisher with 32 messages in flight "
                "(`mqbase bench fanin -c 16 --qos 1 --inflight 32`) against mqbase with each `limits.queue_full_policy` "
-               "and mosquitto. *lost after PUBACK*: messages the broker acknowledged to their publisher and never "
-               "delivered, in % of the acknowledged ones; placement and runs as above.")
+               "and mosquitto, the subscriber's queue set to %s messages in both (`max_queued_messages`), fewer than the "
+               "16 x 32 in flight. *lost after PUBACK*: messages the broker acknowledged to their publisher and never "
+               "delivered, in %% of the acknowledged ones; placement and runs as above." % policy_queue)
     out.append("")
     out.append("| broker | delivered msg/s | published msg/s | lost after PUBACK % | p99 µs | broker CPU % |")
     out.append("| --- | ---: | ---: | ---: | ---: | ---: |")

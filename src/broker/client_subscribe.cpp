@@ -36,7 +36,7 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
     bool valid = share == mqtt::ShareParse::ok ||
                  (share == mqtt::ShareParse::not_shared && mqtt::valid_topic_filter(sub.filter));
     // limits.max_topic_levels, on the filter the trie holds (without "$share/{group}/").
-    if (valid && mqtt::exceeds_levels(share == mqtt::ShareParse::ok ? shared.filter : std::string_view(sub.filter),
+    if (valid && mqtt::exceeds_levels(share == mqtt::ShareParse::ok ? sf.filter : std::string_view(sub.filter),
                                       broker_.limits().max_topic_levels))
       valid = false;
     if (!valid) {
