@@ -56,8 +56,11 @@ class SharedSubscriptions(V5TestCase):
         back = self.raw5()
         self.assertEqual(back.connect(cid, clean_start=False, props=EXPIRY).session_present, 1)
         got = back.receive_publishes(8)
-        self.assertEqual([(p.payload, p.dup) for p in got],
-                         [(b"m%d" % i, 1) for i in range(5)] + [(b"m%d" % i, 0) for i in range(5, 8)])
+        self.assertEqual([p.payload for p in got], [b"m%d" % i for i in range(8)])
+        # The 5 it had been sent come again with DUP. (The 3 published while it was away come
+        # with DUP too when the broker had not yet seen the close and sent them to the dead
+        # connection: either is right.)
+        self.assertEqual([p.dup for p in got[:5]], [1] * 5)
         self.assertEqual(read_sys_counter(self, "publish/messages/dropped"), 0)
 
     def test_unacknowledged_go_at_once_to_an_online_member(self):
