@@ -60,7 +60,7 @@ void Connection::start() {
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
-  loop_.watch(this, fd_, false);
+  loop_.add(this, fd_);  // one syscall per new connection: a storm of short ones adds up
 }
 
 void Connection::on_events(uint32_t events) {
@@ -418,7 +418,7 @@ void Connection::close_socket() {
     local_out_.clear();
     pending_.store(0, std::memory_order_relaxed);
   }
-  loop_.unwatch(fd_);
+  // close() takes the socket out of the epoll set (no EPOLL_CTL_DEL: one syscall less).
   ::shutdown(fd_, SHUT_RDWR);
   ::close(fd_);
   fd_ = -1;

@@ -129,7 +129,13 @@ void EventLoop::watch(Connection* c, int fd, bool want_write, bool want_read) {
   }
 }
 
-void EventLoop::unwatch(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::add(Connection* c, int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = c;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0)
+    spdlog::error("epoll_ctl(ADD) on socket {}: {}", fd, std::strerror(errno));
+}
 
 void EventLoop::schedule_flush(std::shared_ptr<Connection> c) {
   if (current() != this) {

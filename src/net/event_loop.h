@@ -58,10 +58,12 @@ class EventLoop {
   // On the loop's thread: `c` is finished; it is released after the current pass.
   void remove(Connection* c);
 
+  // A new connection's socket joins the epoll set, readable.
+  void add(Connection* c, int fd);
   // The connection's epoll interest: readable unless `want_read` is false (held back),
-  // writable while `want_write`.
+  // writable while `want_write`. (Closing the socket takes it out of the set: the loop never
+  // duplicates a connection's descriptor.)
   void watch(Connection* c, int fd, bool want_write, bool want_read = true);
-  void unwatch(int fd);
 
   // `c` has bytes to write. On the loop's thread it is written after the current pass; from
   // another thread it is queued and the loop woken (schedule_remote_flush).
