@@ -252,7 +252,7 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     size_t local = here == &loop_ ? local_out_.size() : 0;  // local_out_ is the loop's
     size_t pending = pending_.load(std::memory_order_relaxed);
     if (droppable && pending + local > loop_.broker().limits().max_write_buffer) return false;
-    bool overflow = pending > 0 && pending + bytes.size() > loop_.broker().limits().max_unsent_bytes;
+    bool overflow = pending + local > 0 && pending + local + bytes.size() > loop_.broker().limits().max_unsent_bytes;
     if (overflow) {
       // A client that does not read would make us hold everything owed to it: past the cap
       // it is disconnected without the rest (flush() says why in the log).
@@ -261,9 +261,9 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     } else {
       // What this loop put in local_out_ before goes first (local_out_ is this loop's; another
       // thread never gets here with it non-empty).
-      if (here == &loop_ && !local_out_.empty()) join_out(local_out_);
+      if (here == &loop_ && !local_out_.empty()) join_out(local_out_);  // counts itself in pending_
       out_.append(bytes);
-      pending_.store(pending + bytes.size(), std::memory_order_relaxed);
+      pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
     }
     if (flush_scheduled_) return !overflow;
     flush_scheduled_ = true;

@@ -105,6 +105,27 @@ class Limits(V5TestCase):
         wait_for(lambda: "max_unsent_bytes" in broker.stderr_text(), timeout=5,
                  message="the log line saying why")
 
+    def test_qos0_and_qos1_interleaved_on_one_loop_keep_the_unsent_count_right(self):
+        # One loop: QoS 0 bytes wait in the loop's own buffer, and a QoS 1 send joins them to
+        # the queue. A bug counted them out but not in, the count wrapped below zero, and the
+        # next send "exceeded" max_unsent_bytes: the subscriber was disconnected (found by
+        # test_v5_mixed failing 1 run in 6; this shows it every time).
+        broker = self.start_broker({"server": {"threads": 1}})
+        topic = unique_topic("mix")
+        sub = RawClient(broker.port)
+        self.addCleanup(sub.abort)
+        sub.connect(keepalive=0)
+        self.assertEqual(sub.subscribe([(topic, 1)]), [1])
+        pub = RawClient(broker.port)
+        self.addCleanup(pub.abort)
+        pub.connect(keepalive=0)
+        n = 400
+        pub.sock.sendall(b"".join(publish_packet(topic, b"%d" % i, qos=i % 2, packet_id=(i // 2 + 1) if i % 2 else None)
+                                  for i in range(n)))
+        got = [int(sub.receive_publish(timeout=10)[1]) for _ in range(n)]
+        self.assertEqual(sorted(got), list(range(n)))
+        self.assertNotIn("max_unsent_bytes", broker.stderr_text())
+
     def test_sessions_cap_refuses_a_new_client_id(self):
         broker = self.start_broker({"limits": {"max_sessions": 3}})
         ids = [unique_id("s") for _ in range(3)]
