@@ -69,6 +69,8 @@ class Client {
   // The client id while connected (the session's, so an assigned id once CONNACK is sent);
   // empty before CONNECT is accepted and after the connection has closed.
   const std::string& client_id() const;
+  // The client id for log lines: "(not connected)" when there is no session.
+  std::string_view log_id() const;
 
  private:
   // A CONNECT held while its enhanced authentication runs (the packet's views die with the
@@ -116,8 +118,7 @@ class Client {
   void disconnect_with(mqtt::ReasonCode reason, std::string_view why = {});
   void arm_keep_alive(Clock::time_point now);
   bool v5() const { return version_ == mqtt::Version::v5; }
-  // The client id for log lines: "(not connected)" when there is no session.
-  std::string_view log_id() const;
+
 
   // State most connections never use, allocated on first use so an idle connection stays
   // small: incoming topic aliases (v5) and enhanced authentication.

@@ -104,13 +104,15 @@ void Connection::on_readable() {
     size_t used = process(partial_);
     partial_.erase(0, used);
   }
-  if (paused_ && !closed_) take_acks_while_paused();
+  hold_back_rest();
   if (partial_.empty()) std::string().swap(partial_);  // give the memory back
-  if (closed_) {
-    finish();
-    return;
-  }
-  if (paused_ && partial_.size() >= kPausedReadLimit) {
+  if (closed_) finish();
+}
+
+void Connection::hold_back_rest() {
+  if (!paused_ || closed_) return;
+  take_acks_while_paused();
+  if (partial_.size() >= kPausedReadLimit && !input_stopped_) {
     input_stopped_ = true;  // the kernel's buffer fills, and the client's TCP window closes
     update_interest();
   }
@@ -159,11 +161,7 @@ void Connection::resume() {
   if (!partial_.empty()) {
     size_t used = process(partial_);
     partial_.erase(0, used);
-    if (paused_ && !closed_) take_acks_while_paused();
-    if (paused_ && partial_.size() >= kPausedReadLimit) {
-      input_stopped_ = true;
-      update_interest();
-    }
+    hold_back_rest();
   }
   if (closed_) finish();
 }
@@ -246,13 +244,14 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     }
     return true;
   }
+  bool overflow = false;
   {
     std::lock_guard lock(out_mutex_);
     if (close_requested_.load(std::memory_order_relaxed) || closed_) return false;
     size_t local = here == &loop_ ? local_out_.size() : 0;  // local_out_ is the loop's
     size_t pending = pending_.load(std::memory_order_relaxed);
     if (droppable && pending + local > loop_.broker().limits().max_write_buffer) return false;
-    bool overflow = pending + local > 0 && pending + local + bytes.size() > loop_.broker().limits().max_unsent_bytes;
+    overflow = pending + local > 0 && pending + local + bytes.size() > loop_.broker().limits().max_unsent_bytes;
     if (overflow) {
       // A client that does not read would make us hold everything owed to it: past the cap
       // it is disconnected without the rest (flush() says why in the log).
@@ -267,13 +266,9 @@ bool Connection::send(std::string_view bytes, broker::SendMode mode) {
     }
     if (flush_scheduled_) return !overflow;
     flush_scheduled_ = true;
-    if (overflow) {
-      loop_.schedule_flush(shared_from_this());
-      return false;
-    }
   }
   loop_.schedule_flush(shared_from_this());
-  return true;
+  return !overflow;
 }
 
 void Connection::take_staged(std::string& bytes) {
@@ -357,8 +352,7 @@ void Connection::flush(bool writable) {
     if (overflowed_ && client_) {
       spdlog::warn("client {}: {} bytes unsent, over limits.max_unsent_bytes ({}): disconnecting a client that "
                    "does not read",
-                   client_->connected() ? std::string_view(client_->client_id()) : std::string_view("(not connected)"),
-                   pending_.load(std::memory_order_relaxed), loop_.broker().limits().max_unsent_bytes);
+                   client_->log_id(), pending_.load(std::memory_order_relaxed), loop_.broker().limits().max_unsent_bytes);
     }
   }
   // While EPOLLOUT is awaited the socket is full: only the writable event writes.

@@ -64,6 +64,9 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // While paused: handles the acknowledgements (and PINGREQ) in partial_ and takes them out,
   // leaving the other packets in their order.
   void take_acks_while_paused();
+  // After packets were handled while paused (or left so): takes the acknowledgements out of
+  // what waits, and stops reading once kPausedReadLimit bytes wait.
+  void hold_back_rest();
   void resume();  // on the loop: resume_reading() arrived
   void update_interest();
   // Writes writing_ from written_ on; false when the socket failed.

@@ -646,6 +646,28 @@ class PahoClient:
             self.stop_loop()
 
 
+def read_pubacks_in_background(client, total, timeout=60):
+    """Starts a thread that reads `total` PUBACKs from the raw client `client` (a publisher
+    pipelining QoS 1 PUBLISHes from another thread). Returns (thread, acked, errors): acked
+    fills with the packet ids in arrival order; errors gets what went wrong (anything but a
+    PUBACK, or a timeout), for the test's thread to assert on."""
+    acked, errors = [], []
+
+    def run():
+        try:
+            while len(acked) < total:
+                p = client.read_packet(timeout=timeout)
+                if p.type != PUBACK:
+                    raise AssertionError("publisher got %r" % (p.raw[:8],))
+                acked.append(struct.unpack("!H", p.body)[0])
+        except Exception as e:  # reported by the test's thread
+            errors.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, acked, errors
+
+
 def read_sys_counter(test, name, timeout=10.0):
     """The value of the $SYS counter $SYS/broker/<name>, read from a fresh subscription (the
     broker retains its $SYS messages). `test` is a BrokerTestCase."""

@@ -43,12 +43,14 @@ class SessionTest : public ::testing::Test {
     return gen;
   }
 
-  // Attaches a fresh link for an MQTT 5 client with `peer`'s limits; drops the CONNACK.
-  void attach_v5(Session& s, const std::shared_ptr<FakeLink>& link, const PeerLimits& peer) {
+  // Attaches a fresh link for an MQTT 5 client with `peer`'s limits; drops the CONNACK and
+  // returns the attachment's generation.
+  uint64_t attach_v5(Session& s, const std::shared_ptr<FakeLink>& link, const PeerLimits& peer) {
     std::string connack;
     mqtt::encode(mqtt::Connack{false, 0, {}}, mqtt::Version::v5, connack);
-    s.attach(link, peer, kSessionNeverExpires, connack);
+    uint64_t gen = s.attach(link, peer, kSessionNeverExpires, connack);
     link->take(mqtt::Version::v5);
+    return gen;
   }
 
   static MessagePtr msg(const std::string& payload, uint8_t qos = 1, const std::string& topic = "t/x") {
@@ -606,7 +608,7 @@ TEST_F(SessionTest, ResendAfterReconnectRespectsTheNewReceiveMaximum) {
   peer.receive_maximum = 2;
   std::string connack;
   mqtt::encode(mqtt::Connack{true, 0, {}}, mqtt::Version::v5, connack);
-  uint64_t gen = s->attach(again, peer, kSessionNeverExpires, connack);
+  uint64_t gen = s->attach(again, peer, kSessionNeverExpires, connack);  // the CONNACK stays: the resends follow it
   auto got = publishes(again->take(mqtt::Version::v5));
   ASSERT_EQ(got.size(), 2u) << "only as many as the new Receive Maximum allows";
   for (size_t next = 0; got.size() < 6; ++next) {
@@ -625,11 +627,7 @@ TEST_F(SessionTest, ResendAfterReconnectRespectsTheNewReceiveMaximum) {
 TEST_F(SessionTest, PubrecForAnUnknownIdGetsPubrel0x92OnV5) {
   auto s = make_session();
   auto link = std::make_shared<FakeLink>();
-  PeerLimits peer{mqtt::Version::v5};
-  std::string connack;
-  mqtt::encode(mqtt::Connack{false, 0, {}}, mqtt::Version::v5, connack);
-  uint64_t gen = s->attach(link, peer, kSessionNeverExpires, connack);
-  link->take(mqtt::Version::v5);
+  uint64_t gen = attach_v5(*s, link, PeerLimits{mqtt::Version::v5});
   s->on_pubrec(gen, 777);
   auto out = link->take(mqtt::Version::v5);
   ASSERT_EQ(out.size(), 1u);
