@@ -1,0 +1,76 @@
+// coding: little-endian fixed-width integers and LEB128 varints, the byte encodings of every
+// store file (docs/store-format.md). Header-only helpers for the store's own files.
+// Thread-safety: pure functions.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace mqbase::store {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the store's formats are little-endian; add byte swaps");
+
+inline void encode_u32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+inline void encode_u64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+inline uint32_t decode_u32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t decode_u64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+inline void put_u32(std::string& out, uint32_t v) {
+  char b[4];
+  encode_u32(b, v);
+  out.append(b, 4);
+}
+inline void put_u64(std::string& out, uint64_t v) {
+  char b[8];
+  encode_u64(b, v);
+  out.append(b, 8);
+}
+
+inline void put_varint32(std::string& out, uint32_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// Reads a varint32 from the front of `in`, advancing it. False when truncated or longer than 5 bytes.
+inline bool get_varint32(std::string_view& in, uint32_t& v) {
+  uint32_t result = 0;
+  for (int shift = 0, i = 0; i < 5; ++i, shift += 7) {
+    if (static_cast<size_t>(i) >= in.size()) return false;
+    uint32_t byte = static_cast<uint8_t>(in[i]);
+    if (i == 4 && byte > 0x0f) return false;  // would overflow 32 bits
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      in.remove_prefix(i + 1);
+      v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+inline void put_length_prefixed(std::string& out, std::string_view s) {
+  put_varint32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+inline bool get_length_prefixed(std::string_view& in, std::string_view& s) {
+  uint32_t n;
+  if (!get_varint32(in, n) || n > in.size()) return false;
+  s = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace mqbase::store
