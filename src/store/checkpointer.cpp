@@ -1,0 +1,281 @@
+#include "store/checkpointer.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <unordered_map>
+#include <vector>
+
+#include "store/coding.h"
+#include "store/log_scanner.h"
+#include "store/store_options.h"
+#include "store/wal_files.h"
+#include "store/write_batch.h"
+
+namespace mqbase::store {
+namespace {
+
+// A checkpoint record holds puts up to about this much payload (one big value gets its own).
+constexpr size_t kCheckpointRecordBytes = 1 << 20;
+// Buffered output is written in pieces of about this size.
+constexpr size_t kWriteChunk = 1 << 20;
+// A failed background checkpoint is tried again after this.
+constexpr auto kRetryAfterFailure = std::chrono::seconds(5);
+
+// Where a live value lies: which input file, at which offset, how long.
+struct ValueLocation {
+  uint32_t file;
+  uint32_t length;
+  uint64_t offset;
+};
+
+// One input file of a checkpoint, open for pread while the new one is written.
+struct Input {
+  std::string name;
+  int fd = -1;
+};
+
+class CheckpointError : public std::runtime_error {
+ public:
+  using runtime_error::runtime_error;
+};
+
+}  // namespace
+
+Checkpointer::Checkpointer(Options options, std::atomic<uint64_t>& wal_bytes, std::atomic<uint64_t>& checkpoints)
+    : options_(std::move(options)),
+      io_(options_.io ? *options_.io : FileOps::posix()),
+      wal_bytes_(wal_bytes),
+      checkpoints_(checkpoints) {}
+
+Checkpointer::~Checkpointer() { stop(); }
+
+void Checkpointer::log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+void Checkpointer::start(uint64_t checkpoint_number, std::map<uint64_t, uint64_t> closed) {
+  current_ = checkpoint_number;
+  closed_ = std::move(closed);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Checkpointer::segment_closed(uint64_t number, uint64_t bytes, bool force) {
+  {
+    std::lock_guard lock(mu_);
+    closed_[number] = bytes;
+    if (force && number > forced_through_) forced_through_ = number;
+  }
+  wake_.notify_one();
+}
+
+bool Checkpointer::checkpoint_through(uint64_t number) {
+  std::unique_lock lock(mu_);
+  if (stop_) return false;
+  if (current_ >= number) return true;
+  failed_forced_ = 0;
+  if (number > forced_through_) forced_through_ = number;
+  wake_.notify_one();
+  done_.wait(lock, [&] { return current_ >= number || failed_forced_ >= number || stop_; });
+  return current_ >= number;
+}
+
+void Checkpointer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  stopping_.store(true);
+  wake_.notify_one();
+  done_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Checkpointer::run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    uint64_t last_closed = closed_.empty() ? 0 : closed_.rbegin()->first;
+    uint64_t accumulated = 0;
+    for (auto& [n, bytes] : closed_) accumulated += bytes;
+    bool forced = forced_through_ > current_;
+    uint64_t target = 0;
+    if (forced || (accumulated >= options_.checkpoint_bytes && last_closed > current_ &&
+                   std::chrono::steady_clock::now() >= retry_at_))
+      target = last_closed;
+    if (target == 0) {
+      if (last_closed > current_ && accumulated >= options_.checkpoint_bytes)
+        wake_.wait_until(lock, retry_at_);
+      else
+        wake_.wait(lock);
+      continue;
+    }
+    lock.unlock();
+    bool ok = write_checkpoint(target);
+    lock.lock();
+    if (ok) {
+      current_ = target;
+      closed_.erase(closed_.begin(), closed_.upper_bound(target));
+    } else {
+      retry_at_ = std::chrono::steady_clock::now() + kRetryAfterFailure;
+      if (forced && forced_through_ <= target) {
+        failed_forced_ = target;
+        forced_through_ = current_;
+      }
+    }
+    done_.notify_all();
+  }
+}
+
+bool Checkpointer::write_checkpoint(uint64_t number) {
+  const std::string& dir = options_.wal_dir;
+  const std::string final_name = checkpoint_file_name(number);
+  const std::string tmp_path = dir + "/" + final_name + ".tmp";
+  std::vector<Input> inputs;
+  int out_fd = -1;
+  auto close_all = [&] {
+    for (Input& in : inputs)
+      if (in.fd >= 0) io_.close(in.fd);
+    inputs.clear();
+    if (out_fd >= 0) io_.close(out_fd);
+    out_fd = -1;
+  };
+  auto now = std::chrono::steady_clock::now();
+  uint64_t current;
+  {
+    std::lock_guard lock(mu_);
+    current = current_;
+  }
+  try {
+    WalFiles files = WalFiles::list(dir);
+    std::unordered_map<std::string, ValueLocation> live;
+    auto open_input = [&](const std::string& name) {
+      int fd = io_.open(dir + "/" + name, O_RDONLY);
+      if (fd < 0) throw CheckpointError("cannot open wal/" + name + ": " + errno_text(errno));
+      inputs.push_back({name, fd});
+      return static_cast<uint32_t>(inputs.size() - 1);
+    };
+    auto index_batch = [&](uint32_t file, const LogReader::Record& rec) {
+      const char* base = rec.payload.data();
+      return WriteBatch::for_each(rec.payload, [&](bool is_put, std::string_view key, std::string_view value) {
+        if (is_put)
+          live.insert_or_assign(std::string(key),
+                                ValueLocation{file, static_cast<uint32_t>(value.size()),
+                                              rec.offset + kRecordHeaderSize + (value.data() - base)});
+        else
+          live.erase(std::string(key));
+      });
+    };
+
+    Lsn covered = 0, expected = 0;
+    if (current != 0) {
+      std::string name = checkpoint_file_name(current);
+      uint32_t file = open_input(name);
+      ScanOptions so;
+      so.kind = FileKind::checkpoint;
+      ScanResult r = scan_log_file(io_, dir + "/" + name, "wal/" + name, so,
+                                   [&](const LogReader::Record& rec) { return index_batch(file, rec); });
+      if (!r.clean() || !r.has_end)
+        throw CheckpointError("the current checkpoint wal/" + name + " does not read back: " +
+                              (r.corruption.empty() ? "no end record" : r.describe(r.corruption.front())));
+      covered = r.end_covered_lsn;
+      expected = covered + 1;
+    }
+    for (uint64_t n = current + 1; n <= number; ++n) {
+      std::string name = segment_file_name(n);
+      if (!files.segments.count(n)) {
+        if (!options_.skip_corrupt) throw CheckpointError("segment wal/" + name + " is missing");
+        expected = 0;
+        continue;
+      }
+      uint32_t file = open_input(name);
+      ScanOptions so;
+      so.kind = FileKind::segment;
+      so.skip_corrupt = options_.skip_corrupt;
+      so.expected_first_lsn = expected;
+      ScanResult r = scan_log_file(io_, dir + "/" + name, "wal/" + name, so, [&](const LogReader::Record& rec) {
+        return rec.type != kTypeKvBatch || index_batch(file, rec);
+      });
+      if (r.stopped) throw CheckpointError(r.corruption.empty() ? "cannot read wal/" + name : r.describe(r.corruption.front()));
+      for (const ScanProblem& p : r.corruption) log("checkpoint: skipping " + r.describe(p));
+      if (r.header_ok) covered = r.last_lsn;
+      expected = r.header_ok ? covered + 1 : 0;
+      if (stopping_.load()) throw CheckpointError("stopping");
+    }
+
+    out_fd = io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC);
+    if (out_fd < 0) throw CheckpointError("cannot create wal/" + final_name + ".tmp: " + errno_text(errno));
+    std::string out = encode_file_header({FileKind::checkpoint, number, covered + 1});
+    uint64_t out_offset = 0;
+    auto flush = [&] {
+      if (!write_all(io_, out_fd, out.data(), out.size(), static_cast<off_t>(out_offset)))
+        throw CheckpointError("cannot write wal/" + final_name + ".tmp: " + errno_text(errno));
+      out_offset += out.size();
+      out.clear();
+    };
+    Lsn record_number = 1;
+    WriteBatch batch;
+    std::string value;
+    for (auto& [key, loc] : live) {
+      if (!batch.empty() && batch.bytes() + key.size() + loc.length + 11 > kCheckpointRecordBytes) {
+        append_record(out, kTypeKvBatch, record_number++, batch.rep());
+        batch.clear();
+        if (out.size() >= kWriteChunk) flush();
+        if (stopping_.load()) throw CheckpointError("stopping");
+      }
+      value.resize(loc.length);
+      if (!read_exact(io_, inputs[loc.file].fd, value.data(), loc.length, static_cast<off_t>(loc.offset)))
+        throw CheckpointError("cannot read wal/" + inputs[loc.file].name + " at offset " + std::to_string(loc.offset) +
+                              ": " + errno_text(errno));
+      batch.put(key, value);
+    }
+    if (!batch.empty()) append_record(out, kTypeKvBatch, record_number++, batch.rep());
+    std::string end;
+    put_u64(end, live.size());
+    put_u64(end, covered);
+    append_record(out, kTypeCheckpointEnd, record_number++, end);
+    flush();
+    if (io_.fdatasync(out_fd) != 0)
+      throw CheckpointError("cannot fdatasync wal/" + final_name + ".tmp: " + errno_text(errno));
+    int fd = out_fd;
+    out_fd = -1;
+    if (io_.close(fd) != 0) throw CheckpointError("cannot close wal/" + final_name + ".tmp: " + errno_text(errno));
+    if (io_.rename(tmp_path, dir + "/" + final_name) != 0)
+      throw CheckpointError("cannot rename wal/" + final_name + ".tmp: " + errno_text(errno));
+    close_all();
+    // From here the new checkpoint may be what recovery finds. Until the directory is synced
+    // it may also not be: the old files stay until then.
+    if (!fsync_dir(io_, dir)) {
+      log("checkpoint: cannot fsync wal/ after renaming wal/" + final_name + ": " + errno_text(errno) +
+          "; keeping the files it replaces");
+      return false;
+    }
+    wal_bytes_.fetch_add(out_offset, std::memory_order_relaxed);
+    checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    uint64_t freed = 0;
+    auto remove = [&](const std::string& name, uint64_t size) {
+      if (io_.unlink(dir + "/" + name) == 0) {
+        wal_bytes_.fetch_sub(size, std::memory_order_relaxed);
+        freed += size;
+      } else if (errno != ENOENT) {
+        log("checkpoint: cannot delete wal/" + name + ": " + errno_text(errno) + " (deleted at the next open)");
+      }
+    };
+    for (auto& [n, size] : files.checkpoints)
+      if (n < number) remove(checkpoint_file_name(n), size);
+    for (auto& [n, size] : files.segments)
+      if (n <= number) remove(segment_file_name(n), size);
+    fsync_dir(io_, dir);  // best effort: a deletion that does not survive a crash is redone at open
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
+    log("checkpoint: wrote wal/" + final_name + ": " + std::to_string(live.size()) + " keys through LSN " +
+        std::to_string(covered) + ", " + std::to_string(out_offset) + " bytes, freed " + std::to_string(freed) +
+        " bytes in " + std::to_string(seconds) + " s");
+    return true;
+  } catch (const std::exception& e) {
+    close_all();
+    io_.unlink(tmp_path);
+    if (!stopping_.load()) log("checkpoint " + std::to_string(number) + " failed: " + e.what());
+    return false;
+  }
+}
+
+}  // namespace mqbase::store

@@ -1,0 +1,321 @@
+#include "store/wal_writer.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "store/coding.h"
+
+namespace mqbase::store {
+namespace {
+
+constexpr auto kRetryInterval = std::chrono::milliseconds(500);
+// Over budget, deletes ask for a checkpoint at most this often.
+constexpr auto kReliefInterval = std::chrono::seconds(1);
+
+}  // namespace
+
+WalWriter::WalWriter(Options options, std::atomic<uint64_t>& wal_bytes, SegmentClosedFn segment_closed)
+    : options_(std::move(options)),
+      io_(options_.io ? *options_.io : FileOps::posix()),
+      wal_bytes_(wal_bytes),
+      segment_closed_(std::move(segment_closed)) {}
+
+WalWriter::~WalWriter() { stop(); }
+
+void WalWriter::log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+std::string WalWriter::segment_name() const { return "wal/" + segment_file_name(segment_number_); }
+
+void WalWriter::start(uint64_t segment_number, Lsn next_lsn) {
+  written_lsn_ = synced_lsn_ = next_lsn - 1;
+  last_assigned_ = next_lsn - 1;
+  durable_.store(next_lsn - 1, std::memory_order_release);
+  int fd = create_segment(segment_number, next_lsn);
+  if (fd < 0)
+    throw StoreError("cannot create wal/" + segment_file_name(segment_number) + ": " + errno_text(errno));
+  fd_ = fd;
+  segment_number_ = segment_number;
+  written_size_ = synced_size_ = kFileHeaderSize;
+  last_sync_ = Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    running_ = true;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+Lsn WalWriter::append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes,
+                      WriteStatus* status) {
+  WriteStatus st = WriteStatus::ok;
+  Lsn lsn = 0;
+  bool wake = false;
+  if (payload.size() > kMaxRecordPayload) {
+    st = WriteStatus::too_large;
+  } else {
+    std::lock_guard lock(mu_);
+    bool over = options_.disk_budget != 0 && wal_bytes_.load(std::memory_order_relaxed) > options_.disk_budget;
+    if (stop_ || !running_) st = WriteStatus::closed;
+    else if (failing_.load(std::memory_order_relaxed)) st = WriteStatus::failing;
+    else if (over && !deletes_only) st = WriteStatus::over_budget;
+    else {
+      if (over && has_deletes) relief_wanted_ = true;
+      lsn = ++last_assigned_;
+      append_record_unsealed(pending_, type, lsn, payload);
+      wake = writer_idle_;
+    }
+  }
+  if (wake) wake_.notify_one();
+  if (status) *status = st;
+  return lsn;
+}
+
+uint64_t WalWriter::rotate() {
+  std::unique_lock lock(mu_);
+  if (stop_ || !running_ || failing_.load()) return 0;
+  uint64_t mine = ++rotations_requested_;
+  if (writer_idle_) wake_.notify_one();
+  rotated_.wait(lock, [&] { return rotations_done_ >= mine || !running_; });
+  return rotations_done_ >= mine ? rotation_result_ : 0;
+}
+
+void WalWriter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_ && !thread_.joinable()) return;
+    stop_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WalWriter::publish(Lsn lsn) {
+  durable_.store(lsn, std::memory_order_release);
+  if (on_durable_) on_durable_(lsn);
+}
+
+void WalWriter::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (failing_.load(std::memory_order_relaxed)) {
+      // rotate() callers are not kept waiting through a failure.
+      if (rotations_requested_ > rotations_done_) {
+        rotation_result_ = 0;
+        rotations_done_ = rotations_requested_;
+        rotated_.notify_all();
+      }
+      if (!stop_) wake_.wait_until(lock, retry_at_, [&] { return stop_; });
+      std::string buf;
+      buf.swap(pending_);
+      lock.unlock();
+      bool ok = commit(buf);
+      lock.lock();
+      if (ok) {
+        failing_.store(false, std::memory_order_release);
+        log("wal: writes succeed again after " + std::to_string(failed_attempts_) +
+            " failed attempts; accepting writes");
+        failed_attempts_ = 0;
+      } else if (stop_) {
+        log("wal: closing while the log is failing: " + std::to_string(pending_.size()) +
+            " bytes of records after LSN " + std::to_string(durable_lsn()) + " were never written");
+        break;
+      }
+      continue;
+    }
+    bool rotation_wanted = rotations_requested_ > rotations_done_;
+    bool relief = relief_wanted_ && Clock::now() >= next_relief_;
+    if (pending_.empty() && !rotation_wanted && !relief) {
+      if (stop_) break;
+      writer_idle_ = true;
+      if (options_.durability == Durability::batch && !unsynced_.empty()) {
+        auto due = last_sync_ + options_.batch_interval;
+        if (Clock::now() >= due) {
+          writer_idle_ = false;
+          lock.unlock();
+          if (!sync_active()) fail(errno, "fdatasync", {});
+          lock.lock();
+          continue;
+        }
+        wake_.wait_until(lock, due);
+      } else {
+        wake_.wait(lock);
+      }
+      writer_idle_ = false;
+      continue;
+    }
+    std::string buf;
+    buf.swap(pending_);
+    uint64_t requested = rotations_requested_;
+    if (relief) {
+      relief_wanted_ = false;
+      next_relief_ = Clock::now() + kReliefInterval;
+    }
+    lock.unlock();
+    bool ok = commit(buf);
+    uint64_t closed = 0;
+    if (ok && (rotation_wanted || relief)) {
+      uint64_t number = segment_number_;
+      RotateResult r = rotate_segment(relief);
+      if (r == RotateResult::ok) closed = number;
+      else if (r == RotateResult::sync_failed) fail(errno, "fdatasync", {});
+    }
+    lock.lock();
+    if (rotation_wanted) {
+      rotation_result_ = closed;
+      rotations_done_ = requested;
+      rotated_.notify_all();
+    }
+  }
+  // Stopping: everything written is fdatasync'd before the segment is closed.
+  lock.unlock();
+  if (!failing_.load() && written_size_ > synced_size_ && !sync_active())
+    log("wal: fdatasync of " + segment_name() + " at close failed: " + errno_text(errno));
+  if (fd_ >= 0) io_.close(fd_);
+  fd_ = -1;
+  lock.lock();
+  running_ = false;
+  rotated_.notify_all();
+}
+
+bool WalWriter::commit(std::string& buf) {
+  fill_record_crcs(buf);
+  size_t pos = 0;
+  while (pos < buf.size()) {
+    // Whole records until the segment reaches segment_bytes (at least one: a record never
+    // spans two segments, and one larger than segment_bytes gets a segment of its own).
+    size_t end = pos;
+    Lsn last = 0;
+    uint64_t count = 0;
+    do {
+      uint32_t length = decode_u32(buf.data() + end + 4);
+      last = record_lsn(buf.data() + end);
+      end += kRecordHeaderSize + length;
+      ++count;
+    } while (end < buf.size() && written_size_ + (end - pos) < options_.segment_bytes);
+    if (!write_chunk(buf.data() + pos, end - pos, last)) {
+      fail(errno, options_.durability == Durability::sync ? "write or fdatasync" : "write",
+           std::string_view(buf).substr(pos));
+      return false;
+    }
+    records_.fetch_add(count, std::memory_order_relaxed);
+    publish(last);
+    pos = end;
+    if (written_size_ >= options_.segment_bytes && Clock::now() >= rotate_retry_at_) {
+      RotateResult r = rotate_segment(false);
+      if (r == RotateResult::sync_failed) {
+        fail(errno, "fdatasync", std::string_view(buf).substr(pos));
+        return false;
+      }
+    }
+  }
+  if (options_.durability == Durability::batch && !unsynced_.empty() &&
+      Clock::now() >= last_sync_ + options_.batch_interval && !sync_active()) {
+    fail(errno, "fdatasync", {});
+    return false;
+  }
+  return true;
+}
+
+bool WalWriter::write_chunk(const char* data, size_t n, Lsn last) {
+  if (!write_all(io_, fd_, data, n, static_cast<off_t>(written_size_))) return false;
+  written_size_ += n;
+  written_lsn_ = last;
+  wal_bytes_.fetch_add(n, std::memory_order_relaxed);
+  bytes_written_.fetch_add(n, std::memory_order_relaxed);
+  if (options_.durability == Durability::sync) return sync_active();
+  unsynced_.append(data, n);
+  return true;
+}
+
+bool WalWriter::sync_active() {
+  auto t0 = Clock::now();
+  int rc = io_.fdatasync(fd_);
+  auto t1 = Clock::now();
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  last_sync_seconds_.store(std::chrono::duration<double>(t1 - t0).count(), std::memory_order_relaxed);
+  last_sync_ = t1;
+  if (rc != 0) return false;
+  synced_size_ = written_size_;
+  synced_lsn_ = written_lsn_;
+  unsynced_.clear();
+  return true;
+}
+
+void WalWriter::fail(int err, const char* what, std::string_view rest) {
+  // The bytes after synced_size_ may or may not be on disk (after a failed fdatasync the page
+  // cache may have dropped them): cut the file back and write them again on the next attempt.
+  if (written_size_ > synced_size_) {
+    if (io_.ftruncate(fd_, static_cast<off_t>(synced_size_)) != 0)
+      log("wal: cannot truncate " + segment_name() + " back to " + std::to_string(synced_size_) +
+          " bytes: " + errno_text(errno) + " (the retry overwrites the bytes after it)");
+    wal_bytes_.fetch_sub(written_size_ - synced_size_, std::memory_order_relaxed);
+  }
+  written_size_ = synced_size_;
+  written_lsn_ = synced_lsn_;
+  std::string restore = std::move(unsynced_);
+  unsynced_.clear();
+  restore.append(rest);
+  ++failed_attempts_;
+  retry_at_ = Clock::now() + kRetryInterval;
+  bool first = !failing_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mu_);
+    pending_.insert(0, restore);
+    failing_.store(true, std::memory_order_release);
+  }
+  if (first)
+    log(std::string("wal: ") + what + " of " + segment_name() + " at offset " + std::to_string(synced_size_) +
+        " failed: " + errno_text(err) + "; refusing writes, retrying every 500 ms (LSNs after " +
+        std::to_string(durable_lsn()) + " are kept in memory)");
+}
+
+WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
+  if (written_size_ > synced_size_ && !sync_active()) return RotateResult::sync_failed;
+  uint64_t next = segment_number_ + 1;
+  int fd = create_segment(next, written_lsn_ + 1);
+  if (fd < 0) {
+    log("wal: cannot create wal/" + segment_file_name(next) + ": " + errno_text(errno) + "; " + segment_name() +
+        " grows past segment_bytes until it can");
+    rotate_retry_at_ = Clock::now() + kRetryInterval;
+    return RotateResult::create_failed;
+  }
+  io_.close(fd_);
+  uint64_t closed = segment_number_, closed_bytes = written_size_;
+  fd_ = fd;
+  segment_number_ = next;
+  written_size_ = synced_size_ = kFileHeaderSize;
+  if (segment_closed_) segment_closed_(closed, closed_bytes, relieve_budget);
+  return RotateResult::ok;
+}
+
+int WalWriter::create_segment(uint64_t number, Lsn first_lsn) {
+  // Written under a temporary name and renamed once synced: a segment with its final name
+  // always has a whole header.
+  std::string final_path = options_.wal_dir + "/" + segment_file_name(number);
+  std::string tmp_path = final_path + ".tmp";
+  std::string header = encode_file_header({FileKind::segment, number, first_lsn});
+  int fd = io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC);
+  if (fd < 0) return -1;
+  if (!write_all(io_, fd, header.data(), header.size(), 0) || io_.fdatasync(fd) != 0 ||
+      io_.rename(tmp_path, final_path) != 0) {
+    int err = errno;
+    io_.close(fd);
+    io_.unlink(tmp_path);
+    errno = err;
+    return -1;
+  }
+  if (!fsync_dir(io_, options_.wal_dir)) {
+    // The segment exists but its name may not survive a crash: do not write records into it.
+    int err = errno;
+    io_.close(fd);
+    io_.unlink(final_path);
+    errno = err;
+    return -1;
+  }
+  wal_bytes_.fetch_add(kFileHeaderSize, std::memory_order_relaxed);
+  return fd;
+}
+
+}  // namespace mqbase::store

@@ -1,0 +1,140 @@
+// WalWriter: the log's one writer thread and its group commit. Callers' append() copies a
+// record into a pending buffer under a short mutex and assigns its LSN; the thread swaps the
+// whole buffer out, writes it to the active segment with one pwrite, fdatasyncs it once (sync
+// mode) and then publishes the highest LSN in it as durable: one fdatasync covers every record
+// that arrived while the previous one ran. Batch mode publishes after the write and fdatasyncs
+// at most every batch_interval. The thread also rotates segments at segment_bytes and on
+// request (a checkpoint), and survives ENOSPC/EIO: it cuts the segment back to what was
+// synced, keeps the unsynced records, refuses appends ("failing") and retries every 500 ms.
+//
+// Design: a record's crc is computed by the writer thread (fill_record_crcs), not under the
+// callers' mutex, which then covers only a memcpy. Durable means the same as in Store.
+//
+// Thread-safety: append(), durable_lsn(), rotate() and stats are safe from any thread;
+// start(), set_on_durable() and stop() are for the owner (Store), once each.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "store/file_ops.h"
+#include "store/log_format.h"
+#include "store/store_options.h"
+
+namespace mqbase::store {
+
+class WalWriter {
+ public:
+  struct Options {
+    std::string wal_dir;
+    Durability durability = Durability::sync;  // batch or sync
+    std::chrono::milliseconds batch_interval{10};
+    uint64_t segment_bytes = 64ull << 20;
+    uint64_t disk_budget = 0;
+    std::function<void(const std::string&)> log;
+    FileOps* io = nullptr;
+  };
+  // Called on the writer thread when segment `number` (now `bytes` long) is closed and fully
+  // synced. `relieve_budget`: wal/ is over its budget and deletes have been written since, so
+  // a checkpoint may free space now.
+  using SegmentClosedFn = std::function<void(uint64_t number, uint64_t bytes, bool relieve_budget)>;
+
+  // `wal_bytes` is the store's count of bytes in wal/: the writer adds what it writes.
+  WalWriter(Options options, std::atomic<uint64_t>& wal_bytes, SegmentClosedFn segment_closed);
+  ~WalWriter();
+  WalWriter(const WalWriter&) = delete;
+  WalWriter& operator=(const WalWriter&) = delete;
+
+  // Creates segment `segment_number` whose first record will be `next_lsn` and starts the
+  // thread. Throws StoreError when the segment cannot be created.
+  void start(uint64_t segment_number, Lsn next_lsn);
+
+  // Queues one record. Returns its LSN and sets *status ok, or returns 0 with the reason:
+  // too_large, closed, failing, over_budget (unless `deletes_only`). `has_deletes`: the record
+  // deletes keys (over budget, that asks for a checkpoint soon). Never blocks on I/O.
+  Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status);
+
+  Lsn durable_lsn() const { return durable_.load(std::memory_order_acquire); }
+  // `fn` runs on the writer thread after each commit with the new durable LSN. Call before start().
+  void set_on_durable(std::function<void(Lsn)> fn) { on_durable_ = std::move(fn); }
+
+  // Writes what is pending, closes the active segment and opens the next. Blocks until done.
+  // Returns the closed segment's number, or 0 when the log is failing, stopping, or the next
+  // segment cannot be created.
+  uint64_t rotate();
+
+  // Writes and fdatasyncs what is pending (one last retry if failing), then ends the thread.
+  // Idempotent.
+  void stop();
+
+  bool failing() const { return failing_.load(std::memory_order_acquire); }
+  uint64_t records_written() const { return records_.load(std::memory_order_relaxed); }
+  uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
+  uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  double last_sync_seconds() const { return last_sync_seconds_.load(std::memory_order_relaxed); }
+
+ private:
+  enum class RotateResult : uint8_t { ok, create_failed, sync_failed };
+  using Clock = std::chrono::steady_clock;
+
+  void run();
+  // Writes `buf` (whole records, crcs filled) to the log, rotating at segment_bytes; false
+  // after a failure (the unwritten rest is back in pending_, failing_ is set).
+  bool commit(std::string& buf);
+  bool write_chunk(const char* data, size_t n, Lsn last);
+  bool sync_active();
+  RotateResult rotate_segment(bool relieve_budget);
+  int create_segment(uint64_t number, Lsn first_lsn);
+  // Cuts the segment back to what is synced and puts the unsynced bytes and `rest` back in
+  // front of pending_.
+  void fail(int err, const char* what, std::string_view rest);
+  void publish(Lsn lsn);
+  std::string segment_name() const;
+  void log(const std::string& line) const;
+
+  Options options_;
+  FileOps& io_;
+  std::atomic<uint64_t>& wal_bytes_;
+  SegmentClosedFn segment_closed_;
+  std::function<void(Lsn)> on_durable_;
+  std::thread thread_;
+
+  // Shared with callers, under mu_.
+  mutable std::mutex mu_;
+  std::condition_variable wake_;          // the writer waits here
+  std::condition_variable rotated_;       // rotate() callers wait here
+  std::string pending_;                   // records not yet written, crcs not filled
+  Lsn last_assigned_ = 0;
+  bool writer_idle_ = false;              // append() notifies only then
+  bool stop_ = false;
+  bool running_ = false;
+  bool relief_wanted_ = false;            // deletes appended while over budget
+  uint64_t rotations_requested_ = 0, rotations_done_ = 0, rotation_result_ = 0;
+  std::atomic<bool> failing_{false};
+  std::atomic<Lsn> durable_{0};
+
+  // The writer thread's own.
+  int fd_ = -1;
+  uint64_t segment_number_ = 0;
+  uint64_t written_size_ = 0;  // bytes in the active segment
+  uint64_t synced_size_ = 0;   // of which fdatasync'd
+  Lsn written_lsn_ = 0;        // last LSN written to the active segment
+  Lsn synced_lsn_ = 0;
+  std::string unsynced_;       // batch mode: the bytes in [synced_size_, written_size_)
+  Clock::time_point last_sync_{};
+  Clock::time_point retry_at_{};
+  Clock::time_point rotate_retry_at_{};
+  Clock::time_point next_relief_{};
+  uint64_t failed_attempts_ = 0;
+
+  std::atomic<uint64_t> records_{0}, bytes_written_{0}, syncs_{0};
+  std::atomic<double> last_sync_seconds_{0};
+};
+
+}  // namespace mqbase::store

@@ -1,0 +1,468 @@
+// Store end to end: writes survive a reopen (from 8 threads, last value wins, deletes stay
+// deleted, LSNs contiguous), group commit (far fewer fdatasyncs than records), batch and none
+// modes, the data directory lock, segment rotation, checkpoints (explicit and background),
+// records of callers' own types, the disk budget, progress logging, and the write statuses.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "store/log_format.h"
+#include "store_test_util.h"
+
+namespace mqbase::store {
+namespace {
+
+using namespace test;
+
+WriteBatch put(std::string_view k, std::string_view v) {
+  WriteBatch b;
+  b.put(k, v);
+  return b;
+}
+
+WriteBatch del(std::string_view k) {
+  WriteBatch b;
+  b.del(k);
+  return b;
+}
+
+TEST(StoreTest, WritesSurviveReopen) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  {
+    auto store = Store::open(o);
+    EXPECT_TRUE(contents(*store).empty());
+    WriteBatch b;
+    b.put("a", "1");
+    b.put("b", "2");
+    b.put("c", "3");
+    WriteStatus st = WriteStatus::failing;
+    EXPECT_EQ(store->write(b, &st), 1u);
+    EXPECT_EQ(st, WriteStatus::ok);
+    EXPECT_EQ(store->write(put("a", "one")), 2u);
+    EXPECT_EQ(store->write(del("b")), 3u);
+    store->close();
+    EXPECT_EQ(store->durable_lsn(), 3u);
+  }
+  RecoveryReport report;
+  KvMap got = reopen_contents(o, &report);
+  EXPECT_EQ(got, (KvMap{{"a", "one"}, {"c", "3"}}));
+  EXPECT_EQ(report.records, 3u);
+  EXPECT_EQ(report.last_lsn, 3u);
+  EXPECT_EQ(report.live_keys, 2u);
+  EXPECT_TRUE(report.warnings.empty());
+  // LSNs continue after a reopen.
+  auto store = Store::open(o);
+  EXPECT_EQ(store->write(put("d", "4")), 4u);
+}
+
+TEST(StoreTest, EightThreadsLastValueWinsDeletesGoneLsnsContiguous) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  constexpr int kThreads = 8, kWrites = 600, kKeys = 40;
+  std::mutex mu;
+  std::vector<Lsn> lsns;
+  KvMap want;
+  {
+    auto store = Store::open(o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<Lsn> mine;
+        KvMap last;
+        for (int i = 0; i < kWrites; ++i) {
+          std::string key = "t" + std::to_string(t) + "/k" + std::to_string(i % kKeys);
+          WriteBatch b;
+          if (i % 7 == 3) {
+            b.del(key);
+            last.erase(key);
+          } else {
+            std::string value = "v" + std::to_string(i);
+            b.put(key, value);
+            last[key] = value;
+          }
+          WriteStatus st;
+          Lsn lsn = store->write(b, &st);
+          ASSERT_EQ(st, WriteStatus::ok);
+          mine.push_back(lsn);
+        }
+        std::lock_guard lock(mu);
+        lsns.insert(lsns.end(), mine.begin(), mine.end());
+        want.insert(last.begin(), last.end());
+      });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_TRUE(eventually([&] { return store->durable_lsn() == kThreads * kWrites; }));
+  }
+  std::sort(lsns.begin(), lsns.end());
+  ASSERT_EQ(lsns.size(), size_t{kThreads * kWrites});
+  for (size_t i = 0; i < lsns.size(); ++i) ASSERT_EQ(lsns[i], i + 1) << "LSNs are 1..N without gaps or repeats";
+  RecoveryReport report;
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_EQ(report.last_lsn, Lsn{kThreads * kWrites});
+}
+
+TEST(StoreTest, GroupCommitSyncsFarFewerTimesThanRecords) {
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::sync);
+  constexpr int kThreads = 8, kWrites = 5000;
+  auto store = Store::open(o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        WriteStatus st;
+        store->write(put("t" + std::to_string(t) + "/" + std::to_string(i % 100), "value"), &st);
+        ASSERT_EQ(st, WriteStatus::ok);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(eventually([&] { return store->durable_lsn() == kThreads * kWrites; }));
+  Store::Stats s = store->stats();
+  EXPECT_EQ(s.records, uint64_t{kThreads * kWrites});
+  EXPECT_GT(s.syncs, 0u);
+  EXPECT_LT(s.syncs, s.records / 4) << "one fdatasync must cover many records";
+  EXPECT_GT(s.bytes_written, s.records * 17);
+}
+
+TEST(StoreTest, OnDurableReportsEveryLsnInOrder) {
+  TempDir dir;
+  auto store = Store::open(options_for(dir.path()));
+  std::mutex mu;
+  std::vector<Lsn> seen;
+  store->set_on_durable([&](Lsn lsn) {
+    std::lock_guard lock(mu);
+    seen.push_back(lsn);
+  });
+  Lsn last = 0;
+  for (int i = 0; i < 200; ++i) last = store->write(put("k" + std::to_string(i), "v"));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return !seen.empty() && seen.back() == last;
+  }));
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+}
+
+TEST(StoreTest, BatchModeIsDurableAfterTheWriteAndSyncsSoonAfter) {
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::batch);
+  o.batch_interval = std::chrono::milliseconds(20);
+  {
+    auto store = Store::open(o);
+    EXPECT_EQ(store->durability(), Durability::batch);
+    Lsn last = 0;
+    for (int i = 0; i < 100; ++i) last = store->write(put("k" + std::to_string(i), std::to_string(i)));
+    ASSERT_TRUE(eventually([&] { return store->durable_lsn() == last; }));
+    // The fdatasync follows within the interval even with no further writes.
+    ASSERT_TRUE(eventually([&] { return store->stats().syncs > 0; }, std::chrono::seconds(2)));
+    EXPECT_LT(store->stats().syncs, 100u);
+  }
+  KvMap got = reopen_contents(o);
+  EXPECT_EQ(got.size(), 100u);
+  EXPECT_EQ(got["k42"], "42");
+}
+
+TEST(StoreTest, NoneModeWritesNoFilesButLock) {
+  TempDir dir;
+  std::string data = dir.path() + "/data";
+  auto o = options_for(data, Durability::none);
+  auto store = Store::open(o);
+  int on_durable_calls = 0;
+  store->set_on_durable([&](Lsn) { ++on_durable_calls; });
+  for (int i = 1; i <= 50; ++i) {
+    WriteStatus st;
+    EXPECT_EQ(store->write(put("k", "v"), &st), Lsn(i));
+    EXPECT_EQ(st, WriteStatus::ok);
+    EXPECT_EQ(store->durable_lsn(), Lsn(i));
+  }
+  EXPECT_TRUE(store->checkpoint());
+  store->close();
+  std::vector<std::string> names;
+  for (auto& e : fs::directory_iterator(data)) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"LOCK"});
+  EXPECT_EQ(on_durable_calls, 0);
+  WriteStatus st;
+  EXPECT_EQ(store->write(put("k", "v"), &st), 0u);
+  EXPECT_EQ(st, WriteStatus::closed);
+}
+
+TEST(StoreTest, NoneModeReadsAnExistingDirectoryWithoutChangingIt) {
+  TempDir dir;
+  {
+    auto store = Store::open(options_for(dir.path()));
+    store->write(put("a", "1"));
+  }
+  // A torn tail stays where it is in none mode.
+  std::string seg = segment_paths(dir.path()).front();
+  write_file(seg, read_file(seg) + std::string(10, 'x'));
+  auto before = wal_names(dir.path());
+  auto size_before = fs::file_size(seg);
+  RecoveryReport report;
+  auto store = Store::open(options_for(dir.path(), Durability::none), &report);
+  EXPECT_EQ(contents(*store), (KvMap{{"a", "1"}}));
+  EXPECT_EQ(report.warnings.size(), 1u);
+  EXPECT_EQ(store->write(put("b", "2")), 2u) << "LSNs continue after the recovered ones";
+  store->close();
+  EXPECT_EQ(wal_names(dir.path()), before);
+  EXPECT_EQ(fs::file_size(seg), size_before);
+}
+
+TEST(StoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  auto first = Store::open(o);
+  try {
+    Store::open(o);
+    FAIL() << "the second open must throw";
+  } catch (const StoreError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("in use"), std::string::npos) << what;
+    EXPECT_NE(what.find("pid " + std::to_string(::getpid())), std::string::npos) << what;
+    EXPECT_NE(what.find(dir.path()), std::string::npos) << what;
+  }
+  auto o_none = options_for(dir.path(), Durability::none);
+  EXPECT_THROW(Store::open(o_none), StoreError);
+  first->close();
+  first->close();  // idempotent
+  EXPECT_NO_THROW(Store::open(o));
+}
+
+TEST(StoreTest, RotatesAcrossSegments) {
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::batch);
+  o.segment_bytes = 4096;
+  o.checkpoint_bytes = 1ull << 40;
+  KvMap want;
+  {
+    auto store = Store::open(o);
+    for (int i = 0; i < 1000; ++i) {
+      std::string k = "key" + std::to_string(i % 300), v = std::string(60, char('a' + i % 26));
+      store->write(put(k, v));
+      want[k] = v;
+    }
+  }
+  auto segs = segment_paths(dir.path());
+  EXPECT_GE(segs.size(), 10u);
+  Lsn expect_lsn = 1;
+  for (const auto& s : segs) {
+    // No segment holds more than one record beyond segment_bytes, and LSNs run on across them.
+    auto records = parse_records(s);
+    uint64_t size = fs::file_size(s);
+    if (!records.empty()) {
+      EXPECT_LT(size - records.back().size, o.segment_bytes) << s;
+    }
+    for (const auto& r : records) EXPECT_EQ(r.lsn, expect_lsn++) << s;
+  }
+  RecoveryReport report;
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_EQ(report.last_lsn, 1000u);
+}
+
+TEST(StoreTest, CheckpointThenReopen) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  o.segment_bytes = 2048;
+  o.checkpoint_bytes = 1ull << 40;  // only explicit checkpoints here
+  KvMap want;
+  auto write_round = [&](Store& store, int round) {
+    for (int i = 0; i < 300; ++i) {
+      std::string k = "key" + std::to_string(i % 97);
+      if (i % 5 == 0) {
+        store.write(del(k));
+        want.erase(k);
+      } else {
+        std::string v = "r" + std::to_string(round) + "v" + std::to_string(i);
+        store.write(put(k, v));
+        want[k] = v;
+      }
+    }
+  };
+  {
+    auto store = Store::open(o);
+    write_round(*store, 1);
+    EXPECT_TRUE(store->checkpoint());
+    EXPECT_EQ(store->stats().checkpoints, 1u);
+    // What remains: the checkpoint and the segment opened after it.
+    auto names = wal_names(dir.path());
+    ASSERT_EQ(names.size(), 2u);
+    EXPECT_TRUE(names[0].ends_with(".log"));
+    EXPECT_TRUE(names[1].starts_with("checkpoint-"));
+    write_round(*store, 2);
+  }
+  RecoveryReport report;
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_EQ(report.last_lsn, 600u);
+  {
+    auto store = Store::open(o);
+    EXPECT_TRUE(store->checkpoint());
+    EXPECT_TRUE(store->checkpoint()) << "a checkpoint right after another one";
+    write_round(*store, 3);
+    EXPECT_TRUE(store->checkpoint());
+    auto names = wal_names(dir.path());
+    EXPECT_EQ(std::count_if(names.begin(), names.end(), [](auto& n) { return n.starts_with("checkpoint-"); }), 1);
+  }
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_EQ(report.last_lsn, 900u);
+  // Checking the directory agrees.
+  std::ostringstream out;
+  EXPECT_TRUE(check(dir.path(), out)) << out.str();
+}
+
+TEST(StoreTest, BackgroundCheckpointWhenEnoughLogAccumulates) {
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::batch);
+  o.segment_bytes = 4096;
+  o.checkpoint_bytes = 16384;
+  KvMap want;
+  {
+    auto store = Store::open(o);
+    for (int i = 0; i < 2000; ++i) {
+      std::string k = "key" + std::to_string(i % 50), v = std::string(40, char('a' + i % 26));
+      store->write(put(k, v));
+      want[k] = v;
+    }
+    ASSERT_TRUE(eventually([&] { return store->stats().checkpoints > 0; }));
+  }
+  // Far less than the ~130 KB written remains on disk.
+  uint64_t total = 0;
+  for (auto& e : fs::directory_iterator(dir.wal())) total += e.file_size();
+  EXPECT_LT(total, 64u * 1024);
+  EXPECT_EQ(reopen_contents(o), want);
+}
+
+TEST(StoreTest, RecordsOfOtherTypesComeBackAtRecovery) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  {
+    auto store = Store::open(o);
+    store->write(put("a", "1"));
+    EXPECT_EQ(store->write_record(5, "row one"), 2u);
+    EXPECT_EQ(store->write_record(126, std::string("\0bin", 4)), 3u);
+    EXPECT_THROW(store->write_record(1, "x"), std::invalid_argument);
+    EXPECT_THROW(store->write_record(127, "x"), std::invalid_argument);
+    EXPECT_THROW(store->write_record(0, "x"), std::invalid_argument);
+  }
+  std::vector<std::tuple<uint8_t, Lsn, std::string>> seen;
+  auto store = Store::open(o, nullptr, [&](uint8_t type, Lsn lsn, std::string_view payload) {
+    seen.emplace_back(type, lsn, std::string(payload));
+  });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], std::make_tuple(uint8_t{5}, Lsn{2}, std::string("row one")));
+  EXPECT_EQ(seen[1], std::make_tuple(uint8_t{126}, Lsn{3}, std::string("\0bin", 4)));
+  EXPECT_EQ(contents(*store), (KvMap{{"a", "1"}}));
+}
+
+TEST(StoreTest, DiskBudgetRefusesPutsButAcceptsDeletes) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  o.disk_budget = 64 * 1024;
+  o.segment_bytes = 16 * 1024;
+  o.checkpoint_bytes = 1ull << 40;  // space comes back only through the budget's own checkpoint
+  auto store = Store::open(o);
+  std::string value(1000, 'v');
+  std::vector<std::string> keys;
+  WriteStatus st = WriteStatus::ok;
+  for (int i = 0; i < 1000 && st == WriteStatus::ok; ++i) {
+    Lsn lsn = store->write(put("k" + std::to_string(i), value), &st);
+    if (st == WriteStatus::ok) {
+      keys.push_back("k" + std::to_string(i));
+      ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= lsn; }));
+    } else {
+      EXPECT_EQ(lsn, 0u);
+    }
+  }
+  ASSERT_EQ(st, WriteStatus::over_budget);
+  EXPECT_GT(store->stats().wal_bytes_on_disk, o.disk_budget);
+  EXPECT_EQ(store->write_record(9, "row", &st), 0u);
+  EXPECT_EQ(st, WriteStatus::over_budget);
+  WriteBatch mixed;
+  mixed.del(keys[0]);
+  mixed.put("x", "y");
+  EXPECT_EQ(store->write(mixed, &st), 0u);
+  EXPECT_EQ(st, WriteStatus::over_budget);
+  // Deleting frees space: deletes are accepted, and a checkpoint follows that drops them.
+  for (const auto& k : keys) {
+    EXPECT_NE(store->write(del(k), &st), 0u);
+    EXPECT_EQ(st, WriteStatus::ok);
+  }
+  ASSERT_TRUE(eventually([&] { return store->stats().wal_bytes_on_disk < o.disk_budget; }))
+      << store->stats().wal_bytes_on_disk;
+  EXPECT_NE(store->write(put("again", "ok"), &st), 0u);
+  EXPECT_EQ(st, WriteStatus::ok);
+  store->close();
+  EXPECT_EQ(reopen_contents(o), (KvMap{{"again", "ok"}}));
+}
+
+TEST(StoreTest, ProgressLoggingDuringRecovery) {
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::batch);
+  o.segment_bytes = 8192;
+  {
+    auto store = Store::open(o);
+    for (int i = 0; i < 3000; ++i) store->write(put("k" + std::to_string(i), "value"));
+  }
+  std::mutex mu;
+  std::vector<std::string> lines;
+  o.log = [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    lines.push_back(line);
+  };
+  o.progress_interval = std::chrono::milliseconds(0);
+  RecoveryReport report;
+  EXPECT_EQ(reopen_contents(o, &report).size(), 3000u);
+  EXPECT_GT(report.seconds, 0.0);
+  EXPECT_EQ(report.records, 3000u);
+  std::lock_guard lock(mu);
+  bool progress = false, done = false;
+  for (const auto& l : lines) {
+    if (l.find("%)") != std::string::npos && l.find("records") != std::string::npos) progress = true;
+    if (l.find("recovery: done") != std::string::npos) done = true;
+  }
+  EXPECT_TRUE(progress);
+  EXPECT_TRUE(done);
+  // And without a log function nothing breaks.
+  o.log = nullptr;
+  EXPECT_EQ(reopen_contents(o).size(), 3000u);
+}
+
+TEST(StoreTest, WriteStatuses) {
+  TempDir dir;
+  auto store = Store::open(options_for(dir.path(), Durability::batch));
+  WriteStatus st;
+  std::string big(kMaxRecordPayload + 1, 'x');
+  EXPECT_EQ(store->write_record(7, big, &st), 0u);
+  EXPECT_EQ(st, WriteStatus::too_large);
+  EXPECT_EQ(store->write(WriteBatch(), &st), 1u) << "an empty batch is a record like any other";
+  EXPECT_EQ(st, WriteStatus::ok);
+  store->close();
+  EXPECT_EQ(store->write(put("a", "b"), &st), 0u);
+  EXPECT_EQ(st, WriteStatus::closed);
+  EXPECT_FALSE(store->checkpoint());
+}
+
+TEST(StoreTest, ReleaseRecoveredEmptiesTheMap) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  {
+    auto store = Store::open(o);
+    store->write(put("a", "1"));
+  }
+  auto store = Store::open(o);
+  EXPECT_EQ(contents(*store).size(), 1u);
+  store->release_recovered();
+  EXPECT_TRUE(contents(*store).empty());
+}
+
+}  // namespace
+}  // namespace mqbase::store
