@@ -68,8 +68,9 @@ class Store {
   // batch: written (fdatasync follows within batch_interval); none: every LSN returned so far.
   Lsn durable_lsn() const;
   // Called on the writer thread after each group commit with the new durable_lsn(). Set before
-  // the first write(). Must be quick (post elsewhere). Never called in none mode, where every
-  // LSN is durable as write() returns it.
+  // the first write(). Must be quick (post elsewhere) and must not call checkpoint() or
+  // close(), which wait for the writer thread (write() is fine). Never called in none mode,
+  // where every LSN is durable as write() returns it.
   void set_on_durable(std::function<void(Lsn)> fn);
 
   // Writes a checkpoint now covering everything written before the call (the active segment

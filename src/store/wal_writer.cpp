@@ -12,6 +12,8 @@ namespace {
 constexpr auto kRetryInterval = std::chrono::milliseconds(500);
 // Over budget, deletes ask for a checkpoint at most this often.
 constexpr auto kReliefInterval = std::chrono::seconds(1);
+// The writer's spare buffer is kept up to this capacity.
+constexpr size_t kKeepBuffer = 4 << 20;
 
 }  // namespace
 
@@ -97,6 +99,14 @@ void WalWriter::publish(Lsn lsn) {
 }
 
 void WalWriter::run() {
+  // Swapped with pending_ each round, so the two buffers keep their capacity instead of
+  // growing from nothing every time (one that grew past kKeepBuffer in a burst is let go).
+  std::string buf;
+  auto take_pending = [&] {
+    if (buf.capacity() > kKeepBuffer) std::string().swap(buf);
+    buf.clear();
+    buf.swap(pending_);
+  };
   std::unique_lock lock(mu_);
   for (;;) {
     if (failing_.load(std::memory_order_relaxed)) {
@@ -107,17 +117,11 @@ void WalWriter::run() {
         rotated_.notify_all();
       }
       if (!stop_) wake_.wait_until(lock, retry_at_, [&] { return stop_; });
-      std::string buf;
-      buf.swap(pending_);
+      take_pending();
       lock.unlock();
       bool ok = commit(buf);
       lock.lock();
-      if (ok) {
-        failing_.store(false, std::memory_order_release);
-        log("wal: writes succeed again after " + std::to_string(failed_attempts_) +
-            " failed attempts; accepting writes");
-        failed_attempts_ = 0;
-      } else if (stop_) {
+      if (!ok && stop_) {
         log("wal: closing while the log is failing: " + std::to_string(pending_.size()) +
             " bytes of records after LSN " + std::to_string(durable_lsn()) + " were never written");
         break;
@@ -145,8 +149,7 @@ void WalWriter::run() {
       writer_idle_ = false;
       continue;
     }
-    std::string buf;
-    buf.swap(pending_);
+    take_pending();
     uint64_t requested = rotations_requested_;
     if (relief) {
       relief_wanted_ = false;
@@ -181,6 +184,10 @@ void WalWriter::run() {
 
 bool WalWriter::commit(std::string& buf) {
   fill_record_crcs(buf);
+  // A retry publishes only once all of it is written (and synced), after failing_ is
+  // cleared: whoever sees durable_lsn catch up can write again.
+  const bool retry = failing_.load(std::memory_order_relaxed);
+  Lsn last_written = 0;
   size_t pos = 0;
   while (pos < buf.size()) {
     // Whole records until the segment reaches segment_bytes (at least one: a record never
@@ -200,7 +207,8 @@ bool WalWriter::commit(std::string& buf) {
       return false;
     }
     records_.fetch_add(count, std::memory_order_relaxed);
-    publish(last);
+    if (!retry) publish(last);
+    last_written = last;
     pos = end;
     if (written_size_ >= options_.segment_bytes && Clock::now() >= rotate_retry_at_) {
       RotateResult r = rotate_segment(false);
@@ -214,6 +222,15 @@ bool WalWriter::commit(std::string& buf) {
       Clock::now() >= last_sync_ + options_.batch_interval && !sync_active()) {
     fail(errno, "fdatasync", {});
     return false;
+  }
+  if (retry) {
+    {
+      std::lock_guard lock(mu_);
+      failing_.store(false, std::memory_order_release);
+    }
+    log("wal: writes succeed again after " + std::to_string(failed_attempts_) + " failed attempts; accepting writes");
+    failed_attempts_ = 0;
+    if (last_written != 0) publish(last_written);
   }
   return true;
 }

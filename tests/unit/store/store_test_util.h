@@ -165,10 +165,16 @@ class FaultFileOps : public FileOps {
   std::atomic<int> torn_write_bytes{-1};
   // fdatasync of segment files fails with this errno (0: no fault).
   std::atomic<int> segment_sync_errno{0};
-  // A simulated crash: after this many more calls (of any kind but close), every call fails
-  // with EIO and does nothing; -1: disarmed.
+  // A simulated crash: after this many more calls that change files (open, pwrite, fdatasync,
+  // fsync, ftruncate, rename, unlink), every call but close fails with EIO and does nothing;
+  // -1: disarmed.
   std::atomic<long> crash_after{-1};
   std::atomic<bool> crashed{false};
+  // fdatasync and fsync return 0 at once: for tests of process crashes (the page cache
+  // survives those), where real syncs would only make the test slow.
+  std::atomic<bool> fake_syncs{false};
+  // unlink fails with EIO and deletes nothing.
+  std::atomic<bool> fail_unlink{false};
   std::atomic<long> calls{0};
 
   // Order of events for the durability test: called after each successful segment pwrite
@@ -222,7 +228,10 @@ class FaultFileOps : public FileOps {
     return w;
   }
   ssize_t pread(int fd, void* buf, size_t n, off_t off) override {
-    if (crash_step()) return -1;
+    if (crashed.load()) {
+      errno = EIO;
+      return -1;
+    }
     return FileOps::pread(fd, buf, n, off);
   }
   int fdatasync(int fd) override {
@@ -231,13 +240,13 @@ class FaultFileOps : public FileOps {
       errno = segment_sync_errno.load();
       return -1;
     }
-    int rc = FileOps::fdatasync(fd);
+    int rc = fake_syncs.load() ? 0 : FileOps::fdatasync(fd);
     if (rc == 0 && is_segment(fd) && on_segment_synced) on_segment_synced();
     return rc;
   }
   int fsync(int fd) override {
     if (crash_step()) return -1;
-    return FileOps::fsync(fd);
+    return fake_syncs.load() ? 0 : FileOps::fsync(fd);
   }
   int ftruncate(int fd, off_t len) override {
     if (crash_step()) return -1;
@@ -245,10 +254,21 @@ class FaultFileOps : public FileOps {
   }
   int rename(const std::string& from, const std::string& to) override {
     if (crash_step()) return -1;
-    return FileOps::rename(from, to);
+    int rc = FileOps::rename(from, to);
+    if (rc == 0) {
+      // A segment is written under a temporary name and renamed with its descriptor open.
+      std::lock_guard lock(mu_);
+      for (auto& [fd, path] : paths_)
+        if (path == from) path = to;
+    }
+    return rc;
   }
   int unlink(const std::string& path) override {
     if (crash_step()) return -1;
+    if (fail_unlink.load()) {
+      errno = EIO;
+      return -1;
+    }
     return FileOps::unlink(path);
   }
 

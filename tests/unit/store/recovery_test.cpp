@@ -1,0 +1,420 @@
+// Recovery: a torn tail (cut at every byte of the last records, zeros, garbage, copies of a
+// directory taken while a writer runs) loses only the incomplete record; corruption anywhere
+// else (a flipped payload or length byte, an LSN gap, a missing segment, a lost segment tail)
+// stops the start naming file and offset, or is skipped and reported with skip_corrupt; a bad
+// checkpoint falls back to the previous one; leftovers are cleaned; check() agrees.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "store/store.h"
+#include "store_test_util.h"
+
+namespace mqbase::store {
+namespace {
+
+using namespace test;
+
+constexpr const char* kSeg1 = "wal/0000000000000001.log";
+
+// Writes `n` records, record i putting "k<i>" = "v<i>", and closes the store.
+void write_numbered(const StoreOptions& o, int n) {
+  auto store = Store::open(o);
+  for (int i = 0; i < n; ++i) {
+    WriteBatch b;
+    b.put("k" + std::to_string(i), "v" + std::to_string(i));
+    store->write(b);
+  }
+}
+
+// What write_numbered's first `n` records leave.
+KvMap numbered(int n) {
+  KvMap m;
+  for (int i = 0; i < n; ++i) m["k" + std::to_string(i)] = "v" + std::to_string(i);
+  return m;
+}
+
+std::string open_error(const StoreOptions& o) {
+  try {
+    Store::open(o);
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::vector<std::string>& lines, const std::string& needle) {
+  for (const auto& l : lines)
+    if (l.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST(RecoveryTest, TornTailAtEveryByteOfTheLastRecord) {
+  TempDir dir;
+  constexpr int kRecords = 30;
+  write_numbered(options_for(dir.path()), kRecords);
+  std::string seg = segment_paths(dir.path()).back();
+  auto records = parse_records(seg);
+  ASSERT_EQ(records.size(), size_t{kRecords});
+  const std::string original = read_file(seg);
+  const uint64_t from = records[kRecords - 1].offset;
+  for (uint64_t cut = from; cut < original.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    TempDir copy;
+    copy_wal(dir.path(), copy.path());
+    std::string copy_seg = copy.wal() + "/" + fs::path(seg).filename().string();
+    write_file(copy_seg, original.substr(0, cut));
+    int complete = 0;
+    uint64_t partial_at = 0;
+    for (const auto& r : records) {
+      if (r.offset + r.size <= cut) ++complete;
+      else if (r.offset < cut) partial_at = r.offset;
+    }
+    RecoveryReport report;
+    auto o = options_for(copy.path());
+    FaultFileOps no_syncs;  // the syncs are not what this test is about, and cost time
+    no_syncs.fake_syncs = true;
+    o.io = &no_syncs;
+    ASSERT_EQ(reopen_contents(o, &report), numbered(complete));
+    EXPECT_EQ(report.last_lsn, Lsn(complete));
+    if (partial_at) {
+      ASSERT_EQ(report.warnings.size(), 1u);
+      EXPECT_NE(report.warnings[0].find("torn record at " + std::string(kSeg1) + " offset " + std::to_string(partial_at)),
+                std::string::npos)
+          << report.warnings[0];
+      EXPECT_EQ(fs::file_size(copy_seg), partial_at) << "truncated at the torn record";
+    } else {
+      EXPECT_TRUE(report.warnings.empty());
+    }
+    // Once cut, the tail is clean: the next start has nothing to say and LSNs go on.
+    auto store = Store::open(o, &report);
+    EXPECT_TRUE(report.warnings.empty());
+    WriteBatch b;
+    b.put("next", "1");
+    EXPECT_EQ(store->write(b), Lsn(complete + 1));
+  }
+}
+
+TEST(RecoveryTest, ZerosOrGarbageAfterTheLastRecordAreATornTail) {
+  for (int garbage = 0; garbage < 2; ++garbage) {
+    TempDir dir;
+    auto o = options_for(dir.path());
+    write_numbered(o, 10);
+    std::string seg = segment_paths(dir.path()).back();
+    uint64_t size = fs::file_size(seg);
+    std::string tail(4096, '\0');
+    std::mt19937 rng(7);
+    if (garbage)
+      for (char& c : tail) c = static_cast<char>(rng());
+    write_file(seg, read_file(seg) + tail);
+    RecoveryReport report;
+    EXPECT_EQ(reopen_contents(o, &report), numbered(10));
+    ASSERT_EQ(report.warnings.size(), 1u);
+    EXPECT_NE(report.warnings[0].find("offset " + std::to_string(size)), std::string::npos) << report.warnings[0];
+    if (!garbage) {
+      EXPECT_NE(report.warnings[0].find("zeroed"), std::string::npos) << report.warnings[0];
+    }
+    EXPECT_EQ(fs::file_size(seg), size);
+  }
+}
+
+TEST(RecoveryTest, CopiesTakenWhileAWriterRunsRecoverAPrefix) {
+  // A copy of the files at an arbitrary moment is what a kill -9 (or a power cut, for what
+  // was synced) leaves: it must open, hold every record that was durable before the copy,
+  // and be exactly the effect of the records up to its last LSN.
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::sync);
+  o.segment_bytes = 16 * 1024;
+  o.checkpoint_bytes = 1ull << 40;
+  auto store = Store::open(o);
+  std::mutex mu;
+  std::vector<WriteBatch> batches(1);  // batches[lsn]
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      WriteBatch b;
+      std::string key = "k" + std::to_string(i % 200);
+      if (i % 9 == 4) b.del(key);
+      else b.put(key, "v" + std::to_string(i) + std::string(i % 50, 'x'));
+      Lsn lsn;
+      {
+        std::lock_guard lock(mu);  // keeps batches[] in LSN order with one writer
+        lsn = store->write(b);
+        ASSERT_EQ(lsn, batches.size());
+        batches.push_back(std::move(b));
+      }
+      // Like a client waiting for its acknowledgements now and then: the log grows at the
+      // disk's pace, not the CPU's.
+      if (i % 16 == 15) {
+        ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= lsn; }));
+      }
+    }
+  });
+  for (int round = 0; round < 12; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    Lsn durable = store->durable_lsn();
+    TempDir copy;
+    copy_wal(dir.path(), copy.path());
+    RecoveryReport report;
+    KvMap got = reopen_contents(options_for(copy.path()), &report);
+    EXPECT_GE(report.last_lsn, durable) << "a durable record is missing from the copy";
+    KvMap want;
+    {
+      std::lock_guard lock(mu);
+      ASSERT_LT(report.last_lsn, batches.size());
+      for (Lsn l = 1; l <= report.last_lsn; ++l)
+        WriteBatch::for_each(batches[l].rep(), [&](bool is_put, std::string_view k, std::string_view v) {
+          if (is_put) want[std::string(k)] = std::string(v);
+          else want.erase(std::string(k));
+        });
+    }
+    ASSERT_EQ(got, want) << "round " << round << ", last LSN " << report.last_lsn;
+  }
+  stop.store(true);
+  writer.join();
+  EXPECT_GT(segment_paths(dir.path()).size(), 1u);
+}
+
+TEST(RecoveryTest, FlippedPayloadByteInAMiddleRecordStopsTheStart) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 20);
+  auto records = parse_records(dir.wal() + "/0000000000000001.log");
+  uint64_t bad = records[10].offset;
+  flip_byte(dir.wal() + "/0000000000000001.log", bad + 17 + 3);
+  EXPECT_EQ(open_error(o), "corrupt record in " + std::string(kSeg1) + " at offset " + std::to_string(bad) +
+                               ": checksum mismatch");
+}
+
+TEST(RecoveryTest, BadLastRecordOfAnOlderSegmentIsCorruption) {
+  // Only the last segment can have a torn tail: the older ones were synced before the next began.
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 20);
+  write_numbered(o, 1);  // segment 2
+  auto records = parse_records(dir.wal() + "/0000000000000001.log");
+  flip_byte(dir.wal() + "/0000000000000001.log", records.back().offset + 20);
+  std::string err = open_error(o);
+  EXPECT_NE(err.find("corrupt record in " + std::string(kSeg1) + " at offset " + std::to_string(records.back().offset)),
+            std::string::npos)
+      << err;
+}
+
+TEST(RecoveryTest, SkipCorruptOpensAndReportsWhatItSkipped) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 20);
+  std::string seg = dir.wal() + "/0000000000000001.log";
+  auto records = parse_records(seg);
+  uint64_t bad = records[10].offset;
+  flip_byte(seg, bad + 17 + 3);
+  o.skip_corrupt = true;
+  RecoveryReport report;
+  KvMap want = numbered(20);
+  want.erase("k10");
+  {
+    auto store = Store::open(o, &report);
+    EXPECT_EQ(contents(*store), want);
+    ASSERT_EQ(report.skipped.size(), 1u);
+    EXPECT_NE(report.skipped[0].find(std::string(kSeg1) + " at offset " + std::to_string(bad)), std::string::npos)
+        << report.skipped[0];
+    EXPECT_NE(report.skipped[0].find("to offset " + std::to_string(records[11].offset)), std::string::npos)
+        << report.skipped[0];
+    EXPECT_EQ(report.last_lsn, 20u);
+    // A checkpoint folds the damaged segment away, so the next start needs no skipping.
+    EXPECT_TRUE(store->checkpoint());
+  }
+  o.skip_corrupt = false;
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_TRUE(report.skipped.empty());
+}
+
+TEST(RecoveryTest, FlippedLengthInAMiddleRecordOfTheLastSegmentIsCorruptionNotATornTail) {
+  // A length that now points past the end of the file, or over the limit, or just elsewhere,
+  // looks like a torn tail from where it stands; the valid records after it say otherwise.
+  for (int byte : {4, 5, 6, 7}) {
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x40}, uint8_t{0x80}}) {
+      SCOPED_TRACE("length byte " + std::to_string(byte) + " mask " + std::to_string(mask));
+      TempDir dir;
+      auto o = options_for(dir.path());
+      write_numbered(o, 20);
+      std::string seg = dir.wal() + "/0000000000000001.log";
+      auto records = parse_records(seg);
+      uint64_t bad = records[15].offset;
+      flip_byte(seg, bad + byte, mask);
+      std::string err = open_error(o);
+      EXPECT_NE(err.find("corrupt record in " + std::string(kSeg1) + " at offset " + std::to_string(bad)),
+                std::string::npos)
+          << err;
+      // With skip_corrupt only that record is lost.
+      o.skip_corrupt = true;
+      RecoveryReport report;
+      KvMap want = numbered(20);
+      want.erase("k15");
+      EXPECT_EQ(reopen_contents(o, &report), want);
+      EXPECT_EQ(report.skipped.size(), 1u);
+    }
+  }
+}
+
+TEST(RecoveryTest, LsnGapIsCorruption) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 20);
+  std::string seg = dir.wal() + "/0000000000000001.log";
+  auto records = parse_records(seg);
+  std::string d = read_file(seg);
+  d.erase(records[8].offset, records[8].size);  // every record still checks out on its own
+  write_file(seg, d);
+  std::string err = open_error(o);
+  EXPECT_NE(err.find("at offset " + std::to_string(records[8].offset) + ": LSN gap: expected LSN 9, found 10"),
+            std::string::npos)
+      << err;
+  o.skip_corrupt = true;
+  RecoveryReport report;
+  KvMap want = numbered(20);
+  want.erase("k8");
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_TRUE(contains(report.skipped, "LSN gap")) << (report.skipped.empty() ? "" : report.skipped[0]);
+}
+
+TEST(RecoveryTest, MissingSegmentIsCorruption) {
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::batch);
+  o.segment_bytes = 1024;
+  o.checkpoint_bytes = 1ull << 40;
+  write_numbered(o, 300);
+  ASSERT_GE(segment_paths(dir.path()).size(), 4u);
+  fs::remove(dir.wal() + "/0000000000000002.log");
+  std::string err = open_error(o);
+  EXPECT_NE(err.find("missing segment wal/0000000000000002.log"), std::string::npos) << err;
+}
+
+TEST(RecoveryTest, LostTailOfAnOlderSegmentIsAnLsnGap) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 20);
+  write_numbered(o, 1);  // segment 2 starts at LSN 21
+  std::string seg = dir.wal() + "/0000000000000001.log";
+  auto records = parse_records(seg);
+  fs::resize_file(seg, records.back().offset);  // a clean cut: segment 1 alone looks fine
+  std::string err = open_error(o);
+  EXPECT_NE(err.find("wal/0000000000000002.log"), std::string::npos) << err;
+  EXPECT_NE(err.find("LSN gap: the segment starts at LSN 21, expected 20"), std::string::npos) << err;
+}
+
+TEST(RecoveryTest, BadCheckpointFallsBackToThePreviousOne) {
+  for (int damage = 0; damage < 2; ++damage) {
+    SCOPED_TRACE(damage ? "flipped byte" : "no end record");
+    TempDir dir;
+    FaultFileOps ops;
+    auto o = options_for(dir.path());
+    o.segment_bytes = 2048;
+    o.checkpoint_bytes = 1ull << 40;
+    o.io = &ops;
+    KvMap want;
+    auto round = [&](Store& s, int r) {
+      for (int i = 0; i < 100; ++i) {
+        WriteBatch b;
+        std::string k = "k" + std::to_string(i % 30);
+        if (i % 4 == 0) {
+          b.del(k);
+          want.erase(k);
+        } else {
+          std::string v = "r" + std::to_string(r) + "/" + std::to_string(i);
+          b.put(k, v);
+          want[k] = v;
+        }
+        s.write(b);
+      }
+    };
+    {
+      auto s = Store::open(o);
+      round(*s, 1);
+      ASSERT_TRUE(s->checkpoint());  // checkpoint A
+      round(*s, 2);
+      round(*s, 3);
+      // Checkpoint B is renamed into place, but the files it replaces stay (as after a crash
+      // right after the rename).
+      ops.fail_unlink.store(true);
+      ASSERT_TRUE(s->checkpoint());
+      ops.fail_unlink.store(false);
+      round(*s, 4);
+    }
+    std::vector<std::string> checkpoints;
+    for (auto& name : wal_names(dir.path()))
+      if (name.starts_with("checkpoint-")) checkpoints.push_back(name);
+    ASSERT_EQ(checkpoints.size(), 2u);
+    std::string ckpt = dir.wal() + "/" + checkpoints.back();
+    if (damage) flip_byte(ckpt, 60);
+    else fs::resize_file(ckpt, fs::file_size(ckpt) - 10);
+    o.io = nullptr;
+    RecoveryReport report;
+    EXPECT_EQ(reopen_contents(o, &report), want);
+    EXPECT_TRUE(contains(report.warnings, "checkpoint wal/" + checkpoints.back() + " ignored"))
+        << ::testing::PrintToString(report.warnings);
+    EXPECT_EQ(report.last_lsn, 400u);
+    std::ostringstream out;
+    EXPECT_FALSE(check(dir.path(), out)) << "check() calls the bad checkpoint corruption\n" << out.str();
+  }
+}
+
+TEST(RecoveryTest, TemporaryFilesAndLeftoversAreDeletedAtOpen) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 5);
+  {
+    auto s = Store::open(o);
+    ASSERT_TRUE(s->checkpoint());  // covers segments 1 and 2
+  }
+  write_file(dir.wal() + "/0000000000000001.log", "leftover of an interrupted cleanup");
+  write_file(dir.wal() + "/0000000000000009.log.tmp", "an interrupted rotation");
+  write_file(dir.wal() + "/checkpoint-0000000000000009.ckpt.tmp", "an interrupted checkpoint");
+  RecoveryReport report;
+  EXPECT_EQ(reopen_contents(o, &report), numbered(5));
+  auto names = wal_names(dir.path());
+  for (const auto& n : names) {
+    EXPECT_FALSE(n.ends_with(".tmp")) << n;
+    EXPECT_NE(n, "0000000000000001.log");
+  }
+}
+
+TEST(RecoveryTest, CheckReportsCorruptionAndAcceptsATornTail) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 20);
+  std::string seg = dir.wal() + "/0000000000000001.log";
+  {
+    std::ostringstream out;
+    EXPECT_TRUE(check(dir.path(), out)) << out.str();
+    EXPECT_NE(out.str().find(std::string(kSeg1) + ": 20 records"), std::string::npos) << out.str();
+  }
+  std::string original = read_file(seg);
+  write_file(seg, original.substr(0, original.size() - 5));
+  {
+    std::ostringstream out;
+    EXPECT_TRUE(check(dir.path(), out)) << out.str();
+    EXPECT_NE(out.str().find("torn tail at offset"), std::string::npos) << out.str();
+    EXPECT_EQ(fs::file_size(seg), original.size() - 5) << "check() changes nothing";
+  }
+  write_file(seg, original);
+  auto records = parse_records(seg);
+  flip_byte(seg, records[4].offset + 18);
+  {
+    std::ostringstream out;
+    EXPECT_FALSE(check(dir.path(), out)) << out.str();
+    EXPECT_NE(out.str().find("corrupt record in " + std::string(kSeg1) + " at offset " + std::to_string(records[4].offset)),
+              std::string::npos)
+        << out.str();
+    EXPECT_NE(out.str().find("CORRUPT"), std::string::npos);
+  }
+  std::ostringstream out;
+  EXPECT_TRUE(check(dir.path() + "/nonexistent", out)) << "an empty directory is a fresh store";
+}
+
+}  // namespace
+}  // namespace mqbase::store
