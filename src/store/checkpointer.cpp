@@ -242,6 +242,9 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
     if (io_.rename(tmp_path, dir + "/" + final_name) != 0)
       throw CheckpointError("cannot rename wal/" + final_name + ".tmp: " + errno_text(errno));
     close_all();
+    wal_bytes_.fetch_add(out_offset, std::memory_order_relaxed);
+    if (auto same = files.checkpoints.find(number); same != files.checkpoints.end())
+      subtract_bytes(wal_bytes_, same->second);  // the rename replaced it (an earlier attempt)
     // From here the new checkpoint may be what recovery finds. Until the directory is synced
     // it may also not be: the old files stay until then.
     if (!fsync_dir(io_, dir)) {
@@ -249,12 +252,11 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
           "; keeping the files it replaces");
       return false;
     }
-    wal_bytes_.fetch_add(out_offset, std::memory_order_relaxed);
     checkpoints_.fetch_add(1, std::memory_order_relaxed);
     uint64_t freed = 0;
     auto remove = [&](const std::string& name, uint64_t size) {
       if (io_.unlink(dir + "/" + name) == 0) {
-        wal_bytes_.fetch_sub(size, std::memory_order_relaxed);
+        subtract_bytes(wal_bytes_, size);
         freed += size;
       } else if (errno != ENOENT) {
         log("checkpoint: cannot delete wal/" + name + ": " + errno_text(errno) + " (deleted at the next open)");

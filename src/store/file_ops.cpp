@@ -86,6 +86,12 @@ bool fsync_dir(FileOps& io, const std::string& dir) {
   return ok;
 }
 
+void subtract_bytes(std::atomic<uint64_t>& count, uint64_t n) {
+  uint64_t old = count.load(std::memory_order_relaxed);
+  while (!count.compare_exchange_weak(old, old > n ? old - n : 0, std::memory_order_relaxed)) {
+  }
+}
+
 std::string errno_text(int err) {
   char buf[128];
   // GNU strerror_r returns the message (maybe not in buf).

@@ -10,7 +10,9 @@
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace mqbase::store {
@@ -39,6 +41,9 @@ bool write_all(FileOps& io, int fd, const void* buf, size_t n, off_t offset);
 bool read_exact(FileOps& io, int fd, void* buf, size_t n, off_t offset);
 // Opens `dir` read-only, fsyncs it, closes it: makes a create, rename or unlink in it durable.
 bool fsync_dir(FileOps& io, const std::string& dir);
+// Subtracts n from a byte count without wrapping below zero (a count that went wrong must not
+// turn into a huge one, which a disk budget would take for a full disk).
+void subtract_bytes(std::atomic<uint64_t>& count, uint64_t n);
 // strerror(errno) for log lines and exceptions.
 std::string errno_text(int err);
 

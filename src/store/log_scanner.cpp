@@ -53,7 +53,6 @@ ScanResult scan_log_file(FileOps& io, const std::string& path, const std::string
   if (!header) {
     // Nothing in the file can be trusted without its header: the whole file is skipped.
     corrupt(0, why, result.file_size);
-    result.stopped = true;
     return result;
   }
   result.header_ok = true;

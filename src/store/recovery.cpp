@@ -138,8 +138,8 @@ void Recovery::replay_segment(uint64_t number, bool last, Lsn& expected, Recover
   uint64_t size = r.file_size;
   if (r.torn_offset) {
     uint64_t cut = *r.torn_offset;
-    warn("torn record at wal/" + name + " offset " + std::to_string(cut) + " (" + r.torn_reason + "): " +
-         (modify_ ? "truncated " : "ignored ") + std::to_string(r.file_size - cut) + " bytes");
+    warn("torn record at wal/" + name + " offset " + std::to_string(cut) + ": " + (modify_ ? "truncated " : "ignored ") +
+         std::to_string(r.file_size - cut) + " bytes (" + r.torn_reason + ")");
     if (modify_) {
       int fd = io_.open(wal_dir_ + "/" + name, O_WRONLY);
       bool ok = fd >= 0 && io_.ftruncate(fd, static_cast<off_t>(cut)) == 0 && io_.fdatasync(fd) == 0;

@@ -267,7 +267,7 @@ void WalWriter::fail(int err, const char* what, std::string_view rest) {
     if (io_.ftruncate(fd_, static_cast<off_t>(synced_size_)) != 0)
       log("wal: cannot truncate " + segment_name() + " back to " + std::to_string(synced_size_) +
           " bytes: " + errno_text(errno) + " (the retry overwrites the bytes after it)");
-    wal_bytes_.fetch_sub(written_size_ - synced_size_, std::memory_order_relaxed);
+    subtract_bytes(wal_bytes_, written_size_ - synced_size_);
   }
   written_size_ = synced_size_;
   written_lsn_ = synced_lsn_;

@@ -363,6 +363,32 @@ TEST(RecoveryTest, BadCheckpointFallsBackToThePreviousOne) {
   }
 }
 
+TEST(RecoveryTest, BadSegmentHeaderIsCorruptionAndSkipCorruptSkipsTheFile) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  write_numbered(o, 5);  // segment 1: k0..k4
+  {
+    auto s = Store::open(o);  // segment 2: k5
+    WriteBatch b;
+    b.put("k5", "v5");
+    s->write(b);
+  }
+  write_numbered(o, 0);  // segment 3, empty: the damaged one is not the last
+  flip_byte(dir.wal() + "/0000000000000002.log", 3);
+  std::string err = open_error(o);
+  EXPECT_NE(err.find("corrupt record in wal/0000000000000002.log at offset 0: bad magic"), std::string::npos) << err;
+  o.skip_corrupt = true;
+  RecoveryReport report;
+  {
+    auto s = Store::open(o, &report);
+    EXPECT_EQ(contents(*s), numbered(5));
+    EXPECT_TRUE(contains(report.skipped, "wal/0000000000000002.log at offset 0")) << ::testing::PrintToString(report.skipped);
+    EXPECT_TRUE(s->checkpoint()) << "a checkpoint goes past the skipped file";
+  }
+  o.skip_corrupt = false;
+  EXPECT_EQ(reopen_contents(o), numbered(5));
+}
+
 TEST(RecoveryTest, TemporaryFilesAndLeftoversAreDeletedAtOpen) {
   TempDir dir;
   auto o = options_for(dir.path());

@@ -311,6 +311,10 @@ TEST(StoreTest, CheckpointThenReopen) {
     EXPECT_TRUE(store->checkpoint());
     auto names = wal_names(dir.path());
     EXPECT_EQ(std::count_if(names.begin(), names.end(), [](auto& n) { return n.starts_with("checkpoint-"); }), 1);
+    // The store's count of wal/ bytes (what the disk budget compares) is what is on disk.
+    uint64_t on_disk = 0;
+    for (auto& e : fs::directory_iterator(dir.wal())) on_disk += e.file_size();
+    EXPECT_EQ(store->stats().wal_bytes_on_disk, on_disk);
   }
   EXPECT_EQ(reopen_contents(o, &report), want);
   EXPECT_EQ(report.last_lsn, 900u);
