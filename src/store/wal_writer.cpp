@@ -200,7 +200,8 @@ bool WalWriter::commit(std::string& buf) {
       last = record_lsn(buf.data() + end);
       end += kRecordHeaderSize + length;
       ++count;
-    } while (end < buf.size() && written_size_ + (end - pos) < options_.segment_bytes);
+    } while (end < buf.size() && (written_size_ >= options_.segment_bytes  // the rotation failed: no point in small pieces
+                                  || written_size_ + (end - pos) < options_.segment_bytes));
     if (!write_chunk(buf.data() + pos, end - pos, last)) {
       fail(errno, options_.durability == Durability::sync ? "write or fdatasync" : "write",
            std::string_view(buf).substr(pos));
@@ -262,13 +263,12 @@ bool WalWriter::sync_active() {
 
 void WalWriter::fail(int err, const char* what, std::string_view rest) {
   // The bytes after synced_size_ may or may not be on disk (after a failed fdatasync the page
-  // cache may have dropped them): cut the file back and write them again on the next attempt.
-  if (written_size_ > synced_size_) {
-    if (io_.ftruncate(fd_, static_cast<off_t>(synced_size_)) != 0)
-      log("wal: cannot truncate " + segment_name() + " back to " + std::to_string(synced_size_) +
-          " bytes: " + errno_text(errno) + " (the retry overwrites the bytes after it)");
-    subtract_bytes(wal_bytes_, written_size_ - synced_size_);
-  }
+  // cache may have dropped them; a failed write may have written part): cut the file back and
+  // write them again on the next attempt.
+  if (io_.ftruncate(fd_, static_cast<off_t>(synced_size_)) != 0 && !failing_.load(std::memory_order_relaxed))
+    log("wal: cannot truncate " + segment_name() + " back to " + std::to_string(synced_size_) + " bytes: " +
+        errno_text(errno) + " (the retry overwrites the bytes after it)");
+  subtract_bytes(wal_bytes_, written_size_ - synced_size_);
   written_size_ = synced_size_;
   written_lsn_ = synced_lsn_;
   std::string restore = std::move(unsynced_);
@@ -293,11 +293,15 @@ WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
   uint64_t next = segment_number_ + 1;
   int fd = create_segment(next, written_lsn_ + 1);
   if (fd < 0) {
-    log("wal: cannot create wal/" + segment_file_name(next) + ": " + errno_text(errno) + "; " + segment_name() +
-        " grows past segment_bytes until it can");
+    if (!rotation_failing_)
+      log("wal: cannot create wal/" + segment_file_name(next) + ": " + errno_text(errno) + "; " + segment_name() +
+          " grows past segment_bytes until it can (retrying every 500 ms)");
+    rotation_failing_ = true;
     rotate_retry_at_ = Clock::now() + kRetryInterval;
     return RotateResult::create_failed;
   }
+  if (rotation_failing_) log("wal: created wal/" + segment_file_name(next) + " after failed attempts");
+  rotation_failing_ = false;
   io_.close(fd_);
   uint64_t closed = segment_number_, closed_bytes = written_size_;
   fd_ = fd;

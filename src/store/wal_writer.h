@@ -132,6 +132,7 @@ class WalWriter {
   Clock::time_point rotate_retry_at_{};
   Clock::time_point next_relief_{};
   uint64_t failed_attempts_ = 0;
+  bool rotation_failing_ = false;  // creating the next segment failed (logged once)
 
   std::atomic<uint64_t> records_{0}, bytes_written_{0}, syncs_{0};
   std::atomic<double> last_sync_seconds_{0};

@@ -190,6 +190,42 @@ TEST(FaultTest, BatchModeEnospc) {
       [](FaultFileOps& ops) { ops.segment_write_errno = 0; }, "No space left on device");
 }
 
+TEST(FaultTest, ANewSegmentThatCannotBeCreatedLeavesTheActiveOneInUse) {
+  TempDir dir;
+  FaultFileOps ops;
+  LogLines log;
+  auto o = options_for(dir.path());
+  o.io = &ops;
+  o.log = log.fn();
+  o.segment_bytes = 1024;
+  KvMap want;
+  auto store = Store::open(o);
+  ops.new_segment_errno = ENOSPC;
+  Lsn lsn = 0;
+  for (int i = 0; i < 200; ++i) {
+    WriteStatus st;
+    lsn = store->write(put("k" + std::to_string(i), std::string(30, 'v')), &st);
+    ASSERT_EQ(st, WriteStatus::ok) << "rotation trouble does not refuse writes";
+    want["k" + std::to_string(i)] = std::string(30, 'v');
+  }
+  ASSERT_TRUE(eventually([&] { return store->durable_lsn() == lsn; }));
+  EXPECT_EQ(segment_paths(dir.path()).size(), 1u);
+  EXPECT_GT(fs::file_size(segment_paths(dir.path())[0]), 4 * o.segment_bytes);
+  EXPECT_EQ(log.count("No space left on device"), 1) << "logged once";
+  EXPECT_FALSE(store->checkpoint()) << "a checkpoint needs the active segment closed";
+  ops.new_segment_errno = 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(550));
+  lsn = store->write(put("last", "1"));
+  want["last"] = "1";
+  ASSERT_TRUE(eventually([&] { return store->durable_lsn() == lsn; }));
+  // The rotation follows the write that finds the retry time passed.
+  EXPECT_TRUE(eventually([&] { return segment_paths(dir.path()).size() >= 2; }));
+  EXPECT_TRUE(store->checkpoint());
+  store.reset();
+  o.io = nullptr;
+  EXPECT_EQ(reopen_contents(o), want);
+}
+
 TEST(FaultTest, CrashAtEveryStepOfACheckpoint) {
   // One run per step: the crash takes effect at the k-th call that changes a file, and from
   // then on nothing reaches the disk. Whatever the step, the directory must reopen with every
