@@ -124,8 +124,12 @@ void add_flags(CLI::App* cmd, BenchFlags& f, const ScenarioHelp& s) {
     cmd->add_option("--drain", o.drain_s, "At most this many seconds waiting for messages in flight (10)")
         ->check(CLI::NonNegativeNumber);
   }
-  if (s.scenario != bench::Scenario::pub)
+  if (s.scenario != bench::Scenario::pub) {
+    cmd->add_flag("--persistent", o.persistent_subscribers,
+                  "Subscribers keep their session (clean session 0 / Session Expiry 300 s): a durable broker "
+                  "then stores every message before acknowledging it");
     cmd->add_option("--filter", o.filter, "Subscription filter (default: derived from the topic; sub: bench/#)");
+  }
   if (s.scenario != bench::Scenario::pub && s.scenario != bench::Scenario::sub) {
     cmd->add_option("--storm", o.storm_rate,
                     "After --duration undisturbed, --duration more while this many clients per second connect,"

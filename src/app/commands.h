@@ -6,6 +6,8 @@
 namespace mqbase::app {
 
 void add_serve_command(CLI::App& app);
+// `mqbase check --data-dir D`: verifies every record of a data directory offline.
+void add_check_command(CLI::App& app);
 void add_client_commands(CLI::App& app);  // pub, sub
 void add_bench_command(CLI::App& app);    // bench <scenario>
 

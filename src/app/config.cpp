@@ -57,7 +57,7 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
       }
       continue;
     }
-    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth"};
+    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage"};
     if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections))
       fail(origin, node, s, "unknown section");
     const auto& t = table(origin, node, s);
@@ -67,6 +67,24 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.server.threads = static_cast<unsigned>(integer(origin, v, key, 0, 1024));
       } else if (key == "server.data_dir") {
         c.data_dir = string(origin, v, key);
+      } else if (key == "storage.durability") {
+        std::string mode = string(origin, v, key);
+        if (mode == "sync")
+          c.storage.durability = store::Durability::sync;
+        else if (mode == "batch")
+          c.storage.durability = store::Durability::batch;
+        else if (mode == "none")
+          c.storage.durability = store::Durability::none;
+        else
+          fail(origin, v, key, "must be one of sync, batch, none");
+      } else if (key == "storage.batch_interval_ms") {
+        c.storage.batch_interval_ms = static_cast<uint32_t>(integer(origin, v, key, 1, 60'000));
+      } else if (key == "storage.segment_size") {
+        c.storage.segment_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 34));
+      } else if (key == "storage.checkpoint_bytes") {
+        c.storage.checkpoint_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 40));
+      } else if (key == "storage.disk_budget") {
+        c.storage.disk_budget = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 50));
       } else if (key == "limits.max_packet_size") {
         c.limits.max_packet_size = static_cast<uint32_t>(integer(origin, v, key, 16, 268'435'460));
       } else if (key == "limits.max_queued_messages") {

@@ -8,13 +8,24 @@
 #include "broker/limits.h"
 #include "broker/subscription_index.h"
 #include "net/server.h"
+#include "store/store.h"
 
 namespace mqbase::app {
+
+// [storage]: the data directory's write-ahead log (docs/durability.md).
+struct StorageConfig {
+  store::Durability durability = store::Durability::sync;
+  uint32_t batch_interval_ms = 10;
+  uint64_t segment_bytes = 64ull << 20;
+  uint64_t checkpoint_bytes = 256ull << 20;
+  uint64_t disk_budget = 0;  // 0: none
+};
 
 struct Config {
   net::ServerOptions server;
   broker::Limits limits;
   std::string data_dir = "./mqbase-data";
+  StorageConfig storage;
   std::string log_level = "info";
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set

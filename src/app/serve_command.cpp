@@ -2,14 +2,18 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "app/commands.h"
 #include "app/config.h"
 #include "auth/hmac_challenge.h"
 #include "broker/broker.h"
+#include "broker/persistence.h"
 #include "net/server.h"
+#include "store/store.h"
 
 namespace mqbase::app {
 
@@ -23,6 +27,8 @@ struct ServeFlags {
   std::optional<unsigned> threads;
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
+  std::optional<std::string> durability;
+  bool recover_skip_corrupt = false;
   std::string ready_file;
 };
 
@@ -53,32 +59,86 @@ int serve(const ServeFlags& f) {
   if (f.threads) config.server.threads = *f.threads;
   if (f.data_dir) config.data_dir = *f.data_dir;
   if (f.log_level) config.log_level = *f.log_level;
+  if (f.durability) {
+    try {
+      load_config_text("storage.durability = \"" + *f.durability + "\"", "--durability", config);
+    } catch (const ConfigError& e) {
+      std::fprintf(stderr, "mqbase: %s\n", e.what());
+      return 2;
+    }
+  }
 
   auto logger = spdlog::stderr_color_mt("mqbase");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) {
-    spdlog::error("cannot create data directory {}: {}", config.data_dir, ec.message());
+  // A file-size limit (ulimit -f) makes a write past it fail with EFBIG, which the store
+  // handles as a full disk; by default SIGXFSZ would kill the process instead.
+  std::signal(SIGXFSZ, SIG_IGN);
+  // The data directory first: recovery finishes before any listener opens.
+  store::StoreOptions so;
+  so.dir = config.data_dir;
+  so.durability = config.storage.durability;
+  so.batch_interval = std::chrono::milliseconds(config.storage.batch_interval_ms);
+  so.segment_bytes = config.storage.segment_bytes;
+  so.checkpoint_bytes = config.storage.checkpoint_bytes;
+  so.disk_budget = config.storage.disk_budget;
+  so.skip_corrupt = f.recover_skip_corrupt;
+  so.log = [](const std::string& line) { spdlog::info("store: {}", line); };
+  std::unique_ptr<store::Store> store;
+  store::RecoveryReport report;
+  try {
+    store = store::Store::open(so, &report);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    if (!f.recover_skip_corrupt && std::string_view(e.what()).find("corrupt") != std::string_view::npos)
+      spdlog::error("to start anyway, skipping what cannot be read: mqbase serve --recover-skip-corrupt "
+                    "(check first: mqbase check --data-dir {})",
+                    config.data_dir);
     return 1;
   }
+  for (const auto& w : report.warnings) spdlog::warn("store: {}", w);
+  for (const auto& s : report.skipped) spdlog::warn("store: skipped {}", s);
 
   broker::Broker broker(config.limits, config.share_strategy);
   if (!config.hmac_challenge_secret.empty())
     broker.add_authenticator(std::make_shared<auth::HmacChallengeAuthenticator>(config.hmac_challenge_secret));
   net::Server server(broker, config.server);
+  store->set_on_durable(server.durable_notifier());
+  // The writer calls into the server's loops: it stops before they go, on every way out.
+  struct CloseStore {
+    store::Store& store;
+    ~CloseStore() { store.close(); }
+  } close_store{*store};
+  broker::Persistence persistence(*store);
+  std::vector<broker::MessagePtr> wills;
+  if (config.storage.durability == store::Durability::none) {
+    store->release_recovered();  // memory only: whatever an earlier run kept stays unread
+  } else {
+    auto recovered = persistence.load();
+    store->release_recovered();
+    wills = broker.start_persistence(persistence, recovered);
+    spdlog::info("recovered {} sessions, {} retained messages from {} ({} records, {:.2f} s){}",
+                 recovered.sessions.size(), recovered.retained.size(), config.data_dir, report.records,
+                 report.seconds,
+                 recovered.expired_sessions ? fmt::format("; {} sessions expired while stopped", recovered.expired_sessions)
+                                            : std::string());
+  }
   try {
     server.start();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  for (auto& w : wills) broker.publish(w);  // of sessions that ended while the server was down
   if (!f.ready_file.empty()) write_ready_file(f.ready_file, server.bound());
-  spdlog::info("mqbase {} ready (data in {})", MQBASE_VERSION, config.data_dir);
+  spdlog::info("mqbase {} ready (data in {}, durability {})", MQBASE_VERSION, config.data_dir,
+               config.storage.durability == store::Durability::sync    ? "sync"
+               : config.storage.durability == store::Durability::batch ? "batch"
+                                                                       : "none");
   server.run();
+  store->close();  // what is pending goes to disk
   spdlog::info("stopped");
   return 0;
 }
@@ -97,8 +157,19 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--data-dir", flags->data_dir, "Data directory");
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--durability", flags->durability, "sync (default), batch or none: see docs/durability.md")
+      ->check(CLI::IsMember({"sync", "batch", "none"}));
+  cmd->add_flag("--recover-skip-corrupt", flags->recover_skip_corrupt,
+                "Start even when the log is corrupt in the middle, skipping the records that cannot be read");
   cmd->add_option("--ready-file", flags->ready_file, "Write the bound ports as JSON here once listening");
   cmd->callback([flags] { set_exit_code(serve(*flags)); });
+}
+
+void add_check_command(CLI::App& app) {
+  auto dir = std::make_shared<std::string>("./mqbase-data");
+  auto* cmd = app.add_subcommand("check", "Verify every record of a data directory (offline; changes nothing)");
+  cmd->add_option("--data-dir", *dir, "Data directory")->check(CLI::ExistingDirectory);
+  cmd->callback([dir] { set_exit_code(store::check(*dir, std::cout) ? 0 : 1); });
 }
 
 }  // namespace mqbase::app

@@ -53,6 +53,9 @@ struct BenchOptions {
   // storm_filters filters each and disconnect (clean session), so the two rates can be compared.
   double storm_rate = 0;
   uint32_t storm_filters = 10;
+  // Subscribers keep their session (3.x clean session 0, MQTT 5 Session Expiry 300 s), so a
+  // durable broker stores what it routes to them before acknowledging it.
+  bool persistent_subscribers = false;
 };
 
 }  // namespace mqbase::bench

@@ -340,7 +340,10 @@ void Worker::on_tcp_connected(Conn& c, int64_t now) {
   const auto& o = ctx_.opt;
   mqtt::Connect connect;
   connect.version = o.version;
-  connect.clean_start = true;
+  const bool persistent = o.persistent_subscribers && c.role == Role::subscriber;
+  connect.clean_start = !persistent;
+  if (persistent && o.version == mqtt::Version::v5)
+    connect.props.add_number(mqtt::PropertyId::session_expiry_interval, 300);
   connect.keep_alive = o.keep_alive_s;
   connect.client_id = c.client_id;
   if (!o.username.empty()) connect.username = o.username;

@@ -37,9 +37,22 @@ void Broker::forget_expiry_locked(const Session* session) {
   }
 }
 
+void Broker::persist_session_locked(Session& session) {
+  persist_->put_session(session.image());
+  session.mark_recorded();
+}
+
 bool Broker::discard_locked(const std::shared_ptr<Session>& session) {
   std::vector<std::string> filters;
   for (auto& [filter, opts] : session->take_subscriptions()) filters.push_back(filter);
+  if (persist_ && session->recorded()) {
+    // The shared-subscription messages redistribute() hands on are deleted by it, after they
+    // are with their new member: never a moment where neither holds them on disk.
+    std::vector<uint64_t> seqs;
+    std::vector<uint16_t> incoming;
+    session->durable_records(seqs, incoming);
+    persist_->delete_session(session->client_id(), filters, seqs, incoming);
+  }
   if (!filters.empty()) index_.remove_all(session.get(), filters);  // one exclusive lock for all
   forget_expiry_locked(session.get());
   // By iterator: erasing the entry may destroy the Session, whose id the key views.
@@ -96,10 +109,18 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     }
     if (!session) {
       session = std::make_shared<Session>(std::move(client_id), req.session_expiry, limits_, stats_);
+      if (persist_) session->set_persistence(persist_, ++last_incarnation_);
       sessions_.emplace(session->client_id(), session);  // the key views the session's own id
       Stats::add(stats_.clients_total);
     }
-    out.generation = session->attach(link, req.peer, req.session_expiry, connack(session_present, out.assigned_client_id));
+    session->set_will(req.will);
+    // A session that outlives its connection, or carries a will, is written before the
+    // CONNACK goes out (in sync mode the CONNACK waits for the record: Session::start()).
+    const bool record = persist_ && (req.session_expiry != 0 || req.will.msg || session->recorded());
+    out.deferred = record && persist_->acks_wait();
+    out.generation = session->attach(link, req.peer, req.session_expiry,
+                                     connack(session_present, out.assigned_client_id), out.deferred);
+    if (record) persist_session_locked(*session);
     out.session = std::move(session);
   }
   if (taken_over) index_.synchronize();  // publishes that may still send to the old link are done
@@ -151,6 +172,10 @@ void Broker::redistribute(const std::shared_ptr<Session>& from, bool discarded) 
     d.identifiers = std::move(other.identifiers);
     other.session->deliver(u.msg, d);
   }
+  // Only now, with each message held by its new member, does `from` let go of them on disk.
+  if (persist_)
+    for (auto& u : taken)
+      if (u.seq) persist_->delete_message(from->client_id(), u.seq);
 }
 
 void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
@@ -165,8 +190,11 @@ void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t genera
     if (expiry == 0) {
       readers_waited_out = discard_locked(session);
       discarded = true;
-    } else if (expiry != kSessionNeverExpires) {
-      expiry_of_[session.get()] = expiring_.emplace(now + std::chrono::seconds(expiry), session);
+    } else {
+      if (expiry != kSessionNeverExpires)
+        expiry_of_[session.get()] = expiring_.emplace(now + std::chrono::seconds(expiry), session);
+      // When it was left (its expiry runs on the wall clock across restarts) and its will.
+      if (persist_) persist_session_locked(*session);
     }
   }
   // Publishes that read the link without the session's lock (Session::deliver_qos0) run under
@@ -234,6 +262,8 @@ std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(
     session->remember_subscription(admitted[i].first, admitted[i].second);
     results[slot[i]] = fresh[i] ? SubscribeResult::added : SubscribeResult::replaced;
   }
+  if (persist_ && session->expiry_interval() != 0)
+    persist_->put_subscriptions(session->client_id(), session->incarnation(), admitted);
   return results;
 }
 
@@ -243,14 +273,34 @@ std::optional<std::vector<bool>> Broker::unsubscribe(const std::shared_ptr<Sessi
   if (!session->is_current(generation)) return std::nullopt;
   auto removed = index_.remove_all(session.get(), filters);
   for (const auto& f : filters) session->forget_subscription(f);
+  if (persist_ && session->recorded()) persist_->delete_subscriptions(session->client_id(), filters);
   return removed;
 }
 
-bool Broker::schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, MessagePtr will,
+void Broker::persist_disconnect(const std::shared_ptr<Session>& session, uint64_t generation) {
+  if (!persist_) return;
+  std::lock_guard lock(sessions_mutex_);
+  if (!session->is_current(generation) || !session->recorded()) return;
+  if (session->expiry_interval() != 0) {
+    persist_session_locked(*session);
+    return;
+  }
+  std::vector<std::string> filters = session->subscription_filters();
+  std::vector<uint64_t> seqs;
+  std::vector<uint16_t> incoming;
+  session->durable_records(seqs, incoming);
+  persist_->delete_session(session->client_id(), filters, seqs, incoming);
+  session->mark_recorded(false);  // discard_locked() has nothing left to delete
+}
+
+bool Broker::schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, Will will,
                            Clock::time_point when) {
   std::lock_guard lock(sessions_mutex_);
   if (!session->is_current(generation)) return false;
-  pending_wills_[session->client_id()] = PendingWill{std::move(will), when};
+  pending_wills_[session->client_id()] = PendingWill{will.msg, when, session};
+  // The session keeps it too, so that its record (written when the connection is detached)
+  // carries it across a restart.
+  session->set_will(std::move(will));
   return true;
 }
 
@@ -274,6 +324,10 @@ size_t Broker::tick(Clock::time_point now) {
     for (auto it = pending_wills_.begin(); it != pending_wills_.end();) {
       if (now >= it->second.when) {
         due.push_back(std::move(it->second.msg));
+        if (auto s = it->second.session.lock(); s && s->has_will()) {
+          s->clear_will();
+          if (persist_ && s->recorded()) persist_session_locked(*s);
+        }
         it = pending_wills_.erase(it);
       } else {
         ++it;
@@ -284,6 +338,60 @@ size_t Broker::tick(Clock::time_point now) {
   for (auto& w : due) publish(w);
   retained_.remove_expired(now);
   return ended.size();
+}
+
+std::vector<MessagePtr> Broker::start_persistence(Persistence& p, Recovered& r) {
+  std::vector<MessagePtr> due;
+  std::lock_guard lock(sessions_mutex_);
+  last_incarnation_ = std::max(last_incarnation_, r.max_incarnation);
+  const auto now = Clock::now();
+  const int64_t now_ms = wall_ms_now();
+  auto will_of = [](const SessionImage& im, Clock::time_point when) {
+    auto m = std::make_shared<Message>(*im.will);
+    if (im.will_expiry > 0) m->expires_at = when + std::chrono::seconds(im.will_expiry);
+    return MessagePtr(std::move(m));
+  };
+  for (auto& rs : r.sessions) {
+    auto& im = rs.image;
+    // A session connected at the crash lost its connection then; the restart is the first
+    // moment we can count from.
+    const int64_t left_ms = im.disconnected_at_ms ? im.disconnected_at_ms : now_ms;
+    if (im.expiry_interval == 0) {
+      // A clean session (or one that expired while the server was down) that had a will:
+      // [MQTT-3.1.2-8], it goes out now, and the session is no more.
+      if (im.will) due.push_back(will_of(im, now));
+      p.delete_session(im.client_id, {}, {}, {});
+      continue;
+    }
+    auto s = std::make_shared<Session>(im.client_id, im.expiry_interval, limits_, stats_);
+    s->set_persistence(&p, im.incarnation);
+    const auto left = from_wall_ms(left_ms);
+    s->restore(rs, left);
+    sessions_.emplace(s->client_id(), s);
+    Stats::add(stats_.clients_total);
+    if (!rs.subscriptions.empty()) {
+      index_.add_all(s, rs.subscriptions);
+      for (const auto& [filter, opts] : rs.subscriptions) s->remember_subscription(filter, opts);
+    }
+    if (im.expiry_interval != kSessionNeverExpires)
+      expiry_of_[s.get()] = expiring_.emplace(left + std::chrono::seconds(im.expiry_interval), s);
+    if (im.will) {
+      const int64_t due_ms = left_ms + int64_t(std::min(im.will_delay, im.expiry_interval)) * 1000;
+      if (due_ms <= now_ms) {
+        due.push_back(will_of(im, now));
+      } else {
+        auto when = from_wall_ms(due_ms);
+        s->set_will(Will{im.will, im.will_delay, im.will_expiry});
+        pending_wills_[s->client_id()] = PendingWill{will_of(im, when), when, s};
+      }
+    }
+    p.put_session(s->image());  // disconnected as of now, its will as it now stands
+    s->mark_recorded();
+  }
+  for (auto& m : r.retained) retained_.set(m);
+  retained_.set_persistence(&p);
+  persist_ = &p;
+  return due;
 }
 
 size_t Broker::session_count() const {

@@ -19,6 +19,7 @@
 #include "broker/client_link.h"
 #include "broker/limits.h"
 #include "broker/message.h"
+#include "broker/persistence.h"
 #include "broker/retained_store.h"
 #include "broker/session.h"
 #include "broker/stats.h"
@@ -34,6 +35,7 @@ struct ConnectRequest {
   bool clean_start = true;
   uint32_t session_expiry = 0;  // seconds; kSessionNeverExpires for 3.1.1 persistent sessions
   PeerLimits peer;
+  Will will;  // msg null: none
 };
 
 struct ConnectOutcome {
@@ -41,6 +43,9 @@ struct ConnectOutcome {
   std::shared_ptr<Session> session;  // set on success
   uint64_t generation = 0;
   std::string assigned_client_id;  // set when the server chose the id
+  // The CONNACK waits for the session's record to be on disk: call Session::start(generation)
+  // once Persistence::durable_lsn() has reached the calling thread's tracker.
+  bool deferred = false;
 };
 
 // Builds the CONNACK bytes once the session is known: (session present, assigned id).
@@ -60,8 +65,17 @@ class Broker {
 
   // Registers an enhanced authentication method (MQTT 5 AUTH). Call before serving.
   void add_authenticator(std::shared_ptr<auth::EnhancedAuthenticator> a);
+
   // The authenticator for `method`, or null.
   std::shared_ptr<auth::EnhancedAuthenticator> authenticator(std::string_view method) const;
+
+  // Durability: rebuilds the sessions, subscriptions, held messages, pending wills and
+  // retained messages that `r` recovered from `p`, and from then on writes to `p` what must
+  // survive a restart. Call once, before serving. Returns the wills that are due now (of
+  // sessions that ended while the server was down, or whose delay has passed), for the
+  // caller to publish once it serves.
+  std::vector<MessagePtr> start_persistence(Persistence& p, Recovered& r);
+  Persistence* persistence() const { return persist_; }
 
   // Admits a CONNECT: checks the client id, takes over any connection of the same id
   // ([MQTT-3.1.4-2]: the old one is closed, v5: DISCONNECT 0x8E), cancels its pending will,
@@ -105,12 +119,19 @@ class Broker {
   std::optional<std::vector<bool>> unsubscribe(const std::shared_ptr<Session>& session, uint64_t generation,
                                                const std::vector<std::string>& filters);
 
+  // A normal DISCONNECT from the connection of `session` at `generation` (its will cleared, its
+  // expiry as the DISCONNECT set it): writes what that changes in the session's record, or
+  // deletes the record when the session ends with the connection. Before the close, so that
+  // the close can wait for it.
+  void persist_disconnect(const std::shared_ptr<Session>& session, uint64_t generation);
+
   // The connection of `session` at `generation` ended without a normal DISCONNECT: its will
   // goes out at `when` unless the client reconnects first (Will Delay Interval). Returns
   // false, scheduling nothing, when a new connection has already taken the session over
   // (which cancels the will, [MQTT-3.1.3-9]). Atomic with connect(): a takeover either
   // happens before (false) or finds the will scheduled and cancels it.
-  bool schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, MessagePtr will,
+  // The session keeps the will meanwhile (its record carries it across a restart).
+  bool schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, Will will,
                      Clock::time_point when);
 
   // $SYS: `refresh` brings the retained $SYS values up to date (the server sets it when $SYS
@@ -131,6 +152,9 @@ class Broker {
   // Removes `session` and its subscriptions; returns whether that took the index's exclusive
   // lock (so every reader that started before is done).
   bool discard_locked(const std::shared_ptr<Session>& session);
+  // Writes the record of `session` when it has one to keep (it outlives its connection or
+  // holds a will).
+  void persist_session_locked(Session& session);
   void redistribute(const std::shared_ptr<Session>& from, bool discarded);
   void forget_expiry_locked(const Session* session);
   std::string assign_client_id();
@@ -149,12 +173,15 @@ class Broker {
   struct PendingWill {
     MessagePtr msg;
     Clock::time_point when;
+    std::weak_ptr<Session> session;
   };
   std::unordered_map<std::string, PendingWill> pending_wills_;  // under sessions_mutex_
   // Disconnected sessions that expire, by when (under sessions_mutex_), and each one's entry.
   std::multimap<Clock::time_point, std::shared_ptr<Session>> expiring_;
   std::unordered_map<const Session*, std::multimap<Clock::time_point, std::shared_ptr<Session>>::iterator> expiry_of_;
   uint64_t next_assigned_id_ = 0;
+  Persistence* persist_ = nullptr;
+  uint64_t last_incarnation_ = 0;  // under sessions_mutex_
   std::function<void()> sys_refresh_;
 };
 

@@ -32,7 +32,65 @@ void Client::send(const mqtt::Packet& p) {
   thread_local std::string out;
   out.clear();
   mqtt::encode(p, version_, out);
-  link_->send(out, SendMode::reliable);
+  send_durable(out);
+}
+
+// The durability gate. In sync mode an acknowledgement promises that what it acknowledges is
+// on disk: the packet waits until the store's durable LSN reaches what this packet's handling
+// wrote. Packets keep their order: one sent behind a held packet is held too. A client that
+// keeps sending while many of its packets wait stops being read (hold_input), so what waits
+// stays bounded by the Receive Maximum rather than by how fast it can write.
+void Client::send_durable(std::string_view bytes) {
+  Persistence* persist = broker_.persistence();
+  Lsn need = persist && persist->acks_wait() ? Persistence::tracker().needed : 0;
+  bool holding = rare_ && !rare_->held.empty();
+  if (!holding && (need == 0 || need <= persist->durable_lsn())) {
+    link_->send(bytes, SendMode::reliable);
+    return;
+  }
+  hold(need, Held::bytes, bytes);
+}
+
+void Client::hold(Lsn lsn, Held what, std::string_view bytes) {
+  auto& r = rare();
+  r.held_lsn = std::max(r.held_lsn, lsn);
+  r.held.push_back({r.held_lsn, what, std::string(bytes)});
+  if (r.held.size() == 1) link_->await_durable(r.held_lsn);
+  if (!r.input_held && r.held.size() >= broker_.limits().receive_maximum) {
+    r.input_held = true;
+    link_->hold_input(true);
+  }
+}
+
+void Client::close_when_durable() {
+  closing_ = true;  // nothing after a DISCONNECT is handled ([MQTT-3.14.4-...])
+  Persistence* persist = broker_.persistence();
+  Lsn need = persist && persist->acks_wait() ? Persistence::tracker().needed : 0;
+  if ((rare_ && !rare_->held.empty()) || (need != 0 && need > persist->durable_lsn())) {
+    hold(need, Held::close);
+    return;
+  }
+  link_->close();
+}
+
+void Client::on_durable(Lsn durable) {
+  if (!rare_ || !session_) return;
+  auto& r = *rare_;
+  while (!r.held.empty() && r.held.front().lsn <= durable) {
+    auto h = std::move(r.held.front());
+    r.held.pop_front();
+    switch (h.what) {
+      case Held::bytes: link_->send(h.bytes, SendMode::reliable); break;
+      case Held::start_session: session_->start(generation_); break;
+      case Held::close: link_->close(); break;
+    }
+  }
+  if (!r.held.empty()) {
+    link_->await_durable(r.held.front().lsn);
+  } else if (r.input_held) {
+    r.input_held = false;
+    link_->hold_input(false);
+  }
 }
 
 template <typename P>
@@ -73,6 +131,11 @@ void Client::arm_keep_alive(Clock::time_point now) {
 
 void Client::on_packet(mqtt::Packet& packet, Clock::time_point now) {
   if (closing_) return;
+  // What the handling of this packet writes to the store, for its acknowledgement to wait on.
+  Persistence::reset_tracker();
+  struct ResetAfter {
+    ~ResetAfter() { Persistence::reset_tracker(); }
+  } reset_after;
   if (!connected()) {
     if (auto* c = std::get_if<mqtt::Connect>(&packet); c && !connect_pending()) {
       handle_connect(*c);  // [MQTT-3.1.0-1]: the first packet must be CONNECT
@@ -124,11 +187,15 @@ void Client::handle_disconnect(const mqtt::Disconnect& d) {
     }
     // [MQTT-3.1.2-8], [MQTT-3.14.4-3]: only a normal disconnection (0x00) discards the will;
     // 0x04 "Disconnect with Will Message" and error reasons keep it armed.
-    if (d.reason == ReasonCode::success) will_.reset();
+    if (d.reason == ReasonCode::success) will_ = {};
   } else {
-    will_.reset();  // [MQTT-3.14.4-3]: a DISCONNECT discards the will
+    will_ = {};  // [MQTT-3.14.4-3]: a DISCONNECT discards the will
   }
-  close();
+  if (!will_.msg) session_->clear_will(generation_);
+  // The will discarded, the session's end (expiry 0) or its new expiry go to disk, and the
+  // connection closes once they are there.
+  broker_.persist_disconnect(session_, generation_);
+  close_when_durable();
 }
 
 void Client::on_decode_error(const mqtt::DecodeResult& error) {
@@ -150,7 +217,8 @@ void Client::on_packet_too_large() {
 void Client::on_server_disconnect(ReasonCode reason) { disconnect_with(reason); }
 
 void Client::on_server_shutdown() {
-  will_.reset();
+  will_ = {};
+  if (session_) session_->clear_will(generation_);
   disconnect_with(ReasonCode::server_shutting_down);
 }
 
@@ -165,16 +233,19 @@ void Client::on_closed() {
   closing_ = true;
   if (!session_) return;
   Stats::sub(broker_.stats().clients_connected);
-  if (will_) {
+  if (rare_) rare_->held.clear();  // never acknowledged: the client sends them again
+  // The session's copy of the will goes (it is scheduled again below when it waits), unless a
+  // new connection has taken the session over: then the copy is that connection's will.
+  session_->clear_will(generation_);
+  if (Will will = std::move(will_); will.msg) {
     // [MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT, after
     // the Will Delay Interval or when the session ends, whichever is first ([MQTT-3.1.3-9]).
-    uint32_t delay = std::min(will_delay_, session_->expiry_interval());
+    uint32_t delay = std::min(will.delay, session_->expiry_interval());
     auto when = Clock::now() + std::chrono::seconds(delay);
-    MessagePtr will = std::move(will_);
-    if (will_expiry_ > 0) {
-      auto copy = std::make_shared<Message>(*will);
-      copy->expires_at = when + std::chrono::seconds(will_expiry_);
-      will = std::move(copy);
+    if (will.expiry > 0) {
+      auto copy = std::make_shared<Message>(*will.msg);
+      copy->expires_at = when + std::chrono::seconds(will.expiry);
+      will.msg = std::move(copy);
     }
     if (delay > 0) {
       // Taken over: the new connection cancels a delayed will ([MQTT-3.1.3-9]). The broker
@@ -182,9 +253,8 @@ void Client::on_closed() {
       // will does not go out: the new CONNECT erases a scheduled one, the check drops a late one.
       broker_.schedule_will(session_, generation_, std::move(will), when);
     } else {
-      broker_.publish(will);
+      broker_.publish(will.msg);
     }
-    will_.reset();
   }
   broker_.disconnect(session_, generation_);
   if (rare_) {

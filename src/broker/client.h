@@ -64,6 +64,10 @@ class Client {
   // The connection has room to write again (after ClientLink::request_writable_notice()).
   void on_writable();
 
+  // The store's durable LSN has reached `durable` (after ClientLink::await_durable()): the
+  // packets held for records now on disk go out, in order.
+  void on_durable(Lsn durable);
+
   bool connected() const { return session_ != nullptr; }
   mqtt::Version version() const { return version_; }
   // The client id while connected (the session's, so an assigned id once CONNACK is sent);
@@ -77,9 +81,6 @@ class Client {
   // read buffer, so what is needed is copied).
   struct PendingConnect {
     ConnectRequest request;
-    MessagePtr will;  // null: no will
-    uint32_t will_delay = 0;
-    uint32_t will_expiry = 0;
     uint16_t keep_alive = 0;
     bool keep_alive_clamped = false;
     std::string username;
@@ -96,6 +97,8 @@ class Client {
   void handle_publish(const mqtt::Publish& p);
   void handle_ack(const mqtt::PubAck& a);
   MessagePtr make_routed_message(const mqtt::Publish& p, std::string_view topic) const;
+  // A 3.x publisher whose message the store refused: closed unacknowledged.
+  void refuse_unstored();
   // client_subscribe.cpp
   void handle_subscribe(const mqtt::Subscribe& s);
   void handle_unsubscribe(const mqtt::Unsubscribe& u);
@@ -109,6 +112,17 @@ class Client {
   // client.cpp
   void handle_disconnect(const mqtt::Disconnect& d);
   void send(const mqtt::Packet& p);
+  // Sends `bytes`, or holds them (and everything sent after them) until the records this
+  // packet's handling wrote are on disk (sync mode; Persistence::tracker()).
+  void send_durable(std::string_view bytes);
+  // What waits in the gate: packet bytes, the start of the session (its CONNACK), or the close
+  // that follows a DISCONNECT.
+  enum class Held : uint8_t { bytes, start_session, close };
+  // Holds `what` until the durable LSN reaches `lsn`.
+  void hold(Lsn lsn, Held what, std::string_view bytes = {});
+  // Closes once what this packet's handling wrote is on disk (after DISCONNECT: a crash must
+  // not bring back the will or the session the client has just discarded).
+  void close_when_durable();
   // Sends a CONNACK / DISCONNECT that may carry a Reason String, leaving the string out when
   // the packet would exceed the client's Maximum Packet Size ([MQTT-3.1.2-24/25]).
   template <typename P>
@@ -128,6 +142,15 @@ class Client {
     std::unique_ptr<auth::AuthExchange> auth_exchange;        // an exchange in progress
     std::optional<PendingConnect> pending_connect;            // CONNECT held during its AUTH
     std::deque<Undelivered> retained_backlog;                 // retained messages not yet sent
+    // Packets waiting for their records to be on disk, in send order (sync mode).
+    struct Waiting {
+      Lsn lsn;
+      Held what;
+      std::string bytes;
+    };
+    std::deque<Waiting> held;
+    Lsn held_lsn = 0;         // the highest LSN a held packet waits for
+    bool input_held = false;  // ClientLink::hold_input(true) is in force
   };
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();
@@ -142,11 +165,12 @@ class Client {
   std::shared_ptr<ClientLink> link_;
   std::shared_ptr<Session> session_;  // set once CONNECT is accepted; holds the client id
   uint64_t generation_ = 0;
-  MessagePtr will_;  // null: no will (none in CONNECT, or discarded)
+  // The will of this connection (msg null: none in CONNECT, or discarded). Its session keeps
+  // a copy for its record on disk; this one decides what happens when the connection ends,
+  // taken over or not.
+  Will will_;
   Clock::time_point deadline_;  // CONNECT timeout, then 1.5 keep-alives after the last packet
   std::unique_ptr<Rare> rare_;
-  uint32_t will_delay_ = 0;
-  uint32_t will_expiry_ = 0;  // seconds, counted from when the will is published
   uint32_t peer_max_packet_size_ = 0;  // v5 client's Maximum Packet Size, 0 = none
   uint32_t connect_session_expiry_ = 0;
   uint16_t keep_alive_ = 0;  // seconds, as granted; 0 = none

@@ -63,6 +63,7 @@ void Client::handle_connect(const mqtt::Connect& c) {
   }
   if (c.username) p.username = std::string(*c.username);
   if (c.will) {
+    auto& w = p.request.will;
     auto will = std::make_shared<Message>();
     will->topic = std::string(c.will->topic);
     will->payload = std::string(c.will->payload);
@@ -84,8 +85,8 @@ void Client::handle_connect(const mqtt::Connect& c) {
     }
     if (v5()) {
       copy_message_properties(c.will->props, *will);
-      p.will_delay = c.will->props.number(PropertyId::will_delay_interval).value_or(0);
-      p.will_expiry = c.will->props.number(PropertyId::message_expiry_interval).value_or(0);
+      w.delay = c.will->props.number(PropertyId::will_delay_interval).value_or(0);
+      w.expiry = c.will->props.number(PropertyId::message_expiry_interval).value_or(0);
       if (will->response_topic && mqtt::has_wildcard(*will->response_topic)) {
         refuse_connect(ReasonCode::protocol_error, "wildcard in the will's response topic");
         return;
@@ -95,7 +96,7 @@ void Client::handle_connect(const mqtt::Connect& c) {
         return;
       }
     }
-    p.will = std::move(will);
+    w.msg = std::move(will);
   }
   if (v5()) {
     if (c.props.find(PropertyId::authentication_data) && !c.props.find(PropertyId::authentication_method)) {
@@ -147,10 +148,10 @@ void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
   }
   session_ = std::move(outcome.session);
   generation_ = outcome.generation;
+  // The session's record is not on disk yet: its CONNACK (and all after it) waits for it.
+  if (outcome.deferred) hold(Persistence::tracker().needed, Held::start_session);
   connect_session_expiry_ = p.request.session_expiry;
-  will_ = std::move(p.will);
-  will_delay_ = p.will_delay;
-  will_expiry_ = p.will_expiry;
+  will_ = std::move(p.request.will);
   keep_alive_ = p.keep_alive;  // on_packet arms the deadline once this returns
   Stats::add(broker_.stats().clients_connected);
   spdlog::debug("client {} connected (v{}, clean={}, keepalive={})", log_id(), static_cast<int>(version_),

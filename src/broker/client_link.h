@@ -65,6 +65,13 @@ class ClientLink {
   // Asks for Client::on_writable() on the link's loop once the unsent bytes have fallen below
   // half of Limits::max_write_buffer. From the link's loop.
   virtual void request_writable_notice() {}
+
+  // Durability (sync mode). Asks for Client::on_durable() on the link's loop once the store's
+  // durable LSN has reached `lsn`. From the link's loop.
+  virtual void await_durable(uint64_t lsn) {}
+  // While on, the client's packets other than acknowledgements are not handled (too many of
+  // its acknowledgements wait for the disk). From the link's loop.
+  virtual void hold_input(bool on) {}
 };
 
 }  // namespace mqbase::broker

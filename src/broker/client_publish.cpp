@@ -114,15 +114,26 @@ void Client::handle_publish(const mqtt::Publish& p) {
     if (notes.congested) link_->pause_reading();
     // Routed, but the retained store is full: say so (v5 only; 3.x cannot be told).
     if (notes.retain_refused && v5()) return ReasonCode::quota_exceeded;
+    // The store refused a record this message needs (disk full or failing, or over its
+    // budget): it is not kept, so it is not acknowledged as kept. MQTT 5 hears 0x97; a 3.x
+    // client, which cannot be told, is disconnected without its acknowledgement and sends it
+    // again when it reconnects.
+    if (Persistence::tracker().refused) return v5() ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error;
     return n == 0 && v5() ? ReasonCode::no_matching_subscribers : ReasonCode::success;
   };
   switch (p.qos) {
     case 0:
       route();
       break;
-    case 1:
-      send(mqtt::PubAck{PacketType::puback, p.packet_id, route(), {}});
+    case 1: {
+      ReasonCode rc = route();
+      if (rc == ReasonCode::unspecified_error && !v5()) {
+        refuse_unstored();
+        return;
+      }
+      send(mqtt::PubAck{PacketType::puback, p.packet_id, rc, {}});
       break;
+    }
     case 2: {
       // Deliver on first receipt, remember the id until PUBREL so a resend is not routed twice.
       ReasonCode rc = ReasonCode::success;
@@ -132,11 +143,22 @@ void Client::handle_publish(const mqtt::Publish& p) {
         rc = route();
         // A PUBREC >= 0x80 ends the flow: no PUBREL follows, so the id is free again.
         if (mqtt::is_error(rc)) session_->release_incoming_qos2(p.packet_id);
+        if (rc == ReasonCode::unspecified_error && !v5()) {
+          refuse_unstored();
+          return;
+        }
       }
       send(mqtt::PubAck{PacketType::pubrec, p.packet_id, rc, {}});
       break;
     }
   }
+}
+
+void Client::refuse_unstored() {
+  spdlog::warn("client {}: message not stored (the store refuses writes: disk full or failing); "
+               "closing the 3.x connection without acknowledgement",
+               log_id());
+  close();
 }
 
 void Client::handle_ack(const mqtt::PubAck& a) {
@@ -146,7 +168,10 @@ void Client::handle_ack(const mqtt::PubAck& a) {
       session_->on_puback(generation_, a.packet_id);
       send_retained();
       break;
-    case PacketType::pubrec: session_->on_pubrec(generation_, a.packet_id, mqtt::is_error(a.reason)); break;
+    case PacketType::pubrec:
+      if (auto reason = session_->on_pubrec(generation_, a.packet_id, mqtt::is_error(a.reason)))
+        send(mqtt::PubAck{PacketType::pubrel, a.packet_id, *reason, {}});
+      break;
     case PacketType::pubcomp:
       session_->on_pubcomp(generation_, a.packet_id);
       send_retained();

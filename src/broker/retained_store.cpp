@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/persistence.h"
 #include "broker/topic_map.h"
 #include "mqtt/topic.h"
 
@@ -95,6 +96,12 @@ bool RetainedStore::set(const MessagePtr& msg) {
   });
   if (missing) return true;
   assign_locked(node, clear ? nullptr : msg);
+  if (persist_ && !mqtt::is_sys_topic(msg->topic)) {
+    if (clear)
+      persist_->delete_retained(msg->topic);
+    else
+      persist_->put_retained(*msg);
+  }
   return true;
 }
 
@@ -128,7 +135,9 @@ void RetainedStore::assign_locked(Node* node, MessagePtr msg) {
 size_t RetainedStore::remove_expired_locked(Clock::time_point now) {
   size_t removed = 0;
   while (!expiry_.empty() && expiry_.begin()->first <= now) {  // Message::expired's "now >= expiry"
-    assign_locked(expiry_.begin()->second, nullptr);
+    Node* node = expiry_.begin()->second;
+    if (persist_ && node->message) persist_->delete_retained(node->message->topic);
+    assign_locked(node, nullptr);
     ++removed;
   }
   return removed;

@@ -19,6 +19,8 @@
 
 namespace mqbase::broker {
 
+class Persistence;
+
 class RetainedStore {
  public:
   // `max_messages` and `max_bytes` (0 = unlimited) bound the retained messages clients keep:
@@ -34,6 +36,10 @@ class RetainedStore {
   // keeping what the topic had, when the quota refuses it: a new topic past max_messages,
   // or a message that would take the bytes past max_bytes. Clearing is always allowed.
   bool set(const MessagePtr& msg);
+
+  // From now on every change (but of $SYS topics) is written to `p`, under the store's lock so
+  // that the records of one topic are in the order of the changes. Before serving.
+  void set_persistence(Persistence* p) { persist_ = p; }
 
   // Appends to `out` the retained messages whose topics match `filter` (a valid filter).
   // Messages that have expired are removed first and never appended ([MQTT-3.3.2-5]).
@@ -69,6 +75,7 @@ class RetainedStore {
   size_t quota_messages_ = 0;  // what counts against the quota: all but $SYS
   size_t quota_bytes_ = 0;
   uint64_t refused_ = 0;
+  Persistence* persist_ = nullptr;
 };
 
 }  // namespace mqbase::broker

@@ -33,20 +33,125 @@ void Session::set_expiry_interval(uint32_t seconds) {
   expiry_interval_ = seconds;
 }
 
+void Session::set_persistence(Persistence* p, uint64_t incarnation) {
+  std::lock_guard lock(mutex_);
+  persist_ = p;
+  incarnation_ = incarnation;
+}
+
+SessionImage Session::image() const {
+  std::lock_guard lock(mutex_);
+  SessionImage s;
+  s.client_id = client_id_;
+  s.incarnation = incarnation_;
+  s.expiry_interval = expiry_interval_;
+  s.disconnected_at_ms = link_ ? 0 : disconnected_wall_ms_;
+  s.protocol = protocol_;
+  if (will_) {
+    s.will = will_->msg;
+    s.will_delay = will_->delay;
+    s.will_expiry = will_->expiry;
+  }
+  return s;
+}
+
+void Session::set_will(Will w) {
+  std::lock_guard lock(mutex_);
+  if (w.msg)
+    will_ = std::make_unique<Will>(std::move(w));
+  else
+    will_.reset();
+}
+
+Will Session::take_will() {
+  std::lock_guard lock(mutex_);
+  if (!will_) return {};
+  Will w = std::move(*will_);
+  will_.reset();
+  return w;
+}
+
+void Session::clear_will(uint64_t gen) {
+  std::lock_guard lock(mutex_);
+  if (gen == generation_) will_.reset();
+}
+
+bool Session::has_will() const {
+  std::lock_guard lock(mutex_);
+  return will_ != nullptr;
+}
+
+void Session::mark_recorded(bool recorded) {
+  std::lock_guard lock(mutex_);
+  recorded_ = recorded;
+}
+
+bool Session::recorded() const {
+  std::lock_guard lock(mutex_);
+  return recorded_;
+}
+
+void Session::restore(const RecoveredSession& r, Clock::time_point disconnected_at) {
+  std::lock_guard lock(mutex_);
+  disconnected_at_ = disconnected_at;
+  disconnected_wall_ms_ = r.image.disconnected_at_ms ? r.image.disconnected_at_ms : wall_ms_now();
+  protocol_ = r.image.protocol;
+  for (const auto& e : r.entries) {
+    last_seq_ = std::max(last_seq_, e.seq);
+    Delivery d{e.qos, e.retain, e.identifiers, e.share, {}};
+    switch (e.state) {
+      case HeldState::queued: push_queue({e.msg, std::move(d), e.seq}); break;
+      case HeldState::publish_sent:
+        inflight_.push_back({e.packet_id, InflightState::publish_sent, e.msg, std::move(d), e.seq});
+        break;
+      case HeldState::pubrel_sent:
+        inflight_.push_back({e.packet_id, InflightState::pubrel_sent, nullptr, std::move(d), e.seq});
+        break;
+    }
+  }
+  // Ids in flight stay unique; new ones continue after the highest.
+  for (const auto& f : inflight_) last_packet_id_ = std::max(last_packet_id_, f.packet_id);
+  if (!r.incoming_qos2.empty())
+    incoming_qos2_ = std::make_unique<std::unordered_set<uint16_t>>(r.incoming_qos2.begin(), r.incoming_qos2.end());
+}
+
+void Session::durable_records(std::vector<uint64_t>& seqs, std::vector<uint16_t>& incoming) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& f : inflight_)
+    if (f.seq && !(f.delivery.share && f.delivery.qos == 1)) seqs.push_back(f.seq);
+  for (const auto& q : queue_)
+    if (q.seq && !q.delivery.share) seqs.push_back(q.seq);
+  if (incoming_qos2_) incoming.assign(incoming_qos2_->begin(), incoming_qos2_->end());
+}
+
 size_t Session::window() const {
   size_t ours = limits_.max_inflight_messages == 0 ? 65535 : std::min<size_t>(limits_.max_inflight_messages, 65535);
   return std::min<size_t>(ours, link_->peer.receive_maximum);  // link_ is set
 }
 
 uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& peer, uint32_t expiry_interval,
-                         std::string_view connack) {
+                         std::string_view connack, bool defer_start) {
   std::lock_guard lock(mutex_);
   link->peer = peer;
   link_ = std::move(link);
   expiry_interval_ = expiry_interval;
+  protocol_ = static_cast<uint8_t>(peer.version);
+  disconnected_wall_ms_ = 0;
   topic_aliases_.reset();  // aliases belong to a connection
   ++generation_;
-  link_->send(connack, SendMode::reliable);
+  connack_.assign(connack);
+  if (!defer_start) start_locked();
+  return generation_;
+}
+
+void Session::start(uint64_t gen) {
+  std::lock_guard lock(mutex_);
+  if (gen == generation_ && link_ && !connack_.empty()) start_locked();
+}
+
+void Session::start_locked() {
+  link_->send(connack_, SendMode::reliable);
+  connack_.clear();
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL, in original order.
   // A QoS 2 message awaiting PUBCOMP still counts against the client's Receive Maximum; the
   // PUBLISHes beyond what it allows now wait for room ([MQTT-4.9.0-2]), keeping their ids.
@@ -69,6 +174,7 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
       send_pubrel(it->packet_id);
     } else if (it->state == InflightState::publish_sent &&
                !send_publish(*it->msg, it->delivery, it->packet_id, true)) {
+      forget_durable(it->seq);
       it = inflight_.erase(it);  // too large for this connection's limit: as if delivered
       continue;
     }
@@ -77,13 +183,14 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
   pump();
   // QoS 0 from other threads may now go straight to the link: after the CONNACK and resends.
   fast_link_.store(link_.get(), std::memory_order_release);
-  return generation_;
 }
 
 std::shared_ptr<ClientLink> Session::release_link() {
   std::lock_guard lock(mutex_);
   ++generation_;
   disconnected_at_ = Clock::now();
+  disconnected_wall_ms_ = wall_ms_now();
+  connack_.clear();
   fast_link_.store(nullptr, std::memory_order_release);
   wake_publishers();  // an offline session does not hold its publishers back
   return std::move(link_);
@@ -97,6 +204,8 @@ bool Session::detach(uint64_t gen, Clock::time_point now, std::shared_ptr<Client
   if (released) *released = std::move(link_);
   link_.reset();
   disconnected_at_ = now;
+  disconnected_wall_ms_ = wall_ms_now();
+  connack_.clear();
   ++generation_;
   return true;
 }
@@ -235,8 +344,19 @@ void Session::wake_publishers() {
     if (auto link = w.lock()) link->resume_reading();
 }
 
+void Session::send_new(Queued q) {
+  uint16_t id = next_packet_id();
+  if (!send_publish(*q.msg, q.delivery, id, false)) {
+    forget_durable(q.seq);  // too large for this client: as if delivered
+    return;
+  }
+  // QoS 2: a restart must resend it under the same id, or the client could take it twice.
+  if (q.seq && q.delivery.qos == 2 && persist_) persist_->put_sent(client_id_, incarnation_, q.seq, id);
+  inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery), q.seq});
+}
+
 void Session::pump() {
-  if (!link_) return;
+  if (!live()) return;
   // First the PUBLISHes held back at the reconnect, in their order, then the queue behind them.
   for (auto it = inflight_.begin(); unsent_ > 0 && it != inflight_.end() && inflight_.size() - unsent_ < window();) {
     if (it->state != InflightState::publish_unsent) {
@@ -245,6 +365,7 @@ void Session::pump() {
     }
     --unsent_;
     if (!send_publish(*it->msg, it->delivery, it->packet_id, true)) {
+      forget_durable(it->seq);
       it = inflight_.erase(it);  // too large for this connection's limit: as if delivered
       continue;
     }
@@ -256,11 +377,12 @@ void Session::pump() {
     Queued q = pop_queue();
     if (q.msg->expires_at) {
       if (!now) now = Clock::now();
-      if (q.msg->expired(*now)) continue;
-    }  // [MQTT-3.3.2-5]: not delivered once expired
-    uint16_t id = next_packet_id();
-    if (send_publish(*q.msg, q.delivery, id, false))
-      inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery)});
+      if (q.msg->expired(*now)) {  // [MQTT-3.3.2-5]: not delivered once expired
+        forget_durable(q.seq);
+        continue;
+      }
+    }
+    send_new(std::move(q));
   }
   // Publishers held back resume once the queue is down to half its limits (not at the first
   // free slot, so they do not stop and start at every acknowledgement).
@@ -274,21 +396,30 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
   std::lock_guard lock(mutex_);
   if (msg->expires_at && msg->expired(Clock::now())) return false;  // no clock read for the common case
   if (d.qos == 0) {
-    if (link_) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
-    return false;
-  }
-  // Keep order behind anything already waiting.
-  if (link_ && queue_.empty() && unsent_ == 0 && inflight_.size() < window()) {
-    uint16_t id = next_packet_id();
-    if (send_publish(*msg, d, id, false)) inflight_.push_back({id, InflightState::publish_sent, msg, d});
+    if (live()) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
     return false;
   }
   const bool hold_back = link_ && limits_.queue_full_policy == QueueFullPolicy::backpressure;
-  if (queue_full() && !hold_back) {
+  // A durable session's queue is bounded by the store (storage.disk_budget), not by the queue
+  // limits: what it could not keep, the store refuses, and the publisher hears of it instead
+  // of being acknowledged. Connected, the limits still apply (backpressure, or drop).
+  if (queue_full() && !hold_back && !(durable() && !link_)) {
     Stats::add(stats_.publish_dropped);
     return false;
   }
-  push_queue({msg, d});
+  // A session that outlives its connection keeps the message on disk before it is sent, so
+  // that the publisher's acknowledgement (which waits for this record) means it is kept.
+  uint64_t seq = 0;
+  if (durable()) {
+    seq = ++last_seq_;
+    persist_->put_message(client_id_, incarnation_, seq, *msg, d);
+  }
+  // Keep order behind anything already waiting.
+  if (live() && queue_.empty() && unsent_ == 0 && inflight_.size() < window()) {
+    send_new({msg, d, seq});
+    return false;
+  }
+  push_queue({msg, d, seq});
   if (!hold_back || !publisher || !*publisher || !queue_full()) return false;
   if (!paused_publishers_) paused_publishers_ = std::make_unique<std::vector<std::weak_ptr<ClientLink>>>();
   auto& paused = *paused_publishers_;
@@ -314,13 +445,14 @@ void Session::on_puback(uint64_t gen, uint16_t packet_id) {
   });
   if (it == inflight_.end()) return;
   if (it->state == InflightState::publish_unsent) --unsent_;  // it had arrived before the reconnect
+  forget_durable(it->seq);
   inflight_.erase(it);
   pump();
 }
 
-void Session::on_pubrec(uint64_t gen, uint16_t packet_id, bool error) {
+std::optional<mqtt::ReasonCode> Session::on_pubrec(uint64_t gen, uint16_t packet_id, bool error) {
   std::lock_guard lock(mutex_);
-  if (gen != generation_ || !link_) return;
+  if (gen != generation_ || !link_) return std::nullopt;
   auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const Inflight& f) {
     return f.packet_id == packet_id && f.delivery.qos == 2;
   });
@@ -330,18 +462,22 @@ void Session::on_pubrec(uint64_t gen, uint16_t packet_id, bool error) {
   }
   if (error) {
     // v5: a PUBREC with a failure reason ends the flow ([MQTT-4.3.3-4]): no PUBREL.
-    if (it != inflight_.end()) inflight_.erase(it);
+    if (it != inflight_.end()) {
+      forget_durable(it->seq);
+      inflight_.erase(it);
+    }
     pump();
-    return;
+    return std::nullopt;
   }
-  if (it == inflight_.end()) {
-    // v5: nothing of ours has this id; say so ([MQTT-4.3.3-...], reason 0x92).
-    send_pubrel(packet_id, mqtt::ReasonCode::packet_identifier_not_found);
-    return;
-  }
+  // v5: nothing of ours has this id; say so ([MQTT-4.3.3-...], reason 0x92).
+  if (it == inflight_.end()) return mqtt::ReasonCode::packet_identifier_not_found;
+  // Once the PUBREL is out the PUBLISH must never go again ([MQTT-4.3.3-...]): the caller sends
+  // it only when this record is on disk, or a restart would resend the PUBLISH instead.
+  if (it->state != InflightState::pubrel_sent && it->seq && persist_)
+    persist_->put_released(client_id_, incarnation_, it->seq, packet_id);
   it->state = InflightState::pubrel_sent;
   it->msg.reset();  // the payload is no longer needed once the receiver has it
-  send_pubrel(packet_id);
+  return mqtt::ReasonCode::success;
 }
 
 void Session::on_pubcomp(uint64_t gen, uint16_t packet_id) {
@@ -351,6 +487,7 @@ void Session::on_pubcomp(uint64_t gen, uint16_t packet_id) {
     return f.packet_id == packet_id && f.state == InflightState::pubrel_sent;
   });
   if (it == inflight_.end()) return;
+  forget_durable(it->seq);
   inflight_.erase(it);
   pump();
 }
@@ -358,13 +495,17 @@ void Session::on_pubcomp(uint64_t gen, uint16_t packet_id) {
 bool Session::begin_incoming_qos2(uint16_t packet_id) {
   std::lock_guard lock(mutex_);
   if (!incoming_qos2_) incoming_qos2_ = std::make_unique<std::unordered_set<uint16_t>>();
-  return incoming_qos2_->insert(packet_id).second;
+  if (!incoming_qos2_->insert(packet_id).second) return false;
+  // After a restart a resent PUBLISH with this id must still be known as seen.
+  if (durable()) persist_->put_incoming(client_id_, incarnation_, packet_id);
+  return true;
 }
 
 bool Session::release_incoming_qos2(uint16_t packet_id) {
   std::lock_guard lock(mutex_);
   if (!incoming_qos2_ || incoming_qos2_->erase(packet_id) == 0) return false;
   if (incoming_qos2_->empty()) incoming_qos2_.reset();  // the usual state: nothing awaiting PUBREL
+  if (persist_) persist_->delete_incoming(client_id_, packet_id);
   return true;
 }
 
@@ -394,7 +535,7 @@ std::vector<Undelivered> Session::take_shared_messages(const std::function<bool(
     // comes back, and no one else may have it if it does not ([MQTT-4.8.2-4/5]).
     if (it->delivery.share && it->delivery.qos == 1 && take(*it->delivery.share)) {
       if (it->state == InflightState::publish_unsent) --unsent_;
-      out.push_back({std::move(it->msg), std::move(it->delivery)});
+      out.push_back({std::move(it->msg), std::move(it->delivery), it->seq});
       it = inflight_.erase(it);
     } else {
       ++it;
@@ -403,7 +544,7 @@ std::vector<Undelivered> Session::take_shared_messages(const std::function<bool(
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->delivery.share && take(*it->delivery.share)) {
       queued_bytes_ -= queued_size(*it->msg);
-      out.push_back({std::move(it->msg), std::move(it->delivery)});
+      out.push_back({std::move(it->msg), std::move(it->delivery), it->seq});
       it = queue_.erase(it);
     } else {
       ++it;
@@ -437,6 +578,14 @@ std::map<std::string, SubscriptionOptions> Session::take_subscriptions() {
   auto subs = std::move(subscriptions_);
   subscriptions_.clear();
   return subs;
+}
+
+std::vector<std::string> Session::subscription_filters() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  out.reserve(subscriptions_.size());
+  for (const auto& [filter, opts] : subscriptions_) out.push_back(filter);
+  return out;
 }
 
 size_t Session::queued() const {

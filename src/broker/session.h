@@ -29,6 +29,7 @@
 #include "broker/limits.h"
 #include "broker/message.h"
 #include "broker/mutex.h"
+#include "broker/persistence.h"
 #include "broker/stats.h"
 #include "broker/subscription_index.h"
 #include "mqtt/types.h"
@@ -58,6 +59,14 @@ struct Delivery {
 struct Undelivered {
   MessagePtr msg;
   Delivery delivery;
+  uint64_t seq = 0;  // its record in the store (0: none); the taker deletes it once handed on
+};
+
+// A will as its session keeps it until it is published or discarded.
+struct Will {
+  MessagePtr msg;
+  uint32_t delay = 0;   // Will Delay Interval, seconds
+  uint32_t expiry = 0;  // Message Expiry Interval from the will's publication, seconds (0: none)
 };
 
 class Session {
@@ -70,6 +79,32 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return client_id_; }
+
+  // Durability: from now on this session writes its held messages, their QoS 2 states and the
+  // incoming QoS 2 ids to `p` while its expiry interval is not 0, as `incarnation`. Call once,
+  // before the session is shared.
+  void set_persistence(Persistence* p, uint64_t incarnation);
+  uint64_t incarnation() const { return incarnation_; }
+  // The session record as it stands (what Persistence::put_session writes).
+  SessionImage image() const;
+  // Rebuilds what a recovered session held: its messages (in flight or queued) and incoming
+  // QoS 2 ids. Before the session is shared.
+  void restore(const RecoveredSession& r, Clock::time_point disconnected_at);
+  // The sequence numbers of the messages it holds in the store and its incoming QoS 2 ids,
+  // for Persistence::delete_session; without the shared-subscription messages that
+  // take_shared_messages() would hand on (whoever hands them on deletes them).
+  void durable_records(std::vector<uint64_t>& seqs, std::vector<uint16_t>& incoming) const;
+
+  // The will of the connection (set at CONNECT, taken when it goes out or is discarded).
+  void set_will(Will w);
+  Will take_will();
+  void clear_will() { take_will(); }
+  // The same for the connection of generation `gen` only (nothing once it was taken over).
+  void clear_will(uint64_t gen);
+  bool has_will() const;
+  // Whether the broker has written this session's record (so ending it deletes records).
+  void mark_recorded(bool recorded = true);
+  bool recorded() const;
   // True when the session ends with its connection (expiry interval 0).
   bool clean() const;
   uint32_t expiry_interval() const;
@@ -79,8 +114,14 @@ class Session {
   // resends every unacknowledged message (PUBLISH with DUP, or PUBREL) in their original
   // order, then as much of the queue as the in-flight window allows. Returns the generation
   // that identifies this attachment. Any previous link must have been released.
+  //
+  // With `defer_start`, nothing is sent yet: the session keeps the CONNACK until start(),
+  // called once what the CONNECT changed is on disk, and queues meanwhile as if offline.
   uint64_t attach(std::shared_ptr<ClientLink> link, const PeerLimits& peer, uint32_t expiry_interval,
-                  std::string_view connack);
+                  std::string_view connack, bool defer_start = false);
+  // Sends the CONNACK attach() kept, then the resends and the queue. Nothing when `gen` is no
+  // longer current.
+  void start(uint64_t gen);
   uint64_t attach(std::shared_ptr<ClientLink> link, mqtt::Version version, bool clean, std::string_view connack) {
     return attach(std::move(link), PeerLimits{version}, clean ? 0 : kSessionNeverExpires, connack);
   }
@@ -105,7 +146,8 @@ class Session {
   // Size is skipped.
   //
   // A full queue (Limits::max_queued_messages or max_queued_bytes) drops the newest message,
-  // counted, while the session is offline or under QueueFullPolicy::drop. Under
+  // counted, while the session is offline or under QueueFullPolicy::drop, unless the session
+  // is durable (persistence on, expiry not 0): its queue is bounded by the store's budget. Under
   // QueueFullPolicy::backpressure a connected session keeps it (the limit is then the point
   // where its publishers stop), and when `publisher` is given, the publisher's link is
   // remembered and true returned: the caller pauses that link (ClientLink::pause_reading),
@@ -121,7 +163,10 @@ class Session {
 
   // Outgoing acknowledgements from the client of generation `gen`.
   void on_puback(uint64_t gen, uint16_t packet_id);   // QoS 1 done
-  void on_pubrec(uint64_t gen, uint16_t packet_id, bool error = false);  // QoS 2 step 1: answers PUBREL
+  // QoS 2 step 1. Returns the reason of the PUBREL the caller must send (through its
+  // durability gate: the state change is written to the store first), or nothing when no
+  // PUBREL follows (an error PUBREC, or an acknowledgement of an old generation).
+  std::optional<mqtt::ReasonCode> on_pubrec(uint64_t gen, uint16_t packet_id, bool error = false);
   void on_pubcomp(uint64_t gen, uint16_t packet_id);  // QoS 2 done
 
   // Incoming QoS 2: returns true the first time `packet_id` is seen (the message must be
@@ -145,6 +190,7 @@ class Session {
   bool has_subscription(const std::string& filter) const;
   size_t subscription_count() const;
   std::map<std::string, SubscriptionOptions> take_subscriptions();
+  std::vector<std::string> subscription_filters() const;
 
   size_t queued() const;
   size_t inflight() const;
@@ -162,13 +208,27 @@ class Session {
     InflightState state;
     MessagePtr msg;
     Delivery delivery;
+    uint64_t seq = 0;  // its record in the store; 0: none
   };
   struct Queued {
     MessagePtr msg;
     Delivery delivery;
+    uint64_t seq = 0;
   };
 
   uint16_t next_packet_id();
+  // Connected, and the CONNACK is out: PUBLISHes may go.
+  bool live() const { return link_ && connack_.empty(); }
+  // Writes go to the store (persistence on, and the session outlives its connection).
+  bool durable() const { return persist_ && expiry_interval_ != 0; }
+  // The store forgets the message of `seq` (acknowledged, expired, skipped).
+  void forget_durable(uint64_t seq) {
+    if (seq && persist_) persist_->delete_message(client_id_, seq);
+  }
+  // Sends the kept CONNACK, the resends, and what the window takes of the queue.
+  void start_locked();
+  // Sends `q` under a new packet id and puts it in flight.
+  void send_new(Queued q);
   // Encodes and sends on link_; false when the message cannot go to this client (too large
   // for its Maximum Packet Size), in which case it counts as delivered.
   bool send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup);
@@ -204,6 +264,14 @@ class Session {
   // Publishers paused until this session's queue drains (backpressure); allocated on first use.
   std::unique_ptr<std::vector<std::weak_ptr<ClientLink>>> paused_publishers_;
   uint64_t queued_bytes_ = 0;  // payload and topic bytes of queue_
+  Persistence* persist_ = nullptr;
+  uint64_t incarnation_ = 0;
+  uint64_t last_seq_ = 0;  // the last sequence number a held message got in the store
+  std::string connack_;    // kept by a deferred attach() until start()
+  std::unique_ptr<Will> will_;
+  int64_t disconnected_wall_ms_ = 0;
+  uint8_t protocol_ = 4;
+  bool recorded_ = false;
   mutable Mutex mutex_;
   uint32_t expiry_interval_;
   uint16_t last_packet_id_ = 0;

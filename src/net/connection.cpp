@@ -144,15 +144,39 @@ void Connection::take_acks_while_paused() {
 }
 
 void Connection::pause_reading() {
-  if (!at_eof_) paused_ = true;
+  if (at_eof_) return;
+  congested_ = true;
+  paused_ = true;
 }
 
 void Connection::resume_reading() {
+  boost::asio::post(loop_.context(), [self = shared_from_this()] {
+    self->congested_ = false;
+    self->resume();
+  });
+}
+
+void Connection::hold_input(bool on) {
+  if (on) {
+    if (at_eof_) return;
+    durable_hold_ = true;
+    paused_ = true;
+    return;
+  }
+  durable_hold_ = false;
+  // Posted: the caller (Client::on_durable) is still at work on the client.
   boost::asio::post(loop_.context(), [self = shared_from_this()] { self->resume(); });
 }
 
+void Connection::await_durable(uint64_t lsn) { loop_.await_durable(shared_from_this(), lsn); }
+
+void Connection::on_durable(uint64_t lsn) {
+  if (!finished_ && client_) client_->on_durable(lsn);
+  if (closed_) finish();
+}
+
 void Connection::resume() {
-  if (finished_ || !paused_) return;
+  if (finished_ || !paused_ || congested_ || durable_hold_) return;
   paused_ = false;
   if (input_stopped_) {
     input_stopped_ = false;

@@ -34,6 +34,10 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   void resume_reading() override;
   size_t unsent_bytes() const override;
   void request_writable_notice() override;
+  void await_durable(uint64_t lsn) override;
+  void hold_input(bool on) override;
+  // On the loop: the store's durable LSN has reached `lsn` (after await_durable()).
+  void on_durable(uint64_t lsn);
 
   // On the loop: the socket is ready (epoll events).
   void on_events(uint32_t events);
@@ -67,7 +71,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // After packets were handled while paused (or left so): takes the acknowledgements out of
   // what waits, and stops reading once kPausedReadLimit bytes wait.
   void hold_back_rest();
-  void resume();  // on the loop: resume_reading() arrived
+  void resume();  // on the loop: handles what was held back once no reason to pause is left
   void update_interest();
   // Writes writing_ from written_ on; false when the socket failed.
   bool write_out();
@@ -81,7 +85,9 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   bool finished_ = false;    // loop only
   // Backpressure (loop only): PUBLISHes are not handled while paused_; reading stops when
   // input_stopped_ (paused with kPausedReadLimit bytes waiting in partial_).
-  bool paused_ = false;
+  bool paused_ = false;      // congested_ || durable_hold_ (until resume() has run)
+  bool congested_ = false;   // pause_reading(): a subscriber's queue is full
+  bool durable_hold_ = false;  // hold_input(): too many acknowledgements wait for the disk
   bool input_stopped_ = false;
   bool at_eof_ = false;  // the client has closed its side: nothing is held back any more
   bool writable_notice_ = false;  // the Client waits for on_writable() (loop only)

@@ -276,6 +276,28 @@ void EventLoop::stop_if_done() {
   epoll_desc_.cancel(ec);  // the io_context runs out of work and run() returns
 }
 
+void EventLoop::await_durable(std::shared_ptr<Connection> c, uint64_t lsn) {
+  durable_waiters_.push_back(std::move(c));
+  // Flag, then look: the writer publishes the LSN, then looks at the flag. One of the two sees
+  // the other, so a commit that lands in between is never missed.
+  durable_wanted_.store(true);
+  auto* persist = broker_.persistence();
+  if (persist && persist->durable_lsn() >= lsn && durable_wanted_.exchange(false))
+    boost::asio::post(ioc_, [this] { on_durable(broker_.persistence()->durable_lsn()); });
+}
+
+void EventLoop::durable_advanced(uint64_t lsn) {
+  if (durable_wanted_.load() && durable_wanted_.exchange(false))
+    boost::asio::post(ioc_, [this, lsn] { on_durable(lsn); });
+}
+
+void EventLoop::on_durable(uint64_t lsn) {
+  lsn = std::max(lsn, broker_.persistence()->durable_lsn());
+  auto waiters = std::move(durable_waiters_);
+  durable_waiters_.clear();
+  for (auto& c : waiters) c->on_durable(lsn);  // those still waiting register again
+}
+
 void EventLoop::shutdown() {
   asio::post(ioc_, [this] {
     stopping_ = true;

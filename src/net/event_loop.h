@@ -87,6 +87,13 @@ class EventLoop {
   // Closes every connection and lets the loop run out. Posts itself to the loop's thread.
   void shutdown();
 
+  // Durability (sync mode). On the loop's thread: `c` waits for the store's durable LSN to
+  // reach `lsn`; Connection::on_durable() follows on this loop once it has.
+  void await_durable(std::shared_ptr<Connection> c, uint64_t lsn);
+  // From the store's writer thread, after each group commit: wakes the loop when one of its
+  // connections waits (one post per commit at most, none when nobody waits).
+  void durable_advanced(uint64_t lsn);
+
  private:
   void schedule_tick();
   void arm();            // waits for the epoll set through Asio
@@ -127,6 +134,10 @@ class EventLoop {
   std::mutex remote_mutex_;
   std::vector<std::shared_ptr<Connection>> remote_;  // under remote_mutex_
   bool remote_woken_ = false;                        // under remote_mutex_
+
+  void on_durable(uint64_t lsn);
+  std::vector<std::shared_ptr<Connection>> durable_waiters_;  // loop only
+  std::atomic<bool> durable_wanted_{false};
 
   bool stopping_ = false;
   std::thread thread_;

@@ -166,4 +166,10 @@ void Server::run() {
 
 void Server::stop() { impl_->stop(); }
 
+std::function<void(uint64_t)> Server::durable_notifier() {
+  return [impl = impl_.get()](uint64_t lsn) {
+    for (auto& loop : impl->loops) loop->durable_advanced(lsn);
+  };
+}
+
 }  // namespace mqbase::net

@@ -49,6 +49,10 @@ class Server {
   // Stops accepting, closes every connection, ends run(). Safe from any thread.
   void stop();
 
+  // What the store calls (on its writer thread) after each group commit, so that the
+  // acknowledgements waiting for it go out on their loops. Valid while the Server lives.
+  std::function<void(uint64_t lsn)> durable_notifier();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

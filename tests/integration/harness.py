@@ -221,6 +221,9 @@ class Broker:
         self.killed = False
         self.stopped = False
         self.returncode = None
+        self.kept_dir = False  # stop(keep_dir=True) left the temp dir for a restart()
+        self.run_stderr_offset = 0  # where the current run's stderr starts in stderr.log
+        self.runs = 0  # processes started on this temp dir (start, restarts, failing runs)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -242,8 +245,7 @@ class Broker:
         self.dir = tempfile.mkdtemp(prefix="mqbase-it-")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        env = dict(os.environ)
-        env.update(self.extra_env)
+        env = self._env()
         if self.flavor == "mqbase":
             self._start_mqbase(env)
         else:
@@ -258,6 +260,11 @@ class Broker:
             if last_error:
                 raise AssertionError(str(last_error))
         return self
+
+    def _env(self):
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        return env
 
     def _popen(self, cmd, env):
         out = open(self.stdout_path, "ab")
@@ -283,9 +290,22 @@ class Broker:
         with open(self.config_path, "w") as f:
             f.write(to_toml(config))
         self.ready_path = os.path.join(self.dir, "ready.json")
-        self._popen([binary, "serve", "--config", self.config_path,
-                     "--ready-file", self.ready_path], env)
-        deadline = time.monotonic() + self.start_timeout
+        self._launch_mqbase(binary, env)
+
+    def _serve_command(self, binary, ready_path, extra_args=()):
+        return [binary, "serve", "--config", self.config_path, "--ready-file", ready_path] + \
+            list(extra_args)
+
+    def _launch_mqbase(self, binary, env, extra_args=(), wait=True, timeout=None):
+        """Start `mqbase serve` on the config already written; with wait=True wait for the
+        ready file and take the ports from it."""
+        self.runs += 1
+        self._popen(self._serve_command(binary, self.ready_path, extra_args), env)
+        if wait:
+            self._wait_ready(timeout or self.start_timeout)
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
         while not os.path.exists(self.ready_path):
             if self.proc.poll() is not None:
                 raise AssertionError("mqbase exited with %s before it was ready\n%s"
@@ -293,7 +313,7 @@ class Broker:
             if time.monotonic() > deadline:
                 self.kill9()
                 raise AssertionError("mqbase wrote no ready file within %.0f s\n%s"
-                                     % (self.start_timeout, self.stderr_tail()))
+                                     % (timeout, self.stderr_tail()))
             time.sleep(0.01)
         with open(self.ready_path) as f:
             ready = json.load(f)
@@ -363,6 +383,119 @@ class Broker:
         self.port = port
         self.ports = [port]
 
+    @property
+    def data_dir(self):
+        """The mqbase data directory (server.data_dir; by default <temp dir>/data)."""
+        return self.config["server"]["data_dir"]
+
+    def restart(self, extra_args=(), wait=True, timeout=None):
+        """Start mqbase again on the same temp dir, config and data dir, after kill9() or
+        stop(keep_dir=True); extra_args go to `mqbase serve` (e.g. ["--recover-skip-corrupt"]).
+
+        The old ready file is deleted first and the new one awaited (wait=False: return once
+        the process is spawned, e.g. to kill it during recovery; the ports are then unknown).
+        self.port / self.ports are the new run's (a port-0 listener gets a new ephemeral port).
+        stop() afterwards checks the new run as it checks a first start; stderr.log collects
+        every run, and stderr_of_run() is the current run's part.
+        """
+        if self.flavor != "mqbase":
+            raise RuntimeError("restart() is for the mqbase flavor only")
+        if self.proc is None or self.dir is None:
+            raise RuntimeError("restart() needs a broker that was started")
+        if self.proc.poll() is None:
+            raise AssertionError("restart(): broker pid %d is still running; kill9() or "
+                                 "stop(keep_dir=True) first" % self.proc.pid)
+        if not os.path.isdir(self.dir):
+            raise AssertionError("restart(): temp dir %s is gone (stop() without keep_dir=True "
+                                 "removes it)" % self.dir)
+        _LIVE_PROCESSES.discard(self.proc)
+        try:
+            os.unlink(self.ready_path)
+        except FileNotFoundError:
+            pass
+        self.killed = False
+        self.stopped = False
+        self.kept_dir = False
+        self.returncode = None
+        self.port = None
+        self.ports = []
+        self.run_stderr_offset = self._stderr_size()
+        self._launch_mqbase(self.binary or mqbase_binary(), self._env(), extra_args, wait=wait,
+                            timeout=timeout)
+        return self
+
+    def wait_ready(self, timeout=None):
+        """After restart(wait=False): wait for the ready file and take the ports from it."""
+        self._wait_ready(timeout or self.start_timeout)
+        return self
+
+    def _stderr_size(self):
+        try:
+            return os.path.getsize(self.stderr_path)
+        except OSError:
+            return 0
+
+    def stderr_of_run(self):
+        """The current (or last) run's stderr: what it wrote since the last restart()."""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                f.seek(self.run_stderr_offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def run_binary(self, args, timeout=60.0):
+        """Run the mqbase binary with `args` (e.g. ["check", "--data-dir", broker.data_dir])
+        to completion in the temp dir; returns the CompletedProcess (text stdout/stderr).
+        Fails on a sanitizer report in its stderr. The exit code is the caller's to check."""
+        binary = self.binary or mqbase_binary()
+        r = subprocess.run([binary] + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir,
+                           env=self._env(), timeout=timeout)
+        r.stdout = r.stdout.decode("utf-8", "replace")
+        r.stderr = r.stderr.decode("utf-8", "replace")
+        _assert_no_sanitizer_report(r.stderr, " ".join([binary] + list(args)))
+        return r
+
+    def serve_expecting_failure(self, extra_args=(), timeout=30.0):
+        """Run a second `mqbase serve` on this broker's config (so its data dir) with
+        extra_args, expecting it to exit without becoming ready. Returns (exit code, stderr).
+        Fails if it writes its ready file (it is killed then) or has not exited within
+        `timeout`, or if its stderr carries a sanitizer report. self.proc is not touched: the
+        broker may be running (a lock test) or stopped (a recovery test)."""
+        if self.flavor != "mqbase":
+            raise RuntimeError("serve_expecting_failure() is for the mqbase flavor only")
+        binary = self.binary or mqbase_binary()
+        self.runs += 1
+        tag = "failing-%d" % self.runs
+        ready = os.path.join(self.dir, tag + "-ready.json")
+        out_path = os.path.join(self.dir, tag + "-stdout.log")
+        err_path = os.path.join(self.dir, tag + "-stderr.log")
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(self._serve_command(binary, ready, extra_args),
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    cwd=self.dir, env=self._env())
+        _LIVE_PROCESSES.add(proc)
+        try:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None:
+                if os.path.exists(ready):
+                    raise AssertionError("mqbase serve %s started (wrote its ready file) where it "
+                                         "should have refused" % " ".join(extra_args))
+                if time.monotonic() > deadline:
+                    raise AssertionError("mqbase serve %s still running after %.0f s where it "
+                                         "should have refused" % (" ".join(extra_args), timeout))
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(self.stop_timeout)
+            _LIVE_PROCESSES.discard(proc)
+        with open(err_path, "rb") as f:
+            stderr = f.read().decode("utf-8", "replace")
+        _assert_no_sanitizer_report(stderr, "mqbase serve %s" % " ".join(extra_args))
+        return proc.returncode, stderr
+
     def kill9(self):
         """SIGKILL the broker (its own pid only) and reap it."""
         if self.proc is not None and self.proc.poll() is None:
@@ -373,12 +506,18 @@ class Broker:
             self.returncode = self.proc.returncode
             _LIVE_PROCESSES.discard(self.proc)
 
-    def stop(self, check=True):
+    def stop(self, check=True, keep_dir=False):
         """SIGTERM the broker's own pid, wait, and check the exit.
 
-        mqbase must exit 0 and its stderr must carry no sanitizer report.
+        mqbase must exit 0 and its stderr must carry no sanitizer report. keep_dir=True keeps
+        the temp dir (config, data dir, logs) for a restart(); a later stop() without it
+        removes the dir.
         """
         if self.stopped or self.proc is None:
+            if self.kept_dir and not keep_dir:
+                self.kept_dir = False
+                if self.dir and not os.environ.get("MQBASE_KEEP_TMP"):
+                    shutil.rmtree(self.dir, ignore_errors=True)
             return
         self.stopped = True
         problems = []
@@ -407,7 +546,9 @@ class Broker:
                                      % (self.flavor, self.proc.pid, "; ".join(problems),
                                         self.stderr_tail(200)))
         finally:
-            if self.dir and not os.environ.get("MQBASE_KEEP_TMP") and not problems:
+            if keep_dir and not problems:
+                self.kept_dir = True
+            elif self.dir and not os.environ.get("MQBASE_KEEP_TMP") and not problems:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inspection -------------------------------------------------------------------------
@@ -436,6 +577,13 @@ class Broker:
 
 class _StartFailed(Exception):
     pass
+
+
+def _assert_no_sanitizer_report(stderr, what):
+    found = [p for p in SANITIZER_PATTERNS if p in stderr]
+    if found:
+        raise AssertionError("%s: stderr contains %s\n--- stderr ---\n%s"
+                             % (what, ", ".join(repr(p) for p in found), stderr[-20000:]))
 
 
 class BrokerTestCase(unittest.TestCase):

@@ -132,10 +132,10 @@ TEST_F(BrokerTakeoverTest, WillOfAConnectionTakenOverIsNotScheduled) {
   auto old = connect("c", std::make_shared<FakeLink>(), false);
   auto next = connect("c", std::make_shared<FakeLink>(), false);  // the reconnect comes first
   auto will = make_message("will/t", "gone", 0, false);
-  EXPECT_FALSE(broker_.schedule_will(old.session, old.generation, will, Clock::now()));
+  EXPECT_FALSE(broker_.schedule_will(old.session, old.generation, Will{will}, Clock::now()));
   broker_.tick(Clock::now() + std::chrono::seconds(1));
   EXPECT_TRUE(publishes(watcher_link->take()).empty());
-  EXPECT_TRUE(broker_.schedule_will(next.session, next.generation, will, Clock::now()));
+  EXPECT_TRUE(broker_.schedule_will(next.session, next.generation, Will{will}, Clock::now()));
   broker_.tick(Clock::now() + std::chrono::seconds(1));
   EXPECT_EQ(publishes(watcher_link->take()).size(), 1u);
 }

@@ -32,6 +32,17 @@ class SessionTest : public ::testing::Test {
     return out;
   }
 
+  // A PUBREC from the client on `link`, answered as the Client does: the PUBREL on_pubrec()
+  // asks for is sent on the link (the Client's durability gate is not in play here).
+  static void pubrec(Session& s, FakeLink& link, uint64_t gen, uint16_t id,
+                     mqtt::Version v = mqtt::Version::v311) {
+    if (auto reason = s.on_pubrec(gen, id)) {
+      std::string out;
+      mqtt::encode(mqtt::PubAck{mqtt::PacketType::pubrel, id, *reason, {}}, v, out);
+      link.send(out, SendMode::reliable);
+    }
+  }
+
   // Attaches a fresh link and drops the CONNACK from what it recorded.
   uint64_t attach(Session& s, const std::shared_ptr<FakeLink>& link, bool session_present = false) {
     uint64_t gen = s.attach(link, mqtt::Version::v311, s.clean(), connack_bytes(session_present));
@@ -330,7 +341,7 @@ TEST_F(SessionTest, AttachResendsInflightWithDupThenPubrelThenTheQueue) {
   s->deliver(make_message("t/4", "p4", 1, false), 1, false);  // window full: queued
   auto first = publishes(link1->take());
   ASSERT_EQ(first.size(), 3u);
-  s->on_pubrec(gen1, first[2].packet_id);  // p3 has reached the client: PUBREL is owed
+  pubrec(*s, *link1, gen1, first[2].packet_id);  // p3 has reached the client: PUBREL is owed
   EXPECT_THAT(type_names(link1->take()), ElementsAre("PUBREL"));
   ASSERT_TRUE(s->detach(gen1));
   EXPECT_FALSE(s->connected());
@@ -398,13 +409,13 @@ TEST_F(SessionTest, OutgoingQos2Flow) {
   EXPECT_EQ(s->inflight(), 1u);
   EXPECT_TRUE(link->take().empty());
 
-  s->on_pubrec(gen, id);
+  pubrec(*s, *link, gen, id);
   auto rel = link->take();
   ASSERT_THAT(type_names(rel), ElementsAre("PUBREL"));
   EXPECT_EQ(std::get<mqtt::PubAck>(rel[0]).packet_id, id);
   EXPECT_EQ(s->inflight(), 1u) << "still in flight until PUBCOMP";
 
-  s->on_pubrec(gen, id);  // a resent PUBREC gets another PUBREL
+  pubrec(*s, *link, gen, id);  // a resent PUBREC gets another PUBREL
   EXPECT_THAT(type_names(link->take()), ElementsAre("PUBREL"));
 
   s->on_pubcomp(gen, id);
@@ -416,7 +427,7 @@ TEST_F(SessionTest, PubrecForAnUnknownIdIsStillAnsweredWithPubrel) {
   auto s = make_session();
   auto link = std::make_shared<FakeLink>();
   uint64_t gen = attach(*s, link);
-  s->on_pubrec(gen, 77);
+  pubrec(*s, *link, gen, 77);
   auto packets = link->take();
   ASSERT_THAT(type_names(packets), ElementsAre("PUBREL"));
   EXPECT_EQ(std::get<mqtt::PubAck>(packets[0]).packet_id, 77);
@@ -440,7 +451,7 @@ TEST_F(SessionTest, AcknowledgementsFromAnOldGenerationAreIgnored) {
   link2->take();
 
   s->on_puback(gen1, pubs[0].packet_id);
-  s->on_pubrec(gen1, pubs[1].packet_id);
+  pubrec(*s, *link2, gen1, pubs[1].packet_id);
   s->on_pubcomp(gen1, pubs[1].packet_id);
   EXPECT_EQ(s->inflight(), 2u);
   EXPECT_TRUE(link1->take().empty());
@@ -628,7 +639,7 @@ TEST_F(SessionTest, PubrecForAnUnknownIdGetsPubrel0x92OnV5) {
   auto s = make_session();
   auto link = std::make_shared<FakeLink>();
   uint64_t gen = attach_v5(*s, link, PeerLimits{mqtt::Version::v5});
-  s->on_pubrec(gen, 777);
+  pubrec(*s, *link, gen, 777, mqtt::Version::v5);
   auto out = link->take(mqtt::Version::v5);
   ASSERT_EQ(out.size(), 1u);
   const auto& rel = std::get<mqtt::PubAck>(out[0]);

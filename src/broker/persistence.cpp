@@ -1,0 +1,522 @@
+// Persistence: the broker's records and their encoding. Keys start with one byte naming the
+// kind; a client id inside a key is length-prefixed so that one id is never a prefix of
+// another's keys. Integers in keys are big-endian (keys of one session sort by sequence),
+// in values little-endian. docs/durability.md lists the kinds.
+//
+//   s <client id>                          session: incarnation, expiry, disconnect time, will
+//   u <u16 len> <client id> <filter>       subscription options
+//   q <u16 len> <client id> <u64 seq>      a QoS 1/2 message held for the session
+//   p <u16 len> <client id> <u64 seq>      QoS 2 out: its packet id, sent or past PUBREC
+//   i <u16 len> <client id> <u16 id>       QoS 2 in: a packet id not yet released
+//   r <topic>                              a retained message
+#include "broker/persistence.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "broker/session.h"
+
+namespace mqbase::broker {
+
+namespace {
+
+constexpr uint8_t kSessionFormat = 1;
+
+void put_u8(std::string& o, uint8_t v) { o.push_back(static_cast<char>(v)); }
+void put_le(std::string& o, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) o.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_be(std::string& o, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) o.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_varint(std::string& o, uint64_t v) {
+  while (v >= 0x80) {
+    o.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  o.push_back(static_cast<char>(v));
+}
+void put_str(std::string& o, std::string_view s) {
+  put_varint(o, s.size());
+  o.append(s);
+}
+
+// Reads what the put_* functions wrote; every get fails (and stays failed) past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && pos_ == in_.size(); }
+  uint64_t le(int bytes) {
+    if (!need(bytes)) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= uint64_t(uint8_t(in_[pos_ + i])) << (8 * i);
+    pos_ += bytes;
+    return v;
+  }
+  uint8_t u8() { return static_cast<uint8_t>(le(1)); }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!need(1)) return 0;
+      auto b = static_cast<uint8_t>(in_[pos_++]);
+      v |= uint64_t(b & 0x7F) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok_ = false;
+    return 0;
+  }
+  std::string_view str() {
+    uint64_t n = varint();
+    if (!need(n)) return {};
+    auto s = in_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  bool need(uint64_t n) {
+    if (ok_ && in_.size() - pos_ >= n) return true;
+    ok_ = false;
+    return false;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+uint64_t get_be(std::string_view s, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | uint8_t(s[at + i]);
+  return v;
+}
+
+std::string client_key(char kind, std::string_view client_id) {
+  std::string k;
+  k.reserve(3 + client_id.size() + 8);
+  k.push_back(kind);
+  put_be(k, client_id.size(), 2);
+  k.append(client_id);
+  return k;
+}
+std::string session_key(std::string_view client_id) { return std::string("s").append(client_id); }
+std::string subscription_key(std::string_view client_id, std::string_view filter) {
+  return client_key('u', client_id).append(filter);
+}
+std::string seq_key(char kind, std::string_view client_id, uint64_t seq) {
+  auto k = client_key(kind, client_id);
+  put_be(k, seq, 8);
+  return k;
+}
+std::string incoming_key(std::string_view client_id, uint16_t packet_id) {
+  auto k = client_key('i', client_id);
+  put_be(k, packet_id, 2);
+  return k;
+}
+std::string retained_key(std::string_view topic) { return std::string("r").append(topic); }
+
+// Splits a client key into the client id and what follows it; false when malformed.
+bool split_client_key(std::string_view key, std::string_view& client_id, std::string_view& rest) {
+  if (key.size() < 3) return false;
+  size_t n = get_be(key, 1, 2);
+  if (key.size() < 3 + n) return false;
+  client_id = key.substr(3, n);
+  rest = key.substr(3 + n);
+  return true;
+}
+
+enum Flag : uint8_t { kPayloadFormat = 1, kExpires = 2, kContentType = 4, kResponseTopic = 8, kCorrelation = 16 };
+
+void encode_message(std::string& o, const Message& m) {
+  put_str(o, m.topic);
+  put_str(o, m.payload);
+  put_u8(o, m.qos);
+  put_u8(o, m.retain ? 1 : 0);
+  uint8_t flags = (m.payload_format ? kPayloadFormat : 0) | (m.expires_at ? kExpires : 0) |
+                  (m.content_type ? kContentType : 0) | (m.response_topic ? kResponseTopic : 0) |
+                  (m.correlation_data ? kCorrelation : 0);
+  put_u8(o, flags);
+  if (m.payload_format) put_u8(o, *m.payload_format);
+  if (m.expires_at) put_le(o, static_cast<uint64_t>(to_wall_ms(*m.expires_at)), 8);
+  if (m.content_type) put_str(o, *m.content_type);
+  if (m.response_topic) put_str(o, *m.response_topic);
+  if (m.correlation_data) put_str(o, *m.correlation_data);
+  put_varint(o, m.user_properties.size());
+  for (const auto& [k, v] : m.user_properties) {
+    put_str(o, k);
+    put_str(o, v);
+  }
+}
+
+std::shared_ptr<Message> decode_message(Reader& r) {
+  auto m = std::make_shared<Message>();
+  m->topic = r.str();
+  m->payload = r.str();
+  m->qos = r.u8();
+  m->retain = r.u8() != 0;
+  uint8_t flags = r.u8();
+  if (flags & kPayloadFormat) m->payload_format = r.u8();
+  if (flags & kExpires) m->expires_at = from_wall_ms(static_cast<int64_t>(r.le(8)));
+  if (flags & kContentType) m->content_type = std::string(r.str());
+  if (flags & kResponseTopic) m->response_topic = std::string(r.str());
+  if (flags & kCorrelation) m->correlation_data = std::string(r.str());
+  uint64_t n = r.varint();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string k(r.str());
+    m->user_properties.emplace_back(std::move(k), std::string(r.str()));
+  }
+  if (!r.ok() || m->qos > 2) return nullptr;
+  return m;
+}
+
+std::string encode_session(const SessionImage& s) {
+  std::string o;
+  put_u8(o, kSessionFormat);
+  put_le(o, s.incarnation, 8);
+  put_le(o, s.expiry_interval, 4);
+  put_le(o, static_cast<uint64_t>(s.disconnected_at_ms), 8);
+  put_u8(o, s.protocol);
+  put_u8(o, s.will ? 1 : 0);
+  if (s.will) {
+    encode_message(o, *s.will);
+    put_le(o, s.will_delay, 4);
+    put_le(o, s.will_expiry, 4);
+  }
+  return o;
+}
+
+bool decode_session(std::string_view client_id, std::string_view v, SessionImage& s) {
+  Reader r(v);
+  if (r.u8() != kSessionFormat) return false;
+  s.client_id = std::string(client_id);
+  s.incarnation = r.le(8);
+  s.expiry_interval = static_cast<uint32_t>(r.le(4));
+  s.disconnected_at_ms = static_cast<int64_t>(r.le(8));
+  s.protocol = r.u8();
+  if (r.u8()) {
+    s.will = decode_message(r);
+    if (!s.will) return false;
+    s.will_delay = static_cast<uint32_t>(r.le(4));
+    s.will_expiry = static_cast<uint32_t>(r.le(4));
+  }
+  return r.ok();
+}
+
+thread_local Persistence::Tracker t_tracker;
+
+}  // namespace
+
+int64_t wall_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+int64_t to_wall_ms(Clock::time_point t) {
+  return wall_ms_now() + std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
+}
+Clock::time_point from_wall_ms(int64_t ms) {
+  return Clock::now() + std::chrono::milliseconds(ms - wall_ms_now());
+}
+
+Persistence::Tracker& Persistence::tracker() { return t_tracker; }
+
+Persistence::Persistence(store::Store& store)
+    : store_(store), waits_(store.durability() == store::Durability::sync) {}
+
+void Persistence::write(const store::WriteBatch& b) {
+  store::WriteStatus status = store::WriteStatus::ok;
+  Lsn lsn = store_.write(b, &status);
+  auto& t = tracker();
+  if (lsn == 0) {
+    t.refused = true;
+  } else if (lsn > t.needed) {
+    t.needed = lsn;
+  }
+}
+
+void Persistence::put_session(const SessionImage& s) {
+  store::WriteBatch b;
+  b.put(session_key(s.client_id), encode_session(s));
+  write(b);
+}
+
+void Persistence::delete_session(std::string_view client_id, const std::vector<std::string>& filters,
+                                 const std::vector<uint64_t>& seqs, const std::vector<uint16_t>& incoming) {
+  store::WriteBatch b;
+  b.del(session_key(client_id));
+  for (const auto& f : filters) b.del(subscription_key(client_id, f));
+  for (uint64_t seq : seqs) {
+    b.del(seq_key('q', client_id, seq));
+    b.del(seq_key('p', client_id, seq));
+  }
+  for (uint16_t id : incoming) b.del(incoming_key(client_id, id));
+  write(b);
+}
+
+void Persistence::put_subscriptions(std::string_view client_id, uint64_t incarnation,
+                                    const std::vector<std::pair<std::string, SubscriptionOptions>>& subs) {
+  if (subs.empty()) return;
+  store::WriteBatch b;
+  std::string v;
+  for (const auto& [filter, o] : subs) {
+    v.clear();
+    put_le(v, incarnation, 8);
+    put_u8(v, o.qos);
+    put_u8(v, static_cast<uint8_t>((o.no_local ? 1 : 0) | (o.retain_as_published ? 2 : 0)));
+    put_u8(v, o.retain_handling);
+    put_le(v, o.identifier, 4);
+    b.put(subscription_key(client_id, filter), v);
+  }
+  write(b);
+}
+
+void Persistence::delete_subscriptions(std::string_view client_id, const std::vector<std::string>& filters) {
+  if (filters.empty()) return;
+  store::WriteBatch b;
+  for (const auto& f : filters) b.del(subscription_key(client_id, f));
+  write(b);
+}
+
+void Persistence::put_message(std::string_view client_id, uint64_t incarnation, uint64_t seq, const Message& m,
+                              const Delivery& d) {
+  thread_local std::string v;
+  v.clear();
+  put_le(v, incarnation, 8);
+  put_u8(v, d.qos);
+  put_u8(v, d.retain ? 1 : 0);
+  put_varint(v, d.identifiers.size());
+  for (uint32_t id : d.identifiers) put_varint(v, id);
+  put_str(v, d.share ? std::string_view(*d.share) : std::string_view());
+  encode_message(v, m);
+  store::WriteBatch b;
+  b.put(seq_key('q', client_id, seq), v);
+  write(b);
+}
+
+void Persistence::put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id,
+                            HeldState state) {
+  std::string v;
+  put_le(v, incarnation, 8);
+  put_u8(v, static_cast<uint8_t>(state));
+  put_le(v, packet_id, 2);
+  store::WriteBatch b;
+  b.put(seq_key('p', client_id, seq), v);
+  if (state == HeldState::pubrel_sent) b.del(seq_key('q', client_id, seq));  // no payload past PUBREC
+  write(b);
+}
+
+void Persistence::delete_message(std::string_view client_id, uint64_t seq) {
+  store::WriteBatch b;
+  b.del(seq_key('q', client_id, seq));
+  b.del(seq_key('p', client_id, seq));
+  write(b);
+}
+
+void Persistence::put_incoming(std::string_view client_id, uint64_t incarnation, uint16_t packet_id) {
+  std::string v;
+  put_le(v, incarnation, 8);
+  store::WriteBatch b;
+  b.put(incoming_key(client_id, packet_id), v);
+  write(b);
+}
+
+void Persistence::delete_incoming(std::string_view client_id, uint16_t packet_id) {
+  store::WriteBatch b;
+  b.del(incoming_key(client_id, packet_id));
+  write(b);
+}
+
+void Persistence::put_retained(const Message& m) {
+  std::string v;
+  encode_message(v, m);
+  store::WriteBatch b;
+  b.put(retained_key(m.topic), v);
+  write(b);
+}
+
+void Persistence::delete_retained(std::string_view topic) {
+  store::WriteBatch b;
+  b.del(retained_key(topic));
+  write(b);
+}
+
+Recovered Persistence::load() {
+  Recovered out;
+  struct Partial {
+    std::optional<SessionImage> image;
+    std::vector<std::pair<uint64_t, std::pair<std::string, SubscriptionOptions>>> subs;  // (incarnation, sub)
+    std::map<uint64_t, std::pair<uint64_t, RecoveredEntry>> entries;                    // seq -> (incarnation, entry)
+    std::map<uint64_t, std::tuple<uint64_t, HeldState, uint16_t>> states;                // seq -> (inc, state, id)
+    std::vector<std::pair<uint64_t, uint16_t>> incoming;                                 // (incarnation, id)
+  };
+  std::unordered_map<std::string, Partial> by_client;
+  store::WriteBatch stale;
+  const int64_t now_ms = wall_ms_now();
+  const auto now = Clock::now();
+  auto note_incarnation = [&](uint64_t inc) { out.max_incarnation = std::max(out.max_incarnation, inc); };
+
+  store_.for_each([&](std::string_view key, std::string_view value) {
+    if (key.empty()) return;
+    const char kind = key[0];
+    std::string_view client_id, rest;
+    Reader r(value);
+    switch (kind) {
+      case 's': {
+        SessionImage s;
+        if (!decode_session(key.substr(1), value, s)) break;
+        note_incarnation(s.incarnation);
+        by_client[s.client_id].image = std::move(s);
+        return;
+      }
+      case 'u': {
+        if (!split_client_key(key, client_id, rest) || rest.empty()) break;
+        uint64_t inc = r.le(8);
+        SubscriptionOptions o;
+        o.qos = r.u8();
+        uint8_t bits = r.u8();
+        o.no_local = bits & 1;
+        o.retain_as_published = bits & 2;
+        o.retain_handling = r.u8();
+        o.identifier = static_cast<uint32_t>(r.le(4));
+        if (!r.ok()) break;
+        note_incarnation(inc);
+        by_client[std::string(client_id)].subs.push_back({inc, {std::string(rest), o}});
+        return;
+      }
+      case 'q': {
+        if (!split_client_key(key, client_id, rest) || rest.size() != 8) break;
+        RecoveredEntry e;
+        e.seq = get_be(rest, 0, 8);
+        uint64_t inc = r.le(8);
+        e.qos = r.u8();
+        e.retain = r.u8() != 0;
+        uint64_t n = r.varint();
+        for (uint64_t i = 0; i < n && r.ok(); ++i) e.identifiers.push_back(static_cast<uint32_t>(r.varint()));
+        auto share = r.str();
+        if (!share.empty()) e.share = std::make_shared<const std::string>(share);
+        e.msg = decode_message(r);
+        if (!e.msg || e.qos == 0 || e.qos > 2) break;
+        note_incarnation(inc);
+        by_client[std::string(client_id)].entries[e.seq] = {inc, std::move(e)};
+        return;
+      }
+      case 'p': {
+        if (!split_client_key(key, client_id, rest) || rest.size() != 8) break;
+        uint64_t inc = r.le(8);
+        auto state = static_cast<HeldState>(r.u8());
+        auto id = static_cast<uint16_t>(r.le(2));
+        if (!r.ok() || id == 0 || (state != HeldState::publish_sent && state != HeldState::pubrel_sent)) break;
+        note_incarnation(inc);
+        by_client[std::string(client_id)].states[get_be(rest, 0, 8)] = {inc, state, id};
+        return;
+      }
+      case 'i': {
+        if (!split_client_key(key, client_id, rest) || rest.size() != 2) break;
+        uint64_t inc = r.le(8);
+        if (!r.ok()) break;
+        note_incarnation(inc);
+        by_client[std::string(client_id)].incoming.push_back({inc, static_cast<uint16_t>(get_be(rest, 0, 2))});
+        return;
+      }
+      case 'r': {
+        auto m = decode_message(r);
+        if (!m) break;
+        if (m->expired(now)) {
+          ++out.expired_messages;
+          stale.del(key);
+          return;
+        }
+        out.retained.push_back(std::move(m));
+        return;
+      }
+      default: break;
+    }
+    // Malformed or of no known kind: a record this version cannot use is dropped, counted.
+    ++out.stale_records;
+    stale.del(key);
+  });
+
+  for (auto& [client_id, p] : by_client) {
+    // Everything of a client id without a session record, or of an older incarnation, is left
+    // over from a session that ended (its deletes were not yet on disk at the crash).
+    bool expired = false;
+    if (p.image && p.image->expiry_interval != kSessionNeverExpires && p.image->disconnected_at_ms != 0 &&
+        p.image->disconnected_at_ms + int64_t(p.image->expiry_interval) * 1000 <= now_ms) {
+      expired = true;
+      ++out.expired_sessions;
+    }
+    const uint64_t inc = p.image && !expired ? p.image->incarnation : ~uint64_t{0};
+    RecoveredSession s;
+    for (auto& [i, sub] : p.subs) {
+      if (i == inc) {
+        s.subscriptions.push_back(std::move(sub));
+      } else {
+        ++out.stale_records;
+        stale.del(subscription_key(client_id, sub.first));
+      }
+    }
+    for (auto& [seq, ie] : p.entries) {
+      auto& [i, e] = ie;
+      auto st = p.states.find(seq);
+      if (i != inc || e.msg->expired(now)) {
+        if (i == inc) ++out.expired_messages; else ++out.stale_records;
+        stale.del(seq_key('q', client_id, seq));
+        if (st != p.states.end()) stale.del(seq_key('p', client_id, seq)), p.states.erase(st);
+        continue;
+      }
+      if (st != p.states.end()) {
+        auto [si, state, id] = st->second;
+        if (si == inc && e.qos == 2) {
+          e.state = state == HeldState::pubrel_sent ? HeldState::pubrel_sent : HeldState::publish_sent;
+          e.packet_id = id;
+          if (e.state == HeldState::pubrel_sent) e.msg.reset();
+        }
+        p.states.erase(st);
+      }
+      s.entries.push_back(std::move(e));
+    }
+    for (auto& [seq, st] : p.states) {  // no message left: past PUBREC, or stale
+      auto [si, state, id] = st;
+      if (si == inc && state == HeldState::pubrel_sent) {
+        RecoveredEntry e;
+        e.seq = seq;
+        e.qos = 2;
+        e.packet_id = id;
+        e.state = HeldState::pubrel_sent;
+        s.entries.push_back(std::move(e));
+      } else {
+        ++out.stale_records;
+        stale.del(seq_key('p', client_id, seq));
+      }
+    }
+    std::sort(s.entries.begin(), s.entries.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    for (auto [i, id] : p.incoming) {
+      if (i == inc) {
+        s.incoming_qos2.push_back(id);
+      } else {
+        ++out.stale_records;
+        stale.del(incoming_key(client_id, id));
+      }
+    }
+    if (!p.image) continue;
+    if (expired) {
+      stale.del(session_key(client_id));
+      // [MQTT-3.1.2-8]: the will of a session that ended goes out when it ends.
+      if (p.image->will) {
+        s.image = std::move(*p.image);
+        s.image.expiry_interval = 0;
+        s.subscriptions.clear();
+        s.entries.clear();
+        s.incoming_qos2.clear();
+        out.sessions.push_back(std::move(s));
+      }
+      continue;
+    }
+    s.image = std::move(*p.image);
+    out.sessions.push_back(std::move(s));
+  }
+  if (!stale.empty()) write(stale);
+  return out;
+}
+
+}  // namespace mqbase::broker

@@ -1,0 +1,145 @@
+// Persistence: the broker's one narrow door to the store. It says what of the broker's state
+// must survive a restart, as keyed records: the sessions that outlive their connection (client
+// id, expiry, will), their subscriptions, the QoS 1/2 messages queued or in flight to them,
+// the QoS 2 packet ids they sent us and have not released, and the retained messages. Clean
+// sessions (expiry 0) keep nothing, except a will, which must still go out after a crash.
+//
+// Acknowledgements wait for what they promise. Every write made on a thread while it handles
+// one packet is noted in that thread's Tracker: the highest LSN it needs (and whether the
+// store refused a write). The Client reads it when it sends the acknowledgement and holds the
+// packet until the store's durable LSN has caught up (sync mode only; batch and none do not
+// wait). Writes that must be ordered (a message's put before the delete its acknowledgement
+// causes) are made under the lock that orders the state change itself: the session's, the
+// retained store's, the broker's registry lock.
+//
+// Recovery reads every live record back (load()), drops what belongs to an older incarnation
+// of a client id or to a session whose expiry passed while the server was down, and hands the
+// broker the rest to rebuild its sessions, subscriptions, queues and retained messages.
+//
+// Thread-safety: every method may be called from any thread (the store serializes writes).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/message.h"
+#include "broker/subscription_index.h"
+#include "store/store.h"
+
+namespace mqbase::broker {
+
+struct Delivery;
+using Lsn = store::Lsn;
+
+// The state of a message held for a session, as recovered.
+enum class HeldState : uint8_t { queued = 0, publish_sent = 1, pubrel_sent = 2 };
+
+// A persistent session's record: who it is and what survives its connection.
+struct SessionImage {
+  std::string client_id;
+  uint64_t incarnation = 0;  // a new one per Clean Start: older records of the id are stale
+  uint32_t expiry_interval = 0;
+  int64_t disconnected_at_ms = 0;  // wall clock, ms since the epoch; 0: connected
+  uint8_t protocol = 4;            // 3, 4 or 5
+  MessagePtr will;                 // null: none
+  uint32_t will_delay = 0;         // seconds
+  uint32_t will_expiry = 0;        // seconds, counted from the will's publication; 0: none
+};
+
+// What load() found for one session.
+struct RecoveredEntry {
+  uint64_t seq = 0;
+  MessagePtr msg;  // null once a QoS 2 message is past PUBREC (pubrel_sent)
+  uint8_t qos = 0;
+  bool retain = false;
+  std::vector<uint32_t> identifiers;
+  std::shared_ptr<const std::string> share;
+  uint16_t packet_id = 0;
+  HeldState state = HeldState::queued;
+};
+struct RecoveredSession {
+  SessionImage image;
+  std::vector<std::pair<std::string, SubscriptionOptions>> subscriptions;
+  std::vector<RecoveredEntry> entries;  // by seq
+  std::vector<uint16_t> incoming_qos2;
+};
+struct Recovered {
+  std::vector<RecoveredSession> sessions;
+  std::vector<MessagePtr> retained;
+  uint64_t max_incarnation = 0;
+  uint64_t stale_records = 0;    // of older incarnations or expired sessions: deleted
+  uint64_t expired_sessions = 0;  // ended while the server was down
+  uint64_t expired_messages = 0;  // Message Expiry passed while the server was down
+};
+
+class Persistence {
+ public:
+  // What one thread's writes during one operation need before their acknowledgement goes out.
+  struct Tracker {
+    Lsn needed = 0;
+    bool refused = false;  // the store refused a write (full disk, budget): answer with an error
+  };
+  // The calling thread's tracker; reset() before an operation, read after.
+  static Tracker& tracker();
+  static void reset_tracker() { tracker() = Tracker{}; }
+
+  explicit Persistence(store::Store& store);
+  Persistence(const Persistence&) = delete;
+  Persistence& operator=(const Persistence&) = delete;
+
+  // Whether acknowledgements wait for the disk (sync mode).
+  bool acks_wait() const { return waits_; }
+  Lsn durable_lsn() const { return store_.durable_lsn(); }
+  store::Store& store() { return store_; }
+
+  // The session record (a put replaces it).
+  void put_session(const SessionImage& s);
+  // Removes a session's record and everything it held: its subscriptions (`filters`), the
+  // messages of `seqs`, and the incoming QoS 2 ids of `incoming`, in one record.
+  void delete_session(std::string_view client_id, const std::vector<std::string>& filters,
+                      const std::vector<uint64_t>& seqs, const std::vector<uint16_t>& incoming);
+  void put_subscriptions(std::string_view client_id, uint64_t incarnation,
+                         const std::vector<std::pair<std::string, SubscriptionOptions>>& subs);
+  void delete_subscriptions(std::string_view client_id, const std::vector<std::string>& filters);
+
+  // A QoS 1/2 message held for a session, under its sequence number.
+  void put_message(std::string_view client_id, uint64_t incarnation, uint64_t seq, const Message& m,
+                   const Delivery& d);
+  // QoS 2 out: the packet id it went with (so a restart resends it with the same id), or, past
+  // PUBREC, only that (the payload is gone).
+  void put_sent(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id) {
+    put_state(client_id, incarnation, seq, packet_id, HeldState::publish_sent);
+  }
+  void put_released(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id) {
+    put_state(client_id, incarnation, seq, packet_id, HeldState::pubrel_sent);
+  }
+  // The message of `seq` is done (acknowledged, expired, or handed to another session).
+  void delete_message(std::string_view client_id, uint64_t seq);
+
+  // QoS 2 in: a packet id received and not yet released.
+  void put_incoming(std::string_view client_id, uint64_t incarnation, uint16_t packet_id);
+  void delete_incoming(std::string_view client_id, uint16_t packet_id);
+
+  void put_retained(const Message& m);
+  void delete_retained(std::string_view topic);
+
+  // Reads every record back (call once, before serving) and deletes the stale ones.
+  Recovered load();
+
+ private:
+  void write(const store::WriteBatch& b);
+  void put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id, HeldState state);
+
+  store::Store& store_;
+  const bool waits_;
+};
+
+// Wall clock <-> the steady clock the broker runs on, for expiry times on disk.
+int64_t wall_ms_now();
+int64_t to_wall_ms(Clock::time_point t);
+Clock::time_point from_wall_ms(int64_t ms);
+
+}  // namespace mqbase::broker

@@ -1,0 +1,942 @@
+#!/usr/bin/python3
+"""Acknowledged means stored: what mqbase promised survives kill -9 (docs/durability.md).
+
+Each test here SIGKILLs the broker (Broker.kill9) and starts it again on the same data
+directory (Broker.restart), then checks that everything the broker acknowledged before the
+kill is still there: QoS 1 and QoS 2 messages queued for persistent sessions (PUBACK / PUBREC
+went out only after the record was fdatasync'd), sessions with their subscriptions and
+options, QoS 2 packet ids not yet released, retained messages, wills. Then recovery itself:
+a torn last record is truncated and the server starts; a flipped byte in the middle of the
+log stops the start (naming file and offset) unless --recover-skip-corrupt; `mqbase check`
+says the same offline; a second server refuses a data directory in use; and
+durability = "none" keeps nothing.
+
+The log format (docs/store-format.md): segments <data_dir>/wal/<16 hex>.log, a 32-byte file
+header, then records: u32 masked crc32c, u32 payload length, u8 type, u64 LSN, payload, all
+little-endian. The corruption tests find records with that layout (and check their crc32c,
+so a test that misreads the format fails instead of damaging the wrong bytes).
+
+mqbase only: mosquitto runs with persistence off in this harness and cannot be restarted on
+a data directory.
+"""
+
+import collections
+import os
+import re
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (DISCONNECT_BYTES, HOST, MESSAGE_EXPIRY_INTERVAL,  # noqa: E402
+                     MOSQUITTO_PUB, MOSQUITTO_SUB, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
+                     SESSION_EXPIRY_INTERVAL, SUBSCRIPTION_IDENTIFIER, WILL_DELAY_INTERVAL,
+                     BrokerTestCase, ConnectionClosed, RawClient, RawClient5, ack5_packet,
+                     ack_packet, connack_bytes, disconnect5_packet, is_mosquitto, parse_ack5,
+                     publish5_packet, publish_packet, run_tests, sub_options, unique_id,
+                     unsubscribe_packet, wait_for)
+
+# Offline sessions queue without limit here: an offline session's full queue drops (and
+# counts) by design, which is not what these tests are about.
+UNLIMITED_QUEUES = {"max_queued_messages": 0, "max_queued_bytes": 0}
+
+
+def durable_config(storage=None, **limits):
+    """A config with unlimited queues and a [storage] section (default: sync, the default)."""
+    return {"limits": dict(UNLIMITED_QUEUES, **limits), "storage": dict(storage or {})}
+
+
+# --------------------------------------------------------------------------------------------
+# The log on disk
+
+SEGMENT_NAME = re.compile(r"^[0-9a-f]{16}\.log$")
+FILE_HEADER = 32
+RECORD_HEADER = 17
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def masked_crc(data):
+    c = crc32c(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+Record = collections.namedtuple("Record", "offset length type lsn payload")
+
+
+def segments(data_dir):
+    """Paths of the log segments, oldest first."""
+    wal = os.path.join(data_dir, "wal")
+    return [os.path.join(wal, n) for n in sorted(os.listdir(wal)) if SEGMENT_NAME.match(n)]
+
+
+def read_records(path):
+    """The valid records of a segment, in order, up to the first one that is not (a torn
+    tail, zeros). Asserts the file header's magic."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"MQBWAL01", "%s: no segment magic: %r" % (path, data[:8])
+    out = []
+    pos = FILE_HEADER
+    while pos + RECORD_HEADER <= len(data):
+        crc, length, rtype, lsn = struct.unpack_from("<IIBQ", data, pos)
+        end = pos + RECORD_HEADER + length
+        if rtype == 0 or end > len(data) or masked_crc(data[pos + 4:end]) != crc:
+            break
+        out.append(Record(pos, length, rtype, lsn, data[pos + RECORD_HEADER:end]))
+        pos = end
+    return out
+
+
+def last_segment_with_records(data_dir):
+    for path in reversed(segments(data_dir)):
+        records = read_records(path)
+        if records:
+            return path, records
+    raise AssertionError("no segment in %s holds a record: %r"
+                         % (data_dir, os.listdir(os.path.join(data_dir, "wal"))))
+
+
+def names_offset(text, offsets):
+    """Whether `text` mentions one of `offsets` in decimal or hex (a whole number)."""
+    for o in offsets:
+        for form in (r"\b%d\b" % o, r"\b0x%x\b" % o, r"\b0x%08x\b" % o):
+            if re.search(form, text, re.IGNORECASE):
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Clients
+
+def next_packet(stream, timeout):
+    """The next packet from a PacketStream, or None when nothing came within `timeout`;
+    raises ConnectionClosed when the peer closes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        p = stream.try_parse()
+        if p is not None:
+            return p
+        try:
+            stream._fill(deadline)
+        except TimeoutError:
+            return None
+
+
+def parse_payload(payload):
+    """b"p<publisher>-<seq>[|padding]" -> (publisher, seq)."""
+    head = payload.split(b"|", 1)[0]
+    assert head.startswith(b"p") and b"-" in head, "unexpected payload %r" % (payload[:40],)
+    i, seq = head[1:].split(b"-")
+    return int(i), int(seq)
+
+
+class Tally:
+    """What a subscriber received: arrivals per (publisher, seq), and the order of first
+    arrivals per publisher."""
+
+    def __init__(self):
+        self.count = collections.Counter()
+        self.first_order = collections.defaultdict(list)
+        self.total = 0
+
+    def add(self, payload):
+        key = parse_payload(payload)
+        if not self.count[key]:
+            self.first_order[key[0]].append(key[1])
+        self.count[key] += 1
+        self.total += 1
+
+    def duplicates(self):
+        return sum(n - 1 for n in self.count.values())
+
+
+def drain(sub, tally, quiet=2.0, first_timeout=20.0):
+    """Read PUBLISHes from the raw client `sub` (acknowledging each: PUBACK, or PUBREC and the
+    PUBREL's PUBCOMP) into `tally` until nothing arrives for `quiet` seconds (`first_timeout`
+    for the first packet). Returns when quiet or when the connection closes."""
+    timeout = first_timeout
+    try:
+        while True:
+            p = next_packet(sub, timeout)
+            if p is None:
+                return
+            timeout = quiet
+            if p.type == PUBREL:
+                sub.send(ack_packet(PUBCOMP, struct.unpack("!H", p.body[:2])[0]))
+                continue
+            assert p.type == PUBLISH, "subscriber got %r" % (p.raw[:16],)
+            _, payload, qos, _, _, pid = p.publish_fields()
+            if qos == 1:
+                sub.send(ack_packet(PUBACK, pid))
+            elif qos == 2:
+                sub.send(ack_packet(PUBREC, pid))
+            tally.add(payload)
+    except (ConnectionClosed, OSError):
+        return
+
+
+class Publisher:
+    """A raw MQTT 3.1.1 publisher pipelining QoS 1 or 2 PUBLISHes of b"p<index>-<seq>" on
+    dur/p<index> (packet id = seq + 1) from a sender thread, while a reader thread records the
+    acknowledged seqs: PUBACK (QoS 1) or PUBREC (QoS 2, answered with PUBREL; PUBCOMP
+    counted). Both threads stop when the broker goes away."""
+
+    def __init__(self, port, index, seqs, qos=1, padding=b"", chunk=25, counter=None):
+        self.index = index
+        self.seqs = list(seqs)
+        self.qos = qos
+        self.padding = padding
+        self.chunk = chunk
+        self.acked = []  # seqs, in acknowledgement order
+        self.completed = 0  # QoS 2: PUBCOMPs
+        self.errors = []
+        self.counter = counter  # a shared [int] of acknowledgements, guarded by its lock
+        self.lock = threading.Lock()  # one writer on the socket at a time
+        self.client = RawClient(port)
+        self.client.connect(client_id="pub%d-%s" % (index, unique_id("d")[2:]))
+        self.threads = [threading.Thread(target=self._send, daemon=True),
+                        threading.Thread(target=self._read, daemon=True)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def _send(self):
+        topic = "dur/p%d" % self.index
+        try:
+            for start in range(0, len(self.seqs), self.chunk):
+                data = b"".join(
+                    publish_packet(topic, b"p%d-%d%s" % (self.index, seq, self.padding),
+                                   qos=self.qos, packet_id=seq + 1)
+                    for seq in self.seqs[start:start + self.chunk])
+                with self.lock:
+                    self.client.sock.settimeout(60)
+                    self.client.sock.sendall(data)
+        except OSError:
+            pass  # the broker was killed
+
+    def _read(self):
+        want = len(self.seqs)
+        try:
+            while (self.completed if self.qos == 2 else len(self.acked)) < want:
+                p = next_packet(self.client, 60)
+                if p is None:
+                    raise AssertionError("publisher %d: no acknowledgement for 60 s (%d of %d)"
+                                         % (self.index, len(self.acked), want))
+                (pid,) = struct.unpack("!H", p.body[:2])
+                if p.type == (PUBACK if self.qos == 1 else PUBREC):
+                    self.acked.append(pid - 1)
+                    if self.counter is not None:
+                        with self.counter[1]:
+                            self.counter[0] += 1
+                    if self.qos == 2:
+                        with self.lock:
+                            self.client.send(ack_packet(PUBREL, pid))
+                elif p.type == PUBCOMP and self.qos == 2:
+                    self.completed += 1
+                else:
+                    raise AssertionError("publisher %d got %r" % (self.index, p.raw[:16]))
+        except (ConnectionClosed, OSError):
+            pass  # the broker was killed
+        except Exception as e:  # reported by the test's thread
+            self.errors.append(e)
+
+    def join(self, timeout=60):
+        for t in self.threads:
+            t.join(timeout)
+            assert not t.is_alive(), "publisher %d: thread still running" % self.index
+
+    def close(self):
+        self.client.close()
+
+
+def new_counter():
+    return [0, threading.Lock()]
+
+
+# --------------------------------------------------------------------------------------------
+
+@unittest.skipIf(is_mosquitto(), "durability across kill -9 and restart is mqbase's")
+class DurabilityTestCase(BrokerTestCase):
+    def setUp(self):
+        pass  # each test starts its own broker with its own config
+
+    def durable_broker(self, storage=None, **limits):
+        return self.start_broker(durable_config(storage, **limits))
+
+    def raw_client(self, broker, cls=RawClient):
+        c = cls(broker.port)
+        self.addCleanup(c.close)
+        return c
+
+    def persistent_subscriber(self, broker, client_id, filters, present=0):
+        """A 3.1.1 clean_session=0 raw client subscribed to `filters` ([(filter, qos)])."""
+        c = self.raw_client(broker)
+        c.connect(client_id=client_id, clean_session=False,
+                  expect=connack_bytes(0, present))
+        self.assertEqual(c.subscribe(filters), [q for _, q in filters])
+        return c
+
+    def reconnect(self, broker, client_id, present=1):
+        c = self.raw_client(broker)
+        c.connect(client_id=client_id, clean_session=False, expect=connack_bytes(0, present))
+        return c
+
+    def publish_retained(self, broker, items, qos=1):
+        """Publish [(topic, payload)] retained, each acknowledged before the next."""
+        c = self.raw_client(broker)
+        c.connect()
+        for topic, payload in items:
+            c.publish(topic, payload, qos=qos, retain=True)
+        c.disconnect()
+
+    def retained_under(self, broker, prefix):
+        """{topic: payload} of the retained messages under prefix/#, as a new subscriber gets
+        them: subscribe, then publish a (non-retained) marker under the prefix; everything
+        before it is retained."""
+        c = self.raw_client(broker)
+        c.connect()
+        self.assertEqual(c.subscribe([(prefix + "/#", 1)]), [1])
+        marker_topic = prefix + "/" + unique_id("marker")
+        p = self.raw_client(broker)
+        p.connect()
+        p.publish(marker_topic, b"marker", qos=1)
+        got = {}
+        while True:
+            topic, payload, _, retain, _, _ = c.receive_publish(timeout=10)
+            if topic == marker_topic:
+                break
+            self.assertEqual(retain, 1, "non-retained %s before the marker" % topic)
+            got[topic] = payload
+        c.disconnect()
+        p.disconnect()
+        return got
+
+    def kill(self, broker):
+        """SIGKILL a broker that must still be running (one that died by itself fails the
+        test here instead of being hidden by the kill)."""
+        if not broker.alive():
+            raise AssertionError("the broker exited by itself with %s before the kill\n%s"
+                                 % (broker.proc.returncode, broker.stderr_tail()))
+        broker.kill9()
+
+    def kill_and_restart(self, broker, extra_args=()):
+        self.kill(broker)
+        broker.restart(extra_args)
+        return broker
+
+    def check_dir(self, broker):
+        """`mqbase check --data-dir` on the broker's data dir: (exit code, stdout + stderr)."""
+        r = broker.run_binary(["check", "--data-dir", broker.data_dir])
+        return r.returncode, r.stdout + r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+
+class CrashUnderLoad(DurabilityTestCase):
+    """16 publishers pipeline QoS 1 or 2 messages into a persistent offline subscriber; the
+    broker is SIGKILLed mid-stream; after the restart every acknowledged message is there."""
+
+    PUBLISHERS = 16
+    TOTAL = 20000
+    KILL_AT = 8000
+
+    def crash_run(self, qos):
+        broker = self.durable_broker()
+        sub_id = unique_id("dsub%d" % qos)
+        self.persistent_subscriber(broker, sub_id, [("dur/#", qos)]).disconnect()
+
+        per = self.TOTAL // self.PUBLISHERS
+        counter = new_counter()
+        pubs = [Publisher(broker.port, i, range(per), qos=qos, counter=counter)
+                for i in range(self.PUBLISHERS)]
+        for p in pubs:
+            self.addCleanup(p.close)
+        t0 = time.monotonic()
+        for p in pubs:
+            p.start()
+        wait_for(lambda: counter[0] >= self.KILL_AT, timeout=90, interval=0.002,
+                 message="%d acknowledgements" % self.KILL_AT)
+        at_kill = counter[0]
+        elapsed = time.monotonic() - t0
+        self.kill(broker)
+        for p in pubs:
+            p.join()
+            self.assertEqual(p.errors, [])
+        acked = {(p.index, s) for p in pubs for s in p.acked}
+
+        broker.restart()
+        sub = self.reconnect(broker, sub_id, present=1)
+        tally = Tally()
+        drain(sub, tally)
+        lost = sorted(acked - set(tally.count))
+        print("\nQoS %d crash: %d acknowledged (%d when the kill was sent, %.1f s in), "
+              "%d received (%d distinct, %d not acknowledged), %d duplicates, %d lost"
+              % (qos, len(acked), at_kill, elapsed, tally.total, len(tally.count),
+                 len(set(tally.count) - acked), tally.duplicates(), len(lost)),
+              file=sys.stderr)
+        self.assertLess(len(acked), self.TOTAL,
+                        "everything was acknowledged before the kill: not a mid-stream crash")
+        self.assertEqual(lost[:20], [], "%d acknowledged messages lost (first 20 shown)"
+                         % len(lost))
+        for i, order in tally.first_order.items():
+            self.assertEqual(order, sorted(order), "publisher %d: first arrivals out of order" % i)
+        return tally
+
+    def test_qos1_kill9_mid_stream_loses_nothing_acknowledged(self):
+        self.crash_run(1)
+
+    def test_qos2_kill9_mid_stream_delivers_every_pubreced_message_exactly_once(self):
+        tally = self.crash_run(2)
+        dups = sorted(k for k, n in tally.count.items() if n > 1)
+        self.assertEqual(dups[:20], [], "%d QoS 2 messages delivered more than once" % len(dups))
+
+
+class KillAtSeveralPoints(DurabilityTestCase):
+    """Small segments and checkpoints (rotation and compaction all the time), killed early, in
+    recovery, in the middle and late, restarting on the same data dir each time."""
+
+    PUBLISHERS = 4
+    PER = 2000
+    PADDING = b"|" + b"x" * 100  # so the 64 KiB segments fill
+
+    def test_kill_at_several_points_with_rotation_and_checkpoints(self):
+        broker = self.durable_broker({"segment_size": 65536, "checkpoint_bytes": 131072})
+        sub_id = unique_id("dsubk")
+        self.persistent_subscriber(broker, sub_id, [("dur/#", 1)]).disconnect()
+        total = self.PUBLISHERS * self.PER
+        acked = set()
+        tally = Tally()
+        next_seq = [0] * self.PUBLISHERS
+        report = []
+
+        def run_round(kill_at, with_subscriber=False):
+            """Publishers continue where their acknowledgements stopped; SIGKILL once
+            `kill_at` messages in all have been acknowledged (None: let them finish)."""
+            counter = new_counter()
+            already = len(acked)
+            pubs = [Publisher(broker.port, i, range(next_seq[i], self.PER), qos=1,
+                              padding=self.PADDING, counter=counter)
+                    for i in range(self.PUBLISHERS) if next_seq[i] < self.PER]
+            for p in pubs:
+                self.addCleanup(p.close)
+            reader = None
+            if with_subscriber:
+                # Consuming while the kill comes: messages in flight to it must come back.
+                sub = self.reconnect(broker, sub_id, present=1)
+                reader = threading.Thread(target=drain, args=(sub, tally),
+                                          kwargs={"quiet": 60}, daemon=True)
+                reader.start()
+            for p in pubs:
+                p.start()
+            if kill_at is None:
+                for p in pubs:
+                    p.join(120)
+            else:
+                wait_for(lambda: already + counter[0] >= kill_at, timeout=90, interval=0.002,
+                         message="%d acknowledgements" % kill_at)
+                self.kill(broker)
+                for p in pubs:
+                    p.join()
+            for p in pubs:
+                self.assertEqual(p.errors, [])
+                acked.update((p.index, s) for s in p.acked)
+                if p.acked:
+                    next_seq[p.index] = max(next_seq[p.index], max(p.acked) + 1)
+                p.close()
+            if reader is not None:
+                reader.join(30)
+                self.assertFalse(reader.is_alive())
+            report.append(len(acked))
+
+        run_round(total // 10)                        # early
+        broker.restart(wait=False)                    # in recovery: once the store is open
+        wait_for(lambda: self.lock_pid(broker) == broker.pid or not broker.alive(),
+                 timeout=30, interval=0.002, message="the restarted broker's pid in LOCK")
+        self.kill(broker)
+        broker.restart()
+        self.kill(broker)                             # right after the restart, idle
+        broker.restart()
+        run_round(total // 2, with_subscriber=True)   # middle, subscriber reading
+        broker.restart()
+        run_round(total * 9 // 10)                    # late
+        broker.restart()
+        run_round(None)                               # the rest, no kill
+        self.assertEqual(len(acked), total)
+        files = os.listdir(os.path.join(broker.data_dir, "wal"))
+        sub = self.reconnect(broker, sub_id, present=1)
+        drain(sub, tally)
+        lost = sorted(acked - set(tally.count))
+        print("\nkilled at %s acknowledged; %d received (%d distinct), %d duplicates, %d lost; "
+              "wal/ at the end: %s"
+              % (report[:-1], tally.total, len(tally.count), tally.duplicates(), len(lost),
+                 sorted(files)), file=sys.stderr)
+        self.assertEqual(lost[:20], [], "%d acknowledged messages lost (first 20 shown)"
+                         % len(lost))
+        for i, order in tally.first_order.items():
+            self.assertEqual(order, sorted(order), "publisher %d: first arrivals out of order" % i)
+        self.assertTrue(any(f.startswith("checkpoint-") for f in files),
+                        "no checkpoint was written: %r" % files)
+
+    @staticmethod
+    def lock_pid(broker):
+        try:
+            with open(os.path.join(broker.data_dir, "LOCK")) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+
+class StateSurvivesKill(DurabilityTestCase):
+
+    def test_retained_sessions_subscriptions_and_wills_survive_kill9(self):
+        broker = self.durable_broker()
+        # Retained: set, replaced, cleared.
+        self.publish_retained(broker, [("dur/ret/a", b"A"), ("dur/ret/b", b"B"),
+                                       ("dur/ret/c", b"C1"), ("dur/ret/c", b"C2"),
+                                       ("dur/ret/b", b"")])
+        # A persistent 3.1.1 subscription, connected at the kill (the SUBACK was the promise).
+        ps_id = unique_id("dps")
+        self.persistent_subscriber(broker, ps_id, [("dur/ps/x", 1)])
+        # A persistent member of a shared subscription, disconnected before the kill.
+        sh_id = unique_id("dsh")
+        self.persistent_subscriber(broker, sh_id, [("$share/dg/dur/sh/#", 1)]).disconnect()
+        # A persistent 3.1.1 session with nothing but its CONNACK, connected at the kill.
+        cs_id = unique_id("dcs")
+        self.reconnect(broker, cs_id, present=0)
+        # MQTT 5: a 2 s session, disconnected before the kill.
+        short_id = unique_id("dshort")
+        c = self.raw_client(broker, RawClient5)
+        c.connect(short_id, props=[(SESSION_EXPIRY_INTERVAL, 2)])
+        c.subscribe([("dur/short", sub_options(qos=1))])
+        c.disconnect()
+        short_gone_at = time.monotonic()
+        # MQTT 5: a long session subscribed with No Local and a Subscription Identifier.
+        opt_id = unique_id("dopt")
+        c = self.raw_client(broker, RawClient5)
+        c.connect(opt_id, props=[(SESSION_EXPIRY_INTERVAL, 3600)])
+        self.assertEqual(c.subscribe([("dur/opt/#", sub_options(qos=1, no_local=True))],
+                                     props=[(SUBSCRIPTION_IDENTIFIER, 42)]), [1])
+        c.disconnect()
+        # MQTT 5 messages queued for an offline session: one expires while the server is down.
+        mexp_id = unique_id("dmexp")
+        c = self.raw_client(broker, RawClient5)
+        c.connect(mexp_id, props=[(SESSION_EXPIRY_INTERVAL, 3600)])
+        c.subscribe([("dur/mexp", sub_options(qos=1))])
+        c.disconnect()
+        p = self.raw_client(broker, RawClient5)
+        p.connect()
+        p.publish("dur/mexp", b"short-lived", qos=1, props=[(MESSAGE_EXPIRY_INTERVAL, 1)])
+        p.publish("dur/mexp", b"long-lived", qos=1, props=[(MESSAGE_EXPIRY_INTERVAL, 3600)])
+        mexp_published_at = time.monotonic()
+        p.disconnect()
+        # Wills of clients connected at the kill: a clean 3.1.1 one (retained, no delay) and
+        # an MQTT 5 persistent one with a 1 s will delay (retained).
+        w = self.raw_client(broker)
+        w.connect(will_topic="dur/will/a", will_payload=b"gone-a", will_qos=1, will_retain=True)
+        w5 = self.raw_client(broker, RawClient5)
+        w5.connect(unique_id("dw5"), props=[(SESSION_EXPIRY_INTERVAL, 60)],
+                   will_topic="dur/will/b", will_payload=b"gone-b", will_qos=1,
+                   will_retain=True, will_props=[(WILL_DELAY_INTERVAL, 1)])
+
+        self.kill(broker)
+        # Let the 2 s session and the 1 s message expire while the server is down (and 2.5 s
+        # of the other message's 3600).
+        time.sleep(max(0.0, max(short_gone_at, mexp_published_at) + 2.5 - time.monotonic()))
+        broker.restart()
+
+        with self.subTest("retained"):
+            self.assertEqual(self.retained_under(broker, "dur/ret"),
+                             {"dur/ret/a": b"A", "dur/ret/c": b"C2"})
+        with self.subTest("will without delay, retained"):
+            c = self.raw_client(broker)
+            c.connect()
+            c.subscribe([("dur/will/a", 1)])
+            self.assertEqual(c.receive_publish(timeout=10)[:4], ("dur/will/a", b"gone-a", 1, 1))
+        with self.subTest("will after its 1 s delay"):
+            c = self.raw_client(broker)
+            c.connect()
+            c.subscribe([("dur/will/b", 1)])
+            self.assertEqual(c.receive_publish(timeout=10)[:3], ("dur/will/b", b"gone-b", 1))
+        with self.subTest("persistent subscription"):
+            p = self.raw_client(broker)
+            p.connect()
+            p.publish("dur/ps/x", b"after-restart", qos=1)
+            c = self.reconnect(broker, ps_id, present=1)
+            self.assertEqual(c.receive_publish(timeout=10)[:3], ("dur/ps/x", b"after-restart", 1))
+        with self.subTest("shared subscription"):
+            p = self.raw_client(broker)
+            p.connect()
+            p.publish("dur/sh/x", b"shared", qos=1)
+            c = self.reconnect(broker, sh_id, present=1)
+            self.assertEqual(c.receive_publish(timeout=10)[:3], ("dur/sh/x", b"shared", 1))
+        with self.subTest("persistent session created by CONNACK only"):
+            self.reconnect(broker, cs_id, present=1)
+        with self.subTest("MQTT 5 session expired while the server was down"):
+            c = self.raw_client(broker, RawClient5)
+            ack = c.connect(short_id, clean_start=False, props=[(SESSION_EXPIRY_INTERVAL, 2)])
+            self.assertEqual(ack.session_present, 0)
+        with self.subTest("Message Expiry on the wall clock"):
+            c = self.raw_client(broker, RawClient5)
+            ack = c.connect(mexp_id, clean_start=False, props=[(SESSION_EXPIRY_INTERVAL, 3600)])
+            self.assertEqual(ack.session_present, 1)
+            m = c.receive_publish(timeout=10)
+            self.assertEqual((m.topic, m.payload), ("dur/mexp", b"long-lived"))
+            self.assertLessEqual(m.props.get(MESSAGE_EXPIRY_INTERVAL), 3598)
+        with self.subTest("MQTT 5 subscription options"):
+            c = self.raw_client(broker, RawClient5)
+            ack = c.connect(opt_id, clean_start=False, props=[(SESSION_EXPIRY_INTERVAL, 3600)])
+            self.assertEqual(ack.session_present, 1)
+            c.publish("dur/opt/self", b"own", qos=1)  # No Local: not back to itself
+            other = self.raw_client(broker)
+            other.connect()
+            other.publish("dur/opt/other", b"other", qos=1)
+            m = c.receive_publish(timeout=10)
+            self.assertEqual((m.topic, m.payload, m.qos), ("dur/opt/other", b"other", 1))
+            self.assertEqual(m.props.all(SUBSCRIPTION_IDENTIFIER), [42])
+
+    def test_what_was_removed_before_the_kill_stays_removed(self):
+        broker = self.durable_broker()
+        # An unsubscribed filter of a persistent session.
+        unsub_id = unique_id("dunsub")
+        c = self.persistent_subscriber(broker, unsub_id, [("dur/uns/a", 1), ("dur/uns/b", 1)])
+        c.send(unsubscribe_packet(99, ["dur/uns/a"]))
+        self.assertEqual(c.read_packet().raw, b"\xb0\x02\x00\x63")  # UNSUBACK 99
+        c.disconnect()
+        # A persistent session (with a queued message) discarded by a clean-session connect.
+        gone_id = unique_id("dgone")
+        self.persistent_subscriber(broker, gone_id, [("dur/gone", 1)]).disconnect()
+        p = self.raw_client(broker)
+        p.connect()
+        p.publish("dur/gone", b"for the old session", qos=1)
+        c = self.raw_client(broker)
+        c.connect(client_id=gone_id, clean_session=True)
+        c.disconnect()
+
+        self.kill_and_restart(broker)
+        with self.subTest("unsubscribed filter"):
+            p = self.raw_client(broker)
+            p.connect()
+            p.publish("dur/uns/a", b"a", qos=1)
+            p.publish("dur/uns/b", b"b", qos=1)
+            c = self.reconnect(broker, unsub_id, present=1)
+            self.assertEqual(c.receive_publish(timeout=10)[:2], ("dur/uns/b", b"b"))
+        with self.subTest("discarded session"):
+            c = self.reconnect(broker, gone_id, present=0)
+            self.assertEqual(c.subscribe([("dur/gone", 1), ("dur/gone-marker", 1)]), [1, 1])
+            p = self.raw_client(broker)
+            p.connect()
+            p.publish("dur/gone-marker", b"marker", qos=1)
+            self.assertEqual(c.receive_publish(timeout=10)[:2], ("dur/gone-marker", b"marker"))
+
+    def test_disconnect_discards_the_will_and_ends_the_session_before_the_close(self):
+        # [MQTT-3.1.2-10]: a DISCONNECT removes the will from the stored session state; an MQTT 5
+        # DISCONNECT with Session Expiry 0 ends the session. The broker has acted on both once
+        # it closes the connection, so a crash after that close must not bring either back:
+        # not the will of a client that left normally (a retained "gone" that sticks), nor the
+        # session. The kill comes right after the broker's close, as a crash may.
+        broker = self.durable_broker()
+        zero_id = unique_id("dzero")
+        z = self.raw_client(broker, RawClient5)
+        z.connect(zero_id, props=[(SESSION_EXPIRY_INTERVAL, 3600)])
+        z.subscribe([("dur/zero", sub_options(qos=1))])
+        w = self.raw_client(broker)
+        w.connect(will_topic="dur/nowill/x", will_payload=b"must not", will_qos=1,
+                  will_retain=True)
+        wp_id = unique_id("dwillp")
+        wp = self.raw_client(broker)
+        wp.connect(client_id=wp_id, clean_session=False, will_topic="dur/nowill/y",
+                   will_payload=b"must not either", will_qos=1, will_retain=True)
+        z.send(disconnect5_packet(0, [(SESSION_EXPIRY_INTERVAL, 0)]))
+        w.send(DISCONNECT_BYTES)
+        wp.send(DISCONNECT_BYTES)
+        for c in (z, w, wp):
+            c.wait_closed()  # the broker has taken the DISCONNECT and closed the connection
+
+        self.kill_and_restart(broker)
+        with self.subTest("wills of connections ended by DISCONNECT"):
+            self.assertEqual(self.retained_under(broker, "dur/nowill"), {})
+        with self.subTest("session ended by DISCONNECT with Session Expiry 0"):
+            c = self.raw_client(broker, RawClient5)
+            ack = c.connect(zero_id, clean_start=False, props=[(SESSION_EXPIRY_INTERVAL, 3600)])
+            self.assertEqual(ack.session_present, 0)
+        with self.subTest("the persistent session itself lives on"):
+            self.reconnect(broker, wp_id, present=1)
+
+    def test_qos2_incoming_resent_with_dup_after_restart_is_delivered_once(self):
+        broker = self.durable_broker()
+        sub_id, pub_id = unique_id("dq2s"), unique_id("dq2p")
+        self.persistent_subscriber(broker, sub_id, [("dur/q2/#", 2)]).disconnect()
+        pub = self.reconnect(broker, pub_id, present=0)
+        pub.send(publish_packet("dur/q2/x", b"once", qos=2, packet_id=7))
+        self.assertEqual(pub.read_packet().raw, ack_packet(PUBREC, 7))
+
+        self.kill_and_restart(broker)
+        pub = self.reconnect(broker, pub_id, present=1)
+        pub.send(publish_packet("dur/q2/x", b"once", qos=2, dup=True, packet_id=7))
+        self.assertEqual(pub.read_packet().raw, ack_packet(PUBREC, 7))
+        pub.send(ack_packet(PUBREL, 7))
+        self.assertEqual(pub.read_packet().raw, ack_packet(PUBCOMP, 7))
+        pub.publish("dur/q2/marker", b"marker", qos=2)
+
+        sub = self.reconnect(broker, sub_id, present=1)
+        got = []
+        while not got or got[-1] != b"marker":
+            topic, payload, qos = sub.receive_publish(timeout=10)[:3]
+            got.append(payload)
+        self.assertEqual(got, [b"once", b"marker"])
+
+    def test_qos2_pubrel_after_restart_completes_and_the_released_id_is_free(self):
+        # MQTT 5, where a PUBCOMP says whether the id was known (0x92 if not).
+        broker = self.durable_broker()
+        sub_id, pub_id = unique_id("dq2s5"), unique_id("dq2p5")
+        self.persistent_subscriber(broker, sub_id, [("dur/q25/#", 2)]).disconnect()
+        pub = self.raw_client(broker, RawClient5)
+        pub.connect(pub_id, props=[(SESSION_EXPIRY_INTERVAL, 300)])
+        pub.send(publish5_packet("dur/q25/x", b"once", qos=2, packet_id=9))
+        self.assertEqual(parse_ack5(pub.read_packet())[:2], (9, 0))
+
+        self.kill_and_restart(broker)
+        pub = self.raw_client(broker, RawClient5)
+        ack = pub.connect(pub_id, clean_start=False, props=[(SESSION_EXPIRY_INTERVAL, 300)])
+        self.assertEqual(ack.session_present, 1)
+        pub.send(ack5_packet(PUBREL, 9))
+        comp = pub.read_packet()
+        self.assertEqual((comp.type,) + parse_ack5(comp)[:2], (PUBCOMP, 9, 0))
+
+        # The release is stored too: after another crash, id 9 is a new message.
+        self.kill_and_restart(broker)
+        pub = self.raw_client(broker, RawClient5)
+        pub.connect(pub_id, clean_start=False, props=[(SESSION_EXPIRY_INTERVAL, 300)])
+        pub.send(publish5_packet("dur/q25/x", b"second", qos=2, packet_id=9))
+        rec = pub.read_packet()
+        self.assertEqual((rec.type,) + parse_ack5(rec)[:2], (PUBREC, 9, 0))
+        pub.send(ack5_packet(PUBREL, 9))
+        comp = pub.read_packet()
+        self.assertEqual((comp.type,) + parse_ack5(comp)[:2], (PUBCOMP, 9, 0))
+        pub.publish("dur/q25/marker", b"marker", qos=2)
+
+        sub = self.reconnect(broker, sub_id, present=1)
+        got = []
+        while not got or got[-1] != b"marker":
+            got.append(sub.receive_publish(timeout=10)[1])
+        self.assertEqual(got, [b"once", b"second", b"marker"])
+
+    def test_qos2_outgoing_in_flight_resumes_where_it_stopped(self):
+        # A QoS 2 message past PUBREC comes back as its PUBREL only: once a PUBREL has gone
+        # out the PUBLISH must not be sent again ([MQTT-4.3.3-1]; the receiver that got the
+        # PUBREL takes a PUBLISH with that id for a new message: delivered twice). One not
+        # yet PUBRECed comes back as the PUBLISH with DUP and its packet id. The kill comes
+        # right after the PUBREL arrives, while other publishers keep the log busy (so a
+        # "past PUBREC" record that the PUBREL did not wait for is still in the queue), a few
+        # rounds over.
+        broker = self.durable_broker()
+        sub_id = unique_id("dq2o")
+        sub = self.persistent_subscriber(broker, sub_id, [("dur/q2o/#", 2)])
+        self.persistent_subscriber(broker, unique_id("dload"), [("dur/p99", 1)]).disconnect()
+        for r in range(4):
+            load = Publisher(broker.port, 99, range(60000), qos=1)
+            self.addCleanup(load.close)
+            load.start()
+            p = self.raw_client(broker)
+            p.connect()
+            a, b = b"a%d" % r, b"b%d" % r
+            p.publish("dur/q2o/a", a, qos=2)
+            p.publish("dur/q2o/b", b, qos=2)
+            _, payload, qos, _, dup, pid_a = sub.read_packet().publish_fields()
+            self.assertEqual((payload, qos, dup), (a, 2, 0))
+            _, payload, qos, _, dup, pid_b = sub.read_packet().publish_fields()
+            self.assertEqual((payload, qos, dup), (b, 2, 0))
+            sub.send(ack_packet(PUBREC, pid_a))
+            self.assertEqual(sub.read_packet().raw, ack_packet(PUBREL, pid_a))
+            # Neither the PUBCOMP for a nor the PUBREC for b is sent.
+            self.kill(broker)
+            load.join()
+            broker.restart()
+
+            sub = self.reconnect(broker, sub_id, present=1)
+            got = [sub.read_packet(timeout=10), sub.read_packet(timeout=10)]
+            shown = "round %d: got %r" % (r, [pk.raw for pk in got])
+            self.assertEqual([pk.raw for pk in got if pk.type != PUBLISH],
+                             [ack_packet(PUBREL, pid_a)], shown)
+            resent = [pk.publish_fields() for pk in got if pk.type == PUBLISH]
+            self.assertEqual(resent, [("dur/q2o/b", b, 2, 0, 1, pid_b)], shown)
+            sub.send(ack_packet(PUBCOMP, pid_a))
+            sub.send(ack_packet(PUBREC, pid_b))
+            self.assertEqual(sub.read_packet().raw, ack_packet(PUBREL, pid_b))
+            sub.send(ack_packet(PUBCOMP, pid_b))
+        p = self.raw_client(broker)
+        p.connect()
+        p.publish("dur/q2o/marker", b"marker", qos=2)
+        self.assertEqual(sub.receive_publish(timeout=10)[:2], ("dur/q2o/marker", b"marker"))
+
+    def test_graceful_stop_in_batch_mode_keeps_everything(self):
+        # batch: acknowledgements do not wait for the disk, but a SIGTERM stop flushes.
+        broker = self.durable_broker({"durability": "batch"})
+        sub_id = unique_id("dbat")
+        self.persistent_subscriber(broker, sub_id, [("dur/bat", 1)]).disconnect()
+        p = self.raw_client(broker)
+        p.connect()
+        for i in range(100):
+            p.publish("dur/bat", b"%d" % i, qos=1)
+        self.publish_retained(broker, [("dur/batr/a", b"kept")])
+        p.disconnect()
+        broker.stop(keep_dir=True)
+        broker.restart()
+        self.assertEqual(self.retained_under(broker, "dur/batr"), {"dur/batr/a": b"kept"})
+        sub = self.reconnect(broker, sub_id, present=1)
+        got = [int(m[1]) for m in sub.receive_publishes(100, timeout=20)]
+        self.assertEqual(got, list(range(100)))
+
+
+class Recovery(DurabilityTestCase):
+
+    def test_torn_last_record_is_truncated_and_the_server_starts(self):
+        broker = self.durable_broker()
+        items = [("dur/torn/%d" % i, b"kept-%d" % i) for i in range(10)]
+        self.publish_retained(broker, items + [("dur/torn/last", b"sacrificed")])
+        self.kill(broker)
+        rc, out = self.check_dir(broker)
+        self.assertEqual(rc, 0, "check of an intact log:\n" + out)
+
+        path, records = last_segment_with_records(broker.data_dir)
+        last = records[-1]
+        end = last.offset + RECORD_HEADER + last.length
+        with open(path, "r+b") as f:
+            f.truncate(end - 5)  # 5 bytes short: the last record is torn
+        torn_away = {t for t, payload in items if payload in last.payload}
+        name = os.path.basename(path)
+        rc, out = self.check_dir(broker)
+        self.assertEqual(rc, 0, "a torn tail is not corruption:\n" + out)
+        self.assertIn(name, out)
+
+        broker.restart()
+        log = broker.stderr_of_run()
+        self.assertIn("torn", log.lower())
+        self.assertIn(name, log)
+        self.assertTrue(names_offset(log, [last.offset]),
+                        "the log names no offset %d:\n%s" % (last.offset, log))
+        want = {t: p for t, p in items if t not in torn_away}
+        got = self.retained_under(broker, "dur/torn")
+        got.pop("dur/torn/last", None)  # its record was the torn one (or not): either is fine
+        self.assertEqual(got, want)
+        # The truncation left a log that goes on cleanly: write more, crash, recover again.
+        self.publish_retained(broker, [("dur/torn/after", b"after")])
+        self.kill_and_restart(broker)
+        self.assertNotIn("corrupt", broker.stderr_of_run().lower())
+        got = self.retained_under(broker, "dur/torn")
+        got.pop("dur/torn/last", None)
+        self.assertEqual(got, dict(want, **{"dur/torn/after": b"after"}))
+
+    def test_flipped_byte_in_the_middle_of_the_log_stops_the_start(self):
+        broker = self.durable_broker()
+        items = [("dur/flip/%02d" % i, b"payload-%02d" % i) for i in range(20)]
+        self.publish_retained(broker, items)
+        self.kill(broker)
+        path = segments(broker.data_dir)[0]
+        records = read_records(path)
+        victim = [r for r in records if b"payload-05" in r.payload]
+        self.assertEqual(len(victim), 1, "payload-05 in %d records" % len(victim))
+        victim = victim[0]
+        self.assertIsNot(records[-1], victim, "no valid record after the victim")
+        flip_at = victim.offset + RECORD_HEADER + victim.length // 2
+        with open(path, "r+b") as f:
+            f.seek(flip_at)
+            b = f.read(1)
+            f.seek(flip_at)
+            f.write(bytes([b[0] ^ 0xFF]))
+        name = os.path.basename(path)
+
+        rc, err = broker.serve_expecting_failure()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("corrupt", err.lower())
+        self.assertIn(name, err)
+        self.assertTrue(names_offset(err, [victim.offset, flip_at]),
+                        "stderr names neither offset %d nor %d:\n%s"
+                        % (victim.offset, flip_at, err))
+
+        rc, out = self.check_dir(broker)
+        self.assertEqual(rc, 1, "check of a corrupt log:\n" + out)
+        self.assertIn(name, out)
+        self.assertIn("corrupt", out.lower())
+
+        broker.restart(["--recover-skip-corrupt"])
+        log = broker.stderr_of_run()
+        self.assertIn("skip", log.lower())
+        self.assertIn(name, log)
+        # What the damaged record held is lost; every record after it was applied.
+        self.assertEqual(self.retained_under(broker, "dur/flip"),
+                         {t: p for t, p in items if p != b"payload-05"})
+
+    def test_second_server_on_the_same_data_dir_refuses(self):
+        broker = self.durable_broker()
+        rc, err = broker.serve_expecting_failure()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("in use", err)
+        # The first one is unharmed.
+        self.publish_retained(broker, [("dur/lock/a", b"still here")])
+        self.assertEqual(self.retained_under(broker, "dur/lock"), {"dur/lock/a": b"still here"})
+
+    def test_durability_none_keeps_nothing(self):
+        broker = self.durable_broker({"durability": "none"})
+        sub_id = unique_id("dnone")
+        self.persistent_subscriber(broker, sub_id, [("dur/none/q", 1)]).disconnect()
+        self.publish_retained(broker, [("dur/none/r", b"volatile")])
+        self.assertEqual(self.retained_under(broker, "dur/none"), {"dur/none/r": b"volatile"})
+        self.kill_and_restart(broker)
+        self.assertEqual(self.retained_under(broker, "dur/none"), {})
+        self.reconnect(broker, sub_id, present=0)
+
+
+class CommandLineBurst(DurabilityTestCase):
+
+    def test_mosquitto_pub_burst_into_offline_session_survives_kill9(self):
+        broker = self.durable_broker()
+        client_id = unique_id("dcli")
+
+        def sub_cmd(*extra):
+            return [MOSQUITTO_SUB, "-h", HOST, "-p", str(broker.port), "-c", "-i", client_id,
+                    "-q", "1", "-t", "dur/burst"] + list(extra)
+
+        r = subprocess.run(sub_cmd("-E"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = "".join("%d\n" % i for i in range(1, 5001)).encode()
+        r = subprocess.run([MOSQUITTO_PUB, "-h", HOST, "-p", str(broker.port), "-l", "-q", "1",
+                            "-t", "dur/burst"], input=lines, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.kill_and_restart(broker)
+        r = subprocess.run(sub_cmd("-C", "5000", "-W", "30"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        got = r.stdout.decode().split()
+        self.assertEqual(r.returncode, 0, "mosquitto_sub exited %d after %d messages: %s"
+                         % (r.returncode, len(got), r.stderr.decode(errors="replace")))
+        self.assertEqual(got, [str(i) for i in range(1, 5001)])
+
+
+if __name__ == "__main__":
+    run_tests()
