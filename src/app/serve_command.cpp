@@ -116,12 +116,17 @@ int serve(const ServeFlags& f) {
   if (config.storage.durability == store::Durability::none) {
     store->release_recovered();  // memory only: whatever an earlier run kept stays unread
   } else {
+    auto begin = std::chrono::steady_clock::now();
     auto recovered = persistence.load();
     store->release_recovered();
     wills = broker.start_persistence(persistence, recovered);
-    spdlog::info("recovered {} sessions, {} retained messages from {} ({} records, {:.2f} s){}",
-                 recovered.sessions.size(), recovered.retained.size(), config.data_dir, report.records,
-                 report.seconds,
+    size_t held = 0;
+    for (const auto& rs : recovered.sessions) held += rs.entries.size();
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;
+    spdlog::info("recovered {} sessions holding {} messages, {} retained messages from {} "
+                 "(log: {} records in {:.2f} s; broker state: {:.2f} s){}",
+                 recovered.sessions.size(), held, recovered.retained.size(), config.data_dir, report.records,
+                 report.seconds, took.count(),
                  recovered.expired_sessions ? fmt::format("; {} sessions expired while stopped", recovered.expired_sessions)
                                             : std::string());
   }

@@ -231,6 +231,9 @@ size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>*
     if ((d.qos > 0 || !m.session->deliver_qos0(*msg, d)) && m.session->deliver(msg, d, publisher) && notes)
       notes->congested = true;
   }
+  // A caller's atomic batch (a QoS 2 PUBLISH) is written while the sessions that wait for it
+  // are still held alive by the read lock.
+  if (persist_ && persist_->batching()) persist_->end_batch();
   return n;
 }
 

@@ -74,7 +74,9 @@ void Client::close_when_durable() {
 }
 
 void Client::on_durable(Lsn durable) {
-  if (!rare_ || !session_) return;
+  if (!session_) return;
+  session_->on_durable(durable);
+  if (!rare_) return;
   auto& r = *rare_;
   while (!r.held.empty() && r.held.front().lsn <= durable) {
     auto h = std::move(r.held.front());

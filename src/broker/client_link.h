@@ -67,7 +67,7 @@ class ClientLink {
   virtual void request_writable_notice() {}
 
   // Durability (sync mode). Asks for Client::on_durable() on the link's loop once the store's
-  // durable LSN has reached `lsn`. From the link's loop.
+  // durable LSN has reached `lsn`. From any thread (from another loop it is posted).
   virtual void await_durable(uint64_t lsn) {}
   // While on, the client's packets other than acknowledgements are not handled (too many of
   // its acknowledgements wait for the disk). From the link's loop.

@@ -140,7 +140,15 @@ void Client::handle_publish(const mqtt::Publish& p) {
       if (refusal != ReasonCode::success) {
         rc = refusal;  // nothing is kept: a refused QoS 2 flow ends with the PUBREC
       } else if (session_->begin_incoming_qos2(p.packet_id)) {
+        // "Id seen" and the message's records for its subscribers in one record (atomic at
+        // recovery): Broker::publish writes it before its subscribers may go.
+        Persistence* persist = broker_.persistence();
+        if (persist) {
+          persist->begin_batch();
+          session_->persist_incoming_qos2(p.packet_id);
+        }
         rc = route();
+        if (persist) persist->end_batch();  // when publish() did not (a refusal before routing)
         // A PUBREC >= 0x80 ends the flow: no PUBREL follows, so the id is free again.
         if (mqtt::is_error(rc)) session_->release_incoming_qos2(p.packet_id);
         if (rc == ReasonCode::unspecified_error && !v5()) {

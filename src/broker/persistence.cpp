@@ -205,6 +205,13 @@ bool decode_session(std::string_view client_id, std::string_view v, SessionImage
 
 thread_local Persistence::Tracker t_tracker;
 
+struct ThreadBatch {
+  bool active = false;
+  store::WriteBatch batch;
+  std::vector<std::pair<Session*, uint64_t>> pending;
+};
+thread_local ThreadBatch t_batch;
+
 }  // namespace
 
 int64_t wall_ms_now() {
@@ -223,7 +230,36 @@ Persistence::Tracker& Persistence::tracker() { return t_tracker; }
 Persistence::Persistence(store::Store& store)
     : store_(store), waits_(store.durability() == store::Durability::sync) {}
 
-void Persistence::write(const store::WriteBatch& b) {
+void Persistence::begin_batch() {
+  t_batch.active = true;
+  t_batch.batch.clear();
+  t_batch.pending.clear();
+}
+
+bool Persistence::batching() const { return t_batch.active; }
+
+void Persistence::note_pending(Session* s, uint64_t seq) { t_batch.pending.emplace_back(s, seq); }
+
+Lsn Persistence::end_batch() {
+  if (!t_batch.active) return 0;
+  t_batch.active = false;
+  Lsn lsn = t_batch.batch.empty() ? 0 : write(t_batch.batch);
+  for (auto [session, seq] : t_batch.pending) session->stored_at(seq, lsn);
+  t_batch.batch.clear();
+  t_batch.pending.clear();
+  return lsn;
+}
+
+Lsn Persistence::write(const store::WriteBatch& b) {
+  if (t_batch.active) {
+    store::WriteBatch::for_each(b.rep(), [](bool is_put, std::string_view key, std::string_view value) {
+      if (is_put)
+        t_batch.batch.put(key, value);
+      else
+        t_batch.batch.del(key);
+    });
+    return kLsnPending;
+  }
   store::WriteStatus status = store::WriteStatus::ok;
   Lsn lsn = store_.write(b, &status);
   auto& t = tracker();
@@ -232,6 +268,7 @@ void Persistence::write(const store::WriteBatch& b) {
   } else if (lsn > t.needed) {
     t.needed = lsn;
   }
+  return lsn;
 }
 
 void Persistence::put_session(const SessionImage& s) {
@@ -293,8 +330,8 @@ void Persistence::put_message(std::string_view client_id, uint64_t incarnation, 
   write(b);
 }
 
-void Persistence::put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id,
-                            HeldState state) {
+Lsn Persistence::put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id,
+                           HeldState state) {
   std::string v;
   put_le(v, incarnation, 8);
   put_u8(v, static_cast<uint8_t>(state));
@@ -302,7 +339,7 @@ void Persistence::put_state(std::string_view client_id, uint64_t incarnation, ui
   store::WriteBatch b;
   b.put(seq_key('p', client_id, seq), v);
   if (state == HeldState::pubrel_sent) b.del(seq_key('q', client_id, seq));  // no payload past PUBREC
-  write(b);
+  return write(b);
 }
 
 void Persistence::delete_message(std::string_view client_id, uint64_t seq) {
@@ -345,11 +382,22 @@ Recovered Persistence::load() {
   struct Partial {
     std::optional<SessionImage> image;
     std::vector<std::pair<uint64_t, std::pair<std::string, SubscriptionOptions>>> subs;  // (incarnation, sub)
-    std::map<uint64_t, std::pair<uint64_t, RecoveredEntry>> entries;                    // seq -> (incarnation, entry)
+    std::vector<std::pair<uint64_t, RecoveredEntry>> entries;                           // (incarnation, entry), any order
     std::map<uint64_t, std::tuple<uint64_t, HeldState, uint16_t>> states;                // seq -> (inc, state, id)
     std::vector<std::pair<uint64_t, uint16_t>> incoming;                                 // (incarnation, id)
   };
   std::unordered_map<std::string, Partial> by_client;
+  // Records of one client tend to come together (a queue of a million messages): look its
+  // entry up once per run of them, not once per record.
+  std::string last_id;
+  Partial* last = nullptr;
+  auto partial = [&](std::string_view client_id) -> Partial& {
+    if (!last || client_id != last_id) {
+      last_id.assign(client_id);
+      last = &by_client[last_id];
+    }
+    return *last;
+  };
   store::WriteBatch stale;
   const int64_t now_ms = wall_ms_now();
   const auto now = Clock::now();
@@ -365,7 +413,8 @@ Recovered Persistence::load() {
         SessionImage s;
         if (!decode_session(key.substr(1), value, s)) break;
         note_incarnation(s.incarnation);
-        by_client[s.client_id].image = std::move(s);
+        auto& p = partial(s.client_id);
+        p.image = std::move(s);
         return;
       }
       case 'u': {
@@ -380,7 +429,7 @@ Recovered Persistence::load() {
         o.identifier = static_cast<uint32_t>(r.le(4));
         if (!r.ok()) break;
         note_incarnation(inc);
-        by_client[std::string(client_id)].subs.push_back({inc, {std::string(rest), o}});
+        partial(client_id).subs.push_back({inc, {std::string(rest), o}});
         return;
       }
       case 'q': {
@@ -397,7 +446,7 @@ Recovered Persistence::load() {
         e.msg = decode_message(r);
         if (!e.msg || e.qos == 0 || e.qos > 2) break;
         note_incarnation(inc);
-        by_client[std::string(client_id)].entries[e.seq] = {inc, std::move(e)};
+        partial(client_id).entries.emplace_back(inc, std::move(e));
         return;
       }
       case 'p': {
@@ -407,7 +456,7 @@ Recovered Persistence::load() {
         auto id = static_cast<uint16_t>(r.le(2));
         if (!r.ok() || id == 0 || (state != HeldState::publish_sent && state != HeldState::pubrel_sent)) break;
         note_incarnation(inc);
-        by_client[std::string(client_id)].states[get_be(rest, 0, 8)] = {inc, state, id};
+        partial(client_id).states[get_be(rest, 0, 8)] = {inc, state, id};
         return;
       }
       case 'i': {
@@ -415,7 +464,7 @@ Recovered Persistence::load() {
         uint64_t inc = r.le(8);
         if (!r.ok()) break;
         note_incarnation(inc);
-        by_client[std::string(client_id)].incoming.push_back({inc, static_cast<uint16_t>(get_be(rest, 0, 2))});
+        partial(client_id).incoming.push_back({inc, static_cast<uint16_t>(get_be(rest, 0, 2))});
         return;
       }
       case 'r': {
@@ -455,9 +504,10 @@ Recovered Persistence::load() {
         stale.del(subscription_key(client_id, sub.first));
       }
     }
-    for (auto& [seq, ie] : p.entries) {
-      auto& [i, e] = ie;
-      auto st = p.states.find(seq);
+    s.entries.reserve(p.entries.size());
+    for (auto& [i, e] : p.entries) {
+      const uint64_t seq = e.seq;
+      auto st = p.states.empty() ? p.states.end() : p.states.find(seq);
       if (i != inc || e.msg->expired(now)) {
         if (i == inc) ++out.expired_messages; else ++out.stale_records;
         stale.del(seq_key('q', client_id, seq));

@@ -32,7 +32,10 @@
 namespace mqbase::broker {
 
 struct Delivery;
+class Session;
 using Lsn = store::Lsn;
+// The LSN of a write collected in a batch (Persistence::begin_batch) that is not written yet.
+inline constexpr Lsn kLsnPending = ~Lsn{0};
 
 // The state of a message held for a session, as recovered.
 enum class HeldState : uint8_t { queued = 0, publish_sent = 1, pubrel_sent = 2 };
@@ -86,6 +89,18 @@ class Persistence {
   static Tracker& tracker();
   static void reset_tracker() { tracker() = Tracker{}; }
 
+  // Atomic groups. Between begin_batch() and end_batch() the calling thread's writes are
+  // collected into one record, written by end_batch(): at recovery all of them are there or
+  // none. A QoS 2 PUBLISH uses it, so that "packet id seen" and the message's records for its
+  // subscribers cannot be split by a crash (split one way the message is lost, the other way
+  // delivered twice). Writes in a batch return kLsnPending; a session that must wait for such
+  // a write registers with note_pending() and end_batch() tells it the LSN. Call end_batch()
+  // while those sessions are alive (Broker::publish does, under the index's read lock).
+  void begin_batch();
+  bool batching() const;
+  Lsn end_batch();
+  void note_pending(Session* s, uint64_t seq);
+
   explicit Persistence(store::Store& store);
   Persistence(const Persistence&) = delete;
   Persistence& operator=(const Persistence&) = delete;
@@ -110,8 +125,9 @@ class Persistence {
                    const Delivery& d);
   // QoS 2 out: the packet id it went with (so a restart resends it with the same id), or, past
   // PUBREC, only that (the payload is gone).
-  void put_sent(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id) {
-    put_state(client_id, incarnation, seq, packet_id, HeldState::publish_sent);
+  // Returns the record's LSN (0 when the store refused it).
+  Lsn put_sent(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id) {
+    return put_state(client_id, incarnation, seq, packet_id, HeldState::publish_sent);
   }
   void put_released(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id) {
     put_state(client_id, incarnation, seq, packet_id, HeldState::pubrel_sent);
@@ -130,8 +146,8 @@ class Persistence {
   Recovered load();
 
  private:
-  void write(const store::WriteBatch& b);
-  void put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id, HeldState state);
+  Lsn write(const store::WriteBatch& b);
+  Lsn put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id, HeldState state);
 
   store::Store& store_;
   const bool waits_;

@@ -161,6 +161,10 @@ void Session::start_locked() {
   unsent_ = 0;
   for (auto& f : inflight_) {
     if (f.state == InflightState::pubrel_sent) continue;
+    if (f.state == InflightState::publish_stored) {  // never sent: it waits for the disk still
+      ++outstanding;
+      continue;
+    }
     if (outstanding < room) {
       f.state = InflightState::publish_sent;
       ++outstanding;
@@ -180,6 +184,7 @@ void Session::start_locked() {
     }
     ++it;
   }
+  if (persist_) send_stored(persist_->durable_lsn());
   pump();
   // QoS 0 from other threads may now go straight to the link: after the CONNACK and resends.
   fast_link_.store(link_.get(), std::memory_order_release);
@@ -346,13 +351,70 @@ void Session::wake_publishers() {
 
 void Session::send_new(Queued q) {
   uint16_t id = next_packet_id();
+  if (q.seq && q.delivery.qos == 2 && persist_) {
+    // QoS 2: a restart must resend it under the same id, or the client could take it twice;
+    // and it goes out only once that is on disk (see InflightState::publish_stored).
+    Lsn lsn = persist_->put_sent(client_id_, incarnation_, q.seq, id);
+    if (persist_->acks_wait() && lsn > persist_->durable_lsn()) {
+      bool first = std::none_of(inflight_.begin(), inflight_.end(),
+                                [](const Inflight& f) { return f.state == InflightState::publish_stored; });
+      inflight_.push_back({id, InflightState::publish_stored, std::move(q.msg), std::move(q.delivery), q.seq, lsn});
+      if (lsn == kLsnPending)
+        persist_->note_pending(this, q.seq);  // its LSN comes with Persistence::end_batch()
+      else if (first)
+        link_->await_durable(lsn);
+      return;
+    }
+  }
   if (!send_publish(*q.msg, q.delivery, id, false)) {
     forget_durable(q.seq);  // too large for this client: as if delivered
     return;
   }
-  // QoS 2: a restart must resend it under the same id, or the client could take it twice.
-  if (q.seq && q.delivery.qos == 2 && persist_) persist_->put_sent(client_id_, incarnation_, q.seq, id);
   inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery), q.seq});
+}
+
+void Session::stored_at(uint64_t seq, Lsn lsn) {
+  std::lock_guard lock(mutex_);
+  for (auto& f : inflight_) {
+    if (f.seq == seq && f.state == InflightState::publish_stored && f.lsn == kLsnPending) {
+      f.lsn = lsn;
+      break;
+    }
+  }
+  if (!live() || !persist_) return;
+  Lsn durable = persist_->durable_lsn();
+  if (lsn <= durable)
+    send_stored(durable);
+  else
+    link_->await_durable(lsn);
+}
+
+void Session::on_durable(Lsn durable) {
+  std::lock_guard lock(mutex_);
+  if (live()) send_stored(durable);
+}
+
+void Session::send_stored(Lsn durable) {
+  Lsn waiting = 0;
+  for (auto it = inflight_.begin(); it != inflight_.end();) {
+    if (it->state != InflightState::publish_stored) {
+      ++it;
+      continue;
+    }
+    if (it->lsn > durable) {
+      if (!waiting) waiting = it->lsn;
+      ++it;
+      continue;
+    }
+    if (!send_publish(*it->msg, it->delivery, it->packet_id, false)) {
+      forget_durable(it->seq);
+      it = inflight_.erase(it);
+      continue;
+    }
+    it->state = InflightState::publish_sent;
+    ++it;
+  }
+  if (waiting) link_->await_durable(waiting);
 }
 
 void Session::pump() {
@@ -495,10 +557,12 @@ void Session::on_pubcomp(uint64_t gen, uint16_t packet_id) {
 bool Session::begin_incoming_qos2(uint16_t packet_id) {
   std::lock_guard lock(mutex_);
   if (!incoming_qos2_) incoming_qos2_ = std::make_unique<std::unordered_set<uint16_t>>();
-  if (!incoming_qos2_->insert(packet_id).second) return false;
-  // After a restart a resent PUBLISH with this id must still be known as seen.
+  return incoming_qos2_->insert(packet_id).second;
+}
+
+void Session::persist_incoming_qos2(uint16_t packet_id) {
+  std::lock_guard lock(mutex_);
   if (durable()) persist_->put_incoming(client_id_, incarnation_, packet_id);
-  return true;
 }
 
 bool Session::release_incoming_qos2(uint16_t packet_id) {

@@ -161,6 +161,15 @@ class Session {
   // caller keeps the attached link alive for the call (see the thread-safety note above).
   bool deliver_qos0(const Message& msg, const Delivery& d);
 
+  // The batch that holds the publish_stored entry `seq` was written at `lsn` (0: refused; it is
+  // then sent at once, as a write the store took no longer would be). See
+  // Persistence::begin_batch.
+  void stored_at(uint64_t seq, Lsn lsn);
+
+  // The store's durable LSN has reached `durable` (the link's loop, after
+  // ClientLink::await_durable()): the QoS 2 PUBLISHes that waited for it go out, in order.
+  void on_durable(Lsn durable);
+
   // Outgoing acknowledgements from the client of generation `gen`.
   void on_puback(uint64_t gen, uint16_t packet_id);   // QoS 1 done
   // QoS 2 step 1. Returns the reason of the PUBREL the caller must send (through its
@@ -172,6 +181,11 @@ class Session {
   // Incoming QoS 2: returns true the first time `packet_id` is seen (the message must be
   // routed), false for a resend before PUBREL (it must not be routed again).
   bool begin_incoming_qos2(uint16_t packet_id);
+  // Writes that `packet_id` was seen to the store (durable sessions), so that after a restart
+  // a resent PUBLISH with it is not routed again. In one atomic batch with the routing of the
+  // message (Persistence::begin_batch): split by a crash, the message would be lost (the resend
+  // taken as seen, the message's records gone) or delivered twice.
+  void persist_incoming_qos2(uint16_t packet_id);
   // PUBREL received: forgets `packet_id`. Returns whether it was known.
   bool release_incoming_qos2(uint16_t packet_id);
   size_t incoming_qos2_count() const;
@@ -202,6 +216,11 @@ class Session {
     // Receive Maximum has no room for it.
     publish_unsent,
     pubrel_sent,
+    // QoS 2 to a durable session, its packet id assigned: sent once its records (the message,
+    // the id) are on disk. Sent earlier, a crash could make the client take it twice: the
+    // publisher, not yet acknowledged, sends it again, or the restart resends it under
+    // another id.
+    publish_stored,
   };
   struct Inflight {
     uint16_t packet_id;
@@ -209,6 +228,7 @@ class Session {
     MessagePtr msg;
     Delivery delivery;
     uint64_t seq = 0;  // its record in the store; 0: none
+    Lsn lsn = 0;       // publish_stored: sent once the store is durable up to here
   };
   struct Queued {
     MessagePtr msg;
@@ -227,6 +247,9 @@ class Session {
   }
   // Sends the kept CONNACK, the resends, and what the window takes of the queue.
   void start_locked();
+  // Sends the publish_stored entries whose records are durable at `durable`; asks the link to
+  // call back for the rest.
+  void send_stored(Lsn durable);
   // Sends `q` under a new packet id and puts it in flight.
   void send_new(Queued q);
   // Encodes and sends on link_; false when the message cannot go to this client (too large

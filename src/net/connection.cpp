@@ -168,7 +168,12 @@ void Connection::hold_input(bool on) {
   boost::asio::post(loop_.context(), [self = shared_from_this()] { self->resume(); });
 }
 
-void Connection::await_durable(uint64_t lsn) { loop_.await_durable(shared_from_this(), lsn); }
+void Connection::await_durable(uint64_t lsn) {
+  if (EventLoop::current() == &loop_)
+    loop_.await_durable(shared_from_this(), lsn);
+  else
+    boost::asio::post(loop_.context(), [self = shared_from_this(), lsn] { self->loop_.await_durable(self, lsn); });
+}
 
 void Connection::on_durable(uint64_t lsn) {
   if (!finished_ && client_) client_->on_durable(lsn);

@@ -203,7 +203,7 @@ class Publisher:
     acknowledged seqs: PUBACK (QoS 1) or PUBREC (QoS 2, answered with PUBREL; PUBCOMP
     counted). Both threads stop when the broker goes away."""
 
-    def __init__(self, port, index, seqs, qos=1, padding=b"", chunk=25, counter=None):
+    def __init__(self, port, index, seqs, qos=1, padding=b"", chunk=25, counter=None, clean_session=True):
         self.index = index
         self.seqs = list(seqs)
         self.qos = qos
@@ -215,7 +215,8 @@ class Publisher:
         self.counter = counter  # a shared [int] of acknowledgements, guarded by its lock
         self.lock = threading.Lock()  # one writer on the socket at a time
         self.client = RawClient(port)
-        self.client.connect(client_id="pub%d-%s" % (index, unique_id("d")[2:]))
+        self.client_id = "pub%d-%s" % (index, unique_id("d")[2:])
+        self.client.connect(client_id=self.client_id, clean_session=clean_session)
         self.threads = [threading.Thread(target=self._send, daemon=True),
                         threading.Thread(target=self._read, daemon=True)]
 
@@ -413,6 +414,104 @@ class CrashUnderLoad(DurabilityTestCase):
         tally = self.crash_run(2)
         dups = sorted(k for k, n in tally.count.items() if n > 1)
         self.assertEqual(dups[:20], [], "%d QoS 2 messages delivered more than once" % len(dups))
+
+
+class Qos2Receiver:
+    """A QoS 2 subscriber as a client implements it: a message is delivered when its PUBLISH
+    first arrives under a packet id not awaiting PUBREL ("method A"); a PUBLISH under an id
+    still awaiting PUBREL is a resend and not delivered again. The ids awaiting PUBREL are
+    the client's session state and survive its reconnects, as they do in a real client."""
+
+    def __init__(self):
+        self.tally = Tally()
+        self.awaiting_pubrel = set()
+
+    def run(self, sub, quiet=2.0, first_timeout=20.0):
+        timeout = first_timeout
+        try:
+            while True:
+                p = next_packet(sub, timeout)
+                if p is None:
+                    return
+                timeout = quiet
+                if p.type == PUBREL:
+                    (pid,) = struct.unpack("!H", p.body[:2])
+                    self.awaiting_pubrel.discard(pid)
+                    sub.send(ack_packet(PUBCOMP, pid))
+                    continue
+                assert p.type == PUBLISH, "subscriber got %r" % (p.raw[:16],)
+                _, payload, qos, _, _, pid = p.publish_fields()
+                assert qos == 2, "QoS %d PUBLISH to a QoS 2 subscription" % qos
+                if pid not in self.awaiting_pubrel:
+                    self.awaiting_pubrel.add(pid)
+                    self.tally.add(payload)
+                sub.send(ack_packet(PUBREC, pid))
+        except (ConnectionClosed, OSError):
+            return
+
+
+class Qos2ToAConnectedSubscriber(DurabilityTestCase):
+    """QoS 2 exactly once on the way out too: a persistent subscriber is connected while 4
+    publishers send to it; kill -9 mid-stream; it reconnects and finishes. A PUBLISH sent to it
+    before its records were on disk would come again after the restart under another packet
+    id (or, the publisher never acknowledged, be lost from the broker's view): taken twice."""
+
+    def test_qos2_subscriber_connected_through_a_kill_takes_each_message_once(self):
+        broker = self.durable_broker()
+        sub_id = unique_id("dq2c")
+        sub = self.persistent_subscriber(broker, sub_id, [("dur/#", 2)])
+        receiver = Qos2Receiver()
+        reading = threading.Thread(target=receiver.run, args=(sub,), kwargs={"quiet": 30}, daemon=True)
+        reading.start()
+        counter = new_counter()
+        pubs = [Publisher(broker.port, i, range(1500), qos=2, counter=counter, clean_session=False)
+                for i in range(4)]
+        for p in pubs:
+            self.addCleanup(p.close)
+            p.start()
+        # Early, while the publishers still pour in: records then still wait in the writer.
+        wait_for(lambda: counter[0] >= 300, timeout=90, interval=0.001, message="300 PUBRECs")
+        self.kill(broker)
+        for p in pubs:
+            p.join()
+            self.assertEqual(p.errors, [])
+        reading.join(10)
+        before = receiver.tally.total
+        pubreced = sum(len(p.acked) for p in pubs)
+
+        broker.restart()
+        sub = self.reconnect(broker, sub_id, present=1)
+        reading = threading.Thread(target=receiver.run, args=(sub,), kwargs={"quiet": 3}, daemon=True)
+        reading.start()
+        # The publishers come back as clients do: every PUBLISH not answered by PUBREC again,
+        # with DUP and its packet id, and a PUBREL for every PUBREC.
+        for p in pubs:
+            c = self.reconnect(broker, p.client_id, present=1)
+            acked = set(p.acked)
+            data = b"".join(ack_packet(PUBREL, s + 1) for s in acked)
+            data += b"".join(publish_packet("dur/p%d" % p.index, b"p%d-%d" % (p.index, s), qos=2,
+                                            packet_id=s + 1, dup=True)
+                             for s in p.seqs if s not in acked)
+            c.send(data)
+            completed = 0
+            while completed < len(p.seqs):
+                pkt = c.read_packet(timeout=20)
+                (pid,) = struct.unpack("!H", pkt.body[:2])
+                if pkt.type == PUBREC:
+                    c.send(ack_packet(PUBREL, pid))
+                    acked.add(pid - 1)
+                elif pkt.type == PUBCOMP:
+                    completed += 1
+            p.acked = sorted(acked)
+        reading.join(30)
+        tally = receiver.tally
+        lost = sorted({(p.index, s) for p in pubs for s in p.seqs} - set(tally.count))
+        dups = sorted(k for k, n in tally.count.items() if n > 1)
+        print("\nQoS 2 to a connected subscriber: %d PUBRECed and %d delivered before the kill, %d "
+              "delivered in all, %d duplicates, %d lost" % (pubreced, before, tally.total, len(dups), len(lost)),
+              file=sys.stderr)
+        self.assertEqual(lost[:20], [], "%d messages lost" % len(lost))
+        self.assertEqual(dups[:20], [], "%d messages delivered twice" % len(dups))
 
 
 class KillAtSeveralPoints(DurabilityTestCase):

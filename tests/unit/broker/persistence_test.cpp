@@ -162,8 +162,13 @@ TEST_F(PersistenceTest, OutgoingQos2KeepsItsPacketIdAndItsPubrelState) {
     auto c = life.connect("sub", link);
     ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {2}}}));
     link->take();
+    Persistence::reset_tracker();
     life.broker->publish(make_message("t", "one", 2, false));
     life.broker->publish(make_message("t", "two", 2, false));
+    // A QoS 2 PUBLISH to a durable session waits for its records: nothing yet.
+    EXPECT_TRUE(link->take().empty());
+    life.wait_durable();
+    c.session->on_durable(life.store->durable_lsn());  // what the link's loop does
     auto p = publishes(link->take());
     ASSERT_EQ(p.size(), 2u);
     first_id = p[0].packet_id;
@@ -190,6 +195,7 @@ TEST_F(PersistenceTest, IncomingQos2IdsSurviveSoAResendIsNotRoutedTwice) {
     auto link = std::make_shared<FakeLink>();
     auto c = life.connect("pub", link);
     EXPECT_TRUE(c.session->begin_incoming_qos2(7));
+    c.session->persist_incoming_qos2(7);
   }
   Life life(dir_);
   auto link = std::make_shared<FakeLink>();
