@@ -7,7 +7,7 @@ ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test setup release testbuild tsanbuild fuzz clean bench microbench
+.PHONY: run test setup release testbuild tsanbuild fuzz clean bench bench-durability microbench
 
 setup:
 	@scripts/setup.sh
@@ -35,6 +35,10 @@ test: testbuild
 
 bench: release
 	bench/compare.sh
+
+# The write-ahead log's cost (sync / batch / none against mosquitto) and recovery time.
+bench-durability: release
+	bench/durability.sh
 
 microbench: release
 	./build/release/bench/micro/mqbase_microbench $(ARGS)
