@@ -88,9 +88,20 @@ int serve(const ServeFlags& f) {
   so.log = [](const std::string& line) { spdlog::info("store: {}", line); };
   std::unique_ptr<store::Store> store;
   store::RecoveryReport report;
+  // The store's threads (writer, checkpoints) never take SIGINT/SIGTERM/SIGHUP: they start
+  // with them blocked, so the signals go to the event loops, whose signal_set handles them
+  // (a thread asleep for long, as the checkpointer is, could otherwise sit on one).
+  sigset_t quit_signals, previous;
+  sigemptyset(&quit_signals);
+  sigaddset(&quit_signals, SIGINT);
+  sigaddset(&quit_signals, SIGTERM);
+  sigaddset(&quit_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &quit_signals, &previous);
   try {
     store = store::Store::open(so, &report);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   } catch (const std::exception& e) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     spdlog::error("{}", e.what());
     if (!f.recover_skip_corrupt && std::string_view(e.what()).find("corrupt") != std::string_view::npos)
       spdlog::error("to start anyway, skipping what cannot be read: mqbase serve --recover-skip-corrupt "
