@@ -188,6 +188,7 @@ stop_broker() {
   STOP_S=$($PY -c 'import sys; print("%.3f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$t0" "$EPOCHREALTIME")
 }
 
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 FANIN=$WORK/fanin.jsonl
 RECOVERY=$WORK/recovery.jsonl
 : >"$FANIN"
@@ -353,11 +354,12 @@ fi
 WRITE_DOC=1
 [[ -z $ONLY ]] || WRITE_DOC=0
 $PY - "$FANIN" "$RECOVERY" "$DOC" "$WRITE_DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" \
-  "$MOSQUITTO" "$ROOT" "$FANIN_ARGS" "$BATCH_INTERVAL_MS" "$RECOVERY_MESSAGES" "$RQ_PUBLISHERS" "$MQBASE_BUILT" <<'EOF'
+  "$MOSQUITTO" "$ROOT" "$FANIN_ARGS" "$BATCH_INTERVAL_MS" "$RECOVERY_MESSAGES" "$RQ_PUBLISHERS" "$MQBASE_BUILT" \
+  "$LOAD_START" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
 import datetime, json, re, statistics, subprocess, sys
 
 (fanin, recovery, doc, write_doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, fanin_args,
- batch_ms, rq_messages, rq_publishers, mqbase_built) = sys.argv[1:18]
+ batch_ms, rq_messages, rq_publishers, mqbase_built, load_start, load_end) = sys.argv[1:20]
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -394,11 +396,12 @@ fs = version(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", "/tmp"])
 
 out = []
 notes = []
-out.append("Measured %s on %s CPUs (%s); mqbase at `%s` (%s, binary built %s), %s; data directories on %s (`/tmp`). "
+out.append("Measured %s on %s CPUs (%s); %s binary built %s (the tree was at `%s` when measured), %s; data directories on %s (`/tmp`). "
            "Broker pinned to core %s (mqbase `--threads 1`), load generator (`mqbase bench`) to core %s; "
-           "64-byte payloads, QoS 1." % (
-    datetime.date.today().isoformat(), nproc, model, rev, version([mqbase, "--version"]), mqbase_built,
-    version([mosquitto, "-h"]), " ".join((fs or "?").split()), bcore, lcore))
+           "64-byte payloads, QoS 1. Load average (1 min) at the start / end: %s / %s (the script itself adds up to "
+           "2; more means other work competed for the pinned cores)." % (
+    datetime.date.today().isoformat(), nproc, model, version([mqbase, "--version"]), mqbase_built, rev,
+    version([mosquitto, "-h"]), " ".join((fs or "?").split()), bcore, lcore, load_start, load_end))
 out.append("")
 
 rows = {}
@@ -415,9 +418,9 @@ if rows:
                "delivered in it."
                % (fanin_args, duration, warmup, runs, batch_ms))
     out.append("")
-    out.append("| broker | delivered msg/s | ÷ mqbase none | broker CPU % | msgs per broker CPU-second | p50 µs | p99 µs "
-               "| lost | lost after PUBACK | disk bytes per message |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |")
+    out.append("| broker | delivered msg/s | per run | ÷ mqbase none | broker CPU % | msgs per broker CPU-second "
+               "| generator CPU % | p50 µs | p99 µs | lost | lost after PUBACK | disk bytes per message |")
+    out.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |")
     rate = {b: pick(rs, lambda d: d["result"]["msgs_per_sec"]) for b, rs in rows.items()}
     none = rate.get("mqbase none")
     for b in ("mqbase sync", "mqbase batch", "mqbase none", "mosquitto"):
@@ -425,10 +428,12 @@ if rows:
         if not rs:
             continue
         res = [d["result"] for d in rs]
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            b, fmt(rate[b]), fmt(rate[b] / none if rate[b] is not None and none else None, "{:.2f}"),
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            b, fmt(rate[b]), " / ".join(fmt(r.get("msgs_per_sec")) for r in res),
+            fmt(rate[b] / none if rate[b] is not None and none else None, "{:.2f}"),
             fmt(pick(res, lambda r: r["broker_cpu_pct"] if r["broker_cpu_pct"] >= 0 else None), "{:.0f}"),
             fmt(pick(res, lambda r: r["msgs_per_sec"] / (r["broker_cpu_pct"] / 100.0))),
+            fmt(pick(res, lambda r: r["bench_cpu_pct"]), "{:.0f}"),
             fmt(pick(res, lambda r: r["p50_us"])), fmt(pick(res, lambda r: r["p99_us"])),
             " / ".join("{:,}".format(r.get("lost", 0)) for r in res),
             " / ".join("{:,}".format(r.get("lost_acked", 0)) for r in res),
