@@ -42,17 +42,20 @@ void Broker::persist_session_locked(Session& session) {
   session.mark_recorded();
 }
 
+void Broker::delete_records_locked(Session& session, const std::vector<std::string>& filters) {
+  // The shared-subscription messages redistribute() hands on are not among them: it deletes
+  // them itself once they are with their new member, so neither holds them on disk for a moment.
+  std::vector<uint64_t> seqs;
+  std::vector<uint16_t> incoming;
+  session.durable_records(seqs, incoming);
+  persist_->delete_session(session.client_id(), filters, seqs, incoming);
+  session.mark_recorded(false);  // nothing left to delete
+}
+
 bool Broker::discard_locked(const std::shared_ptr<Session>& session) {
   std::vector<std::string> filters;
   for (auto& [filter, opts] : session->take_subscriptions()) filters.push_back(filter);
-  if (persist_ && session->recorded()) {
-    // The shared-subscription messages redistribute() hands on are deleted by it, after they
-    // are with their new member: never a moment where neither holds them on disk.
-    std::vector<uint64_t> seqs;
-    std::vector<uint16_t> incoming;
-    session->durable_records(seqs, incoming);
-    persist_->delete_session(session->client_id(), filters, seqs, incoming);
-  }
+  if (persist_ && session->recorded()) delete_records_locked(*session, filters);
   if (!filters.empty()) index_.remove_all(session.get(), filters);  // one exclusive lock for all
   forget_expiry_locked(session.get());
   // By iterator: erasing the entry may destroy the Session, whose id the key views.
@@ -288,12 +291,7 @@ void Broker::persist_disconnect(const std::shared_ptr<Session>& session, uint64_
     persist_session_locked(*session);
     return;
   }
-  std::vector<std::string> filters = session->subscription_filters();
-  std::vector<uint64_t> seqs;
-  std::vector<uint16_t> incoming;
-  session->durable_records(seqs, incoming);
-  persist_->delete_session(session->client_id(), filters, seqs, incoming);
-  session->mark_recorded(false);  // discard_locked() has nothing left to delete
+  delete_records_locked(*session, session->subscription_filters());
 }
 
 bool Broker::schedule_will(const std::shared_ptr<Session>& session, uint64_t generation, Will will,

@@ -155,6 +155,8 @@ class Broker {
   // Writes the record of `session` when it has one to keep (it outlives its connection or
   // holds a will).
   void persist_session_locked(Session& session);
+  // Deletes the record of `session` and all it holds on disk (subscriptions `filters`).
+  void delete_records_locked(Session& session, const std::vector<std::string>& filters);
   void redistribute(const std::shared_ptr<Session>& from, bool discarded);
   void forget_expiry_locked(const Session* session);
   std::string assign_client_id();

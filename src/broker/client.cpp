@@ -40,11 +40,16 @@ void Client::send(const mqtt::Packet& p) {
 // wrote. Packets keep their order: one sent behind a held packet is held too. A client that
 // keeps sending while many of its packets wait stops being read (hold_input), so what waits
 // stays bounded by the Receive Maximum rather than by how fast it can write.
-void Client::send_durable(std::string_view bytes) {
+Lsn Client::durable_needed() const {
   Persistence* persist = broker_.persistence();
   Lsn need = persist && persist->acks_wait() ? Persistence::tracker().needed : 0;
+  return need != 0 && need > persist->durable_lsn() ? need : 0;
+}
+
+void Client::send_durable(std::string_view bytes) {
+  Lsn need = durable_needed();
   bool holding = rare_ && !rare_->held.empty();
-  if (!holding && (need == 0 || need <= persist->durable_lsn())) {
+  if (!holding && need == 0) {
     link_->send(bytes, SendMode::reliable);
     return;
   }
@@ -64,9 +69,8 @@ void Client::hold(Lsn lsn, Held what, std::string_view bytes) {
 
 void Client::close_when_durable() {
   closing_ = true;  // nothing after a DISCONNECT is handled ([MQTT-3.14.4-...])
-  Persistence* persist = broker_.persistence();
-  Lsn need = persist && persist->acks_wait() ? Persistence::tracker().needed : 0;
-  if ((rare_ && !rare_->held.empty()) || (need != 0 && need > persist->durable_lsn())) {
+  Lsn need = durable_needed();
+  if ((rare_ && !rare_->held.empty()) || need != 0) {
     hold(need, Held::close);
     return;
   }

@@ -115,6 +115,9 @@ class Client {
   // Sends `bytes`, or holds them (and everything sent after them) until the records this
   // packet's handling wrote are on disk (sync mode; Persistence::tracker()).
   void send_durable(std::string_view bytes);
+  // The LSN what this packet's handling wrote must reach before its answer goes out (0: none;
+  // always 0 unless the store is in sync mode).
+  Lsn durable_needed() const;
   // What waits in the gate: packet bytes, the start of the session (its CONNACK), or the close
   // that follows a DISCONNECT.
   enum class Held : uint8_t { bytes, start_session, close };

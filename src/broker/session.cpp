@@ -63,12 +63,9 @@ void Session::set_will(Will w) {
     will_.reset();
 }
 
-Will Session::take_will() {
+void Session::clear_will() {
   std::lock_guard lock(mutex_);
-  if (!will_) return {};
-  Will w = std::move(*will_);
   will_.reset();
-  return w;
 }
 
 void Session::clear_will(uint64_t gen) {
@@ -402,7 +399,8 @@ void Session::send_stored(Lsn durable) {
       continue;
     }
     if (it->lsn > durable) {
-      if (!waiting) waiting = it->lsn;
+      // kLsnPending: its batch is not written yet; Persistence::end_batch() calls stored_at().
+      if (!waiting && it->lsn != kLsnPending) waiting = it->lsn;
       ++it;
       continue;
     }

@@ -95,10 +95,10 @@ class Session {
   // take_shared_messages() would hand on (whoever hands them on deletes them).
   void durable_records(std::vector<uint64_t>& seqs, std::vector<uint16_t>& incoming) const;
 
-  // The will of the connection (set at CONNECT, taken when it goes out or is discarded).
+  // The will of the connection, kept for the session's record (set at CONNECT, cleared when
+  // it goes out or is discarded).
   void set_will(Will w);
-  Will take_will();
-  void clear_will() { take_will(); }
+  void clear_will();
   // The same for the connection of generation `gen` only (nothing once it was taken over).
   void clear_will(uint64_t gen);
   bool has_will() const;
