@@ -11,6 +11,7 @@ packages=(
   libboost1.81-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt
+  strace
 )
 # Node.js runs the MQTT.js tests. A node that came from elsewhere (NodeSource, nvm) is kept:
 # Debian's nodejs would replace or shadow it.

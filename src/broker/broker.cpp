@@ -98,12 +98,14 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     pending_wills_.erase(client_id);  // reconnected within the Will Delay Interval
     std::shared_ptr<Session> session;
     bool session_present = false;
+    bool deleted_records = false;  // a stored session discarded: its delete is written
     if (it != sessions_.end()) {
       session = it->second;
       forget_expiry_locked(session.get());
       taken_over = session->release_link();
       if (taken_over) taken_over->disconnect(mqtt::ReasonCode::session_taken_over);
       if (req.clean_start || session->clean()) {
+        deleted_records = persist_ && session->recorded();
         discard_locked(session);
         displaced = std::move(session);
       } else {
@@ -119,8 +121,10 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     session->set_will(req.will);
     // A session that outlives its connection, or carries a will, is written before the
     // CONNACK goes out (in sync mode the CONNACK waits for the record: Session::start()).
+    // So is the delete of a stored session that a clean start discarded: a CONNACK saying
+    // "no session" must not be undone by a crash that brings the old session back.
     const bool record = persist_ && (req.session_expiry != 0 || req.will.msg || session->recorded());
-    out.deferred = record && persist_->acks_wait();
+    out.deferred = (record || deleted_records) && persist_->acks_wait();
     out.generation = session->attach(link, req.peer, req.session_expiry,
                                      connack(session_present, out.assigned_client_id), out.deferred);
     if (record) persist_session_locked(*session);

@@ -197,6 +197,27 @@ def _kill_leftovers():
                 pass
 
 
+_SLOW_DISK_PROBE = None
+
+
+def slow_disk_wrapper(delay_ms):
+    """A Broker wrapper under which every pwrite of the broker (the store's log writes) starts
+    delay_ms late: the window between taking a change and having it in the file (which a
+    kill -9 loses; what is in the file survives it) is widened so that a test can kill inside
+    it every time. strace -D leaves the broker in the process it was started as; the seccomp
+    filter stops only pwrite64. None when strace or ptrace is not available here."""
+    global _SLOW_DISK_PROBE
+    cmd = ["strace", "-D", "-f", "--seccomp-bpf", "-qq", "-o", "/dev/null", "-e", "trace=pwrite64",
+           "-e", "inject=pwrite64:delay_enter=%d" % (delay_ms * 1000)]
+    if _SLOW_DISK_PROBE is None:
+        try:
+            r = subprocess.run(cmd + ["true"], capture_output=True, timeout=10)
+            _SLOW_DISK_PROBE = r.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _SLOW_DISK_PROBE = False
+    return cmd if _SLOW_DISK_PROBE else None
+
+
 class Broker:
     """A broker process. Use as a context manager, or call start()/stop().
 
@@ -206,12 +227,16 @@ class Broker:
     """
 
     def __init__(self, config=None, flavor_name=None, binary=None, env=None,
-                 start_timeout=15.0, stop_timeout=10.0):
+                 start_timeout=15.0, stop_timeout=10.0, wrapper=None):
         self.flavor = flavor_name or flavor()
         self.config = {k: (list(v) if isinstance(v, list) else dict(v))
                        for k, v in (config or {}).items()}
         self.binary = binary
         self.extra_env = dict(env or {})
+        # A command the broker runs under, e.g. slow_disk_wrapper(); it must exec the broker
+        # in the process it was started as (the ready file's pid is checked against it).
+        # restart() runs without it unless given one again.
+        self.wrapper = list(wrapper or [])
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.proc = None
@@ -293,13 +318,16 @@ class Broker:
         self._launch_mqbase(binary, env)
 
     def _serve_command(self, binary, ready_path, extra_args=()):
-        return [binary, "serve", "--config", self.config_path, "--ready-file", ready_path] + \
-            list(extra_args)
+        return self.wrapper + [binary, "serve", "--config", self.config_path,
+                               "--ready-file", ready_path] + list(extra_args)
 
     def _launch_mqbase(self, binary, env, extra_args=(), wait=True, timeout=None):
         """Start `mqbase serve` on the config already written; with wait=True wait for the
         ready file and take the ports from it."""
         self.runs += 1
+        if self.wrapper:  # LeakSanitizer's check at exit needs ptrace, which the wrapper may hold
+            env = dict(env)
+            env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
         self._popen(self._serve_command(binary, self.ready_path, extra_args), env)
         if wait:
             self._wait_ready(timeout or self.start_timeout)
@@ -388,12 +416,13 @@ class Broker:
         """The mqbase data directory (server.data_dir; by default <temp dir>/data)."""
         return self.config["server"]["data_dir"]
 
-    def restart(self, extra_args=(), wait=True, timeout=None):
+    def restart(self, extra_args=(), wait=True, timeout=None, wrapper=None):
         """Start mqbase again on the same temp dir, config and data dir, after kill9() or
         stop(keep_dir=True); extra_args go to `mqbase serve` (e.g. ["--recover-skip-corrupt"]).
 
         The old ready file is deleted first and the new one awaited (wait=False: return once
         the process is spawned, e.g. to kill it during recovery; the ports are then unknown).
+        wrapper: as Broker's, for this run (none by default).
         self.port / self.ports are the new run's (a port-0 listener gets a new ephemeral port).
         stop() afterwards checks the new run as it checks a first start; stderr.log collects
         every run, and stderr_of_run() is the current run's part.
@@ -409,6 +438,7 @@ class Broker:
             raise AssertionError("restart(): temp dir %s is gone (stop() without keep_dir=True "
                                  "removes it)" % self.dir)
         _LIVE_PROCESSES.discard(self.proc)
+        self.wrapper = list(wrapper or [])
         try:
             os.unlink(self.ready_path)
         except FileNotFoundError:
