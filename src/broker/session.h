@@ -30,6 +30,7 @@
 #include "broker/message.h"
 #include "broker/mutex.h"
 #include "broker/persistence.h"
+#include "broker/ring.h"
 #include "broker/stats.h"
 #include "broker/subscription_index.h"
 #include "mqtt/types.h"
@@ -276,7 +277,7 @@ class Session {
   std::atomic<ClientLink*> fast_link_{nullptr};
   uint64_t generation_ = 0;
   Clock::time_point disconnected_at_{};
-  std::vector<Inflight> inflight_;  // in send order
+  Ring<Inflight> inflight_;  // in send order; acknowledgements mostly take the front
   size_t unsent_ = 0;               // entries of inflight_ in state publish_unsent
   std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
   std::map<std::string, SubscriptionOptions> subscriptions_;
