@@ -18,6 +18,7 @@
 #include "auth/enhanced_auth.h"
 #include "broker/broker.h"
 #include "broker/client_link.h"
+#include "broker/ring.h"
 #include "mqtt/decoder.h"
 #include "mqtt/packet.h"
 
@@ -151,7 +152,7 @@ class Client {
       Held what;
       std::string bytes;
     };
-    std::deque<Waiting> held;
+    Ring<Waiting> held;  // a ring keeps its buffer: a deque allocated a block every few acks
     Lsn held_lsn = 0;         // the highest LSN a held packet waits for
     bool input_held = false;  // ClientLink::hold_input(true) is in force
   };

@@ -12,6 +12,7 @@
 #include "broker/persistence.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <unordered_map>
 
@@ -108,6 +109,26 @@ std::string seq_key(char kind, std::string_view client_id, uint64_t seq) {
   auto k = client_key(kind, client_id);
   put_be(k, seq, 8);
   return k;
+}
+// The same key in a buffer of the calling thread's, reused: the per-message writes (queued,
+// sent, acknowledged) allocate nothing once it has grown. Valid until the next call.
+std::string_view seq_key_view(char kind, std::string_view client_id, uint64_t seq) {
+  thread_local std::string k;
+  k.resize(3 + client_id.size() + 8);
+  char* p = k.data();
+  p[0] = kind;
+  p[1] = static_cast<char>(client_id.size() >> 8);
+  p[2] = static_cast<char>(client_id.size());
+  std::memcpy(p + 3, client_id.data(), client_id.size());
+  p += 3 + client_id.size();
+  for (int i = 7; i >= 0; --i) *p++ = static_cast<char>(seq >> (8 * i));
+  return k;
+}
+// A batch of the calling thread's, emptied, for the same writes (Store::write copies it).
+store::WriteBatch& scratch_batch() {
+  thread_local store::WriteBatch b;
+  b.clear();
+  return b;
 }
 std::string incoming_key(std::string_view client_id, uint16_t packet_id) {
   auto k = client_key('i', client_id);
@@ -325,27 +346,28 @@ void Persistence::put_message(std::string_view client_id, uint64_t incarnation, 
   for (uint32_t id : d.identifiers) put_varint(v, id);
   put_str(v, d.share ? std::string_view(*d.share) : std::string_view());
   encode_message(v, m);
-  store::WriteBatch b;
-  b.put(seq_key('q', client_id, seq), v);
+  auto& b = scratch_batch();
+  b.put(seq_key_view('q', client_id, seq), v);
   write(b);
 }
 
 Lsn Persistence::put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id,
                            HeldState state) {
-  std::string v;
+  thread_local std::string v;
+  v.clear();
   put_le(v, incarnation, 8);
   put_u8(v, static_cast<uint8_t>(state));
   put_le(v, packet_id, 2);
-  store::WriteBatch b;
-  b.put(seq_key('p', client_id, seq), v);
-  if (state == HeldState::pubrel_sent) b.del(seq_key('q', client_id, seq));  // no payload past PUBREC
+  auto& b = scratch_batch();
+  b.put(seq_key_view('p', client_id, seq), v);
+  if (state == HeldState::pubrel_sent) b.del(seq_key_view('q', client_id, seq));  // no payload past PUBREC
   return write(b);
 }
 
 void Persistence::delete_message(std::string_view client_id, uint64_t seq) {
-  store::WriteBatch b;
-  b.del(seq_key('q', client_id, seq));
-  b.del(seq_key('p', client_id, seq));
+  auto& b = scratch_batch();
+  b.del(seq_key_view('q', client_id, seq));
+  b.del(seq_key_view('p', client_id, seq));
   write(b);
 }
 

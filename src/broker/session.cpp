@@ -106,8 +106,10 @@ void Session::restore(const RecoveredSession& r, Clock::time_point disconnected_
         break;
     }
   }
-  // Ids in flight stay unique; new ones continue after the highest.
+  // Ids in flight stay unique; new ones continue after the highest. The restored ids are in
+  // the order they went out, but may have wrapped: next_packet_id() searches until they are gone.
   for (const auto& f : inflight_) last_packet_id_ = std::max(last_packet_id_, f.packet_id);
+  ids_in_order_ = inflight_.empty();
   if (!r.incoming_qos2.empty())
     incoming_qos2_ = std::make_unique<std::unordered_set<uint16_t>>(r.incoming_qos2.begin(), r.incoming_qos2.end());
 }
@@ -229,12 +231,26 @@ bool Session::expired(Clock::time_point now) const {
 }
 
 uint16_t Session::next_packet_id() {
-  // Skip ids still in flight; the window is far below 65535 so this ends quickly.
   while (true) {
     last_packet_id_ = static_cast<uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+    if (inflight_.empty()) {
+      ids_in_order_ = true;
+      return last_packet_id_;
+    }
+    // While every id in flight came from here, in send order, they all lie in the cyclic range
+    // from the oldest's id to the newest's: an id past the newest is free, without a look at
+    // each (the window may be thousands). Only when the ids have come all the way round is
+    // the range searched, and an id found inside it breaks the order.
+    const uint16_t base = inflight_.front().packet_id;
+    const bool past_newest = static_cast<uint16_t>(last_packet_id_ - base) >
+                             static_cast<uint16_t>(inflight_.back().packet_id - base);
+    if (ids_in_order_ && past_newest) return last_packet_id_;
     bool used = std::any_of(inflight_.begin(), inflight_.end(),
                             [&](const Inflight& f) { return f.packet_id == last_packet_id_; });
-    if (!used) return last_packet_id_;
+    if (!used) {
+      if (!past_newest) ids_in_order_ = false;
+      return last_packet_id_;
+    }
   }
 }
 

@@ -279,6 +279,7 @@ class Session {
   Clock::time_point disconnected_at_{};
   Ring<Inflight> inflight_;  // in send order; acknowledgements mostly take the front
   size_t unsent_ = 0;               // entries of inflight_ in state publish_unsent
+  bool ids_in_order_ = true;        // inflight_'s packet ids all came from next_packet_id(), in order
   std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
   std::map<std::string, SubscriptionOptions> subscriptions_;
   // Incoming QoS 2 packet ids awaiting PUBREL; allocated on the first, freed when the last goes.

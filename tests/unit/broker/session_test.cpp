@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <random>
+#include <set>
 
 #include <memory>
 #include <string>
@@ -530,6 +532,42 @@ TEST_F(SessionTest, PacketIdsWrapAndSkipIdsStillInFlight) {
   auto pubs = publishes(link->take());
   ASSERT_EQ(pubs.size(), 1u);
   EXPECT_EQ(pubs[0].packet_id, 2) << "wraps past 65535, skips 0 and the id 1 still in flight";
+}
+
+TEST_F(SessionTest, PacketIdsNeverCollideWithIdsInFlightThroughWrapsAndOutOfOrderAcks) {
+  // next_packet_id() takes the id after the newest without a search while the ids in flight
+  // are in order. Here acknowledgements come out of order (gaps all through the window),
+  // every 5000th message stays in flight until the end of its round (so the ids wrap onto
+  // them), and each round ends with everything acknowledged: no id may be handed out while
+  // it is still in flight.
+  limits_.max_inflight_messages = 0;  // unlimited window
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<uint16_t> acked_at_random;  // in flight, acknowledged in random order
+    std::set<uint16_t> in_flight;
+    for (int i = 0; i < 80000; ++i) {  // past 65535: the ids wrap onto those still in flight
+      s->deliver(msg("x"), 1, false);
+      for (const auto& p : publishes(link->take())) {
+        ASSERT_NE(p.packet_id, 0);
+        ASSERT_TRUE(in_flight.insert(p.packet_id).second)
+            << "id " << p.packet_id << " is still in flight (round " << round << ", message " << i << ")";
+        if (i % 5000 != 0) acked_at_random.push_back(p.packet_id);
+      }
+      if (acked_at_random.size() > 300 || (!acked_at_random.empty() && rng() % 4 != 0)) {
+        size_t k = rng() % acked_at_random.size();
+        std::swap(acked_at_random[k], acked_at_random.back());
+        s->on_puback(gen, acked_at_random.back());
+        in_flight.erase(acked_at_random.back());
+        acked_at_random.pop_back();
+      }
+    }
+    ASSERT_EQ(s->inflight(), in_flight.size());
+    for (uint16_t id : in_flight) s->on_puback(gen, id);
+    ASSERT_EQ(s->inflight(), 0u);
+  }
 }
 
 TEST_F(SessionTest, SubscriptionsAreRememberedForgottenAndTaken) {
