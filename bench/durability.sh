@@ -27,7 +27,8 @@
 # Knobs (environment): MQBASE_BIN, MOSQUITTO, BENCH_RUNS (3), BENCH_DURATION (10 s measured),
 # BENCH_WARMUP (2 s), BENCH_BROKER_CORE (0), BENCH_LOAD_CORE (1), BENCH_RECOVERY_MESSAGES
 # (1000000), BENCH_PUBLISH_MAX (240 s at most publishing them, per broker), BENCH_DOC,
-# BENCH_ONLY (fanin or recovery: that part alone, the doc left alone).
+# BENCH_ONLY (fanin or recovery: that part alone, the doc left alone), BENCH_SUB_WINDOW (1000:
+# each broker's max_inflight_messages).
 #
 # Self-contained on purpose: compare.sh's broker start knows neither durability modes, nor a
 # data directory that outlives the broker, nor restarts, and changing it would change the
@@ -48,6 +49,10 @@ ONLY=${BENCH_ONLY:-}
 RECOVERY_MESSAGES=${BENCH_RECOVERY_MESSAGES:-1000000}
 PUBLISH_MAX=${BENCH_PUBLISH_MAX:-240}
 BATCH_INTERVAL_MS=10
+# The broker's window to the subscriber (mqbase limits.max_inflight_messages, mosquitto
+# max_inflight_messages; both default to 20): with 20 the one subscriber's round trips, not the
+# store, set the pace of every mode.
+SUB_WINDOW=${BENCH_SUB_WINDOW:-1000}
 PY=/usr/bin/python3
 
 FANIN_ARGS="fanin -c 16 --qos 1 --size 64 --inflight 32 --persistent"
@@ -164,6 +169,7 @@ persistence true
 persistence_location $pdir/
 autosave_interval 1
 max_queued_messages 0
+max_inflight_messages $SUB_WINDOW
 log_dest file $BROKER_DIR/mosquitto.log
 log_type error
 log_type warning
@@ -200,7 +206,7 @@ RECOVERY=$WORK/recovery.jsonl
 measure() {
   local broker=$1 run=$2 line wb0 wb1
   case $broker in
-    "mqbase "*) start_mqbase "${broker#mqbase }" "$WORK/data-run" warn "" ;;
+    "mqbase "*) start_mqbase "${broker#mqbase }" "$WORK/data-run" warn "max_inflight_messages = $SUB_WINDOW" ;;
     mosquitto) start_mosquitto "$WORK/mosquitto-run" ;;
   esac
   wb0=$(write_bytes "$BROKER_PID")
@@ -355,11 +361,11 @@ WRITE_DOC=1
 [[ -z $ONLY ]] || WRITE_DOC=0
 $PY - "$FANIN" "$RECOVERY" "$DOC" "$WRITE_DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" \
   "$MOSQUITTO" "$ROOT" "$FANIN_ARGS" "$BATCH_INTERVAL_MS" "$RECOVERY_MESSAGES" "$RQ_PUBLISHERS" "$MQBASE_BUILT" \
-  "$LOAD_START" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
+  "$LOAD_START" "$(cut -d' ' -f1 /proc/loadavg)" "$SUB_WINDOW" <<'EOF'
 import datetime, json, re, statistics, subprocess, sys
 
 (fanin, recovery, doc, write_doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, fanin_args,
- batch_ms, rq_messages, rq_publishers, mqbase_built, load_start, load_end) = sys.argv[1:20]
+ batch_ms, rq_messages, rq_publishers, mqbase_built, load_start, load_end, sub_window) = sys.argv[1:21]
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -411,12 +417,14 @@ for line in open(fanin):
 if rows:
     out.append("QoS 1 fan-in to a persistent subscriber (`mqbase bench %s`): %s s measured after %s s of warm-up, "
                "median of %s runs per broker, alternating, a fresh broker and data directory per run. mqbase "
-               "`storage.durability` sync, batch (`batch_interval_ms = %s`) and none, default limits otherwise; "
-               "mosquitto with `persistence true`, `autosave_interval 1`, `max_queued_messages 0`. *lost* and "
+               "`storage.durability` sync, batch (`batch_interval_ms = %s`) and none, `limits.max_inflight_messages = %s`, "
+               "default limits otherwise; mosquitto with `persistence true`, `autosave_interval 1`, "
+               "`max_queued_messages 0`, `max_inflight_messages %s` (the broker's window to the subscriber; both "
+               "default to 20, which makes the subscriber's round trips, not the disk, the limit). *lost* and "
                "*lost after PUBACK* per run; *disk bytes per message*: the broker's `write_bytes` less "
                "`cancelled_write_bytes` (`/proc/<pid>/io`) over the run, warm-up included, divided by the messages "
                "delivered in it."
-               % (fanin_args, duration, warmup, runs, batch_ms))
+               % (fanin_args, duration, warmup, runs, batch_ms, sub_window, sub_window))
     out.append("")
     out.append("| broker | delivered msg/s | per run | ÷ mqbase none | broker CPU % | msgs per broker CPU-second "
                "| generator CPU % | p50 µs | p99 µs | lost | lost after PUBACK | disk bytes per message |")
