@@ -95,6 +95,15 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
       out.reason = mqtt::ReasonCode::quota_exceeded;  // v5: 0x97; 3.x: 3 Server unavailable
       return out;
     }
+    // A connection whose session or will must be recorded is refused while the store takes no
+    // records (full or failing disk, over its budget), before anything changes: a CONNACK that
+    // promised a session the next restart would not have, or a will it would not send, is
+    // worse than "try again later". Clean sessions without a will need no record.
+    if (persist_ && (req.session_expiry != 0 || req.will.msg) && !persist_->accepting()) {
+      out.reason = mqtt::ReasonCode::quota_exceeded;  // v5: 0x97; 3.x: 3 Server unavailable
+      out.store_refused = true;
+      return out;
+    }
     pending_wills_.erase(client_id);  // reconnected within the Will Delay Interval
     std::shared_ptr<Session> session;
     bool session_present = false;
@@ -252,6 +261,13 @@ std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(
   std::lock_guard lock(sessions_mutex_);
   if (!session->is_current(generation)) return std::nullopt;
   std::vector<SubscribeResult> results;
+  // A persistent session's subscriptions are records: while the store refuses them, a SUBACK
+  // granting one would be undone by the next restart, and what it was to receive lost.
+  const bool durable = persist_ && session->expiry_interval() != 0;
+  if (durable && !persist_->accepting()) {
+    results.assign(subs.size(), SubscribeResult::store_refused);
+    return results;
+  }
   std::vector<std::pair<std::string, SubscriptionOptions>> admitted;
   std::vector<size_t> slot;  // results index of each admitted filter
   size_t count = session->subscription_count();
@@ -272,8 +288,23 @@ std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(
     session->remember_subscription(admitted[i].first, admitted[i].second);
     results[slot[i]] = fresh[i] ? SubscribeResult::added : SubscribeResult::replaced;
   }
-  if (persist_ && session->expiry_interval() != 0)
+  if (durable) {
+    Persistence::tracker().refused = false;
     persist_->put_subscriptions(session->client_id(), session->incarnation(), admitted);
+    if (Persistence::tracker().refused) {
+      // Refused after all (the disk filled in between): the new filters go again; a replaced
+      // one keeps its new options in memory, its old record on disk. The client hears failure.
+      std::vector<std::string> added;
+      for (size_t i = 0; i < admitted.size(); ++i) {
+        if (fresh[i]) {
+          added.push_back(admitted[i].first);
+          session->forget_subscription(admitted[i].first);
+        }
+        results[slot[i]] = SubscribeResult::store_refused;
+      }
+      if (!added.empty()) index_.remove_all(session.get(), added);
+    }
+  }
   return results;
 }
 

@@ -46,6 +46,7 @@ struct ConnectOutcome {
   // The CONNACK waits for the session's record to be on disk: call Session::start(generation)
   // once Persistence::durable_lsn() has reached the calling thread's tracker.
   bool deferred = false;
+  bool store_refused = false;  // refused because the store takes no records now
 };
 
 // Builds the CONNACK bytes once the session is known: (session present, assigned id).
@@ -106,7 +107,9 @@ class Broker {
   size_t publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher = nullptr,
                  PublishNotes* notes = nullptr);
 
-  enum class SubscribeResult : uint8_t { added, replaced, quota_exceeded };
+  // store_refused: the session outlives its connection and the store takes no records now
+  // (full or failing disk, over its budget): a subscription it could not keep is not made.
+  enum class SubscribeResult : uint8_t { added, replaced, quota_exceeded, store_refused };
   // The filters of one SUBSCRIBE from the connection of `session` at `generation`, added under
   // one exclusive lock of the index (and remembered by the session). A filter beyond
   // Limits::max_subscriptions_per_client is refused. Returns one result per filter, or nothing

@@ -142,7 +142,12 @@ void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
   };
   auto outcome = broker_.connect(p.request, link_, build_connack);
   if (outcome.reason != ReasonCode::success) {
-    spdlog::info("refused CONNECT from '{}': {}", p.request.client_id, mqtt::reason_name(outcome.reason));
+    if (outcome.store_refused)
+      spdlog::warn("refused CONNECT from '{}': its session or will needs a record and the store takes none now "
+                   "(disk full, failing or over its budget)",
+                   p.request.client_id);
+    else
+      spdlog::info("refused CONNECT from '{}': {}", p.request.client_id, mqtt::reason_name(outcome.reason));
     refuse_connect(outcome.reason, mqtt::reason_name(outcome.reason));
     return;
   }

@@ -2,6 +2,8 @@
 // UNSUBSCRIBE.
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "broker/client.h"
 #include "mqtt/topic.h"
 
@@ -58,8 +60,16 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   // taken over (it is closing, and the session is the new connection's now).
   auto results = broker_.subscribe(session_, generation_, wanted);
   if (!results) return;
-  for (size_t i = 0; i < wanted.size(); ++i)
-    if ((*results)[i] == Broker::SubscribeResult::quota_exceeded) ack.codes[code_of[i]] = over_quota;
+  // Over the subscription quota, or not kept by a full or failing store: v5 0x97, 3.1.1 0x80.
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    auto r = (*results)[i];
+    if (r == Broker::SubscribeResult::quota_exceeded || r == Broker::SubscribeResult::store_refused)
+      ack.codes[code_of[i]] = over_quota;
+  }
+  if (std::any_of(results->begin(), results->end(),
+                  [](auto r) { return r == Broker::SubscribeResult::store_refused; }))
+    spdlog::warn("client {}: SUBSCRIBE refused: the store takes no records now (disk full, failing or over its budget)",
+                 log_id());
   send(ack);
   // Retained messages follow the SUBACK, for every filter, new or replaced
   // ([MQTT-3.3.1-6], [MQTT-3.8.4-3]), as Retain Handling allows; never for shared ones. They
@@ -68,7 +78,8 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   for (size_t i = 0; i < wanted.size(); ++i) {
     const auto& [filter, opts] = wanted[i];
     auto result = (*results)[i];
-    if (result == Broker::SubscribeResult::quota_exceeded || shared[i] || opts.retain_handling == 2 ||
+    if (result == Broker::SubscribeResult::quota_exceeded || result == Broker::SubscribeResult::store_refused ||
+        shared[i] || opts.retain_handling == 2 ||
         (opts.retain_handling == 1 && result != Broker::SubscribeResult::added))
       continue;
     retained.clear();

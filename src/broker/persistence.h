@@ -107,6 +107,8 @@ class Persistence {
 
   // Whether acknowledgements wait for the disk (sync mode).
   bool acks_wait() const { return waits_; }
+  // The store takes new records now (see store::Store::accepting()).
+  bool accepting() const { return store_.accepting(); }
   Lsn durable_lsn() const { return store_.durable_lsn(); }
   store::Store& store() { return store_; }
 

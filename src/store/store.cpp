@@ -95,6 +95,13 @@ Lsn Store::append(uint8_t type, std::string_view payload, bool deletes_only, boo
   return writer_->append(type, payload, deletes_only, has_deletes, status);
 }
 
+bool Store::accepting() const {
+  if (closed_.load(std::memory_order_relaxed)) return false;
+  if (!writer_) return true;
+  return !writer_->failing() &&
+         (options_.disk_budget == 0 || wal_bytes_.load(std::memory_order_relaxed) <= options_.disk_budget);
+}
+
 Lsn Store::write(const WriteBatch& batch, WriteStatus* status) {
   return append(kTypeKvBatch, batch.rep(), batch.deletes_only(), batch.has_deletes(), status);
 }

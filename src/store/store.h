@@ -88,6 +88,10 @@ class Store {
   // records and bytes_written: written to segments; syncs: fdatasyncs of segments;
   // wal_bytes_on_disk: segments + checkpoints in wal/.
   Stats stats() const;
+  // Whether a write() with puts would be taken now: not closed, the log not failing, not over
+  // the disk budget. A hint for refusing early (a SUBSCRIBE that would need a record): the
+  // status of the write itself is what counts.
+  bool accepting() const;
   Durability durability() const { return options_.durability; }
 
  private:

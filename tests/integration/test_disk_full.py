@@ -49,6 +49,13 @@ class DiskFullTest(BrokerTestCase):
             self.assertEqual(pub.publish("full/a", b"%d:" % i + PAYLOAD, qos=1), 0)
             acked.add(b"%d" % i)
 
+        # Persistent sessions connected before the disk fills, to subscribe while it is full.
+        late5 = raw5(self)
+        late5.connect(unique_id("dflate5"), clean_start=False, props=[(SESSION_EXPIRY, 3600)])
+        late3 = RawClient(self.port)
+        self.addCleanup(late3.close)
+        late3.connect(unique_id("dflate3"), clean_session=False)
+
         self.limit_file_size(self.active_segment_size() + 30000)
 
         # Pipelined: the acknowledgements stop where the disk did.
@@ -90,6 +97,23 @@ class DiskFullTest(BrokerTestCase):
         self.assertEqual(v3.wait_closed(timeout=5), b"", "the 3.1.1 publisher got an answer")
         self.assertIn("File too large", self.broker.stderr_text())
 
+        # Nor does a session or a subscription that would need a record: a CONNACK or SUBACK
+        # granting it would be undone by the next restart. MQTT 5 hears 0x97, 3.1.1 CONNACK 3
+        # (Server unavailable) and SUBACK 0x80. A clean session without a will needs no record.
+        refused5 = raw5(self)
+        refused5.connect(unique_id("dfc5"), clean_start=False, props=[(SESSION_EXPIRY, 3600)],
+                         expect_reason=0x97)
+        refused3 = RawClient(self.port)
+        self.addCleanup(refused3.close)
+        refused3_id = unique_id("dfc3")
+        refused3.connect(refused3_id, clean_session=False, expect=b"\x20\x02\x00\x03")
+        clean = raw5(self)
+        clean.connect(unique_id("dfclean"))
+        self.assertEqual(clean.subscribe([("full/clean", sub_options(qos=1))]), [1])
+        self.assertEqual(late5.subscribe([("full/late5", sub_options(qos=1))]), [0x97])
+        self.assertEqual(late3.subscribe([("full/late3", 1)]), [0x80])
+        self.assertIn("refused CONNECT from '%s'" % refused3_id, self.broker.stderr_text())
+
         # Space returns: the writer's retry catches up, the held acknowledgements go out, and
         # new messages are taken again.
         self.limit_file_size(None)
@@ -102,6 +126,9 @@ class DiskFullTest(BrokerTestCase):
                 acked.add(b"%d" % (1000 + pid - 1))
         self.assertEqual(other.publish("full/c", b"9999:" + PAYLOAD, qos=1), 0)
         acked.add(b"9999")
+        self.assertEqual(late5.subscribe([("full/late5", sub_options(qos=1))]), [1])
+        back = raw5(self)
+        back.connect(unique_id("dfc5"), clean_start=False, props=[(SESSION_EXPIRY, 3600)])
 
         # And all of it was kept: kill -9, restart, the subscriber drains its session.
         self.broker.kill9()

@@ -124,8 +124,10 @@ void fault_course(Durability mode, const std::function<void(FaultFileOps&)>& inj
     if (mode == Durability::batch) {
       ASSERT_TRUE(eventually([&] { return store->stats().syncs > 0; }));
     }
+    EXPECT_TRUE(store->accepting());
     inject(ops);
     auto accepted = write_until_failing(*store, "during");
+    EXPECT_FALSE(store->accepting()) << "failing: no new records taken";
     ASSERT_FALSE(accepted.empty());
     for (auto& k : accepted) want[k] = "v" + k.substr(6);
     Lsn last_accepted = 10 + accepted.size();
@@ -144,6 +146,7 @@ void fault_course(Durability mode, const std::function<void(FaultFileOps&)>& inj
     ASSERT_TRUE(eventually([&] { return store->durable_lsn() == last_accepted && log.count("writes succeed again") == 1; },
                            std::chrono::seconds(3)))
         << store->durable_lsn() << " of " << last_accepted;
+    EXPECT_TRUE(store->accepting());
     Lsn after = store->write(put("after", "v"), &st);
     EXPECT_EQ(st, WriteStatus::ok);
     EXPECT_EQ(after, last_accepted + 1);

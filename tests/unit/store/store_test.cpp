@@ -397,6 +397,7 @@ TEST(StoreTest, DiskBudgetRefusesPutsButAcceptsDeletes) {
     }
   }
   ASSERT_EQ(st, WriteStatus::over_budget);
+  EXPECT_FALSE(store->accepting());
   EXPECT_GT(store->stats().wal_bytes_on_disk, o.disk_budget);
   EXPECT_EQ(store->write_record(9, "row", &st), 0u);
   EXPECT_EQ(st, WriteStatus::over_budget);
@@ -412,9 +413,11 @@ TEST(StoreTest, DiskBudgetRefusesPutsButAcceptsDeletes) {
   }
   ASSERT_TRUE(eventually([&] { return store->stats().wal_bytes_on_disk < o.disk_budget; }))
       << store->stats().wal_bytes_on_disk;
+  EXPECT_TRUE(store->accepting());
   EXPECT_NE(store->write(put("again", "ok"), &st), 0u);
   EXPECT_EQ(st, WriteStatus::ok);
   store->close();
+  EXPECT_FALSE(store->accepting()) << "closed";
   EXPECT_EQ(reopen_contents(o), (KvMap{{"again", "ok"}}));
 }
 
