@@ -921,11 +921,40 @@ class AckMeansOnDisk(DurabilityTestCase):
 
     DELAY_MS = 300
 
-    def slow_broker(self):
+    def slow_broker(self, **limits):
         wrapper = slow_disk_wrapper(self.DELAY_MS)
         if wrapper is None:
             self.skipTest("strace cannot trace processes here")
-        return self.start_broker(durable_config(), wrapper=wrapper)
+        return self.start_broker(durable_config(**limits), wrapper=wrapper)
+
+    def test_a_publisher_is_not_read_while_receive_maximum_acknowledgements_wait(self):
+        # The input backpressure of sync mode: once limits.receive_maximum of a connection's
+        # acknowledgements wait for the disk, its further packets are not read (nor routed)
+        # until some have gone out; waiting stays bounded. A QoS 0 subscriber online sees
+        # each message as it is routed: no more than receive_maximum before the first write
+        # completes, then all of them, and the publisher every PUBACK in order.
+        window, n = 8, 40
+        broker = self.slow_broker(receive_maximum=window)
+        self.persistent_subscriber(broker, unique_id("dholdp"), [("dur/hold", 1)]).disconnect()
+        live = self.raw_client(broker)
+        live.connect()
+        self.assertEqual(live.subscribe([("dur/hold", 0)]), [0])
+        pub = self.raw_client(broker)
+        pub.connect()
+        pub.send(b"".join(publish_packet("dur/hold", b"%d" % i, qos=1, packet_id=i + 1) for i in range(n)))
+        routed = []
+        deadline = time.monotonic() + self.DELAY_MS / 2000  # half the first write's delay
+        while time.monotonic() < deadline:
+            try:
+                routed.append(live.receive_publish(timeout=max(0.001, deadline - time.monotonic()))[1])
+            except Exception:
+                break
+        self.assertGreaterEqual(len(routed), 1)
+        self.assertLessEqual(len(routed), window, "read on past receive_maximum waiting acknowledgements")
+        for i in range(n):
+            self.assertEqual(pub.read_packet(timeout=20).raw, ack_packet(PUBACK, i + 1))
+        routed += [m[1] for m in live.receive_publishes(n - len(routed), timeout=10)]
+        self.assertEqual(routed, [b"%d" % i for i in range(n)])
 
     def kill_and_restart_slow(self, broker):
         self.kill(broker)
