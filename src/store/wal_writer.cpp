@@ -14,6 +14,9 @@ constexpr auto kRetryInterval = std::chrono::milliseconds(500);
 constexpr auto kReliefInterval = std::chrono::seconds(1);
 // The writer's spare buffer is kept up to this capacity.
 constexpr size_t kKeepBuffer = 4 << 20;
+// batch mode: records gather this long (or to this size) before the writer writes them.
+constexpr auto kGatherTime = std::chrono::milliseconds(1);
+constexpr size_t kGatherBytes = 256 << 10;
 
 }  // namespace
 
@@ -65,8 +68,9 @@ Lsn WalWriter::append(uint8_t type, std::string_view payload, bool deletes_only,
     else {
       if (over && has_deletes) relief_wanted_ = true;
       lsn = ++last_assigned_;
+      if (pending_.empty() && options_.durability == Durability::batch) first_pending_at_ = Clock::now();
       append_record_unsealed(pending_, type, lsn, payload);
-      wake = writer_idle_;
+      wake = writer_idle_ || (gathering_ && pending_.size() >= kGatherBytes);
     }
   }
   if (wake) wake_.notify_one();
@@ -148,6 +152,16 @@ void WalWriter::run() {
       }
       writer_idle_ = false;
       continue;
+    }
+    if (options_.durability == Durability::batch && !stop_ && !rotation_wanted && !relief &&
+        pending_.size() < kGatherBytes && Clock::now() < first_pending_at_ + kGatherTime) {
+      // Acknowledgements do not wait in batch mode: let more records join this write.
+      gathering_ = true;
+      wake_.wait_until(lock, first_pending_at_ + kGatherTime, [&] {
+        return stop_ || pending_.size() >= kGatherBytes || rotations_requested_ > rotations_done_;
+      });
+      gathering_ = false;
+      rotation_wanted = rotations_requested_ > rotations_done_;
     }
     take_pending();
     uint64_t requested = rotations_requested_;

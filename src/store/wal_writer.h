@@ -112,6 +112,11 @@ class WalWriter {
   std::string pending_;                   // records not yet written, crcs not filled
   Lsn last_assigned_ = 0;
   bool writer_idle_ = false;              // append() notifies only then
+  // batch mode: the writer lets records gather for up to kGatherTime after the first one
+  // (a write per record cost the broker's core more than the records did); append()
+  // notifies it early only once kGatherBytes are pending.
+  bool gathering_ = false;
+  Clock::time_point first_pending_at_{};  // batch mode: when pending_ last became non-empty
   bool stop_ = false;
   bool running_ = false;
   bool relief_wanted_ = false;            // deletes appended while over budget
