@@ -28,7 +28,8 @@
 # BENCH_WARMUP (2 s), BENCH_BROKER_CORE (0), BENCH_LOAD_CORE (1), BENCH_RECOVERY_MESSAGES
 # (1000000), BENCH_PUBLISH_MAX (240 s at most publishing them, per broker), BENCH_DOC,
 # BENCH_ONLY (fanin or recovery: that part alone, the doc left alone), BENCH_SUB_WINDOW (1000:
-# each broker's max_inflight_messages).
+# each broker's max_inflight_messages), BENCH_RECOVERY_BROKERS ("mqbase sync,mosquitto": whose
+# restart is measured, e.g. "mqbase sync" alone for 10 M messages).
 #
 # Self-contained on purpose: compare.sh's broker start knows neither durability modes, nor a
 # data directory that outlives the broker, nor restarts, and changing it would change the
@@ -48,6 +49,7 @@ DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 ONLY=${BENCH_ONLY:-}
 RECOVERY_MESSAGES=${BENCH_RECOVERY_MESSAGES:-1000000}
 PUBLISH_MAX=${BENCH_PUBLISH_MAX:-240}
+RECOVERY_BROKERS=${BENCH_RECOVERY_BROKERS:-mqbase sync,mosquitto}
 BATCH_INTERVAL_MS=10
 # The broker's window to the subscriber (mqbase limits.max_inflight_messages, mosquitto
 # max_inflight_messages; both default to 20): with 20 the one subscriber's round trips, not the
@@ -352,8 +354,8 @@ EOF
 }
 
 if [[ -z $ONLY || $ONLY == recovery ]]; then
-  recovery "mqbase sync"
-  recovery mosquitto
+  IFS=, read -r -a recovery_brokers <<<"$RECOVERY_BROKERS"
+  for b in "${recovery_brokers[@]}"; do recovery "$b"; done
 fi
 
 # ---- the tables ------------------------------------------------------------------------------
