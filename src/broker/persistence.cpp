@@ -364,10 +364,10 @@ Lsn Persistence::put_state(std::string_view client_id, uint64_t incarnation, uin
   return write(b);
 }
 
-void Persistence::delete_message(std::string_view client_id, uint64_t seq) {
+void Persistence::delete_message(std::string_view client_id, uint64_t seq, bool with_state) {
   auto& b = scratch_batch();
   b.del(seq_key_view('q', client_id, seq));
-  b.del(seq_key_view('p', client_id, seq));
+  if (with_state) b.del(seq_key_view('p', client_id, seq));
   write(b);
 }
 

@@ -135,7 +135,9 @@ class Persistence {
     put_state(client_id, incarnation, seq, packet_id, HeldState::pubrel_sent);
   }
   // The message of `seq` is done (acknowledged, expired, or handed to another session).
-  void delete_message(std::string_view client_id, uint64_t seq);
+  // with_state = false: it never had a QoS 2 state record ('p'), e.g. an acknowledged QoS 1
+  // message, and only its message record is deleted (a smaller record on the hot path).
+  void delete_message(std::string_view client_id, uint64_t seq, bool with_state = true);
 
   // QoS 2 in: a packet id received and not yet released.
   void put_incoming(std::string_view client_id, uint64_t incarnation, uint16_t packet_id);

@@ -521,7 +521,7 @@ void Session::on_puback(uint64_t gen, uint16_t packet_id) {
   });
   if (it == inflight_.end()) return;
   if (it->state == InflightState::publish_unsent) --unsent_;  // it had arrived before the reconnect
-  forget_durable(it->seq);
+  forget_durable(it->seq, /*with_state=*/false);  // QoS 1 keeps no state record
   inflight_.erase(it);
   pump();
 }

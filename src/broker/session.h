@@ -243,8 +243,8 @@ class Session {
   // Writes go to the store (persistence on, and the session outlives its connection).
   bool durable() const { return persist_ && expiry_interval_ != 0; }
   // The store forgets the message of `seq` (acknowledged, expired, skipped).
-  void forget_durable(uint64_t seq) {
-    if (seq && persist_) persist_->delete_message(client_id_, seq);
+  void forget_durable(uint64_t seq, bool with_state = true) {
+    if (seq && persist_) persist_->delete_message(client_id_, seq, with_state);
   }
   // Sends the kept CONNACK, the resends, and what the window takes of the queue.
   void start_locked();
