@@ -1,5 +1,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -141,6 +142,9 @@ int serve(const ServeFlags& f) {
                  recovered.expired_sessions ? fmt::format("; {} sessions expired while stopped", recovered.expired_sessions)
                                             : std::string());
   }
+  // The store's copy of the log and the decoded sessions are gone now; glibc keeps the freed
+  // pages in the process unless asked to give them back.
+  ::malloc_trim(0);
   try {
     server.start();
   } catch (const std::exception& e) {
