@@ -315,7 +315,7 @@ done
 # ---- the table -----------------------------------------------------------------------------
 $PY - "$RESULTS" "$IDLE" "$DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" "$MOSQUITTO" "$ROOT" "$THREADS" \
   "$T_BROKER_CORES" "$T_LOAD_CORES" "$T_LOAD_THREADS" "$POLICY" "$STORM" "$POLICY_QUEUE" <<'EOF'
-import datetime, json, re, statistics, subprocess, sys
+import datetime, json, os, re, statistics, subprocess, sys
 
 results, idle, doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, threads = sys.argv[1:13]
 t_bcores, t_lcores, t_lthreads, policy, storm, policy_queue = sys.argv[13:19]
@@ -362,21 +362,10 @@ def stats(rs):
     loss = pick(rs, lambda r: 100.0 * r["lost"] / r["expected"] if r["expected"] else 0.0)
     return rate, cpu, per_cpu, gen, p50, p99, loss, errors_of(rs)
 
-def version(cmd):
-    try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10).stdout.decode().split("\n")[0].strip()
-    except Exception:
-        return "?"
+sys.path.insert(0, os.path.join(root, "bench"))
+from benchlib import machine, version  # noqa: E402
 
-model = "?"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        model = line.split(":", 1)[1].strip()
-        break
-nproc = subprocess.run(["nproc"], stdout=subprocess.PIPE).stdout.decode().strip()
-rev = version(["git", "-C", root, "rev-parse", "--short", "HEAD"])
-if version(["git", "-C", root, "status", "--porcelain", "--", "src"]) not in ("", "?"):
-    rev += " with uncommitted changes in src/"
+model, nproc, rev = machine(root)
 mq_version = version([mqbase, "--version"])
 mosq_version = version([mosquitto, "-h"])
 

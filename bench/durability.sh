@@ -364,7 +364,7 @@ WRITE_DOC=1
 $PY - "$FANIN" "$RECOVERY" "$DOC" "$WRITE_DOC" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CORE" "$LOAD_CORE" "$MQBASE" \
   "$MOSQUITTO" "$ROOT" "$FANIN_ARGS" "$BATCH_INTERVAL_MS" "$RECOVERY_MESSAGES" "$RQ_PUBLISHERS" "$MQBASE_BUILT" \
   "$LOAD_START" "$(cut -d' ' -f1 /proc/loadavg)" "$SUB_WINDOW" <<'EOF'
-import datetime, json, re, statistics, subprocess, sys
+import datetime, json, os, re, statistics, subprocess, sys
 
 (fanin, recovery, doc, write_doc, runs, duration, warmup, bcore, lcore, mqbase, mosquitto, root, fanin_args,
  batch_ms, rq_messages, rq_publishers, mqbase_built, load_start, load_end, sub_window) = sys.argv[1:21]
@@ -385,21 +385,10 @@ def pick(rs, f):
             pass
     return median(out)
 
-def version(cmd):
-    try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10).stdout.decode().split("\n")[0].strip()
-    except Exception:
-        return "?"
+sys.path.insert(0, os.path.join(root, "bench"))
+from benchlib import machine, version  # noqa: E402
 
-model = "?"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        model = line.split(":", 1)[1].strip()
-        break
-nproc = subprocess.run(["nproc"], stdout=subprocess.PIPE).stdout.decode().strip()
-rev = version(["git", "-C", root, "rev-parse", "--short", "HEAD"])
-if version(["git", "-C", root, "status", "--porcelain", "--", "src"]) not in ("", "?"):
-    rev += " with uncommitted changes in src/"
+model, nproc, rev = machine(root)
 fs = version(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", "/tmp"])
 
 out = []

@@ -89,9 +89,10 @@ int serve(const ServeFlags& f) {
   so.log = [](const std::string& line) { spdlog::info("store: {}", line); };
   std::unique_ptr<store::Store> store;
   store::RecoveryReport report;
-  // The store's threads (writer, checkpoints) never take SIGINT/SIGTERM/SIGHUP: they start
-  // with them blocked, so the signals go to the event loops, whose signal_set handles them
-  // (a thread asleep for long, as the checkpointer is, could otherwise sit on one).
+  // The store's threads (writer, checkpoints) start with SIGINT/SIGTERM/SIGHUP blocked, as
+  // the event loops run with SIGINT/SIGTERM blocked (net::Server reads those from a signalfd):
+  // a thread that left one unblocked would take it with its default action, an exit without
+  // the orderly stop.
   sigset_t quit_signals, previous;
   sigemptyset(&quit_signals);
   sigaddset(&quit_signals, SIGINT);

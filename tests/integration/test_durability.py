@@ -172,10 +172,9 @@ class Tally:
         return sum(n - 1 for n in self.count.values())
 
 
-def drain(sub, tally, quiet=2.0, first_timeout=20.0):
-    """Read PUBLISHes from the raw client `sub` (acknowledging each: PUBACK, or PUBREC and the
-    PUBREL's PUBCOMP) into `tally` until nothing arrives for `quiet` seconds (`first_timeout`
-    for the first packet). Returns when quiet or when the connection closes."""
+def read_until_quiet(sub, handle, quiet=2.0, first_timeout=20.0):
+    """Calls handle(packet) for each packet from the raw client `sub` until nothing arrives for
+    `quiet` seconds (`first_timeout` for the first packet), or the connection closes."""
     timeout = first_timeout
     try:
         while True:
@@ -183,18 +182,26 @@ def drain(sub, tally, quiet=2.0, first_timeout=20.0):
             if p is None:
                 return
             timeout = quiet
-            if p.type == PUBREL:
-                sub.send(ack_packet(PUBCOMP, struct.unpack("!H", p.body[:2])[0]))
-                continue
-            assert p.type == PUBLISH, "subscriber got %r" % (p.raw[:16],)
-            _, payload, qos, _, _, pid = p.publish_fields()
-            if qos == 1:
-                sub.send(ack_packet(PUBACK, pid))
-            elif qos == 2:
-                sub.send(ack_packet(PUBREC, pid))
-            tally.add(payload)
+            handle(p)
     except (ConnectionClosed, OSError):
         return
+
+
+def drain(sub, tally, quiet=2.0, first_timeout=20.0):
+    """Read PUBLISHes from the raw client `sub` (acknowledging each: PUBACK, or PUBREC and the
+    PUBREL's PUBCOMP) into `tally` until quiet (read_until_quiet)."""
+    def handle(p):
+        if p.type == PUBREL:
+            sub.send(ack_packet(PUBCOMP, struct.unpack("!H", p.body[:2])[0]))
+            return
+        assert p.type == PUBLISH, "subscriber got %r" % (p.raw[:16],)
+        _, payload, qos, _, _, pid = p.publish_fields()
+        if qos == 1:
+            sub.send(ack_packet(PUBACK, pid))
+        elif qos == 2:
+            sub.send(ack_packet(PUBREC, pid))
+        tally.add(payload)
+    read_until_quiet(sub, handle, quiet, first_timeout)
 
 
 class Publisher:
@@ -427,27 +434,21 @@ class Qos2Receiver:
         self.awaiting_pubrel = set()
 
     def run(self, sub, quiet=2.0, first_timeout=20.0):
-        timeout = first_timeout
-        try:
-            while True:
-                p = next_packet(sub, timeout)
-                if p is None:
-                    return
-                timeout = quiet
-                if p.type == PUBREL:
-                    (pid,) = struct.unpack("!H", p.body[:2])
-                    self.awaiting_pubrel.discard(pid)
-                    sub.send(ack_packet(PUBCOMP, pid))
-                    continue
-                assert p.type == PUBLISH, "subscriber got %r" % (p.raw[:16],)
-                _, payload, qos, _, _, pid = p.publish_fields()
-                assert qos == 2, "QoS %d PUBLISH to a QoS 2 subscription" % qos
-                if pid not in self.awaiting_pubrel:
-                    self.awaiting_pubrel.add(pid)
-                    self.tally.add(payload)
-                sub.send(ack_packet(PUBREC, pid))
-        except (ConnectionClosed, OSError):
+        read_until_quiet(sub, lambda p: self.handle(sub, p), quiet, first_timeout)
+
+    def handle(self, sub, p):
+        if p.type == PUBREL:
+            (pid,) = struct.unpack("!H", p.body[:2])
+            self.awaiting_pubrel.discard(pid)
+            sub.send(ack_packet(PUBCOMP, pid))
             return
+        assert p.type == PUBLISH, "subscriber got %r" % (p.raw[:16],)
+        _, payload, qos, _, _, pid = p.publish_fields()
+        assert qos == 2, "QoS %d PUBLISH to a QoS 2 subscription" % qos
+        if pid not in self.awaiting_pubrel:
+            self.awaiting_pubrel.add(pid)
+            self.tally.add(payload)
+        sub.send(ack_packet(PUBREC, pid))
 
 
 class Qos2ToAConnectedSubscriber(DurabilityTestCase):
