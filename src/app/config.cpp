@@ -83,6 +83,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.storage.segment_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 34));
       } else if (key == "storage.checkpoint_bytes") {
         c.storage.checkpoint_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 40));
+      } else if (key == "storage.queue_in_memory") {
+        c.storage.queue_in_memory = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
       } else if (key == "storage.disk_budget") {
         c.storage.disk_budget = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 50));
       } else if (key == "limits.max_packet_size") {

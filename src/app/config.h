@@ -19,6 +19,9 @@ struct StorageConfig {
   uint64_t segment_bytes = 64ull << 20;
   uint64_t checkpoint_bytes = 256ull << 20;
   uint64_t disk_budget = 0;  // 0: none
+  // Messages of one persistent session's queue kept in memory; the rest wait in a spill file
+  // under <data_dir>/spill and are read back as the client drains the queue. 0: all in memory.
+  uint32_t queue_in_memory = 10'000;
 };
 
 struct Config {

@@ -130,11 +130,19 @@ int serve(const ServeFlags& f) {
     store->release_recovered();  // memory only: whatever an earlier run kept stays unread
   } else {
     auto begin = std::chrono::steady_clock::now();
-    auto recovered = persistence.load();
+    broker::Recovered recovered;
+    try {
+      persistence.set_spill(config.data_dir + "/spill", config.storage.queue_in_memory,
+                            [](const std::string& line) { spdlog::warn("store: {}", line); });
+      recovered = persistence.load();
+    } catch (const std::exception& e) {  // a value the log cannot give back, or no spill directory
+      spdlog::error("{}", e.what());
+      return 1;
+    }
     store->release_recovered();
-    wills = broker.start_persistence(persistence, recovered);
     size_t held = 0;
-    for (const auto& rs : recovered.sessions) held += rs.entries.size();
+    for (const auto& rs : recovered.sessions) held += rs.held();
+    wills = broker.start_persistence(persistence, recovered);
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;
     spdlog::info("recovered {} sessions holding {} messages, {} retained messages from {} "
                  "(log: {} records in {:.2f} s; broker state: {:.2f} s){}",

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <unordered_map>
 
@@ -224,6 +225,45 @@ bool decode_session(std::string_view client_id, std::string_view v, SessionImage
   return r.ok();
 }
 
+// The value of a 'q' record: the session's incarnation, then how the message goes to it, then
+// the message.
+void encode_held(std::string& v, uint64_t incarnation, const Message& m, const Delivery& d) {
+  put_le(v, incarnation, 8);
+  put_u8(v, d.qos);
+  put_u8(v, d.retain ? 1 : 0);
+  put_varint(v, d.identifiers.size());
+  for (uint32_t id : d.identifiers) put_varint(v, id);
+  put_str(v, d.share ? std::string_view(*d.share) : std::string_view());
+  encode_message(v, m);
+}
+
+// Reads what encode_held() wrote into `e` (all but its seq); false when malformed.
+bool decode_held(std::string_view value, uint64_t& incarnation, RecoveredEntry& e) {
+  Reader r(value);
+  incarnation = r.le(8);
+  e.qos = r.u8();
+  e.retain = r.u8() != 0;
+  uint64_t n = r.varint();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) e.identifiers.push_back(static_cast<uint32_t>(r.varint()));
+  auto share = r.str();
+  if (!share.empty()) e.share = std::make_shared<const std::string>(share);
+  e.msg = decode_message(r);
+  return e.msg && e.qos >= 1 && e.qos <= 2;
+}
+
+// The topic + payload bytes of the message in a value encode_held() wrote, without decoding it.
+uint64_t held_size(std::string_view value) {
+  Reader r(value);
+  r.le(8);
+  r.u8();
+  r.u8();
+  uint64_t n = r.varint();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) r.varint();
+  r.str();
+  uint64_t size = r.str().size();
+  return size + r.str().size();
+}
+
 thread_local Persistence::Tracker t_tracker;
 
 struct ThreadBatch {
@@ -339,13 +379,7 @@ void Persistence::put_message(std::string_view client_id, uint64_t incarnation, 
                               const Delivery& d) {
   thread_local std::string v;
   v.clear();
-  put_le(v, incarnation, 8);
-  put_u8(v, d.qos);
-  put_u8(v, d.retain ? 1 : 0);
-  put_varint(v, d.identifiers.size());
-  for (uint32_t id : d.identifiers) put_varint(v, id);
-  put_str(v, d.share ? std::string_view(*d.share) : std::string_view());
-  encode_message(v, m);
+  encode_held(v, incarnation, m, d);
   auto& b = scratch_batch();
   b.put(seq_key_view('q', client_id, seq), v);
   write(b);
@@ -399,18 +433,58 @@ void Persistence::delete_retained(std::string_view topic) {
   write(b);
 }
 
+void Persistence::set_spill(const std::string& dir, size_t in_memory, store::SpillFile::LogFn log) {
+  spill_dir_.clear();
+  in_memory_ = in_memory;
+  spill_log_ = std::move(log);
+  if (dir.empty() || in_memory == 0) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);  // copies of what the log holds: a new start makes new ones
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw store::StoreError("cannot create " + dir + ": " + ec.message());
+  spill_dir_ = dir;
+}
+
+std::unique_ptr<store::SpillFile> Persistence::new_spill_file() {
+  if (spill_dir_.empty()) return nullptr;
+  uint64_t n = spill_files_.fetch_add(1, std::memory_order_relaxed) + 1;
+  return std::make_unique<store::SpillFile>(spill_dir_ + "/" + std::to_string(n) + ".spill", spill_log_);
+}
+
+void Persistence::encode_queued(std::string& out, uint64_t seq, uint64_t incarnation, const Message& m,
+                                const Delivery& d) {
+  put_le(out, seq, 8);
+  encode_held(out, incarnation, m, d);
+}
+
+bool Persistence::decode_queued(std::string_view in, RecoveredEntry& e) {
+  if (in.size() < 8) return false;
+  Reader r(in.substr(0, 8));
+  e.seq = r.le(8);
+  uint64_t incarnation = 0;
+  return decode_held(in.substr(8), incarnation, e);
+}
+
+// Recovery reads the records kind by kind, each in key order: first what decides which
+// records are live (session records, with their incarnation and expiry), then the small kinds,
+// then the queued messages, one session's after another and each session's by sequence
+// number, so that a long queue can go to its spill file as it is read. Records of a kind this
+// version does not know are left alone.
 Recovered Persistence::load() {
   Recovered out;
   struct Partial {
     std::optional<SessionImage> image;
+    bool expired = false;
+    uint64_t incarnation = ~uint64_t{0};  // of the live session; ~0: none (its records are stale)
     std::vector<std::pair<uint64_t, std::pair<std::string, SubscriptionOptions>>> subs;  // (incarnation, sub)
-    std::vector<std::pair<uint64_t, RecoveredEntry>> entries;                           // (incarnation, entry), any order
+    std::vector<RecoveredEntry> entries;                                                 // by seq
+    std::unique_ptr<store::SpillFile> spill;
+    uint64_t spilled_bytes = 0, last_spilled_seq = 0;
     std::map<uint64_t, std::tuple<uint64_t, HeldState, uint16_t>> states;                // seq -> (inc, state, id)
     std::vector<std::pair<uint64_t, uint16_t>> incoming;                                 // (incarnation, id)
   };
   std::unordered_map<std::string, Partial> by_client;
-  // Records of one client tend to come together (a queue of a million messages): look its
-  // entry up once per run of them, not once per record.
+  // The records of one client come together: look its entry up once per run of them.
   std::string last_id;
   Partial* last = nullptr;
   auto partial = [&](std::string_view client_id) -> Partial& {
@@ -421,132 +495,148 @@ Recovered Persistence::load() {
     return *last;
   };
   store::WriteBatch stale;
+  auto drop = [&](std::string_view key) {
+    stale.del(key);
+    if (stale.bytes() >= (8 << 20)) {  // a record has a size limit: write what piles up in parts
+      write(stale);
+      stale.clear();
+    }
+  };
   const int64_t now_ms = wall_ms_now();
   const auto now = Clock::now();
   auto note_incarnation = [&](uint64_t inc) { out.max_incarnation = std::max(out.max_incarnation, inc); };
+  // Malformed: a record this version cannot use is dropped, counted.
+  auto malformed = [&](std::string_view key) {
+    ++out.stale_records;
+    drop(key);
+  };
 
-  store_.for_each([&](std::string_view key, std::string_view value) {
-    if (key.empty()) return;
-    const char kind = key[0];
+  store_.for_each("s", [&](std::string_view key, std::string_view value) {
+    SessionImage s;
+    if (!decode_session(key.substr(1), value, s)) return malformed(key);
+    note_incarnation(s.incarnation);
+    auto& p = partial(s.client_id);
+    // Everything of a client id without a session record, or of an older incarnation, is left
+    // over from a session that ended (its deletes were not yet on disk at the crash).
+    if (s.expiry_interval != kSessionNeverExpires && s.disconnected_at_ms != 0 &&
+        s.disconnected_at_ms + int64_t(s.expiry_interval) * 1000 <= now_ms) {
+      p.expired = true;
+      ++out.expired_sessions;
+    } else {
+      p.incarnation = s.incarnation;
+    }
+    p.image = std::move(s);
+  });
+  store_.for_each("u", [&](std::string_view key, std::string_view value) {
     std::string_view client_id, rest;
     Reader r(value);
-    switch (kind) {
-      case 's': {
-        SessionImage s;
-        if (!decode_session(key.substr(1), value, s)) break;
-        note_incarnation(s.incarnation);
-        auto& p = partial(s.client_id);
-        p.image = std::move(s);
-        return;
-      }
-      case 'u': {
-        if (!split_client_key(key, client_id, rest) || rest.empty()) break;
-        uint64_t inc = r.le(8);
-        SubscriptionOptions o;
-        o.qos = r.u8();
-        uint8_t bits = r.u8();
-        o.no_local = bits & 1;
-        o.retain_as_published = bits & 2;
-        o.retain_handling = r.u8();
-        o.identifier = static_cast<uint32_t>(r.le(4));
-        if (!r.ok()) break;
-        note_incarnation(inc);
-        partial(client_id).subs.push_back({inc, {std::string(rest), o}});
-        return;
-      }
-      case 'q': {
-        if (!split_client_key(key, client_id, rest) || rest.size() != 8) break;
-        RecoveredEntry e;
-        e.seq = get_be(rest, 0, 8);
-        uint64_t inc = r.le(8);
-        e.qos = r.u8();
-        e.retain = r.u8() != 0;
-        uint64_t n = r.varint();
-        for (uint64_t i = 0; i < n && r.ok(); ++i) e.identifiers.push_back(static_cast<uint32_t>(r.varint()));
-        auto share = r.str();
-        if (!share.empty()) e.share = std::make_shared<const std::string>(share);
-        e.msg = decode_message(r);
-        if (!e.msg || e.qos == 0 || e.qos > 2) break;
-        note_incarnation(inc);
-        partial(client_id).entries.emplace_back(inc, std::move(e));
-        return;
-      }
-      case 'p': {
-        if (!split_client_key(key, client_id, rest) || rest.size() != 8) break;
-        uint64_t inc = r.le(8);
-        auto state = static_cast<HeldState>(r.u8());
-        auto id = static_cast<uint16_t>(r.le(2));
-        if (!r.ok() || id == 0 || (state != HeldState::publish_sent && state != HeldState::pubrel_sent)) break;
-        note_incarnation(inc);
-        partial(client_id).states[get_be(rest, 0, 8)] = {inc, state, id};
-        return;
-      }
-      case 'i': {
-        if (!split_client_key(key, client_id, rest) || rest.size() != 2) break;
-        uint64_t inc = r.le(8);
-        if (!r.ok()) break;
-        note_incarnation(inc);
-        partial(client_id).incoming.push_back({inc, static_cast<uint16_t>(get_be(rest, 0, 2))});
-        return;
-      }
-      case 'r': {
-        auto m = decode_message(r);
-        if (!m) break;
-        if (m->expired(now)) {
-          ++out.expired_messages;
-          stale.del(key);
-          return;
-        }
-        out.retained.push_back(std::move(m));
-        return;
-      }
-      default: break;
+    if (!split_client_key(key, client_id, rest) || rest.empty()) return malformed(key);
+    uint64_t inc = r.le(8);
+    SubscriptionOptions o;
+    o.qos = r.u8();
+    uint8_t bits = r.u8();
+    o.no_local = bits & 1;
+    o.retain_as_published = bits & 2;
+    o.retain_handling = r.u8();
+    o.identifier = static_cast<uint32_t>(r.le(4));
+    if (!r.ok()) return malformed(key);
+    note_incarnation(inc);
+    partial(client_id).subs.push_back({inc, {std::string(rest), o}});
+  });
+  store_.for_each("i", [&](std::string_view key, std::string_view value) {
+    std::string_view client_id, rest;
+    Reader r(value);
+    if (!split_client_key(key, client_id, rest) || rest.size() != 2) return malformed(key);
+    uint64_t inc = r.le(8);
+    if (!r.ok()) return malformed(key);
+    note_incarnation(inc);
+    partial(client_id).incoming.push_back({inc, static_cast<uint16_t>(get_be(rest, 0, 2))});
+  });
+  store_.for_each("p", [&](std::string_view key, std::string_view value) {
+    std::string_view client_id, rest;
+    Reader r(value);
+    if (!split_client_key(key, client_id, rest) || rest.size() != 8) return malformed(key);
+    uint64_t inc = r.le(8);
+    auto state = static_cast<HeldState>(r.u8());
+    auto id = static_cast<uint16_t>(r.le(2));
+    if (!r.ok() || id == 0 || (state != HeldState::publish_sent && state != HeldState::pubrel_sent))
+      return malformed(key);
+    note_incarnation(inc);
+    partial(client_id).states[get_be(rest, 0, 8)] = {inc, state, id};
+  });
+  const size_t in_memory = queue_in_memory();
+  std::string spilled;
+  store_.for_each("q", [&](std::string_view key, std::string_view value) {
+    std::string_view client_id, rest;
+    if (!split_client_key(key, client_id, rest) || rest.size() != 8 || value.size() < 8) return malformed(key);
+    const uint64_t seq = get_be(rest, 0, 8);
+    const uint64_t inc = Reader(value).le(8);
+    note_incarnation(inc);
+    auto& p = partial(client_id);
+    auto st = p.states.empty() ? p.states.end() : p.states.find(seq);
+    if (inc != p.incarnation) {
+      ++out.stale_records;
+      drop(key);
+      if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
+      return;
     }
-    // Malformed or of no known kind: a record this version cannot use is dropped, counted.
-    ++out.stale_records;
-    stale.del(key);
+    // Past the first in_memory messages of a queue, the rest goes to the spill file as it is
+    // (its expiry is checked when it is read back). In flight (a 'p' state) stays in memory.
+    if (st == p.states.end() && in_memory && (p.spill || p.entries.size() >= in_memory)) {
+      if (!p.spill) p.spill = new_spill_file();
+      spilled.clear();
+      put_le(spilled, seq, 8);
+      spilled.append(value);
+      p.spill->append(spilled);
+      p.spilled_bytes += held_size(value);
+      p.last_spilled_seq = seq;
+      return;
+    }
+    RecoveredEntry e;
+    e.seq = seq;
+    uint64_t unused = 0;
+    if (!decode_held(value, unused, e)) return malformed(key);
+    if (e.msg->expired(now)) {
+      ++out.expired_messages;
+      drop(key);
+      if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
+      return;
+    }
+    if (st != p.states.end()) {
+      auto [si, state, id] = st->second;
+      if (si == inc && e.qos == 2) {
+        e.state = state == HeldState::pubrel_sent ? HeldState::pubrel_sent : HeldState::publish_sent;
+        e.packet_id = id;
+        if (e.state == HeldState::pubrel_sent) e.msg.reset();
+      }
+      p.states.erase(st);
+    }
+    p.entries.push_back(std::move(e));
+  });
+  store_.for_each("r", [&](std::string_view key, std::string_view value) {
+    Reader r(value);
+    auto m = decode_message(r);
+    if (!m) return malformed(key);
+    if (m->expired(now)) {
+      ++out.expired_messages;
+      drop(key);
+      return;
+    }
+    out.retained.push_back(std::move(m));
   });
 
   for (auto& [client_id, p] : by_client) {
-    // Everything of a client id without a session record, or of an older incarnation, is left
-    // over from a session that ended (its deletes were not yet on disk at the crash).
-    bool expired = false;
-    if (p.image && p.image->expiry_interval != kSessionNeverExpires && p.image->disconnected_at_ms != 0 &&
-        p.image->disconnected_at_ms + int64_t(p.image->expiry_interval) * 1000 <= now_ms) {
-      expired = true;
-      ++out.expired_sessions;
-    }
-    const uint64_t inc = p.image && !expired ? p.image->incarnation : ~uint64_t{0};
+    const uint64_t inc = p.incarnation;
     RecoveredSession s;
     for (auto& [i, sub] : p.subs) {
       if (i == inc) {
         s.subscriptions.push_back(std::move(sub));
       } else {
         ++out.stale_records;
-        stale.del(subscription_key(client_id, sub.first));
+        drop(subscription_key(client_id, sub.first));
       }
     }
-    s.entries.reserve(p.entries.size());
-    for (auto& [i, e] : p.entries) {
-      const uint64_t seq = e.seq;
-      auto st = p.states.empty() ? p.states.end() : p.states.find(seq);
-      if (i != inc || e.msg->expired(now)) {
-        if (i == inc) ++out.expired_messages; else ++out.stale_records;
-        stale.del(seq_key('q', client_id, seq));
-        if (st != p.states.end()) stale.del(seq_key('p', client_id, seq)), p.states.erase(st);
-        continue;
-      }
-      if (st != p.states.end()) {
-        auto [si, state, id] = st->second;
-        if (si == inc && e.qos == 2) {
-          e.state = state == HeldState::pubrel_sent ? HeldState::pubrel_sent : HeldState::publish_sent;
-          e.packet_id = id;
-          if (e.state == HeldState::pubrel_sent) e.msg.reset();
-        }
-        p.states.erase(st);
-      }
-      s.entries.push_back(std::move(e));
-    }
+    s.entries = std::move(p.entries);
     for (auto& [seq, st] : p.states) {  // no message left: past PUBREC, or stale
       auto [si, state, id] = st;
       if (si == inc && state == HeldState::pubrel_sent) {
@@ -558,27 +648,31 @@ Recovered Persistence::load() {
         s.entries.push_back(std::move(e));
       } else {
         ++out.stale_records;
-        stale.del(seq_key('p', client_id, seq));
+        drop(seq_key('p', client_id, seq));
       }
     }
     std::sort(s.entries.begin(), s.entries.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    s.spill = std::move(p.spill);
+    s.spilled_bytes = p.spilled_bytes;
+    s.last_spilled_seq = p.last_spilled_seq;
     for (auto [i, id] : p.incoming) {
       if (i == inc) {
         s.incoming_qos2.push_back(id);
       } else {
         ++out.stale_records;
-        stale.del(incoming_key(client_id, id));
+        drop(incoming_key(client_id, id));
       }
     }
     if (!p.image) continue;
-    if (expired) {
-      stale.del(session_key(client_id));
+    if (p.expired) {
+      drop(session_key(client_id));
       // [MQTT-3.1.2-8]: the will of a session that ended goes out when it ends.
       if (p.image->will) {
         s.image = std::move(*p.image);
         s.image.expiry_interval = 0;
         s.subscriptions.clear();
         s.entries.clear();
+        s.spill.reset();
         s.incoming_qos2.clear();
         out.sessions.push_back(std::move(s));
       }

@@ -18,6 +18,7 @@
 //
 // Thread-safety: every method may be called from any thread (the store serializes writes).
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -27,6 +28,7 @@
 
 #include "broker/message.h"
 #include "broker/subscription_index.h"
+#include "store/spill_file.h"
 #include "store/store.h"
 
 namespace mqbase::broker {
@@ -67,7 +69,13 @@ struct RecoveredSession {
   SessionImage image;
   std::vector<std::pair<std::string, SubscriptionOptions>> subscriptions;
   std::vector<RecoveredEntry> entries;  // by seq
+  // The queue past the first queue_in_memory() messages, in a spill file (null: none), in
+  // order after `entries`: records as Persistence::encode_queued() writes them.
+  std::unique_ptr<store::SpillFile> spill;
+  uint64_t spilled_bytes = 0;     // topic + payload bytes of the messages in `spill`
+  uint64_t last_spilled_seq = 0;  // the highest seq in `spill`
   std::vector<uint16_t> incoming_qos2;
+  size_t held() const { return entries.size() + (spill ? spill->size() : 0); }
 };
 struct Recovered {
   std::vector<RecoveredSession> sessions;
@@ -146,8 +154,24 @@ class Persistence {
   void put_retained(const Message& m);
   void delete_retained(std::string_view topic);
 
-  // Reads every record back (call once, before serving) and deletes the stale ones.
+  // Reads every record back (call once, before serving) and deletes the stale ones. A queue
+  // longer than queue_in_memory() goes to its spill file past that point as it is read, so
+  // recovery holds no more of it in memory than serving will.
   Recovered load();
+
+  // Queues larger than memory. A durable session keeps the first `in_memory` messages of its
+  // queue in memory and the rest in a spill file under `dir` (store::SpillFile: copies of what
+  // the log holds, read back as the client drains the queue). `dir` is created, and emptied of
+  // what an earlier run left. 0 or no dir: everything in memory. `log` reports spill I/O
+  // errors. Call before load(). Throws store::StoreError when `dir` cannot be made.
+  void set_spill(const std::string& dir, size_t in_memory, store::SpillFile::LogFn log = {});
+  size_t queue_in_memory() const { return spill_dir_.empty() ? 0 : in_memory_; }
+  // A new spill file of its own (null when spilling is off).
+  std::unique_ptr<store::SpillFile> new_spill_file();
+  // A queued message as a spill file keeps it: u64 seq, then the value of its 'q' record.
+  static void encode_queued(std::string& out, uint64_t seq, uint64_t incarnation, const Message& m, const Delivery& d);
+  // The reverse; false when `in` is malformed.
+  static bool decode_queued(std::string_view in, RecoveredEntry& e);
 
  private:
   Lsn write(const store::WriteBatch& b);
@@ -155,6 +179,10 @@ class Persistence {
 
   store::Store& store_;
   const bool waits_;
+  std::string spill_dir_;
+  size_t in_memory_ = 0;
+  store::SpillFile::LogFn spill_log_;
+  std::atomic<uint64_t> spill_files_{0};
 };
 
 // Wall clock <-> the steady clock the broker runs on, for expiry times on disk.

@@ -88,7 +88,11 @@ bool Session::recorded() const {
   return recorded_;
 }
 
-void Session::restore(const RecoveredSession& r, Clock::time_point disconnected_at) {
+namespace {
+uint64_t queued_size(const Message& m) { return m.payload.size() + m.topic.size(); }
+}  // namespace
+
+void Session::restore(RecoveredSession& r, Clock::time_point disconnected_at) {
   std::lock_guard lock(mutex_);
   disconnected_at_ = disconnected_at;
   disconnected_wall_ms_ = r.image.disconnected_at_ms ? r.image.disconnected_at_ms : wall_ms_now();
@@ -110,6 +114,11 @@ void Session::restore(const RecoveredSession& r, Clock::time_point disconnected_
   // the order they went out, but may have wrapped: next_packet_id() searches until they are gone.
   for (const auto& f : inflight_) last_packet_id_ = std::max(last_packet_id_, f.packet_id);
   ids_in_order_ = inflight_.empty();
+  if (r.spill && !r.spill->empty()) {  // the queue behind what load() kept in memory
+    last_seq_ = std::max(last_seq_, r.last_spilled_seq);
+    queued_bytes_ += r.spilled_bytes;
+    spill_ = std::move(r.spill);
+  }
   if (!r.incoming_qos2.empty())
     incoming_qos2_ = std::make_unique<std::unordered_set<uint16_t>>(r.incoming_qos2.begin(), r.incoming_qos2.end());
 }
@@ -120,6 +129,11 @@ void Session::durable_records(std::vector<uint64_t>& seqs, std::vector<uint16_t>
     if (f.seq && !(f.delivery.share && f.delivery.qos == 1)) seqs.push_back(f.seq);
   for (const auto& q : queue_)
     if (q.seq && !q.delivery.share) seqs.push_back(q.seq);
+  if (spill_)
+    spill_->peek_all([&](std::string_view rec) {
+      RecoveredEntry e;
+      if (Persistence::decode_queued(rec, e) && e.seq && !e.share) seqs.push_back(e.seq);
+    });
   if (incoming_qos2_) incoming.assign(incoming_qos2_->begin(), incoming_qos2_->end());
 }
 
@@ -335,23 +349,54 @@ void Session::send_pubrel(uint16_t packet_id, mqtt::ReasonCode reason) {
 }
 
 bool Session::queue_full() const {
-  return (limits_.max_queued_messages != 0 && queue_.size() >= limits_.max_queued_messages) ||
+  return (limits_.max_queued_messages != 0 && queue_size() >= limits_.max_queued_messages) ||
          (limits_.max_queued_bytes != 0 && queued_bytes_ >= limits_.max_queued_bytes);
 }
 
-namespace {
-uint64_t queued_size(const Message& m) { return m.payload.size() + m.topic.size(); }
-}  // namespace
-
 void Session::push_queue(Queued q) {
   queued_bytes_ += queued_size(*q.msg);
+  const size_t in_memory = persist_ ? persist_->queue_in_memory() : 0;
+  if (in_memory && q.seq && (spill_ || queue_.size() >= in_memory)) {
+    if (!spill_) spill_ = persist_->new_spill_file();
+    if (spill_) {
+      thread_local std::string rec;
+      rec.clear();
+      Persistence::encode_queued(rec, q.seq, incarnation_, *q.msg, q.delivery);
+      spill_->append(rec);
+      return;
+    }
+  }
   queue_.push_back(std::move(q));
 }
 
-Session::Queued Session::pop_queue() {
+void Session::unspill(size_t max) {
+  if (!spill_) return;
+  spill_->read(max, [&](std::string_view rec) {
+    RecoveredEntry e;
+    if (!Persistence::decode_queued(rec, e)) return;  // cannot be: it was encoded by this process
+    queue_.push_back({std::move(e.msg), Delivery{e.qos, e.retain, std::move(e.identifiers), std::move(e.share), {}}, e.seq});
+  });
+  if (spill_->empty()) {
+    const bool lost = spill_->lost() > 0;
+    spill_.reset();
+    if (lost) {  // what could not be read back no longer counts (the log keeps it for the next start)
+      queued_bytes_ = 0;
+      for (const auto& q : queue_) queued_bytes_ += queued_size(*q.msg);
+    }
+  }
+}
+
+std::optional<Session::Queued> Session::pop_queue() {
+  if (queue_.empty()) unspill(std::max<size_t>(1, persist_ ? persist_->queue_in_memory() : 1));
+  if (queue_.empty()) return std::nullopt;
   Queued q = std::move(queue_.front());
   queue_.pop_front();
   queued_bytes_ -= queued_size(*q.msg);
+  if (spill_) {
+    // Read back in large steps: from half full to full.
+    const size_t in_memory = persist_->queue_in_memory();
+    if (queue_.size() <= in_memory / 2) unspill(in_memory - queue_.size());
+  }
   return q;
 }
 
@@ -449,8 +494,10 @@ void Session::pump() {
     ++it;
   }
   std::optional<Clock::time_point> now;  // read the clock only for messages that can expire
-  while (unsent_ == 0 && !queue_.empty() && inflight_.size() < window()) {
-    Queued q = pop_queue();
+  while (unsent_ == 0 && !queue_empty() && inflight_.size() < window()) {
+    auto popped = pop_queue();
+    if (!popped) break;
+    Queued& q = *popped;
     if (q.msg->expires_at) {
       if (!now) now = Clock::now();
       if (q.msg->expired(*now)) {  // [MQTT-3.3.2-5]: not delivered once expired
@@ -463,7 +510,7 @@ void Session::pump() {
   // Publishers held back resume once the queue is down to half its limits (not at the first
   // free slot, so they do not stop and start at every acknowledgement).
   if (paused_publishers_ &&
-      (limits_.max_queued_messages == 0 || queue_.size() <= limits_.max_queued_messages / 2) &&
+      (limits_.max_queued_messages == 0 || queue_size() <= limits_.max_queued_messages / 2) &&
       (limits_.max_queued_bytes == 0 || queued_bytes_ <= limits_.max_queued_bytes / 2))
     wake_publishers();
 }
@@ -491,7 +538,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
     persist_->put_message(client_id_, incarnation_, seq, *msg, d);
   }
   // Keep order behind anything already waiting.
-  if (live() && queue_.empty() && unsent_ == 0 && inflight_.size() < window()) {
+  if (live() && queue_empty() && unsent_ == 0 && inflight_.size() < window()) {
     send_new({msg, d, seq});
     return false;
   }
@@ -602,6 +649,11 @@ std::vector<std::shared_ptr<const std::string>> Session::shared_groups_held() co
   for (const auto& f : inflight_)
     if (f.delivery.qos == 1) note(f.delivery);
   for (const auto& q : queue_) note(q.delivery);
+  if (spill_)
+    spill_->peek_all([&](std::string_view rec) {
+      RecoveredEntry e;
+      if (Persistence::decode_queued(rec, e) && e.share) note(Delivery{e.qos, e.retain, {}, e.share, {}});
+    });
   return out;
 }
 
@@ -619,6 +671,8 @@ std::vector<Undelivered> Session::take_shared_messages(const std::function<bool(
       ++it;
     }
   }
+  // The spill file's part of the queue comes into memory first: a shared message may be in it.
+  while (spill_) unspill(65536);
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->delivery.share && take(*it->delivery.share)) {
       queued_bytes_ -= queued_size(*it->msg);
@@ -667,6 +721,11 @@ std::vector<std::string> Session::subscription_filters() const {
 }
 
 size_t Session::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_size();
+}
+
+size_t Session::queued_in_memory() const {
   std::lock_guard lock(mutex_);
   return queue_.size();
 }

@@ -88,9 +88,9 @@ class Session {
   uint64_t incarnation() const { return incarnation_; }
   // The session record as it stands (what Persistence::put_session writes).
   SessionImage image() const;
-  // Rebuilds what a recovered session held: its messages (in flight or queued) and incoming
-  // QoS 2 ids. Before the session is shared.
-  void restore(const RecoveredSession& r, Clock::time_point disconnected_at);
+  // Rebuilds what a recovered session held: its messages (in flight or queued; it takes r's
+  // spill file) and incoming QoS 2 ids. Before the session is shared.
+  void restore(RecoveredSession& r, Clock::time_point disconnected_at);
   // The sequence numbers of the messages it holds in the store and its incoming QoS 2 ids,
   // for Persistence::delete_session; without the shared-subscription messages that
   // take_shared_messages() would hand on (whoever hands them on deletes them).
@@ -207,7 +207,10 @@ class Session {
   std::map<std::string, SubscriptionOptions> take_subscriptions();
   std::vector<std::string> subscription_filters() const;
 
+  // Messages waiting to be sent: in memory and, past Persistence::queue_in_memory(), in the
+  // spill file.
   size_t queued() const;
+  size_t queued_in_memory() const;
   size_t inflight() const;
 
  private:
@@ -261,8 +264,16 @@ class Session {
   size_t window() const;
   // The queue has reached its message or byte limit.
   bool queue_full() const;
+  size_t queue_size() const { return queue_.size() + (spill_ ? spill_->size() : 0); }
+  bool queue_empty() const { return queue_.empty() && !spill_; }
+  // Appends to the queue: in memory, or in the spill file once queue_in_memory() are in memory
+  // (and then until the spill file is empty again, so that the order holds).
   void push_queue(Queued q);
-  Queued pop_queue();
+  // The front of the queue; the queue must not be empty. Reads the spill file back into
+  // memory once the queue in memory is down to half of queue_in_memory().
+  std::optional<Queued> pop_queue();
+  // Moves up to `max` messages from the spill file to the end of the queue in memory.
+  void unspill(size_t max);
   // Resumes every publisher paused on this session (wake_publishers_ is set).
   void wake_publishers();
 
@@ -281,6 +292,8 @@ class Session {
   size_t unsent_ = 0;               // entries of inflight_ in state publish_unsent
   bool ids_in_order_ = true;        // inflight_'s packet ids all came from next_packet_id(), in order
   std::list<Queued> queue_;  // a list: an empty one allocates nothing (idle sessions are the common case)
+  // The queue behind queue_, when it outgrew Persistence::queue_in_memory(); null when empty.
+  std::unique_ptr<store::SpillFile> spill_;
   std::map<std::string, SubscriptionOptions> subscriptions_;
   // Incoming QoS 2 packet ids awaiting PUBREL; allocated on the first, freed when the last goes.
   std::unique_ptr<std::unordered_set<uint16_t>> incoming_qos2_;

@@ -3,12 +3,12 @@
 #include <fcntl.h>
 
 #include <cerrno>
-#include <unordered_map>
 #include <vector>
 
 #include "store/coding.h"
 #include "store/log_scanner.h"
 #include "store/store_options.h"
+#include "store/value_index.h"
 #include "store/wal_files.h"
 #include "store/write_batch.h"
 
@@ -21,19 +21,6 @@ constexpr size_t kCheckpointRecordBytes = 1 << 20;
 constexpr size_t kWriteChunk = 1 << 20;
 // A failed background checkpoint is tried again after this.
 constexpr auto kRetryAfterFailure = std::chrono::seconds(5);
-
-// Where a live value lies: which input file, at which offset, how long.
-struct ValueLocation {
-  uint32_t file;
-  uint32_t length;
-  uint64_t offset;
-};
-
-// One input file of a checkpoint, open for pread while the new one is written.
-struct Input {
-  std::string name;
-  int fd = -1;
-};
 
 class CheckpointError : public std::runtime_error {
  public:
@@ -130,12 +117,10 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
   const std::string& dir = options_.wal_dir;
   const std::string final_name = checkpoint_file_name(number);
   const std::string tmp_path = dir + "/" + final_name + ".tmp";
-  std::vector<Input> inputs;
+  ValueIndex live(io_);  // its input files stay open while the new checkpoint is written
   int out_fd = -1;
   auto close_all = [&] {
-    for (Input& in : inputs)
-      if (in.fd >= 0) io_.close(in.fd);
-    inputs.clear();
+    live.clear();
     if (out_fd >= 0) io_.close(out_fd);
     out_fd = -1;
   };
@@ -147,24 +132,7 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
   }
   try {
     WalFiles files = WalFiles::list(dir);
-    std::unordered_map<std::string, ValueLocation> live;
-    auto open_input = [&](const std::string& name) {
-      int fd = io_.open(dir + "/" + name, O_RDONLY);
-      if (fd < 0) throw CheckpointError("cannot open wal/" + name + ": " + errno_text(errno));
-      inputs.push_back({name, fd});
-      return static_cast<uint32_t>(inputs.size() - 1);
-    };
-    auto index_batch = [&](uint32_t file, const LogReader::Record& rec) {
-      const char* base = rec.payload.data();
-      return WriteBatch::for_each(rec.payload, [&](bool is_put, std::string_view key, std::string_view value) {
-        if (is_put)
-          live.insert_or_assign(std::string(key),
-                                ValueLocation{file, static_cast<uint32_t>(value.size()),
-                                              rec.offset + kRecordHeaderSize + (value.data() - base)});
-        else
-          live.erase(std::string(key));
-      });
-    };
+    auto open_input = [&](const std::string& name) { return live.add_file(dir + "/" + name, "wal/" + name); };
 
     Lsn covered = 0, expected = 0;
     if (current != 0) {
@@ -173,7 +141,7 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
       ScanOptions so;
       so.kind = FileKind::checkpoint;
       ScanResult r = scan_log_file(io_, dir + "/" + name, "wal/" + name, so,
-                                   [&](const LogReader::Record& rec) { return index_batch(file, rec); });
+                                   [&](const LogReader::Record& rec) { return live.apply(file, rec); });
       if (!r.clean() || !r.has_end)
         throw CheckpointError("the current checkpoint wal/" + name + " does not read back: " +
                               (r.corruption.empty() ? "no end record" : r.describe(r.corruption.front())));
@@ -193,7 +161,7 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
       so.skip_corrupt = options_.skip_corrupt;
       so.expected_first_lsn = expected;
       ScanResult r = scan_log_file(io_, dir + "/" + name, "wal/" + name, so, [&](const LogReader::Record& rec) {
-        return rec.type != kTypeKvBatch || index_batch(file, rec);
+        return rec.type != kTypeKvBatch || live.apply(file, rec);
       });
       if (r.stopped) throw CheckpointError(r.corruption.empty() ? "cannot read wal/" + name : r.describe(r.corruption.front()));
       for (const ScanProblem& p : r.corruption) log("checkpoint: skipping " + r.describe(p));
@@ -214,23 +182,21 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
     };
     Lsn record_number = 1;
     WriteBatch batch;
-    std::string value;
-    for (auto& [key, loc] : live) {
-      if (!batch.empty() && batch.bytes() + key.size() + loc.length + 11 > kCheckpointRecordBytes) {
+    // In the order the values lie in the inputs: each input is read front to back, in large
+    // reads, and a session's queue stays in the order it was written.
+    live.for_each_in_file_order([&](std::string_view key, std::string_view value) {
+      if (!batch.empty() && batch.bytes() + key.size() + value.size() + 11 > kCheckpointRecordBytes) {
         append_record(out, kTypeKvBatch, record_number++, batch.rep());
         batch.clear();
         if (out.size() >= kWriteChunk) flush();
         if (stopping_.load()) throw CheckpointError("stopping");
       }
-      value.resize(loc.length);
-      if (!read_exact(io_, inputs[loc.file].fd, value.data(), loc.length, static_cast<off_t>(loc.offset)))
-        throw CheckpointError("cannot read wal/" + inputs[loc.file].name + " at offset " + std::to_string(loc.offset) +
-                              ": " + errno_text(errno));
       batch.put(key, value);
-    }
+    });
     if (!batch.empty()) append_record(out, kTypeKvBatch, record_number++, batch.rep());
     std::string end;
-    put_u64(end, live.size());
+    const size_t keys = live.size();
+    put_u64(end, keys);
     put_u64(end, covered);
     append_record(out, kTypeCheckpointEnd, record_number++, end);
     flush();
@@ -268,7 +234,7 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
       if (n <= number) remove(segment_file_name(n), size);
     fsync_dir(io_, dir);  // best effort: a deletion that does not survive a crash is redone at open
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
-    log("checkpoint: wrote wal/" + final_name + ": " + std::to_string(live.size()) + " keys through LSN " +
+    log("checkpoint: wrote wal/" + final_name + ": " + std::to_string(keys) + " keys through LSN " +
         std::to_string(covered) + ", " + std::to_string(out_offset) + " bytes, freed " + std::to_string(freed) +
         " bytes in " + std::to_string(seconds) + " s");
     return true;

@@ -69,19 +69,15 @@ void Recovery::progress(uint64_t file_offset) {
 
 bool Recovery::load_checkpoint(uint64_t number, RecoveredState& state, Lsn& covered) {
   std::string name = checkpoint_file_name(number);
-  std::unordered_map<std::string, std::string> kv;
+  ValueIndex kv(io_);
+  uint32_t file = kv.add_file(wal_dir_ + "/" + name, "wal/" + name);
   uint64_t records = 0;
   ScanOptions so;
   so.kind = FileKind::checkpoint;
   ScanResult r = scan_log_file(io_, wal_dir_ + "/" + name, "wal/" + name, so, [&](const LogReader::Record& rec) {
-    bool has_delete = false;
-    bool ok = WriteBatch::for_each(rec.payload, [&](bool is_put, std::string_view key, std::string_view value) {
-      if (!is_put) has_delete = true;
-      else kv.insert_or_assign(std::string(key), std::string(value));
-    });
     ++records;
     progress(rec.offset);
-    return ok && !has_delete;
+    return kv.apply(file, rec, /*puts_only=*/true);
   });
   done_bytes_ += r.file_size;
   std::string why;
@@ -112,16 +108,14 @@ void Recovery::replay_segment(uint64_t number, bool last, Lsn& expected, Recover
   so.last_segment = last;
   so.skip_corrupt = options_.skip_corrupt;
   so.expected_first_lsn = expected;
+  uint32_t file = state.kv.add_file(wal_dir_ + "/" + name, "wal/" + name);
   ScanResult r = scan_log_file(io_, wal_dir_ + "/" + name, "wal/" + name, so, [&](const LogReader::Record& rec) {
     progress(rec.offset);
     if (rec.type != kTypeKvBatch) {
       if (on_record_) on_record_(rec.type, rec.lsn, rec.payload);
       return true;
     }
-    return WriteBatch::for_each(rec.payload, [&](bool is_put, std::string_view key, std::string_view value) {
-      if (is_put) state.kv.insert_or_assign(std::string(key), std::string(value));
-      else state.kv.erase(std::string(key));
-    });
+    return state.kv.apply(file, rec);
   });
   done_bytes_ += r.file_size;
   report_.records += r.records;
@@ -157,7 +151,7 @@ void Recovery::replay_segment(uint64_t number, bool last, Lsn& expected, Recover
 RecoveredState Recovery::run() {
   auto start = std::chrono::steady_clock::now();
   last_progress_ = start;
-  RecoveredState state;
+  RecoveredState state(io_);
   WalFiles files = WalFiles::list(wal_dir_);
   for (const std::string& name : files.temporary) remove_file(name, "unfinished temporary file");
   for (const std::string& name : files.other) warn("wal/" + name + " is not a store file: ignored");

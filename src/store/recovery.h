@@ -13,16 +13,17 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "store/file_ops.h"
 #include "store/log_format.h"
 #include "store/store_options.h"
+#include "store/value_index.h"
 
 namespace mqbase::store {
 
 struct RecoveredState {
-  std::unordered_map<std::string, std::string> kv;
+  explicit RecoveredState(FileOps& io) : kv(io) {}
+  ValueIndex kv;  // where each live value lies; its files stay open while it lives
   Lsn last_lsn = 0;
   uint64_t checkpoint_number = 0;               // the checkpoint recovery started from (0: none)
   uint64_t last_segment_number = 0;             // the highest segment number in wal/ (0: none)

@@ -34,7 +34,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   RecoveryReport& rep = report ? *report : local_report;
   rep = RecoveryReport{};
   RecoveredState state = Recovery(store->options_, store->io_, writes, rep, std::move(on_record)).run();
-  store->recovered_ = std::move(state.kv);
+  store->recovered_ = std::make_unique<ValueIndex>(std::move(state.kv));
   store->wal_bytes_.store(state.wal_bytes);
   if (!writes) {
     store->none_lsn_.store(state.last_lsn);
@@ -73,14 +73,12 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   return store;
 }
 
-void Store::for_each(const std::function<void(std::string_view key, std::string_view value)>& fn) const {
-  for (const auto& [key, value] : recovered_) fn(key, value);
+void Store::for_each(std::string_view prefix,
+                     const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  if (recovered_) recovered_->for_each(prefix, fn);
 }
 
-void Store::release_recovered() {
-  std::unordered_map<std::string, std::string> empty;
-  recovered_.swap(empty);
-}
+void Store::release_recovered() { recovered_.reset(); }
 
 Lsn Store::append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status) {
   if (!writer_) {

@@ -18,10 +18,10 @@
 #include <ostream>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "store/file_ops.h"
 #include "store/store_options.h"
+#include "store/value_index.h"
 #include "store/write_batch.h"
 
 namespace mqbase::store {
@@ -46,10 +46,14 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Every live key and its value after recovery, unordered. Call before the first write().
-  // Values are valid during the call.
-  void for_each(const std::function<void(std::string_view key, std::string_view value)>& fn) const;
-  // Frees the recovered key/value map (call after the caller has loaded what it needs).
+  // Every live key after recovery that starts with `prefix` ("" for all) and its value, in key
+  // order (bytewise). Call before the first write(). Recovery kept where each value lies, not
+  // the value: values are read from the log files as the call reaches them, and are valid
+  // during fn only. Throws StoreError when a value cannot be read.
+  void for_each(std::string_view prefix, const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+  void for_each(const std::function<void(std::string_view key, std::string_view value)>& fn) const { for_each("", fn); }
+  // Forgets the recovered keys and closes the files they were read from (call after the caller
+  // has loaded what it needs).
   void release_recovered();
 
   // Appends `batch` as one record. Any thread; never blocks on I/O (copies into the writer's
@@ -101,7 +105,7 @@ class Store {
   StoreOptions options_;
   FileOps& io_;
   std::unique_ptr<DirLock> lock_;
-  std::unordered_map<std::string, std::string> recovered_;
+  std::unique_ptr<ValueIndex> recovered_;
   std::atomic<uint64_t> wal_bytes_{0};
   std::atomic<uint64_t> checkpoints_{0};
   std::unique_ptr<WalWriter> writer_;          // null in none mode

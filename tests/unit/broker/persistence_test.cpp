@@ -34,12 +34,14 @@ struct Life {
   Recovered recovered;
   std::vector<MessagePtr> wills;
 
-  Life(const std::string& dir, store::Durability mode = store::Durability::sync) {
+  // `in_memory`: Persistence::set_spill()'s, with the spill files in dir/spill (0: none).
+  Life(const std::string& dir, store::Durability mode = store::Durability::sync, size_t in_memory = 0) {
     store::StoreOptions o;
     o.dir = dir;
     o.durability = mode;
     store = store::Store::open(o);
     persist = std::make_unique<Persistence>(*store);
+    persist->set_spill(in_memory ? dir + "/spill" : "", in_memory);
     broker = std::make_unique<Broker>(limits);
     recovered = persist->load();
     wills = broker->start_persistence(*persist, recovered);
@@ -129,6 +131,100 @@ TEST_F(PersistenceTest, PersistentSessionKeepsItsSubscriptionAndQueueAcrossARest
   auto more = publishes(link->take());
   ASSERT_EQ(more.size(), 1u);
   EXPECT_EQ(more[0].payload, "after");
+}
+
+// The spill files in dir/spill that hold something.
+size_t spill_files_with_data(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/spill", ec))
+    if (e.is_regular_file() && e.file_size() > 0) ++n;
+  return n;
+}
+
+// Drains `link`'s session: takes what was sent, acknowledges each PUBLISH, until nothing more
+// comes. Returns the payloads in the order they came.
+std::vector<std::string> drain(const ConnectOutcome& c, const std::shared_ptr<FakeLink>& link) {
+  std::vector<std::string> got;
+  for (;;) {
+    auto p = publishes(link->take());
+    if (p.empty()) return got;
+    for (const auto& m : p) {
+      got.emplace_back(m.payload);
+      c.session->on_puback(c.generation, m.packet_id);
+    }
+  }
+}
+
+TEST_F(PersistenceTest, ALongQueueWaitsOnDiskPastQueueInMemoryAndComesBackInOrder) {
+  constexpr int kMessages = 500, kInMemory = 10;
+  std::vector<std::string> want;
+  for (int i = 0; i < kMessages; ++i) want.push_back("m" + std::to_string(i));
+  {
+    Life life(dir_, store::Durability::sync, kInMemory);
+    auto link = std::make_shared<FakeLink>();
+    auto c = life.connect("sub", link);
+    ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {1}}}));
+    life.broker->disconnect(c.session, c.generation);
+    for (const auto& m : want) life.broker->publish(make_message("t", m, 1, false));
+    EXPECT_EQ(c.session->queued(), size_t(kMessages));
+    EXPECT_EQ(c.session->queued_in_memory(), size_t(kInMemory));
+    EXPECT_EQ(spill_files_with_data(dir_), 0u);  // in the write buffer: 500 small messages are < 64 KiB
+  }
+  // Recovery reads the queue back the same way: the first kInMemory in memory, the rest in a
+  // new spill file.
+  Life life(dir_, store::Durability::sync, kInMemory);
+  ASSERT_EQ(life.recovered.sessions.size(), 1u);
+  EXPECT_EQ(life.recovered.sessions[0].entries.size(), size_t(kInMemory));  // the rest went to the session's spill file
+  auto link = std::make_shared<FakeLink>();
+  auto c = life.connect("sub", link);
+  EXPECT_EQ(drain(c, link), want);
+  EXPECT_EQ(c.session->queued(), 0u);
+  // Everything acknowledged: nothing is left for a third start.
+  life.broker.reset();
+  life.store->close();
+  Life third(dir_, store::Durability::sync, kInMemory);
+  ASSERT_EQ(third.recovered.sessions.size(), 1u);
+  EXPECT_EQ(third.recovered.sessions[0].held(), 0u);
+}
+
+TEST_F(PersistenceTest, SpilledMessagesThatArriveWhileTheQueueDrainsKeepTheirPlace) {
+  // Big payloads, so the spill file is written (64 KiB buffer) and read back from the file.
+  constexpr int kInMemory = 8;
+  const std::string pad(4000, 'x');
+  Life life(dir_, store::Durability::sync, kInMemory);
+  auto link = std::make_shared<FakeLink>();
+  auto c = life.connect("sub", link);
+  ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {1}}}));
+  life.broker->disconnect(c.session, c.generation);
+  int next = 0;
+  std::vector<std::string> want;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      want.push_back(std::to_string(next++) + pad);
+      life.broker->publish(make_message("t", want.back(), 1, false));
+    }
+  };
+  publish(200);
+  EXPECT_EQ(spill_files_with_data(dir_), 1u);
+  link = std::make_shared<FakeLink>();
+  c = life.connect("sub", link);
+  std::vector<std::string> got;
+  // Acknowledge a few at a time while more arrive: new messages go behind the spilled ones.
+  for (int round = 0; round < 50; ++round) {
+    auto p = publishes(link->take());
+    for (size_t i = 0; i < p.size() && i < 3; ++i) {
+      got.emplace_back(p[i].payload);
+      c.session->on_puback(c.generation, p[i].packet_id);
+    }
+    for (size_t i = 3; i < p.size(); ++i) got.emplace_back(p[i].payload), c.session->on_puback(c.generation, p[i].packet_id);
+    publish(5);
+  }
+  auto rest = drain(c, link);
+  got.insert(got.end(), rest.begin(), rest.end());
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want) << "the order changed";
+  EXPECT_EQ(spill_files_with_data(dir_), 0u);  // read back in full: the file is gone
 }
 
 TEST_F(PersistenceTest, AcknowledgedMessagesAreGoneAfterARestart) {

@@ -1,0 +1,79 @@
+// ValueIndex: where each live value of the log lies (file, offset, length), not the values
+// themselves. Recovery and the checkpointer replay a checkpoint and the segments after it into
+// one, so that a log of ten million queued messages costs a key and 16 bytes per value in
+// memory instead of every value; the values are read back from the files when asked for,
+// through a read buffer that turns reads of neighbouring values into one large pread.
+//
+// The files it indexes stay open (through FileOps) until it is destroyed, so a file that is
+// deleted meanwhile (a checkpoint freeing segments) still reads.
+// Thread-safety: none; one owner at a time.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/file_ops.h"
+#include "store/log_reader.h"
+
+namespace mqbase::store {
+
+struct ValueLocation {
+  uint32_t file;    // index into the files added with add_file()
+  uint32_t length;
+  uint64_t offset;  // of the value's first byte in the file
+};
+
+class ValueIndex {
+ public:
+  explicit ValueIndex(FileOps& io) : io_(&io) {}
+  ~ValueIndex();
+  ValueIndex(ValueIndex&& other) noexcept;
+  ValueIndex& operator=(ValueIndex&& other) noexcept;
+  ValueIndex(const ValueIndex&) = delete;
+  ValueIndex& operator=(const ValueIndex&) = delete;
+
+  // Opens `path` for reading (named `name` in errors, "wal/0000000000000003.log") and returns
+  // its number for apply(). Throws StoreError when it cannot be opened.
+  uint32_t add_file(const std::string& path, const std::string& name);
+  // Applies the KV batch in `rec`, read from file `file`: puts record where their values lie,
+  // deletes forget the key. False when the payload is not a valid batch (nothing is applied
+  // past the bad part). `puts_only`: a delete makes the batch invalid (checkpoints hold none).
+  bool apply(uint32_t file, const LogReader::Record& rec, bool puts_only = false);
+
+  size_t size() const { return live_.size(); }
+  bool empty() const { return live_.empty(); }
+  void clear();
+
+  // Calls fn(key, value) for every live key whose key starts with `prefix` ("" for all), in
+  // key order (bytewise). Values are valid during the call. Throws StoreError when a value
+  // cannot be read. The first call sorts the keys; later ones with other prefixes reuse that.
+  void for_each(std::string_view prefix, const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+  // The same in the order the values lie in the files (file, then offset): the fastest way to
+  // read them all, as a checkpoint does.
+  void for_each_in_file_order(const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+
+ private:
+  struct File {
+    std::string name;
+    int fd = -1;
+  };
+  using Entry = std::pair<const std::string, ValueLocation>;
+  // The value at `loc`, from the read buffer, refilled with one pread when it does not hold it.
+  std::string_view read(const ValueLocation& loc) const;
+  void close_files();
+
+  FileOps* io_;
+  std::unordered_map<std::string, ValueLocation> live_;
+  std::vector<File> files_;
+  // The read buffer: bytes [buf_offset_, buf_offset_ + buf_.size()) of file buf_file_.
+  mutable std::vector<const Entry*> sorted_;  // live_ in key order, built by for_each()
+  mutable std::string buf_;
+  mutable uint32_t buf_file_ = ~0u;
+  mutable uint64_t buf_offset_ = 0;
+  mutable uint64_t last_end_ = 0;  // where the last value read ended: a read just after it is sequential
+};
+
+}  // namespace mqbase::store
