@@ -465,10 +465,10 @@ bool Persistence::decode_queued(std::string_view in, RecoveredEntry& e) {
   return decode_held(in.substr(8), incarnation, e);
 }
 
-// Recovery reads the records kind by kind, each in key order: first what decides which
-// records are live (session records, with their incarnation and expiry), then the small kinds,
-// then the queued messages, one session's after another and each session's by sequence
-// number, so that a long queue can go to its spill file as it is read. Records of a kind this
+// Recovery reads the records kind by kind: first what decides which records are live (session
+// records, with their incarnation and expiry), then the small kinds, then the queued messages,
+// one session's after another and each session's by sequence number, so that a long queue can
+// go to its spill file as it is read. Records of a kind this
 // version does not know are left alone.
 Recovered Persistence::load() {
   Recovered out;
@@ -477,6 +477,7 @@ Recovered Persistence::load() {
     bool expired = false;
     uint64_t incarnation = ~uint64_t{0};  // of the live session; ~0: none (its records are stale)
     std::vector<std::pair<uint64_t, std::pair<std::string, SubscriptionOptions>>> subs;  // (incarnation, sub)
+    std::vector<std::pair<uint64_t, store::ValueLocation>> queued;                        // (seq, where its 'q' lies)
     std::vector<RecoveredEntry> entries;                                                 // by seq
     std::unique_ptr<store::SpillFile> spill;
     uint64_t spilled_bytes = 0, last_spilled_seq = 0;
@@ -564,55 +565,67 @@ Recovered Persistence::load() {
     note_incarnation(inc);
     partial(client_id).states[get_be(rest, 0, 8)] = {inc, state, id};
   });
+  // Queued messages: by client, then by sequence number. Millions of keys sort faster as
+  // numbers per client than as strings, and their values are then read in the order they were
+  // written (the read buffer takes them in large reads).
+  store_.for_each_key("q", [&](std::string_view key, store::ValueLocation where) {
+    std::string_view client_id, rest;
+    if (!split_client_key(key, client_id, rest) || rest.size() != 8 || where.length < 8) return malformed(key);
+    partial(client_id).queued.push_back({get_be(rest, 0, 8), where});
+  });
   const size_t in_memory = queue_in_memory();
   std::string spilled;
-  store_.for_each("q", [&](std::string_view key, std::string_view value) {
-    std::string_view client_id, rest;
-    if (!split_client_key(key, client_id, rest) || rest.size() != 8 || value.size() < 8) return malformed(key);
-    const uint64_t seq = get_be(rest, 0, 8);
-    const uint64_t inc = Reader(value).le(8);
-    note_incarnation(inc);
-    auto& p = partial(client_id);
-    auto st = p.states.empty() ? p.states.end() : p.states.find(seq);
-    if (inc != p.incarnation) {
-      ++out.stale_records;
-      drop(key);
-      if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
-      return;
-    }
-    // Past the first in_memory messages of a queue, the rest goes to the spill file as it is
-    // (its expiry is checked when it is read back). In flight (a 'p' state) stays in memory.
-    if (st == p.states.end() && in_memory && (p.spill || p.entries.size() >= in_memory)) {
-      if (!p.spill) p.spill = new_spill_file();
-      spilled.clear();
-      put_le(spilled, seq, 8);
-      spilled.append(value);
-      p.spill->append(spilled);
-      p.spilled_bytes += held_size(value);
-      p.last_spilled_seq = seq;
-      return;
-    }
-    RecoveredEntry e;
-    e.seq = seq;
-    uint64_t unused = 0;
-    if (!decode_held(value, unused, e)) return malformed(key);
-    if (e.msg->expired(now)) {
-      ++out.expired_messages;
-      drop(key);
-      if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
-      return;
-    }
-    if (st != p.states.end()) {
-      auto [si, state, id] = st->second;
-      if (si == inc && e.qos == 2) {
-        e.state = state == HeldState::pubrel_sent ? HeldState::pubrel_sent : HeldState::publish_sent;
-        e.packet_id = id;
-        if (e.state == HeldState::pubrel_sent) e.msg.reset();
+  for (auto& [client_id, p] : by_client) {
+    std::sort(p.queued.begin(), p.queued.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [seq, where] : p.queued) {
+      const std::string_view value = store_.recovered_value(where);
+      const uint64_t inc = Reader(value).le(8);
+      note_incarnation(inc);
+      auto st = p.states.empty() ? p.states.end() : p.states.find(seq);
+      if (inc != p.incarnation) {
+        ++out.stale_records;
+        drop(seq_key('q', client_id, seq));
+        if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
+        continue;
       }
-      p.states.erase(st);
+      // Past the first in_memory messages of a queue, the rest goes to the spill file as it is
+      // (its expiry is checked when it is read back). In flight (a 'p' state) stays in memory.
+      if (st == p.states.end() && in_memory && (p.spill || p.entries.size() >= in_memory)) {
+        if (!p.spill) p.spill = new_spill_file();
+        spilled.clear();
+        put_le(spilled, seq, 8);
+        spilled.append(value);
+        p.spill->append(spilled);
+        p.spilled_bytes += held_size(value);
+        p.last_spilled_seq = seq;
+        continue;
+      }
+      RecoveredEntry e;
+      e.seq = seq;
+      uint64_t unused = 0;
+      if (!decode_held(value, unused, e)) {
+        malformed(seq_key('q', client_id, seq));
+        continue;
+      }
+      if (e.msg->expired(now)) {
+        ++out.expired_messages;
+        drop(seq_key('q', client_id, seq));
+        if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
+        continue;
+      }
+      if (st != p.states.end()) {
+        auto [si, state, id] = st->second;
+        if (si == inc && e.qos == 2) {
+          e.state = state == HeldState::pubrel_sent ? HeldState::pubrel_sent : HeldState::publish_sent;
+          e.packet_id = id;
+          if (e.state == HeldState::pubrel_sent) e.msg.reset();
+        }
+        p.states.erase(st);
+      }
+      p.entries.push_back(std::move(e));
     }
-    p.entries.push_back(std::move(e));
-  });
+    std::vector<std::pair<uint64_t, store::ValueLocation>>().swap(p.queued);
+  }
   store_.for_each("r", [&](std::string_view key, std::string_view value) {
     Reader r(value);
     auto m = decode_message(r);

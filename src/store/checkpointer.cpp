@@ -1,7 +1,11 @@
 #include "store/checkpointer.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -21,6 +25,14 @@ constexpr size_t kCheckpointRecordBytes = 1 << 20;
 constexpr size_t kWriteChunk = 1 << 20;
 // A failed background checkpoint is tried again after this.
 constexpr auto kRetryAfterFailure = std::chrono::seconds(5);
+
+// The index of a large log is many small allocations, freed at once when a checkpoint is done;
+// glibc keeps such pages in the process unless asked to return them.
+void give_back_memory() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
+}
 
 class CheckpointError : public std::runtime_error {
  public:
@@ -137,6 +149,7 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
     Lsn covered = 0, expected = 0;
     if (current != 0) {
       std::string name = checkpoint_file_name(current);
+      live.reserve(std::min<uint64_t>(ValueIndex::checkpoint_keys(io_, dir + "/" + name, "wal/" + name), 64u << 20));
       uint32_t file = open_input(name);
       ScanOptions so;
       so.kind = FileKind::checkpoint;
@@ -237,6 +250,7 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
     log("checkpoint: wrote wal/" + final_name + ": " + std::to_string(keys) + " keys through LSN " +
         std::to_string(covered) + ", " + std::to_string(out_offset) + " bytes, freed " + std::to_string(freed) +
         " bytes in " + std::to_string(seconds) + " s");
+    give_back_memory();
     return true;
   } catch (const std::exception& e) {
     close_all();

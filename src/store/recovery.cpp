@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -70,6 +71,9 @@ void Recovery::progress(uint64_t file_offset) {
 bool Recovery::load_checkpoint(uint64_t number, RecoveredState& state, Lsn& covered) {
   std::string name = checkpoint_file_name(number);
   ValueIndex kv(io_);
+  // At most what the end record says (a wrong count is caught below): 64 M keys would be ~6 GiB
+  // of log, more than any checkpoint this size of machine writes.
+  kv.reserve(std::min<uint64_t>(ValueIndex::checkpoint_keys(io_, wal_dir_ + "/" + name, "wal/" + name), 64u << 20));
   uint32_t file = kv.add_file(wal_dir_ + "/" + name, "wal/" + name);
   uint64_t records = 0;
   ScanOptions so;

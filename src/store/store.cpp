@@ -78,6 +78,16 @@ void Store::for_each(std::string_view prefix,
   if (recovered_) recovered_->for_each(prefix, fn);
 }
 
+void Store::for_each_key(std::string_view prefix,
+                         const std::function<void(std::string_view key, ValueLocation where)>& fn) const {
+  if (recovered_) recovered_->for_each_key(prefix, fn);
+}
+
+std::string_view Store::recovered_value(const ValueLocation& where) const {
+  if (!recovered_) throw StoreError("no recovered values: release_recovered() was called");
+  return recovered_->value(where);
+}
+
 void Store::release_recovered() { recovered_.reset(); }
 
 Lsn Store::append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status) {

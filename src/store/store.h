@@ -52,6 +52,12 @@ class Store {
   // during fn only. Throws StoreError when a value cannot be read.
   void for_each(std::string_view prefix, const std::function<void(std::string_view key, std::string_view value)>& fn) const;
   void for_each(const std::function<void(std::string_view key, std::string_view value)>& fn) const { for_each("", fn); }
+  // For a large set ordered by something other than bytes (a sequence number inside the key):
+  // every live key with `prefix` and where its value lies, in no particular order, then
+  // recovered_value() reads a value back (fast in the order the values were written). Same
+  // rules as for_each(); the value is valid until the next call.
+  void for_each_key(std::string_view prefix, const std::function<void(std::string_view key, ValueLocation where)>& fn) const;
+  std::string_view recovered_value(const ValueLocation& where) const;
   // Forgets the recovered keys and closes the files they were read from (call after the caller
   // has loaded what it needs).
   void release_recovered();

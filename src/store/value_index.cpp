@@ -1,10 +1,13 @@
 #include "store/value_index.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
+#include "store/coding.h"
 #include "store/log_format.h"
 #include "store/store_options.h"
 #include "store/write_batch.h"
@@ -22,10 +25,20 @@ constexpr size_t kRandomRead = 4096;
 
 ValueIndex::~ValueIndex() { close_files(); }
 
+// Keys are copied into blocks of this size (a longer key gets a block of its own).
+constexpr size_t kArenaBlock = 1 << 20;
+
 ValueIndex::ValueIndex(ValueIndex&& other) noexcept
-    : io_(other.io_), live_(std::move(other.live_)), files_(std::move(other.files_)) {
+    : io_(other.io_),
+      live_(std::move(other.live_)),
+      arena_(std::move(other.arena_)),
+      arena_left_(other.arena_left_),
+      files_(std::move(other.files_)) {
   other.files_.clear();
   other.live_.clear();
+  other.arena_.clear();
+  other.arena_left_ = 0;
+  other.by_first_.clear();
 }
 
 ValueIndex& ValueIndex::operator=(ValueIndex&& other) noexcept {
@@ -33,10 +46,15 @@ ValueIndex& ValueIndex::operator=(ValueIndex&& other) noexcept {
     close_files();
     io_ = other.io_;
     live_ = std::move(other.live_);
+    arena_ = std::move(other.arena_);
+    arena_left_ = other.arena_left_;
     files_ = std::move(other.files_);
     other.files_.clear();
     other.live_.clear();
-    sorted_.clear();
+    other.arena_.clear();
+    other.arena_left_ = 0;
+    other.by_first_.clear();
+    by_first_.clear();
     buf_.clear();
     buf_file_ = ~0u;
   }
@@ -49,10 +67,61 @@ void ValueIndex::close_files() {
   files_.clear();
 }
 
+uint64_t ValueIndex::checkpoint_keys(FileOps& io, const std::string& path, const std::string& name) {
+  constexpr uint64_t kEndRecord = kRecordHeaderSize + 16;  // u64 keys, u64 covered LSN
+  int fd = io.open(path, O_RDONLY);
+  if (fd < 0) return 0;
+  uint64_t keys = 0;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= kEndRecord) {
+    try {
+      LogReader reader(io, fd, static_cast<uint64_t>(st.st_size), name);
+      LogReader::Record rec;
+      if (!reader.read(static_cast<uint64_t>(st.st_size) - kEndRecord, &rec) && rec.type == kTypeCheckpointEnd &&
+          rec.payload.size() == 16)
+        keys = decode_u64(rec.payload.data());
+    } catch (const StoreError&) {
+      keys = 0;
+    }
+  }
+  io.close(fd);
+  return keys;
+}
+
+std::string_view ValueIndex::intern(std::string_view key) {
+  if (key.size() > arena_left_) {
+    size_t n = std::max(kArenaBlock, key.size());
+    arena_.push_back(std::make_unique<char[]>(n));
+    arena_left_ = n;
+    if (key.size() == n) {  // a block of its own: keep filling the one before it
+      std::memcpy(arena_.back().get(), key.data(), n);
+      std::string_view copy(arena_.back().get(), n);
+      if (arena_.size() > 1) std::swap(arena_[arena_.size() - 1], arena_[arena_.size() - 2]);
+      arena_left_ = 0;  // the one before it may have room, but it is simplest to start afresh
+      return copy;
+    }
+  }
+  char* at = arena_.back().get() + (kArenaBlock - arena_left_);
+  std::memcpy(at, key.data(), key.size());
+  arena_left_ -= key.size();
+  return std::string_view(at, key.size());
+}
+
+const std::vector<const ValueIndex::Entry*>& ValueIndex::with_first_byte(uint8_t b) const {
+  if (by_first_.empty()) {
+    by_first_.resize(256);
+    for (const Entry& e : live_)
+      if (!e.first.empty()) by_first_[static_cast<uint8_t>(e.first[0])].push_back(&e);
+  }
+  return by_first_[b];
+}
+
 void ValueIndex::clear() {
-  std::unordered_map<std::string, ValueLocation> empty;
+  std::unordered_map<std::string_view, ValueLocation> empty;
   live_.swap(empty);
-  std::vector<const Entry*>().swap(sorted_);
+  arena_.clear();
+  arena_left_ = 0;
+  by_first_.clear();
   close_files();
   std::string().swap(buf_);
   buf_file_ = ~0u;
@@ -66,18 +135,22 @@ uint32_t ValueIndex::add_file(const std::string& path, const std::string& name) 
 }
 
 bool ValueIndex::apply(uint32_t file, const LogReader::Record& rec, bool puts_only) {
+  by_first_.clear();
   const char* base = rec.payload.data();
   const uint64_t payload_offset = rec.offset + kRecordHeaderSize;
   bool bad = false;
   bool ok = WriteBatch::for_each(rec.payload, [&](bool is_put, std::string_view key, std::string_view value) {
-    sorted_.clear();
     if (is_put) {
-      live_.insert_or_assign(std::string(key), ValueLocation{file, static_cast<uint32_t>(value.size()),
-                                                             payload_offset + static_cast<uint64_t>(value.data() - base)});
+      ValueLocation loc{file, static_cast<uint32_t>(value.size()), payload_offset + static_cast<uint64_t>(value.data() - base)};
+      auto it = live_.find(key);
+      if (it != live_.end())
+        it->second = loc;
+      else
+        live_.emplace(intern(key), loc);
     } else if (puts_only) {
       bad = true;
     } else {
-      live_.erase(std::string(key));
+      live_.erase(key);  // its copy stays in the arena until the index goes
     }
   });
   return ok && !bad;
@@ -116,16 +189,26 @@ std::string_view ValueIndex::read(const ValueLocation& loc) const {
 
 void ValueIndex::for_each(std::string_view prefix,
                           const std::function<void(std::string_view key, std::string_view value)>& fn) const {
-  if (sorted_.size() != live_.size()) {  // sorted once, then each prefix is a range of it
-    sorted_.clear();
-    sorted_.reserve(live_.size());
-    for (const Entry& e : live_) sorted_.push_back(&e);
-    std::sort(sorted_.begin(), sorted_.end(), [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  std::vector<const Entry*> order;
+  if (prefix.empty()) {
+    order.reserve(live_.size());
+    for (const Entry& e : live_) order.push_back(&e);
+  } else {
+    for (const Entry* e : with_first_byte(static_cast<uint8_t>(prefix[0])))
+      if (e->first.substr(0, prefix.size()) == prefix) order.push_back(e);
   }
-  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), prefix,
-                             [](const Entry* e, std::string_view p) { return std::string_view(e->first) < p; });
-  for (; it != sorted_.end() && std::string_view((*it)->first).substr(0, prefix.size()) == prefix; ++it)
-    fn((*it)->first, read((*it)->second));
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  for (const Entry* e : order) fn(e->first, read(e->second));
+}
+
+void ValueIndex::for_each_key(std::string_view prefix,
+                              const std::function<void(std::string_view key, ValueLocation where)>& fn) const {
+  if (prefix.empty()) {
+    for (const Entry& e : live_) fn(e.first, e.second);
+    return;
+  }
+  for (const Entry* e : with_first_byte(static_cast<uint8_t>(prefix[0])))
+    if (e->first.substr(0, prefix.size()) == prefix) fn(e->first, e->second);
 }
 
 void ValueIndex::for_each_in_file_order(

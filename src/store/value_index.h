@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,14 +44,27 @@ class ValueIndex {
   // past the bad part). `puts_only`: a delete makes the batch invalid (checkpoints hold none).
   bool apply(uint32_t file, const LogReader::Record& rec, bool puts_only = false);
 
+  // Makes room for `keys` keys at once (a checkpoint says how many it holds).
+  void reserve(size_t keys) { live_.reserve(keys); }
+  // The key count a checkpoint file's end record states (it is the file's last 33 bytes), read
+  // ahead of the scan to reserve(); 0 when it cannot be read (the scan then finds out why).
+  static uint64_t checkpoint_keys(FileOps& io, const std::string& path, const std::string& name);
   size_t size() const { return live_.size(); }
   bool empty() const { return live_.empty(); }
   void clear();
 
   // Calls fn(key, value) for every live key whose key starts with `prefix` ("" for all), in
   // key order (bytewise). Values are valid during the call. Throws StoreError when a value
-  // cannot be read. The first call sorts the keys; later ones with other prefixes reuse that.
+  // cannot be read. Sorts the matching keys first: for a small part of a large index, or a
+  // small index.
   void for_each(std::string_view prefix, const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+  // Calls fn(key, where) for every live key that starts with `prefix`, in no particular order,
+  // without reading values: a caller that orders a large set better than bytewise (by a number
+  // inside the key) collects the locations, orders them, and reads them with value().
+  void for_each_key(std::string_view prefix, const std::function<void(std::string_view key, ValueLocation where)>& fn) const;
+  // The value at `where` (from for_each_key()), valid until the next read. Reads in file order
+  // are fast: the read buffer serves neighbours. Throws StoreError when it cannot be read.
+  std::string_view value(const ValueLocation& where) const { return read(where); }
   // The same in the order the values lie in the files (file, then offset): the fastest way to
   // read them all, as a checkpoint does.
   void for_each_in_file_order(const std::function<void(std::string_view key, std::string_view value)>& fn) const;
@@ -60,16 +74,25 @@ class ValueIndex {
     std::string name;
     int fd = -1;
   };
-  using Entry = std::pair<const std::string, ValueLocation>;
+  using Entry = std::pair<const std::string_view, ValueLocation>;
+  // A copy of `key` in the arena, for a key new to live_.
+  std::string_view intern(std::string_view key);
+  // live_'s entries by the first byte of their key (built by the first read; a prefix is
+  // looked for only among the keys with its first byte).
+  const std::vector<const Entry*>& with_first_byte(uint8_t b) const;
   // The value at `loc`, from the read buffer, refilled with one pread when it does not hold it.
   std::string_view read(const ValueLocation& loc) const;
   void close_files();
 
   FileOps* io_;
-  std::unordered_map<std::string, ValueLocation> live_;
+  // Keys point into arena_: one allocation per megabyte of keys, not one per key (millions of
+  // small strings cost more to allocate and free than to index).
+  std::unordered_map<std::string_view, ValueLocation> live_;
+  std::vector<std::unique_ptr<char[]>> arena_;
+  size_t arena_left_ = 0;
+  mutable std::vector<std::vector<const Entry*>> by_first_;  // 256 buckets once built; empty: not built
   std::vector<File> files_;
   // The read buffer: bytes [buf_offset_, buf_offset_ + buf_.size()) of file buf_file_.
-  mutable std::vector<const Entry*> sorted_;  // live_ in key order, built by for_each()
   mutable std::string buf_;
   mutable uint32_t buf_file_ = ~0u;
   mutable uint64_t buf_offset_ = 0;
