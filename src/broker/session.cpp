@@ -355,8 +355,10 @@ bool Session::queue_full() const {
 
 void Session::push_queue(Queued q) {
   queued_bytes_ += queued_size(*q.msg);
+  // Behind a spill file that is not empty, always: the order holds even for a message that
+  // needed no record. A new spill file only for durable sessions (their queue has no limit).
   const size_t in_memory = persist_ ? persist_->queue_in_memory() : 0;
-  if (in_memory && q.seq && (spill_ || queue_.size() >= in_memory)) {
+  if (spill_ || (in_memory && q.seq && queue_.size() >= in_memory)) {
     if (!spill_) spill_ = persist_->new_spill_file();
     if (spill_) {
       thread_local std::string rec;
