@@ -30,12 +30,15 @@ constexpr size_t kArenaBlock = 1 << 20;
 
 ValueIndex::ValueIndex(ValueIndex&& other) noexcept
     : io_(other.io_),
-      live_(std::move(other.live_)),
+      slots_(std::move(other.slots_)),
+      live_count_(other.live_count_),
+      used_(other.used_),
       arena_(std::move(other.arena_)),
       arena_left_(other.arena_left_),
       files_(std::move(other.files_)) {
   other.files_.clear();
-  other.live_.clear();
+  other.slots_.clear();
+  other.live_count_ = other.used_ = 0;
   other.arena_.clear();
   other.arena_left_ = 0;
   other.by_first_.clear();
@@ -45,12 +48,15 @@ ValueIndex& ValueIndex::operator=(ValueIndex&& other) noexcept {
   if (this != &other) {
     close_files();
     io_ = other.io_;
-    live_ = std::move(other.live_);
+    slots_ = std::move(other.slots_);
+    live_count_ = other.live_count_;
+    used_ = other.used_;
     arena_ = std::move(other.arena_);
     arena_left_ = other.arena_left_;
     files_ = std::move(other.files_);
     other.files_.clear();
-    other.live_.clear();
+    other.slots_.clear();
+    other.live_count_ = other.used_ = 0;
     other.arena_.clear();
     other.arena_left_ = 0;
     other.by_first_.clear();
@@ -88,6 +94,52 @@ uint64_t ValueIndex::checkpoint_keys(FileOps& io, const std::string& path, const
   return keys;
 }
 
+const char* ValueIndex::tombstone() {
+  static const char mark = 0;
+  return &mark;
+}
+
+ValueIndex::Entry* ValueIndex::find(std::string_view key, uint32_t hash) {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    Entry& e = slots_[i];
+    if (!e.key) return nullptr;
+    if (e.hash == hash && e.key != tombstone() && e.name() == key) return &e;
+  }
+}
+
+void ValueIndex::insert(std::string_view key, uint32_t hash, const ValueLocation& loc) {
+  // At most 70 % of the slots in use (tombstones count: they lengthen the probes too).
+  if ((used_ + 1) * 10 > slots_.size() * 7) rehash(std::max<size_t>(live_count_ + 1, 2 * live_count_));
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash & mask;
+  while (is_live(slots_[i])) i = (i + 1) & mask;
+  if (!slots_[i].key) ++used_;  // a tombstone is reused as it is
+  slots_[i] = Entry{intern(key).data(), static_cast<uint32_t>(key.size()), hash, loc};
+  ++live_count_;
+}
+
+void ValueIndex::reserve(size_t keys) {
+  if (keys * 10 > slots_.size() * 7) rehash(keys);
+}
+
+void ValueIndex::rehash(size_t keys) {
+  size_t n = 16;
+  while (n * 7 < keys * 10) n *= 2;
+  std::vector<Entry> old(n);
+  old.swap(slots_);
+  const size_t mask = n - 1;
+  for (const Entry& e : old) {
+    if (!is_live(e)) continue;
+    size_t i = e.hash & mask;
+    while (slots_[i].key) i = (i + 1) & mask;
+    slots_[i] = e;
+  }
+  used_ = live_count_;
+  by_first_.clear();
+}
+
 std::string_view ValueIndex::intern(std::string_view key) {
   if (key.size() > arena_left_) {
     size_t n = std::max(kArenaBlock, key.size());
@@ -110,15 +162,15 @@ std::string_view ValueIndex::intern(std::string_view key) {
 const std::vector<const ValueIndex::Entry*>& ValueIndex::with_first_byte(uint8_t b) const {
   if (by_first_.empty()) {
     by_first_.resize(256);
-    for (const Entry& e : live_)
-      if (!e.first.empty()) by_first_[static_cast<uint8_t>(e.first[0])].push_back(&e);
+    for (const Entry& e : slots_)
+      if (is_live(e) && e.key_len > 0) by_first_[static_cast<uint8_t>(e.key[0])].push_back(&e);
   }
   return by_first_[b];
 }
 
 void ValueIndex::clear() {
-  std::unordered_map<std::string_view, ValueLocation> empty;
-  live_.swap(empty);
+  std::vector<Entry>().swap(slots_);
+  live_count_ = used_ = 0;
   arena_.clear();
   arena_left_ = 0;
   by_first_.clear();
@@ -142,15 +194,18 @@ bool ValueIndex::apply(uint32_t file, const LogReader::Record& rec, bool puts_on
   bool ok = WriteBatch::for_each(rec.payload, [&](bool is_put, std::string_view key, std::string_view value) {
     if (is_put) {
       ValueLocation loc{file, static_cast<uint32_t>(value.size()), payload_offset + static_cast<uint64_t>(value.data() - base)};
-      auto it = live_.find(key);
-      if (it != live_.end())
-        it->second = loc;
+      const uint32_t h = static_cast<uint32_t>(std::hash<std::string_view>{}(key));
+      if (Entry* e = find(key, h))
+        e->loc = loc;
       else
-        live_.emplace(intern(key), loc);
+        insert(key, h, loc);
     } else if (puts_only) {
       bad = true;
     } else {
-      live_.erase(key);  // its copy stays in the arena until the index goes
+      if (Entry* e = find(key, static_cast<uint32_t>(std::hash<std::string_view>{}(key)))) {
+        e->key = tombstone();  // its copy stays in the arena until the index goes
+        --live_count_;
+      }
     }
   });
   return ok && !bad;
@@ -191,35 +246,38 @@ void ValueIndex::for_each(std::string_view prefix,
                           const std::function<void(std::string_view key, std::string_view value)>& fn) const {
   std::vector<const Entry*> order;
   if (prefix.empty()) {
-    order.reserve(live_.size());
-    for (const Entry& e : live_) order.push_back(&e);
+    order.reserve(live_count_);
+    for (const Entry& e : slots_)
+      if (is_live(e)) order.push_back(&e);
   } else {
     for (const Entry* e : with_first_byte(static_cast<uint8_t>(prefix[0])))
-      if (e->first.substr(0, prefix.size()) == prefix) order.push_back(e);
+      if (e->name().substr(0, prefix.size()) == prefix) order.push_back(e);
   }
-  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) { return a->first < b->first; });
-  for (const Entry* e : order) fn(e->first, read(e->second));
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) { return a->name() < b->name(); });
+  for (const Entry* e : order) fn(e->name(), read(e->loc));
 }
 
 void ValueIndex::for_each_key(std::string_view prefix,
                               const std::function<void(std::string_view key, ValueLocation where)>& fn) const {
   if (prefix.empty()) {
-    for (const Entry& e : live_) fn(e.first, e.second);
+    for (const Entry& e : slots_)
+      if (is_live(e)) fn(e.name(), e.loc);
     return;
   }
   for (const Entry* e : with_first_byte(static_cast<uint8_t>(prefix[0])))
-    if (e->first.substr(0, prefix.size()) == prefix) fn(e->first, e->second);
+    if (e->name().substr(0, prefix.size()) == prefix) fn(e->name(), e->loc);
 }
 
 void ValueIndex::for_each_in_file_order(
     const std::function<void(std::string_view key, std::string_view value)>& fn) const {
   std::vector<const Entry*> order;
-  order.reserve(live_.size());
-  for (const Entry& e : live_) order.push_back(&e);
+  order.reserve(live_count_);
+  for (const Entry& e : slots_)
+    if (is_live(e)) order.push_back(&e);
   std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
-    return a->second.file != b->second.file ? a->second.file < b->second.file : a->second.offset < b->second.offset;
+    return a->loc.file != b->loc.file ? a->loc.file < b->loc.file : a->loc.offset < b->loc.offset;
   });
-  for (const Entry* e : order) fn(e->first, read(e->second));
+  for (const Entry* e : order) fn(e->name(), read(e->loc));
 }
 
 }  // namespace mqbase::store

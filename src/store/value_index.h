@@ -13,7 +13,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "store/file_ops.h"
@@ -45,12 +44,12 @@ class ValueIndex {
   bool apply(uint32_t file, const LogReader::Record& rec, bool puts_only = false);
 
   // Makes room for `keys` keys at once (a checkpoint says how many it holds).
-  void reserve(size_t keys) { live_.reserve(keys); }
+  void reserve(size_t keys);
   // The key count a checkpoint file's end record states (it is the file's last 33 bytes), read
   // ahead of the scan to reserve(); 0 when it cannot be read (the scan then finds out why).
   static uint64_t checkpoint_keys(FileOps& io, const std::string& path, const std::string& name);
-  size_t size() const { return live_.size(); }
-  bool empty() const { return live_.empty(); }
+  size_t size() const { return live_count_; }
+  bool empty() const { return live_count_ == 0; }
   void clear();
 
   // Calls fn(key, value) for every live key whose key starts with `prefix` ("" for all), in
@@ -74,10 +73,26 @@ class ValueIndex {
     std::string name;
     int fd = -1;
   };
-  using Entry = std::pair<const std::string_view, ValueLocation>;
-  // A copy of `key` in the arena, for a key new to live_.
+  // One slot of the open-addressing table (linear probing): 32 bytes, and nothing allocated
+  // per key. key: in the arena; null: never used; tombstone(): erased.
+  struct Entry {
+    const char* key = nullptr;
+    uint32_t key_len = 0;
+    uint32_t hash = 0;
+    ValueLocation loc{};
+    std::string_view name() const { return {key, key_len}; }
+  };
+  static const char* tombstone();
+  static bool is_live(const Entry& e) { return e.key && e.key != tombstone(); }
+  // The slot holding `key`, or null.
+  Entry* find(std::string_view key, uint32_t hash);
+  // Puts `key` (new to the table) with `loc`, growing the table when needed.
+  void insert(std::string_view key, uint32_t hash, const ValueLocation& loc);
+  // Rebuilds the table with room for `keys` live keys, without tombstones.
+  void rehash(size_t keys);
+  // A copy of `key` in the arena, for a key new to the table.
   std::string_view intern(std::string_view key);
-  // live_'s entries by the first byte of their key (built by the first read; a prefix is
+  // The live entries by the first byte of their key (built by the first read; a prefix is
   // looked for only among the keys with its first byte).
   const std::vector<const Entry*>& with_first_byte(uint8_t b) const;
   // The value at `loc`, from the read buffer, refilled with one pread when it does not hold it.
@@ -86,8 +101,10 @@ class ValueIndex {
 
   FileOps* io_;
   // Keys point into arena_: one allocation per megabyte of keys, not one per key (millions of
-  // small strings cost more to allocate and free than to index).
-  std::unordered_map<std::string_view, ValueLocation> live_;
+  // small strings and hash nodes cost more to allocate and free than to index).
+  std::vector<Entry> slots_;  // a power of two in size, or empty
+  size_t live_count_ = 0;
+  size_t used_ = 0;  // slots not null: live + tombstones
   std::vector<std::unique_ptr<char[]>> arena_;
   size_t arena_left_ = 0;
   mutable std::vector<std::vector<const Entry*>> by_first_;  // 256 buckets once built; empty: not built
