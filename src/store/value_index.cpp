@@ -28,21 +28,7 @@ ValueIndex::~ValueIndex() { close_files(); }
 // Keys are copied into blocks of this size (a longer key gets a block of its own).
 constexpr size_t kArenaBlock = 1 << 20;
 
-ValueIndex::ValueIndex(ValueIndex&& other) noexcept
-    : io_(other.io_),
-      slots_(std::move(other.slots_)),
-      live_count_(other.live_count_),
-      used_(other.used_),
-      arena_(std::move(other.arena_)),
-      arena_left_(other.arena_left_),
-      files_(std::move(other.files_)) {
-  other.files_.clear();
-  other.slots_.clear();
-  other.live_count_ = other.used_ = 0;
-  other.arena_.clear();
-  other.arena_left_ = 0;
-  other.by_first_.clear();
-}
+ValueIndex::ValueIndex(ValueIndex&& other) noexcept : io_(other.io_) { *this = std::move(other); }
 
 ValueIndex& ValueIndex::operator=(ValueIndex&& other) noexcept {
   if (this != &other) {
@@ -52,12 +38,14 @@ ValueIndex& ValueIndex::operator=(ValueIndex&& other) noexcept {
     live_count_ = other.live_count_;
     used_ = other.used_;
     arena_ = std::move(other.arena_);
+    arena_next_ = other.arena_next_;
     arena_left_ = other.arena_left_;
     files_ = std::move(other.files_);
     other.files_.clear();
     other.slots_.clear();
     other.live_count_ = other.used_ = 0;
     other.arena_.clear();
+    other.arena_next_ = nullptr;
     other.arena_left_ = 0;
     other.by_first_.clear();
     by_first_.clear();
@@ -141,22 +129,18 @@ void ValueIndex::rehash(size_t keys) {
 }
 
 std::string_view ValueIndex::intern(std::string_view key) {
+  if (key.empty()) return {};
   if (key.size() > arena_left_) {
     size_t n = std::max(kArenaBlock, key.size());
     arena_.push_back(std::make_unique<char[]>(n));
+    arena_next_ = arena_.back().get();
     arena_left_ = n;
-    if (key.size() == n) {  // a block of its own: keep filling the one before it
-      std::memcpy(arena_.back().get(), key.data(), n);
-      std::string_view copy(arena_.back().get(), n);
-      if (arena_.size() > 1) std::swap(arena_[arena_.size() - 1], arena_[arena_.size() - 2]);
-      arena_left_ = 0;  // the one before it may have room, but it is simplest to start afresh
-      return copy;
-    }
   }
-  char* at = arena_.back().get() + (kArenaBlock - arena_left_);
-  std::memcpy(at, key.data(), key.size());
+  std::memcpy(arena_next_, key.data(), key.size());
+  std::string_view copy(arena_next_, key.size());
+  arena_next_ += key.size();
   arena_left_ -= key.size();
-  return std::string_view(at, key.size());
+  return copy;
 }
 
 const std::vector<const ValueIndex::Entry*>& ValueIndex::with_first_byte(uint8_t b) const {
@@ -172,6 +156,7 @@ void ValueIndex::clear() {
   std::vector<Entry>().swap(slots_);
   live_count_ = used_ = 0;
   arena_.clear();
+  arena_next_ = nullptr;
   arena_left_ = 0;
   by_first_.clear();
   close_files();

@@ -106,6 +106,7 @@ class ValueIndex {
   size_t live_count_ = 0;
   size_t used_ = 0;  // slots not null: live + tombstones
   std::vector<std::unique_ptr<char[]>> arena_;
+  char* arena_next_ = nullptr;  // where the next key goes in the last block
   size_t arena_left_ = 0;
   mutable std::vector<std::vector<const Entry*>> by_first_;  // 256 buckets once built; empty: not built
   std::vector<File> files_;
