@@ -12,8 +12,8 @@
 #    its connection): mqbase with storage.durability "sync", "batch" (batch_interval_ms 10) and
 #    "none", and mosquitto with `persistence true`, `autosave_interval 1` and
 #    `max_queued_messages 0`. Throughput, broker CPU, latency, loss, loss after PUBACK, and the
-#    bytes the broker wrote to disk per delivered message (`write_bytes` of /proc/<pid>/io,
-#    before and after the run).
+#    bytes written to the data directory's disk per delivered message (its sectors written in
+#    /proc/diskstats, from before the broker starts to after it stopped and `sync` returned).
 # 2. Recovery: a persistent subscriber's session (mosquitto_sub -c) with BENCH_RECOVERY_MESSAGES
 #    (1,000,000) QoS 1 64-byte messages queued while it is offline. mqbase sync is killed with
 #    SIGKILL, mosquitto stopped with SIGTERM (it saves only then); each is restarted on its data
@@ -29,7 +29,10 @@
 # (1000000), BENCH_PUBLISH_MAX (240 s at most publishing them, per broker), BENCH_DOC,
 # BENCH_ONLY (fanin or recovery: that part alone, the doc left alone), BENCH_SUB_WINDOW (1000:
 # each broker's max_inflight_messages), BENCH_RECOVERY_BROKERS ("mqbase sync,mosquitto": whose
-# restart is measured, e.g. "mqbase sync" alone for 10 M messages).
+# restart is measured, e.g. "mqbase sync" alone for 10 M messages), BENCH_FANIN_BROKERS ("mqbase
+# sync,mqbase batch,mqbase none,mosquitto": the fan-in's brokers; a mode may carry [storage]
+# settings after "+", e.g. "mqbase sync+preallocate=true" for an A/B of one setting),
+# BENCH_FANIN_INFLIGHT (32: each publisher's QoS 1 messages in flight).
 #
 # Self-contained on purpose: compare.sh's broker start knows neither durability modes, nor a
 # data directory that outlives the broker, nor restarts, and changing it would change the
@@ -57,8 +60,8 @@ BATCH_INTERVAL_MS=10
 SUB_WINDOW=${BENCH_SUB_WINDOW:-1000}
 PY=/usr/bin/python3
 
-FANIN_ARGS="fanin -c 16 --qos 1 --size 64 --inflight 32 --persistent"
-FANIN_BROKERS=("mqbase sync" "mqbase batch" "mqbase none" "mosquitto")
+FANIN_ARGS="fanin -c 16 --qos 1 --size 64 --inflight ${BENCH_FANIN_INFLIGHT:-32} --persistent"
+IFS=, read -r -a FANIN_BROKERS <<<"${BENCH_FANIN_BROKERS:-mqbase sync,mqbase batch,mqbase none,mosquitto}"
 RQ_CLIENT=rq-durability-sub   # the recovery test's persistent subscriber
 RQ_PUBLISHERS=8
 
@@ -115,15 +118,21 @@ EOF
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# Bytes the process caused to be written to storage: write_bytes less cancelled_write_bytes
-# (dirty pages of a file deleted or truncated before writeback, as mosquitto's replaced snapshot).
-write_bytes() { awk '/^write_bytes:/ {w = $2} /^cancelled_write_bytes:/ {c = $2} END {print w - c}' "/proc/$1/io"; }
+# Bytes written to the block device that holds WORK (/proc/diskstats, sectors of 512 bytes).
+# The process's own write_bytes would be simpler, but Linux counts there every page a write
+# dirties again, which for a file overwritten in place (a preallocated log segment) comes to
+# about 1 MiB per write + fdatasync, far more than reaches the disk. The device's count also
+# takes in what other processes write meanwhile: on a quiet machine, little.
+DISK_DEV=$(basename "$(findmnt -no SOURCE -T /tmp 2>/dev/null || echo unknown)")
+disk_bytes() { awk -v d="$DISK_DEV" '$3 == d {printf "%.0f\n", $10 * 512; found = 1} END {if (!found) print 0}' /proc/diskstats; }
 
 # start_mqbase MODE DATA_DIR LOG_LEVEL LIMITS: mqbase --threads 1 on the broker core with
-# storage.durability MODE on DATA_DIR; LIMITS: lines of [limits]. Sets BROKER_PID, PORT,
-# BROKER_DIR (its config and logs) and READY_S (process start to ready file, seconds).
+# storage.durability MODE on DATA_DIR (MODE "sync+key=value+...": those [storage] settings
+# too); LIMITS: lines of [limits]. Sets BROKER_PID, PORT, BROKER_DIR (its config and logs) and
+# READY_S (process start to ready file, seconds).
 start_mqbase() {
-  local mode=$1 data=$2 level=$3 limits=$4 t0 i
+  local mode=${1%%+*} extra="" data=$2 level=$3 limits=$4 t0 i
+  [[ $1 == *+* ]] && extra=$(tr '+' '\n' <<<"${1#*+}")
   BROKER_DIR=$(mktemp -d "$WORK/mqbase-$mode.XXXXXX")
   PORT=$(free_port)
   cat >"$BROKER_DIR/mqbase.toml" <<EOF
@@ -133,6 +142,7 @@ data_dir = "$data"
 [storage]
 durability = "$mode"
 batch_interval_ms = $BATCH_INTERVAL_MS
+$extra
 
 [log]
 level = "warn"
@@ -207,16 +217,18 @@ RECOVERY=$WORK/recovery.jsonl
 # measure BROKER RUN: one fan-in run against a fresh broker; appends a line to FANIN.
 measure() {
   local broker=$1 run=$2 line wb0 wb1
+  sync
+  wb0=$(disk_bytes)
   case $broker in
     "mqbase "*) start_mqbase "${broker#mqbase }" "$WORK/data-run" warn "max_inflight_messages = $SUB_WINDOW" ;;
     mosquitto) start_mosquitto "$WORK/mosquitto-run" ;;
   esac
-  wb0=$(write_bytes "$BROKER_PID")
   # shellcheck disable=SC2086
   line=$(taskset -c "$LOAD_CORE" "$MQBASE" bench $FANIN_ARGS -p "$PORT" --duration "$DURATION" --warmup "$WARMUP" \
            --json --quiet --broker-pid "$BROKER_PID" 2>>"$WORK/bench.stderr" || true)
-  wb1=$(write_bytes "$BROKER_PID")
   stop_broker
+  sync
+  wb1=$(disk_bytes)
   rm -rf "$WORK/data-run" "$WORK/mosquitto-run"
   [[ -n $line ]] || line='{"error": "no output from mqbase bench"}'
   printf '{"broker": "%s", "run": %d, "write_bytes": %d, "result": %s}\n' "$broker" "$run" "$((wb1 - wb0))" "$line" >>"$FANIN"
@@ -412,9 +424,10 @@ if rows:
                "default limits otherwise; mosquitto with `persistence true`, `autosave_interval 1`, "
                "`max_queued_messages 0`, `max_inflight_messages %s` (the broker's window to the subscriber; both "
                "default to 20, which makes the subscriber's round trips, not the disk, the limit). *lost* and "
-               "*lost after PUBACK* per run; *disk bytes per message*: the broker's `write_bytes` less "
-               "`cancelled_write_bytes` (`/proc/<pid>/io`) over the run, warm-up included, divided by the messages "
-               "delivered in it."
+               "*lost after PUBACK* per run; *disk bytes per message*: what the data directory's disk "
+               "(`/proc/diskstats`) was written from the broker's start to after its stop and a `sync` (the broker's "
+               "start, warm-up and journal included; anything else writing meanwhile too), divided by the messages "
+               "delivered."
                % (fanin_args, duration, warmup, runs, batch_ms, sub_window, sub_window))
     out.append("")
     out.append("| broker | delivered msg/s | per run | ÷ mqbase none | broker CPU % | msgs per broker CPU-second "
@@ -422,7 +435,7 @@ if rows:
     out.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |")
     rate = {b: pick(rs, lambda d: d["result"]["msgs_per_sec"]) for b, rs in rows.items()}
     none = rate.get("mqbase none")
-    for b in ("mqbase sync", "mqbase batch", "mqbase none", "mosquitto"):
+    for b in rows:
         rs = rows.get(b)
         if not rs:
             continue

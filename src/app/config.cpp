@@ -21,6 +21,11 @@ int64_t integer(const std::string& origin, const toml::node& node, const std::st
   return *v;
 }
 
+bool boolean(const std::string& origin, const toml::node& node, const std::string& key) {
+  if (!node.is_boolean()) fail(origin, node, key, "expected true or false");
+  return *node.value<bool>();
+}
+
 std::string string(const std::string& origin, const toml::node& node, const std::string& key) {
   if (!node.is_string()) fail(origin, node, key, "expected a string");
   return *node.value<std::string>();
@@ -81,6 +86,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.storage.batch_interval_ms = static_cast<uint32_t>(integer(origin, v, key, 1, 60'000));
       } else if (key == "storage.segment_size") {
         c.storage.segment_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 34));
+      } else if (key == "storage.preallocate") {
+        c.storage.preallocate = boolean(origin, v, key);
       } else if (key == "storage.checkpoint_bytes") {
         c.storage.checkpoint_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 40));
       } else if (key == "storage.queue_in_memory") {

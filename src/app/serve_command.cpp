@@ -83,6 +83,7 @@ int serve(const ServeFlags& f) {
   so.durability = config.storage.durability;
   so.batch_interval = std::chrono::milliseconds(config.storage.batch_interval_ms);
   so.segment_bytes = config.storage.segment_bytes;
+  so.preallocate = config.storage.preallocate;
   so.checkpoint_bytes = config.storage.checkpoint_bytes;
   so.disk_budget = config.storage.disk_budget;
   so.skip_corrupt = f.recover_skip_corrupt;

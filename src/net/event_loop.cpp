@@ -1,11 +1,13 @@
 #include "net/event_loop.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
@@ -68,6 +70,9 @@ EventLoop* EventLoop::current() { return t_current; }
 
 void EventLoop::start_thread() {
   thread_ = std::thread([this] {
+    char name[16];
+    std::snprintf(name, sizeof name, "mqbase-loop%u", index_);
+    pthread_setname_np(pthread_self(), name);
     t_current = this;
     ioc_.run();
     t_current = nullptr;

@@ -102,6 +102,9 @@ bool check(const std::string& dir, std::ostream& out) {
         ok = false;
         out << "  " << r.describe(p) << " (the next valid record is at offset " << p.resume_offset << ")\n";
       }
+      if (r.zero_tail_offset)
+        out << "  preallocated space from offset " << *r.zero_tail_offset << ": " << r.file_size - *r.zero_tail_offset
+            << " bytes of zeros, the log ends there\n";
       if (r.torn_offset)
         out << "  torn tail at offset " << *r.torn_offset << " (" << r.torn_reason << "): "
             << r.file_size - *r.torn_offset << " bytes, truncated at open\n";

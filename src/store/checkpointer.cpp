@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/coding.h"
+#include "store/thread_setup.h"
 #include "store/log_scanner.h"
 #include "store/store_options.h"
 #include "store/value_index.h"
@@ -91,6 +92,9 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::run() {
+  name_this_thread("mqbase-ckpt");
+  // A checkpoint can wait; the event loops sharing this core cannot.
+  lower_this_thread_priority(10);
   std::unique_lock lock(mu_);
   while (!stop_) {
     uint64_t last_closed = closed_.empty() ? 0 : closed_.rbegin()->first;

@@ -74,4 +74,14 @@ std::optional<uint64_t> LogReader::find_next_valid(uint64_t from, Lsn after_lsn,
   return std::nullopt;
 }
 
+bool LogReader::zero_from(uint64_t from) {
+  for (uint64_t pos = from; pos < file_size_;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kReadChunk, file_size_ - pos));
+    const char* p = fetch(pos, n);
+    if (std::any_of(p, p + n, [](char c) { return c != 0; })) return false;
+    pos += n;
+  }
+  return true;
+}
+
 }  // namespace mqbase::store

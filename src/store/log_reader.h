@@ -46,6 +46,10 @@ class LogReader {
   // (each record takes at least 17 bytes). nullopt when there is none.
   std::optional<uint64_t> find_next_valid(uint64_t from, Lsn after_lsn, FileKind kind);
 
+  // True when every byte in [from, file_size) is zero: the unused rest of a preallocated
+  // segment (WalWriter fills a new segment with zeros before it writes records into it).
+  bool zero_from(uint64_t from);
+
  private:
   // Makes [offset, offset + n) available in buf_ (n <= file_size_ - offset); returns a pointer to it.
   const char* fetch(uint64_t offset, size_t n);

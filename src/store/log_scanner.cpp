@@ -121,6 +121,10 @@ ScanResult scan_log_file(FileOps& io, const std::string& path, const std::string
       result.valid_end = offset;
       continue;
     }
+    if (options.kind == FileKind::segment && bad != nullptr && reader.zero_from(offset)) {
+      result.zero_tail_offset = offset;
+      break;
+    }
     auto next = reader.find_next_valid(offset + 1, result.last_lsn, options.kind);
     if (!next && options.last_segment) {
       result.torn_offset = offset;

@@ -1,6 +1,7 @@
 // LogScanner: reads one whole segment or checkpoint file in order and classifies what it
 // finds, the one place that decides what a bad record means (docs/store-format.md, Recovery):
-// a bad record in the last segment with nothing valid after it is a torn tail; any other bad
+// zeros from a record boundary to the end of a segment are its unused preallocated space; a
+// bad record in the last segment with nothing valid after it is a torn tail; any other bad
 // record, an LSN out of sequence, a bad header or a payload the caller rejects is corruption,
 // at which the scan stops or (skip_corrupt) resumes at the next valid record. It changes
 // nothing on disk: recovery, the checkpointer and check() act on its result.
@@ -44,6 +45,9 @@ struct ScanResult {
   uint64_t valid_end = 0;           // offset just after the last good record (or the header)
   std::optional<uint64_t> torn_offset;  // a torn tail starts here (last segment only)
   std::string torn_reason;
+  // Segments: the rest of the file from here on is zeros, the unused part of a preallocated
+  // segment. Not a problem: the log simply ends there.
+  std::optional<uint64_t> zero_tail_offset;
   std::vector<ScanProblem> corruption;
   bool stopped = false;  // stopped at the first corruption (not skip_corrupt)
   // Checkpoints: what the end record says.

@@ -134,6 +134,14 @@ void Recovery::replay_segment(uint64_t number, bool last, Lsn& expected, Recover
   if (r.header_ok && r.records > 0) state.last_lsn = r.last_lsn;
   else if (r.header_ok && state.last_lsn < r.last_lsn) state.last_lsn = r.last_lsn;
   uint64_t size = r.file_size;
+  if (r.zero_tail_offset && modify_) {
+    // The unused rest of a preallocated segment: cut it so the file holds only the log.
+    uint64_t cut = *r.zero_tail_offset;
+    int fd = io_.open(wal_dir_ + "/" + name, O_WRONLY);
+    bool ok = fd >= 0 && io_.ftruncate(fd, static_cast<off_t>(cut)) == 0;
+    if (fd >= 0) io_.close(fd);
+    if (ok) size = cut;
+  }
   if (r.torn_offset) {
     uint64_t cut = *r.torn_offset;
     warn("torn record at wal/" + name + " offset " + std::to_string(cut) + ": " + (modify_ ? "truncated " : "ignored ") +

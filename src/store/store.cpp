@@ -60,6 +60,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   wo.durability = options.durability;
   wo.batch_interval = options.batch_interval;
   wo.segment_bytes = options.segment_bytes;
+  wo.preallocate = options.preallocate;
   wo.disk_budget = options.disk_budget;
   wo.log = options.log;
   wo.io = &store->io_;
@@ -154,6 +155,7 @@ Store::Stats Store::stats() const {
     s.records = writer_->records_written();
     s.bytes_written = writer_->bytes_written();
     s.syncs = writer_->syncs();
+    s.preallocated_segments = writer_->preallocated_segments();
     s.last_sync_seconds = writer_->last_sync_seconds();
   }
   s.checkpoints = checkpoints_.load(std::memory_order_relaxed);

@@ -93,10 +93,12 @@ class Store {
 
   struct Stats {
     uint64_t records = 0, bytes_written = 0, syncs = 0, checkpoints = 0, wal_bytes_on_disk = 0;
+    uint64_t preallocated_segments = 0;
     double last_sync_seconds = 0;
   };
   // records and bytes_written: written to segments; syncs: fdatasyncs of segments;
-  // wal_bytes_on_disk: segments + checkpoints in wal/.
+  // wal_bytes_on_disk: segments (up to their last record) + checkpoints in wal/;
+  // preallocated_segments: segments filled with zeros ahead of time and then used.
   Stats stats() const;
   // Whether a write() with puts would be taken now: not closed, the log not failing, not over
   // the disk budget. A hint for refusing early (a SUBSCRIBE that would need a record): the

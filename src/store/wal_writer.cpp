@@ -1,10 +1,12 @@
 #include "store/wal_writer.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 
 #include "store/coding.h"
+#include "store/thread_setup.h"
 
 namespace mqbase::store {
 namespace {
@@ -17,6 +19,12 @@ constexpr size_t kKeepBuffer = 4 << 20;
 // batch mode: records gather this long (or to this size) before the writer writes them.
 constexpr auto kGatherTime = std::chrono::milliseconds(1);
 constexpr size_t kGatherBytes = 256 << 10;
+// Preallocation: the zeros are written in pieces of this size, and the file is made only
+// while the file system has at least kPrepareRoom segments' worth free (checked at most every
+// kPrepareCheckInterval), so that it never takes the last of the space.
+constexpr size_t kPrepareChunk = 1 << 20;
+constexpr uint64_t kPrepareRoom = 4;
+constexpr auto kPrepareCheckInterval = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -43,7 +51,7 @@ void WalWriter::start(uint64_t segment_number, Lsn next_lsn) {
     throw StoreError("cannot create wal/" + segment_file_name(segment_number) + ": " + errno_text(errno));
   fd_ = fd;
   segment_number_ = segment_number;
-  written_size_ = synced_size_ = kFileHeaderSize;
+  written_size_ = synced_size_ = file_size_ = kFileHeaderSize;
   last_sync_ = Clock::now();
   {
     std::lock_guard lock(mu_);
@@ -103,6 +111,7 @@ void WalWriter::publish(Lsn lsn) {
 }
 
 void WalWriter::run() {
+  name_this_thread("mqbase-wal");
   // Swapped with pending_ each round, so the two buffers keep their capacity instead of
   // growing from nothing every time (one that grew past kKeepBuffer in a burst is let go).
   std::string buf;
@@ -189,8 +198,12 @@ void WalWriter::run() {
   lock.unlock();
   if (!failing_.load() && written_size_ > synced_size_ && !sync_active())
     log("wal: fdatasync of " + segment_name() + " at close failed: " + errno_text(errno));
-  if (fd_ >= 0) io_.close(fd_);
+  if (fd_ >= 0) {
+    cut_preallocated();  // if this fails, recovery cuts the zeros
+    io_.close(fd_);
+  }
   fd_ = -1;
+  discard_prepared();
   lock.lock();
   running_ = false;
   rotated_.notify_all();
@@ -223,6 +236,7 @@ bool WalWriter::commit(std::string& buf) {
     }
     records_.fetch_add(count, std::memory_order_relaxed);
     if (!retry) publish(last);
+    maybe_prepare();
     last_written = last;
     pos = end;
     if (written_size_ >= options_.segment_bytes && Clock::now() >= rotate_retry_at_) {
@@ -254,7 +268,10 @@ bool WalWriter::write_chunk(const char* data, size_t n, Lsn last) {
   if (!write_all(io_, fd_, data, n, static_cast<off_t>(written_size_))) return false;
   written_size_ += n;
   written_lsn_ = last;
-  wal_bytes_.fetch_add(n, std::memory_order_relaxed);
+  if (written_size_ > file_size_) {  // past a preallocated segment's end, or appending
+    wal_bytes_.fetch_add(written_size_ - file_size_, std::memory_order_relaxed);
+    file_size_ = written_size_;
+  }
   bytes_written_.fetch_add(n, std::memory_order_relaxed);
   if (options_.durability == Durability::sync) return sync_active();
   unsynced_.append(data, n);
@@ -282,7 +299,9 @@ void WalWriter::fail(int err, const char* what, std::string_view rest) {
   if (io_.ftruncate(fd_, static_cast<off_t>(synced_size_)) != 0 && !failing_.load(std::memory_order_relaxed))
     log("wal: cannot truncate " + segment_name() + " back to " + std::to_string(synced_size_) + " bytes: " +
         errno_text(errno) + " (the retry overwrites the bytes after it)");
-  subtract_bytes(wal_bytes_, written_size_ - synced_size_);
+  subtract_bytes(wal_bytes_, file_size_ - synced_size_);
+  file_size_ = synced_size_;  // a preallocated segment is one no more
+  preallocated_ = false;
   written_size_ = synced_size_;
   written_lsn_ = synced_lsn_;
   std::string restore = std::move(unsynced_);
@@ -305,7 +324,13 @@ void WalWriter::fail(int err, const char* what, std::string_view rest) {
 WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
   if (written_size_ > synced_size_ && !sync_active()) return RotateResult::sync_failed;
   uint64_t next = segment_number_ + 1;
-  int fd = create_segment(next, written_lsn_ + 1);
+  int fd = -1;
+  bool prepared = false;
+  if (prep_state_.load(std::memory_order_acquire) == prep_ready) {
+    fd = activate_prepared(next, written_lsn_ + 1);
+    prepared = fd >= 0;
+  }
+  if (fd < 0) fd = create_segment(next, written_lsn_ + 1);
   if (fd < 0) {
     if (!rotation_failing_)
       log("wal: cannot create wal/" + segment_file_name(next) + ": " + errno_text(errno) + "; " + segment_name() +
@@ -316,8 +341,18 @@ WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
   }
   if (rotation_failing_) log("wal: created wal/" + segment_file_name(next) + " after failed attempts");
   rotation_failing_ = false;
+  // A prepared segment is cut back to its records. Should the cut not survive a crash, the
+  // zeros after them read as the segment's end all the same.
+  cut_preallocated();
+  const uint64_t closed_file_size = file_size_;
   io_.close(fd_);
-  uint64_t closed = segment_number_, closed_bytes = written_size_;
+  preallocated_ = prepared;
+  file_size_ = prepared ? options_.segment_bytes : kFileHeaderSize;
+  if (prep_state_.load(std::memory_order_acquire) == prep_failed) {
+    if (prep_thread_.joinable()) prep_thread_.join();
+    prep_state_.store(prep_idle, std::memory_order_relaxed);
+  }
+  uint64_t closed = segment_number_, closed_bytes = closed_file_size;
   fd_ = fd;
   segment_number_ = next;
   written_size_ = synced_size_ = kFileHeaderSize;
@@ -351,6 +386,91 @@ int WalWriter::create_segment(uint64_t number, Lsn first_lsn) {
   }
   wal_bytes_.fetch_add(kFileHeaderSize, std::memory_order_relaxed);
   return fd;
+}
+
+void WalWriter::cut_preallocated() {
+  if (!preallocated_ || file_size_ <= written_size_) return;
+  if (io_.ftruncate(fd_, static_cast<off_t>(written_size_)) != 0) return;
+  subtract_bytes(wal_bytes_, file_size_ - written_size_);
+  file_size_ = written_size_;
+}
+
+void WalWriter::maybe_prepare() {
+  if (!options_.preallocate || written_size_ < options_.segment_bytes / 2 ||
+      prep_state_.load(std::memory_order_acquire) != prep_idle)
+    return;
+  auto now = Clock::now();
+  if (now < next_prepare_check_) return;
+  struct statvfs fs;
+  bool room = (options_.disk_budget == 0 ||
+               wal_bytes_.load(std::memory_order_relaxed) + 2 * options_.segment_bytes <= options_.disk_budget) &&
+              ::statvfs(options_.wal_dir.c_str(), &fs) == 0 &&
+              static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize >= kPrepareRoom * options_.segment_bytes;
+  if (!room) {
+    next_prepare_check_ = now + kPrepareCheckInterval;
+    return;
+  }
+  if (prep_thread_.joinable()) prep_thread_.join();
+  prep_cancel_.store(false, std::memory_order_relaxed);
+  prep_state_.store(prep_running, std::memory_order_relaxed);
+  prep_thread_ = std::thread([this] { prepare_file(); });
+}
+
+void WalWriter::prepare_file() {
+  // Plain POSIX calls: this file holds no records until activate_prepared() takes it (through
+  // io_), so a test's injected faults are kept for the files that matter.
+  name_this_thread("mqbase-prealloc");
+  lower_this_thread_priority(19);
+  FileOps& posix = FileOps::posix();
+  const std::string path = prepared_path();
+  int fd = posix.open(path, O_RDWR | O_CREAT | O_TRUNC);
+  bool ok = fd >= 0;
+  const std::string zeros(kPrepareChunk, '\0');
+  for (uint64_t pos = 0; ok && pos < options_.segment_bytes; pos += kPrepareChunk) {
+    if (prep_cancel_.load(std::memory_order_relaxed)) ok = false;
+    else ok = write_all(posix, fd, zeros.data(), static_cast<size_t>(std::min<uint64_t>(kPrepareChunk, options_.segment_bytes - pos)),
+                        static_cast<off_t>(pos));
+  }
+  if (ok) ok = posix.fdatasync(fd) == 0;
+  if (fd >= 0) posix.close(fd);
+  if (!ok) {
+    posix.unlink(path);
+    prep_state_.store(prep_failed, std::memory_order_release);
+    return;
+  }
+  wal_bytes_.fetch_add(options_.segment_bytes, std::memory_order_relaxed);
+  prep_state_.store(prep_ready, std::memory_order_release);
+}
+
+int WalWriter::activate_prepared(uint64_t number, Lsn first_lsn) {
+  if (prep_thread_.joinable()) prep_thread_.join();
+  prep_state_.store(prep_idle, std::memory_order_relaxed);
+  // As create_segment(): the header is synced before the file gets its final name, and the
+  // name is durable before a record is written into it. (Opened again through io_, which
+  // the helper did not use.)
+  std::string final_path = options_.wal_dir + "/" + segment_file_name(number);
+  std::string header = encode_file_header({FileKind::segment, number, first_lsn});
+  int fd = io_.open(prepared_path(), O_WRONLY);
+  if (fd < 0 || !write_all(io_, fd, header.data(), header.size(), 0) || io_.fdatasync(fd) != 0 ||
+      io_.rename(prepared_path(), final_path) != 0) {
+    if (fd >= 0) io_.close(fd);
+    if (FileOps::posix().unlink(prepared_path()) == 0) subtract_bytes(wal_bytes_, options_.segment_bytes);
+    return -1;
+  }
+  if (!fsync_dir(io_, options_.wal_dir)) {
+    io_.close(fd);
+    if (io_.unlink(final_path) == 0) subtract_bytes(wal_bytes_, options_.segment_bytes);
+    return -1;
+  }
+  preallocated_segments_.fetch_add(1, std::memory_order_relaxed);
+  return fd;
+}
+
+void WalWriter::discard_prepared() {
+  prep_cancel_.store(true, std::memory_order_relaxed);
+  if (prep_thread_.joinable()) prep_thread_.join();
+  if (prep_state_.exchange(prep_idle) == prep_ready && FileOps::posix().unlink(prepared_path()) == 0)
+    subtract_bytes(wal_bytes_, options_.segment_bytes);
 }
 
 }  // namespace mqbase::store

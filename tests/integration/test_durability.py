@@ -522,9 +522,10 @@ class KillAtSeveralPoints(DurabilityTestCase):
     PUBLISHERS = 4
     PER = 2000
     PADDING = b"|" + b"x" * 100  # so the 64 KiB segments fill
+    STORAGE = {"segment_size": 65536, "checkpoint_bytes": 131072}
 
     def test_kill_at_several_points_with_rotation_and_checkpoints(self):
-        broker = self.durable_broker({"segment_size": 65536, "checkpoint_bytes": 131072})
+        broker = self.durable_broker(self.STORAGE)
         sub_id = unique_id("dsubk")
         self.persistent_subscriber(broker, sub_id, [("dur/#", 1)]).disconnect()
         total = self.PUBLISHERS * self.PER
@@ -600,6 +601,10 @@ class KillAtSeveralPoints(DurabilityTestCase):
             self.assertEqual(order, sorted(order), "publisher %d: first arrivals out of order" % i)
         self.assertTrue(any(f.startswith("checkpoint-") for f in files),
                         "no checkpoint was written: %r" % files)
+        self.after_all_rounds(broker)
+
+    def after_all_rounds(self, broker):
+        pass
 
     @staticmethod
     def lock_pid(broker):
@@ -1118,6 +1123,27 @@ class Recovery(DurabilityTestCase):
         self.kill_and_restart(broker)
         self.assertEqual(self.retained_under(broker, "dur/none"), {})
         self.reconnect(broker, sub_id, present=0)
+
+
+class KillAtSeveralPointsWithPreallocatedSegments(KillAtSeveralPoints):
+    """The same with storage.preallocate: segments are zero-filled ahead of time, so a kill
+    leaves the active one at its full size with zeros after its last record, which recovery
+    must read as the end of the log (and `mqbase check` as no problem)."""
+
+    STORAGE = dict(KillAtSeveralPoints.STORAGE, preallocate=True)
+
+    def after_all_rounds(self, broker):
+        self.kill(broker)
+        last = segments(broker.data_dir)[-1]
+        full = os.path.getsize(last) == self.STORAGE["segment_size"]
+        code, out = self.check_dir(broker)
+        self.assertEqual(code, 0, out)
+        self.assertIn("ok:", out)
+        self.assertNotIn("torn", out)
+        if full:  # the kill left a preallocated segment at its full size: zeros after the log
+            self.assertIn("preallocated space from offset", out)
+        broker.restart()
+        self.assertNotIn("torn record", broker.stderr_of_run())
 
 
 class CommandLineBurst(DurabilityTestCase):

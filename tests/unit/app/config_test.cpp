@@ -135,6 +135,36 @@ port = 1884
   EXPECT_EQ(c.server.listeners[0].port, 1884);
 }
 
+TEST(ConfigTest, StorageKeysAndTheirEffect) {
+  Config d;
+  EXPECT_EQ(d.storage.durability, store::Durability::sync);
+  EXPECT_FALSE(d.storage.preallocate) << "off unless asked for (docs/durability.md)";
+  Config c = load(R"(
+[storage]
+durability = "batch"
+batch_interval_ms = 25
+segment_size = 1048576
+preallocate = true
+checkpoint_bytes = 8388608
+queue_in_memory = 500
+disk_budget = 1073741824
+)");
+  EXPECT_EQ(c.storage.durability, store::Durability::batch);
+  EXPECT_EQ(c.storage.batch_interval_ms, 25u);
+  EXPECT_EQ(c.storage.segment_bytes, 1048576u);
+  EXPECT_TRUE(c.storage.preallocate);
+  EXPECT_EQ(c.storage.checkpoint_bytes, 8388608u);
+  EXPECT_EQ(c.storage.queue_in_memory, 500u);
+  EXPECT_EQ(c.storage.disk_budget, 1073741824u);
+
+  std::string e = error_of("[storage]\npreallocate = 1\n");
+  EXPECT_THAT(e, HasSubstr("test.toml:2:"));
+  EXPECT_THAT(e, HasSubstr("storage.preallocate"));
+  EXPECT_THAT(e, HasSubstr("expected true or false"));
+  EXPECT_THAT(error_of("[storage]\npreallocate = \"yes\"\n"), HasSubstr("expected true or false"));
+  EXPECT_THAT(error_of("[storage]\ndurability = \"fast\"\n"), HasSubstr("must be one of sync, batch, none"));
+}
+
 TEST(ConfigTest, OneKeyChangesOnlyItself) {
   Config c = load("[limits]\nmax_inflight_messages = 7\n");
   EXPECT_EQ(c.limits.max_inflight_messages, 7u);

@@ -269,6 +269,88 @@ TEST(StoreTest, RotatesAcrossSegments) {
   EXPECT_EQ(report.last_lsn, 1000u);
 }
 
+TEST(StoreTest, PreallocatedSegmentsHoldTheLogAndAreCutToItWhenClosed) {
+  for (bool preallocate : {true, false}) {
+    TempDir dir;
+    auto o = options_for(dir.path(), Durability::sync);
+    o.segment_bytes = 64 * 1024;
+    o.checkpoint_bytes = 1ull << 40;
+    o.preallocate = preallocate;
+    KvMap want;
+    uint64_t prepared = 0;
+    {
+      auto store = Store::open(o);
+      std::vector<Lsn> lsns;
+      for (int i = 0; i < 4000; ++i) {
+        std::string k = "key" + std::to_string(i % 500), v = std::string(100, char('a' + i % 26));
+        lsns.push_back(store->write(put(k, v)));
+        want[k] = v;
+        // Wait now and then, as acknowledgements do: the helper gets time to fill the next file.
+        if (i % 64 == 63) {
+          ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= lsns.back(); }));
+        }
+      }
+      prepared = store->stats().preallocated_segments;
+    }
+    if (preallocate) {
+      EXPECT_GE(prepared, 2u) << "segments should have been filled ahead of time";
+    } else {
+      EXPECT_EQ(prepared, 0u);
+    }
+    EXPECT_FALSE(fs::exists(dir.wal() + "/next-segment.tmp")) << "a prepared file is deleted at close";
+    Lsn expect_lsn = 1;
+    for (const auto& s : segment_paths(dir.path())) {
+      // Closed segments hold their records and nothing after them.
+      auto records = parse_records(s);
+      uint64_t end = kFileHeaderSize;
+      for (const auto& r : records) {
+        EXPECT_EQ(r.lsn, expect_lsn++) << s;
+        end += r.size;
+      }
+      EXPECT_EQ(fs::file_size(s), end) << s;
+    }
+    RecoveryReport report;
+    EXPECT_EQ(reopen_contents(o, &report), want);
+    EXPECT_EQ(report.last_lsn, 4000u);
+    EXPECT_TRUE(report.warnings.empty());
+  }
+}
+
+TEST(StoreTest, APreallocatedSegmentLeftByACrashEndsAtItsZeros) {
+  // What kill -9 leaves: the active segment at its full preallocated size, zeros after its
+  // last record, and perhaps next-segment.tmp. Both open cleanly, the zeros cut off.
+  TempDir dir;
+  auto o = options_for(dir.path(), Durability::sync);
+  o.segment_bytes = 64 * 1024;
+  o.checkpoint_bytes = 1ull << 40;
+  o.preallocate = true;
+  TempDir copy;
+  Lsn durable = 0;
+  {
+    auto store = Store::open(o);
+    Lsn last = 0;
+    for (int i = 0; i < 3000 && store->stats().preallocated_segments < 2; ++i) {
+      last = store->write(put("k" + std::to_string(i), std::string(200, 'v')));
+      if (i % 32 == 31) {
+        ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= last; }));
+      }
+    }
+    ASSERT_GE(store->stats().preallocated_segments, 2u);
+    ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= last; }));
+    durable = last;
+    copy_wal(dir.path(), copy.path());
+  }
+  std::string active = segment_paths(copy.path()).back();
+  uint64_t size = fs::file_size(active);
+  EXPECT_EQ(size, o.segment_bytes) << "the copy holds the active segment at its preallocated size";
+  RecoveryReport report;
+  KvMap got = reopen_contents(options_for(copy.path()), &report);
+  EXPECT_EQ(report.last_lsn, durable);
+  EXPECT_EQ(got.size(), durable);
+  EXPECT_TRUE(report.warnings.empty()) << report.warnings[0];
+  EXPECT_LT(fs::file_size(active), size) << "the zeros are cut at open";
+}
+
 TEST(StoreTest, CheckpointThenReopen) {
   TempDir dir;
   auto o = options_for(dir.path());
@@ -293,8 +375,10 @@ TEST(StoreTest, CheckpointThenReopen) {
     write_round(*store, 1);
     EXPECT_TRUE(store->checkpoint());
     EXPECT_EQ(store->stats().checkpoints, 1u);
-    // What remains: the checkpoint and the segment opened after it.
+    // What remains: the checkpoint and the segment opened after it (and perhaps the next
+    // segment, filled with zeros ahead of time).
     auto names = wal_names(dir.path());
+    std::erase(names, "next-segment.tmp");
     ASSERT_EQ(names.size(), 2u);
     EXPECT_TRUE(names[0].ends_with(".log"));
     EXPECT_TRUE(names[1].starts_with("checkpoint-"));

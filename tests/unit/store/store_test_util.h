@@ -163,7 +163,8 @@ class FaultFileOps : public FileOps {
   std::atomic<int> segment_write_errno{0};
   // ... after writing this many bytes of the request first (a torn write); -1: none.
   std::atomic<int> torn_write_bytes{-1};
-  // open of a new segment (*.log.tmp) fails with this errno (0: no fault).
+  // open of a new segment (*.log.tmp, or the preallocated next-segment.tmp when it is taken
+  // into use) fails with this errno (0: no fault).
   std::atomic<int> new_segment_errno{0};
   // fdatasync of segment files fails with this errno (0: no fault).
   std::atomic<int> segment_sync_errno{0};
@@ -186,7 +187,7 @@ class FaultFileOps : public FileOps {
 
   int open(const std::string& path, int flags, mode_t mode) override {
     if (crash_step()) return -1;
-    if (new_segment_errno.load() != 0 && path.ends_with(".log.tmp")) {
+    if (new_segment_errno.load() != 0 && (path.ends_with(".log.tmp") || path.ends_with("/next-segment.tmp"))) {
       errno = new_segment_errno.load();
       return -1;
     }
