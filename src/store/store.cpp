@@ -71,6 +71,16 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   // A new segment per open: the last one (perhaps just cut at a torn tail) is never appended to.
   store->writer_->start(state.last_segment_number + 1, state.last_lsn + 1);
   store->checkpointer_->start(state.checkpoint_number, std::move(state.later_segments));
+  if (!rep.skipped.empty()) {
+    // The skip must stick: until a checkpoint covers them, the damaged segments would stop
+    // the next start (a restart by systemd, a kill -9) all over again.
+    bool ok = store->checkpoint();
+    if (options.log)
+      options.log(ok ? "recovery: wrote a checkpoint of what was recovered and deleted the damaged segments: the "
+                       "next start needs no --recover-skip-corrupt"
+                     : "recovery: the checkpoint after skipping corrupt records failed: the next start will "
+                       "need --recover-skip-corrupt again");
+  }
   return store;
 }
 
