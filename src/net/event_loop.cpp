@@ -1,19 +1,18 @@
 #include "net/event_loop.h"
 
-#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <string>
 
 #include "net/connection.h"
+#include "store/thread_setup.h"
 
 namespace mqbase::net {
 
@@ -70,9 +69,7 @@ EventLoop* EventLoop::current() { return t_current; }
 
 void EventLoop::start_thread() {
   thread_ = std::thread([this] {
-    char name[16];
-    std::snprintf(name, sizeof name, "mqbase-loop%u", index_);
-    pthread_setname_np(pthread_self(), name);
+    store::name_this_thread(("mqbase-loop" + std::to_string(index_)).c_str());
     t_current = this;
     ioc_.run();
     t_current = nullptr;

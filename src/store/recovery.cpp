@@ -46,6 +46,15 @@ void Recovery::remove_file(const std::string& name, const char* why) {
     log("recovery: deleted wal/" + name + " (" + why + ")");
 }
 
+bool Recovery::cut_segment(const std::string& name, uint64_t offset, bool sync) {
+  int fd = io_.open(wal_dir_ + "/" + name, O_WRONLY);
+  bool ok = fd >= 0 && io_.ftruncate(fd, static_cast<off_t>(offset)) == 0 && (!sync || io_.fdatasync(fd) == 0);
+  int err = errno;
+  if (fd >= 0) io_.close(fd);
+  errno = err;
+  return ok;
+}
+
 void Recovery::corruption(const std::string& what) {
   if (!options_.skip_corrupt) throw StoreError(what);
   report_.skipped.push_back(what);
@@ -134,24 +143,16 @@ void Recovery::replay_segment(uint64_t number, bool last, Lsn& expected, Recover
   if (r.header_ok && r.records > 0) state.last_lsn = r.last_lsn;
   else if (r.header_ok && state.last_lsn < r.last_lsn) state.last_lsn = r.last_lsn;
   uint64_t size = r.file_size;
-  if (r.zero_tail_offset && modify_) {
-    // The unused rest of a preallocated segment: cut it so the file holds only the log.
-    uint64_t cut = *r.zero_tail_offset;
-    int fd = io_.open(wal_dir_ + "/" + name, O_WRONLY);
-    bool ok = fd >= 0 && io_.ftruncate(fd, static_cast<off_t>(cut)) == 0;
-    if (fd >= 0) io_.close(fd);
-    if (ok) size = cut;
-  }
+  // Zeros after the last record (a preallocated segment's unused rest): cut quietly, and a cut
+  // that fails is harmless (they read as the end again). A torn tail must go for good.
+  if (r.zero_tail_offset && modify_ && cut_segment(name, *r.zero_tail_offset, false)) size = *r.zero_tail_offset;
   if (r.torn_offset) {
     uint64_t cut = *r.torn_offset;
     warn("torn record at wal/" + name + " offset " + std::to_string(cut) + ": " + (modify_ ? "truncated " : "ignored ") +
          std::to_string(r.file_size - cut) + " bytes (" + r.torn_reason + ")");
     if (modify_) {
-      int fd = io_.open(wal_dir_ + "/" + name, O_WRONLY);
-      bool ok = fd >= 0 && io_.ftruncate(fd, static_cast<off_t>(cut)) == 0 && io_.fdatasync(fd) == 0;
-      int err = errno;
-      if (fd >= 0) io_.close(fd);
-      if (!ok) throw StoreError("cannot truncate wal/" + name + " at offset " + std::to_string(cut) + ": " + errno_text(err));
+      if (!cut_segment(name, cut, true))
+        throw StoreError("cannot truncate wal/" + name + " at offset " + std::to_string(cut) + ": " + errno_text(errno));
       size = cut;
     }
   }

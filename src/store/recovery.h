@@ -49,6 +49,8 @@ class Recovery {
   bool load_checkpoint(uint64_t number, RecoveredState& state, Lsn& covered);
   void replay_segment(uint64_t number, bool last, Lsn& expected, RecoveredState& state);
   void corruption(const std::string& what);
+  // Truncates wal/<name> at `offset` (and fdatasyncs it when `sync`); false with errno set.
+  bool cut_segment(const std::string& name, uint64_t offset, bool sync);
   void progress(uint64_t file_offset);
 
   const StoreOptions& options_;

@@ -1,4 +1,5 @@
-// thread_setup: what the store's background threads say about themselves to the OS. A name
+// thread_setup: what the server's threads (the store's, and the event loops' names) say about
+// themselves to the OS. A name
 // (shown by top -H, ps -L, gdb and perf) and, for work that may wait, a lower priority: a
 // checkpoint or a segment being zero-filled must not take the core from an event loop, whose
 // latency every acknowledgement waits on. (RocksDB lowers its compaction threads the same way.)

@@ -301,7 +301,6 @@ void WalWriter::fail(int err, const char* what, std::string_view rest) {
         errno_text(errno) + " (the retry overwrites the bytes after it)");
   subtract_bytes(wal_bytes_, file_size_ - synced_size_);
   file_size_ = synced_size_;  // a preallocated segment is one no more
-  preallocated_ = false;
   written_size_ = synced_size_;
   written_lsn_ = synced_lsn_;
   std::string restore = std::move(unsynced_);
@@ -346,7 +345,6 @@ WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
   cut_preallocated();
   const uint64_t closed_file_size = file_size_;
   io_.close(fd_);
-  preallocated_ = prepared;
   file_size_ = prepared ? options_.segment_bytes : kFileHeaderSize;
   if (prep_state_.load(std::memory_order_acquire) == prep_failed) {
     if (prep_thread_.joinable()) prep_thread_.join();
@@ -361,13 +359,19 @@ WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
 }
 
 int WalWriter::create_segment(uint64_t number, Lsn first_lsn) {
+  std::string tmp_path = options_.wal_dir + "/" + segment_file_name(number) + ".tmp";
+  int fd = io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC);
+  if (fd < 0) return -1;
+  fd = install_segment(fd, tmp_path, number, first_lsn);
+  if (fd >= 0) wal_bytes_.fetch_add(kFileHeaderSize, std::memory_order_relaxed);
+  return fd;
+}
+
+int WalWriter::install_segment(int fd, const std::string& tmp_path, uint64_t number, Lsn first_lsn) {
   // Written under a temporary name and renamed once synced: a segment with its final name
   // always has a whole header.
   std::string final_path = options_.wal_dir + "/" + segment_file_name(number);
-  std::string tmp_path = final_path + ".tmp";
   std::string header = encode_file_header({FileKind::segment, number, first_lsn});
-  int fd = io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC);
-  if (fd < 0) return -1;
   if (!write_all(io_, fd, header.data(), header.size(), 0) || io_.fdatasync(fd) != 0 ||
       io_.rename(tmp_path, final_path) != 0) {
     int err = errno;
@@ -384,12 +388,11 @@ int WalWriter::create_segment(uint64_t number, Lsn first_lsn) {
     errno = err;
     return -1;
   }
-  wal_bytes_.fetch_add(kFileHeaderSize, std::memory_order_relaxed);
   return fd;
 }
 
 void WalWriter::cut_preallocated() {
-  if (!preallocated_ || file_size_ <= written_size_) return;
+  if (file_size_ <= written_size_) return;  // not preallocated, or filled
   if (io_.ftruncate(fd_, static_cast<off_t>(written_size_)) != 0) return;
   subtract_bytes(wal_bytes_, file_size_ - written_size_);
   file_size_ = written_size_;
@@ -445,21 +448,13 @@ void WalWriter::prepare_file() {
 int WalWriter::activate_prepared(uint64_t number, Lsn first_lsn) {
   if (prep_thread_.joinable()) prep_thread_.join();
   prep_state_.store(prep_idle, std::memory_order_relaxed);
-  // As create_segment(): the header is synced before the file gets its final name, and the
-  // name is durable before a record is written into it. (Opened again through io_, which
-  // the helper did not use.)
-  std::string final_path = options_.wal_dir + "/" + segment_file_name(number);
-  std::string header = encode_file_header({FileKind::segment, number, first_lsn});
+  // Opened again through io_, which the helper did not use. Counted in wal_bytes_ since it
+  // was prepared: on failure the file is gone and so are its bytes.
   int fd = io_.open(prepared_path(), O_WRONLY);
-  if (fd < 0 || !write_all(io_, fd, header.data(), header.size(), 0) || io_.fdatasync(fd) != 0 ||
-      io_.rename(prepared_path(), final_path) != 0) {
-    if (fd >= 0) io_.close(fd);
-    if (FileOps::posix().unlink(prepared_path()) == 0) subtract_bytes(wal_bytes_, options_.segment_bytes);
-    return -1;
-  }
-  if (!fsync_dir(io_, options_.wal_dir)) {
-    io_.close(fd);
-    if (io_.unlink(final_path) == 0) subtract_bytes(wal_bytes_, options_.segment_bytes);
+  if (fd >= 0) fd = install_segment(fd, prepared_path(), number, first_lsn);
+  if (fd < 0) {
+    FileOps::posix().unlink(prepared_path());  // if the open failed, install_segment did not
+    subtract_bytes(wal_bytes_, options_.segment_bytes);
     return -1;
   }
   preallocated_segments_.fetch_add(1, std::memory_order_relaxed);

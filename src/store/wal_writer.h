@@ -102,13 +102,17 @@ class WalWriter {
   bool sync_active();
   RotateResult rotate_segment(bool relieve_budget);
   int create_segment(uint64_t number, Lsn first_lsn);
+  // Writes the header into `fd` (open on `tmp_path`), syncs, renames it to segment `number`'s
+  // name and syncs the directory. Returns fd, or -1 with fd closed and the file deleted.
+  int install_segment(int fd, const std::string& tmp_path, uint64_t number, Lsn first_lsn);
   // Preallocation: starts the helper when the active segment is half full and there is room.
   void maybe_prepare();
   // The helper thread's body: writes and syncs next-segment.tmp; sets prep_state_.
   void prepare_file();
   // Turns the prepared file into segment `number`; -1 (and deletes it) on failure.
   int activate_prepared(uint64_t number, Lsn first_lsn);
-  // A preallocated active segment: ftruncate to written_size_ (what recovery would do).
+  // A preallocated active segment (file_size_ > written_size_): ftruncate to written_size_
+  // (what recovery would do).
   void cut_preallocated();
   // Ends the helper; deletes a prepared or half-written file.
   void discard_prepared();
@@ -151,7 +155,7 @@ class WalWriter {
   uint64_t segment_number_ = 0;
   uint64_t written_size_ = 0;  // bytes in the active segment
   uint64_t synced_size_ = 0;   // of which fdatasync'd
-  uint64_t file_size_ = 0;     // the file's size (a preallocated one is larger than written_size_)
+  uint64_t file_size_ = 0;     // the file's size: larger than written_size_ while preallocated
   Lsn written_lsn_ = 0;        // last LSN written to the active segment
   Lsn synced_lsn_ = 0;
   std::string unsynced_;       // batch mode: the bytes in [synced_size_, written_size_)
@@ -162,7 +166,6 @@ class WalWriter {
   Clock::time_point next_prepare_check_{};
   uint64_t failed_attempts_ = 0;
   bool rotation_failing_ = false;  // creating the next segment failed (logged once)
-  bool preallocated_ = false;      // the active segment was prepared: cut it to written_size_ when closed
 
   // Preallocation. prep_state_: 0 idle, 1 the helper is writing, 2 prepared (synced, closed,
   // counted in wal_bytes_), 3 it failed (retried after the next rotation). The writer thread

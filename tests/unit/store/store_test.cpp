@@ -1,10 +1,12 @@
 // Store end to end: writes survive a reopen (from 8 threads, last value wins, deletes stay
 // deleted, LSNs contiguous), group commit (far fewer fdatasyncs than records), batch and none
 // modes, the data directory lock, segment rotation, checkpoints (explicit and background),
-// records of callers' own types, the disk budget, progress logging, and the write statuses.
+// records of callers' own types, the disk budget, progress logging, the write statuses,
+// preallocated segments, and the names and priorities of the store's threads.
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -269,13 +271,19 @@ TEST(StoreTest, RotatesAcrossSegments) {
   EXPECT_EQ(report.last_lsn, 1000u);
 }
 
+// Sync mode with 64 KiB segments, preallocated or not, and no background checkpoint.
+StoreOptions small_segments(const std::string& dir, bool preallocate) {
+  auto o = options_for(dir, Durability::sync);
+  o.segment_bytes = 64 * 1024;
+  o.checkpoint_bytes = 1ull << 40;
+  o.preallocate = preallocate;
+  return o;
+}
+
 TEST(StoreTest, PreallocatedSegmentsHoldTheLogAndAreCutToItWhenClosed) {
   for (bool preallocate : {true, false}) {
     TempDir dir;
-    auto o = options_for(dir.path(), Durability::sync);
-    o.segment_bytes = 64 * 1024;
-    o.checkpoint_bytes = 1ull << 40;
-    o.preallocate = preallocate;
+    auto o = small_segments(dir.path(), preallocate);
     KvMap want;
     uint64_t prepared = 0;
     {
@@ -320,10 +328,7 @@ TEST(StoreTest, APreallocatedSegmentLeftByACrashEndsAtItsZeros) {
   // What kill -9 leaves: the active segment at its full preallocated size, zeros after its
   // last record, and perhaps next-segment.tmp. Both open cleanly, the zeros cut off.
   TempDir dir;
-  auto o = options_for(dir.path(), Durability::sync);
-  o.segment_bytes = 64 * 1024;
-  o.checkpoint_bytes = 1ull << 40;
-  o.preallocate = true;
+  auto o = small_segments(dir.path(), true);
   TempDir copy;
   Lsn durable = 0;
   {
@@ -349,6 +354,50 @@ TEST(StoreTest, APreallocatedSegmentLeftByACrashEndsAtItsZeros) {
   EXPECT_EQ(got.size(), durable);
   EXPECT_TRUE(report.warnings.empty()) << report.warnings[0];
   EXPECT_LT(fs::file_size(active), size) << "the zeros are cut at open";
+}
+
+TEST(StoreTest, NoSegmentIsPreallocatedThatTheDiskBudgetCannotHold) {
+  // A prepared segment needs room for two (the active one and the zeros) within the budget.
+  TempDir dir;
+  auto o = small_segments(dir.path(), true);
+  o.disk_budget = 2 * o.segment_bytes + 16 * 1024;
+  {
+    auto store = Store::open(o);
+    Lsn last = 0;
+    for (int i = 0; i < 500; ++i) {  // about 110 KiB: past one rotation, under the budget
+      WriteStatus st;
+      last = store->write(put("k" + std::to_string(i), std::string(200, 'v')), &st);
+      ASSERT_EQ(st, WriteStatus::ok) << i;
+      if (i % 32 == 31) {
+        ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= last; }));
+      }
+    }
+    ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= last; }));
+    EXPECT_GE(segment_paths(dir.path()).size(), 2u) << "the log rotated";
+    EXPECT_EQ(store->stats().preallocated_segments, 0u);
+    EXPECT_FALSE(fs::exists(dir.wal() + "/next-segment.tmp"));
+  }
+}
+
+TEST(StoreTest, BackgroundThreadsAreNamedAndTheCheckpointerYields) {
+  TempDir dir;
+  auto store = Store::open(options_for(dir.path(), Durability::sync));
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, 0);
+  std::map<std::string, int> nice;  // thread name -> nice value
+  ASSERT_TRUE(eventually([&] {
+    nice.clear();
+    for (auto& e : fs::directory_iterator("/proc/self/task")) {
+      std::string name = read_file(e.path().string() + "/comm");
+      while (!name.empty() && name.back() == '\n') name.pop_back();
+      errno = 0;
+      int n = ::getpriority(PRIO_PROCESS, static_cast<id_t>(std::stoi(e.path().filename().string())));
+      if (errno == 0) nice[name] = n;
+    }
+    return nice.count("mqbase-wal") && nice.count("mqbase-ckpt") && nice["mqbase-ckpt"] != base;
+  }));
+  EXPECT_EQ(nice["mqbase-wal"], base) << "the writer keeps the server's priority";
+  EXPECT_EQ(nice["mqbase-ckpt"], std::min(base + 10, 19));
 }
 
 TEST(StoreTest, CheckpointThenReopen) {
