@@ -1,8 +1,8 @@
-// thread_setup: what the server's threads (the store's, and the event loops' names) say about
-// themselves to the OS. A name
-// (shown by top -H, ps -L, gdb and perf) and, for work that may wait, a lower priority: a
-// checkpoint or a segment being zero-filled must not take the core from an event loop, whose
-// latency every acknowledgement waits on. (RocksDB lowers its compaction threads the same way.)
+// thread_setup: what the server's threads say about themselves to the OS. A name (the store's
+// threads and the event loops; shown by top -H, ps -L, gdb and perf) and, for work that may
+// wait, a lower priority: a checkpoint or a segment being zero-filled must not take the core
+// from an event loop, whose latency every acknowledgement waits on. (RocksDB lowers its
+// compaction threads the same way.)
 // Thread-safety: each call affects the calling thread only.
 #pragma once
 
