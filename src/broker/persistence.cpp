@@ -588,6 +588,13 @@ Recovered Persistence::load() {
         if (st != p.states.end()) drop(seq_key('p', client_id, seq)), p.states.erase(st);
         continue;
       }
+      // A state of another incarnation is stale: its message is queued, not in flight.
+      if (st != p.states.end() && std::get<0>(st->second) != inc) {
+        ++out.stale_records;
+        drop(seq_key('p', client_id, seq));
+        p.states.erase(st);
+        st = p.states.end();
+      }
       // Past the first in_memory messages of a queue, the rest goes to the spill file as it is
       // (its expiry is checked when it is read back). In flight (a 'p' state) stays in memory.
       if (st == p.states.end() && in_memory && (p.spill || p.entries.size() >= in_memory)) {
@@ -614,11 +621,15 @@ Recovered Persistence::load() {
         continue;
       }
       if (st != p.states.end()) {
-        auto [si, state, id] = st->second;
-        if (si == inc && e.qos == 2) {
+        const HeldState state = std::get<1>(st->second);
+        const uint16_t id = std::get<2>(st->second);
+        if (e.qos == 2) {
           e.state = state == HeldState::pubrel_sent ? HeldState::pubrel_sent : HeldState::publish_sent;
           e.packet_id = id;
           if (e.state == HeldState::pubrel_sent) e.msg.reset();
+        } else {  // only QoS 2 has states
+          ++out.stale_records;
+          drop(seq_key('p', client_id, seq));
         }
         p.states.erase(st);
       }

@@ -415,15 +415,23 @@ void Session::send_new(Queued q) {
     // QoS 2: a restart must resend it under the same id, or the client could take it twice;
     // and it goes out only once that is on disk (see InflightState::publish_stored).
     Lsn lsn = persist_->put_sent(client_id_, incarnation_, q.seq, id);
-    if (persist_->acks_wait() && lsn > persist_->durable_lsn()) {
+    if (persist_->acks_wait()) {
+      const Lsn durable = persist_->durable_lsn();
       bool first = std::none_of(inflight_.begin(), inflight_.end(),
                                 [](const Inflight& f) { return f.state == InflightState::publish_stored; });
-      inflight_.push_back({id, InflightState::publish_stored, std::move(q.msg), std::move(q.delivery), q.seq, lsn});
-      if (lsn == kLsnPending)
-        persist_->note_pending(this, q.seq);  // its LSN comes with Persistence::end_batch()
-      else if (first)
-        link_->await_durable(lsn);
-      return;
+      // Behind earlier ones still waiting, it waits too, even when its own record is already
+      // durable (the writer can sync it before this line) or was refused (lsn 0): sent at
+      // once, it would overtake them, and a publisher's messages would arrive out of order.
+      if (lsn > durable || !first) {
+        inflight_.push_back({id, InflightState::publish_stored, std::move(q.msg), std::move(q.delivery), q.seq, lsn});
+        if (lsn == kLsnPending)
+          persist_->note_pending(this, q.seq);  // its LSN comes with Persistence::end_batch()
+        else if (lsn <= durable)
+          send_stored(durable);  // the earlier ones that are durable, in order, then this one
+        else if (first)
+          link_->await_durable(lsn);
+        return;
+      }
     }
   }
   if (!send_publish(*q.msg, q.delivery, id, false)) {
@@ -462,10 +470,10 @@ void Session::send_stored(Lsn durable) {
       continue;
     }
     if (it->lsn > durable) {
+      // Nothing behind it goes first: the order they went in flight is the order they go out.
       // kLsnPending: its batch is not written yet; Persistence::end_batch() calls stored_at().
-      if (!waiting && it->lsn != kLsnPending) waiting = it->lsn;
-      ++it;
-      continue;
+      if (it->lsn != kLsnPending) waiting = it->lsn;
+      break;
     }
     if (!send_publish(*it->msg, it->delivery, it->packet_id, false)) {
       forget_durable(it->seq);

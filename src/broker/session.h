@@ -251,8 +251,8 @@ class Session {
   }
   // Sends the kept CONNACK, the resends, and what the window takes of the queue.
   void start_locked();
-  // Sends the publish_stored entries whose records are durable at `durable`; asks the link to
-  // call back for the rest.
+  // Sends the publish_stored entries whose records are durable at `durable`, in their order,
+  // up to the first that is not; asks the link to call back for the rest.
   void send_stored(Lsn durable);
   // Sends `q` under a new packet id and puts it in flight.
   void send_new(Queued q);

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "broker/broker.h"
 #include "fake_link.h"
 #include "mqtt/encoder.h"
+#include "store/file_ops.h"
 
 namespace mqbase::broker {
 namespace {
@@ -35,9 +38,12 @@ struct Life {
   std::vector<MessagePtr> wills;
 
   // `in_memory`: Persistence::set_spill()'s, with the spill files in dir/spill (0: none).
-  Life(const std::string& dir, store::Durability mode = store::Durability::sync, size_t in_memory = 0) {
+  // `io`: the store's file operations (fault injection); null: POSIX.
+  Life(const std::string& dir, store::Durability mode = store::Durability::sync, size_t in_memory = 0,
+       store::FileOps* io = nullptr) {
     store::StoreOptions o;
     o.dir = dir;
+    o.io = io;
     o.durability = mode;
     store = store::Store::open(o);
     persist = std::make_unique<Persistence>(*store);
@@ -188,6 +194,34 @@ TEST_F(PersistenceTest, ALongQueueWaitsOnDiskPastQueueInMemoryAndComesBackInOrde
   EXPECT_EQ(third.recovered.sessions[0].held(), 0u);
 }
 
+// A QoS 2 state record of an older incarnation under the seq of a queued message (left by a
+// crash between a Clean Start and the deletes of the old records) is stale: it must not keep
+// that message in memory past storage.queue_in_memory, ahead of the spilled ones before it.
+TEST_F(PersistenceTest, AStaleQos2StateDoesNotPullAQueuedMessageAheadOfTheSpill) {
+  constexpr int kMessages = 50, kInMemory = 10;
+  std::vector<std::string> want;
+  for (int i = 0; i < kMessages; ++i) want.push_back("m" + std::to_string(i));
+  {
+    Life life(dir_, store::Durability::sync, kInMemory);
+    auto link = std::make_shared<FakeLink>();
+    auto c = life.connect("sub", link);
+    ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {1}}}));
+    life.broker->disconnect(c.session, c.generation);
+    for (const auto& m : want) life.broker->publish(make_message("t", m, 1, false));
+    // seq 40 (m39) also has a "PUBLISH sent" state, of another incarnation.
+    Persistence::reset_tracker();
+    life.persist->put_sent("sub", c.session->incarnation() + 7, 40, 123);
+    life.wait_durable();
+  }
+  Life life(dir_, store::Durability::sync, kInMemory);
+  ASSERT_EQ(life.recovered.sessions.size(), 1u);
+  EXPECT_EQ(life.recovered.sessions[0].entries.size(), size_t(kInMemory));
+  EXPECT_GE(life.recovered.stale_records, 1u);
+  auto link = std::make_shared<FakeLink>();
+  auto c = life.connect("sub", link);
+  EXPECT_EQ(drain(c, link), want);
+}
+
 TEST_F(PersistenceTest, SpilledMessagesThatArriveWhileTheQueueDrainsKeepTheirPlace) {
   // Big payloads, so the spill file is written (64 KiB buffer) and read back from the file.
   constexpr int kInMemory = 8;
@@ -283,6 +317,57 @@ TEST_F(PersistenceTest, OutgoingQos2KeepsItsPacketIdAndItsPubrelState) {
   EXPECT_EQ(again.payload, "two");
   EXPECT_EQ(again.packet_id, second_id);  // the same id: the client may already hold it
   EXPECT_TRUE(again.dup);
+}
+
+// fdatasync of log segments fails with EIO while `fail_syncs` is set: the log is failing, what
+// was appended waits, and new records are refused until a retry succeeds.
+class FailingSyncs : public store::FileOps {
+ public:
+  std::atomic<bool> fail_syncs{false};
+  int fdatasync(int fd) override {
+    if (fail_syncs.load()) {
+      errno = EIO;
+      return -1;
+    }
+    return store::FileOps::fdatasync(fd);
+  }
+};
+
+// A QoS 2 message to a durable session goes out only once its records are on disk; one that
+// follows it never goes first, whatever became of its own record. Regression: send_new sent a
+// message directly when its record was refused (lsn 0), or when the writer had synced it
+// before the check, ahead of earlier ones still waiting for on_durable -- seen as "826 before
+// 815" in the kill -9 QoS 2 crash test.
+TEST_F(PersistenceTest, AQos2MessageNeverOvertakesOneWaitingForTheDisk) {
+  FailingSyncs io;
+  Life life(dir_, store::Durability::sync, 0, &io);
+  auto link = std::make_shared<FakeLink>();
+  auto c = life.connect("sub", link);
+  ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {2}}}));
+  link->take();
+  io.fail_syncs = true;
+  Persistence::reset_tracker();
+  life.broker->publish(make_message("t", "one", 2, false));
+  const Lsn one = Persistence::tracker().needed;
+  ASSERT_GT(one, 0u);
+  // The writer's fdatasync fails: "one" waits, and the log refuses new records.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (life.store->accepting() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_FALSE(life.store->accepting());
+  life.broker->publish(make_message("t", "two", 2, false));  // its records are refused
+  EXPECT_TRUE(publishes(link->take()).empty()) << "\"two\" went out ahead of \"one\"";
+  // The disk comes back: the writer's retry makes "one" durable; both go, in order.
+  io.fail_syncs = false;
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (life.store->durable_lsn() < one && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GE(life.store->durable_lsn(), one);
+  c.session->on_durable(life.store->durable_lsn());  // what the link's loop does
+  auto p = publishes(link->take());
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].payload, "one");
+  EXPECT_EQ(p[1].payload, "two");
 }
 
 TEST_F(PersistenceTest, IncomingQos2IdsSurviveSoAResendIsNotRoutedTwice) {
