@@ -44,7 +44,8 @@ microbench: release
 	./build/release/bench/micro/mqbase_microbench $(ARGS)
 
 fuzz: setup
-	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600}
+	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz codec
+	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz columns
 
 clean:
 	rm -rf build

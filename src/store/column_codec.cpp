@@ -1,0 +1,656 @@
+// column_codec: see column_codec.h; the byte layouts are in docs/store-format.md#column-blocks.
+#include "store/column_codec.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace mqbase::store::columns {
+namespace {
+
+using u128 = unsigned __int128;
+
+// ---- bytes -------------------------------------------------------------------------------
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view& in, uint64_t& v) {
+  uint64_t result = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    if (i >= in.size()) return false;
+    const uint64_t byte = static_cast<uint8_t>(in[i]);
+    if (i == 9 && byte > 1) return false;  // past 64 bits
+    result |= (byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      in.remove_prefix(i + 1);
+      v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t unzigzag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+
+void put_signed(std::string& out, int64_t v) { put_varint(out, zigzag(v)); }
+bool get_signed(std::string_view& in, int64_t& v) {
+  uint64_t u;
+  if (!get_varint(in, u)) return false;
+  v = unzigzag(u);
+  return true;
+}
+
+bool get_u8(std::string_view& in, uint8_t& v) {
+  if (in.empty()) return false;
+  v = static_cast<uint8_t>(in[0]);
+  in.remove_prefix(1);
+  return true;
+}
+
+// A count of values: at most kMaxValues, and (when each value takes at least a byte or a
+// bit of the input) no more than the input can hold.
+bool get_count(std::string_view& in, size_t& n) {
+  uint64_t v;
+  if (!get_varint(in, v) || v > kMaxValues) return false;
+  n = static_cast<size_t>(v);
+  return true;
+}
+
+void check_count(size_t n) {
+  if (n > kMaxValues) throw std::length_error("column block of " + std::to_string(n) + " values (the most is " +
+                                              std::to_string(kMaxValues) + ")");
+}
+
+unsigned width_of(uint64_t range) { return range == 0 ? 0 : 64 - static_cast<unsigned>(std::countl_zero(range)); }
+
+// ---- bit packing: n values of `width` bits, least significant bit first -----------------
+
+void pack(const uint64_t* v, size_t n, unsigned width, std::string& out) {
+  if (width == 0 || n == 0) return;
+  const size_t start = out.size();
+  out.resize(start + (static_cast<u128>(n) * width + 7) / 8);
+  char* p = out.data() + start;
+  u128 acc = 0;
+  unsigned bits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    acc |= static_cast<u128>(v[i]) << bits;
+    bits += width;
+    while (bits >= 8) {
+      *p++ = static_cast<char>(static_cast<uint8_t>(acc));
+      acc >>= 8;
+      bits -= 8;
+    }
+  }
+  if (bits) *p = static_cast<char>(static_cast<uint8_t>(acc));
+}
+
+// Reads n values of `width` bits from the front of `in` (advancing it) into out[0..n).
+bool unpack(std::string_view& in, size_t n, unsigned width, uint64_t* out) {
+  if (width > 64) return false;
+  if (width == 0) {
+    std::fill(out, out + n, 0);
+    return true;
+  }
+  const size_t bytes = static_cast<size_t>((static_cast<u128>(n) * width + 7) / 8);
+  if (bytes > in.size()) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+  u128 acc = 0;
+  unsigned bits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    while (bits < width) {
+      acc |= static_cast<u128>(*p++) << bits;
+      bits += 8;
+    }
+    out[i] = static_cast<uint64_t>(acc) & mask;
+    acc >>= width;
+    bits -= width;
+  }
+  in.remove_prefix(bytes);
+  return true;
+}
+
+// ---- integers: frame of reference over values, deltas or deltas of deltas ----------------
+
+// Frame of reference: the minimum, a width, the offsets from it packed.
+void put_for(std::string& out, const int64_t* v, size_t n, std::vector<uint64_t>& scratch) {
+  if (n == 0) return;
+  const auto [lo, hi] = std::minmax_element(v, v + n);
+  const int64_t base = *lo;
+  const unsigned width = width_of(static_cast<uint64_t>(*hi) - static_cast<uint64_t>(base));
+  put_signed(out, base);
+  out.push_back(static_cast<char>(width));
+  scratch.resize(n);
+  for (size_t i = 0; i < n; ++i) scratch[i] = static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(base);
+  pack(scratch.data(), n, width, out);
+}
+
+bool get_for(std::string_view& in, size_t n, int64_t* out) {
+  if (n == 0) return true;
+  int64_t base;
+  uint8_t width;
+  if (!get_signed(in, base) || !get_u8(in, width) || width > 64) return false;
+  auto* u = reinterpret_cast<uint64_t*>(out);
+  if (!unpack(in, n, width, u)) return false;
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(u[i] + static_cast<uint64_t>(base));
+  return true;
+}
+
+// Bits a frame of reference over [lo, hi] takes per value.
+unsigned for_width(int64_t lo, int64_t hi) { return width_of(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)); }
+
+int64_t wrapping_sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b)); }
+int64_t wrapping_add(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
+
+void encode_ints_into(std::span<const int64_t> v, std::string& out) {
+  const size_t n = v.size();
+  check_count(n);
+  // One pass: the ranges of the values, their deltas and their deltas of deltas (with
+  // wrapping arithmetic, which the decoder undoes exactly).
+  int64_t vlo = 0, vhi = 0, dlo = 0, dhi = 0, ddlo = 0, ddhi = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i == 0) {
+      vlo = vhi = v[0];
+      continue;
+    }
+    vlo = std::min(vlo, v[i]);
+    vhi = std::max(vhi, v[i]);
+    const int64_t d = wrapping_sub(v[i], v[i - 1]);
+    if (i == 1) {
+      dlo = dhi = d;
+      continue;
+    }
+    dlo = std::min(dlo, d);
+    dhi = std::max(dhi, d);
+    const int64_t dd = wrapping_sub(d, wrapping_sub(v[i - 1], v[i - 2]));
+    if (i == 2) {
+      ddlo = ddhi = dd;
+      continue;
+    }
+    ddlo = std::min(ddlo, dd);
+    ddhi = std::max(ddhi, dd);
+  }
+  // Packed bits of each; the two header values the delta forms add are small next to a block.
+  const u128 bits_for = static_cast<u128>(for_width(vlo, vhi)) * n;
+  const u128 bits_delta = n >= 2 ? static_cast<u128>(for_width(dlo, dhi)) * (n - 1) + 32 : ~u128{0};
+  const u128 bits_delta2 = n >= 3 ? static_cast<u128>(for_width(ddlo, ddhi)) * (n - 2) + 64 : ~u128{0};
+  thread_local std::vector<uint64_t> scratch;
+  thread_local std::vector<int64_t> diffs;
+  if (bits_delta2 < bits_delta && bits_delta2 < bits_for) {
+    out.push_back(static_cast<char>(Encoding::int_delta2));
+    put_varint(out, n);
+    put_signed(out, v[0]);
+    put_signed(out, wrapping_sub(v[1], v[0]));
+    diffs.resize(n - 2);
+    for (size_t i = 2; i < n; ++i) diffs[i - 2] = wrapping_sub(wrapping_sub(v[i], v[i - 1]), wrapping_sub(v[i - 1], v[i - 2]));
+    put_for(out, diffs.data(), n - 2, scratch);
+  } else if (bits_delta < bits_for) {
+    out.push_back(static_cast<char>(Encoding::int_delta));
+    put_varint(out, n);
+    put_signed(out, v[0]);
+    diffs.resize(n - 1);
+    for (size_t i = 1; i < n; ++i) diffs[i - 1] = wrapping_sub(v[i], v[i - 1]);
+    put_for(out, diffs.data(), n - 1, scratch);
+  } else {
+    out.push_back(static_cast<char>(Encoding::int_for));
+    put_varint(out, n);
+    put_for(out, v.data(), n, scratch);
+  }
+}
+
+bool decode_ints_from(std::string_view& in, std::vector<int64_t>& out) {
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(in, enc) || !get_count(in, n)) return false;
+  out.resize(n);
+  switch (static_cast<Encoding>(enc)) {
+    case Encoding::int_for:
+      return get_for(in, n, out.data());
+    case Encoding::int_delta: {
+      if (n == 0) return false;  // the encoder writes int_for then
+      if (!get_signed(in, out[0]) || !get_for(in, n - 1, out.data() + 1)) return false;
+      for (size_t i = 1; i < n; ++i) out[i] = wrapping_add(out[i - 1], out[i]);
+      return true;
+    }
+    case Encoding::int_delta2: {
+      if (n < 2) return false;
+      int64_t delta;
+      if (!get_signed(in, out[0]) || !get_signed(in, delta) || !get_for(in, n - 2, out.data() + 2)) return false;
+      out[1] = wrapping_add(out[0], delta);
+      for (size_t i = 2; i < n; ++i) {
+        delta = wrapping_add(delta, out[i]);
+        out[i] = wrapping_add(out[i - 1], delta);
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// ---- doubles: ALP, or Gorilla XOR --------------------------------------------------------
+
+// 10^e, exact as doubles up to 10^22.
+constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                             1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+constexpr unsigned kMaxExponent = 18;
+
+uint64_t bits_of(double d) { return std::bit_cast<uint64_t>(d); }
+
+// v as an integer i with i / 10^e == v to the bit; false when there is none (NaN, +-Inf,
+// -0.0, more than e decimals, or too large for the 53 bits a double holds exactly).
+bool alp_encode(double v, unsigned e, int64_t& i) {
+  const double p = v * kPow10[e];
+  if (!(std::fabs(p) < 9007199254740992.0)) return false;  // 2^53; also NaN and Inf
+  i = static_cast<int64_t>(std::nearbyint(p));
+  return bits_of(static_cast<double>(i) / kPow10[e]) == bits_of(v);
+}
+
+// The exponent that turns the most of a sample of `v` into integers (the smallest, among
+// equals), and how many of the sample did.
+unsigned alp_exponent(std::span<const double> v, size_t& good, size_t& sampled) {
+  constexpr size_t kSample = 64;
+  const size_t step = std::max<size_t>(1, v.size() / kSample);
+  unsigned best = 0;
+  good = 0;
+  sampled = 0;
+  for (size_t i = 0; i < v.size(); i += step) ++sampled;
+  for (unsigned e = 0; e <= kMaxExponent; ++e) {
+    size_t ok = 0;
+    int64_t unused;
+    for (size_t i = 0; i < v.size(); i += step) ok += alp_encode(v[i], e, unused);
+    if (ok > good) {
+      good = ok;
+      best = e;
+      if (ok == sampled) break;  // a larger exponent cannot do better, only cost bits
+    }
+  }
+  return best;
+}
+
+// Bits, least significant first, into a byte string.
+class BitWriter {
+ public:
+  explicit BitWriter(std::string& out) : out_(out) {}
+  void put(uint64_t v, unsigned n) {  // n <= 64
+    if (n == 0) return;
+    if (n < 64) v &= (uint64_t{1} << n) - 1;
+    acc_ |= static_cast<u128>(v) << bits_;
+    bits_ += n;
+    while (bits_ >= 8) {
+      out_.push_back(static_cast<char>(static_cast<uint8_t>(acc_)));
+      acc_ >>= 8;
+      bits_ -= 8;
+    }
+  }
+  void flush() {
+    if (bits_) out_.push_back(static_cast<char>(static_cast<uint8_t>(acc_)));
+    acc_ = 0;
+    bits_ = 0;
+  }
+
+ private:
+  std::string& out_;
+  u128 acc_ = 0;
+  unsigned bits_ = 0;
+};
+
+class BitReader {
+ public:
+  explicit BitReader(std::string_view in) : p_(reinterpret_cast<const uint8_t*>(in.data())), left_(in.size()) {}
+  bool get(unsigned n, uint64_t& v) {  // n <= 64
+    while (bits_ < n) {
+      if (left_ == 0) return false;
+      acc_ |= static_cast<u128>(*p_++) << bits_;
+      --left_;
+      bits_ += 8;
+    }
+    v = n == 64 ? static_cast<uint64_t>(acc_) : static_cast<uint64_t>(acc_) & ((uint64_t{1} << n) - 1);
+    acc_ >>= n;
+    bits_ -= n;
+    return true;
+  }
+  size_t bits_left() const { return left_ * 8 + bits_; }
+
+ private:
+  const uint8_t* p_;
+  size_t left_;
+  u128 acc_ = 0;
+  unsigned bits_ = 0;
+};
+
+// Gorilla: the first value whole, then each one's XOR with the one before: 0 for the same
+// value; 10 and the meaningful bits when they fit the previous window of leading and trailing
+// zeros; 11, 5 bits of leading zeros, 6 bits of length - 1, and the meaningful bits otherwise.
+void encode_xor(std::span<const double> v, std::string& out) {
+  out.push_back(static_cast<char>(Encoding::double_xor));
+  put_varint(out, v.size());
+  std::string stream;
+  BitWriter w(stream);
+  uint64_t prev = 0;
+  unsigned prev_lead = 65, prev_trail = 0;  // 65: no window yet
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint64_t b = bits_of(v[i]);
+    if (i == 0) {
+      w.put(b, 64);
+      prev = b;
+      continue;
+    }
+    const uint64_t x = b ^ prev;
+    prev = b;
+    if (x == 0) {
+      w.put(0, 1);
+      continue;
+    }
+    const unsigned lead = std::min(31u, static_cast<unsigned>(std::countl_zero(x)));
+    const unsigned trail = static_cast<unsigned>(std::countr_zero(x));
+    if (prev_lead <= 64 && lead >= prev_lead && trail >= prev_trail) {
+      w.put(0b01, 2);  // bits "1" then "0", least significant first
+      w.put(x >> prev_trail, 64 - prev_lead - prev_trail);
+    } else {
+      const unsigned len = 64 - lead - trail;
+      w.put(0b11, 2);
+      w.put(lead, 5);
+      w.put(len - 1, 6);
+      w.put(x >> trail, len);
+      prev_lead = lead;
+      prev_trail = trail;
+    }
+  }
+  w.flush();
+  put_varint(out, stream.size());
+  out.append(stream);
+}
+
+bool decode_xor(std::string_view& in, size_t n, std::vector<double>& out) {
+  uint64_t bytes;
+  if (!get_varint(in, bytes) || bytes > in.size()) return false;
+  BitReader r(in.substr(0, bytes));
+  in.remove_prefix(bytes);
+  if (n > 0 && (n - 1) > r.bits_left()) return false;  // at least a bit per value
+  out.resize(n);
+  uint64_t prev = 0;
+  unsigned lead = 0, trail = 0;
+  bool window = false;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b;
+    if (i == 0) {
+      if (!r.get(64, b)) return false;
+    } else {
+      uint64_t bit;
+      if (!r.get(1, bit)) return false;
+      if (bit == 0) {
+        b = prev;
+      } else {
+        if (!r.get(1, bit)) return false;
+        if (bit == 1) {
+          uint64_t l, len;
+          if (!r.get(5, l) || !r.get(6, len)) return false;
+          lead = static_cast<unsigned>(l);
+          ++len;
+          if (lead + len > 64) return false;
+          trail = 64 - lead - static_cast<unsigned>(len);
+          window = true;
+        } else if (!window) {
+          return false;
+        }
+        uint64_t m;
+        if (!r.get(64 - lead - trail, m)) return false;
+        b = prev ^ (m << trail);
+      }
+    }
+    out[i] = std::bit_cast<double>(b);
+    prev = b;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- public ------------------------------------------------------------------------------
+
+void encode_ints(std::span<const int64_t> values, std::string& out) { encode_ints_into(values, out); }
+
+bool decode_ints(std::string_view& in, std::vector<int64_t>& out) {
+  std::string_view rest = in;
+  if (!decode_ints_from(rest, out)) return false;
+  in = rest;
+  return true;
+}
+
+void encode_doubles(std::span<const double> values, std::string& out) {
+  const size_t n = values.size();
+  check_count(n);
+  size_t good, sampled;
+  const unsigned e = alp_exponent(values, good, sampled);
+  // Mostly not decimals (measured data with full precision, random values): XOR.
+  if (n > 0 && good * 2 < sampled) return encode_xor(values, out);
+  thread_local std::vector<int64_t> ints;
+  thread_local std::vector<uint32_t> exceptions;
+  ints.resize(n);
+  exceptions.clear();
+  int64_t last = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t v;
+    if (alp_encode(values[i], e, v)) {
+      ints[i] = last = v;
+    } else {
+      ints[i] = last;  // a filler that keeps the deltas small
+      exceptions.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  // More exceptions than the sample showed: XOR is smaller past a quarter.
+  if (exceptions.size() * 4 > n) return encode_xor(values, out);
+  out.push_back(static_cast<char>(Encoding::double_alp));
+  put_varint(out, n);
+  out.push_back(static_cast<char>(e));
+  encode_ints_into(ints, out);
+  put_varint(out, exceptions.size());
+  uint32_t prev = 0;
+  for (uint32_t pos : exceptions) {
+    put_varint(out, pos - prev);
+    prev = pos;
+    char raw[8];
+    std::memcpy(raw, &values[pos], 8);
+    out.append(raw, 8);
+  }
+}
+
+bool decode_doubles(std::string_view& in, std::vector<double>& out) {
+  std::string_view rest = in;
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(rest, enc) || !get_count(rest, n)) return false;
+  if (static_cast<Encoding>(enc) == Encoding::double_xor) {
+    if (!decode_xor(rest, n, out)) return false;
+    in = rest;
+    return true;
+  }
+  if (static_cast<Encoding>(enc) != Encoding::double_alp) return false;
+  uint8_t e;
+  thread_local std::vector<int64_t> ints;
+  if (!get_u8(rest, e) || e > kMaxExponent || !decode_ints_from(rest, ints) || ints.size() != n) return false;
+  out.resize(n);
+  const double scale = kPow10[e];
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<double>(ints[i]) / scale;
+  uint64_t count;
+  if (!get_varint(rest, count) || count > n) return false;
+  uint64_t pos = 0;
+  for (uint64_t k = 0; k < count; ++k) {
+    uint64_t step;
+    if (!get_varint(rest, step) || rest.size() < 8) return false;
+    pos += step;
+    if (pos >= n || (k > 0 && step == 0)) return false;
+    std::memcpy(&out[pos], rest.data(), 8);
+    rest.remove_prefix(8);
+  }
+  in = rest;
+  return true;
+}
+
+void encode_bools(std::span<const uint8_t> values, std::string& out) {
+  check_count(values.size());
+  out.push_back(static_cast<char>(Encoding::bool_bits));
+  put_varint(out, values.size());
+  BitWriter w(out);
+  for (uint8_t b : values) w.put(b ? 1 : 0, 1);
+  w.flush();
+}
+
+bool decode_bools(std::string_view& in, std::vector<uint8_t>& out) {
+  std::string_view rest = in;
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(rest, enc) || static_cast<Encoding>(enc) != Encoding::bool_bits || !get_count(rest, n)) return false;
+  const size_t bytes = (n + 7) / 8;
+  if (bytes > rest.size()) return false;
+  out.resize(n);
+  for (size_t i = 0; i < n; ++i) out[i] = (static_cast<uint8_t>(rest[i / 8]) >> (i % 8)) & 1;
+  rest.remove_prefix(bytes);
+  in = rest;
+  return true;
+}
+
+void encode_strings(std::span<const std::string_view> values, std::string& out) {
+  const size_t n = values.size();
+  check_count(n);
+  size_t total = 0;
+  for (auto s : values) total += s.size();
+  if (total > kMaxStringBytes)
+    throw std::length_error("column block of " + std::to_string(total) + " string bytes (the most is " +
+                            std::to_string(kMaxStringBytes) + ")");
+  std::unordered_map<std::string_view, uint32_t> ids;
+  thread_local std::vector<uint64_t> index;
+  index.resize(n);
+  std::vector<std::string_view> dict;
+  for (size_t i = 0; i < n && dict.size() * 2 <= n; ++i) {
+    auto [it, added] = ids.try_emplace(values[i], static_cast<uint32_t>(dict.size()));
+    if (added) dict.push_back(values[i]);
+    index[i] = it->second;
+  }
+  if (dict.size() * 2 > n || n == 0) {  // mostly distinct: the values as they are
+    out.push_back(static_cast<char>(Encoding::string_plain));
+    put_varint(out, n);
+    for (auto s : values) {
+      put_varint(out, s.size());
+      out.append(s);
+    }
+    return;
+  }
+  out.push_back(static_cast<char>(Encoding::string_dict));
+  put_varint(out, n);
+  put_varint(out, dict.size());
+  for (auto s : dict) {
+    put_varint(out, s.size());
+    out.append(s);
+  }
+  const unsigned width = width_of(dict.size() - 1);
+  out.push_back(static_cast<char>(width));
+  pack(index.data(), n, width, out);
+}
+
+bool decode_strings(std::string_view& in, std::vector<std::string>& out) {
+  std::string_view rest = in;
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(rest, enc) || !get_count(rest, n)) return false;
+  auto get_string = [&](std::string_view& s) {
+    uint64_t len;
+    if (!get_varint(rest, len) || len > rest.size()) return false;
+    s = rest.substr(0, len);
+    rest.remove_prefix(len);
+    return true;
+  };
+  if (static_cast<Encoding>(enc) == Encoding::string_plain) {
+    if (n > rest.size()) return false;  // a byte each at least
+    out.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::string_view s;
+      if (!get_string(s)) return false;
+      out[i].assign(s);
+    }
+    in = rest;
+    return true;
+  }
+  if (static_cast<Encoding>(enc) != Encoding::string_dict) return false;
+  size_t d;
+  if (!get_count(rest, d) || d == 0 || d > rest.size()) return false;
+  std::vector<std::string_view> dict(d);
+  for (auto& s : dict)
+    if (!get_string(s)) return false;
+  uint8_t width;
+  if (!get_u8(rest, width) || width > 32) return false;
+  thread_local std::vector<uint64_t> index;
+  index.resize(n);
+  if (!unpack(rest, n, width, index.data())) return false;
+  // What the block expands to is bounded as the encoder bounds it.
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (index[i] >= d) return false;
+    total += dict[index[i]].size();
+    if (total > kMaxStringBytes) return false;
+  }
+  out.resize(n);
+  for (size_t i = 0; i < n; ++i) out[i].assign(dict[index[i]]);
+  in = rest;
+  return true;
+}
+
+std::optional<Encoding> encoding_of(std::string_view block) {
+  if (block.empty()) return std::nullopt;
+  const auto e = static_cast<uint8_t>(block[0]);
+  if (e < static_cast<uint8_t>(Encoding::int_for) || e > static_cast<uint8_t>(Encoding::string_plain)) return std::nullopt;
+  return static_cast<Encoding>(e);
+}
+
+IntStats int_stats(std::span<const int64_t> values) {
+  IntStats s;
+  if (values.empty()) return s;
+  s.count = static_cast<uint32_t>(values.size());
+  s.first = values.front();
+  s.last = values.back();
+  s.min = s.max = values.front();
+  for (int64_t v : values) {
+    s.min = std::min(s.min, v);
+    s.max = std::max(s.max, v);
+    if (!s.sum_overflowed && __builtin_add_overflow(s.sum, v, &s.sum)) s.sum_overflowed = true;
+  }
+  if (s.sum_overflowed) s.sum = 0;
+  return s;
+}
+
+DoubleStats double_stats(std::span<const double> values) {
+  DoubleStats s;
+  if (values.empty()) return s;
+  s.count = static_cast<uint32_t>(values.size());
+  s.first = values.front();
+  s.last = values.back();
+  bool any = false;
+  for (double v : values) {
+    if (std::isnan(v)) {
+      ++s.nans;
+      continue;
+    }
+    if (!any) {
+      s.min = s.max = v;
+      any = true;
+    } else {
+      s.min = std::min(s.min, v);
+      s.max = std::max(s.max, v);
+    }
+    s.sum += v;
+  }
+  return s;
+}
+
+}  // namespace mqbase::store::columns

@@ -1,0 +1,85 @@
+// column_codec: how a block of one column of a time-series table is compressed, and the
+// statistics kept beside it (docs/store-format.md#column-blocks). The tables (issue 11) cut
+// each series into blocks of up to a few thousand rows and store every column of a block
+// with one of these encoders:
+//
+//   integers and times  frame-of-reference bit-packing of the values, of their deltas, or of
+//                       their deltas of deltas: whichever is smallest. Regular timestamps
+//                       (every 10 s) take 0 bits per row; counters take their step's bits.
+//   doubles             ALP (Afroozeh et al., SIGMOD 2023): a value with few decimals is an
+//                       integer times 10^-e; those integers are packed as above, and the
+//                       values that do not round-trip exactly (NaN, +-Inf, -0.0, too many
+//                       digits) are kept raw as exceptions. When most values are exceptions
+//                       (random doubles), Gorilla XOR (Pelkonen et al., VLDB 2015) instead.
+//   booleans            one bit each (as bytes 0 and 1 in memory, for the executor's sake).
+//   strings             a dictionary of the block's distinct values and bit-packed indices;
+//                       plain (length-prefixed) when most values are distinct.
+//
+// Every encoding is lossless to the bit (NaN payloads and -0.0 included). Decoders take
+// untrusted bytes (a damaged file): they return false on anything malformed, never read
+// outside their input, and never allocate more than the input can describe.
+//
+// Nulls are not the codecs' business: a nullable column stores a validity bitmap
+// (encode_bools) and the codec sees only the non-null values.
+//
+// Thread-safety: pure functions.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mqbase::store::columns {
+
+// Limits of one block, which the encoders enforce (std::length_error) and the decoders check:
+// values in it, and bytes its strings add up to. Tables cut blocks well below both.
+inline constexpr size_t kMaxValues = 65536;
+inline constexpr size_t kMaxStringBytes = size_t{256} << 20;
+
+// The first byte of every encoded block: which encoding follows.
+enum class Encoding : uint8_t {
+  int_for = 1,        // frame of reference: min, bit width, packed (v - min)
+  int_delta = 2,      // first value, then the deltas as int_for
+  int_delta2 = 3,     // first value, first delta, then the deltas of deltas as int_for
+  double_alp = 4,     // exponent, the integers (an int block), exceptions
+  double_xor = 5,     // Gorilla XOR bit stream
+  bool_bits = 6,      // count, one bit each
+  string_dict = 7,    // dictionary, then its indices bit-packed
+  string_plain = 8,   // length-prefixed values
+};
+
+// Appends the block of `values` to `out`.
+void encode_ints(std::span<const int64_t> values, std::string& out);
+void encode_doubles(std::span<const double> values, std::string& out);
+void encode_bools(std::span<const uint8_t> values, std::string& out);  // 0: false, else true
+void encode_strings(std::span<const std::string_view> values, std::string& out);
+
+// Decode one block from the front of `in` (advancing it past the block) into `out`
+// (replacing what it held). False when the bytes are not a block of that type.
+bool decode_ints(std::string_view& in, std::vector<int64_t>& out);
+bool decode_doubles(std::string_view& in, std::vector<double>& out);
+bool decode_bools(std::string_view& in, std::vector<uint8_t>& out);  // 0 or 1
+bool decode_strings(std::string_view& in, std::vector<std::string>& out);
+
+// The encoding of an encoded block (its first byte), or nullopt.
+std::optional<Encoding> encoding_of(std::string_view block);
+
+// Statistics of a block, kept beside it so that aggregates over whole blocks need not decode
+// them. Of the non-null values; `count` 0: none.
+struct IntStats {
+  uint32_t count = 0;
+  int64_t min = 0, max = 0, first = 0, last = 0;
+  int64_t sum = 0;
+  bool sum_overflowed = false;  // the sum left int64: decode to sum wider
+};
+struct DoubleStats {
+  uint32_t count = 0;
+  uint32_t nans = 0;  // NaN is in count but not in min, max or sum
+  double min = 0, max = 0, first = 0, last = 0, sum = 0;
+};
+IntStats int_stats(std::span<const int64_t> values);
+DoubleStats double_stats(std::span<const double> values);
+
+}  // namespace mqbase::store::columns

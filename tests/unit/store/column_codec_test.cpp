@@ -1,0 +1,364 @@
+// The column codecs of the time-series tables: every encoding round-trips to the bit (edge
+// values included), picks the small form for the data it is made for, refuses damaged bytes
+// without reading past them, and keeps block statistics right.
+#include "store/column_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace mqbase::store::columns {
+namespace {
+
+using Lim = std::numeric_limits<int64_t>;
+using DLim = std::numeric_limits<double>;
+
+std::string enc_ints(const std::vector<int64_t>& v) {
+  std::string out;
+  encode_ints(v, out);
+  return out;
+}
+std::string enc_doubles(const std::vector<double>& v) {
+  std::string out;
+  encode_doubles(v, out);
+  return out;
+}
+
+void expect_ints_round_trip(const std::vector<int64_t>& v) {
+  std::string block = enc_ints(v);
+  block += "tail";  // a decoder stops at its block's end
+  std::string_view in = block;
+  std::vector<int64_t> got{42};
+  ASSERT_TRUE(decode_ints(in, got));
+  EXPECT_EQ(got, v);
+  EXPECT_EQ(in, "tail");
+}
+
+// Doubles compare by their bits: NaN payloads and -0.0 must come back as they were.
+void expect_doubles_round_trip(const std::vector<double>& v) {
+  std::string block = enc_doubles(v);
+  block += "tail";
+  std::string_view in = block;
+  std::vector<double> got;
+  ASSERT_TRUE(decode_doubles(in, got));
+  ASSERT_EQ(got.size(), v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    ASSERT_EQ(std::bit_cast<uint64_t>(got[i]), std::bit_cast<uint64_t>(v[i])) << "value " << i << ": " << v[i];
+  EXPECT_EQ(in, "tail");
+}
+
+TEST(ColumnCodec, IntegersRoundTripIncludingTheExtremes) {
+  expect_ints_round_trip({});
+  expect_ints_round_trip({7});
+  expect_ints_round_trip({Lim::min()});
+  expect_ints_round_trip({Lim::min(), Lim::max()});
+  expect_ints_round_trip({Lim::max(), Lim::min(), Lim::max(), 0, -1, Lim::min()});
+  expect_ints_round_trip({0, 0, 0, 0, 0});
+  expect_ints_round_trip(std::vector<int64_t>(10000, Lim::min()));
+  std::vector<int64_t> alternating;
+  for (int i = 0; i < 1000; ++i) alternating.push_back(i % 2 ? Lim::max() : Lim::min());
+  expect_ints_round_trip(alternating);
+  std::mt19937_64 rng(1);
+  std::vector<int64_t> random;
+  for (int i = 0; i < 5000; ++i) random.push_back(static_cast<int64_t>(rng()));
+  expect_ints_round_trip(random);
+  std::vector<int64_t> small;
+  for (int i = 0; i < 5000; ++i) small.push_back(static_cast<int64_t>(rng() % 17) - 8);
+  expect_ints_round_trip(small);
+}
+
+TEST(ColumnCodec, RegularTimestampsTakeNoBitsPerRow) {
+  std::vector<int64_t> t;
+  const int64_t start = 1'764'000'000'000'000'000;  // ns
+  for (int i = 0; i < 4096; ++i) t.push_back(start + int64_t{i} * 10'000'000'000);
+  std::string block = enc_ints(t);
+  EXPECT_NE(encoding_of(block), Encoding::int_for);  // deltas (of deltas): all the same
+  EXPECT_LT(block.size(), 32u);  // the header only
+  expect_ints_round_trip(t);
+  // Jitter of up to a millisecond around the 10 s grid: the deltas of deltas' bits.
+  std::mt19937_64 rng(2);
+  for (auto& x : t) x += static_cast<int64_t>(rng() % 1'000'000);
+  block = enc_ints(t);
+  EXPECT_LT(block.size(), t.size() * 3 + 32) << "about 21 bits a row";
+  expect_ints_round_trip(t);
+  // Rows every 10 s whose interval itself drifts by a nanosecond a row: only the deltas of
+  // deltas are constant.
+  t.clear();
+  int64_t at = start, step = 10'000'000'000;
+  for (int i = 0; i < 4096; ++i) t.push_back(at += step++);
+  block = enc_ints(t);
+  EXPECT_EQ(encoding_of(block), Encoding::int_delta2);
+  EXPECT_LT(block.size(), 32u);
+  expect_ints_round_trip(t);
+}
+
+TEST(ColumnCodec, CountersTakeTheirStepsBitsAndRandomValuesTheirRange) {
+  std::vector<int64_t> counter;
+  int64_t c = 1'000'000'000;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 4096; ++i) counter.push_back(c += static_cast<int64_t>(rng() % 8));
+  std::string block = enc_ints(counter);
+  EXPECT_EQ(encoding_of(block), Encoding::int_delta);
+  EXPECT_LE(block.size(), 4096u * 3 / 8 + 32);  // 3 bits a value
+  std::vector<int64_t> levels;
+  for (int i = 0; i < 4096; ++i) levels.push_back(100 + static_cast<int64_t>(rng() % 200));
+  block = enc_ints(levels);
+  EXPECT_EQ(encoding_of(block), Encoding::int_for);
+  EXPECT_LE(block.size(), 4096u + 32);  // 8 bits a value
+}
+
+TEST(ColumnCodec, DoublesRoundTripToTheBit) {
+  const double nan = DLim::quiet_NaN();
+  const double payload_nan = std::bit_cast<double>(uint64_t{0x7ff8'0000'dead'beef});
+  expect_doubles_round_trip({});
+  expect_doubles_round_trip({1.5});
+  expect_doubles_round_trip({-0.0});
+  expect_doubles_round_trip({0.0, -0.0, 0.0});
+  expect_doubles_round_trip({nan, payload_nan, -nan});
+  expect_doubles_round_trip({DLim::infinity(), -DLim::infinity(), 1.25, 2.5});
+  expect_doubles_round_trip({DLim::denorm_min(), -DLim::denorm_min(), DLim::min() / 3, DLim::min(), DLim::max(),
+                             DLim::lowest(), DLim::epsilon()});
+  expect_doubles_round_trip({0.1, 0.2, 0.1 + 0.2, 1e-300, 1e300, 123456789.123456789});
+  expect_doubles_round_trip(std::vector<double>(10000, 21.5));
+  expect_doubles_round_trip(std::vector<double>(3000, nan));
+  // Decimals with a few exceptions in among them: ALP with the exceptions kept raw.
+  std::vector<double> mixed;
+  for (int i = 0; i < 1000; ++i) mixed.push_back(i % 97 == 0 ? nan : i % 89 == 0 ? -0.0 : (i % 400) / 100.0);
+  EXPECT_EQ(encoding_of(enc_doubles(mixed)), Encoding::double_alp);
+  expect_doubles_round_trip(mixed);
+  // Full-precision random values: XOR.
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> u(-1e6, 1e6);
+  std::vector<double> random;
+  for (int i = 0; i < 5000; ++i) random.push_back(u(rng));
+  EXPECT_EQ(encoding_of(enc_doubles(random)), Encoding::double_xor);
+  expect_doubles_round_trip(random);
+  // Random bit patterns: every kind of double, NaNs and subnormals among them.
+  std::vector<double> bits;
+  for (int i = 0; i < 5000; ++i) bits.push_back(std::bit_cast<double>(rng()));
+  expect_doubles_round_trip(bits);
+  // Half decimals, half not: either way it must come back.
+  std::vector<double> half;
+  for (int i = 0; i < 4000; ++i) half.push_back(i % 2 ? u(rng) : i / 100.0);
+  expect_doubles_round_trip(half);
+}
+
+// Issue 11's target for regular sensor data: at most 2 bytes a point for a random walk with
+// two decimals.
+TEST(ColumnCodec, ARandomWalkWithTwoDecimalsTakesUnderTwoBytesAPoint) {
+  std::mt19937_64 rng(5);
+  std::vector<double> walk;
+  int64_t cents = 2150;
+  for (int i = 0; i < 4096; ++i) {
+    cents += static_cast<int64_t>(rng() % 21) - 10;  // +-0.10
+    walk.push_back(static_cast<double>(cents) / 100.0);
+  }
+  std::string block = enc_doubles(walk);
+  EXPECT_EQ(encoding_of(block), Encoding::double_alp);
+  EXPECT_LE(block.size(), walk.size() * 2);
+  EXPECT_LE(block.size(), walk.size() * 5 / 8 + 32) << "5 bits a step of +-10";
+  expect_doubles_round_trip(walk);
+  // A constant: nothing per point.
+  EXPECT_LT(enc_doubles(std::vector<double>(4096, 21.5)).size(), 32u);
+}
+
+TEST(ColumnCodec, BooleansAreABitEach) {
+  std::vector<uint8_t> v;
+  for (int i = 0; i < 1001; ++i) v.push_back(i % 3 == 0);
+  std::string block;
+  encode_bools(v, block);
+  EXPECT_LE(block.size(), 1001u / 8 + 4);
+  block += "x";
+  std::string_view in = block;
+  std::vector<uint8_t> got;
+  ASSERT_TRUE(decode_bools(in, got));
+  EXPECT_EQ(got, v);
+  EXPECT_EQ(in, "x");
+}
+
+void expect_strings_round_trip(const std::vector<std::string>& v, std::optional<Encoding> want = std::nullopt) {
+  std::vector<std::string_view> views(v.begin(), v.end());
+  std::string block;
+  encode_strings(views, block);
+  if (want) {
+    EXPECT_EQ(encoding_of(block), *want);
+  }
+  block += "!";
+  std::string_view in = block;
+  std::vector<std::string> got;
+  ASSERT_TRUE(decode_strings(in, got));
+  EXPECT_EQ(got, v);
+  EXPECT_EQ(in, "!");
+}
+
+TEST(ColumnCodec, StringsByDictionaryOrPlain) {
+  expect_strings_round_trip({});
+  expect_strings_round_trip({""});
+  expect_strings_round_trip({"", "", "", ""}, Encoding::string_dict);
+  std::vector<std::string> tags;
+  for (int i = 0; i < 3000; ++i) tags.push_back("truck_" + std::to_string(i % 50));
+  expect_strings_round_trip(tags, Encoding::string_dict);
+  std::vector<std::string_view> views(tags.begin(), tags.end());
+  std::string block;
+  encode_strings(views, block);
+  EXPECT_LT(block.size(), 3000u * 6 / 8 + 50 * 10 + 16) << "6 bits an index and the dictionary";
+  std::vector<std::string> distinct;
+  for (int i = 0; i < 300; ++i) distinct.push_back("{\"seq\":" + std::to_string(i) + "}");
+  expect_strings_round_trip(distinct, Encoding::string_plain);
+  std::string binary("a\0b\xff\x80", 5);
+  expect_strings_round_trip({binary, binary, "", binary});
+  // 1 MiB values, repeated and not.
+  std::string big(1 << 20, 'x');
+  std::string big2 = big;
+  big2.back() = 'y';
+  expect_strings_round_trip({big, big, big2, big});
+  expect_strings_round_trip({big, big2});
+}
+
+TEST(ColumnCodec, BlocksOverTheLimitsAreRefusedByTheEncoder) {
+  std::vector<int64_t> too_many(kMaxValues + 1);
+  std::string out;
+  EXPECT_THROW(encode_ints(too_many, out), std::length_error);
+  std::vector<int64_t> most(kMaxValues, 5);
+  encode_ints(most, out);
+  std::string_view in = out;
+  std::vector<int64_t> got;
+  ASSERT_TRUE(decode_ints(in, got));
+  EXPECT_EQ(got.size(), kMaxValues);
+}
+
+// Every strict prefix of a valid block is refused (the lengths are all explicit), and so is
+// the wrong decoder; none reads past its input (ASan and the fuzzer check that part).
+TEST(ColumnCodec, TruncatedOrForeignBlocksAreRefused) {
+  std::mt19937_64 rng(6);
+  std::vector<std::string> blocks;
+  std::vector<int64_t> ints;
+  for (int i = 0; i < 300; ++i) ints.push_back(static_cast<int64_t>(rng() % 100000));
+  blocks.push_back(enc_ints(ints));
+  std::vector<double> walk;
+  for (int i = 0; i < 300; ++i) walk.push_back(i % 50 == 0 ? DLim::quiet_NaN() : (1000 + i * 3 % 17) / 100.0);
+  blocks.push_back(enc_doubles(walk));
+  std::vector<double> random;
+  for (int i = 0; i < 300; ++i) random.push_back(std::bit_cast<double>(rng() >> 2));
+  blocks.push_back(enc_doubles(random));
+  std::vector<uint8_t> bools(300, 1);
+  std::string b;
+  encode_bools(bools, b);
+  blocks.push_back(b);
+  std::vector<std::string_view> strs;
+  for (int i = 0; i < 300; ++i) strs.push_back(i % 2 ? "alpha" : "beta");
+  b.clear();
+  encode_strings(strs, b);
+  blocks.push_back(b);
+  std::vector<std::string> plain;
+  for (int i = 0; i < 300; ++i) plain.push_back(std::to_string(rng()));
+  strs.assign(plain.begin(), plain.end());
+  b.clear();
+  encode_strings(strs, b);
+  blocks.push_back(b);
+
+  for (const auto& block : blocks) {
+    for (size_t len = 0; len < block.size(); ++len) {
+      // A private copy of exactly `len` bytes: ASan catches a read past it.
+      std::unique_ptr<char[]> copy(new char[len ? len : 1]);
+      std::memcpy(copy.get(), block.data(), len);
+      std::string_view in(copy.get(), len);
+      std::vector<int64_t> i;
+      std::vector<double> d;
+      std::vector<uint8_t> bo;
+      std::vector<std::string> s;
+      auto a = in, c = in, e = in, f = in;
+      EXPECT_FALSE(decode_ints(a, i) || decode_doubles(c, d) || decode_bools(e, bo) || decode_strings(f, s))
+          << "encoding " << int(block[0]) << " cut to " << len << " of " << block.size();
+    }
+  }
+  // Each block is taken only by its own decoder.
+  std::string_view in = blocks[0];
+  std::vector<double> d;
+  EXPECT_FALSE(decode_doubles(in, d));
+  std::vector<std::string> s;
+  in = blocks[1];
+  EXPECT_FALSE(decode_strings(in, s));
+  EXPECT_FALSE(encoding_of(""));
+  EXPECT_FALSE(encoding_of("\x63"));
+}
+
+TEST(ColumnCodec, DamagedHeadersAreRefusedNotTrusted) {
+  // A count past the limit, a width past 64, a dictionary index past the dictionary.
+  std::string huge;
+  huge.push_back(static_cast<char>(Encoding::int_for));
+  huge += "\xff\xff\xff\x7f";  // a varint of 2^28 - 1
+  std::string_view in = huge;
+  std::vector<int64_t> i;
+  EXPECT_FALSE(decode_ints(in, i));
+  std::string wide = enc_ints({1, 2, 3});
+  ASSERT_EQ(encoding_of(wide), Encoding::int_for);
+  wide[3] = 65;  // [enc][n][base][width]
+  in = wide;
+  EXPECT_FALSE(decode_ints(in, i));
+  // A dictionary block whose one index is replaced by one past the dictionary.
+  std::vector<std::string_view> two{"a", "b", "a", "b", "a"};
+  std::string dict;
+  encode_strings(two, dict);
+  ASSERT_EQ(encoding_of(dict), Encoding::string_dict);
+  dict.back() = static_cast<char>(0xff);  // 1-bit indices: all of the last byte's bits set
+  in = dict;
+  std::vector<std::string> s;
+  EXPECT_TRUE(decode_strings(in, s));  // indices 0 and 1 both exist: still valid
+  // A dictionary that claims 2 entries but has an index width of 2 and an index of 3.
+  std::string bad;
+  bad.push_back(static_cast<char>(Encoding::string_dict));
+  bad += "\x01\x02\x01" "a" "\x01" "b" "\x02\x03";
+  in = bad;
+  EXPECT_FALSE(decode_strings(in, s));
+  // A dictionary block that would expand past kMaxStringBytes: 65536 copies of 8 KiB.
+  std::string bomb;
+  bomb.push_back(static_cast<char>(Encoding::string_dict));
+  bomb += "\x80\x80\x04";  // n = 65536
+  bomb += "\x01";          // one entry
+  bomb += "\x80\x40";      // of 8192 bytes
+  bomb.append(8192, 'z');
+  bomb.push_back(0);  // width 0: every index is 0
+  in = bomb;
+  EXPECT_FALSE(decode_strings(in, s));
+}
+
+TEST(ColumnCodec, BlockStatistics) {
+  auto s = int_stats(std::vector<int64_t>{5, -3, 12, 7});
+  EXPECT_EQ(s.count, 4u);
+  EXPECT_EQ(s.min, -3);
+  EXPECT_EQ(s.max, 12);
+  EXPECT_EQ(s.first, 5);
+  EXPECT_EQ(s.last, 7);
+  EXPECT_EQ(s.sum, 21);
+  EXPECT_FALSE(s.sum_overflowed);
+  s = int_stats(std::vector<int64_t>{Lim::max(), 1});
+  EXPECT_TRUE(s.sum_overflowed);
+  EXPECT_EQ(s.max, Lim::max());
+  s = int_stats(std::vector<int64_t>{Lim::min(), Lim::max()});
+  EXPECT_FALSE(s.sum_overflowed);
+  EXPECT_EQ(s.sum, -1);
+  EXPECT_EQ(int_stats({}).count, 0u);
+
+  const double nan = DLim::quiet_NaN();
+  auto d = double_stats(std::vector<double>{nan, 2.5, -1.0, DLim::infinity(), nan, 0.5});
+  EXPECT_EQ(d.count, 6u);
+  EXPECT_EQ(d.nans, 2u);
+  EXPECT_EQ(d.min, -1.0);
+  EXPECT_EQ(d.max, DLim::infinity());
+  EXPECT_TRUE(std::isnan(d.first));
+  EXPECT_EQ(d.last, 0.5);
+  EXPECT_EQ(d.sum, DLim::infinity());
+  d = double_stats(std::vector<double>{1.25, 2.5});
+  EXPECT_EQ(d.sum, 3.75);
+  EXPECT_EQ(d.nans, 0u);
+}
+
+}  // namespace
+}  // namespace mqbase::store::columns
