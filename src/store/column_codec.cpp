@@ -428,13 +428,26 @@ bool decode_ints(std::string_view& in, std::vector<int64_t>& out) {
   return true;
 }
 
+// XOR, or the values as they are when XOR came out larger.
+void encode_xor_or_raw(std::span<const double> v, std::string& out) {
+  const size_t start = out.size();
+  encode_xor(v, out);
+  if (out.size() - start <= 11 + v.size() * 8) return;
+  out.resize(start);
+  out.push_back(static_cast<char>(Encoding::double_raw));
+  put_varint(out, v.size());
+  const size_t at = out.size();
+  out.resize(at + v.size() * 8);
+  std::memcpy(out.data() + at, v.data(), v.size() * 8);
+}
+
 void encode_doubles(std::span<const double> values, std::string& out) {
   const size_t n = values.size();
   check_count(n);
   size_t good, sampled;
   const unsigned e = alp_exponent(values, good, sampled);
   // Mostly not decimals (measured data with full precision, random values): XOR.
-  if (n > 0 && good * 2 < sampled) return encode_xor(values, out);
+  if (n > 0 && good * 2 < sampled) return encode_xor_or_raw(values, out);
   thread_local std::vector<int64_t> ints;
   thread_local std::vector<uint32_t> exceptions;
   ints.resize(n);
@@ -450,7 +463,7 @@ void encode_doubles(std::span<const double> values, std::string& out) {
     }
   }
   // More exceptions than the sample showed: XOR is smaller past a quarter.
-  if (exceptions.size() * 4 > n) return encode_xor(values, out);
+  if (exceptions.size() * 4 > n) return encode_xor_or_raw(values, out);
   out.push_back(static_cast<char>(Encoding::double_alp));
   put_varint(out, n);
   out.push_back(static_cast<char>(e));
@@ -473,6 +486,14 @@ bool decode_doubles(std::string_view& in, std::vector<double>& out) {
   if (!get_u8(rest, enc) || !get_count(rest, n)) return false;
   if (static_cast<Encoding>(enc) == Encoding::double_xor) {
     if (!decode_xor(rest, n, out)) return false;
+    in = rest;
+    return true;
+  }
+  if (static_cast<Encoding>(enc) == Encoding::double_raw) {
+    if (n * 8 > rest.size()) return false;
+    out.resize(n);
+    if (n) std::memcpy(out.data(), rest.data(), n * 8);
+    rest.remove_prefix(n * 8);
     in = rest;
     return true;
   }
@@ -609,7 +630,7 @@ bool decode_strings(std::string_view& in, std::vector<std::string>& out) {
 std::optional<Encoding> encoding_of(std::string_view block) {
   if (block.empty()) return std::nullopt;
   const auto e = static_cast<uint8_t>(block[0]);
-  if (e < static_cast<uint8_t>(Encoding::int_for) || e > static_cast<uint8_t>(Encoding::string_plain)) return std::nullopt;
+  if (e < static_cast<uint8_t>(Encoding::int_for) || e > static_cast<uint8_t>(Encoding::double_raw)) return std::nullopt;
   return static_cast<Encoding>(e);
 }
 

@@ -10,7 +10,8 @@
 //                       integer times 10^-e; those integers are packed as above, and the
 //                       values that do not round-trip exactly (NaN, +-Inf, -0.0, too many
 //                       digits) are kept raw as exceptions. When most values are exceptions
-//                       (random doubles), Gorilla XOR (Pelkonen et al., VLDB 2015) instead.
+//                       (random doubles), Gorilla XOR (Pelkonen et al., VLDB 2015) instead,
+//                       or the raw 8 bytes when XOR would be larger (noise).
 //   booleans            one bit each (as bytes 0 and 1 in memory, for the executor's sake).
 //   strings             a dictionary of the block's distinct values and bit-packed indices;
 //                       plain (length-prefixed) when most values are distinct.
@@ -48,6 +49,7 @@ enum class Encoding : uint8_t {
   bool_bits = 6,      // count, one bit each
   string_dict = 7,    // dictionary, then its indices bit-packed
   string_plain = 8,   // length-prefixed values
+  double_raw = 9,     // 8 bytes each: noise that XOR would only grow
 };
 
 // Appends the block of `values` to `out`.

@@ -70,8 +70,11 @@ inline KvMap reopen_contents(const StoreOptions& o, RecoveryReport* report = nul
   return contents(*store);
 }
 
-// Waits up to `timeout` for `pred`; returns its last value.
-inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+// Waits up to `timeout` for `pred`; returns its last value. The default is generous: the
+// checkpoint thread runs at nice +10 and, with make test keeping both cores busy, it can
+// wait seconds for its turn (BackgroundCheckpointWhenEnoughLogAccumulates failed at 5 s).
+// A passing test returns as soon as `pred` holds.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > deadline) return pred();
