@@ -28,11 +28,11 @@ std::string_view Client::log_id() const {
   return session_ ? std::string_view(session_->client_id()) : std::string_view("(not connected)");
 }
 
-void Client::send(const mqtt::Packet& p) {
+void Client::send(const mqtt::Packet& p, MessagePtr gate) {
   thread_local std::string out;
   out.clear();
   mqtt::encode(p, version_, out);
-  send_durable(out);
+  send_durable(out, std::move(gate));
 }
 
 // The durability gate. In sync mode an acknowledgement promises that what it acknowledges is
@@ -46,21 +46,35 @@ Lsn Client::durable_needed() const {
   return need != 0 && need > persist->durable_lsn() ? need : 0;
 }
 
-void Client::send_durable(std::string_view bytes) {
+void Client::send_durable(std::string_view bytes, MessagePtr gate) {
   Lsn need = durable_needed();
+  Lsn fallback = need;
+  if (gate) {
+    // The copies' records count only while a copy is unacknowledged.
+    Persistence* persist = broker_.persistence();
+    Lsn copies = Persistence::tracker().settled_by_ack;
+    if (copies > persist->durable_lsn()) fallback = std::max(fallback, copies);
+    if (fallback == need) gate.reset();  // nothing to wait for beyond `need`
+  }
   bool holding = rare_ && !rare_->held.empty();
-  if (!holding && need == 0) {
+  if (!holding && fallback == 0) {
     link_->send(bytes, SendMode::reliable);
     return;
   }
-  hold(need, Held::bytes, bytes);
+  hold(fallback, Held::bytes, bytes, std::move(gate), need);
 }
 
-void Client::hold(Lsn lsn, Held what, std::string_view bytes) {
+void Client::hold(Lsn lsn, Held what, std::string_view bytes, MessagePtr gate, Lsn hard) {
   auto& r = rare();
   r.held_lsn = std::max(r.held_lsn, lsn);
-  r.held.push_back({r.held_lsn, what, std::string(bytes)});
-  if (r.held.size() == 1) link_->await_durable(r.held_lsn);
+  // Held packets go in order; a packet behind a gated PUBACK need not wait for what that
+  // PUBACK's acknowledged copies wrote, only for what everything before it needs.
+  r.held_hard = std::max(r.held_hard, gate ? hard : lsn);
+  if (gate)
+    r.held.push_back({r.held_lsn, what, std::string(bytes), r.held_hard, std::move(gate)});
+  else
+    r.held.push_back({r.held_hard, what, std::string(bytes), 0, nullptr});
+  if (r.held.size() == 1) link_->await_durable(r.held.front().lsn);
   if (!r.input_held && r.held.size() >= broker_.limits().receive_maximum) {
     r.input_held = true;
     link_->hold_input(true);
@@ -82,7 +96,7 @@ void Client::on_durable(Lsn durable) {
   session_->on_durable(durable);
   if (!rare_) return;
   auto& r = *rare_;
-  while (!r.held.empty() && r.held.front().lsn <= durable) {
+  while (!r.held.empty() && r.held.front().ready(durable)) {
     auto h = std::move(r.held.front());
     r.held.pop_front();
     switch (h.what) {

@@ -112,18 +112,21 @@ class Client {
   void on_auth_step(const auth::AuthStep& step);
   // client.cpp
   void handle_disconnect(const mqtt::Disconnect& d);
-  void send(const mqtt::Packet& p);
+  void send(const mqtt::Packet& p, MessagePtr gate = nullptr);
   // Sends `bytes`, or holds them (and everything sent after them) until the records this
-  // packet's handling wrote are on disk (sync mode; Persistence::tracker()).
-  void send_durable(std::string_view bytes);
+  // packet's handling wrote are on disk (sync mode; Persistence::tracker()). `gate`: the QoS 1
+  // message this PUBACK acknowledges; it may then also go once every copy that counts in
+  // gate->unsettled has been acknowledged by its subscriber, those copies' records on disk or not.
+  void send_durable(std::string_view bytes, MessagePtr gate = nullptr);
   // The LSN what this packet's handling wrote must reach before its answer goes out (0: none;
   // always 0 unless the store is in sync mode).
   Lsn durable_needed() const;
   // What waits in the gate: packet bytes, the start of the session (its CONNACK), or the close
   // that follows a DISCONNECT.
   enum class Held : uint8_t { bytes, start_session, close };
-  // Holds `what` until the durable LSN reaches `lsn`.
-  void hold(Lsn lsn, Held what, std::string_view bytes = {});
+  // Holds `what` until the durable LSN reaches `lsn`; with a `gate`, also once it reaches
+  // `hard` and gate->unsettled is 0.
+  void hold(Lsn lsn, Held what, std::string_view bytes = {}, MessagePtr gate = nullptr, Lsn hard = 0);
   // Closes once what this packet's handling wrote is on disk (after DISCONNECT: a crash must
   // not bring back the will or the session the client has just discarded).
   void close_when_durable();
@@ -151,9 +154,15 @@ class Client {
       Lsn lsn;
       Held what;
       std::string bytes;
+      Lsn hard = 0;      // with a gate: what it needs once its copies are all acknowledged
+      MessagePtr gate;   // a QoS 1 PUBACK that may go early (send_durable)
+      bool ready(Lsn durable) const {
+        return lsn <= durable || (gate && hard <= durable && gate->unsettled.n.load(std::memory_order_acquire) == 0);
+      }
     };
     Ring<Waiting> held;  // a ring keeps its buffer: a deque allocated a block every few acks
     Lsn held_lsn = 0;         // the highest LSN a held packet waits for
+    Lsn held_hard = 0;        // ... not counting records that acknowledged copies make moot
     bool input_held = false;  // ClientLink::hold_input(true) is in force
   };
   Rare& rare() {

@@ -69,6 +69,10 @@ class ClientLink {
   // Durability (sync mode). Asks for Client::on_durable() on the link's loop once the store's
   // durable LSN has reached `lsn`. From any thread (from another loop it is posted).
   virtual void await_durable(uint64_t lsn) {}
+  // Asks for Client::on_durable() on the link's loop soon, whatever the durable LSN: a held
+  // PUBACK may go because its message reached every subscriber (Message::unsettled). From any
+  // thread; wakes that come while one is pending are one.
+  virtual void wake_durable() {}
   // While on, the client's packets other than acknowledgements are not handled (too many of
   // its acknowledgements wait for the disk). From the link's loop.
   virtual void hold_input(bool on) {}

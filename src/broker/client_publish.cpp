@@ -35,6 +35,16 @@ MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view 
     if (auto expiry = p.props.number(PropertyId::message_expiry_interval))
       m->expires_at = Clock::now() + std::chrono::seconds(*expiry);
   }
+  if (p.qos == 1) {
+    if (Persistence* persist = broker_.persistence(); persist && persist->acks_wait()) {
+      // Its PUBACK may go once its copies have arrived (Message::unsettled): the copies to
+      // connected durable sessions count as the broker routes it (Session::deliver), and so
+      // does the routing itself, until it is done (handle_publish).
+      m->publisher = link_;
+      m->unsettled.n.store(1, std::memory_order_relaxed);
+      Persistence::tracker().routing = m.get();
+    }
+  }
   return m;
 }
 
@@ -105,10 +115,18 @@ void Client::handle_publish(const mqtt::Publish& p) {
     Stats::add(st.publish_dropped);
     refusal = ReasonCode::not_authorized;
   }
+  MessagePtr gate;  // QoS 1 in sync mode: its PUBACK may go once its copies are acknowledged
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
     Broker::PublishNotes notes;
-    size_t n = broker_.publish(make_routed_message(p, topic), &link_, &notes);
+    MessagePtr msg = make_routed_message(p, topic);
+    auto& tracker = Persistence::tracker();
+    size_t n = broker_.publish(msg, &link_, &notes);
+    if (tracker.routing == msg.get()) {
+      // Routed: the publisher's own count goes; what is left are unacknowledged copies.
+      tracker.routing = nullptr;
+      if (msg->unsettled.n.fetch_sub(1, std::memory_order_acq_rel) != 1) gate = std::move(msg);
+    }
     // A subscriber's queue is full: handle nothing more from this client until it drains
     // (backpressure), rather than acknowledge what would then be dropped.
     if (notes.congested) link_->pause_reading();
@@ -131,7 +149,9 @@ void Client::handle_publish(const mqtt::Publish& p) {
         refuse_unstored();
         return;
       }
-      send(mqtt::PubAck{PacketType::puback, p.packet_id, rc, {}});
+      // Early only for a message that was taken (a refusal waits for nothing of it anyway).
+      if (mqtt::is_error(rc)) gate.reset();
+      send(mqtt::PubAck{PacketType::puback, p.packet_id, rc, {}}, std::move(gate));
       break;
     }
     case 2: {

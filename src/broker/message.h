@@ -2,6 +2,7 @@
 // reference count between every subscriber, queue and the retained store (never copied per
 // subscriber). Safe to read from any thread.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,15 @@
 namespace mqbase::broker {
 
 using Clock = std::chrono::steady_clock;
+class ClientLink;
+
+// A count that copies of a Message do not share (a will's copy starts again at 0).
+struct SettleCount {
+  std::atomic<int32_t> n{0};
+  SettleCount() = default;
+  SettleCount(const SettleCount&) {}
+  SettleCount& operator=(const SettleCount&) { return *this; }
+};
 
 struct Message {
   std::string topic;
@@ -30,6 +40,15 @@ struct Message {
 
   // The session that published it (for No Local); null for wills and $SYS.
   const void* origin = nullptr;
+
+  // Store-and-forward in sync mode, for a QoS 1 message from a client (docs/durability.md,
+  // "Acknowledged by the subscriber first"): the copies routed to durable sessions that their
+  // subscribers have not acknowledged yet, plus one the publisher holds while it routes. At 0
+  // every such copy has arrived, so the publisher's PUBACK need not wait for their records to
+  // be on disk; `publisher` is then woken (ClientLink::wake_durable). Mutable: the message is
+  // otherwise immutable and shared.
+  mutable SettleCount unsettled;
+  std::weak_ptr<ClientLink> publisher;  // set only when the PUBACK may go early
 
   bool has_v5_properties() const {
     return payload_format || expires_at || content_type || response_topic || correlation_data ||

@@ -375,14 +375,22 @@ void Persistence::delete_subscriptions(std::string_view client_id, const std::ve
   write(b);
 }
 
-void Persistence::put_message(std::string_view client_id, uint64_t incarnation, uint64_t seq, const Message& m,
-                              const Delivery& d) {
+Lsn Persistence::put_message(std::string_view client_id, uint64_t incarnation, uint64_t seq, const Message& m,
+                             const Delivery& d, bool settles) {
   thread_local std::string v;
   v.clear();
   encode_held(v, incarnation, m, d);
   auto& b = scratch_batch();
   b.put(seq_key_view('q', client_id, seq), v);
-  write(b);
+  auto& t = tracker();
+  const Lsn before = t.needed;
+  const Lsn lsn = write(b);
+  if (lsn == kLsnPending) return 0;  // in a batch with other writes: not to be taken back alone
+  if (settles) {
+    t.needed = before;  // not a record the PUBACK must wait for, once the copy is acknowledged
+    if (lsn > t.settled_by_ack) t.settled_by_ack = lsn;
+  }
+  return lsn;
 }
 
 Lsn Persistence::put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id,

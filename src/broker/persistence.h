@@ -92,6 +92,13 @@ class Persistence {
   struct Tracker {
     Lsn needed = 0;
     bool refused = false;  // the store refused a write (full disk, budget): answer with an error
+    // The records of copies that their subscribers' PUBACKs settle (Message::unsettled): the
+    // publisher's PUBACK waits for them, or for every copy to be acknowledged. Everything
+    // else waits for `needed` alone.
+    Lsn settled_by_ack = 0;
+    // The QoS 1 message this thread is routing for a publisher whose PUBACK may go early; its
+    // copies to connected durable sessions count in its Message::unsettled.
+    const Message* routing = nullptr;
   };
   // The calling thread's tracker; reset() before an operation, read after.
   static Tracker& tracker();
@@ -131,8 +138,13 @@ class Persistence {
   void delete_subscriptions(std::string_view client_id, const std::vector<std::string>& filters);
 
   // A QoS 1/2 message held for a session, under its sequence number.
-  void put_message(std::string_view client_id, uint64_t incarnation, uint64_t seq, const Message& m,
-                   const Delivery& d);
+  // `settles`: the copy counts in m.unsettled, its record in Tracker::settled_by_ack. Returns
+  // the record's LSN when it is a record of its own (cancel_message() may take it back), else 0.
+  Lsn put_message(std::string_view client_id, uint64_t incarnation, uint64_t seq, const Message& m,
+                  const Delivery& d, bool settles = false);
+  // The message put at `lsn` was acknowledged by its subscriber: if its record is not written
+  // yet it never will be (true), and no delete is needed; false: delete_message() as usual.
+  bool cancel_message(Lsn lsn) { return lsn != 0 && store_.cancel(lsn); }
   // QoS 2 out: the packet id it went with (so a restart resends it with the same id), or, past
   // PUBREC, only that (the payload is gone).
   // Returns the record's LSN (0 when the store refused it).

@@ -423,7 +423,8 @@ void Session::send_new(Queued q) {
       // durable (the writer can sync it before this line) or was refused (lsn 0): sent at
       // once, it would overtake them, and a publisher's messages would arrive out of order.
       if (lsn > durable || !first) {
-        inflight_.push_back({id, InflightState::publish_stored, std::move(q.msg), std::move(q.delivery), q.seq, lsn});
+        inflight_.push_back(
+            {id, InflightState::publish_stored, std::move(q.msg), std::move(q.delivery), q.seq, lsn, q.settles, 0});
         if (lsn == kLsnPending)
           persist_->note_pending(this, q.seq);  // its LSN comes with Persistence::end_batch()
         else if (lsn <= durable)
@@ -438,7 +439,8 @@ void Session::send_new(Queued q) {
     forget_durable(q.seq);  // too large for this client: as if delivered
     return;
   }
-  inflight_.push_back({id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery), q.seq});
+  inflight_.push_back(
+      {id, InflightState::publish_sent, std::move(q.msg), std::move(q.delivery), q.seq, 0, q.settles, q.put_lsn});
 }
 
 void Session::stored_at(uint64_t seq, Lsn lsn) {
@@ -543,16 +545,22 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
   // A session that outlives its connection keeps the message on disk before it is sent, so
   // that the publisher's acknowledgement (which waits for this record) means it is kept.
   uint64_t seq = 0;
+  bool settles = false;
+  Lsn put_lsn = 0;
   if (durable()) {
     seq = ++last_seq_;
-    persist_->put_message(client_id_, incarnation_, seq, *msg, d);
+    // A QoS 1 copy to a connected subscriber that its PUBACK may settle before the record is
+    // on disk (Message::unsettled); any other copy's record is one the publisher waits for.
+    settles = d.qos == 1 && !d.share && live() && Persistence::tracker().routing == msg.get();
+    if (settles) msg->unsettled.n.fetch_add(1, std::memory_order_relaxed);
+    put_lsn = persist_->put_message(client_id_, incarnation_, seq, *msg, d, settles);
   }
   // Keep order behind anything already waiting.
   if (live() && queue_empty() && unsent_ == 0 && inflight_.size() < window()) {
-    send_new({msg, d, seq});
+    send_new({msg, d, seq, settles, put_lsn});
     return false;
   }
-  push_queue({msg, d, seq});
+  push_queue({msg, d, seq, settles, put_lsn});
   if (!hold_back || !publisher || !*publisher || !queue_full()) return false;
   if (!paused_publishers_) paused_publishers_ = std::make_unique<std::vector<std::weak_ptr<ClientLink>>>();
   auto& paused = *paused_publishers_;
@@ -570,6 +578,12 @@ bool Session::deliver_qos0(const Message& msg, const Delivery& d) {
   return true;
 }
 
+void Session::settle(const Message& msg) {
+  // The last copy the publisher's PUBACK waited for has arrived: wake the publisher.
+  if (msg.unsettled.n.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    if (auto publisher = msg.publisher.lock()) publisher->wake_durable();
+}
+
 void Session::on_puback(uint64_t gen, uint16_t packet_id) {
   std::lock_guard lock(mutex_);
   if (gen != generation_) return;
@@ -578,7 +592,10 @@ void Session::on_puback(uint64_t gen, uint16_t packet_id) {
   });
   if (it == inflight_.end()) return;
   if (it->state == InflightState::publish_unsent) --unsent_;  // it had arrived before the reconnect
-  forget_durable(it->seq, /*with_state=*/false);  // QoS 1 keeps no state record
+  // Acknowledged before its record went to the disk: the record never goes (nor a delete).
+  if (!persist_ || !persist_->cancel_message(it->put_lsn))
+    forget_durable(it->seq, /*with_state=*/false);  // QoS 1 keeps no state record
+  if (it->settles) settle(*it->msg);
   inflight_.erase(it);
   pump();
 }

@@ -233,11 +233,15 @@ class Session {
     Delivery delivery;
     uint64_t seq = 0;  // its record in the store; 0: none
     Lsn lsn = 0;       // publish_stored: sent once the store is durable up to here
+    bool settles = false;  // counts in msg->unsettled until its PUBACK (Persistence::Tracker::routing)
+    Lsn put_lsn = 0;       // its record, while the PUBACK may still take it back (cancel_message)
   };
   struct Queued {
     MessagePtr msg;
     Delivery delivery;
     uint64_t seq = 0;
+    bool settles = false;
+    Lsn put_lsn = 0;
   };
 
   uint16_t next_packet_id();
@@ -256,6 +260,8 @@ class Session {
   void send_stored(Lsn durable);
   // Sends `q` under a new packet id and puts it in flight.
   void send_new(Queued q);
+  // A copy that counted in msg.unsettled was acknowledged by this session's client.
+  static void settle(const Message& msg);
   // Encodes and sends on link_; false when the message cannot go to this client (too large
   // for its Maximum Packet Size), in which case it counts as delivered.
   bool send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup);

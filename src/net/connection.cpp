@@ -175,6 +175,15 @@ void Connection::await_durable(uint64_t lsn) {
     boost::asio::post(loop_.context(), [self = shared_from_this(), lsn] { self->loop_.await_durable(self, lsn); });
 }
 
+void Connection::wake_durable() {
+  // Always posted, even from this loop: the caller holds a session's lock.
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  boost::asio::post(loop_.context(), [self = shared_from_this()] {
+    self->wake_pending_.store(false, std::memory_order_release);
+    if (auto* persist = self->loop_.broker().persistence()) self->on_durable(persist->durable_lsn());
+  });
+}
+
 void Connection::on_durable(uint64_t lsn) {
   if (!finished_ && client_) client_->on_durable(lsn);
   if (closed_) finish();

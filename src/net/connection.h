@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "broker/client.h"
 #include "broker/client_link.h"
@@ -35,9 +36,14 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   size_t unsent_bytes() const override;
   void request_writable_notice() override;
   void await_durable(uint64_t lsn) override;
+  void wake_durable() override;
   void hold_input(bool on) override;
   // On the loop: the store's durable LSN has reached `lsn` (after await_durable()).
   void on_durable(uint64_t lsn);
+  // On the loop, for EventLoop's list of durable waiters: true when this connection was not on
+  // it (so it is put there once, however often it asks), and taken off before its on_durable().
+  bool mark_durable_waiter() { return !std::exchange(durable_waiter_, true); }
+  void unmark_durable_waiter() { durable_waiter_ = false; }
 
   // On the loop: the socket is ready (epoll events).
   void on_events(uint32_t events);
@@ -87,6 +93,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // input_stopped_ (paused with kPausedReadLimit bytes waiting in partial_).
   bool paused_ = false;      // congested_ || durable_hold_ (until resume() has run)
   bool congested_ = false;   // pause_reading(): a subscriber's queue is full
+  bool durable_waiter_ = false;  // on the loop's list of durable waiters
   bool durable_hold_ = false;  // hold_input(): too many acknowledgements wait for the disk
   bool input_stopped_ = false;
   bool at_eof_ = false;  // the client has closed its side: nothing is held back any more
@@ -100,6 +107,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   bool flush_scheduled_ = false;  // under out_mutex_
   bool write_busy_ = false;       // writing_ holds unwritten bytes (under out_mutex_)
   bool closed_ = false;           // socket closed (written on the loop under out_mutex_)
+  std::atomic<bool> wake_pending_{false};  // wake_durable() has posted, and it has not run yet
   std::atomic<bool> close_requested_{false};  // written under out_mutex_, read lock-free by process()
   std::string out_;      // queued by send(), not yet taken by the loop (under out_mutex_)
   // out_ + the unwritten part of writing_; written under out_mutex_, read lock-free by loops

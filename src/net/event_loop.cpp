@@ -279,7 +279,8 @@ void EventLoop::stop_if_done() {
 }
 
 void EventLoop::await_durable(std::shared_ptr<Connection> c, uint64_t lsn) {
-  durable_waiters_.push_back(std::move(c));
+  // Once on the list: every advance notifies the whole list, whatever LSN each one wants.
+  if (c->mark_durable_waiter()) durable_waiters_.push_back(std::move(c));
   // Flag, then look: the writer publishes the LSN, then looks at the flag. One of the two sees
   // the other, so a commit that lands in between is never missed.
   durable_wanted_.store(true);
@@ -297,7 +298,10 @@ void EventLoop::on_durable(uint64_t lsn) {
   lsn = std::max(lsn, broker_.persistence()->durable_lsn());
   auto waiters = std::move(durable_waiters_);
   durable_waiters_.clear();
-  for (auto& c : waiters) c->on_durable(lsn);  // those still waiting register again
+  for (auto& c : waiters) {
+    c->unmark_durable_waiter();
+    c->on_durable(lsn);  // those still waiting register again
+  }
 }
 
 void EventLoop::shutdown() {

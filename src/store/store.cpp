@@ -131,6 +131,8 @@ Lsn Store::write_record(uint8_t type, std::string_view payload, WriteStatus* sta
   return append(type, payload, false, false, status);
 }
 
+bool Store::cancel(Lsn lsn) { return writer_ && writer_->cancel(lsn); }
+
 Lsn Store::durable_lsn() const {
   return writer_ ? writer_->durable_lsn() : none_lsn_.load(std::memory_order_acquire);
 }
@@ -166,6 +168,7 @@ Store::Stats Store::stats() const {
     s.bytes_written = writer_->bytes_written();
     s.syncs = writer_->syncs();
     s.preallocated_segments = writer_->preallocated_segments();
+    s.records_cancelled = writer_->records_cancelled();
     s.last_sync_seconds = writer_->last_sync_seconds();
   }
   s.checkpoints = checkpoints_.load(std::memory_order_relaxed);

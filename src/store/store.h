@@ -74,6 +74,12 @@ class Store {
   // the budget. Checkpoints drop these records (see Checkpointer).
   Lsn write_record(uint8_t type, std::string_view payload, WriteStatus* status = nullptr);
 
+  // Takes back the record `lsn` (one write() of its own) if it has not been handed to the
+  // disk yet: it becomes an empty batch and its keys are as if never written. True when taken
+  // back; false when too late (then write the undo as usual), and always in none mode. For a
+  // put that is moot before it is written (a message already acknowledged by its subscriber).
+  bool cancel(Lsn lsn);
+
   // The highest LSN that is durable in this store's mode: sync: written and fdatasync'd;
   // batch: written (fdatasync follows within batch_interval); none: every LSN returned so far.
   Lsn durable_lsn() const;
@@ -94,11 +100,13 @@ class Store {
   struct Stats {
     uint64_t records = 0, bytes_written = 0, syncs = 0, checkpoints = 0, wal_bytes_on_disk = 0;
     uint64_t preallocated_segments = 0;
+    uint64_t records_cancelled = 0;
     double last_sync_seconds = 0;
   };
   // records and bytes_written: written to segments; syncs: fdatasyncs of segments;
   // wal_bytes_on_disk: segments (up to their last record) + checkpoints in wal/;
-  // preallocated_segments: segments filled with zeros ahead of time and then used.
+  // preallocated_segments: segments filled with zeros ahead of time and then used;
+  // records_cancelled: taken back by cancel() before they were written.
   Stats stats() const;
   // Whether a write() with puts would be taken now: not closed, the log not failing, not over
   // the disk budget. A hint for refusing early (a SUBSCRIBE that would need a record): the

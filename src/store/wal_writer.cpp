@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "store/coding.h"
 #include "store/thread_setup.h"
@@ -77,6 +78,8 @@ Lsn WalWriter::append(uint8_t type, std::string_view payload, bool deletes_only,
       if (over && has_deletes) relief_wanted_ = true;
       lsn = ++last_assigned_;
       if (pending_.empty() && options_.durability == Durability::batch) first_pending_at_ = Clock::now();
+      if (pending_offsets_.empty()) pending_first_lsn_ = lsn;
+      pending_offsets_.push_back(pending_.size());
       append_record_unsealed(pending_, type, lsn, payload);
       wake = writer_idle_ || (gathering_ && pending_.size() >= kGatherBytes);
     }
@@ -84,6 +87,39 @@ Lsn WalWriter::append(uint8_t type, std::string_view payload, bool deletes_only,
   if (wake) wake_.notify_one();
   if (status) *status = st;
   return lsn;
+}
+
+// A mark in pending_ only: compact_cancelled() writes such a record as an empty batch.
+constexpr uint8_t kTypeCancelled = 0xff;
+constexpr size_t kTypeOffset = 8;  // in the record header: crc u32, length u32, type u8, LSN u64
+
+bool WalWriter::cancel(Lsn lsn) {
+  std::lock_guard lock(mu_);
+  if (pending_offsets_.empty() || lsn < pending_first_lsn_ || lsn - pending_first_lsn_ >= pending_offsets_.size())
+    return false;
+  char* rec = pending_.data() + pending_offsets_[lsn - pending_first_lsn_];
+  if (record_lsn(rec) != lsn || static_cast<uint8_t>(rec[kTypeOffset]) == kTypeCancelled) return false;
+  rec[kTypeOffset] = static_cast<char>(kTypeCancelled);
+  ++pending_cancelled_;
+  cancelled_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void WalWriter::compact_cancelled(std::string& buf) {
+  static constexpr char kEmptyBatch[4] = {0, 0, 0, 0};  // a WriteBatch of no entries
+  compacted_.clear();
+  size_t pos = 0;
+  while (pos + kRecordHeaderSize <= buf.size()) {
+    const uint32_t length = decode_u32(buf.data() + pos + 4);
+    const size_t size = kRecordHeaderSize + length;
+    if (static_cast<uint8_t>(buf[pos + kTypeOffset]) == kTypeCancelled)
+      append_record_unsealed(compacted_, kTypeKvBatch, record_lsn(buf.data() + pos), std::string_view(kEmptyBatch, 4));
+    else
+      compacted_.append(buf, pos, size);
+    pos += size;
+  }
+  buf.swap(compacted_);
+  if (compacted_.capacity() > kKeepBuffer) std::string().swap(compacted_);
 }
 
 uint64_t WalWriter::rotate() {
@@ -119,6 +155,8 @@ void WalWriter::run() {
     if (buf.capacity() > kKeepBuffer) std::string().swap(buf);
     buf.clear();
     buf.swap(pending_);
+    pending_offsets_.clear();  // what is taken can no longer be cancelled
+    buf_cancelled_ = std::exchange(pending_cancelled_, 0);
   };
   std::unique_lock lock(mu_);
   for (;;) {
@@ -210,6 +248,10 @@ void WalWriter::run() {
 }
 
 bool WalWriter::commit(std::string& buf) {
+  if (buf_cancelled_) {
+    compact_cancelled(buf);
+    buf_cancelled_ = 0;
+  }
   fill_record_crcs(buf);
   // A retry publishes only once all of it is written (and synced), after failing_ is
   // cleared: whoever sees durable_lsn catch up can write again.
@@ -312,6 +354,7 @@ void WalWriter::fail(int err, const char* what, std::string_view rest) {
   {
     std::lock_guard lock(mu_);
     pending_.insert(0, restore);
+    pending_offsets_.clear();  // the offsets moved; nothing in pending_ is cancelled from now on
     failing_.store(true, std::memory_order_release);
   }
   if (first)

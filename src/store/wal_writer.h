@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "store/file_ops.h"
 #include "store/log_format.h"
@@ -69,6 +70,11 @@ class WalWriter {
   // deletes keys (over budget, that asks for a checkpoint soon). Never blocks on I/O.
   Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status);
 
+  // Takes back the record `lsn` if it is still waiting to be written: it is then written as an
+  // empty batch (the LSNs stay without gaps), and its payload never reaches the disk. True when
+  // taken back; false when it is already on its way (or was never appended here). For a put
+  // that is moot before it is written: a message its subscriber has already acknowledged.
+  bool cancel(Lsn lsn);
   Lsn durable_lsn() const { return durable_.load(std::memory_order_acquire); }
   // `fn` runs on the writer thread after each commit with the new durable LSN. Call before start().
   void set_on_durable(std::function<void(Lsn)> fn) { on_durable_ = std::move(fn); }
@@ -84,6 +90,7 @@ class WalWriter {
 
   bool failing() const { return failing_.load(std::memory_order_acquire); }
   uint64_t records_written() const { return records_.load(std::memory_order_relaxed); }
+  uint64_t records_cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
   uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
   // Segments that were filled ahead of time and used.
@@ -98,6 +105,8 @@ class WalWriter {
   // Writes `buf` (whole records, crcs filled) to the log, rotating at segment_bytes; false
   // after a failure (the unwritten rest is back in pending_, failing_ is set).
   bool commit(std::string& buf);
+  // Rewrites the cancelled records of `buf` as empty batches (the writer thread, unlocked).
+  void compact_cancelled(std::string& buf);
   bool write_chunk(const char* data, size_t n, Lsn last);
   bool sync_active();
   RotateResult rotate_segment(bool relieve_budget);
@@ -136,6 +145,12 @@ class WalWriter {
   std::condition_variable wake_;          // the writer waits here
   std::condition_variable rotated_;       // rotate() callers wait here
   std::string pending_;                   // records not yet written, crcs not filled
+  // Where each record appended since pending_ was last taken starts in it (cancel()): the one
+  // of LSN pending_first_lsn_ + i at pending_offsets_[i]. Bytes put back by fail() are not
+  // listed. pending_cancelled_: records in pending_ marked cancelled.
+  std::vector<size_t> pending_offsets_;
+  Lsn pending_first_lsn_ = 0;
+  size_t pending_cancelled_ = 0;
   Lsn last_assigned_ = 0;
   bool writer_idle_ = false;              // append() notifies only then
   // batch mode: the writer lets records gather for up to kGatherTime after the first one
@@ -159,6 +174,8 @@ class WalWriter {
   Lsn written_lsn_ = 0;        // last LSN written to the active segment
   Lsn synced_lsn_ = 0;
   std::string unsynced_;       // batch mode: the bytes in [synced_size_, written_size_)
+  size_t buf_cancelled_ = 0;   // cancelled records in the buffer taken from pending_
+  std::string compacted_;      // compact_cancelled()'s scratch, swapped with the buffer
   Clock::time_point last_sync_{};
   Clock::time_point retry_at_{};
   Clock::time_point rotate_retry_at_{};
@@ -175,7 +192,7 @@ class WalWriter {
   std::atomic<int> prep_state_{prep_idle};
   std::atomic<bool> prep_cancel_{false};
 
-  std::atomic<uint64_t> records_{0}, bytes_written_{0}, syncs_{0}, preallocated_segments_{0};
+  std::atomic<uint64_t> records_{0}, bytes_written_{0}, syncs_{0}, preallocated_segments_{0}, cancelled_{0};
   std::atomic<double> last_sync_seconds_{0};
 };
 

@@ -351,6 +351,18 @@ class DurabilityTestCase(BrokerTestCase):
                                  % (broker.proc.returncode, broker.stderr_tail()))
         broker.kill9()
 
+    def publish_then_kill(self, broker, pubs, counter, at):
+        """Starts the publishers, kills the broker once `at` acknowledgements have come (mid-
+        stream), and waits for the publishers to stop; none may have failed otherwise."""
+        for p in pubs:
+            self.addCleanup(p.close)
+            p.start()
+        wait_for(lambda: counter[0] >= at, timeout=90, interval=0.001, message="%d acknowledgements" % at)
+        self.kill(broker)
+        for p in pubs:
+            p.join()
+            self.assertEqual(p.errors, [])
+
     def kill_and_restart(self, broker, extra_args=()):
         self.kill(broker)
         broker.restart(extra_args)
@@ -467,15 +479,8 @@ class Qos2ToAConnectedSubscriber(DurabilityTestCase):
         counter = new_counter()
         pubs = [Publisher(broker.port, i, range(1500), qos=2, counter=counter, clean_session=False)
                 for i in range(4)]
-        for p in pubs:
-            self.addCleanup(p.close)
-            p.start()
         # Early, while the publishers still pour in: records then still wait in the writer.
-        wait_for(lambda: counter[0] >= 300, timeout=90, interval=0.001, message="300 PUBRECs")
-        self.kill(broker)
-        for p in pubs:
-            p.join()
-            self.assertEqual(p.errors, [])
+        self.publish_then_kill(broker, pubs, counter, 300)
         reading.join(10)
         before = receiver.tally.total
         pubreced = sum(len(p.acked) for p in pubs)
@@ -513,6 +518,59 @@ class Qos2ToAConnectedSubscriber(DurabilityTestCase):
               file=sys.stderr)
         self.assertEqual(lost[:20], [], "%d messages lost" % len(lost))
         self.assertEqual(dups[:20], [], "%d messages delivered twice" % len(dups))
+
+
+class Qos1ToAConnectedSubscriber(DurabilityTestCase):
+    """A QoS 1 PUBACK in sync mode waits for the disk or, sooner, for every durable copy of the
+    message to be acknowledged by its subscriber; a copy acknowledged before its record was
+    written is never written (docs/durability.md). Either way nothing PUBACKed may be lost:
+    16 publishers pipeline into a connected persistent subscriber that acknowledges as it
+    reads, plus one that stays offline; kill -9 mid-stream. Every PUBACKed message reached
+    the connected subscriber before the kill or reaches it after the restart, in order per
+    publisher, and the offline one gets every PUBACKed message after the restart."""
+
+    def run_through_a_kill(self, with_offline):
+        # A window to the subscriber as wide as what the publishers pipeline, so that copies
+        # go out (and come back acknowledged) while their records still wait for the disk.
+        broker = self.durable_broker(max_inflight_messages=2000)
+        online_id, offline_id = unique_id("d1on"), unique_id("d1off")
+        if with_offline:
+            self.persistent_subscriber(broker, offline_id, [("dur/#", 1)]).disconnect()
+        sub = self.persistent_subscriber(broker, online_id, [("dur/#", 1)])
+        before = Tally()
+        reading = threading.Thread(target=drain, args=(sub, before), kwargs={"quiet": 30}, daemon=True)
+        reading.start()
+        counter = new_counter()
+        pubs = [Publisher(broker.port, i, range(1000), counter=counter) for i in range(16)]
+        self.publish_then_kill(broker, pubs, counter, 6000)
+        reading.join(40)
+        acked = {(p.index, s) for p in pubs for s in p.acked}
+        self.assertLess(len(acked), 16000, "everything was acknowledged before the kill")
+
+        broker.restart()
+        after = Tally()
+        drain(self.reconnect(broker, online_id, present=1), after)
+        lost = sorted(acked - (set(before.count) | set(after.count)))
+        report = ("%d PUBACKed, the connected subscriber received %d before the kill and %d after"
+                  % (len(acked), before.total, after.total))
+        self.assertEqual(lost[:20], [], "%d PUBACKed messages lost (connected subscriber)" % len(lost))
+        for i, order in before.first_order.items():
+            self.assertEqual(order, sorted(order), "publisher %d: out of order" % i)
+        if with_offline:
+            offline = Tally()
+            drain(self.reconnect(broker, offline_id, present=1), offline)
+            lost = sorted(acked - set(offline.count))
+            report += "; the offline one %d after" % offline.total
+            self.assertEqual(lost[:20], [], "%d PUBACKed messages lost (offline subscriber)" % len(lost))
+            for i, order in offline.first_order.items():
+                self.assertEqual(order, sorted(order), "publisher %d: out of order (offline)" % i)
+        print("\nQoS 1 through a kill: " + report, file=sys.stderr)
+
+    def test_qos1_pubacked_messages_reach_a_connected_subscriber_through_a_kill(self):
+        self.run_through_a_kill(with_offline=False)
+
+    def test_qos1_pubacked_messages_reach_a_connected_and_an_offline_subscriber_through_a_kill(self):
+        self.run_through_a_kill(with_offline=True)
 
 
 class KillAtSeveralPoints(DurabilityTestCase):

@@ -49,6 +49,17 @@ class FakeLink : public ClientLink {
     close();
   }
 
+  // A held PUBACK may go (ClientLink::wake_durable): counted; the test then calls the
+  // Client's on_durable() as the link's loop would.
+  void wake_durable() override {
+    std::lock_guard lock(mutex_);
+    ++wakes_;
+  }
+  int wakes() const {
+    std::lock_guard lock(mutex_);
+    return wakes_;
+  }
+
   // While set, droppable sends are refused as if the write buffer were over its limit.
   void set_full(bool full) {
     std::lock_guard lock(mutex_);
@@ -110,6 +121,7 @@ class FakeLink : public ClientLink {
   bool closed_ = false;
   int close_calls_ = 0;
   int refused_ = 0;
+  int wakes_ = 0;
   std::optional<mqtt::ReasonCode> disconnect_reason_;
 };
 

@@ -11,12 +11,14 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "broker/broker.h"
+#include "broker/client.h"
 #include "fake_link.h"
 #include "mqtt/encoder.h"
 #include "store/file_ops.h"
@@ -368,6 +370,163 @@ TEST_F(PersistenceTest, AQos2MessageNeverOvertakesOneWaitingForTheDisk) {
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0].payload, "one");
   EXPECT_EQ(p[1].payload, "two");
+}
+
+// fdatasync of log segments blocks while `hold` is set: records are taken and written, but the
+// durable LSN stands still, as on a slow disk.
+class HeldSyncs : public store::FileOps {
+ public:
+  void set_hold(bool on) {
+    {
+      std::lock_guard lock(mu_);
+      hold_ = on;
+    }
+    cv_.notify_all();
+  }
+  // Lets the disk go when a test ends early (a failed ASSERT), before its store closes.
+  struct Unhold {
+    HeldSyncs& io;
+    ~Unhold() { io.set_hold(false); }
+  };
+  int fdatasync(int fd) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !hold_; });
+    lock.unlock();
+    return store::FileOps::fdatasync(fd);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+};
+
+// One MQTT connection on the Life's broker: a Client on a FakeLink, driven by the test as its
+// loop would drive it (on_durable when the store has caught up, or when woken).
+struct Conn {
+  Conn(Life& life, const std::string& id, bool clean) : life(life), link(std::make_shared<FakeLink>()) {
+    client = std::make_unique<Client>(*life.broker, link, Client::Clock::now());
+    mqtt::Connect c;
+    c.version = mqtt::Version::v311;
+    c.client_id = id;
+    c.clean_start = clean;
+    send(c);
+    expect("CONNACK");
+  }
+  ~Conn() { client->on_closed(); }
+  void send(mqtt::Packet p) { client->on_packet(p, Client::Clock::now()); }
+  // Waits (calling on_durable as the loop does) until a packet of `type` has been sent.
+  void expect(const std::string& type) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      client->on_durable(life.store->durable_lsn());
+      for (auto& p : link->take()) {
+        got.push_back(p);
+        if (mqtt::packet_type_name(mqtt::type_of(p)) == type) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "no " << type;
+  }
+  // The PUBACKs sent so far (packet ids), after an on_durable at the store's durable LSN.
+  std::vector<uint16_t> pubacks() {
+    client->on_durable(life.store->durable_lsn());
+    for (auto& p : link->take()) got.push_back(p);
+    std::vector<uint16_t> ids;
+    for (auto& p : got)
+      if (auto* a = std::get_if<mqtt::PubAck>(&p); a && a->type == mqtt::PacketType::puback) ids.push_back(a->packet_id);
+    return ids;
+  }
+  std::vector<mqtt::Publish> publishes_received() {
+    for (auto& p : link->take()) got.push_back(p);
+    return publishes(got);
+  }
+  void subscribe(const std::string& filter) {
+    send(mqtt::Subscribe{1, {mqtt::Subscription{filter, 1}}, {}});
+    expect("SUBACK");
+  }
+  void publish(const std::string& payload, uint16_t id) { send(mqtt::Publish{"t", payload, 1, false, false, id, {}}); }
+  void puback(uint16_t id) { send(mqtt::PubAck{mqtt::PacketType::puback, id, mqtt::ReasonCode::success, {}}); }
+
+  Life& life;
+  std::shared_ptr<FakeLink> link;
+  std::unique_ptr<Client> client;
+  std::vector<mqtt::Packet> got;
+};
+
+// Sync mode: a QoS 1 PUBACK waits for the disk, or for every durable copy of the message to be
+// acknowledged by its subscriber: a message that has arrived everywhere it had to go is not
+// lost by a crash, on disk or not (docs/durability.md).
+TEST_F(PersistenceTest, AQos1PubackGoesOnceEveryDurableCopyIsAcknowledged) {
+  HeldSyncs io;
+  {
+    Life life(dir_, store::Durability::sync, 0, &io);
+    HeldSyncs::Unhold unhold{io};
+    Conn sub1(life, "sub1", false), sub2(life, "sub2", false);
+    sub1.subscribe("t");
+    sub2.subscribe("t");
+    Conn pub(life, "pub", true);
+    io.set_hold(true);  // from here the durable LSN stands still
+    const Lsn durable = life.store->durable_lsn();
+
+    pub.publish("m1", 1);
+    auto p1 = sub1.publishes_received(), p2 = sub2.publishes_received();
+    ASSERT_EQ(p1.size(), 1u);  // QoS 1 goes out before its record is on disk
+    ASSERT_EQ(p2.size(), 1u);
+    EXPECT_TRUE(pub.pubacks().empty());  // the disk, or both subscribers
+    sub1.puback(p1[0].packet_id);
+    EXPECT_TRUE(pub.pubacks().empty()) << "one copy of two acknowledged";
+    EXPECT_EQ(pub.link->wakes(), 0);
+    sub2.puback(p2[0].packet_id);
+    EXPECT_EQ(pub.link->wakes(), 1);  // the last one wakes the publisher
+    EXPECT_EQ(pub.pubacks(), std::vector<uint16_t>{1});
+    EXPECT_EQ(life.store->durable_lsn(), durable) << "the PUBACK went without the disk";
+
+    // In order: m3 acknowledged first waits behind m2.
+    pub.publish("m2", 2);
+    pub.publish("m3", 3);
+    p1 = sub1.publishes_received();
+    p2 = sub2.publishes_received();
+    ASSERT_EQ(p1.size(), 3u);
+    ASSERT_EQ(p2.size(), 3u);
+    sub1.puback(p1[2].packet_id);
+    sub2.puback(p2[2].packet_id);
+    EXPECT_EQ(pub.pubacks(), std::vector<uint16_t>{1});
+    sub1.puback(p1[1].packet_id);
+    sub2.puback(p2[1].packet_id);
+    EXPECT_EQ(pub.pubacks(), (std::vector<uint16_t>{1, 2, 3}));
+    // The records of copies acknowledged while the disk was busy were taken back (at least
+    // those of m2 and m3, which came while the writer waited in fdatasync): never written.
+    EXPECT_GE(life.store->stats().records_cancelled, 4u);
+    io.set_hold(false);
+  }
+  // Nothing comes back: every copy was acknowledged, written and deleted, or never written.
+  Life again(dir_);
+  ASSERT_EQ(again.recovered.sessions.size(), 2u);
+  for (const auto& s : again.recovered.sessions) EXPECT_EQ(s.held(), 0u) << s.image.client_id;
+}
+
+TEST_F(PersistenceTest, AQos1PubackWaitsForTheDiskWhileADurableSubscriberIsOffline) {
+  HeldSyncs io;
+  Life life(dir_, store::Durability::sync, 0, &io);
+  HeldSyncs::Unhold unhold{io};
+  Conn online(life, "online", false);
+  online.subscribe("t");
+  {
+    Conn offline(life, "offline", false);
+    offline.subscribe("t");
+    offline.send(mqtt::Disconnect{});
+  }
+  Conn pub(life, "pub", true);
+  io.set_hold(true);
+  pub.publish("m1", 7);
+  auto p = online.publishes_received();
+  ASSERT_EQ(p.size(), 1u);
+  online.puback(p[0].packet_id);
+  EXPECT_TRUE(pub.pubacks().empty()) << "the offline session's copy is only on its way to the disk";
+  io.set_hold(false);
+  pub.expect("PUBACK");
+  EXPECT_EQ(pub.pubacks(), std::vector<uint16_t>{7});
 }
 
 TEST_F(PersistenceTest, IncomingQos2IdsSurviveSoAResendIsNotRoutedTwice) {

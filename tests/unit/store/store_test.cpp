@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -486,6 +487,75 @@ TEST(StoreTest, BackgroundCheckpointWhenEnoughLogAccumulates) {
         << wal_bytes() << " bytes in wal/";
   }
   EXPECT_EQ(reopen_contents(o), want);
+}
+
+// fdatasync blocks while held: the writer thread sits in it, and what is appended meanwhile
+// waits in the pending buffer (where cancel() can still take it back).
+class BlockingSyncs : public FileOps {
+ public:
+  void set_hold(bool on) {
+    {
+      std::lock_guard lock(mu_);
+      hold_ = on;
+    }
+    cv_.notify_all();
+  }
+  // Waits until the writer is inside a held fdatasync.
+  bool wait_blocked() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_ > 0; });
+  }
+  int fdatasync(int fd) override {
+    {
+      std::unique_lock lock(mu_);
+      ++blocked_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_; });
+      --blocked_;
+    }
+    return FileOps::fdatasync(fd);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  int blocked_ = 0;
+};
+
+TEST(StoreTest, ARecordTakenBackBeforeItIsWrittenNeverReachesTheDisk) {
+  TempDir dir;
+  BlockingSyncs io;
+  auto o = options_for(dir.path());
+  o.io = &io;
+  {
+    auto store = Store::open(o);
+    struct Unhold {  // a failed ASSERT must not leave close() waiting in fdatasync
+      BlockingSyncs& io;
+      ~Unhold() { io.set_hold(false); }
+    } unhold{io};
+    io.set_hold(true);
+    const Lsn first = store->write(put("first", "1"));  // the writer takes it, then waits in fdatasync
+    ASSERT_TRUE(io.wait_blocked());
+    EXPECT_FALSE(store->cancel(first)) << "already handed to the disk";
+    const Lsn moot = store->write(put("moot", std::string(1000, 'm')));
+    const Lsn kept = store->write(put("kept", "2"));
+    EXPECT_TRUE(store->cancel(moot));
+    EXPECT_FALSE(store->cancel(moot)) << "taken back once";
+    EXPECT_FALSE(store->cancel(kept + 1)) << "not appended";
+    EXPECT_FALSE(store->cancel(0));
+    io.set_hold(false);
+    ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= kept; }));
+    auto stats = store->stats();
+    EXPECT_EQ(stats.records_cancelled, 1u);
+    EXPECT_EQ(stats.records, 3u);  // the LSN stays: an empty batch in its place
+    EXPECT_LT(stats.bytes_written, 1000u) << "the 1000-byte value was written";
+    EXPECT_FALSE(store->cancel(kept)) << "written";
+  }
+  RecoveryReport report;
+  KvMap want{{"first", "1"}, {"kept", "2"}};
+  EXPECT_EQ(reopen_contents(o, &report), want);
+  EXPECT_TRUE(report.warnings.empty());
 }
 
 TEST(StoreTest, RecordsOfOtherTypesComeBackAtRecovery) {
