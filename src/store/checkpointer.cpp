@@ -187,6 +187,11 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
       if (stopping_.load()) throw CheckpointError("stopping");
     }
 
+    // The records of callers' own types through `covered` go with the segments: their owner
+    // must keep what they carried first.
+    if (options_.before_checkpoint && !options_.before_checkpoint(covered))
+      throw CheckpointError("the owner of the log's other records (types 2..126) could not keep them through LSN " +
+                            std::to_string(covered));
     out_fd = io_.open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC);
     if (out_fd < 0) throw CheckpointError("cannot create wal/" + final_name + ".tmp: " + errno_text(errno));
     std::string out = encode_file_header({FileKind::checkpoint, number, covered + 1});

@@ -7,7 +7,8 @@
 // and the segments <= N. A crash at any step leaves a directory that recovers to the same
 // state (docs/store-format.md).
 // Only KV batches (type 1) survive a checkpoint; records of other types are dropped with the
-// segments that held them.
+// segments that held them, once Options::before_checkpoint (StoreOptions) has said that their
+// owner keeps what they carried elsewhere.
 // Thread-safety: segment_closed() (from the writer thread), checkpoint_through() and stop()
 // are safe from any thread; start() is for the owner, once.
 #pragma once
@@ -34,6 +35,7 @@ class Checkpointer {
     bool skip_corrupt = false;
     std::function<void(const std::string&)> log;
     FileOps* io = nullptr;
+    std::function<bool(Lsn covered)> before_checkpoint;  // see StoreOptions
   };
 
   // `wal_bytes`: the store's count of bytes in wal/ (a checkpoint adds its file and subtracts

@@ -53,6 +53,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   co.skip_corrupt = options.skip_corrupt;
   co.log = options.log;
   co.io = &store->io_;
+  co.before_checkpoint = options.before_checkpoint;
   store->checkpointer_ = std::make_unique<Checkpointer>(co, store->wal_bytes_, store->checkpoints_);
 
   WalWriter::Options wo;

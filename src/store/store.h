@@ -71,7 +71,8 @@ class Store {
   Lsn write(const WriteBatch& batch, WriteStatus* status = nullptr);
   // Appends a record of a caller's own type (2..126; throws std::invalid_argument for others),
   // handed back to open()'s on_record at recovery. Same contract as write(); never exempt from
-  // the budget. Checkpoints drop these records (see Checkpointer).
+  // the budget. A checkpoint drops these records once StoreOptions::before_checkpoint says
+  // their owner keeps what they carried.
   Lsn write_record(uint8_t type, std::string_view payload, WriteStatus* status = nullptr);
 
   // Takes back the record `lsn` (one write() of its own) if it has not been handed to the

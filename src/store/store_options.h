@@ -36,6 +36,13 @@ struct StoreOptions {
   uint64_t disk_budget = 0;                      // 0: no budget; else refuse writes (see write()) while wal/ is above it
   bool skip_corrupt = false;                     // --recover-skip-corrupt
   std::function<void(const std::string&)> log;   // human-readable progress/warnings (may be empty)
+  // The owner of records of its own types (2..126, Store::write_record): called on the
+  // checkpoint thread before a checkpoint replaces the log through LSN `covered`, which drops
+  // those records. It must have made everything they carried through `covered` durable
+  // elsewhere (its own files, or KV writes it has seen durable) before it returns true; false
+  // or an exception abandons this checkpoint (logged; retried later) and keeps the log. It must
+  // not call Store::checkpoint() or close(). Empty: such records are simply dropped.
+  std::function<bool(Lsn covered)> before_checkpoint;
   FileOps* io = nullptr;                         // fault injection for tests; null = POSIX
   // Addition: how often recovery logs its progress (records, bytes, percent); tests set 0.
   std::chrono::milliseconds progress_interval{1000};

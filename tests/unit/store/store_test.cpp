@@ -580,6 +580,49 @@ TEST(StoreTest, RecordsOfOtherTypesComeBackAtRecovery) {
   EXPECT_EQ(contents(*store), (KvMap{{"a", "1"}}));
 }
 
+// Records of a caller's own type live in the log until a checkpoint replaces it; the
+// checkpoint asks their owner first (StoreOptions::before_checkpoint), which keeps what they
+// carried elsewhere. A refusal keeps the log, and the records come back at the next open.
+TEST(StoreTest, ACheckpointAsksTheOwnerOfOtherRecordsBeforeDroppingThem) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  std::vector<Lsn> asked;
+  bool keep = false;  // what the owner answers
+  o.before_checkpoint = [&](Lsn covered) {
+    asked.push_back(covered);
+    return keep;
+  };
+  auto recovered = [&] {
+    std::vector<Lsn> lsns;
+    auto store = Store::open(o, nullptr, [&](uint8_t, Lsn lsn, std::string_view) { lsns.push_back(lsn); });
+    return lsns;
+  };
+  {
+    auto store = Store::open(o);
+    store->write(put("a", "1"));
+    const Lsn row = store->write_record(7, "row");
+    EXPECT_FALSE(store->checkpoint()) << "the owner said no";
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_GE(asked[0], row);
+  }
+  EXPECT_EQ(recovered(), std::vector<Lsn>{2}) << "the log was kept";
+  keep = true;
+  asked.clear();
+  {
+    auto store = Store::open(o);
+    const Lsn later = store->write_record(7, "later");
+    EXPECT_TRUE(store->checkpoint());
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_GE(asked[0], later);
+    store->write_record(7, "after the checkpoint");
+  }
+  auto lsns = recovered();
+  ASSERT_EQ(lsns.size(), 1u) << "only what came after the checkpoint is in the log";
+  EXPECT_GT(lsns[0], asked[0]);
+  KvMap want{{"a", "1"}};
+  EXPECT_EQ(reopen_contents(o), want);
+}
+
 TEST(StoreTest, DiskBudgetRefusesPutsButAcceptsDeletes) {
   TempDir dir;
   auto o = options_for(dir.path());
