@@ -97,11 +97,20 @@ void Session::restore(RecoveredSession& r, Clock::time_point disconnected_at) {
   disconnected_at_ = disconnected_at;
   disconnected_wall_ms_ = r.image.disconnected_at_ms ? r.image.disconnected_at_ms : wall_ms_now();
   protocol_ = r.image.protocol;
+  // QoS 1 in flight before the crash left no record of being sent: it is among the first
+  // window's worth of the queue (what was sent is older than what waited), so those go again
+  // with DUP. QoS 2 sends wait for their record, so a queued QoS 2 message never went out.
+  size_t maybe_sent = limits_.max_inflight_messages == 0 ? 65535 : limits_.max_inflight_messages;
   for (const auto& e : r.entries) {
     last_seq_ = std::max(last_seq_, e.seq);
     Delivery d{e.qos, e.retain, e.identifiers, e.share, {}};
     switch (e.state) {
-      case HeldState::queued: push_queue({e.msg, std::move(d), e.seq}); break;
+      case HeldState::queued: {
+        const bool dup = e.qos == 1 && maybe_sent > 0;
+        if (dup) --maybe_sent;
+        push_queue({e.msg, std::move(d), e.seq, false, 0, dup});
+        break;
+      }
       case HeldState::publish_sent:
         inflight_.push_back({e.packet_id, InflightState::publish_sent, e.msg, std::move(d), e.seq});
         break;
@@ -435,7 +444,7 @@ void Session::send_new(Queued q) {
       }
     }
   }
-  if (!send_publish(*q.msg, q.delivery, id, false)) {
+  if (!send_publish(*q.msg, q.delivery, id, q.maybe_sent)) {
     forget_durable(q.seq);  // too large for this client: as if delivered
     return;
   }

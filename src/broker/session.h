@@ -242,6 +242,9 @@ class Session {
     uint64_t seq = 0;
     bool settles = false;
     Lsn put_lsn = 0;
+    // Restored after a restart from the front of the queue, QoS 1: it may have gone out before
+    // the crash (QoS 1 sends leave no record), so it goes with DUP ([MQTT-3.3.1-1]).
+    bool maybe_sent = false;
   };
 
   uint16_t next_packet_id();

@@ -224,6 +224,37 @@ TEST_F(PersistenceTest, AStaleQos2StateDoesNotPullAQueuedMessageAheadOfTheSpill)
   EXPECT_EQ(drain(c, link), want);
 }
 
+// QoS 1 messages in flight at a crash left no record that they were sent: after the restart
+// the first window's worth of the queue goes again with DUP ([MQTT-3.3.1-1]); what lies beyond
+// the window (max_inflight_messages, 20 by default) was never sent and goes without it.
+TEST_F(PersistenceTest, Qos1MessagesThatMayHaveGoneOutBeforeACrashGoAgainWithDup) {
+  {
+    Life life(dir_);
+    auto link = std::make_shared<FakeLink>();
+    auto c = life.connect("sub", link);
+    ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {1}}}));
+    link->take();
+    Persistence::reset_tracker();  // from here it holds the highest LSN written
+    for (int i = 0; i < 3; ++i) life.broker->publish(make_message("t", "sent" + std::to_string(i), 1, false));
+    EXPECT_EQ(publishes(link->take()).size(), 3u);  // out, never acknowledged
+    life.broker->disconnect(c.session, c.generation);
+    for (int i = 0; i < 25; ++i) life.broker->publish(make_message("t", "queued" + std::to_string(i), 1, false));
+    life.wait_durable();
+  }  // a crash: nothing written at shutdown
+  Life life(dir_);
+  auto link = std::make_shared<FakeLink>();
+  auto c = life.connect("sub", link);
+  std::vector<mqtt::Publish> got;
+  for (int round = 0; round < 5 && got.size() < 28; ++round)
+    for (auto& p : publishes(link->take())) {
+      got.push_back(p);
+      c.session->on_puback(c.generation, p.packet_id);
+    }
+  ASSERT_EQ(got.size(), 28u);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(got[i].dup) << got[i].payload << " may have been received before";
+  for (size_t i = 20; i < got.size(); ++i) EXPECT_FALSE(got[i].dup) << got[i].payload << " never went out";
+}
+
 TEST_F(PersistenceTest, SpilledMessagesThatArriveWhileTheQueueDrainsKeepTheirPlace) {
   // Big payloads, so the spill file is written (64 KiB buffer) and read back from the file.
   constexpr int kInMemory = 8;
