@@ -354,16 +354,33 @@ TEST_F(PersistenceTest, OutgoingQos2KeepsItsPacketIdAndItsPubrelState) {
 
 // fdatasync of log segments fails with EIO while `fail_syncs` is set: the log is failing, what
 // was appended waits, and new records are refused until a retry succeeds.
+// While `hold` is set, fdatasync waits first (the records appended meanwhile are accepted).
 class FailingSyncs : public store::FileOps {
  public:
   std::atomic<bool> fail_syncs{false};
+  void set_hold(bool on) {
+    {
+      std::lock_guard lock(mu_);
+      hold_ = on;
+    }
+    cv_.notify_all();
+  }
   int fdatasync(int fd) override {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !hold_; });
+    }
     if (fail_syncs.load()) {
       errno = EIO;
       return -1;
     }
     return store::FileOps::fdatasync(fd);
   }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
 };
 
 // A QoS 2 message to a durable session goes out only once its records are on disk; one that
@@ -374,15 +391,24 @@ class FailingSyncs : public store::FileOps {
 TEST_F(PersistenceTest, AQos2MessageNeverOvertakesOneWaitingForTheDisk) {
   FailingSyncs io;
   Life life(dir_, store::Durability::sync, 0, &io);
+  struct Unhold {  // a failed ASSERT must not leave the store's close waiting in fdatasync
+    FailingSyncs& io;
+    ~Unhold() { io.set_hold(false); }
+  } unhold{io};
   auto link = std::make_shared<FakeLink>();
   auto c = life.connect("sub", link);
   ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {2}}}));
   link->take();
-  io.fail_syncs = true;
+  // "one" and its packet id are taken while the disk is slow (both records accepted, so it
+  // waits for them); then that fdatasync fails.
+  io.set_hold(true);
   Persistence::reset_tracker();
   life.broker->publish(make_message("t", "one", 2, false));
   const Lsn one = Persistence::tracker().needed;
   ASSERT_GT(one, 0u);
+  EXPECT_TRUE(publishes(link->take()).empty()) << "\"one\" went out before its records were on disk";
+  io.fail_syncs = true;
+  io.set_hold(false);
   // The writer's fdatasync fails: "one" waits, and the log refuses new records.
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (life.store->accepting() && std::chrono::steady_clock::now() < until)
@@ -419,9 +445,18 @@ class HeldSyncs : public store::FileOps {
     HeldSyncs& io;
     ~Unhold() { io.set_hold(false); }
   };
+  // Waits until the writer sits in a held fdatasync: what is appended from then on waits in
+  // its pending buffer.
+  bool wait_blocked() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_ > 0; });
+  }
   int fdatasync(int fd) override {
     std::unique_lock lock(mu_);
+    ++blocked_;
+    cv_.notify_all();
     cv_.wait(lock, [&] { return !hold_; });
+    --blocked_;
     lock.unlock();
     return store::FileOps::fdatasync(fd);
   }
@@ -430,6 +465,7 @@ class HeldSyncs : public store::FileOps {
   std::mutex mu_;
   std::condition_variable cv_;
   bool hold_ = false;
+  int blocked_ = 0;
 };
 
 // One MQTT connection on the Life's broker: a Client on a FakeLink, driven by the test as its
@@ -514,6 +550,7 @@ TEST_F(PersistenceTest, AQos1PubackGoesOnceEveryDurableCopyIsAcknowledged) {
     EXPECT_EQ(life.store->durable_lsn(), durable) << "the PUBACK went without the disk";
 
     // In order: m3 acknowledged first waits behind m2.
+    ASSERT_TRUE(io.wait_blocked());  // m1's records went to the disk, which sits on them
     pub.publish("m2", 2);
     pub.publish("m3", 3);
     p1 = sub1.publishes_received();
@@ -526,8 +563,8 @@ TEST_F(PersistenceTest, AQos1PubackGoesOnceEveryDurableCopyIsAcknowledged) {
     sub1.puback(p1[1].packet_id);
     sub2.puback(p2[1].packet_id);
     EXPECT_EQ(pub.pubacks(), (std::vector<uint16_t>{1, 2, 3}));
-    // The records of copies acknowledged while the disk was busy were taken back (at least
-    // those of m2 and m3, which came while the writer waited in fdatasync): never written.
+    // The records of copies acknowledged while the disk was busy were taken back (those of m2
+    // and m3 at least, which came while the writer waited in fdatasync): never written.
     EXPECT_GE(life.store->stats().records_cancelled, 4u);
     io.set_hold(false);
   }
