@@ -40,9 +40,9 @@ void Client::send(const mqtt::Packet& p, MessagePtr gate) {
 // wrote. Packets keep their order: one sent behind a held packet is held too. A client that
 // keeps sending while many of its packets wait stops being read (hold_input), so what waits
 // stays bounded by the Receive Maximum rather than by how fast it can write.
-Lsn Client::durable_needed() const {
+Lsn Client::durable_needed(Lsn Persistence::Tracker::*what) const {
   Persistence* persist = broker_.persistence();
-  Lsn need = persist && persist->acks_wait() ? Persistence::tracker().needed : 0;
+  Lsn need = persist && persist->acks_wait() ? Persistence::tracker().*what : 0;
   return need != 0 && need > persist->durable_lsn() ? need : 0;
 }
 
@@ -51,9 +51,7 @@ void Client::send_durable(std::string_view bytes, MessagePtr gate) {
   Lsn fallback = need;
   if (gate) {
     // The copies' records count only while a copy is unacknowledged.
-    Persistence* persist = broker_.persistence();
-    Lsn copies = Persistence::tracker().settled_by_ack;
-    if (copies > persist->durable_lsn()) fallback = std::max(fallback, copies);
+    fallback = std::max(fallback, durable_needed(&Persistence::Tracker::settled_by_ack));
     if (fallback == need) gate.reset();  // nothing to wait for beyond `need`
   }
   bool holding = rare_ && !rare_->held.empty();

@@ -118,9 +118,10 @@ class Client {
   // message this PUBACK acknowledges; it may then also go once every copy that counts in
   // gate->unsettled has been acknowledged by its subscriber, those copies' records on disk or not.
   void send_durable(std::string_view bytes, MessagePtr gate = nullptr);
-  // The LSN what this packet's handling wrote must reach before its answer goes out (0: none;
-  // always 0 unless the store is in sync mode).
-  Lsn durable_needed() const;
+  // The LSN what this packet's handling wrote must reach before its answer goes out (0: none,
+  // or already durable; always 0 unless the store is in sync mode). `what`: which of the
+  // tracker's LSNs (settled_by_ack: the copies an acknowledgement may make moot).
+  Lsn durable_needed(Lsn Persistence::Tracker::*what = &Persistence::Tracker::needed) const;
   // What waits in the gate: packet bytes, the start of the session (its CONNACK), or the close
   // that follows a DISCONNECT.
   enum class Held : uint8_t { bytes, start_session, close };

@@ -311,7 +311,7 @@ Lsn Persistence::end_batch() {
   return lsn;
 }
 
-Lsn Persistence::write(const store::WriteBatch& b) {
+Lsn Persistence::write(const store::WriteBatch& b, Lsn Tracker::*into) {
   if (t_batch.active) {
     store::WriteBatch::for_each(b.rep(), [](bool is_put, std::string_view key, std::string_view value) {
       if (is_put)
@@ -326,8 +326,8 @@ Lsn Persistence::write(const store::WriteBatch& b) {
   auto& t = tracker();
   if (lsn == 0) {
     t.refused = true;
-  } else if (lsn > t.needed) {
-    t.needed = lsn;
+  } else if (lsn > t.*into) {
+    t.*into = lsn;
   }
   return lsn;
 }
@@ -382,15 +382,9 @@ Lsn Persistence::put_message(std::string_view client_id, uint64_t incarnation, u
   encode_held(v, incarnation, m, d);
   auto& b = scratch_batch();
   b.put(seq_key_view('q', client_id, seq), v);
-  auto& t = tracker();
-  const Lsn before = t.needed;
-  const Lsn lsn = write(b);
-  if (lsn == kLsnPending) return 0;  // in a batch with other writes: not to be taken back alone
-  if (settles) {
-    t.needed = before;  // not a record the PUBACK must wait for, once the copy is acknowledged
-    if (lsn > t.settled_by_ack) t.settled_by_ack = lsn;
-  }
-  return lsn;
+  // A settling copy's record is not one the PUBACK must wait for once the copy is acknowledged.
+  const Lsn lsn = write(b, settles ? &Tracker::settled_by_ack : &Tracker::needed);
+  return lsn == kLsnPending ? 0 : lsn;  // in a batch with other writes: not to be taken back alone
 }
 
 Lsn Persistence::put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id,

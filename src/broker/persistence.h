@@ -186,7 +186,8 @@ class Persistence {
   static bool decode_queued(std::string_view in, RecoveredEntry& e);
 
  private:
-  Lsn write(const store::WriteBatch& b);
+  // Appends `b` (or adds it to the thread's batch) and raises the tracker's `into` to its LSN.
+  Lsn write(const store::WriteBatch& b, Lsn Tracker::*into = &Tracker::needed);
   Lsn put_state(std::string_view client_id, uint64_t incarnation, uint64_t seq, uint16_t packet_id, HeldState state);
 
   store::Store& store_;

@@ -100,7 +100,7 @@ void Session::restore(RecoveredSession& r, Clock::time_point disconnected_at) {
   // QoS 1 in flight before the crash left no record of being sent: it is among the first
   // window's worth of the queue (what was sent is older than what waited), so those go again
   // with DUP. QoS 2 sends wait for their record, so a queued QoS 2 message never went out.
-  size_t maybe_sent = limits_.max_inflight_messages == 0 ? 65535 : limits_.max_inflight_messages;
+  size_t maybe_sent = our_window();
   for (const auto& e : r.entries) {
     last_seq_ = std::max(last_seq_, e.seq);
     Delivery d{e.qos, e.retain, e.identifiers, e.share, {}};
@@ -147,8 +147,11 @@ void Session::durable_records(std::vector<uint64_t>& seqs, std::vector<uint16_t>
 }
 
 size_t Session::window() const {
-  size_t ours = limits_.max_inflight_messages == 0 ? 65535 : std::min<size_t>(limits_.max_inflight_messages, 65535);
-  return std::min<size_t>(ours, link_->peer.receive_maximum);  // link_ is set
+  return std::min<size_t>(our_window(), link_->peer.receive_maximum);  // link_ is set
+}
+
+size_t Session::our_window() const {
+  return limits_.max_inflight_messages == 0 ? 65535 : std::min<size_t>(limits_.max_inflight_messages, 65535);
 }
 
 uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& peer, uint32_t expiry_interval,

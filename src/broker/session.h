@@ -271,6 +271,7 @@ class Session {
   void send_pubrel(uint16_t packet_id, mqtt::ReasonCode reason = mqtt::ReasonCode::success);
   void pump();  // resends held-back PUBLISHes, then moves queued messages into the window while it has room
   size_t window() const;
+  size_t our_window() const;  // limits.max_inflight_messages, whatever the client's Receive Maximum
   // The queue has reached its message or byte limit.
   bool queue_full() const;
   size_t queue_size() const { return queue_.size() + (spill_ ? spill_->size() : 0); }

@@ -8,6 +8,7 @@
 
 #include "store/coding.h"
 #include "store/thread_setup.h"
+#include "store/write_batch.h"
 
 namespace mqbase::store {
 namespace {
@@ -106,14 +107,14 @@ bool WalWriter::cancel(Lsn lsn) {
 }
 
 void WalWriter::compact_cancelled(std::string& buf) {
-  static constexpr char kEmptyBatch[4] = {0, 0, 0, 0};  // a WriteBatch of no entries
+  static const WriteBatch kEmpty;  // what every reader takes for "no change"
   compacted_.clear();
   size_t pos = 0;
   while (pos + kRecordHeaderSize <= buf.size()) {
     const uint32_t length = decode_u32(buf.data() + pos + 4);
     const size_t size = kRecordHeaderSize + length;
     if (static_cast<uint8_t>(buf[pos + kTypeOffset]) == kTypeCancelled)
-      append_record_unsealed(compacted_, kTypeKvBatch, record_lsn(buf.data() + pos), std::string_view(kEmptyBatch, 4));
+      append_record_unsealed(compacted_, kTypeKvBatch, record_lsn(buf.data() + pos), kEmpty.rep());
     else
       compacted_.append(buf, pos, size);
     pos += size;

@@ -22,10 +22,12 @@
 #include "fake_link.h"
 #include "mqtt/encoder.h"
 #include "store/file_ops.h"
+#include "../store/store_test_util.h"
 
 namespace mqbase::broker {
 namespace {
 
+using store::test::SyncGate;
 using testing::FakeLink;
 using testing::publishes;
 
@@ -352,49 +354,15 @@ TEST_F(PersistenceTest, OutgoingQos2KeepsItsPacketIdAndItsPubrelState) {
   EXPECT_TRUE(again.dup);
 }
 
-// fdatasync of log segments fails with EIO while `fail_syncs` is set: the log is failing, what
-// was appended waits, and new records are refused until a retry succeeds.
-// While `hold` is set, fdatasync waits first (the records appended meanwhile are accepted).
-class FailingSyncs : public store::FileOps {
- public:
-  std::atomic<bool> fail_syncs{false};
-  void set_hold(bool on) {
-    {
-      std::lock_guard lock(mu_);
-      hold_ = on;
-    }
-    cv_.notify_all();
-  }
-  int fdatasync(int fd) override {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !hold_; });
-    }
-    if (fail_syncs.load()) {
-      errno = EIO;
-      return -1;
-    }
-    return store::FileOps::fdatasync(fd);
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-};
-
 // A QoS 2 message to a durable session goes out only once its records are on disk; one that
 // follows it never goes first, whatever became of its own record. Regression: send_new sent a
 // message directly when its record was refused (lsn 0), or when the writer had synced it
 // before the check, ahead of earlier ones still waiting for on_durable -- seen as "826 before
 // 815" in the kill -9 QoS 2 crash test.
 TEST_F(PersistenceTest, AQos2MessageNeverOvertakesOneWaitingForTheDisk) {
-  FailingSyncs io;
+  SyncGate io;
   Life life(dir_, store::Durability::sync, 0, &io);
-  struct Unhold {  // a failed ASSERT must not leave the store's close waiting in fdatasync
-    FailingSyncs& io;
-    ~Unhold() { io.set_hold(false); }
-  } unhold{io};
+  SyncGate::Unhold unhold{io};
   auto link = std::make_shared<FakeLink>();
   auto c = life.connect("sub", link);
   ASSERT_TRUE(life.broker->subscribe(c.session, c.generation, {{"t", {2}}}));
@@ -428,45 +396,6 @@ TEST_F(PersistenceTest, AQos2MessageNeverOvertakesOneWaitingForTheDisk) {
   EXPECT_EQ(p[0].payload, "one");
   EXPECT_EQ(p[1].payload, "two");
 }
-
-// fdatasync of log segments blocks while `hold` is set: records are taken and written, but the
-// durable LSN stands still, as on a slow disk.
-class HeldSyncs : public store::FileOps {
- public:
-  void set_hold(bool on) {
-    {
-      std::lock_guard lock(mu_);
-      hold_ = on;
-    }
-    cv_.notify_all();
-  }
-  // Lets the disk go when a test ends early (a failed ASSERT), before its store closes.
-  struct Unhold {
-    HeldSyncs& io;
-    ~Unhold() { io.set_hold(false); }
-  };
-  // Waits until the writer sits in a held fdatasync: what is appended from then on waits in
-  // its pending buffer.
-  bool wait_blocked() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_ > 0; });
-  }
-  int fdatasync(int fd) override {
-    std::unique_lock lock(mu_);
-    ++blocked_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return !hold_; });
-    --blocked_;
-    lock.unlock();
-    return store::FileOps::fdatasync(fd);
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  int blocked_ = 0;
-};
 
 // One MQTT connection on the Life's broker: a Client on a FakeLink, driven by the test as its
 // loop would drive it (on_durable when the store has caught up, or when woken).
@@ -525,10 +454,10 @@ struct Conn {
 // acknowledged by its subscriber: a message that has arrived everywhere it had to go is not
 // lost by a crash, on disk or not (docs/durability.md).
 TEST_F(PersistenceTest, AQos1PubackGoesOnceEveryDurableCopyIsAcknowledged) {
-  HeldSyncs io;
+  SyncGate io;
   {
     Life life(dir_, store::Durability::sync, 0, &io);
-    HeldSyncs::Unhold unhold{io};
+    SyncGate::Unhold unhold{io};
     Conn sub1(life, "sub1", false), sub2(life, "sub2", false);
     sub1.subscribe("t");
     sub2.subscribe("t");
@@ -575,9 +504,9 @@ TEST_F(PersistenceTest, AQos1PubackGoesOnceEveryDurableCopyIsAcknowledged) {
 }
 
 TEST_F(PersistenceTest, AQos1PubackWaitsForTheDiskWhileADurableSubscriberIsOffline) {
-  HeldSyncs io;
+  SyncGate io;
   Life life(dir_, store::Durability::sync, 0, &io);
-  HeldSyncs::Unhold unhold{io};
+  SyncGate::Unhold unhold{io};
   Conn online(life, "online", false);
   online.subscribe("t");
   {

@@ -500,51 +500,14 @@ TEST(StoreTest, BackgroundCheckpointWhenEnoughLogAccumulates) {
   EXPECT_EQ(reopen_contents(o), want);
 }
 
-// fdatasync blocks while held: the writer thread sits in it, and what is appended meanwhile
-// waits in the pending buffer (where cancel() can still take it back).
-class BlockingSyncs : public FileOps {
- public:
-  void set_hold(bool on) {
-    {
-      std::lock_guard lock(mu_);
-      hold_ = on;
-    }
-    cv_.notify_all();
-  }
-  // Waits until the writer is inside a held fdatasync.
-  bool wait_blocked() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_ > 0; });
-  }
-  int fdatasync(int fd) override {
-    {
-      std::unique_lock lock(mu_);
-      ++blocked_;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return !hold_; });
-      --blocked_;
-    }
-    return FileOps::fdatasync(fd);
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false;
-  int blocked_ = 0;
-};
-
 TEST(StoreTest, ARecordTakenBackBeforeItIsWrittenNeverReachesTheDisk) {
   TempDir dir;
-  BlockingSyncs io;
+  SyncGate io;
   auto o = options_for(dir.path());
   o.io = &io;
   {
     auto store = Store::open(o);
-    struct Unhold {  // a failed ASSERT must not leave close() waiting in fdatasync
-      BlockingSyncs& io;
-      ~Unhold() { io.set_hold(false); }
-    } unhold{io};
+    SyncGate::Unhold unhold{io};
     io.set_hold(true);
     const Lsn first = store->write(put("first", "1"));  // the writer takes it, then waits in fdatasync
     ASSERT_TRUE(io.wait_blocked());

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -306,6 +307,52 @@ class FaultFileOps : public FileOps {
 
   std::mutex mu_;
   std::unordered_map<int, std::string> paths_;
+};
+
+// FileOps whose fdatasync can be held and made to fail, for tests of what waits for the disk.
+// While held, fdatasync waits (the writer sits in it; what is appended meanwhile stays in its
+// pending buffer); when it returns, it fails with EIO while `fail_syncs` is set. An Unhold
+// declared after the store lets the disk go when a test ends early (a failed ASSERT), before
+// the store's close would wait in fdatasync forever.
+class SyncGate : public FileOps {
+ public:
+  std::atomic<bool> fail_syncs{false};
+  void set_hold(bool on) {
+    {
+      std::lock_guard lock(mu_);
+      hold_ = on;
+    }
+    cv_.notify_all();
+  }
+  // Waits until the writer sits in a held fdatasync.
+  bool wait_blocked() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_ > 0; });
+  }
+  struct Unhold {
+    SyncGate& io;
+    ~Unhold() { io.set_hold(false); }
+  };
+  int fdatasync(int fd) override {
+    {
+      std::unique_lock lock(mu_);
+      ++blocked_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_; });
+      --blocked_;
+    }
+    if (fail_syncs.load()) {
+      errno = EIO;
+      return -1;
+    }
+    return FileOps::fdatasync(fd);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  int blocked_ = 0;
 };
 
 }  // namespace mqbase::store::test
