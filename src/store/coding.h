@@ -35,7 +35,29 @@ inline void put_u64(std::string& out, uint64_t v) {
   out.append(b, 8);
 }
 
-inline void put_varint32(std::string& out, uint32_t v) {
+inline void put_varint64(std::string& out, uint64_t v);
+inline bool get_varint64(std::string_view& in, uint64_t& v);
+
+inline void put_varint32(std::string& out, uint32_t v) { put_varint64(out, v); }
+
+// Reads a varint32 from the front of `in`, advancing it. False when truncated or over 32 bits.
+inline bool get_varint32(std::string_view& in, uint32_t& v) {
+  std::string_view rest = in;
+  uint64_t wide;
+  if (!get_varint64(rest, wide) || wide > UINT32_MAX) return false;
+  v = static_cast<uint32_t>(wide);
+  in = rest;
+  return true;
+}
+
+inline bool get_u8(std::string_view& in, uint8_t& v) {
+  if (in.empty()) return false;
+  v = static_cast<uint8_t>(in[0]);
+  in.remove_prefix(1);
+  return true;
+}
+
+inline void put_varint64(std::string& out, uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7f) | 0x80));
     v >>= 7;
@@ -43,13 +65,13 @@ inline void put_varint32(std::string& out, uint32_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-// Reads a varint32 from the front of `in`, advancing it. False when truncated or longer than 5 bytes.
-inline bool get_varint32(std::string_view& in, uint32_t& v) {
-  uint32_t result = 0;
-  for (int shift = 0, i = 0; i < 5; ++i, shift += 7) {
+// Reads a varint64 from the front of `in`, advancing it. False when truncated or longer than 10 bytes.
+inline bool get_varint64(std::string_view& in, uint64_t& v) {
+  uint64_t result = 0;
+  for (int shift = 0, i = 0; i < 10; ++i, shift += 7) {
     if (static_cast<size_t>(i) >= in.size()) return false;
-    uint32_t byte = static_cast<uint8_t>(in[i]);
-    if (i == 4 && byte > 0x0f) return false;  // would overflow 32 bits
+    uint64_t byte = static_cast<uint8_t>(in[i]);
+    if (i == 9 && byte > 0x01) return false;  // would overflow 64 bits
     result |= (byte & 0x7f) << shift;
     if ((byte & 0x80) == 0) {
       in.remove_prefix(i + 1);
@@ -58,6 +80,17 @@ inline bool get_varint32(std::string_view& in, uint32_t& v) {
     }
   }
   return false;
+}
+
+// Zig-zag: small negative numbers as small unsigned ones (-1 -> 1, 1 -> 2).
+inline uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t unzigzag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+inline void put_svarint64(std::string& out, int64_t v) { put_varint64(out, zigzag(v)); }
+inline bool get_svarint64(std::string_view& in, int64_t& v) {
+  uint64_t u;
+  if (!get_varint64(in, u)) return false;
+  v = unzigzag(u);
+  return true;
 }
 
 inline void put_length_prefixed(std::string& out, std::string_view s) {

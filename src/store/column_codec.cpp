@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "store/coding.h"
+
 namespace mqbase::store::columns {
 namespace {
 
@@ -15,47 +17,10 @@ using u128 = unsigned __int128;
 
 // ---- bytes -------------------------------------------------------------------------------
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool get_varint(std::string_view& in, uint64_t& v) {
-  uint64_t result = 0;
-  for (size_t i = 0; i < 10; ++i) {
-    if (i >= in.size()) return false;
-    const uint64_t byte = static_cast<uint8_t>(in[i]);
-    if (i == 9 && byte > 1) return false;  // past 64 bits
-    result |= (byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      in.remove_prefix(i + 1);
-      v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t unzigzag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
-
-void put_signed(std::string& out, int64_t v) { put_varint(out, zigzag(v)); }
-bool get_signed(std::string_view& in, int64_t& v) {
-  uint64_t u;
-  if (!get_varint(in, u)) return false;
-  v = unzigzag(u);
-  return true;
-}
-
-bool get_u8(std::string_view& in, uint8_t& v) {
-  if (in.empty()) return false;
-  v = static_cast<uint8_t>(in[0]);
-  in.remove_prefix(1);
-  return true;
-}
+void put_varint(std::string& out, uint64_t v) { put_varint64(out, v); }
+bool get_varint(std::string_view& in, uint64_t& v) { return get_varint64(in, v); }
+void put_signed(std::string& out, int64_t v) { put_svarint64(out, v); }
+bool get_signed(std::string_view& in, int64_t& v) { return get_svarint64(in, v); }
 
 // A count of values: at most kMaxValues, and (when each value takes at least a byte or a
 // bit of the input) no more than the input can hold.

@@ -1,0 +1,181 @@
+// RowBatch: see row_batch.h. Record layout (docs/store-format.md#table-records): varint table
+// id, varint column count, varint series count and per series its tag values (varint count,
+// length-prefixed strings), varint row count, per row its series index (varint) and time
+// (zig-zag varint delta from the row before), varint field count, and per field column: type
+// byte, the validity bytes as a bitmap, then the non-null values (doubles as 8 bytes, integers
+// and booleans as zig-zag varints, strings length-prefixed).
+#include "store/row_batch.h"
+
+#include <cstring>
+
+#include "store/coding.h"
+
+namespace mqbase::store::tables {
+
+void FieldValues::push_null() {
+  valid.push_back(0);
+  switch (type) {
+    case ColumnType::float64: f.push_back(0); break;
+    case ColumnType::int64:
+    case ColumnType::boolean: i.push_back(0); break;
+    default: s.emplace_back(); break;
+  }
+}
+
+void FieldValues::push_from(const FieldValues& from, size_t row) {
+  valid.push_back(from.valid[row]);
+  switch (type) {
+    case ColumnType::float64: f.push_back(from.f[row]); break;
+    case ColumnType::int64:
+    case ColumnType::boolean: i.push_back(from.i[row]); break;
+    default: s.push_back(from.s[row]); break;
+  }
+}
+
+void FieldValues::clear() {
+  valid.clear();
+  f.clear();
+  i.clear();
+  s.clear();
+}
+
+void FieldValues::reserve(size_t n) {
+  valid.reserve(n);
+  switch (type) {
+    case ColumnType::float64: f.reserve(n); break;
+    case ColumnType::int64:
+    case ColumnType::boolean: i.reserve(n); break;
+    default: s.reserve(n); break;
+  }
+}
+
+size_t FieldValues::memory() const {
+  size_t m = valid.capacity() + f.capacity() * 8 + i.capacity() * 8 + s.capacity() * sizeof(std::string);
+  for (const std::string& v : s)
+    if (v.capacity() > 15) m += v.capacity();
+  return m;
+}
+
+void RowBatch::clear() {
+  series.clear();
+  row_series.clear();
+  times.clear();
+  for (FieldValues& f : fields) f.clear();
+}
+
+void encode_rows(const RowBatch& b, std::string& out) {
+  put_varint32(out, b.table_id);
+  put_varint32(out, b.columns);
+  put_varint32(out, static_cast<uint32_t>(b.series.size()));
+  for (const auto& tuple : b.series) {
+    put_varint32(out, static_cast<uint32_t>(tuple.size()));
+    for (const std::string& v : tuple) put_length_prefixed(out, v);
+  }
+  const size_t n = b.rows();
+  put_varint32(out, static_cast<uint32_t>(n));
+  int64_t prev = 0;
+  for (size_t r = 0; r < n; ++r) {
+    put_varint32(out, b.row_series[r]);
+    // Wrapping subtraction: any two int64 times differ by something that round-trips.
+    put_varint64(out, zigzag(static_cast<int64_t>(static_cast<uint64_t>(b.times[r]) - static_cast<uint64_t>(prev))));
+    prev = b.times[r];
+  }
+  put_varint32(out, static_cast<uint32_t>(b.fields.size()));
+  for (const FieldValues& f : b.fields) {
+    out.push_back(static_cast<char>(f.type));
+    size_t bitmap = out.size();
+    out.append((n + 7) / 8, '\0');
+    for (size_t r = 0; r < n; ++r)
+      if (f.valid[r]) out[bitmap + r / 8] = static_cast<char>(out[bitmap + r / 8] | (1 << (r % 8)));
+    for (size_t r = 0; r < n; ++r) {
+      if (!f.valid[r]) continue;
+      switch (f.type) {
+        case ColumnType::float64: {
+          uint64_t bits;
+          std::memcpy(&bits, &f.f[r], 8);
+          put_u64(out, bits);
+          break;
+        }
+        case ColumnType::int64:
+        case ColumnType::boolean: put_svarint64(out, f.i[r]); break;
+        default: put_length_prefixed(out, f.s[r]); break;
+      }
+    }
+  }
+}
+
+bool decode_rows(std::string_view in, RowBatch& b) {
+  b = RowBatch{};
+  uint32_t nseries, n, nfields;
+  if (!get_varint32(in, b.table_id) || !get_varint32(in, b.columns) || b.columns > 1024 || !get_varint32(in, nseries) ||
+      nseries > in.size())
+    return false;
+  b.series.resize(nseries);
+  for (auto& tuple : b.series) {
+    uint32_t k;
+    if (!get_varint32(in, k) || k > 1024 || k > in.size()) return false;
+    tuple.resize(k);
+    for (std::string& v : tuple) {
+      std::string_view sv;
+      if (!get_length_prefixed(in, sv)) return false;
+      v = std::string(sv);
+    }
+  }
+  if (!get_varint32(in, n) || n > in.size()) return false;  // each row takes at least 2 bytes
+  b.row_series.resize(n);
+  b.times.resize(n);
+  int64_t prev = 0;
+  for (uint32_t r = 0; r < n; ++r) {
+    uint64_t d;
+    if (!get_varint32(in, b.row_series[r]) || b.row_series[r] >= nseries || !get_varint64(in, d)) return false;
+    prev = static_cast<int64_t>(static_cast<uint64_t>(prev) + static_cast<uint64_t>(unzigzag(d)));
+    b.times[r] = prev;
+  }
+  if (!get_varint32(in, nfields) || nfields > b.columns) return false;
+  b.fields.resize(nfields);
+  for (FieldValues& f : b.fields) {
+    if (in.empty()) return false;
+    uint8_t t = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    if (t < 3 || t > 7) return false;
+    f.type = static_cast<ColumnType>(t);
+    size_t bitmap_bytes = (n + 7) / 8;
+    if (in.size() < bitmap_bytes) return false;
+    std::string_view bitmap = in.substr(0, bitmap_bytes);
+    in.remove_prefix(bitmap_bytes);
+    f.reserve(n);
+    for (uint32_t r = 0; r < n; ++r) {
+      if (!(static_cast<uint8_t>(bitmap[r / 8]) & (1 << (r % 8)))) {
+        f.push_null();
+        continue;
+      }
+      switch (f.type) {
+        case ColumnType::float64: {
+          if (in.size() < 8) return false;
+          uint64_t bits = decode_u64(in.data());
+          in.remove_prefix(8);
+          double v;
+          std::memcpy(&v, &bits, 8);
+          f.push_f(v);
+          break;
+        }
+        case ColumnType::int64:
+        case ColumnType::boolean: {
+          int64_t v;
+          if (!get_svarint64(in, v)) return false;
+          f.push_i(v);
+          break;
+        }
+        default: {
+          std::string_view sv;
+          if (!get_length_prefixed(in, sv)) return false;
+          f.push_s(sv);
+          break;
+        }
+      }
+    }
+  }
+  return in.empty();
+}
+
+}  // namespace mqbase::store::tables

@@ -1,0 +1,271 @@
+// table_block: see table_block.h. Layout of a block (docs/store-format.md#table-blocks):
+//   u8 version (1), varint rows, varint64 seq, u8 flags (1: overflow), zig-zag min and max time,
+//   varint field count, per field: u8 type, varint count of values, then its statistics:
+//     DOUBLE: varint NaNs, then min, max, sum, first, last as 8-byte doubles (when count > 0)
+//     BIGINT, BOOLEAN: zig-zag min, max, first, last, sum and a byte "sum overflowed" (count > 0)
+//     VARCHAR, JSON: none
+//   varint64 data bytes, then the data: the time column (an int block), and per field, when it
+//   has NULLs (count < rows) its validity (a bool block), then its values (a block of the
+//   column's type, of the non-null values only).
+#include "store/table_block.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "store/coding.h"
+
+namespace mqbase::store::tables {
+namespace {
+
+constexpr uint8_t kBlockVersion = 1;
+
+void put_double(std::string& out, double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  put_u64(out, bits);
+}
+
+bool get_double(std::string_view& in, double& v) {
+  if (in.size() < 8) return false;
+  uint64_t bits = decode_u64(in.data());
+  std::memcpy(&v, &bits, 8);
+  in.remove_prefix(8);
+  return true;
+}
+
+}  // namespace
+
+void SeriesRows::conform(const Schema& s) {
+  size_t k = 0;
+  for (const Column& c : s.columns) {
+    if (!is_field(c.type)) continue;
+    if (k++ < fields.size()) continue;
+    FieldValues f;
+    f.type = c.type;
+    for (size_t r = 0; r < times.size(); ++r) f.push_null();
+    fields.push_back(std::move(f));
+  }
+}
+
+void SeriesRows::clear() {
+  times.clear();
+  for (FieldValues& f : fields) f.clear();
+}
+
+size_t SeriesRows::memory() const {
+  size_t m = times.capacity() * 8 + sizeof(*this);
+  for (const FieldValues& f : fields) m += f.memory() + sizeof(f);
+  return m;
+}
+
+void SeriesRows::push_from(const SeriesRows& from, size_t r) {
+  times.push_back(from.times[r]);
+  for (size_t c = 0; c < fields.size(); ++c) {
+    if (c < from.fields.size()) fields[c].push_from(from.fields[c], r);
+    else fields[c].push_null();
+  }
+}
+
+void sort_rows(SeriesRows& rows, DuplicatePolicy policy) {
+  const size_t n = rows.rows();
+  bool sorted = std::is_sorted(rows.times.begin(), rows.times.end());
+  bool unique = sorted && std::adjacent_find(rows.times.begin(), rows.times.end()) == rows.times.end();
+  if (unique || (sorted && policy == DuplicatePolicy::keep_all)) return;
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  if (!sorted) std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return rows.times[a] < rows.times[b]; });
+  if (policy != DuplicatePolicy::keep_all) {
+    std::vector<uint32_t> kept;
+    kept.reserve(n);
+    for (size_t k = 0; k < n;) {
+      size_t e = k + 1;
+      while (e < n && rows.times[order[e]] == rows.times[order[k]]) ++e;
+      kept.push_back(policy == DuplicatePolicy::keep_last ? order[e - 1] : order[k]);
+      k = e;
+    }
+    order.swap(kept);
+  }
+  SeriesRows out;
+  out.times.reserve(order.size());
+  out.fields.resize(rows.fields.size());
+  for (size_t c = 0; c < rows.fields.size(); ++c) {
+    out.fields[c].type = rows.fields[c].type;
+    out.fields[c].reserve(order.size());
+  }
+  for (uint32_t r : order) out.push_from(rows, r);
+  rows = std::move(out);
+}
+
+void encode_block(const SeriesRows& rows, uint64_t seq, bool overflow, std::string& out) {
+  const size_t n = rows.rows();
+  out.push_back(static_cast<char>(kBlockVersion));
+  put_varint32(out, static_cast<uint32_t>(n));
+  put_varint64(out, seq);
+  out.push_back(overflow ? 1 : 0);
+  put_svarint64(out, n ? rows.times.front() : 0);
+  put_svarint64(out, n ? rows.times.back() : 0);
+  put_varint32(out, static_cast<uint32_t>(rows.fields.size()));
+
+  std::string data;
+  columns::encode_ints(rows.times, data);
+  std::vector<double> dv;
+  std::vector<int64_t> iv;
+  std::vector<uint8_t> bv;
+  std::vector<std::string_view> sv;
+  for (const FieldValues& f : rows.fields) {
+    size_t count = 0;
+    for (uint8_t v : f.valid) count += v != 0;
+    out.push_back(static_cast<char>(f.type));
+    put_varint32(out, static_cast<uint32_t>(count));
+    if (count < n) columns::encode_bools(f.valid, data);
+    switch (f.type) {
+      case ColumnType::float64: {
+        dv.clear();
+        for (size_t r = 0; r < n; ++r)
+          if (f.valid[r]) dv.push_back(f.f[r]);
+        columns::DoubleStats st = columns::double_stats(dv);
+        put_varint32(out, st.nans);
+        if (count) {
+          for (double v : {st.min, st.max, st.sum, st.first, st.last}) put_double(out, v);
+        }
+        columns::encode_doubles(dv, data);
+        break;
+      }
+      case ColumnType::int64:
+      case ColumnType::boolean: {
+        iv.clear();
+        for (size_t r = 0; r < n; ++r)
+          if (f.valid[r]) iv.push_back(f.i[r]);
+        if (count) {
+          columns::IntStats st = columns::int_stats(iv);
+          for (int64_t v : {st.min, st.max, st.first, st.last, st.sum}) put_svarint64(out, v);
+          out.push_back(st.sum_overflowed ? 1 : 0);
+        }
+        if (f.type == ColumnType::int64) {
+          columns::encode_ints(iv, data);
+        } else {
+          bv.assign(iv.begin(), iv.end());
+          columns::encode_bools(bv, data);
+        }
+        break;
+      }
+      default: {
+        sv.clear();
+        for (size_t r = 0; r < n; ++r)
+          if (f.valid[r]) sv.push_back(f.s[r]);
+        columns::encode_strings(sv, data);
+        break;
+      }
+    }
+  }
+  put_varint64(out, data.size());
+  out += data;
+}
+
+bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes) {
+  uint8_t version, flags;
+  uint32_t nfields;
+  uint64_t bytes;
+  meta = BlockMeta{};
+  if (!get_u8(in, version) || version != kBlockVersion || !get_varint32(in, meta.rows) ||
+      meta.rows > columns::kMaxValues || !get_varint64(in, meta.seq) || !get_u8(in, flags) ||
+      !get_svarint64(in, meta.min_time) || !get_svarint64(in, meta.max_time) || !get_varint32(in, nfields) ||
+      nfields > 1024)
+    return false;
+  meta.overflow = flags & 1;
+  meta.fields.resize(nfields);
+  for (FieldStats& f : meta.fields) {
+    uint8_t t;
+    if (!get_u8(in, t) || t < 3 || t > 7 || !get_varint32(in, f.count) || f.count > meta.rows) return false;
+    f.type = static_cast<ColumnType>(t);
+    switch (f.type) {
+      case ColumnType::float64: {
+        f.doubles.count = f.count;
+        if (!get_varint32(in, f.doubles.nans)) return false;
+        if (f.count) {
+          auto& d = f.doubles;
+          if (!get_double(in, d.min) || !get_double(in, d.max) || !get_double(in, d.sum) || !get_double(in, d.first) ||
+              !get_double(in, d.last))
+            return false;
+        }
+        break;
+      }
+      case ColumnType::int64:
+      case ColumnType::boolean: {
+        f.ints.count = f.count;
+        if (f.count) {
+          auto& s = f.ints;
+          uint8_t of;
+          if (!get_svarint64(in, s.min) || !get_svarint64(in, s.max) || !get_svarint64(in, s.first) ||
+              !get_svarint64(in, s.last) || !get_svarint64(in, s.sum) || !get_u8(in, of))
+            return false;
+          s.sum_overflowed = of != 0;
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  if (!get_varint64(in, bytes) || bytes > in.size()) return false;
+  data_bytes = static_cast<size_t>(bytes);
+  return true;
+}
+
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows) {
+  size_t data_bytes;
+  if (!decode_block_meta(in, meta, data_bytes)) return false;
+  std::string_view data = in.substr(0, data_bytes);
+  const size_t n = meta.rows;
+  rows = SeriesRows{};
+  if (!columns::decode_ints(data, rows.times) || rows.times.size() != n) return false;
+  rows.fields.resize(meta.fields.size());
+  std::vector<uint8_t> valid;
+  std::vector<double> dv;
+  std::vector<int64_t> iv;
+  std::vector<uint8_t> bv;
+  std::vector<std::string> sv;
+  for (size_t c = 0; c < meta.fields.size(); ++c) {
+    const FieldStats& st = meta.fields[c];
+    FieldValues& f = rows.fields[c];
+    f.type = st.type;
+    if (st.count < n) {
+      if (!columns::decode_bools(data, valid) || valid.size() != n) return false;
+      size_t count = 0;
+      for (uint8_t v : valid) count += v != 0;
+      if (count != st.count) return false;
+    } else {
+      valid.assign(n, 1);
+    }
+    f.reserve(n);
+    size_t k = 0;
+    switch (st.type) {
+      case ColumnType::float64:
+        if (!columns::decode_doubles(data, dv) || dv.size() != st.count) return false;
+        for (size_t r = 0; r < n; ++r) valid[r] ? f.push_f(dv[k++]) : f.push_null();
+        break;
+      case ColumnType::int64:
+        if (!columns::decode_ints(data, iv) || iv.size() != st.count) return false;
+        for (size_t r = 0; r < n; ++r) valid[r] ? f.push_i(iv[k++]) : f.push_null();
+        break;
+      case ColumnType::boolean:
+        if (!columns::decode_bools(data, bv) || bv.size() != st.count) return false;
+        for (size_t r = 0; r < n; ++r) valid[r] ? f.push_i(bv[k++]) : f.push_null();
+        break;
+      default:
+        if (!columns::decode_strings(data, sv) || sv.size() != st.count) return false;
+        for (size_t r = 0; r < n; ++r) {
+          if (valid[r]) {
+            f.valid.push_back(1);
+            f.s.push_back(std::move(sv[k++]));
+          } else {
+            f.push_null();
+          }
+        }
+        break;
+    }
+  }
+  return data.empty();
+}
+
+}  // namespace mqbase::store::tables

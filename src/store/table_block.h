@@ -1,0 +1,63 @@
+// table_block: an immutable block of one series' rows, sorted by time, within one partition:
+// the time column and every field column compressed with the column codecs
+// (column_codec.h), and beside them the block's statistics (rows, time range, and per field
+// its count of values, min, max, sum, first and last), so an aggregate over whole blocks reads
+// the header only (docs/store-format.md#table-blocks).
+//
+// SeriesRows is the in-memory shape of a series' rows (heads, decoded blocks, scan results).
+//
+// Thread-safety: pure functions; values.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/column_codec.h"
+#include "store/row_batch.h"
+#include "store/table_schema.h"
+
+namespace mqbase::store::tables {
+
+struct SeriesRows {
+  std::vector<int64_t> times;
+  std::vector<FieldValues> fields;  // per field column, in schema order
+
+  size_t rows() const { return times.size(); }
+  // Matches the field columns of `s` (new columns are added, filled with NULL).
+  void conform(const Schema& s);
+  void clear();
+  size_t memory() const;
+  // Appends row `r` of `from` (whose fields may be fewer: the rest are NULL).
+  void push_from(const SeriesRows& from, size_t r);
+};
+
+// Sorts `rows` by time (stable: rows with the same time keep their order, oldest first) and
+// applies `policy` to rows with equal times: keep_last keeps the latest of them, keep_first the
+// first, keep_all all of them.
+void sort_rows(SeriesRows& rows, DuplicatePolicy policy);
+
+struct FieldStats {
+  ColumnType type = ColumnType::float64;
+  uint32_t count = 0;           // non-null values
+  columns::IntStats ints;       // int64 and boolean (true = 1)
+  columns::DoubleStats doubles; // float64
+};
+
+struct BlockMeta {
+  uint32_t rows = 0;
+  int64_t min_time = 0, max_time = 0;
+  uint64_t seq = 0;        // the order blocks of a series were made in: with equal times, a later block wins under keep_last
+  bool overflow = false;   // made of late rows (older than the out-of-order window)
+  std::vector<FieldStats> fields;
+};
+
+// Appends the block of `rows` (sorted by time, at most columns::kMaxValues rows) to `out`.
+void encode_block(const SeriesRows& rows, uint64_t seq, bool overflow, std::string& out);
+// Reads the header of the block at the front of `in` (advancing past the header only; the
+// returned `data_bytes` follow). False when malformed.
+bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes);
+// Decodes a whole block (header and data) into `meta` and `rows`. False when malformed.
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows);
+
+}  // namespace mqbase::store::tables

@@ -1,0 +1,1321 @@
+// Tables: see tables.h; the files are described in docs/store-format.md#tables.
+//
+//   <dir>/MANIFEST                 what is on disk: flushed LSN, schemas, files (replaced whole)
+//   <dir>/t<id>/series             the table's series: appended, valid up to the length MANIFEST names
+//   <dir>/t<id>/p<start>/<n>.blk   block files of one partition (start: its first ns)
+#include "store/tables.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "store/coding.h"
+#include "store/crc32c.h"
+#include "store/file_ops.h"
+#include "store/store.h"
+#include "store/thread_setup.h"
+
+namespace mqbase::store::tables {
+namespace {
+
+constexpr std::string_view kManifestMagic = "MQBMAN01";
+constexpr std::string_view kBlockFileMagic = "MQBTBL01";
+constexpr std::string_view kBlockFileFooterMagic = "MQBTBLFT";
+constexpr size_t kFooterSize = 24;  // u64 index offset, u32 index length, u32 index crc, magic
+// The longest flush() waits for the WAL to make what it froze durable.
+constexpr auto kDurableWait = std::chrono::seconds(30);
+
+int64_t partition_of(int64_t t, int64_t size) {
+  int64_t p = t / size;
+  if (t % size < 0) --p;  // floor
+  return p * size;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string series_key(const std::vector<std::string>& tags) {
+  // Trailing empty tags do not count: a tag added to the table later is "" for the old series.
+  size_t n = tags.size();
+  while (n > 0 && tags[n - 1].empty()) --n;
+  std::string key;
+  for (size_t i = 0; i < n; ++i) put_length_prefixed(key, tags[i]);
+  return key;
+}
+
+// A block sealed in memory, waiting for a flush.
+struct SealedBlock {
+  int64_t partition = 0;
+  uint32_t rows = 0;
+  int64_t min_time = 0, max_time = 0;
+  uint64_t seq = 0;
+  std::string bytes;
+};
+
+struct BlockRef {
+  uint64_t offset = 0;
+  uint32_t length = 0, rows = 0;
+  int64_t min_time = 0, max_time = 0;
+  uint64_t seq = 0;
+};
+
+}  // namespace
+
+// One immutable block file, open while anything refers to it. Once replaced (compaction) or
+// expired (retention), the last reference unlinks it.
+struct BlockFile {
+  FileOps* io = nullptr;
+  std::string path;     // absolute
+  std::string name;     // relative to the table's directory: "p<start>/<n>.blk"
+  int64_t partition = 0;
+  uint64_t seq = 0, bytes = 0, rows = 0;
+  int64_t min_time = 0, max_time = 0;
+  int fd = -1;
+  std::unordered_map<uint32_t, std::vector<BlockRef>> index;  // series -> its blocks, by seq
+  std::atomic<bool> obsolete{false};
+
+  ~BlockFile() {
+    if (fd >= 0) io->close(fd);
+    if (obsolete.load()) io->unlink(path);
+  }
+};
+using BlockFilePtr = std::shared_ptr<BlockFile>;
+
+struct Series {
+  std::vector<std::string> tags;
+  SeriesRows head, overflow;
+  int64_t head_max = INT64_MIN;
+  int64_t sealed_through = INT64_MIN;  // the newest time sealed into a block (memory or disk)
+  size_t seal_at = 0;                  // check the head again at this many rows
+  std::vector<SealedBlock> sealed;
+  size_t sealed_bytes = 0;
+};
+
+struct Table {
+  std::shared_ptr<const Schema> schema;
+  std::vector<std::unique_ptr<Series>> series;
+  std::unordered_map<std::string, uint32_t> by_key;
+  std::map<std::pair<int, std::string>, std::vector<uint32_t>> tag_index;  // (column, value) -> series
+  uint32_t persisted_series = 0;   // ids below this are in the series file
+  uint64_t series_file_bytes = 0;  // its valid length
+  std::map<int64_t, std::vector<BlockFilePtr>> partitions;
+  std::vector<std::pair<uint32_t, SealedBlock>> frozen;  // sealed, being flushed
+  uint64_t bytes_on_disk = 0;
+};
+
+struct Tables::Impl {
+  TablesOptions opts;
+  FileOps& io;
+  Store* store = nullptr;
+
+  mutable std::mutex mu;  // the catalog, the heads, the partitions' file lists
+  std::map<uint32_t, Table> tables;
+  std::map<std::string, uint32_t, std::less<>> by_name;
+  uint32_t next_table_id = 1;
+  uint64_t next_block_seq = 1;
+  uint64_t next_file_seq = 1;
+  Lsn flushed_lsn = 0;     // MANIFEST holds everything through this
+  Lsn last_applied = 0;    // the newest record applied to the heads
+  uint64_t memory = 0;     // heads + sealed blocks, roughly
+  TablesStats stats;
+
+  std::mutex files_mu;     // one writer of files and MANIFEST at a time
+
+  std::thread background;
+  std::mutex bg_mu;
+  std::condition_variable bg_wake;
+  bool bg_stop = false;
+  bool flush_wanted = false;
+
+  Tables* owner;
+
+  Impl(const TablesOptions& o, Tables* t) : opts(o), io(o.io ? *o.io : FileOps::posix()), owner(t) {}
+
+  void log(const std::string& line) const {
+    if (opts.log) opts.log(line);
+  }
+  std::string table_dir(uint32_t id) const { return opts.dir + "/t" + std::to_string(id); }
+
+  // ---- the catalog ---------------------------------------------------------------------
+
+  Table* find(std::string_view name) {
+    std::string n;
+    if (!normalize_name(name, &n)) return nullptr;
+    auto it = by_name.find(n);
+    return it == by_name.end() ? nullptr : &tables.at(it->second);
+  }
+
+  void apply_schema(const Schema& s) {
+    auto& t = tables[s.id];
+    if (t.schema && t.schema->name != s.name) by_name.erase(t.schema->name);
+    t.schema = std::make_shared<const Schema>(s);
+    by_name[s.name] = s.id;
+    if (s.id >= next_table_id) next_table_id = s.id + 1;
+  }
+
+  void apply_drop(uint32_t id) {
+    auto it = tables.find(id);
+    if (it == tables.end()) return;
+    by_name.erase(it->second.schema->name);
+    for (auto& [p, files] : it->second.partitions)
+      for (auto& f : files) f->obsolete = true;
+    for (auto& s : it->second.series) memory -= std::min<uint64_t>(memory, s->head.memory() + s->overflow.memory() + s->sealed_bytes);
+    tables.erase(it);
+  }
+
+  // Logs a DDL record (under mu, so that it is ordered with the rows around it). False when
+  // the store refuses it. Without a store (before attach) there is nothing to log.
+  bool log_ddl(uint8_t type, std::string_view rec, Lsn* lsn) {
+    if (!store) return true;
+    *lsn = store->write_record(type, rec);
+    if (*lsn == 0) return false;
+    last_applied = std::max(last_applied, *lsn);
+    return true;
+  }
+
+  // ---- heads ---------------------------------------------------------------------------
+
+  uint32_t series_for(Table& t, const std::vector<std::string>& tags) {
+    std::string key = series_key(tags);
+    auto [it, added] = t.by_key.try_emplace(key, static_cast<uint32_t>(t.series.size()));
+    if (added) {
+      auto s = std::make_unique<Series>();
+      s->tags = tags;
+      std::vector<int> tag_cols = t.schema->tag_indexes();
+      s->tags.resize(std::max(s->tags.size(), tag_cols.size()));
+      for (size_t k = 0; k < tag_cols.size(); ++k) t.tag_index[{tag_cols[k], s->tags[k]}].push_back(it->second);
+      s->head.conform(*t.schema);
+      s->overflow.conform(*t.schema);
+      s->seal_at = opts.block_rows;
+      t.series.push_back(std::move(s));
+    }
+    return it->second;
+  }
+
+  // Seals rows [0, n) of `rows` (sorted) into blocks of at most block_rows within one partition.
+  void seal_rows(const Schema& schema, Series& s, SeriesRows& rows, size_t n, bool overflow) {
+    size_t k = 0;
+    while (k < n) {
+      int64_t p = partition_of(rows.times[k], schema.options.partition_ns);
+      size_t e = k;
+      while (e < n && e - k < opts.block_rows && partition_of(rows.times[e], schema.options.partition_ns) == p) ++e;
+      SeriesRows part;
+      part.fields.resize(rows.fields.size());
+      for (size_t c = 0; c < rows.fields.size(); ++c) {
+        part.fields[c].type = rows.fields[c].type;
+        part.fields[c].reserve(e - k);
+      }
+      part.times.reserve(e - k);
+      for (size_t r = k; r < e; ++r) part.push_from(rows, r);
+      SealedBlock b;
+      b.partition = p;
+      b.rows = static_cast<uint32_t>(e - k);
+      b.min_time = part.times.front();
+      b.max_time = part.times.back();
+      b.seq = next_block_seq++;
+      encode_block(part, b.seq, overflow, b.bytes);
+      s.sealed_bytes += b.bytes.size();
+      memory += b.bytes.size();
+      s.sealed.push_back(std::move(b));
+      k = e;
+    }
+    if (n > 0 && !overflow) s.sealed_through = std::max(s.sealed_through, rows.times[n - 1]);
+    // Drop the sealed prefix.
+    SeriesRows rest;
+    rest.fields.resize(rows.fields.size());
+    for (size_t c = 0; c < rows.fields.size(); ++c) rest.fields[c].type = rows.fields[c].type;
+    for (size_t r = n; r < rows.rows(); ++r) rest.push_from(rows, r);
+    rows = std::move(rest);
+  }
+
+  // The head has reached its check point: sort it, seal what is older than the window (or,
+  // past four blocks, the oldest rows whatever the window says).
+  void maybe_seal(const Schema& schema, Series& s, bool all) {
+    uint64_t before = s.head.memory() + s.overflow.memory();
+    if (s.head.rows() > 0) {
+      sort_rows(s.head, schema.options.duplicates);
+      size_t n = s.head.rows();
+      size_t cut = n;
+      if (!all) {
+        int64_t limit = s.head_max - schema.options.ooo_window_ns;
+        cut = std::lower_bound(s.head.times.begin(), s.head.times.end(), limit) - s.head.times.begin();
+        if (n > 4 * opts.block_rows) cut = std::max(cut, n - 3 * opts.block_rows);
+        if (cut < opts.block_rows / 2) cut = 0;
+      }
+      if (cut > 0) seal_rows(schema, s, s.head, cut, false);
+      s.seal_at = s.head.rows() + opts.block_rows;
+    }
+    if (s.overflow.rows() > 0 && (all || s.overflow.rows() >= opts.block_rows)) {
+      sort_rows(s.overflow, schema.options.duplicates);
+      seal_rows(schema, s, s.overflow, s.overflow.rows(), true);
+    }
+    uint64_t after = s.head.memory() + s.overflow.memory();
+    memory = memory + after - std::min(memory + after, before);
+  }
+
+  void apply_rows(const RowBatch& b) {
+    auto it = tables.find(b.table_id);
+    if (it == tables.end()) return;  // dropped since
+    Table& t = it->second;
+    const Schema& schema = *t.schema;
+    std::vector<uint32_t> ids(b.series.size());
+    for (size_t k = 0; k < b.series.size(); ++k) {
+      ids[k] = series_for(t, b.series[k]);
+      t.series[ids[k]]->head.conform(schema);
+      t.series[ids[k]]->overflow.conform(schema);
+    }
+    for (size_t r = 0; r < b.rows(); ++r) {
+      Series& s = *t.series[ids[b.row_series[r]]];
+      int64_t time = b.times[r];
+      bool late = time <= s.sealed_through;
+      SeriesRows& dst = late ? s.overflow : s.head;
+      uint64_t before = dst.memory();
+      dst.times.push_back(time);
+      for (size_t c = 0; c < dst.fields.size(); ++c) {
+        if (c < b.fields.size()) dst.fields[c].push_from(b.fields[c], r);
+        else dst.fields[c].push_null();
+      }
+      memory += dst.memory() - std::min(dst.memory(), before);
+      if (late) {
+        ++stats.late_rows;
+        if (s.overflow.rows() >= opts.block_rows) maybe_seal(schema, s, false);
+      } else {
+        s.head_max = std::max(s.head_max, time);
+        if (s.head.rows() >= s.seal_at) maybe_seal(schema, s, false);
+      }
+    }
+    stats.rows_written += b.rows();
+  }
+
+  // ---- files -----------------------------------------------------------------------------
+
+  [[noreturn]] void fail(const std::string& what) const { throw StoreError(what); }
+
+  bool write_file(const std::string& path, std::string_view bytes, std::string* error) {
+    std::string tmp = path + ".tmp";
+    int fd = io.open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (fd < 0) {
+      *error = "cannot create " + tmp + ": " + errno_text(errno);
+      return false;
+    }
+    bool ok = write_all(io, fd, bytes.data(), bytes.size(), 0) && io.fdatasync(fd) == 0;
+    int err = errno;
+    io.close(fd);
+    if (!ok || io.rename(tmp, path) != 0) {
+      *error = "cannot write " + path + ": " + errno_text(ok ? errno : err);
+      io.unlink(tmp);
+      return false;
+    }
+    return true;
+  }
+
+  // Reads a whole small file; false when missing (errno ENOENT) or unreadable.
+  bool read_file(const std::string& path, std::string& out) const {
+    int fd = io.open(path, O_RDONLY);
+    if (fd < 0) return false;
+    struct stat st;
+    bool ok = ::fstat(fd, &st) == 0;
+    if (ok) {
+      out.resize(static_cast<size_t>(st.st_size));
+      ok = read_exact(io, fd, out.data(), out.size(), 0);
+    }
+    io.close(fd);
+    return ok;
+  }
+
+  // Opens a block file and reads its index. Throws StoreError when damaged.
+  BlockFilePtr open_block_file(uint32_t table, const std::string& name) {
+    auto f = std::make_shared<BlockFile>();
+    f->io = &io;
+    f->name = name;
+    f->path = table_dir(table) + "/" + name;
+    f->fd = io.open(f->path, O_RDONLY);
+    if (f->fd < 0) fail("cannot open table file " + f->path + ": " + errno_text(errno));
+    struct stat st;
+    if (::fstat(f->fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < kBlockFileMagic.size() + kFooterSize)
+      fail("table file " + f->path + " is truncated");
+    f->bytes = static_cast<uint64_t>(st.st_size);
+    char footer[kFooterSize];
+    if (!read_exact(io, f->fd, footer, kFooterSize, static_cast<off_t>(f->bytes - kFooterSize)) ||
+        std::string_view(footer + 16, 8) != kBlockFileFooterMagic)
+      fail("table file " + f->path + " has no valid footer");
+    uint64_t index_offset = decode_u64(footer);
+    uint32_t index_length = decode_u32(footer + 8), index_crc = decode_u32(footer + 12);
+    if (index_offset + index_length + kFooterSize != f->bytes) fail("table file " + f->path + ": index out of bounds");
+    std::string index(index_length, '\0');
+    if (!read_exact(io, f->fd, index.data(), index.size(), static_cast<off_t>(index_offset)) ||
+        crc32c(index.data(), index.size()) != index_crc)
+      fail("table file " + f->path + ": index checksum mismatch");
+    std::string_view in(index);
+    uint32_t nseries;
+    if (!get_varint32(in, nseries)) fail("table file " + f->path + ": bad index");
+    f->min_time = INT64_MAX;
+    f->max_time = INT64_MIN;
+    for (uint32_t k = 0; k < nseries; ++k) {
+      uint32_t id, nblocks;
+      if (!get_varint32(in, id) || !get_varint32(in, nblocks) || nblocks > in.size()) fail("table file " + f->path + ": bad index");
+      auto& refs = f->index[id];
+      refs.resize(nblocks);
+      for (BlockRef& r : refs) {
+        if (!get_varint64(in, r.offset) || !get_varint32(in, r.length) || !get_varint32(in, r.rows) ||
+            !get_svarint64(in, r.min_time) || !get_svarint64(in, r.max_time) || !get_varint64(in, r.seq) ||
+            r.offset + 4 + r.length > index_offset)
+          fail("table file " + f->path + ": bad index");
+        f->rows += r.rows;
+        f->min_time = std::min(f->min_time, r.min_time);
+        f->max_time = std::max(f->max_time, r.max_time);
+      }
+    }
+    return f;
+  }
+
+  // Writes one block file of `blocks` (by series) for `table`; returns it opened, or null
+  // with *error.
+  BlockFilePtr write_block_file(uint32_t table, int64_t partition,
+                                const std::map<uint32_t, std::vector<const SealedBlock*>>& blocks, std::string* error) {
+    std::string pdir = table_dir(table) + "/p" + std::to_string(partition);
+    ::mkdir(table_dir(table).c_str(), 0755);
+    ::mkdir(pdir.c_str(), 0755);
+    std::string name = "p" + std::to_string(partition) + "/" + std::to_string(next_file_seq++) + ".blk";
+    std::string out(kBlockFileMagic);
+    std::string index;
+    put_varint32(index, static_cast<uint32_t>(blocks.size()));
+    for (auto& [id, list] : blocks) {
+      put_varint32(index, id);
+      put_varint32(index, static_cast<uint32_t>(list.size()));
+      for (const SealedBlock* b : list) {
+        put_varint64(index, out.size());
+        put_varint32(index, static_cast<uint32_t>(b->bytes.size()));
+        put_varint32(index, b->rows);
+        put_svarint64(index, b->min_time);
+        put_svarint64(index, b->max_time);
+        put_varint64(index, b->seq);
+        put_u32(out, crc32c(b->bytes.data(), b->bytes.size()));
+        out += b->bytes;
+      }
+    }
+    uint64_t index_offset = out.size();
+    out += index;
+    put_u64(out, index_offset);
+    put_u32(out, static_cast<uint32_t>(index.size()));
+    put_u32(out, crc32c(index.data(), index.size()));
+    out += kBlockFileFooterMagic;
+    if (!write_file(table_dir(table) + "/" + name, out, error) || !fsync_dir(io, pdir) || !fsync_dir(io, table_dir(table))) {
+      if (error->empty()) *error = "cannot sync " + pdir + ": " + errno_text(errno);
+      return nullptr;
+    }
+    try {
+      BlockFilePtr f = open_block_file(table, name);
+      f->partition = partition;
+      f->seq = next_file_seq - 1;
+      return f;
+    } catch (const StoreError& e) {
+      *error = e.what();
+      return nullptr;
+    }
+  }
+
+  // Reads and checks block `r` of file `f`.
+  bool read_block(const BlockFile& f, const BlockRef& r, std::string& out, std::string* error) const {
+    out.resize(r.length + 4);
+    if (!read_exact(io, f.fd, out.data(), out.size(), static_cast<off_t>(r.offset))) {
+      *error = "cannot read " + f.path + ": " + errno_text(errno);
+      return false;
+    }
+    if (decode_u32(out.data()) != crc32c(out.data() + 4, r.length)) {
+      *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " fails its checksum";
+      return false;
+    }
+    out.erase(0, 4);
+    return true;
+  }
+
+  std::string encode_manifest() const {
+    std::string body;
+    put_varint64(body, flushed_lsn);
+    put_varint64(body, next_file_seq);
+    put_varint64(body, next_block_seq);
+    put_varint32(body, next_table_id);
+    put_varint32(body, static_cast<uint32_t>(tables.size()));
+    for (auto& [id, t] : tables) {
+      encode_schema(*t.schema, body);
+      put_varint32(body, t.persisted_series);
+      put_varint64(body, t.series_file_bytes);
+      size_t nfiles = 0;
+      for (auto& [p, files] : t.partitions) nfiles += files.size();
+      put_varint32(body, static_cast<uint32_t>(nfiles));
+      for (auto& [p, files] : t.partitions)
+        for (auto& f : files) {
+          put_length_prefixed(body, f->name);
+          put_svarint64(body, f->partition);
+          put_varint64(body, f->seq);
+        }
+    }
+    std::string out(kManifestMagic);
+    put_u32(out, crc32c(body.data(), body.size()));
+    put_u32(out, static_cast<uint32_t>(body.size()));
+    return out + body;
+  }
+
+  // ---- open ------------------------------------------------------------------------------
+
+  void load() {
+    std::filesystem::create_directories(opts.dir);
+    std::string bytes;
+    std::string path = opts.dir + "/MANIFEST";
+    if (!read_file(path, bytes)) {
+      if (errno != ENOENT) fail("cannot read " + path + ": " + errno_text(errno));
+      remove_strays();
+      return;
+    }
+    if (bytes.size() < 16 || std::string_view(bytes).substr(0, 8) != kManifestMagic ||
+        decode_u32(bytes.data() + 12) != bytes.size() - 16 ||
+        decode_u32(bytes.data() + 8) != crc32c(bytes.data() + 16, bytes.size() - 16))
+      fail(path + " is damaged (bad magic, length or checksum)");
+    std::string_view in(bytes);
+    in.remove_prefix(16);
+    uint32_t ntables;
+    if (!get_varint64(in, flushed_lsn) || !get_varint64(in, next_file_seq) || !get_varint64(in, next_block_seq) ||
+        !get_varint32(in, next_table_id) || !get_varint32(in, ntables))
+      fail(path + " is malformed");
+    for (uint32_t k = 0; k < ntables; ++k) {
+      Schema s;
+      uint32_t persisted, nfiles;
+      uint64_t series_bytes;
+      if (!decode_schema(in, s) || !get_varint32(in, persisted) || !get_varint64(in, series_bytes) ||
+          !get_varint32(in, nfiles))
+        fail(path + " is malformed");
+      apply_schema(s);
+      Table& t = tables[s.id];
+      load_series(t, persisted, series_bytes);
+      for (uint32_t f = 0; f < nfiles; ++f) {
+        std::string_view name;
+        int64_t partition;
+        uint64_t seq;
+        if (!get_length_prefixed(in, name) || !get_svarint64(in, partition) || !get_varint64(in, seq))
+          fail(path + " is malformed");
+        BlockFilePtr file = open_block_file(s.id, std::string(name));
+        file->partition = partition;
+        file->seq = seq;
+        t.bytes_on_disk += file->bytes;
+        // Series that blocks name must exist (the series file was synced before MANIFEST).
+        for (auto& [id, refs] : file->index)
+          if (id >= t.series.size()) fail("table file " + file->path + " names series " + std::to_string(id) + " that " + table_dir(s.id) + "/series lacks");
+        t.partitions[partition].push_back(std::move(file));
+      }
+      // What the series have sealed on disk: later rows older than it are late.
+      for (auto& [p, files] : t.partitions)
+        for (auto& f : files)
+          for (auto& [id, refs] : f->index)
+            for (auto& r : refs) t.series[id]->sealed_through = std::max(t.series[id]->sealed_through, r.max_time);
+    }
+    if (!in.empty()) fail(path + " has trailing bytes");
+    remove_strays();
+  }
+
+  void load_series(Table& t, uint32_t count, uint64_t length) {
+    std::string path = table_dir(t.schema->id) + "/series";
+    std::string bytes;
+    if (length > 0 && !read_file(path, bytes)) fail("cannot read " + path + ": " + errno_text(errno));
+    if (bytes.size() < length) fail(path + " is shorter than MANIFEST says (" + std::to_string(bytes.size()) + " < " + std::to_string(length) + ")");
+    std::string_view in(bytes.data(), length);
+    while (!in.empty()) {
+      if (in.size() < 4) fail(path + " is malformed");
+      uint32_t crc = decode_u32(in.data());
+      in.remove_prefix(4);
+      std::string_view rec;
+      if (!get_length_prefixed(in, rec) || crc32c(rec.data(), rec.size()) != crc) fail(path + ": a series record fails its checksum");
+      uint32_t id, ntags;
+      if (!get_varint32(rec, id) || id != t.series.size() || !get_varint32(rec, ntags) || ntags > 1024) fail(path + " is malformed");
+      std::vector<std::string> tags(ntags);
+      for (auto& v : tags) {
+        std::string_view sv;
+        if (!get_length_prefixed(rec, sv)) fail(path + " is malformed");
+        v = std::string(sv);
+      }
+      series_for(t, tags);
+    }
+    if (t.series.size() != count) fail(path + " holds " + std::to_string(t.series.size()) + " series, MANIFEST says " + std::to_string(count));
+    t.persisted_series = count;
+    t.series_file_bytes = length;
+    if (bytes.size() > length) {
+      // Appended by a flush whose MANIFEST never landed: cut it (the WAL still has those series).
+      int fd = io.open(path, O_WRONLY);
+      if (fd >= 0) {
+        io.ftruncate(fd, static_cast<off_t>(length));
+        io.fdatasync(fd);
+        io.close(fd);
+      }
+    }
+  }
+
+  // Files no MANIFEST names: left by a flush or compaction that did not finish, or by a table
+  // dropped before the crash.
+  void remove_strays() {
+    std::error_code ec;
+    for (auto& entry : std::filesystem::directory_iterator(opts.dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name == "MANIFEST") continue;
+      if (name.size() > 4 && name.ends_with(".tmp")) {
+        std::filesystem::remove(entry.path(), ec);
+        continue;
+      }
+      if (name.size() < 2 || name[0] != 't') continue;
+      uint32_t id = static_cast<uint32_t>(std::strtoul(name.c_str() + 1, nullptr, 10));
+      auto it = tables.find(id);
+      if (it == tables.end()) {
+        // A table that MANIFEST does not know yet may be re-created by the WAL: its series
+        // file is rewritten by the next flush; its block files are strays either way.
+        for (auto& sub : std::filesystem::directory_iterator(entry.path(), ec))
+          if (sub.is_directory()) std::filesystem::remove_all(sub.path(), ec);
+        std::filesystem::remove(entry.path() / "series", ec);
+        continue;
+      }
+      std::set<std::string> known;
+      for (auto& [p, files] : it->second.partitions)
+        for (auto& f : files) known.insert(f->path);
+      for (auto& sub : std::filesystem::recursive_directory_iterator(entry.path(), ec)) {
+        if (!sub.is_regular_file()) continue;
+        std::string path = sub.path().string();
+        if (sub.path().filename() == "series") continue;
+        if (!known.count(path)) {
+          log("tables: removing " + path + " (not in MANIFEST: an interrupted flush or compaction)");
+          std::filesystem::remove(sub.path(), ec);
+        }
+      }
+    }
+  }
+
+  // ---- flush -----------------------------------------------------------------------------
+
+  // Writes what `frozen` holds for every table, the new series, and MANIFEST through `lsn`.
+  bool write_out(Lsn lsn, std::string* error);
+
+  void background_loop();
+};
+
+std::unique_ptr<Tables> Tables::open(const TablesOptions& opts) {
+  std::unique_ptr<Tables> t(new Tables(opts));
+  t->impl_->load();
+  return t;
+}
+
+Tables::Tables(const TablesOptions& opts) : impl_(std::make_unique<Impl>(opts, this)) {}
+
+Tables::~Tables() { close(); }
+
+void Tables::replay(uint8_t type, Lsn lsn, std::string_view payload) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  if (lsn <= m.flushed_lsn) return;
+  m.last_applied = std::max(m.last_applied, lsn);
+  switch (type) {
+    case kRecordRows: {
+      RowBatch b;
+      if (!decode_rows(payload, b)) throw StoreError("WAL: table rows record at LSN " + std::to_string(lsn) + " is malformed");
+      m.apply_rows(b);
+      break;
+    }
+    case kRecordSchema: {
+      Schema s;
+      std::string_view in = payload;
+      if (!decode_schema(in, s) || !in.empty() || !validate(s).empty())
+        throw StoreError("WAL: table schema record at LSN " + std::to_string(lsn) + " is malformed");
+      m.apply_schema(s);
+      break;
+    }
+    case kRecordDrop: {
+      uint32_t id;
+      std::string_view in = payload;
+      if (!get_varint32(in, id)) throw StoreError("WAL: drop-table record at LSN " + std::to_string(lsn) + " is malformed");
+      m.apply_drop(id);
+      break;
+    }
+    default: break;  // another owner's record type
+  }
+}
+
+void Tables::attach(Store& store) {
+  Impl& m = *impl_;
+  m.store = &store;
+  m.background = std::thread([&m] { m.background_loop(); });
+}
+
+void Tables::Impl::background_loop() {
+  name_this_thread("mqbase-tables");
+  // Retention and compaction can wait; the event loops sharing the core cannot.
+  lower_this_thread_priority(5);
+  auto next_maintenance = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::unique_lock lock(bg_mu);
+  while (!bg_stop) {
+    bg_wake.wait_until(lock, next_maintenance, [&] { return bg_stop || flush_wanted; });
+    if (bg_stop) break;
+    bool flush_now = flush_wanted;
+    flush_wanted = false;
+    lock.unlock();
+    // A checkpoint calls flush(): what is in memory goes to block files, and the WAL it came
+    // from can go too. In none mode nothing is written: the budget refuses writes instead.
+    if (flush_now && store && store->durability() != Durability::none) store->checkpoint();
+    if (std::chrono::steady_clock::now() >= next_maintenance) {
+      owner->enforce_retention(now_ns());
+      owner->compact();
+      next_maintenance = std::chrono::steady_clock::now() + opts.maintenance_interval;
+    }
+    lock.lock();
+  }
+}
+
+bool Tables::flush(Lsn covered) {
+  Impl& m = *impl_;
+  std::lock_guard files(m.files_mu);
+  Lsn target;
+  {
+    std::lock_guard lock(m.mu);
+    for (auto& [id, t] : m.tables) {
+      for (uint32_t k = 0; k < t.series.size(); ++k) {
+        Series& s = *t.series[k];
+        m.maybe_seal(*t.schema, s, true);
+        for (SealedBlock& b : s.sealed) t.frozen.emplace_back(k, std::move(b));
+        s.sealed.clear();
+        s.sealed_bytes = 0;
+      }
+    }
+    target = m.last_applied;
+  }
+  if (target <= m.flushed_lsn && covered <= m.flushed_lsn) return true;
+  // Never claim in MANIFEST more than the WAL has made durable: after a crash the log would
+  // hand out those LSNs again, and recovery would skip the new records as flushed.
+  if (m.store && m.store->durability() != Durability::none) {
+    auto deadline = std::chrono::steady_clock::now() + kDurableWait;
+    while (m.store->durable_lsn() < target) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        m.log("tables: flush waited " + std::to_string(kDurableWait.count()) + " s for the WAL to reach LSN " +
+              std::to_string(target) + "; retried at the next checkpoint");
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::string error;
+  if (!m.write_out(target, &error)) {
+    m.log("tables: flush failed: " + error);
+    return false;
+  }
+  return true;
+}
+
+bool Tables::Impl::write_out(Lsn lsn, std::string* error) {
+  // What to write, taken under the lock; the frozen blocks stay where they are (reads see
+  // them) until the files holding them are in place.
+  struct Work {
+    uint32_t table;
+    std::map<int64_t, std::map<uint32_t, std::vector<const SealedBlock*>>> by_partition;
+    std::vector<std::vector<std::string>> new_series;
+    uint32_t series_count = 0;
+    uint64_t series_bytes = 0;
+  };
+  std::vector<Work> work;
+  {
+    std::lock_guard lock(mu);
+    for (auto& [id, t] : tables) {
+      Work w;
+      w.table = id;
+      for (auto& [sid, b] : t.frozen) w.by_partition[b.partition][sid].push_back(&b);
+      for (uint32_t k = t.persisted_series; k < t.series.size(); ++k) w.new_series.push_back(t.series[k]->tags);
+      w.series_count = static_cast<uint32_t>(t.series.size());
+      w.series_bytes = t.series_file_bytes;
+      if (!w.by_partition.empty() || !w.new_series.empty()) work.push_back(std::move(w));
+    }
+  }
+  // Frozen blocks are only added by flush (serialized by files_mu) and their vector is not
+  // touched elsewhere, so the pointers above stay valid.
+  std::vector<std::pair<uint32_t, BlockFilePtr>> written;
+  auto undo = [&] {
+    for (auto& [id, f] : written) f->obsolete = true;
+  };
+  for (Work& w : work) {
+    std::filesystem::create_directories(table_dir(w.table));
+    if (!w.new_series.empty()) {
+      std::string out;
+      uint32_t id = w.series_count - static_cast<uint32_t>(w.new_series.size());
+      for (auto& tags : w.new_series) {
+        std::string rec;
+        put_varint32(rec, id++);
+        put_varint32(rec, static_cast<uint32_t>(tags.size()));
+        for (auto& v : tags) put_length_prefixed(rec, v);
+        put_u32(out, crc32c(rec.data(), rec.size()));
+        put_length_prefixed(out, rec);
+      }
+      std::string path = table_dir(w.table) + "/series";
+      int fd = io.open(path, O_WRONLY | O_CREAT);
+      bool ok = fd >= 0 && io.ftruncate(fd, static_cast<off_t>(w.series_bytes)) == 0 &&
+                write_all(io, fd, out.data(), out.size(), static_cast<off_t>(w.series_bytes)) && io.fdatasync(fd) == 0;
+      int err = errno;
+      if (fd >= 0) io.close(fd);
+      if (!ok || !fsync_dir(io, table_dir(w.table))) {
+        *error = "cannot append to " + path + ": " + errno_text(err);
+        undo();
+        return false;
+      }
+      w.series_bytes += out.size();
+    }
+    for (auto& [p, blocks] : w.by_partition) {
+      BlockFilePtr f = write_block_file(w.table, p, blocks, error);
+      if (!f) {
+        undo();
+        return false;
+      }
+      written.emplace_back(w.table, std::move(f));
+    }
+  }
+  std::string manifest;
+  {
+    std::lock_guard lock(mu);
+    // The new state, as MANIFEST will say it; undone below if MANIFEST cannot be written.
+    Lsn old_flushed = flushed_lsn;
+    flushed_lsn = lsn;
+    std::map<uint32_t, std::pair<uint32_t, uint64_t>> old_series;
+    for (Work& w : work) {
+      auto it = tables.find(w.table);
+      if (it == tables.end()) continue;
+      old_series[w.table] = {it->second.persisted_series, it->second.series_file_bytes};
+      it->second.persisted_series = w.series_count;
+      it->second.series_file_bytes = w.series_bytes;
+    }
+    for (auto& [id, f] : written) {
+      auto it = tables.find(id);
+      if (it != tables.end()) it->second.partitions[f->partition].push_back(f);
+    }
+    manifest = encode_manifest();
+    flushed_lsn = old_flushed;
+    for (auto& [id, f] : written) {
+      auto it = tables.find(id);
+      if (it != tables.end()) {
+        auto& v = it->second.partitions[f->partition];
+        v.erase(std::remove(v.begin(), v.end(), f), v.end());
+        if (v.empty()) it->second.partitions.erase(f->partition);
+      }
+    }
+    for (auto& [id, old] : old_series) {
+      tables.at(id).persisted_series = old.first;
+      tables.at(id).series_file_bytes = old.second;
+    }
+  }
+  if (!write_file(opts.dir + "/MANIFEST", manifest, error) || !fsync_dir(io, opts.dir)) {
+    if (error->empty()) *error = "cannot sync " + opts.dir + ": " + errno_text(errno);
+    undo();
+    return false;
+  }
+  std::lock_guard lock(mu);
+  flushed_lsn = lsn;
+  for (Work& w : work) {
+    auto it = tables.find(w.table);
+    if (it == tables.end()) continue;
+    it->second.persisted_series = w.series_count;
+    it->second.series_file_bytes = w.series_bytes;
+  }
+  for (auto& [id, f] : written) {
+    auto it = tables.find(id);
+    if (it == tables.end()) {
+      f->obsolete = true;
+      continue;
+    }
+    it->second.partitions[f->partition].push_back(f);
+    it->second.bytes_on_disk += f->bytes;
+  }
+  for (auto& [id, t] : tables) {
+    for (auto& [sid, b] : t.frozen) memory -= std::min<uint64_t>(memory, b.bytes.size());
+    t.frozen.clear();
+  }
+  ++stats.flushes;
+  return true;
+}
+
+std::string Tables::create_table(Schema schema, bool if_not_exists, Lsn* lsn) {
+  Impl& m = *impl_;
+  *lsn = 0;
+  std::string name;
+  if (!normalize_name(schema.name, &name))
+    return "table name '" + schema.name + "' must be 1 to 63 letters, digits or '_', not starting with a digit";
+  schema.name = name;
+  for (Column& c : schema.columns) {
+    std::string cn;
+    if (!normalize_name(c.name, &cn))
+      return "column name '" + c.name + "' must be 1 to 63 letters, digits or '_', not starting with a digit";
+    c.name = cn;
+  }
+  std::lock_guard lock(m.mu);
+  if (m.find(schema.name)) {
+    if (if_not_exists) return "";
+    return "table '" + schema.name + "' already exists";
+  }
+  schema.id = m.next_table_id;
+  schema.version = 1;
+  if (std::string why = validate(schema); !why.empty()) return why;
+  std::string rec;
+  encode_schema(schema, rec);
+  if (!m.log_ddl(kRecordSchema, rec, lsn)) return "the store refuses writes (disk full or failing)";
+  m.apply_schema(schema);
+  m.log("tables: created table " + schema.name);
+  return "";
+}
+
+std::string Tables::add_columns(std::string_view table, const std::vector<Column>& columns, Lsn* lsn) {
+  Impl& m = *impl_;
+  *lsn = 0;
+  std::lock_guard lock(m.mu);
+  Table* t = m.find(table);
+  if (!t) return "table '" + std::string(table) + "' does not exist";
+  Schema s = *t->schema;
+  bool changed = false;
+  for (const Column& c : columns) {
+    std::string cn;
+    if (!normalize_name(c.name, &cn))
+      return "column name '" + c.name + "' must be 1 to 63 letters, digits or '_', not starting with a digit";
+    int at = s.find(cn);
+    if (at >= 0) {
+      if (s.columns[at].type != c.type)
+        return "column '" + cn + "' of table '" + s.name + "' is " + std::string(type_name(s.columns[at].type)) + ", not " +
+               std::string(type_name(c.type));
+      continue;
+    }
+    if (c.type == ColumnType::time) return "table '" + s.name + "' already has its TIME column";
+    s.columns.push_back({cn, c.type});
+    changed = true;
+  }
+  if (!changed) return "";
+  ++s.version;
+  if (std::string why = validate(s); !why.empty()) return why;
+  std::string rec;
+  encode_schema(s, rec);
+  if (!m.log_ddl(kRecordSchema, rec, lsn)) return "the store refuses writes (disk full or failing)";
+  m.apply_schema(s);
+  return "";
+}
+
+std::string Tables::drop_table(std::string_view table, Lsn* lsn) {
+  Impl& m = *impl_;
+  *lsn = 0;
+  // Not while a flush or compaction holds pointers into the table's blocks.
+  std::lock_guard files(m.files_mu);
+  std::lock_guard lock(m.mu);
+  Table* t = m.find(table);
+  if (!t) return "table '" + std::string(table) + "' does not exist";
+  uint32_t id = t->schema->id;
+  std::string rec;
+  put_varint32(rec, id);
+  if (!m.log_ddl(kRecordDrop, rec, lsn)) return "the store refuses writes (disk full or failing)";
+  m.apply_drop(id);
+  return "";
+}
+
+std::shared_ptr<const Schema> Tables::schema(std::string_view table) const {
+  std::lock_guard lock(impl_->mu);
+  Table* t = impl_->find(table);
+  return t ? t->schema : nullptr;
+}
+
+WriteResult Tables::write(const RowBatch& batch) {
+  Impl& m = *impl_;
+  WriteResult res;
+  std::string rec;
+  encode_rows(batch, rec);
+  bool want_flush = false;
+  {
+    std::lock_guard lock(m.mu);
+    auto it = m.tables.find(batch.table_id);
+    if (it == m.tables.end()) {
+      res.status = WriteStatus::closed;
+      res.error = "table does not exist (dropped?)";
+      ++m.stats.writes_refused;
+      return res;
+    }
+    const Schema& s = *it->second.schema;
+    if (s.options.disk_budget && it->second.bytes_on_disk >= s.options.disk_budget) {
+      res.status = WriteStatus::over_budget;
+      res.error = "table '" + s.name + "' is over its disk budget (" + std::to_string(s.options.disk_budget) +
+                  " bytes): writes are refused until retention or DELETE frees space";
+      ++m.stats.writes_refused;
+      return res;
+    }
+    if (!m.store) {
+      res.status = WriteStatus::closed;
+      res.error = "tables are not open for writing yet";
+      return res;
+    }
+    bool none = m.store->durability() == Durability::none;
+    if (none && m.memory >= m.opts.memory_budget) {
+      res.status = WriteStatus::over_budget;
+      res.error = "tables are over their memory budget (" + std::to_string(m.opts.memory_budget) +
+                  " bytes) and durability = none keeps them in memory only";
+      ++m.stats.writes_refused;
+      return res;
+    }
+    res.lsn = m.store->write_record(kRecordRows, rec, &res.status);
+    if (res.lsn == 0) {
+      res.error = res.status == WriteStatus::too_large ? "the message's rows are over the 64 MiB record limit"
+                                                       : "the store refuses writes (disk full or failing)";
+      ++m.stats.writes_refused;
+      return res;
+    }
+    m.last_applied = std::max(m.last_applied, res.lsn);
+    m.apply_rows(batch);
+    want_flush = !none && m.memory >= m.opts.memory_budget;
+  }
+  if (want_flush) {
+    std::lock_guard lock(m.bg_mu);
+    if (!m.flush_wanted) {
+      m.flush_wanted = true;
+      m.bg_wake.notify_one();
+    }
+  }
+  return res;
+}
+
+bool Tables::scan(std::string_view table, const ScanSpec& spec,
+                  const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
+                  std::string* error) const {
+  const Impl& m = *impl_;
+  // What each series has, gathered under the lock; decoded outside it.
+  struct Source {
+    BlockFilePtr file;        // a block on disk...
+    BlockRef ref;
+    std::string bytes;        // ...or in memory (encoded)
+    uint64_t seq = 0;
+  };
+  struct Gathered {
+    std::vector<std::string> tags;
+    std::vector<Source> sources;
+    SeriesRows head, overflow;
+  };
+  std::vector<Gathered> all;
+  DuplicatePolicy policy;
+  std::shared_ptr<const Schema> schema;
+  {
+    std::lock_guard lock(m.mu);
+    Table* t = const_cast<Impl&>(m).find(table);
+    if (!t) {
+      *error = "table '" + std::string(table) + "' does not exist";
+      return false;
+    }
+    schema = t->schema;
+    policy = schema->options.duplicates;
+    std::vector<uint32_t> ids;
+    if (spec.tags.empty()) {
+      ids.resize(t->series.size());
+      for (uint32_t k = 0; k < ids.size(); ++k) ids[k] = k;
+    } else {
+      bool first = true;
+      for (auto& [col, value] : spec.tags) {
+        int c = schema->find(col);
+        if (c < 0 || schema->columns[c].type != ColumnType::tag) {
+          *error = "column '" + col + "' is not a tag of table '" + schema->name + "'";
+          return false;
+        }
+        auto it = t->tag_index.find({c, value});
+        std::vector<uint32_t> match = it == t->tag_index.end() ? std::vector<uint32_t>{} : it->second;
+        std::sort(match.begin(), match.end());
+        if (first) ids = std::move(match);
+        else {
+          std::vector<uint32_t> both;
+          std::set_intersection(ids.begin(), ids.end(), match.begin(), match.end(), std::back_inserter(both));
+          ids = std::move(both);
+        }
+        first = false;
+      }
+    }
+    auto overlaps = [&](int64_t lo, int64_t hi) { return hi >= spec.from && lo < spec.to; };
+    for (uint32_t id : ids) {
+      const Series& s = *t->series[id];
+      Gathered g;
+      g.tags = s.tags;
+      g.tags.resize(schema->tag_indexes().size());  // tags added since the series began: ""
+
+      for (auto& [p, files] : t->partitions) {
+        if (!overlaps(p, p + schema->options.partition_ns - 1)) continue;
+        for (auto& f : files) {
+          auto it = f->index.find(id);
+          if (it == f->index.end()) continue;
+          for (const BlockRef& r : it->second)
+            if (overlaps(r.min_time, r.max_time)) g.sources.push_back({f, r, {}, r.seq});
+        }
+      }
+      for (auto& [sid, b] : t->frozen)
+        if (sid == id && overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq});
+      for (const SealedBlock& b : s.sealed)
+        if (overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq});
+      g.head = s.head;
+      g.overflow = s.overflow;
+      if (g.sources.empty() && g.head.rows() == 0 && g.overflow.rows() == 0) continue;
+      all.push_back(std::move(g));
+    }
+  }
+  std::string buf;
+  for (Gathered& g : all) {
+    std::sort(g.sources.begin(), g.sources.end(), [](const Source& a, const Source& b) { return a.seq < b.seq; });
+    SeriesRows merged;
+    merged.conform(*schema);
+    BlockMeta meta;
+    SeriesRows rows;
+    auto take = [&](const SeriesRows& from) {
+      for (size_t r = 0; r < from.rows(); ++r)
+        if (from.times[r] >= spec.from && from.times[r] < spec.to) merged.push_from(from, r);
+    };
+    for (Source& src : g.sources) {
+      std::string_view bytes = src.bytes;
+      if (src.file) {
+        if (!m.read_block(*src.file, src.ref, buf, error)) return false;
+        bytes = buf;
+      }
+      if (!decode_block(bytes, meta, rows)) {
+        *error = "a block of table '" + schema->name + "' does not decode";
+        return false;
+      }
+      take(rows);
+    }
+    // The overflow's rows came after the head's rows of the same time (see apply_rows).
+    take(g.head);
+    take(g.overflow);
+    sort_rows(merged, policy);
+    if (merged.rows() > 0) fn(g.tags, merged);
+  }
+  return true;
+}
+
+std::vector<TableInfo> Tables::list() const {
+  const Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  std::vector<TableInfo> out;
+  for (auto& [name, id] : m.by_name) {
+    const Table& t = m.tables.at(id);
+    TableInfo info;
+    info.schema = t.schema;
+    info.series = t.series.size();
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (auto& [p, files] : t.partitions) {
+      ++info.partitions;
+      for (auto& f : files) {
+        ++info.files;
+        info.rows_on_disk += f->rows;
+        info.bytes_on_disk += f->bytes;
+        lo = std::min(lo, f->min_time);
+        hi = std::max(hi, f->max_time);
+      }
+    }
+    for (auto& [sid, b] : t.frozen) {
+      info.rows_in_memory += b.rows;
+      lo = std::min(lo, b.min_time);
+      hi = std::max(hi, b.max_time);
+    }
+    for (auto& s : t.series) {
+      for (auto& b : s->sealed) {
+        info.rows_in_memory += b.rows;
+        lo = std::min(lo, b.min_time);
+        hi = std::max(hi, b.max_time);
+      }
+      for (const SeriesRows* r : {&s->head, &s->overflow}) {
+        info.rows_in_memory += r->rows();
+        for (int64_t x : r->times) {
+          lo = std::min(lo, x);
+          hi = std::max(hi, x);
+        }
+      }
+    }
+    if (lo <= hi) {
+      info.min_time = lo;
+      info.max_time = hi;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+size_t Tables::enforce_retention(int64_t now) {
+  Impl& m = *impl_;
+  std::lock_guard files(m.files_mu);
+  std::vector<BlockFilePtr> gone;
+  std::string manifest;
+  {
+    std::lock_guard lock(m.mu);
+    for (auto& [id, t] : m.tables) {
+      int64_t ttl = t.schema->options.ttl_ns, size = t.schema->options.partition_ns;
+      if (ttl <= 0) continue;
+      for (auto it = t.partitions.begin(); it != t.partitions.end();) {
+        if (it->first <= now - ttl - size) {  // the partition ends before now - ttl
+          for (auto& f : it->second) {
+            gone.push_back(f);
+            t.bytes_on_disk -= std::min(t.bytes_on_disk, f->bytes);
+          }
+          m.log("tables: " + t.schema->name + ": partition " + std::to_string(it->first) + " is past its retention (" +
+                format_duration(ttl) + "): dropped");
+          ++m.stats.partitions_dropped;
+          it = t.partitions.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      // Rows in memory of expired partitions go too.
+      for (auto& s : t.series) {
+        auto expired = [&](const SealedBlock& b) { return b.partition <= now - ttl - size; };
+        for (auto& b : s->sealed)
+          if (expired(b)) s->sealed_bytes -= std::min(s->sealed_bytes, b.bytes.size());
+        s->sealed.erase(std::remove_if(s->sealed.begin(), s->sealed.end(), expired), s->sealed.end());
+      }
+    }
+    if (gone.empty()) return 0;
+    manifest = m.encode_manifest();
+  }
+  std::string error;
+  if (!m.write_file(m.opts.dir + "/MANIFEST", manifest, &error) || !fsync_dir(m.io, m.opts.dir)) {
+    // The files stay until the next MANIFEST, which no longer names them.
+    m.log("tables: retention could not write MANIFEST: " + error);
+    return 0;
+  }
+  for (auto& f : gone) f->obsolete = true;
+  return gone.size();
+}
+
+size_t Tables::compact() {
+  Impl& m = *impl_;
+  std::lock_guard files(m.files_mu);
+  struct Job {
+    uint32_t table;
+    int64_t partition;
+    std::vector<BlockFilePtr> files;
+    DuplicatePolicy policy;
+    std::shared_ptr<const Schema> schema;
+  };
+  std::vector<Job> jobs;
+  {
+    std::lock_guard lock(m.mu);
+    for (auto& [id, t] : m.tables)
+      for (auto& [p, files] : t.partitions)
+        if (files.size() > m.opts.compact_files) jobs.push_back({id, p, files, t.schema->options.duplicates, t.schema});
+  }
+  size_t done = 0;
+  for (Job& job : jobs) {
+    // Every series' blocks from all files, merged and re-cut; the newest block wins a tie.
+    std::map<uint32_t, std::vector<std::pair<const BlockFile*, BlockRef>>> per_series;
+    for (auto& f : job.files)
+      for (auto& [id, refs] : f->index)
+        for (auto& r : refs) per_series[id].emplace_back(f.get(), r);
+    std::vector<SealedBlock> out_blocks;
+    std::map<uint32_t, std::vector<const SealedBlock*>> by_series;
+    std::map<uint32_t, std::pair<size_t, size_t>> ranges;
+    std::string error, buf;
+    bool ok = true;
+    for (auto& [id, refs] : per_series) {
+      std::sort(refs.begin(), refs.end(), [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
+      SeriesRows merged;
+      merged.conform(*job.schema);
+      BlockMeta meta;
+      SeriesRows rows;
+      uint64_t max_seq = 0;
+      for (auto& [f, r] : refs) {
+        if (!m.read_block(*f, r, buf, &error) || !decode_block(buf, meta, rows)) {
+          ok = false;
+          break;
+        }
+        for (size_t k = 0; k < rows.rows(); ++k) merged.push_from(rows, k);
+        max_seq = std::max(max_seq, r.seq);
+      }
+      if (!ok) break;
+      sort_rows(merged, job.policy);
+      size_t first = out_blocks.size();
+      for (size_t k = 0; k < merged.rows(); k += m.opts.block_rows) {
+        size_t e = std::min(merged.rows(), k + m.opts.block_rows);
+        SeriesRows part;
+        part.conform(*job.schema);
+        for (size_t r = k; r < e; ++r) part.push_from(merged, r);
+        SealedBlock b;
+        b.partition = job.partition;
+        b.rows = static_cast<uint32_t>(e - k);
+        b.min_time = part.times.front();
+        b.max_time = part.times.back();
+        b.seq = max_seq;  // keeps its place against blocks made later (in memory now)
+        encode_block(part, b.seq, false, b.bytes);
+        out_blocks.push_back(std::move(b));
+      }
+      ranges[id] = {first, out_blocks.size()};
+    }
+    if (!ok) {
+      m.log("tables: compaction of " + job.schema->name + " partition " + std::to_string(job.partition) + " failed: " + error);
+      continue;
+    }
+    for (auto& [id, r] : ranges)
+      for (size_t k = r.first; k < r.second; ++k) by_series[id].push_back(&out_blocks[k]);
+    BlockFilePtr f;
+    {
+      std::lock_guard lock(m.mu);
+      if (!m.tables.count(job.table)) continue;
+    }
+    f = m.write_block_file(job.table, job.partition, by_series, &error);
+    if (!f) {
+      m.log("tables: compaction failed: " + error);
+      continue;
+    }
+    std::string manifest;
+    {
+      std::lock_guard lock(m.mu);
+      auto it = m.tables.find(job.table);
+      if (it == m.tables.end()) {
+        f->obsolete = true;
+        continue;
+      }
+      auto& files = it->second.partitions[job.partition];
+      for (auto& old : job.files) {
+        files.erase(std::remove(files.begin(), files.end(), old), files.end());
+        it->second.bytes_on_disk -= std::min(it->second.bytes_on_disk, old->bytes);
+      }
+      files.insert(files.begin(), f);
+      it->second.bytes_on_disk += f->bytes;
+      manifest = m.encode_manifest();
+    }
+    if (!m.write_file(m.opts.dir + "/MANIFEST", manifest, &error) || !fsync_dir(m.io, m.opts.dir)) {
+      m.log("tables: compaction could not write MANIFEST: " + error);
+      std::lock_guard lock(m.mu);
+      auto it = m.tables.find(job.table);
+      if (it != m.tables.end()) {
+        auto& files = it->second.partitions[job.partition];
+        files.erase(std::remove(files.begin(), files.end(), f), files.end());
+        files.insert(files.end(), job.files.begin(), job.files.end());
+      }
+      f->obsolete = true;
+      continue;
+    }
+    for (auto& old : job.files) old->obsolete = true;
+    ++done;
+    std::lock_guard lock(m.mu);
+    ++m.stats.compactions;
+  }
+  return done;
+}
+
+TablesStats Tables::stats() const {
+  std::lock_guard lock(impl_->mu);
+  TablesStats s = impl_->stats;
+  s.memory_bytes = impl_->memory;
+  return s;
+}
+
+void Tables::close() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.bg_mu);
+    m.bg_stop = true;
+  }
+  m.bg_wake.notify_all();
+  if (m.background.joinable()) m.background.join();
+}
+
+}  // namespace mqbase::store::tables

@@ -1,0 +1,147 @@
+// Tables: the time-series tables of a data directory (docs/tables.md, the files in
+// docs/store-format.md#tables). Prometheus TSDB's shape: a WAL, a head in memory per series,
+// immutable compressed blocks on disk, compaction.
+//
+// Write path. write() logs a RowBatch as one record of the store's WAL (group commit with
+// everything else the broker writes; all rows or none after a crash) and applies it to the
+// heads: per series, rows in memory. A head that reaches block_rows is sorted (the duplicate
+// policy applied) and its rows older than the table's out-of-order window are sealed into
+// compressed blocks (table_block.h), still in memory. A row older than what its series has
+// already sealed is late: it goes to the series' overflow, sealed into blocks of its own that
+// reads and compaction merge.
+//
+// Flush. Before the store's checkpoint drops WAL records (StoreOptions::before_checkpoint),
+// flush() freezes everything in memory, waits until the WAL has made it durable, writes it as
+// one block file per table and time partition, appends new series to each table's series
+// file, and replaces MANIFEST (schemas, files, and the LSN it holds everything through). At
+// open, MANIFEST is read and the WAL records after its LSN are replayed into the heads.
+// Partitions with more than a few files are compacted into one; partitions past a table's
+// retention are deleted whole.
+//
+// Reads. scan() returns each matching series' rows in a time range, sorted, with the
+// duplicate policy applied across heads, memory blocks and files.
+//
+// Thread-safety: every public method is safe from any thread. One mutex guards the catalog
+// and the heads (held briefly per write); file writing happens outside it.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/row_batch.h"
+#include "store/store_options.h"
+#include "store/table_block.h"
+#include "store/table_schema.h"
+
+namespace mqbase::store {
+class Store;
+class FileOps;
+}  // namespace mqbase::store
+
+namespace mqbase::store::tables {
+
+// The WAL record types the tables write (Store::write_record).
+constexpr uint8_t kRecordRows = 2;    // a RowBatch
+constexpr uint8_t kRecordSchema = 3;  // a table's schema, created or grown
+constexpr uint8_t kRecordDrop = 4;    // varint table id
+
+struct TablesOptions {
+  std::string dir;                         // <data-dir>/tables
+  size_t block_rows = 1000;                // rows per sealed block (a head seals at this many)
+  uint64_t memory_budget = 256ull << 20;   // heads + blocks not yet on disk; past it: flush early
+  size_t compact_files = 8;                // a partition with more files is compacted into one
+  std::chrono::milliseconds maintenance_interval{10000};  // retention and compaction run this often
+  std::function<void(const std::string&)> log;
+  FileOps* io = nullptr;                   // null: POSIX
+};
+
+struct WriteResult {
+  Lsn lsn = 0;                             // 0: refused
+  WriteStatus status = WriteStatus::ok;
+  std::string error;                       // when refused: why, for the writer
+};
+
+struct ScanSpec {
+  int64_t from = INT64_MIN;                // inclusive
+  int64_t to = INT64_MAX;                  // exclusive
+  std::vector<std::pair<std::string, std::string>> tags;  // column = value, all of them
+};
+
+struct TableInfo {
+  std::shared_ptr<const Schema> schema;
+  uint64_t series = 0;
+  uint64_t rows_on_disk = 0, rows_in_memory = 0;  // before the duplicate policy across blocks
+  uint64_t bytes_on_disk = 0, files = 0, partitions = 0;
+  int64_t min_time = 0, max_time = 0;      // of what is on disk and in memory (0, 0: empty)
+};
+
+struct TablesStats {
+  uint64_t rows_written = 0, writes_refused = 0, late_rows = 0, flushes = 0, compactions = 0;
+  uint64_t partitions_dropped = 0, memory_bytes = 0;
+};
+
+class Tables {
+ public:
+  // Opens (creating) opts.dir: reads MANIFEST and each table's series file. Throws StoreError
+  // naming the file when one is damaged. Call before Store::open(), and route that call's
+  // records here (replay()) and its StoreOptions::before_checkpoint to flush().
+  static std::unique_ptr<Tables> open(const TablesOptions& opts);
+  ~Tables();  // close()
+  Tables(const Tables&) = delete;
+  Tables& operator=(const Tables&) = delete;
+
+  // A record of Store::open()'s recovery; records through the manifest's LSN are skipped.
+  // Throws StoreError on a malformed table record.
+  void replay(uint8_t type, Lsn lsn, std::string_view payload);
+  // From now on writes go to `store` (open, owned by the caller, outliving close()). Starts the
+  // background thread (early flushes over the memory budget, retention, compaction).
+  void attach(Store& store);
+  // StoreOptions::before_checkpoint: makes every row through `covered` durable in block files.
+  bool flush(Lsn covered);
+
+  // DDL. Each logs a record and returns "" (and its LSN in *lsn), or the error for the user.
+  std::string create_table(Schema schema, bool if_not_exists, Lsn* lsn);
+  // Appends columns (fields or tags) that the table lacks; columns it has with the same type
+  // are fine, another type is an error.
+  std::string add_columns(std::string_view table, const std::vector<Column>& columns, Lsn* lsn);
+  std::string drop_table(std::string_view table, Lsn* lsn);
+  std::shared_ptr<const Schema> schema(std::string_view table) const;  // null: no such table
+
+  // Logs and applies the rows of `batch` (table_id and columns from schema(); the fields in
+  // the schema's field order, as many as batch.columns had). All or nothing.
+  WriteResult write(const RowBatch& batch);
+
+  // Calls fn per matching series (in series order) with its tag values (in tag column order)
+  // and its rows in [from, to), sorted, duplicates resolved. False (with *error) when the table
+  // does not exist or a block file cannot be read.
+  bool scan(std::string_view table, const ScanSpec& spec,
+            const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
+            std::string* error) const;
+  std::vector<TableInfo> list() const;
+
+  // Deletes the partitions of every table that ended before now - ttl. Returns how many.
+  size_t enforce_retention(int64_t now_ns);
+  // Compacts the partitions that hold more than compact_files files. Returns how many.
+  size_t compact();
+  TablesStats stats() const;
+  // Stops the background thread. The heads stay in the WAL (the caller closes the store).
+  void close();
+
+  struct Impl;
+
+ private:
+  explicit Tables(const TablesOptions& opts);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mqbase::store::tables

@@ -1,0 +1,359 @@
+// Tables: rows through the WAL into heads, blocks and files; recovery after a crash at any
+// point of a flush; duplicate policies; out-of-order and late rows; schema growth; retention;
+// compaction; refusals.
+#include "store/tables.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "store/store.h"
+#include "store_test_util.h"
+
+namespace mqbase::store::tables {
+namespace {
+
+using test::TempDir;
+using ::testing::ElementsAre;
+
+constexpr int64_t kT0 = 1'700'000'000LL * kNanosPerSecond;  // 2023-11-14
+constexpr int64_t kSec = kNanosPerSecond;
+
+Schema neo_tag_table(const std::string& name = "tag") {
+  Schema s;
+  s.name = name;
+  s.columns = {{"name", ColumnType::tag}, {"time", ColumnType::time}, {"value", ColumnType::float64}};
+  return s;
+}
+
+// One table's rows, flattened for comparison: "tags|time|v1|v2..." with NULL as "null".
+std::vector<std::string> dump(const Tables& t, const std::string& table, ScanSpec spec = {}) {
+  std::vector<std::string> out;
+  std::string error;
+  bool ok = t.scan(table, spec, [&](const std::vector<std::string>& tags, const SeriesRows& rows) {
+    for (size_t r = 0; r < rows.rows(); ++r) {
+      std::string line;
+      for (auto& v : tags) line += v + ",";
+      line += "|" + std::to_string((rows.times[r] - kT0) / kSec);
+      for (const FieldValues& f : rows.fields) {
+        line += "|";
+        if (!f.valid[r]) {
+          line += "null";
+          continue;
+        }
+        switch (f.type) {
+          case ColumnType::float64: {
+            char b[32];
+            std::snprintf(b, sizeof b, "%g", f.f[r]);
+            line += b;
+            break;
+          }
+          case ColumnType::int64:
+          case ColumnType::boolean: line += std::to_string(f.i[r]); break;
+          default: line += f.s[r]; break;
+        }
+      }
+      out.push_back(line);
+    }
+  }, &error);
+  EXPECT_TRUE(ok) << error;
+  return out;
+}
+
+class TablesTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::unique_ptr<Tables> tables;
+  std::unique_ptr<Store> store;
+  TablesOptions topts;
+  StoreOptions sopts;
+
+  TablesTest() {
+    topts.dir = dir.path() + "/tables";
+    topts.block_rows = 100;
+    topts.maintenance_interval = std::chrono::hours(1);  // tests call retention and compaction themselves
+    sopts = test::options_for(dir.path());
+  }
+
+  void open() {
+    tables = Tables::open(topts);
+    StoreOptions o = sopts;
+    Tables* t = tables.get();
+    o.before_checkpoint = [t](Lsn covered) { return t->flush(covered); };
+    store = Store::open(o, nullptr, [t](uint8_t type, Lsn lsn, std::string_view p) { t->replay(type, lsn, p); });
+    tables->attach(*store);
+  }
+  // A process crash: the heads are lost; what the WAL holds is not (sync mode).
+  void crash() {
+    tables->close();
+    store->close();
+    store.reset();
+    tables.reset();
+  }
+  void reopen() {
+    crash();
+    open();
+  }
+
+  void create(const Schema& s) {
+    Lsn lsn;
+    ASSERT_EQ(tables->create_table(s, false, &lsn), "");
+    ASSERT_GT(lsn, 0u);
+  }
+
+  // Writes rows (name, seconds after kT0, value) to a neo tag table; NaN as NULL.
+  WriteResult put(const std::string& table, const std::vector<std::tuple<std::string, int64_t, double>>& rows) {
+    auto schema = tables->schema(table);
+    EXPECT_TRUE(schema);
+    RowBatch b;
+    b.table_id = schema->id;
+    b.columns = static_cast<uint32_t>(schema->columns.size());
+    b.fields.resize(1);
+    b.fields[0].type = ColumnType::float64;
+    std::map<std::string, uint32_t> series;
+    for (auto& [name, sec, v] : rows) {
+      auto [it, added] = series.try_emplace(name, static_cast<uint32_t>(b.series.size()));
+      if (added) b.series.push_back({name});
+      b.row_series.push_back(it->second);
+      b.times.push_back(kT0 + sec * kSec);
+      if (std::isnan(v)) b.fields[0].push_null();
+      else b.fields[0].push_f(v);
+    }
+    return tables->write(b);
+  }
+
+  size_t block_files() const {
+    size_t n = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(topts.dir))
+      if (e.path().extension() == ".blk") ++n;
+    return n;
+  }
+};
+
+TEST_F(TablesTest, RowsWrittenAreReadBackSortedPerSeries) {
+  open();
+  create(neo_tag_table());
+  ASSERT_GT(put("tag", {{"b", 2, 2.5}, {"a", 1, 1.5}, {"a", 0, 0.5}, {"b", 1, NAN}}).lsn, 0u);
+  EXPECT_THAT(dump(*tables, "tag"), ElementsAre("b,|1|null", "b,|2|2.5", "a,|0|0.5", "a,|1|1.5"));
+  ScanSpec only_a;
+  only_a.tags = {{"NAME", "a"}};
+  only_a.from = kT0 + 1 * kSec;
+  EXPECT_THAT(dump(*tables, "tag", only_a), ElementsAre("a,|1|1.5"));
+}
+
+TEST_F(TablesTest, RowsInTheLogComeBackAfterACrash) {
+  open();
+  create(neo_tag_table());
+  for (int i = 0; i < 350; ++i) ASSERT_GT(put("tag", {{"s" + std::to_string(i % 3), i, i * 0.25}}).lsn, 0u);
+  auto before = dump(*tables, "tag");
+  ASSERT_EQ(before.size(), 350u);
+  reopen();
+  EXPECT_EQ(dump(*tables, "tag"), before);
+  EXPECT_EQ(block_files(), 0u);  // nothing was flushed: all of it came from the WAL
+}
+
+TEST_F(TablesTest, ACheckpointFlushesBlocksAndTheLogIsNotNeededAfterIt) {
+  open();
+  create(neo_tag_table());
+  std::vector<std::tuple<std::string, int64_t, double>> rows;
+  for (int i = 0; i < 1000; ++i) rows.emplace_back("dev" + std::to_string(i % 4), i * 10, std::round(i * 1.37 * 100) / 100);
+  ASSERT_GT(put("tag", rows).lsn, 0u);
+  auto before = dump(*tables, "tag");
+  ASSERT_TRUE(store->checkpoint());
+  EXPECT_GE(block_files(), 1u);
+  EXPECT_EQ(tables->stats().flushes, 1u);
+  auto info = tables->list();
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].rows_on_disk, 1000u);
+  EXPECT_EQ(info[0].rows_in_memory, 0u);
+  EXPECT_EQ(info[0].series, 4u);
+  EXPECT_LT(info[0].bytes_on_disk, 1000u * 4);  // regular times, two-decimal values: a few bytes a row
+  // The WAL segments the rows were in are gone; the rows come back from the block files.
+  reopen();
+  EXPECT_EQ(dump(*tables, "tag"), before);
+  // More rows after the flush, then a crash: files + WAL replay.
+  ASSERT_GT(put("tag", {{"dev0", 20000, 1.0}}).lsn, 0u);
+  before = dump(*tables, "tag");
+  reopen();
+  EXPECT_EQ(dump(*tables, "tag"), before);
+  EXPECT_EQ(before.size(), 1001u);
+}
+
+TEST_F(TablesTest, EachDuplicatePolicyAcrossMemoryAndFiles) {
+  open();
+  for (auto [name, policy] : {std::pair{"l", DuplicatePolicy::keep_last}, std::pair{"f", DuplicatePolicy::keep_first},
+                              std::pair{"a", DuplicatePolicy::keep_all}}) {
+    Schema s = neo_tag_table(name);
+    s.options.duplicates = policy;
+    create(s);
+    ASSERT_GT(put(name, {{"x", 1, 1}, {"x", 1, 2}}).lsn, 0u);
+  }
+  ASSERT_TRUE(store->checkpoint());
+  for (const char* name : {"l", "f", "a"}) ASSERT_GT(put(name, {{"x", 1, 3}}).lsn, 0u);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_THAT(dump(*tables, "l"), ElementsAre("x,|1|3"));
+    EXPECT_THAT(dump(*tables, "f"), ElementsAre("x,|1|1"));
+    EXPECT_THAT(dump(*tables, "a"), ElementsAre("x,|1|1", "x,|1|2", "x,|1|3"));
+    reopen();
+  }
+}
+
+TEST_F(TablesTest, OutOfOrderRowsMergeAndLateRowsGoToTheOverflow) {
+  open();
+  Schema s = neo_tag_table();
+  s.options.ooo_window_ns = 100 * kSec;
+  create(s);
+  // 1000 rows, every one 10 s apart, shuffled within the window.
+  std::vector<std::tuple<std::string, int64_t, double>> rows;
+  for (int i = 0; i < 1000; ++i) rows.emplace_back("d", i * 10, i);
+  std::mt19937 rng(7);
+  for (size_t i = 0; i + 5 < rows.size(); i += 5) std::shuffle(rows.begin() + i, rows.begin() + i + 5, rng);
+  for (auto& r : rows) ASSERT_GT(put("tag", {r}).lsn, 0u);
+  EXPECT_EQ(tables->stats().late_rows, 0u);
+  // Far behind what the series has sealed: late.
+  ASSERT_GT(put("tag", {{"d", 5, -1}, {"d", 15, -2}}).lsn, 0u);
+  EXPECT_EQ(tables->stats().late_rows, 2u);
+  auto check = [&] {
+    auto out = dump(*tables, "tag");
+    ASSERT_EQ(out.size(), 1002u);
+    EXPECT_EQ(out[0], "d,|0|0");
+    EXPECT_EQ(out[1], "d,|5|-1");
+    EXPECT_EQ(out[2], "d,|10|1");
+    EXPECT_EQ(out[3], "d,|15|-2");
+    EXPECT_EQ(out.back(), "d,|9990|999");
+  };
+  check();
+  ASSERT_TRUE(store->checkpoint());
+  check();
+  reopen();
+  check();
+}
+
+TEST_F(TablesTest, ATableGrowsNewFieldsAndOldRowsReadThemAsNull) {
+  open();
+  create(neo_tag_table());
+  ASSERT_GT(put("tag", {{"a", 1, 1}}).lsn, 0u);
+  ASSERT_TRUE(store->checkpoint());
+  Lsn lsn;
+  ASSERT_EQ(tables->add_columns("tag", {{"unit", ColumnType::varchar}, {"site", ColumnType::tag}}, &lsn), "");
+  EXPECT_THAT(tables->add_columns("tag", {{"value", ColumnType::int64}}, &lsn), ::testing::HasSubstr("is DOUBLE, not BIGINT"));
+  auto schema = tables->schema("tag");
+  ASSERT_EQ(schema->columns.size(), 5u);
+  RowBatch b;
+  b.table_id = schema->id;
+  b.columns = 5;
+  b.series = {{"a", "north"}};
+  b.row_series = {0};
+  b.times = {kT0 + 2 * kSec};
+  b.fields.resize(2);
+  b.fields[0].type = ColumnType::float64;
+  b.fields[0].push_f(2);
+  b.fields[1].type = ColumnType::varchar;
+  b.fields[1].push_s("°C");
+  ASSERT_GT(tables->write(b).lsn, 0u);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_THAT(dump(*tables, "tag"), ElementsAre("a,,|1|1|null", "a,north,|2|2|°C"));
+    reopen();
+  }
+}
+
+TEST_F(TablesTest, RetentionDropsWholePartitionsPastTheTtl) {
+  open();
+  Schema s = neo_tag_table();
+  s.options.partition_ns = 3600 * kSec;
+  s.options.ttl_ns = 2 * 3600 * kSec;
+  create(s);
+  std::vector<std::tuple<std::string, int64_t, double>> rows;
+  for (int h = 0; h < 6; ++h) rows.emplace_back("a", h * 3600 + 60, h);
+  ASSERT_GT(put("tag", rows).lsn, 0u);
+  ASSERT_TRUE(store->checkpoint());
+  EXPECT_EQ(tables->list()[0].partitions, 6u);
+  // "Now" is 6 h after kT0: partitions ending before 4 h go (hours 0..3).
+  EXPECT_EQ(tables->enforce_retention(kT0 + 6 * 3600 * kSec), 4u);
+  EXPECT_THAT(dump(*tables, "tag"), ElementsAre("a,|14460|4", "a,|18060|5"));
+  reopen();
+  EXPECT_THAT(dump(*tables, "tag"), ElementsAre("a,|14460|4", "a,|18060|5"));
+  EXPECT_EQ(block_files(), 2u);
+}
+
+TEST_F(TablesTest, CompactionMergesAPartitionsFilesIntoOne) {
+  topts.compact_files = 3;
+  open();
+  Schema s = neo_tag_table();
+  s.options.duplicates = DuplicatePolicy::keep_last;
+  create(s);
+  for (int f = 0; f < 5; ++f) {
+    // Each flush: new rows and one rewrite of an old time.
+    ASSERT_GT(put("tag", {{"a", f * 100 + 1, f}, {"b", f * 100 + 2, f}, {"a", 1, 100 + f}}).lsn, 0u);
+    ASSERT_TRUE(store->checkpoint());
+  }
+  auto before = dump(*tables, "tag");
+  EXPECT_EQ(before.front(), "a,|1|104");
+  EXPECT_EQ(block_files(), 5u);
+  EXPECT_EQ(tables->compact(), 1u);
+  EXPECT_EQ(block_files(), 1u);
+  EXPECT_EQ(dump(*tables, "tag"), before);
+  reopen();
+  EXPECT_EQ(dump(*tables, "tag"), before);
+}
+
+TEST_F(TablesTest, ARefusedWriteLeavesNoRow) {
+  test::FaultFileOps faults;
+  sopts.io = &faults;
+  open();
+  create(neo_tag_table());
+  faults.segment_sync_errno = EIO;
+  // The first write is taken (its sync fails afterwards); once failing, writes are refused.
+  put("tag", {{"a", 1, 1}});
+  ASSERT_TRUE(test::eventually([&] { return !store->accepting(); }));
+  WriteResult r = put("tag", {{"a", 2, 2}, {"a", 3, 3}});
+  EXPECT_EQ(r.lsn, 0u);
+  EXPECT_THAT(r.error, ::testing::HasSubstr("refuses writes"));
+  EXPECT_EQ(dump(*tables, "tag").size(), 1u);
+  faults.segment_sync_errno = 0;
+  crash();  // before `faults` goes
+}
+
+TEST_F(TablesTest, ACrashAtEveryStepOfAFlushLosesNothing) {
+  // Count the file calls one flush makes, then crash after each number of them in turn.
+  auto run = [&](long crash_after, test::FaultFileOps& faults) -> long {
+    TempDir d;
+    topts.dir = d.path() + "/tables";
+    topts.io = &faults;
+    sopts = test::options_for(d.path());
+    sopts.io = &faults;
+    faults.fake_syncs = true;
+    open();
+    create(neo_tag_table());
+    std::vector<std::tuple<std::string, int64_t, double>> rows;
+    for (int i = 0; i < 300; ++i) rows.emplace_back("s" + std::to_string(i % 7), i, i);
+    EXPECT_GT(put("tag", rows).lsn, 0u);
+    EXPECT_TRUE(store->checkpoint());
+    EXPECT_GT(put("tag", {{"late", 1, 1}, {"s0", 1000, 2}}).lsn, 0u);
+    auto before = dump(*tables, "tag");
+    long start = faults.calls.load();
+    faults.crash_after = crash_after;
+    store->checkpoint();
+    long used = faults.calls.load() - start;
+    crash();
+    faults.crash_after = -1;
+    faults.crashed = false;
+    open();
+    EXPECT_EQ(dump(*tables, "tag"), before) << "crash after " << crash_after << " calls";
+    crash();
+    return used;
+  };
+  test::FaultFileOps probe;
+  long calls = run(-1, probe);
+  ASSERT_GT(calls, 5);
+  for (long k = 0; k <= calls; ++k) {
+    test::FaultFileOps faults;
+    run(k, faults);
+    if (HasFailure()) break;
+  }
+}
+
+}  // namespace
+}  // namespace mqbase::store::tables
