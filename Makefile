@@ -46,6 +46,7 @@ microbench: release
 fuzz: setup
 	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz codec
 	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz columns
+	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz payload
 
 clean:
 	rm -rf build

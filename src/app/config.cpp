@@ -62,7 +62,7 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
       }
       continue;
     }
-    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage"};
+    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage", "tables"};
     if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections))
       fail(origin, node, s, "unknown section");
     const auto& t = table(origin, node, s);
@@ -94,6 +94,18 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.storage.queue_in_memory = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000'000));
       } else if (key == "storage.disk_budget") {
         c.storage.disk_budget = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 50));
+      } else if (key == "tables.auto_create") {
+        c.tables.auto_create = boolean(origin, v, key);
+      } else if (key == "tables.timeformat") {
+        std::string f = string(origin, v, key);
+        if (f != "s" && f != "ms" && f != "us" && f != "ns" && f != "rfc3339") fail(origin, v, key, "must be one of s, ms, us, ns, rfc3339");
+        c.tables.timeformat = f;
+      } else if (key == "tables.tz") {
+        c.tables.tz = string(origin, v, key);
+      } else if (key == "tables.memory_budget") {
+        c.tables.memory_budget = static_cast<uint64_t>(integer(origin, v, key, 1 << 20, int64_t{1} << 44));
+      } else if (key == "tables.block_rows") {
+        c.tables.block_rows = static_cast<uint32_t>(integer(origin, v, key, 16, 65536));
       } else if (key == "limits.max_packet_size") {
         c.limits.max_packet_size = static_cast<uint32_t>(integer(origin, v, key, 16, 268'435'460));
       } else if (key == "limits.max_queued_messages") {

@@ -25,11 +25,22 @@ struct StorageConfig {
   uint32_t queue_in_memory = 10'000;
 };
 
+// [tables]: the time-series tables and the ingest of db/... topics (docs/tables.md,
+// docs/ingest.md).
+struct TablesConfig {
+  bool auto_create = true;           // tables (and new columns) from the first message's shape
+  std::string timeformat = "ns";     // epoch numbers without a timeformat property
+  std::string tz = "UTC";
+  uint64_t memory_budget = 256ull << 20;
+  uint32_t block_rows = 1000;
+};
+
 struct Config {
   net::ServerOptions server;
   broker::Limits limits;
   std::string data_dir = "./mqbase-data";
   StorageConfig storage;
+  TablesConfig tables;
   std::string log_level = "info";
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set

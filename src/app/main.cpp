@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   mqbase::app::add_check_command(app);
   mqbase::app::add_client_commands(app);
   mqbase::app::add_bench_command(app);
+  mqbase::app::add_table_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,8 +13,10 @@
 #include "auth/hmac_challenge.h"
 #include "broker/broker.h"
 #include "broker/persistence.h"
+#include "ingest/ingest.h"
 #include "net/server.h"
 #include "store/store.h"
+#include "store/tables.h"
 
 namespace mqbase::app {
 
@@ -90,6 +92,21 @@ int serve(const ServeFlags& f) {
   so.log = [](const std::string& line) { spdlog::info("store: {}", line); };
   std::unique_ptr<store::Store> store;
   store::RecoveryReport report;
+  // The tables first: recovery replays their WAL records into them, and a checkpoint asks
+  // them to flush before it drops those records.
+  std::unique_ptr<store::tables::Tables> tables;
+  try {
+    store::tables::TablesOptions to;
+    to.dir = config.data_dir + "/tables";
+    to.memory_budget = config.tables.memory_budget;
+    to.block_rows = config.tables.block_rows;
+    to.log = [](const std::string& line) { spdlog::info("{}", line); };
+    tables = store::tables::Tables::open(to);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  so.before_checkpoint = [t = tables.get()](store::Lsn covered) { return t->flush(covered); };
   // The store's threads (writer, checkpoints) start with SIGINT/SIGTERM/SIGHUP blocked, as
   // the event loops run with SIGINT/SIGTERM blocked (net::Server reads those from a signalfd):
   // a thread that left one unblocked would take it with its default action, an exit without
@@ -101,7 +118,9 @@ int serve(const ServeFlags& f) {
   sigaddset(&quit_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &quit_signals, &previous);
   try {
-    store = store::Store::open(so, &report);
+    store = store::Store::open(so, &report, [t = tables.get()](uint8_t type, store::Lsn lsn, std::string_view payload) {
+      t->replay(type, lsn, payload);
+    });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   } catch (const std::exception& e) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
@@ -119,12 +138,31 @@ int serve(const ServeFlags& f) {
   if (!config.hmac_challenge_secret.empty())
     broker.add_authenticator(std::make_shared<auth::HmacChallengeAuthenticator>(config.hmac_challenge_secret));
   net::Server server(broker, config.server);
-  store->set_on_durable(server.durable_notifier());
+  ingest::IngestOptions io;
+  io.auto_create = config.tables.auto_create;
+  io.timeformat = config.tables.timeformat;
+  io.tz = config.tables.tz;
+  // Their threads too start with the quit signals blocked (see above).
+  pthread_sigmask(SIG_BLOCK, &quit_signals, &previous);
+  tables->attach(*store);
+  ingest::Ingest ingest(*tables, *store, broker, io);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  broker.set_sink(&ingest);
+  store->set_on_durable([loops = server.durable_notifier(), &ingest](store::Lsn lsn) {
+    loops(lsn);
+    ingest.durable(lsn);
+  });
   // The writer calls into the server's loops: it stops before they go, on every way out.
   struct CloseStore {
     store::Store& store;
-    ~CloseStore() { store.close(); }
-  } close_store{*store};
+    store::tables::Tables& tables;
+    ingest::Ingest& ingest;
+    ~CloseStore() {
+      ingest.stop();
+      tables.close();
+      store.close();
+    }
+  } close_store{*store, *tables, ingest};
   broker::Persistence persistence(*store);
   std::vector<broker::MessagePtr> wills;
   if (config.storage.durability == store::Durability::none) {

@@ -19,6 +19,7 @@
 #include "broker/client_link.h"
 #include "broker/limits.h"
 #include "broker/message.h"
+#include "broker/message_sink.h"
 #include "broker/persistence.h"
 #include "broker/retained_store.h"
 #include "broker/session.h"
@@ -77,6 +78,10 @@ class Broker {
   // caller to publish once it serves.
   std::vector<MessagePtr> start_persistence(Persistence& p, Recovered& r);
   Persistence* persistence() const { return persist_; }
+  // Messages whose topic the sink wants go to it too (telemetry into tables). Set before the
+  // server starts; the sink outlives the broker's event loops.
+  void set_sink(MessageSink* sink) { sink_ = sink; }
+  MessageSink* sink() const { return sink_; }
 
   // Admits a CONNECT: checks the client id, takes over any connection of the same id
   // ([MQTT-3.1.4-2]: the old one is closed, v5: DISCONNECT 0x8E), cancels its pending will,
@@ -186,6 +191,7 @@ class Broker {
   std::unordered_map<const Session*, std::multimap<Clock::time_point, std::shared_ptr<Session>>::iterator> expiry_of_;
   uint64_t next_assigned_id_ = 0;
   Persistence* persist_ = nullptr;
+  MessageSink* sink_ = nullptr;
   uint64_t last_incarnation_ = 0;  // under sessions_mutex_
   std::function<void()> sys_refresh_;
 };

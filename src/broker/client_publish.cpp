@@ -116,11 +116,19 @@ void Client::handle_publish(const mqtt::Publish& p) {
     refusal = ReasonCode::not_authorized;
   }
   MessagePtr gate;  // QoS 1 in sync mode: its PUBACK may go once its copies are acknowledged
+  std::string reason_string;  // why a sink refused the message (v5)
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
     Broker::PublishNotes notes;
     MessagePtr msg = make_routed_message(p, topic);
     auto& tracker = Persistence::tracker();
+    // Telemetry for tables: stored before it is routed; subscribers get it either way.
+    MessageSink::Outcome sunk;
+    bool sunk_taken = false;
+    if (MessageSink* sink = broker_.sink(); sink && sink->wants(topic)) {
+      sunk = sink->take(*msg, {client_id(), static_cast<uint8_t>(version_)});
+      sunk_taken = true;
+    }
     size_t n = broker_.publish(msg, &link_, &notes);
     if (tracker.routing == msg.get()) {
       // Routed: the publisher's own count goes; what is left are unacknowledged copies.
@@ -137,7 +145,12 @@ void Client::handle_publish(const mqtt::Publish& p) {
     // client, which cannot be told, is disconnected without its acknowledgement and sends it
     // again when it reconnects.
     if (Persistence::tracker().refused) return v5() ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error;
-    return n == 0 && v5() ? ReasonCode::no_matching_subscribers : ReasonCode::success;
+    if (mqtt::is_error(sunk.reason)) {
+      reason_string = std::move(sunk.reason_string);
+      return sunk.reason;
+    }
+    // Stored in a table: someone took it (0x10 would tell the device nobody heard it).
+    return n == 0 && v5() && !sunk_taken ? ReasonCode::no_matching_subscribers : ReasonCode::success;
   };
   switch (p.qos) {
     case 0:
@@ -151,7 +164,9 @@ void Client::handle_publish(const mqtt::Publish& p) {
       }
       // Early only for a message that was taken (a refusal waits for nothing of it anyway).
       if (mqtt::is_error(rc)) gate.reset();
-      send(mqtt::PubAck{PacketType::puback, p.packet_id, rc, {}}, std::move(gate));
+      mqtt::PubAck ack{PacketType::puback, p.packet_id, rc, {}};
+      if (v5() && !reason_string.empty()) ack.props.add_string(PropertyId::reason_string, reason_string);
+      send(ack, std::move(gate));
       break;
     }
     case 2: {
@@ -176,7 +191,9 @@ void Client::handle_publish(const mqtt::Publish& p) {
           return;
         }
       }
-      send(mqtt::PubAck{PacketType::pubrec, p.packet_id, rc, {}});
+      mqtt::PubAck ack{PacketType::pubrec, p.packet_id, rc, {}};
+      if (v5() && !reason_string.empty()) ack.props.add_string(PropertyId::reason_string, reason_string);
+      send(ack);
       break;
     }
   }

@@ -50,10 +50,12 @@ void FieldValues::reserve(size_t n) {
 }
 
 size_t FieldValues::memory() const {
-  size_t m = valid.capacity() + f.capacity() * 8 + i.capacity() * 8 + s.capacity() * sizeof(std::string);
-  for (const std::string& v : s)
-    if (v.capacity() > 15) m += v.capacity();
-  return m;
+  if (!s.empty() || (type != ColumnType::float64 && type != ColumnType::int64 && type != ColumnType::boolean)) {
+    size_t m = 0;
+    for (size_t r = 0; r < s.size(); ++r) m += row_memory(r);
+    return m;
+  }
+  return valid.size() * 9;
 }
 
 void RowBatch::clear() {

@@ -36,8 +36,10 @@ struct FieldValues {
   void push_from(const FieldValues& from, size_t row);
   void clear();
   void reserve(size_t n);
-  // Bytes this column's values take in memory (for the memory budget), roughly.
+  // Bytes this column's values take in memory (for the memory budget), roughly: by size, not
+  // capacity, so that adding and removing rows add and subtract the same amounts.
   size_t memory() const;
+  size_t row_memory(size_t r) const { return s.empty() ? 9 : 33 + s[r].size(); }
 };
 
 struct RowBatch {

@@ -54,7 +54,7 @@ void SeriesRows::clear() {
 }
 
 size_t SeriesRows::memory() const {
-  size_t m = times.capacity() * 8 + sizeof(*this);
+  size_t m = times.size() * 8;
   for (const FieldValues& f : fields) m += f.memory() + sizeof(f);
   return m;
 }

@@ -279,13 +279,14 @@ struct Tables::Impl {
       int64_t time = b.times[r];
       bool late = time <= s.sealed_through;
       SeriesRows& dst = late ? s.overflow : s.head;
-      uint64_t before = dst.memory();
       dst.times.push_back(time);
+      size_t added = 8;
       for (size_t c = 0; c < dst.fields.size(); ++c) {
         if (c < b.fields.size()) dst.fields[c].push_from(b.fields[c], r);
         else dst.fields[c].push_null();
+        added += dst.fields[c].row_memory(dst.fields[c].size() - 1);
       }
-      memory += dst.memory() - std::min(dst.memory(), before);
+      memory += added;
       if (late) {
         ++stats.late_rows;
         if (s.overflow.rows() >= opts.block_rows) maybe_seal(schema, s, false);
@@ -470,7 +471,7 @@ struct Tables::Impl {
   // ---- open ------------------------------------------------------------------------------
 
   void load() {
-    std::filesystem::create_directories(opts.dir);
+    if (!opts.read_only) std::filesystem::create_directories(opts.dir);
     std::string bytes;
     std::string path = opts.dir + "/MANIFEST";
     if (!read_file(path, bytes)) {
@@ -548,7 +549,7 @@ struct Tables::Impl {
     if (t.series.size() != count) fail(path + " holds " + std::to_string(t.series.size()) + " series, MANIFEST says " + std::to_string(count));
     t.persisted_series = count;
     t.series_file_bytes = length;
-    if (bytes.size() > length) {
+    if (bytes.size() > length && !opts.read_only) {
       // Appended by a flush whose MANIFEST never landed: cut it (the WAL still has those series).
       int fd = io.open(path, O_WRONLY);
       if (fd >= 0) {
@@ -562,6 +563,7 @@ struct Tables::Impl {
   // Files no MANIFEST names: left by a flush or compaction that did not finish, or by a table
   // dropped before the crash.
   void remove_strays() {
+    if (opts.read_only) return;
     std::error_code ec;
     for (auto& entry : std::filesystem::directory_iterator(opts.dir, ec)) {
       std::string name = entry.path().filename().string();

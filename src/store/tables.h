@@ -63,6 +63,7 @@ struct TablesOptions {
   std::chrono::milliseconds maintenance_interval{10000};  // retention and compaction run this often
   std::function<void(const std::string&)> log;
   FileOps* io = nullptr;                   // null: POSIX
+  bool read_only = false;                  // offline readers: change nothing in dir
 };
 
 struct WriteResult {

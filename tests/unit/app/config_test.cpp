@@ -165,6 +165,29 @@ disk_budget = 1073741824
   EXPECT_THAT(error_of("[storage]\ndurability = \"fast\"\n"), HasSubstr("must be one of sync, batch, none"));
 }
 
+TEST(ConfigTest, TablesKeysAndTheirEffect) {
+  Config d;
+  EXPECT_TRUE(d.tables.auto_create);
+  EXPECT_EQ(d.tables.timeformat, "ns");
+  Config c = load(R"(
+[tables]
+auto_create = false
+timeformat = "ms"
+tz = "Asia/Seoul"
+memory_budget = 16777216
+block_rows = 500
+)");
+  EXPECT_FALSE(c.tables.auto_create);
+  EXPECT_EQ(c.tables.timeformat, "ms");
+  EXPECT_EQ(c.tables.tz, "Asia/Seoul");
+  EXPECT_EQ(c.tables.memory_budget, 16777216u);
+  EXPECT_EQ(c.tables.block_rows, 500u);
+  std::string e = error_of("[tables]\ntimeformat = \"minutes\"\n");
+  EXPECT_THAT(e, HasSubstr("test.toml:2:"));
+  EXPECT_THAT(e, HasSubstr("must be one of s, ms, us, ns, rfc3339"));
+  EXPECT_THAT(error_of("[tables]\nblock_rows = 1\n"), HasSubstr("tables.block_rows"));
+}
+
 TEST(ConfigTest, OneKeyChangesOnlyItself) {
   Config c = load("[limits]\nmax_inflight_messages = 7\n");
   EXPECT_EQ(c.limits.max_inflight_messages, 7u);

@@ -1,0 +1,599 @@
+// Ingest: see ingest.h. A message goes: topic -> Target; payload (gunzipped) -> ParsedRows;
+// ParsedRows + the table's schema (created or grown when allowed) -> RowBatch; RowBatch ->
+// Tables::write (one WAL record). Nothing is written until every row has converted.
+#include "ingest/ingest.h"
+
+#include <spdlog/spdlog.h>
+#include <zlib.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+
+#include "broker/broker.h"
+#include "broker/persistence.h"
+
+namespace mqbase::ingest {
+
+using store::Lsn;
+using store::tables::Column;
+using store::tables::ColumnType;
+using store::tables::FieldValues;
+using store::tables::RowBatch;
+using store::tables::Schema;
+
+namespace {
+
+constexpr std::string_view kPrefixes[] = {"db/append/", "db/write/", "db/metrics/"};
+constexpr size_t kMaxInflated = size_t{64} << 20;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::optional<Format> format_named(std::string_view s) {
+  if (iequals(s, "json")) return Format::json;
+  if (iequals(s, "csv")) return Format::csv;
+  if (iequals(s, "ndjson")) return Format::ndjson;
+  if (iequals(s, "line") || iequals(s, "influx") || iequals(s, "lineprotocol")) return Format::line;
+  return std::nullopt;
+}
+
+// gzip (or zlib) -> bytes; "" and *error when it does not inflate.
+bool gunzip(std::string_view in, std::string& out, std::string* error) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) {
+    *error = "cannot start gzip decompression";
+    return false;
+  }
+  out.clear();
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  char buf[65536];
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      *error = std::string("payload is not gzip: ") + (z.msg ? z.msg : "inflate failed");
+      inflateEnd(&z);
+      return false;
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kMaxInflated) {
+      *error = "gzip payload inflates to more than 64 MiB";
+      inflateEnd(&z);
+      return false;
+    }
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
+      *error = "gzip payload is truncated";
+      inflateEnd(&z);
+      return false;
+    }
+  }
+  inflateEnd(&z);
+  return true;
+}
+
+std::string number_text(double d) {
+  char b[32];
+  auto [p, ec] = std::to_chars(b, b + sizeof b, d);
+  return std::string(b, ec == std::errc() ? p : b);
+}
+
+// A cell as text (a tag, a VARCHAR); nullopt for NULL.
+std::string cell_text(const Cell& c) {
+  switch (c.kind) {
+    case Cell::Kind::null: return "";
+    case Cell::Kind::integer: return std::to_string(c.i);
+    case Cell::Kind::number: return number_text(c.d);
+    case Cell::Kind::boolean: return c.i ? "true" : "false";
+    default: return std::string(c.s);
+  }
+}
+
+const char* kind_name(Cell::Kind k) {
+  switch (k) {
+    case Cell::Kind::null: return "null";
+    case Cell::Kind::integer: return "an integer";
+    case Cell::Kind::number: return "a number";
+    case Cell::Kind::boolean: return "a boolean";
+    case Cell::Kind::string: return "a string";
+    case Cell::Kind::json: return "a JSON value";
+  }
+  return "?";
+}
+
+// A number that is the whole of `s` (a JSON string holding "21.5").
+template <typename T>
+bool read_whole(std::string_view s, T& v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Appends cell `c` to field column `f`; "" or why it does not fit.
+std::string push_cell(FieldValues& f, const Cell& c) {
+  using K = Cell::Kind;
+  if (c.kind == K::null) {
+    f.push_null();
+    return "";
+  }
+  switch (f.type) {
+    case ColumnType::float64:
+      if (c.kind == K::integer || c.kind == K::number) {
+        f.push_f(c.kind == K::integer ? static_cast<double>(c.i) : c.d);
+        return "";
+      }
+      if (double d; c.kind == K::string && read_whole(c.s, d)) {
+        f.push_f(d);
+        return "";
+      }
+      break;
+    case ColumnType::int64:
+      if (c.kind == K::integer) {
+        f.push_i(c.i);
+        return "";
+      }
+      if (c.kind == K::number && std::trunc(c.d) == c.d && c.d >= -9.2233720368547758e18 && c.d < 9.2233720368547758e18) {
+        f.push_i(static_cast<int64_t>(c.d));
+        return "";
+      }
+      if (int64_t v; c.kind == K::string && read_whole(c.s, v)) {
+        f.push_i(v);
+        return "";
+      }
+      break;
+    case ColumnType::boolean:
+      if (c.kind == K::boolean || (c.kind == K::integer && (c.i == 0 || c.i == 1))) {
+        f.push_i(c.i);
+        return "";
+      }
+      if (c.kind == K::string && (iequals(c.s, "true") || iequals(c.s, "false"))) {
+        f.push_i(iequals(c.s, "true"));
+        return "";
+      }
+      break;
+    case ColumnType::varchar:
+    case ColumnType::json: f.push_s(cell_text(c)); return "";
+    default: break;
+  }
+  return "expected " + std::string(store::tables::type_name(f.type)) + ", found " + kind_name(c.kind) +
+         (c.kind == K::string ? " '" + std::string(c.s.substr(0, 40)) + "'" : "");
+}
+
+// The type a new column takes from its cells; nullopt when all are NULL (not created yet).
+std::optional<ColumnType> infer_type(const ParsedRows& pr, size_t col, bool creating, Format format) {
+  bool any_string = false, any_json = false, any_bool = false, any_number = false, any_float = false;
+  for (size_t r = 0; r < pr.rows(); ++r) {
+    switch (pr.at(r, col).kind) {
+      case Cell::Kind::string: any_string = true; break;
+      case Cell::Kind::json: any_json = true; break;
+      case Cell::Kind::boolean: any_bool = true; break;
+      case Cell::Kind::integer: any_number = true; break;
+      case Cell::Kind::number: any_number = any_float = true; break;
+      default: break;
+    }
+  }
+  if (!pr.columns.empty() && pr.columns[col].tag) return ColumnType::tag;
+  if (format == Format::line) {
+    // Line protocol says what its fields are: 2i is an integer, "x" a string; its tags are
+    // flagged above.
+    if (any_string) return ColumnType::varchar;
+    if (any_number) return any_float ? ColumnType::float64 : ColumnType::int64;
+  }
+  if (any_json) return ColumnType::json;
+  // Strings name series when a table is made from a message (device, site, name); a string
+  // column that arrives later is a field: it cannot change what the old rows' series are.
+  if (any_string) return creating ? ColumnType::tag : ColumnType::varchar;
+  if (any_number) return ColumnType::float64;
+  if (any_bool) return ColumnType::boolean;
+  return std::nullopt;
+}
+
+bool is_time_name(std::string_view n) { return iequals(n, "time") || iequals(n, "ts") || iequals(n, "timestamp"); }
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::optional<Target> parse_target(std::string_view topic, std::string* error) {
+  for (std::string_view prefix : kPrefixes) {
+    if (!topic.starts_with(prefix)) continue;
+    std::string_view rest = topic.substr(prefix.size());
+    Target t;
+    t.format = prefix == "db/metrics/" ? Format::line : Format::json;
+    size_t colon = rest.find(':');
+    std::string_view name = rest.substr(0, colon);
+    if (!store::tables::normalize_name(name, &t.table)) {
+      *error = "'" + std::string(name) + "' is not a table name (1 to 63 letters, digits or '_', not starting with a digit)";
+      return t;
+    }
+    while (colon != std::string_view::npos) {
+      rest = rest.substr(colon + 1);
+      colon = rest.find(':');
+      std::string_view opt = rest.substr(0, colon);
+      if (iequals(opt, "gzip")) t.gzip = true;
+      else if (auto f = format_named(opt)) t.format = *f;
+      else {
+        *error = "unknown topic option ':" + std::string(opt) + "' (json, csv, ndjson, gzip)";
+        return t;
+      }
+    }
+    return t;
+  }
+  return std::nullopt;
+}
+
+Ingest::Ingest(store::tables::Tables& tables, store::Store& store, broker::Broker& broker, IngestOptions options)
+    : tables_(tables), store_(store), broker_(broker), options_(std::move(options)) {
+  replier_ = std::thread([this] { reply_loop(); });
+}
+
+Ingest::~Ingest() { stop(); }
+
+void Ingest::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (replier_.joinable()) replier_.join();
+}
+
+bool Ingest::wants(std::string_view topic) const { return topic.starts_with("db/") && !topic.starts_with("db/reply"); }
+
+IngestStats Ingest::stats() const {
+  return {messages_.load(), rows_.load(), errors_.load(), dead_letters_.load(), replies_.load()};
+}
+
+broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publisher& publisher) {
+  auto began = std::chrono::steady_clock::now();
+  std::string error;
+  auto target = parse_target(m.topic, &error);
+  if (!target && error.empty()) return {};  // db/... but not a table topic: only routed
+  ++messages_;
+  std::string_view reply_topic;
+  if (m.response_topic) reply_topic = *m.response_topic;
+  for (auto& [k, v] : m.user_properties)
+    if (k == "reply") reply_topic = v;
+  size_t rows = 0;
+  Lsn lsn = 0;
+  bool refused = false;
+  if (error.empty()) error = store_rows(m, *target, &rows, &lsn, &refused);
+  Outcome out;
+  if (error.empty()) {
+    rows_ += rows;
+    if (!reply_topic.empty())
+      reply(m, reply_topic, true, "success, " + std::to_string(rows) + " record(s) inserted", began, lsn);
+    return out;
+  }
+  ++errors_;
+  spdlog::warn("ingest: client {}: message to '{}' not stored: {}", publisher.client_id, m.topic, error);
+  if (!reply_topic.empty()) reply(m, reply_topic, false, error, began, 0);
+  if (refused) {
+    // The store takes nothing now: the broker answers 0x97 (v5) or closes a 3.x connection
+    // unacknowledged, so that the message comes again.
+    broker::Persistence::tracker().refused = true;
+    return out;
+  }
+  out.reason = mqtt::ReasonCode::payload_format_invalid;
+  out.reason_string = error;
+  if (publisher.protocol != 5 && reply_topic.empty()) dead_letter(m, publisher, error);
+  return out;
+}
+
+std::string Ingest::store_rows(const broker::Message& m, const Target& target, size_t* nrows, Lsn* lsn, bool* refused) {
+  ParseOptions po;
+  po.format = target.format;
+  std::string_view timeformat = options_.timeformat, tz = options_.tz;
+  bool skip_header = false;
+  for (auto& [k, v] : m.user_properties) {
+    if (k == "format") {
+      auto f = format_named(v);
+      if (!f) return "unknown format '" + v + "' (json, csv, ndjson)";
+      po.format = *f;
+    } else if (k == "timeformat") {
+      timeformat = v;
+    } else if (k == "tz") {
+      tz = v;
+    } else if (k == "header") {
+      if (iequals(v, "columns") || iequals(v, "true")) po.header = true;
+      else if (iequals(v, "skip")) skip_header = true;
+    } else if (k == "delimiter") {
+      if (v.size() != 1) return "delimiter must be one character";
+      po.delimiter = v[0];
+    }
+  }
+  std::string_view payload = m.payload;
+  thread_local std::string inflated;
+  if (target.gzip) {
+    std::string error;
+    if (!gunzip(payload, inflated, &error)) return error;
+    payload = inflated;
+  }
+  if (skip_header && po.format == Format::csv) {
+    size_t nl = payload.find('\n');
+    payload = nl == std::string_view::npos ? std::string_view() : payload.substr(nl + 1);
+  }
+  thread_local ParsedRows pr;
+  if (std::string error = parse(payload, po, pr); !error.empty()) return error;
+  if (pr.rows() == 0) return "no rows in the payload";
+  const int64_t received = now_ns();
+  auto& tracker = broker::Persistence::tracker();
+  auto raise = [&](Lsn l) { tracker.needed = std::max(tracker.needed, l); };
+
+  std::shared_ptr<const Schema> schema = tables_.schema(target.table);
+  const bool named = !pr.columns.empty();
+  if (!schema) {
+    if (!options_.auto_create) return "table '" + target.table + "' does not exist";
+    Schema s;
+    s.name = target.table;
+    if (named) {
+      bool has_time = false;
+      for (size_t c = 0; c < pr.columns.size(); ++c) {
+        if (is_time_name(pr.columns[c].name) && !has_time) {
+          s.columns.push_back({pr.columns[c].name, ColumnType::time});
+          has_time = true;
+        } else if (auto t = infer_type(pr, c, true, po.format)) {
+          s.columns.push_back({pr.columns[c].name, *t});
+        }
+      }
+      if (!has_time) s.columns.insert(s.columns.begin(), Column{"time", ColumnType::time});
+    } else if (pr.width == 3 && pr.at(0, 0).kind == Cell::Kind::string) {
+      // machbase-neo's tag table.
+      s.columns = {{"name", ColumnType::tag}, {"time", ColumnType::time}, {"value", ColumnType::float64}};
+    } else {
+      return "table '" + target.table + "' does not exist, and positional rows make only the (name, time, value) "
+             "shape: send named columns (CSV with header=columns, NDJSON, or {\"data\":{\"columns\":...}})";
+    }
+    for (auto& c : s.columns) {
+      std::string n;
+      if (!store::tables::normalize_name(c.name, &n)) return "column name '" + c.name + "' is not valid (letters, digits, '_')";
+    }
+    Lsn l = 0;
+    if (std::string e = tables_.create_table(s, true, &l); !e.empty()) {
+      if (l == 0 && e.find("refuses") != std::string::npos) *refused = true;
+      return e;
+    }
+    raise(l);
+    schema = tables_.schema(target.table);
+    if (!schema) return "table '" + target.table + "' was dropped meanwhile";
+  }
+
+  // Where each parsed column goes: a schema column, or nowhere (-1).
+  std::vector<int> dest(pr.width, -1);
+  if (named) {
+    std::vector<Column> missing;
+    for (size_t c = 0; c < pr.columns.size(); ++c) {
+      int at = schema->find(pr.columns[c].name);
+      if (at < 0 && is_time_name(pr.columns[c].name)) at = schema->time_index();
+      if (at >= 0) {
+        dest[c] = at;
+        continue;
+      }
+      auto t = infer_type(pr, c, false, po.format);
+      if (!t) continue;  // all NULL: nothing to keep
+      if (!options_.auto_create) return "column '" + pr.columns[c].name + "' does not exist in table '" + schema->name + "'";
+      missing.push_back({pr.columns[c].name, *t});
+    }
+    if (!missing.empty()) {
+      Lsn l = 0;
+      if (std::string e = tables_.add_columns(schema->name, missing, &l); !e.empty()) {
+        if (e.find("refuses") != std::string::npos) *refused = true;
+        return e;
+      }
+      raise(l);
+      schema = tables_.schema(target.table);
+      if (!schema) return "table '" + target.table + "' was dropped meanwhile";
+      for (size_t c = 0; c < pr.columns.size(); ++c)
+        if (dest[c] < 0) dest[c] = schema->find(pr.columns[c].name);
+    }
+  } else {
+    if (pr.width > schema->columns.size())
+      return "row 1 has " + std::to_string(pr.width) + " values, table '" + schema->name + "' has " +
+             std::to_string(schema->columns.size()) + " columns";
+    for (size_t c = 0; c < pr.width; ++c) dest[c] = static_cast<int>(c);
+  }
+
+  // Per schema column, the parsed column that feeds it (-1: none).
+  std::vector<int> source(schema->columns.size(), -1);
+  for (size_t c = 0; c < dest.size(); ++c)
+    if (dest[c] >= 0) source[dest[c]] = static_cast<int>(c);
+  const int time_col = schema->time_index();
+  std::vector<int> tag_cols = schema->tag_indexes(), field_cols = schema->field_indexes();
+
+  thread_local RowBatch b;
+  b.clear();
+  b.table_id = schema->id;
+  b.columns = static_cast<uint32_t>(schema->columns.size());
+  b.fields.resize(field_cols.size());
+  for (size_t k = 0; k < field_cols.size(); ++k) {
+    b.fields[k].type = schema->columns[field_cols[k]].type;
+    b.fields[k].clear();
+    b.fields[k].reserve(pr.rows());
+  }
+  b.times.reserve(pr.rows());
+  b.row_series.reserve(pr.rows());
+  thread_local std::unordered_map<std::string, uint32_t> series_of;
+  series_of.clear();
+  std::vector<std::string> tags(tag_cols.size());
+  std::vector<std::string_view> prev_tags(tag_cols.size());
+  uint32_t prev_series = UINT32_MAX;
+  std::string key;
+  std::string error;
+  auto where = [&](size_t r, int col) {
+    return "row " + std::to_string(r + 1) + ", column '" + schema->columns[col].name + "': ";
+  };
+  for (size_t r = 0; r < pr.rows(); ++r) {
+    int64_t t = received;
+    if (int src = source[time_col]; src >= 0 && pr.at(r, src).kind != Cell::Kind::null) {
+      if (!parse_time(pr.at(r, src), timeformat, tz, &t, &error)) return where(r, time_col) + error;
+    }
+    // Rows of one series usually follow each other: the same tag text as the row before is
+    // the same series, without building and hashing its key.
+    bool same = prev_series != UINT32_MAX;
+    for (size_t k = 0; k < tag_cols.size() && same; ++k) {
+      int src = source[tag_cols[k]];
+      same = src >= 0 && pr.at(r, src).kind == Cell::Kind::string && pr.at(r, src).s == prev_tags[k];
+    }
+    if (!same) {
+      key.clear();
+      bool all_text = true;
+      for (size_t k = 0; k < tag_cols.size(); ++k) {
+        int src = source[tag_cols[k]];
+        tags[k] = src >= 0 ? cell_text(pr.at(r, src)) : std::string();
+        key += tags[k];
+        key += '\0';
+        all_text = all_text && src >= 0 && pr.at(r, src).kind == Cell::Kind::string;
+        if (all_text) prev_tags[k] = pr.at(r, src).s;
+      }
+      auto [it, added] = series_of.try_emplace(key, static_cast<uint32_t>(b.series.size()));
+      if (added) b.series.push_back(tags);
+      prev_series = all_text ? it->second : UINT32_MAX;
+      b.row_series.push_back(it->second);
+    } else {
+      b.row_series.push_back(prev_series);
+    }
+    b.times.push_back(t);
+    for (size_t k = 0; k < field_cols.size(); ++k) {
+      int src = source[field_cols[k]];
+      if (src < 0) {
+        b.fields[k].push_null();
+        continue;
+      }
+      if (std::string e = push_cell(b.fields[k], pr.at(r, src)); !e.empty()) return where(r, field_cols[k]) + e;
+    }
+  }
+  store::tables::WriteResult w = tables_.write(b);
+  if (w.lsn == 0) {
+    *refused = w.status != store::WriteStatus::too_large;
+    return w.error;
+  }
+  raise(w.lsn);
+  *nrows = b.rows();
+  *lsn = w.lsn;
+  return "";
+}
+
+void Ingest::reply(const broker::Message& m, std::string_view topic, bool ok, const std::string& reason,
+                   std::chrono::steady_clock::time_point began, Lsn lsn) {
+  std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
+  auto r = std::make_shared<broker::Message>();
+  r->topic = std::string(topic);
+  char elapse[32];
+  std::snprintf(elapse, sizeof elapse, "%.3fms", took.count());
+  r->payload = std::string("{\"success\":") + (ok ? "true" : "false") + ",\"reason\":\"" + json_escape(reason) +
+               "\",\"elapse\":\"" + elapse + "\"}";
+  r->qos = std::min<uint8_t>(m.qos, 1);
+  r->correlation_data = m.correlation_data;
+  r->content_type = "application/json";
+  {
+    std::lock_guard lock(mu_);
+    waiting_.emplace_back(lsn, std::move(r));
+  }
+  wake_.notify_one();
+}
+
+void Ingest::durable(Lsn lsn) {
+  {
+    std::lock_guard lock(mu_);
+    if (lsn <= durable_) return;
+    durable_ = lsn;
+    if (waiting_.empty()) return;
+  }
+  wake_.notify_one();
+}
+
+void Ingest::reply_loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    // A success waits for its rows to be durable: "inserted" must hold after a crash.
+    auto due = [&] { return !waiting_.empty() && waiting_.front().first <= std::max(durable_, store_.durable_lsn()); };
+    wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_ || due(); });
+    while (!stop_ && due()) {
+      broker::MessagePtr r = std::move(waiting_.front().second);
+      waiting_.pop_front();
+      lock.unlock();
+      broker::Persistence::reset_tracker();
+      broker_.publish(r);
+      ++replies_;
+      lock.lock();
+    }
+  }
+}
+
+void Ingest::dead_letter(const broker::Message& m, const Publisher& p, const std::string& error) {
+  const std::string& table = options_.dead_letter_table;
+  auto schema = tables_.schema(table);
+  auto& tracker = broker::Persistence::tracker();
+  if (!schema) {
+    Schema s;
+    s.name = table;
+    s.columns = {{"time", ColumnType::time},
+                 {"client", ColumnType::varchar},
+                 {"topic", ColumnType::varchar},
+                 {"payload", ColumnType::varchar},
+                 {"error", ColumnType::varchar}};
+    Lsn l = 0;
+    if (std::string e = tables_.create_table(s, true, &l); !e.empty()) {
+      spdlog::error("ingest: cannot create {}: {}", table, e);
+      return;
+    }
+    tracker.needed = std::max(tracker.needed, l);
+    schema = tables_.schema(table);
+    if (!schema) return;
+  }
+  RowBatch b;
+  b.table_id = schema->id;
+  b.columns = static_cast<uint32_t>(schema->columns.size());
+  b.series.push_back({});
+  b.row_series.push_back(0);
+  b.times.push_back(now_ns());
+  for (int c : schema->field_indexes()) {
+    FieldValues f;
+    f.type = schema->columns[c].type;
+    const std::string& n = schema->columns[c].name;
+    if (n == "client") f.push_s(p.client_id);
+    else if (n == "topic") f.push_s(m.topic);
+    else if (n == "payload") f.push_s(std::string_view(m.payload).substr(0, 1 << 20));
+    else if (n == "error") f.push_s(error);
+    else f.push_null();
+    b.fields.push_back(std::move(f));
+  }
+  auto w = tables_.write(b);
+  if (w.lsn == 0) {
+    spdlog::error("ingest: cannot keep the message in {}: {}", table, w.error);
+    tracker.refused = true;  // then it is not acknowledged either: it comes again
+    return;
+  }
+  tracker.needed = std::max(tracker.needed, w.lsn);
+  ++dead_letters_;
+}
+
+}  // namespace mqbase::ingest

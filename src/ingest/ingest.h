@@ -1,0 +1,112 @@
+// Ingest: telemetry published over MQTT becomes rows of tables (docs/ingest.md). It is the
+// broker's MessageSink for the topics machbase-neo uses:
+//
+//   db/append/{table}[:json|:csv|:ndjson][:gzip]   rows (JSON by default)
+//   db/write/{table}[...]                          the same
+//   db/metrics/{table}[:gzip]                      InfluxDB line protocol (Telegraf's MQTT output)
+//
+// MQTT 5 user properties refine a message: format, timeformat (s, ms, us, ns, rfc3339 or a Go
+// layout), tz, header (csv: "columns" names them from the first line, "skip" drops it),
+// delimiter, and reply (a reply topic; the Response Topic property is one too).
+//
+// A message is atomic: its rows are checked and converted first, then written as one WAL
+// record (Tables::write), so all of them are stored or none; its PUBACK waits for that record
+// like for any of the broker's records. A message that fails gets, from an MQTT 5 publisher's
+// point of view, PUBACK/PUBREC 0x99 (payload format invalid) with a reason string naming the
+// row and column, or 0x97 when the store refuses writes. A reply topic receives
+// {"success":false,"reason":...} or {"success":true,"reason":"success, N record(s) inserted",
+// "elapse":...}, once the rows are durable. A failed message from a publisher that can hear
+// neither (MQTT 3.x, no reply topic) is kept in the table _dead_letter (time, client, topic,
+// payload, error) and logged. Ingest never stops for one bad message.
+//
+// A table that does not exist is created from the first message's shape when auto-create is
+// on (the default), and grows the new columns later messages bring.
+//
+// Thread-safety: take() runs on every event loop at once; the Tables serialize the writes.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "broker/message_sink.h"
+#include "ingest/payload.h"
+#include "store/store.h"
+#include "store/tables.h"
+
+namespace mqbase::broker {
+class Broker;
+}
+
+namespace mqbase::ingest {
+
+struct IngestOptions {
+  bool auto_create = true;          // create tables (and add columns) from what messages carry
+  std::string timeformat = "ns";    // for epoch numbers when a message does not say
+  std::string tz = "UTC";           // for layouts without an offset
+  std::string dead_letter_table = "_dead_letter";
+};
+
+struct IngestStats {
+  uint64_t messages = 0, rows = 0, errors = 0, dead_letters = 0, replies = 0;
+};
+
+// One message's destination and format, read from its topic and properties.
+struct Target {
+  std::string table;
+  Format format = Format::json;
+  bool gzip = false;
+};
+// Parses "db/append/t:csv:gzip" and the like; nullopt when the topic is not an ingest topic,
+// and an error text in *error when it is one but malformed ("db/append/" without a table).
+std::optional<Target> parse_target(std::string_view topic, std::string* error);
+
+class Ingest : public broker::MessageSink {
+ public:
+  Ingest(store::tables::Tables& tables, store::Store& store, broker::Broker& broker, IngestOptions options);
+  ~Ingest() override;  // stop()
+  Ingest(const Ingest&) = delete;
+  Ingest& operator=(const Ingest&) = delete;
+
+  bool wants(std::string_view topic) const override;
+  Outcome take(const broker::Message& m, const Publisher& publisher) override;
+
+  // The store's group commit reached `lsn` (from Store::set_on_durable; quick: it only wakes
+  // the thread that publishes the replies waiting for it).
+  void durable(store::Lsn lsn);
+  // Ends the reply thread; replies still waiting are dropped. Idempotent.
+  void stop();
+  IngestStats stats() const;
+
+ private:
+  // Parses, converts and writes one message's rows. Returns "" or the error for the publisher;
+  // *rows and *lsn tell what was written.
+  std::string store_rows(const broker::Message& m, const Target& target, size_t* rows, store::Lsn* lsn,
+                         bool* refused);
+  void reply(const broker::Message& m, std::string_view topic, bool ok, const std::string& reason,
+             std::chrono::steady_clock::time_point began, store::Lsn lsn);
+  void dead_letter(const broker::Message& m, const Publisher& p, const std::string& error);
+  void reply_loop();
+
+  store::tables::Tables& tables_;
+  store::Store& store_;
+  broker::Broker& broker_;
+  IngestOptions options_;
+
+  std::atomic<uint64_t> messages_{0}, rows_{0}, errors_{0}, dead_letters_{0}, replies_{0};
+
+  // Replies that wait for their rows to be durable, in LSN order.
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::pair<store::Lsn, broker::MessagePtr>> waiting_;
+  store::Lsn durable_ = 0;
+  bool stop_ = false;
+  std::thread replier_;
+};
+
+}  // namespace mqbase::ingest
