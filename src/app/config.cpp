@@ -49,6 +49,33 @@ void load_listener(const std::string& origin, const toml::table& t, net::Listene
   }
 }
 
+// One [[ingest]] rule; checked by compiling it, so that a bad filter, table or JSON path is a
+// config error naming the rule and its line.
+void load_rule(const std::string& origin, const toml::node& item, std::vector<ingest::RuleConfig>& rules) {
+  const toml::table& t = table(origin, item, "ingest");
+  ingest::RuleConfig r;
+  for (const auto& [k, v] : t) {
+    std::string key = "ingest." + std::string(k.str());
+    if (k == "topic") r.topic = string(origin, v, key);
+    else if (k == "table") r.table = string(origin, v, key);
+    else if (k == "time") r.time = string(origin, v, key);
+    else if (k == "timeformat") r.timeformat = string(origin, v, key);
+    else if (k == "archive") r.archive = boolean(origin, v, key);
+    else if (k == "tags" || k == "fields") {
+      for (const auto& [name, path] : table(origin, v, key))
+        (k == "tags" ? r.tags : r.fields).emplace_back(std::string(name.str()), string(origin, path, key + "." + std::string(name.str())));
+    } else {
+      fail(origin, v, key, "unknown key");
+    }
+  }
+  try {
+    ingest::IngestRule check(r);
+  } catch (const std::invalid_argument& e) {
+    fail(origin, item, "ingest", e.what());
+  }
+  rules.push_back(std::move(r));
+}
+
 void apply(const toml::table& root, const std::string& origin, Config& c) {
   for (const auto& [section, node] : root) {
     std::string s(section.str());
@@ -60,6 +87,11 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         load_listener(origin, *item.as_table(), l);
         c.server.listeners.push_back(l);
       }
+      continue;
+    }
+    if (s == "ingest") {
+      if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[ingest]] tables");
+      for (const auto& item : *node.as_array()) load_rule(origin, item, c.ingest_rules);
       continue;
     }
     static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage", "tables"};

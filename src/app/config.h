@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ingest/ingest_rules.h"
 #include "broker/limits.h"
 #include "broker/subscription_index.h"
 #include "net/server.h"
@@ -41,6 +42,7 @@ struct Config {
   std::string data_dir = "./mqbase-data";
   StorageConfig storage;
   TablesConfig tables;
+  std::vector<ingest::RuleConfig> ingest_rules;  // [[ingest]]
   std::string log_level = "info";
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set

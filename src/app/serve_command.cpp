@@ -142,6 +142,7 @@ int serve(const ServeFlags& f) {
   io.auto_create = config.tables.auto_create;
   io.timeformat = config.tables.timeformat;
   io.tz = config.tables.tz;
+  io.rules = config.ingest_rules;
   // Their threads too start with the quit signals blocked (see above).
   pthread_sigmask(SIG_BLOCK, &quit_signals, &previous);
   tables->attach(*store);

@@ -12,6 +12,8 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "broker/message.h"
 #include "mqtt/reason_code.h"
@@ -32,6 +34,8 @@ class MessageSink {
   virtual ~MessageSink() = default;
   virtual bool wants(std::string_view topic) const = 0;
   virtual Outcome take(const Message& m, const Publisher& publisher) = 0;
+  // Figures for $SYS/broker/<name> (e.g. {"ingest/rows", "1200"}), published with the broker's.
+  virtual std::vector<std::pair<std::string, std::string>> sys_figures() const { return {}; }
 };
 
 }  // namespace mqbase::broker

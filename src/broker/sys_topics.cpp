@@ -34,6 +34,8 @@ void SysTopics::publish() {
   put("$SYS/broker/subscriptions/count", std::to_string(broker_.subscriptions().size()));
   put("$SYS/broker/retained messages/count", std::to_string(broker_.retained().size()));
   put("$SYS/broker/retained messages/refused", std::to_string(broker_.retained().refused()));
+  if (const MessageSink* sink = broker_.sink())
+    for (auto& [name, value] : sink->sys_figures()) put("$SYS/broker/" + name, value);
 }
 
 }  // namespace mqbase::broker

@@ -167,7 +167,9 @@ std::string push_cell(FieldValues& f, const Cell& c) {
 }
 
 // The type a new column takes from its cells; nullopt when all are NULL (not created yet).
-std::optional<ColumnType> infer_type(const ParsedRows& pr, size_t col, bool creating, Format format) {
+enum class Inference : uint8_t { payload, declared, exact };  // as Ingest::Typing
+
+std::optional<ColumnType> infer_type(const ParsedRows& pr, size_t col, bool creating, Inference typing) {
   bool any_string = false, any_json = false, any_bool = false, any_number = false, any_float = false;
   for (size_t r = 0; r < pr.rows(); ++r) {
     switch (pr.at(r, col).kind) {
@@ -180,11 +182,12 @@ std::optional<ColumnType> infer_type(const ParsedRows& pr, size_t col, bool crea
     }
   }
   if (!pr.columns.empty() && pr.columns[col].tag) return ColumnType::tag;
-  if (format == Format::line) {
-    // Line protocol says what its fields are: 2i is an integer, "x" a string; its tags are
-    // flagged above.
+  if (typing != Inference::payload) {
+    // Line protocol and rules say which columns are tags (flagged above); line protocol says
+    // too what its fields are: 2i is an integer, 2 a float.
+    if (any_json) return ColumnType::json;
     if (any_string) return ColumnType::varchar;
-    if (any_number) return any_float ? ColumnType::float64 : ColumnType::int64;
+    if (any_number) return typing == Inference::exact && !any_float ? ColumnType::int64 : ColumnType::float64;
   }
   if (any_json) return ColumnType::json;
   // Strings name series when a table is made from a message (device, site, name); a string
@@ -252,6 +255,7 @@ std::optional<Target> parse_target(std::string_view topic, std::string* error) {
 
 Ingest::Ingest(store::tables::Tables& tables, store::Store& store, broker::Broker& broker, IngestOptions options)
     : tables_(tables), store_(store), broker_(broker), options_(std::move(options)) {
+  for (const RuleConfig& r : options_.rules) rules_.emplace_back(r);
   replier_ = std::thread([this] { reply_loop(); });
 }
 
@@ -266,13 +270,35 @@ void Ingest::stop() {
   if (replier_.joinable()) replier_.join();
 }
 
-bool Ingest::wants(std::string_view topic) const { return topic.starts_with("db/") && !topic.starts_with("db/reply"); }
+bool Ingest::wants(std::string_view topic) const {
+  if (topic.starts_with("db/")) return !topic.starts_with("db/reply");
+  for (const IngestRule& r : rules_)
+    if (r.matches(topic)) return true;
+  return false;
+}
+
+std::vector<std::pair<std::string, std::string>> Ingest::sys_figures() const {
+  IngestStats s = stats();
+  store::tables::TablesStats t = tables_.stats();
+  return {{"ingest/messages", std::to_string(s.messages)},
+          {"ingest/rows", std::to_string(s.rows)},
+          {"ingest/errors", std::to_string(s.errors)},
+          {"ingest/dead letters", std::to_string(s.dead_letters)},
+          {"ingest/replies", std::to_string(s.replies)},
+          {"tables/count", std::to_string(tables_.list().size())},
+          {"tables/memory bytes", std::to_string(t.memory_bytes)},
+          {"tables/late rows", std::to_string(t.late_rows)}};
+}
 
 IngestStats Ingest::stats() const {
   return {messages_.load(), rows_.load(), errors_.load(), dead_letters_.load(), replies_.load()};
 }
 
 broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publisher& publisher) {
+  if (!std::string_view(m.topic).starts_with("db/")) {
+    take_by_rules(m, publisher);
+    return {};
+  }
   auto began = std::chrono::steady_clock::now();
   std::string error;
   auto target = parse_target(m.topic, &error);
@@ -344,23 +370,32 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
   thread_local ParsedRows pr;
   if (std::string error = parse(payload, po, pr); !error.empty()) return error;
   if (pr.rows() == 0) return "no rows in the payload";
+  return write_parsed(pr, target.table, po.format == Format::line ? Typing::exact : Typing::payload, timeformat, tz,
+                      false, nrows, lsn, refused);
+}
+
+std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table, Typing typing,
+                                 std::string_view timeformat, std::string_view tz, bool keep_all, size_t* nrows,
+                                 Lsn* lsn, bool* refused) {
   const int64_t received = now_ns();
   auto& tracker = broker::Persistence::tracker();
   auto raise = [&](Lsn l) { tracker.needed = std::max(tracker.needed, l); };
 
-  std::shared_ptr<const Schema> schema = tables_.schema(target.table);
+  std::shared_ptr<const Schema> schema = tables_.schema(table);
   const bool named = !pr.columns.empty();
   if (!schema) {
-    if (!options_.auto_create) return "table '" + target.table + "' does not exist";
+    if (!options_.auto_create) return "table '" + table + "' does not exist";
     Schema s;
-    s.name = target.table;
+    s.name = table;
+    // An archive keeps every message, two with the same time included.
+    if (keep_all) s.options.duplicates = store::tables::DuplicatePolicy::keep_all;
     if (named) {
       bool has_time = false;
       for (size_t c = 0; c < pr.columns.size(); ++c) {
         if (is_time_name(pr.columns[c].name) && !has_time) {
           s.columns.push_back({pr.columns[c].name, ColumnType::time});
           has_time = true;
-        } else if (auto t = infer_type(pr, c, true, po.format)) {
+        } else if (auto t = infer_type(pr, c, true, static_cast<Inference>(typing))) {
           s.columns.push_back({pr.columns[c].name, *t});
         }
       }
@@ -369,7 +404,7 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
       // machbase-neo's tag table.
       s.columns = {{"name", ColumnType::tag}, {"time", ColumnType::time}, {"value", ColumnType::float64}};
     } else {
-      return "table '" + target.table + "' does not exist, and positional rows make only the (name, time, value) "
+      return "table '" + table + "' does not exist, and positional rows make only the (name, time, value) "
              "shape: send named columns (CSV with header=columns, NDJSON, or {\"data\":{\"columns\":...}})";
     }
     for (auto& c : s.columns) {
@@ -382,8 +417,8 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
       return e;
     }
     raise(l);
-    schema = tables_.schema(target.table);
-    if (!schema) return "table '" + target.table + "' was dropped meanwhile";
+    schema = tables_.schema(table);
+    if (!schema) return "table '" + table + "' was dropped meanwhile";
   }
 
   // Where each parsed column goes: a schema column, or nowhere (-1).
@@ -397,7 +432,7 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
         dest[c] = at;
         continue;
       }
-      auto t = infer_type(pr, c, false, po.format);
+      auto t = infer_type(pr, c, false, static_cast<Inference>(typing));
       if (!t) continue;  // all NULL: nothing to keep
       if (!options_.auto_create) return "column '" + pr.columns[c].name + "' does not exist in table '" + schema->name + "'";
       missing.push_back({pr.columns[c].name, *t});
@@ -409,8 +444,8 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
         return e;
       }
       raise(l);
-      schema = tables_.schema(target.table);
-      if (!schema) return "table '" + target.table + "' was dropped meanwhile";
+      schema = tables_.schema(table);
+      if (!schema) return "table '" + table + "' was dropped meanwhile";
       for (size_t c = 0; c < pr.columns.size(); ++c)
         if (dest[c] < 0) dest[c] = schema->find(pr.columns[c].name);
     }
@@ -499,6 +534,41 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
   *nrows = b.rows();
   *lsn = w.lsn;
   return "";
+}
+
+void Ingest::take_by_rules(const broker::Message& m, const Publisher& publisher) {
+  for (const IngestRule& rule : rules_) {
+    if (!rule.matches(m.topic)) continue;
+    ++messages_;
+    std::string props;
+    if (rule.archive() && !m.user_properties.empty()) {
+      props = "{";
+      for (auto& [k, v] : m.user_properties)
+        props += (props.size() > 1 ? ",\"" : "\"") + json_escape(k) + "\":\"" + json_escape(v) + "\"";
+      props += "}";
+    }
+    thread_local ParsedRows pr;
+    size_t rows = 0;
+    Lsn lsn = 0;
+    bool refused = false;
+    std::string error = rule.apply(m.topic, m.payload, m.qos, props, pr);
+    if (error.empty())
+      error = write_parsed(pr, rule.table(), rule.archive() ? Typing::exact : Typing::declared,
+                           rule.timeformat().empty() ? std::string_view(options_.timeformat) : rule.timeformat(),
+                           options_.tz, rule.archive(), &rows, &lsn, &refused);
+    if (error.empty()) {
+      rows_ += rows;
+      continue;
+    }
+    ++errors_;
+    error = "ingest rule for table '" + rule.table() + "': " + error;
+    spdlog::warn("ingest: client {}: message to '{}' not stored: {}", publisher.client_id, m.topic, error);
+    // A store that refuses writes: not acknowledged (0x97, or a 3.x disconnect), as for any
+    // message the broker must keep. A payload the rule cannot read was still a valid message
+    // to an ordinary topic: delivered, acknowledged, and kept aside.
+    if (refused) broker::Persistence::tracker().refused = true;
+    else dead_letter(m, publisher, error);
+  }
 }
 
 void Ingest::reply(const broker::Message& m, std::string_view topic, bool ok, const std::string& reason,

@@ -35,6 +35,7 @@
 #include <thread>
 
 #include "broker/message_sink.h"
+#include "ingest/ingest_rules.h"
 #include "ingest/payload.h"
 #include "store/store.h"
 #include "store/tables.h"
@@ -50,6 +51,7 @@ struct IngestOptions {
   std::string timeformat = "ns";    // for epoch numbers when a message does not say
   std::string tz = "UTC";           // for layouts without an offset
   std::string dead_letter_table = "_dead_letter";
+  std::vector<RuleConfig> rules;    // [[ingest]]: ordinary topics into tables (ingest_rules.h)
 };
 
 struct IngestStats {
@@ -68,6 +70,7 @@ std::optional<Target> parse_target(std::string_view topic, std::string* error);
 
 class Ingest : public broker::MessageSink {
  public:
+  // Throws std::invalid_argument for a rule that does not compile (the config checks first).
   Ingest(store::tables::Tables& tables, store::Store& store, broker::Broker& broker, IngestOptions options);
   ~Ingest() override;  // stop()
   Ingest(const Ingest&) = delete;
@@ -75,6 +78,9 @@ class Ingest : public broker::MessageSink {
 
   bool wants(std::string_view topic) const override;
   Outcome take(const broker::Message& m, const Publisher& publisher) override;
+  // ingest/messages, ingest/rows, ingest/errors, ingest/dead letters, ingest/replies, and the
+  // tables' tables/count, tables/memory bytes, tables/late rows.
+  std::vector<std::pair<std::string, std::string>> sys_figures() const override;
 
   // The store's group commit reached `lsn` (from Store::set_on_durable; quick: it only wakes
   // the thread that publishes the replies waiting for it).
@@ -88,6 +94,16 @@ class Ingest : public broker::MessageSink {
   // *rows and *lsn tell what was written.
   std::string store_rows(const broker::Message& m, const Target& target, size_t* rows, store::Lsn* lsn,
                          bool* refused);
+  // How the columns of a table made from a message get their types: `payload`: text columns
+  // are tags, numbers DOUBLE (JSON, CSV, NDJSON); `declared`: only the columns the parser
+  // flags are tags, text is VARCHAR, numbers DOUBLE (rules); `exact`: as `declared`, but
+  // integers are BIGINT (line protocol, archive rules).
+  enum class Typing : uint8_t { payload, declared, exact };
+  // The second half of store_rows(): parsed rows into `table` (created or grown as allowed).
+  std::string write_parsed(const ParsedRows& pr, const std::string& table, Typing typing, std::string_view timeformat,
+                           std::string_view tz, bool keep_all, size_t* rows, store::Lsn* lsn, bool* refused);
+  // The rules matching a message that is not on a db/... topic.
+  void take_by_rules(const broker::Message& m, const Publisher& publisher);
   void reply(const broker::Message& m, std::string_view topic, bool ok, const std::string& reason,
              std::chrono::steady_clock::time_point began, store::Lsn lsn);
   void dead_letter(const broker::Message& m, const Publisher& p, const std::string& error);
@@ -97,6 +113,7 @@ class Ingest : public broker::MessageSink {
   store::Store& store_;
   broker::Broker& broker_;
   IngestOptions options_;
+  std::vector<IngestRule> rules_;
 
   std::atomic<uint64_t> messages_{0}, rows_{0}, errors_{0}, dead_letters_{0}, replies_{0};
 

@@ -116,7 +116,8 @@ struct Table {
 struct Tables::Impl {
   TablesOptions opts;
   FileOps& io;
-  Store* store = nullptr;
+  // Set once by attach(); a checkpoint (flush) may already run on its thread before that.
+  std::atomic<Store*> store{nullptr};
 
   mutable std::mutex mu;  // the catalog, the heads, the partitions' file lists
   std::map<uint32_t, Table> tables;
@@ -176,8 +177,9 @@ struct Tables::Impl {
   // Logs a DDL record (under mu, so that it is ordered with the rows around it). False when
   // the store refuses it. Without a store (before attach) there is nothing to log.
   bool log_ddl(uint8_t type, std::string_view rec, Lsn* lsn) {
-    if (!store) return true;
-    *lsn = store->write_record(type, rec);
+    Store* st = store.load();
+    if (!st) return true;
+    *lsn = st->write_record(type, rec);
     if (*lsn == 0) return false;
     last_applied = std::max(last_applied, *lsn);
     return true;
@@ -649,7 +651,7 @@ void Tables::replay(uint8_t type, Lsn lsn, std::string_view payload) {
 
 void Tables::attach(Store& store) {
   Impl& m = *impl_;
-  m.store = &store;
+  m.store.store(&store);
   m.background = std::thread([&m] { m.background_loop(); });
 }
 
@@ -667,7 +669,7 @@ void Tables::Impl::background_loop() {
     lock.unlock();
     // A checkpoint calls flush(): what is in memory goes to block files, and the WAL it came
     // from can go too. In none mode nothing is written: the budget refuses writes instead.
-    if (flush_now && store && store->durability() != Durability::none) store->checkpoint();
+    if (Store* st = store.load(); flush_now && st && st->durability() != Durability::none) st->checkpoint();
     if (std::chrono::steady_clock::now() >= next_maintenance) {
       owner->enforce_retention(now_ns());
       owner->compact();
@@ -697,9 +699,9 @@ bool Tables::flush(Lsn covered) {
   if (target <= m.flushed_lsn && covered <= m.flushed_lsn) return true;
   // Never claim in MANIFEST more than the WAL has made durable: after a crash the log would
   // hand out those LSNs again, and recovery would skip the new records as flushed.
-  if (m.store && m.store->durability() != Durability::none) {
+  if (Store* st = m.store.load(); st && st->durability() != Durability::none) {
     auto deadline = std::chrono::steady_clock::now() + kDurableWait;
-    while (m.store->durable_lsn() < target) {
+    while (st->durable_lsn() < target) {
       if (std::chrono::steady_clock::now() > deadline) {
         m.log("tables: flush waited " + std::to_string(kDurableWait.count()) + " s for the WAL to reach LSN " +
               std::to_string(target) + "; retried at the next checkpoint");
@@ -950,12 +952,13 @@ WriteResult Tables::write(const RowBatch& batch) {
       ++m.stats.writes_refused;
       return res;
     }
-    if (!m.store) {
+    Store* st = m.store.load();
+    if (!st) {
       res.status = WriteStatus::closed;
       res.error = "tables are not open for writing yet";
       return res;
     }
-    bool none = m.store->durability() == Durability::none;
+    bool none = st->durability() == Durability::none;
     if (none && m.memory >= m.opts.memory_budget) {
       res.status = WriteStatus::over_budget;
       res.error = "tables are over their memory budget (" + std::to_string(m.opts.memory_budget) +
@@ -963,7 +966,7 @@ WriteResult Tables::write(const RowBatch& batch) {
       ++m.stats.writes_refused;
       return res;
     }
-    res.lsn = m.store->write_record(kRecordRows, rec, &res.status);
+    res.lsn = st->write_record(kRecordRows, rec, &res.status);
     if (res.lsn == 0) {
       res.error = res.status == WriteStatus::too_large ? "the message's rows are over the 64 MiB record limit"
                                                        : "the store refuses writes (disk full or failing)";

@@ -188,6 +188,34 @@ block_rows = 500
   EXPECT_THAT(error_of("[tables]\nblock_rows = 1\n"), HasSubstr("tables.block_rows"));
 }
 
+TEST(ConfigTest, IngestRules) {
+  Config c = load(R"(
+[[ingest]]
+topic = "plant/+line/temp"
+table = "temps"
+tags = { site = "$.site" }
+fields.value = "$.v"
+time = "$.ts"
+timeformat = "ms"
+
+[[ingest]]
+topic = "plant/#"
+table = "archive"
+archive = true
+)");
+  ASSERT_EQ(c.ingest_rules.size(), 2u);
+  EXPECT_EQ(c.ingest_rules[0].topic, "plant/+line/temp");
+  EXPECT_EQ(c.ingest_rules[0].tags, (std::vector<std::pair<std::string, std::string>>{{"site", "$.site"}}));
+  EXPECT_EQ(c.ingest_rules[0].fields, (std::vector<std::pair<std::string, std::string>>{{"value", "$.v"}}));
+  EXPECT_EQ(c.ingest_rules[0].time, "$.ts");
+  EXPECT_TRUE(c.ingest_rules[1].archive);
+  std::string e = error_of("\n[[ingest]]\ntopic = \"a/+1x\"\ntable = \"t\"\n");
+  EXPECT_THAT(e, HasSubstr("test.toml:2:"));
+  EXPECT_THAT(e, HasSubstr("ingest rule 'a/+1x'"));
+  EXPECT_THAT(error_of("[[ingest]]\ntopic = \"a\"\ntable = \"t\"\ncolour = 1\n"), HasSubstr("ingest.colour: unknown key"));
+  EXPECT_THAT(error_of("[ingest]\ntopic = \"a\"\n"), HasSubstr("expected [[ingest]] tables"));
+}
+
 TEST(ConfigTest, OneKeyChangesOnlyItself) {
   Config c = load("[limits]\nmax_inflight_messages = 7\n");
   EXPECT_EQ(c.limits.max_inflight_messages, 7u);

@@ -1,0 +1,261 @@
+// Ingest rules: see ingest_rules.h. The payload is parsed with simdjson's DOM (one parser per
+// thread) and the configured paths are read with JSON pointers.
+#include "ingest/ingest_rules.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <stdexcept>
+
+#include "mqtt/topic.h"
+#include "store/table_schema.h"
+
+namespace mqbase::ingest {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
+}
+
+void escape_pointer_token(std::string_view token, std::string& out) {
+  for (char c : token) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+}
+
+// The cell of a JSON element; strings and JSON text go to the arena.
+Cell cell_of(simdjson::dom::element e, ParsedRows& out) {
+  Cell c;
+  switch (e.type()) {
+    case simdjson::dom::element_type::INT64:
+      c.kind = Cell::Kind::integer;
+      c.i = int64_t(e);
+      c.d = static_cast<double>(c.i);
+      break;
+    case simdjson::dom::element_type::UINT64:
+      c.kind = Cell::Kind::number;
+      c.d = static_cast<double>(uint64_t(e));
+      break;
+    case simdjson::dom::element_type::DOUBLE:
+      c.kind = Cell::Kind::number;
+      c.d = double(e);
+      break;
+    case simdjson::dom::element_type::BOOL:
+      c.kind = Cell::Kind::boolean;
+      c.i = bool(e) ? 1 : 0;
+      break;
+    case simdjson::dom::element_type::STRING:
+      c.kind = Cell::Kind::string;
+      c.s = out.arena.emplace_back(std::string_view(e));
+      break;
+    case simdjson::dom::element_type::NULL_VALUE: break;
+    default:
+      c.kind = Cell::Kind::json;
+      c.s = out.arena.emplace_back(simdjson::minify(e));
+      break;
+  }
+  return c;
+}
+
+Cell text_cell(std::string_view s, ParsedRows& out) {
+  Cell c;
+  c.kind = Cell::Kind::string;
+  c.s = out.arena.emplace_back(s);
+  return c;
+}
+
+void add(ParsedRows& out, std::string name, bool tag, Cell c) {
+  out.columns.push_back({std::move(name), tag});
+  out.cells.push_back(c);
+}
+
+}  // namespace
+
+std::optional<std::string> json_path_to_pointer(std::string_view path) {
+  std::string out;
+  if (path.starts_with("$")) path.remove_prefix(1);  // else "a.b": from the root as well
+  size_t i = 0;
+  bool first = true;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      ++i;
+      size_t e = i;
+      while (e < path.size() && path[e] != '.' && path[e] != '[') ++e;
+      if (e == i) return std::nullopt;
+      out += '/';
+      escape_pointer_token(path.substr(i, e - i), out);
+      i = e;
+    } else if (path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string_view::npos || close == i + 1) return std::nullopt;
+      std::string_view inner = path.substr(i + 1, close - i - 1);
+      if (inner.size() >= 2 && (inner.front() == '\'' || inner.front() == '"') && inner.back() == inner.front()) {
+        inner = inner.substr(1, inner.size() - 2);
+      } else {
+        for (char c : inner)
+          if (c < '0' || c > '9') return std::nullopt;
+      }
+      out += '/';
+      escape_pointer_token(inner, out);
+      i = close + 1;
+    } else if (first) {
+      size_t e = i;
+      while (e < path.size() && path[e] != '.' && path[e] != '[') ++e;
+      out += '/';
+      escape_pointer_token(path.substr(i, e - i), out);
+      i = e;
+    } else {
+      return std::nullopt;
+    }
+    first = false;
+  }
+  if (out.empty()) return std::nullopt;  // "$": the whole document is no column
+  return out;
+}
+
+IngestRule::IngestRule(const RuleConfig& c) : timeformat_(c.timeformat), archive_(c.archive) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("ingest rule '" + c.topic + "': " + why);
+  };
+  if (!store::tables::normalize_name(c.table, &table_)) fail("table '" + c.table + "' is not a valid table name");
+  // "+name" levels: the filter has "+", and the level's text is a tag.
+  std::string_view t = c.topic;
+  size_t level = 0;
+  while (true) {
+    size_t slash = t.find('/');
+    std::string_view part = t.substr(0, slash);
+    if (part.size() > 1 && part.front() == '+') {
+      std::string tag;
+      if (!store::tables::normalize_name(part.substr(1), &tag)) fail("'" + std::string(part) + "': a tag name follows '+'");
+      topic_tags_.emplace_back(level, tag);
+      filter_ += '+';
+    } else {
+      filter_ += part;
+    }
+    if (slash == std::string_view::npos) break;
+    filter_ += '/';
+    t.remove_prefix(slash + 1);
+    ++level;
+  }
+  if (!mqtt::valid_topic_filter(filter_)) fail("'" + filter_ + "' is not a valid topic filter");
+  if (filter_.starts_with("db/")) fail("db/... topics are ingested by their own names (docs/ingest.md)");
+  auto pointer = [&](const std::string& path) {
+    auto p = json_path_to_pointer(path);
+    if (!p) fail("JSON path '" + path + "' is not valid (use $.a.b or $.a[0])");
+    return *p;
+  };
+  for (auto& [col, path] : c.tags) {
+    std::string n;
+    if (!store::tables::normalize_name(col, &n)) fail("tag name '" + col + "' is not valid");
+    tags_.emplace_back(n, pointer(path));
+  }
+  for (auto& [col, path] : c.fields) {
+    std::string n;
+    if (!store::tables::normalize_name(col, &n)) fail("field name '" + col + "' is not valid");
+    fields_.emplace_back(n, pointer(path));
+  }
+  if (!c.time.empty()) {
+    time_pointer_ = pointer(c.time);
+    has_time_ = true;
+  }
+  if (archive_ && (!tags_.empty() || !fields_.empty() || has_time_))
+    fail("an archive rule keeps whole messages: it takes no tags, fields or time");
+}
+
+bool IngestRule::matches(std::string_view topic) const { return mqtt::topic_matches(filter_, topic); }
+
+std::string IngestRule::apply(std::string_view topic, std::string_view payload, uint8_t qos,
+                              std::string_view properties_json, ParsedRows& out) const {
+  out.clear();
+  out.columns.reserve(8);
+  // Tags from the topic's levels.
+  auto topic_level = [&](size_t want) {
+    std::string_view t = topic;
+    for (size_t l = 0; l < want; ++l) {
+      size_t slash = t.find('/');
+      if (slash == std::string_view::npos) return std::string_view();
+      t.remove_prefix(slash + 1);
+    }
+    return t.substr(0, t.find('/'));
+  };
+  for (auto& [level, tag] : topic_tags_) add(out, tag, true, text_cell(topic_level(level), out));
+  if (archive_) {
+    Cell q;
+    q.kind = Cell::Kind::integer;
+    q.i = qos;
+    q.d = qos;
+    add(out, "topic", true, text_cell(topic, out));
+    add(out, "payload", false, text_cell(payload, out));
+    add(out, "qos", false, q);
+    Cell p;
+    if (!properties_json.empty()) {
+      p.kind = Cell::Kind::json;
+      p.s = out.arena.emplace_back(properties_json);
+    }
+    add(out, "properties", false, p);
+    out.width = out.columns.size();
+    return "";
+  }
+  // A plain number: the field `value`.
+  std::string_view text = trim(payload);
+  double number;
+  if (auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+      !text.empty() && ec == std::errc() && p == text.data() + text.size()) {
+    Cell c;
+    c.kind = Cell::Kind::number;
+    c.d = number;
+    add(out, fields_.empty() ? "value" : fields_.front().first, false, c);
+    out.width = out.columns.size();
+    return "";
+  }
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(payload.data(), payload.size()).get(doc); err)
+    return std::string("payload is neither a number nor JSON: ") + simdjson::error_message(err);
+  for (auto& [col, ptr] : tags_) {
+    simdjson::dom::element e;
+    Cell c;
+    if (!doc.at_pointer(ptr).get(e)) c = cell_of(e, out);
+    if (c.kind != Cell::Kind::null && c.kind != Cell::Kind::string) c = text_cell(simdjson::minify(e), out);
+    add(out, col, true, c);
+  }
+  if (has_time_) {
+    simdjson::dom::element e;
+    if (auto err = doc.at_pointer(time_pointer_).get(e); err) return "the payload has no time at the rule's path";
+    add(out, "time", false, cell_of(e, out));
+  }
+  if (!fields_.empty()) {
+    for (auto& [col, ptr] : fields_) {
+      simdjson::dom::element e;
+      Cell c;
+      if (!doc.at_pointer(ptr).get(e)) c = cell_of(e, out);
+      add(out, col, false, c);
+    }
+  } else {
+    simdjson::dom::object obj;
+    if (doc.get(obj)) return "the payload is not a JSON object, and the rule names no fields";
+    for (auto [key, value] : obj) {
+      auto type = value.type();
+      if (type != simdjson::dom::element_type::INT64 && type != simdjson::dom::element_type::UINT64 &&
+          type != simdjson::dom::element_type::DOUBLE && type != simdjson::dom::element_type::BOOL)
+        continue;
+      std::string n;
+      if (!store::tables::normalize_name(key, &n)) continue;  // a key that cannot be a column
+      bool taken = false;
+      for (auto& c : out.columns) taken = taken || c.name == n;
+      if (taken || (has_time_ && n == "time")) continue;
+      add(out, n, false, cell_of(value, out));
+    }
+  }
+  bool any_field = false;
+  for (auto& c : out.columns) any_field = any_field || (!c.tag && c.name != "time");
+  if (!any_field) return "the payload has no field the rule can store";
+  out.width = out.columns.size();
+  return "";
+}
+
+}  // namespace mqbase::ingest
