@@ -7,7 +7,7 @@ ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test setup release testbuild tsanbuild fuzz clean bench bench-durability microbench
+.PHONY: run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest microbench
 
 setup:
 	@scripts/setup.sh
@@ -39,6 +39,10 @@ bench: release
 # The write-ahead log's cost (sync / batch / none against mosquitto) and recovery time.
 bench-durability: release
 	bench/durability.sh
+
+# Telemetry ingest end to end: mqbase against mosquitto + a collector + PostgreSQL 15.
+bench-ingest: release
+	bench/ingest_compare.sh
 
 microbench: release
 	./build/release/bench/micro/mqbase_microbench $(ARGS)

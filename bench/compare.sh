@@ -102,23 +102,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() {  # port timeout_s
-  $PY - "$1" "$2" <<'EOF'
-import socket, sys, time
-port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
-while time.monotonic() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.02)
-sys.exit(1)
-EOF
-}
+# free_port, wait_port
+source "$(dirname "$0")/lib.sh"
 
 # start_broker NAME [THREADS CORES LIMITS]: starts a fresh broker pinned to BROKER_CORE (or
 # CORES); LIMITS: lines for mqbase's [limits] section. Sets BROKER_PID and PORT.

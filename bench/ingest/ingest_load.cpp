@@ -39,6 +39,10 @@ struct Options {
   int qos = 1;
   int trucks = 1000;
   std::string table = "bench";
+  // "rows": JSON rows to db/append/<table>; "readings": one TSBS truck reading per message (7
+  // fields, JSON object) to fleet/<fleet>/truck_<n>/readings, for an [[ingest]] rule
+  // `topic = "fleet/+fleet/+name/readings"`, `time = "$.time"`.
+  std::string mode = "rows";
 };
 
 bool send_all(int fd, const std::string& s) {
@@ -115,12 +119,14 @@ int main(int argc, char** argv) {
     else if (k == "--qos") o.qos = std::atoi(v.c_str());
     else if (k == "--trucks") o.trucks = std::atoi(v.c_str());
     else if (k == "--table") o.table = v;
+    else if (k == "--mode") o.mode = v;
     else {
       std::fprintf(stderr, "ingest_load: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   const std::string topic = "db/append/" + o.table;
+  const int rows_per_message = o.mode == "rows" ? o.rows : 1;
   const int64_t t0 = 1'700'000'000'000'000'000LL;
   std::atomic<uint64_t> acked_rows{0}, acked_messages{0};
   std::atomic<bool> failed{false};
@@ -137,7 +143,7 @@ int main(int argc, char** argv) {
       std::uniform_int_distribution<int> step(-50, 50);
       std::vector<int64_t> walk(o.trucks, 2000);  // hundredths
       std::vector<int64_t> next_time(o.trucks, t0);
-      std::string payload, packet, buf, body;
+      std::string payload, packet, buf, body, topic_buf;
       int inflight = 0, sent = 0;
       uint16_t pid = 0;
       while (sent < o.messages || inflight > 0) {
@@ -145,8 +151,22 @@ int main(int argc, char** argv) {
           int truck = (p + sent * o.publishers) % o.trucks;
           std::string name = "truck_" + std::to_string(truck);
           payload.clear();
-          payload += '[';
-          for (int r = 0; r < o.rows; ++r) {
+          if (o.mode == "readings") {
+            walk[truck] += step(rng);
+            char json[512];
+            double v = walk[truck] / 100.0;
+            int n = std::snprintf(json, sizeof json,
+                                  "{\"time\":%lld,\"latitude\":%.5f,\"longitude\":%.5f,\"elevation\":%d,"
+                                  "\"velocity\":%.1f,\"heading\":%d,\"grade\":%.1f,\"fuel_consumption\":%.2f}",
+                                  static_cast<long long>(next_time[truck]), 52.0 + v / 1000, 4.0 + v / 1000,
+                                  static_cast<int>(v) % 500, std::fabs(v) / 10, truck % 360, std::fmod(std::fabs(v), 10),
+                                  10 + std::fmod(std::fabs(v), 5));
+            payload.assign(json, static_cast<size_t>(n));
+            next_time[truck] += 10'000'000'000LL;
+            topic_buf = "fleet/" + std::string(truck % 2 ? "east" : "west") + "/" + name + "/readings";
+          }
+          if (o.mode == "rows") payload += '[';
+          for (int r = 0; r < o.rows && o.mode == "rows"; ++r) {
             walk[truck] += step(rng);
             char row[128];
             int64_t v = walk[truck];
@@ -161,10 +181,11 @@ int main(int argc, char** argv) {
             payload.append(row, static_cast<size_t>(n));
             next_time[truck] += 10'000'000'000LL;
           }
-          payload += ']';
+          if (o.mode == "rows") payload += ']';
           packet.clear();
           pid = static_cast<uint16_t>(pid % 65535 + 1);
-          mqbase::mqtt::encode_publish(packet, mqbase::mqtt::Version::v311, topic, payload, static_cast<uint8_t>(o.qos),
+          mqbase::mqtt::encode_publish(packet, mqbase::mqtt::Version::v311, o.mode == "rows" ? topic : topic_buf, payload,
+                                       static_cast<uint8_t>(o.qos),
                                        false, false, o.qos ? pid : 0);
           if (!send_all(fd, packet)) {
             failed = true;
@@ -173,7 +194,7 @@ int main(int argc, char** argv) {
           ++sent;
           if (o.qos) ++inflight;
           else {
-            acked_rows += static_cast<uint64_t>(o.rows);
+            acked_rows += static_cast<uint64_t>(rows_per_message);
             ++acked_messages;
           }
         }
@@ -185,7 +206,7 @@ int main(int argc, char** argv) {
         }
         if ((type & 0xf0) == 0x40) {
           --inflight;
-          acked_rows += static_cast<uint64_t>(o.rows);
+          acked_rows += static_cast<uint64_t>(rows_per_message);
           ++acked_messages;
         }
       }
