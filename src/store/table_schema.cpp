@@ -71,7 +71,11 @@ int Schema::time_index() const {
 }
 
 int Schema::find(std::string_view column) const {
+  // Names are stored in lower case, and most callers already have them so: no copy then.
+  for (size_t i = 0; i < columns.size(); ++i)
+    if (columns[i].name == column) return static_cast<int>(i);
   std::string n = lower(column);
+  if (n == column) return -1;
   for (size_t i = 0; i < columns.size(); ++i)
     if (columns[i].name == n) return static_cast<int>(i);
   return -1;

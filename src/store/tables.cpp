@@ -150,6 +150,7 @@ struct Tables::Impl {
   // ---- the catalog ---------------------------------------------------------------------
 
   Table* find(std::string_view name) {
+    if (auto it = by_name.find(name); it != by_name.end()) return &tables.at(it->second);  // already lower case
     std::string n;
     if (!normalize_name(name, &n)) return nullptr;
     auto it = by_name.find(n);
@@ -232,6 +233,10 @@ struct Tables::Impl {
       k = e;
     }
     if (n > 0 && !overflow) s.sealed_through = std::max(s.sealed_through, rows.times[n - 1]);
+    if (n == rows.rows()) {
+      rows.clear();  // all of it sealed: keep the vectors' capacity for the next rows
+      return;
+    }
     // Drop the sealed prefix.
     SeriesRows rest;
     rest.fields.resize(rows.fields.size());
