@@ -76,6 +76,61 @@ void load_rule(const std::string& origin, const toml::node& item, std::vector<in
   rules.push_back(std::move(r));
 }
 
+// One [[table]]: a table the server makes at start if it is missing (and grows to these
+// columns, with these options, if it is there).
+void load_table(const std::string& origin, const toml::node& item, std::vector<store::tables::Schema>& out) {
+  namespace tb = store::tables;
+  const toml::table& t = table(origin, item, "table");
+  tb::Schema s;
+  auto duration = [&](const toml::node& v, const std::string& key, bool zero_ok) -> int64_t {
+    std::string text = string(origin, v, key);
+    if (zero_ok && (text == "0" || text.empty())) return 0;
+    auto ns = tb::parse_duration(text);
+    if (!ns) fail(origin, v, key, "expected a duration such as \"1d\", \"6h\", \"30m\", \"90s\"");
+    return *ns;
+  };
+  for (const auto& [k, v] : t) {
+    std::string key = "table." + std::string(k.str());
+    if (k == "name") {
+      s.name = string(origin, v, key);
+    } else if (k == "columns") {
+      if (!v.is_array()) fail(origin, v, key, "expected an array of \"name TYPE\" strings");
+      for (const auto& col : *v.as_array()) {
+        std::string text = string(origin, col, key);
+        size_t sp = text.find(' ');
+        auto type = sp == std::string::npos ? std::nullopt : tb::parse_type_name(text.substr(sp + 1));
+        if (!type)
+          fail(origin, col, key, "'" + text + "': expected \"name TYPE\" with TYPE one of TIME, TAG, DOUBLE, BIGINT, "
+                                 "BOOLEAN, VARCHAR, JSON");
+        s.columns.push_back({text.substr(0, sp), *type});
+      }
+    } else if (k == "partition") {
+      s.options.partition_ns = duration(v, key, false);
+    } else if (k == "retention") {
+      s.options.ttl_ns = duration(v, key, true);
+    } else if (k == "out_of_order_window") {
+      s.options.ooo_window_ns = duration(v, key, true);
+    } else if (k == "duplicates") {
+      auto p = tb::parse_policy(string(origin, v, key));
+      if (!p) fail(origin, v, key, "must be one of last, first, all");
+      s.options.duplicates = *p;
+    } else if (k == "disk_budget") {
+      s.options.disk_budget = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 50));
+    } else {
+      fail(origin, v, key, "unknown key");
+    }
+  }
+  std::string n;
+  if (!tb::normalize_name(s.name, &n)) fail(origin, item, "table.name", "'" + s.name + "' is not a valid table name");
+  s.name = n;
+  for (auto& col : s.columns) {
+    if (!tb::normalize_name(col.name, &n)) fail(origin, item, "table.columns", "'" + col.name + "' is not a valid column name");
+    col.name = n;
+  }
+  if (std::string why = tb::validate(s); !why.empty()) fail(origin, item, "table", why);
+  out.push_back(std::move(s));
+}
+
 void apply(const toml::table& root, const std::string& origin, Config& c) {
   for (const auto& [section, node] : root) {
     std::string s(section.str());
@@ -87,6 +142,11 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         load_listener(origin, *item.as_table(), l);
         c.server.listeners.push_back(l);
       }
+      continue;
+    }
+    if (s == "table") {
+      if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[table]] tables");
+      for (const auto& item : *node.as_array()) load_table(origin, item, c.tables_defined);
       continue;
     }
     if (s == "ingest") {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ingest/ingest_rules.h"
+#include "store/table_schema.h"
 #include "broker/limits.h"
 #include "broker/subscription_index.h"
 #include "net/server.h"
@@ -43,6 +44,7 @@ struct Config {
   StorageConfig storage;
   TablesConfig tables;
   std::vector<ingest::RuleConfig> ingest_rules;  // [[ingest]]
+  std::vector<store::tables::Schema> tables_defined;  // [[table]]: made (or grown) at start
   std::string log_level = "info";
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set

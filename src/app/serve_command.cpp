@@ -148,6 +148,13 @@ int serve(const ServeFlags& f) {
   tables->attach(*store);
   ingest::Ingest ingest(*tables, *store, broker, io);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  for (const auto& t : config.tables_defined) {
+    store::Lsn lsn;
+    if (std::string e = tables->define_table(t, &lsn); !e.empty()) {
+      spdlog::error("table {}: {}", t.name, e);
+      return 1;
+    }
+  }
   broker.set_sink(&ingest);
   store->set_on_durable([loops = server.durable_notifier(), &ingest](store::Lsn lsn) {
     loops(lsn);

@@ -912,6 +912,35 @@ std::string Tables::add_columns(std::string_view table, const std::vector<Column
   return "";
 }
 
+std::string Tables::define_table(const Schema& schema, Lsn* lsn) {
+  *lsn = 0;
+  if (!this->schema(schema.name)) {
+    std::string e = create_table(schema, true, lsn);
+    if (!e.empty() || this->schema(schema.name)->options == schema.options) return e;
+  }
+  Lsn l = 0;
+  if (std::string e = add_columns(schema.name, schema.columns, &l); !e.empty()) return e;
+  *lsn = std::max(*lsn, l);
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  Table* t = m.find(schema.name);
+  if (!t) return "table '" + schema.name + "' was dropped meanwhile";
+  if (t->schema->options == schema.options) return "";
+  Schema s = *t->schema;
+  s.options = schema.options;
+  ++s.version;
+  if (std::string why = validate(s); !why.empty()) return why;
+  std::string rec;
+  encode_schema(s, rec);
+  if (!m.log_ddl(kRecordSchema, rec, &l)) return "the store refuses writes (disk full or failing)";
+  *lsn = std::max(*lsn, l);
+  m.apply_schema(s);
+  m.log("tables: " + s.name + ": options from the config (partition " + format_duration(s.options.partition_ns) +
+        ", retention " + (s.options.ttl_ns ? format_duration(s.options.ttl_ns) : std::string("none")) +
+        ", duplicates " + std::string(policy_name(s.options.duplicates)) + ")");
+  return "";
+}
+
 std::string Tables::drop_table(std::string_view table, Lsn* lsn) {
   Impl& m = *impl_;
   *lsn = 0;

@@ -116,6 +116,9 @@ class Tables {
   // are fine, another type is an error.
   std::string add_columns(std::string_view table, const std::vector<Column>& columns, Lsn* lsn);
   std::string drop_table(std::string_view table, Lsn* lsn);
+  // A table as the config defines it: created when missing; when present, the columns it
+  // lacks are added and its options become these. "" or the error.
+  std::string define_table(const Schema& schema, Lsn* lsn);
   std::shared_ptr<const Schema> schema(std::string_view table) const;  // null: no such table
 
   // Logs and applies the rows of `batch` (table_id and columns from schema(); the fields in

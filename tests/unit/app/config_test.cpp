@@ -216,6 +216,34 @@ archive = true
   EXPECT_THAT(error_of("[ingest]\ntopic = \"a\"\n"), HasSubstr("expected [[ingest]] tables"));
 }
 
+TEST(ConfigTest, TablesDefinedInTheConfig) {
+  Config c = load(R"(
+[[table]]
+name = "Sensors"
+columns = ["name TAG", "time TIMESTAMP", "value DOUBLE", "ok BOOL"]
+partition = "6h"
+retention = "30d"
+out_of_order_window = "10m"
+duplicates = "all"
+disk_budget = 1048576
+)");
+  ASSERT_EQ(c.tables_defined.size(), 1u);
+  const auto& t = c.tables_defined[0];
+  EXPECT_EQ(t.name, "sensors");
+  ASSERT_EQ(t.columns.size(), 4u);
+  EXPECT_EQ(t.columns[1].type, store::tables::ColumnType::time);
+  EXPECT_EQ(t.columns[3].type, store::tables::ColumnType::boolean);
+  EXPECT_EQ(t.options.partition_ns, 6 * 3600 * store::tables::kNanosPerSecond);
+  EXPECT_EQ(t.options.ttl_ns, 30 * store::tables::kDay);
+  EXPECT_EQ(t.options.ooo_window_ns, 600 * store::tables::kNanosPerSecond);
+  EXPECT_EQ(t.options.duplicates, store::tables::DuplicatePolicy::keep_all);
+  EXPECT_EQ(t.options.disk_budget, 1048576u);
+  std::string e = error_of("[[table]]\nname = \"t\"\ncolumns = [\"time TIME\", \"v DOUBLE\"]\npartition = \"often\"\n");
+  EXPECT_THAT(e, HasSubstr("test.toml:4:"));
+  EXPECT_THAT(e, HasSubstr("table.partition"));
+  EXPECT_THAT(error_of("[[table]]\nname = \"t\"\ncolumns = [\"v DOUBLE\"]\n"), HasSubstr("exactly one TIME column"));
+}
+
 TEST(ConfigTest, OneKeyChangesOnlyItself) {
   Config c = load("[limits]\nmax_inflight_messages = 7\n");
   EXPECT_EQ(c.limits.max_inflight_messages, 7u);

@@ -259,6 +259,33 @@ TEST_F(TablesTest, ATableGrowsNewFieldsAndOldRowsReadThemAsNull) {
   }
 }
 
+TEST_F(TablesTest, ADefinedTableIsCreatedThenGrownAndItsOptionsFollowTheDefinition) {
+  open();
+  Schema s = neo_tag_table("defined");
+  Lsn lsn;
+  ASSERT_EQ(tables->define_table(s, &lsn), "");
+  EXPECT_GT(lsn, 0u);
+  ASSERT_EQ(tables->define_table(s, &lsn), "");  // the same again: nothing to do
+  EXPECT_EQ(lsn, 0u);
+  s.columns.push_back({"unit", ColumnType::varchar});
+  s.options.ttl_ns = kDay;
+  s.options.duplicates = DuplicatePolicy::keep_first;
+  ASSERT_EQ(tables->define_table(s, &lsn), "");
+  for (int round = 0; round < 2; ++round) {
+    auto now = tables->schema("defined");
+    ASSERT_TRUE(now);
+    EXPECT_EQ(now->columns.size(), 4u);
+    EXPECT_EQ(now->options.ttl_ns, kDay);
+    EXPECT_EQ(now->options.duplicates, DuplicatePolicy::keep_first);
+    reopen();  // from the WAL's schema records
+  }
+  ASSERT_TRUE(store->checkpoint());
+  reopen();  // from MANIFEST
+  EXPECT_EQ(tables->schema("defined")->options.duplicates, DuplicatePolicy::keep_first);
+  s.columns[2].type = ColumnType::int64;
+  EXPECT_THAT(tables->define_table(s, &lsn), ::testing::HasSubstr("is DOUBLE, not BIGINT"));
+}
+
 TEST_F(TablesTest, RetentionDropsWholePartitionsPastTheTtl) {
   open();
   Schema s = neo_tag_table();
