@@ -3,6 +3,7 @@
 // Tables::write (one WAL record). Nothing is written until every row has converted.
 #include "ingest/ingest.h"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 #include <zlib.h>
 
@@ -218,6 +219,21 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
+// The "reply" member of a JSON object payload ({"data":{...},"reply":"topic"}), or "". Only
+// payloads that name it pay for a second parse.
+std::string reply_in_json(std::string_view payload) {
+  size_t first = payload.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || payload[first] != '{' || payload.find("\"reply\"") == std::string_view::npos)
+    return "";
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view reply;
+  if (parser.parse(payload.data(), payload.size()).get(doc) || doc["reply"].get(reply)) return "";
+  // A reply topic is a topic name: no wildcards ([MQTT-3.3.2-14] for the Response Topic).
+  if (reply.empty() || reply.find_first_of("+#") != std::string_view::npos) return "";
+  return std::string(reply);
+}
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -311,7 +327,9 @@ broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publis
   size_t rows = 0;
   Lsn lsn = 0;
   bool refused = false;
-  if (error.empty()) error = store_rows(m, *target, &rows, &lsn, &refused);
+  std::string json_reply;  // "reply" inside a JSON object payload (neo's third way)
+  if (error.empty()) error = store_rows(m, *target, &rows, &lsn, &refused, reply_topic.empty() ? &json_reply : nullptr);
+  if (reply_topic.empty()) reply_topic = json_reply;
   Outcome out;
   if (error.empty()) {
     rows_ += rows;
@@ -334,7 +352,8 @@ broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publis
   return out;
 }
 
-std::string Ingest::store_rows(const broker::Message& m, const Target& target, size_t* nrows, Lsn* lsn, bool* refused) {
+std::string Ingest::store_rows(const broker::Message& m, const Target& target, size_t* nrows, Lsn* lsn, bool* refused,
+                               std::string* json_reply) {
   ParseOptions po;
   po.format = target.format;
   std::string_view timeformat = options_.timeformat, tz = options_.tz;
@@ -363,6 +382,7 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
     if (!gunzip(payload, inflated, &error)) return error;
     payload = inflated;
   }
+  if (json_reply && po.format == Format::json) *json_reply = reply_in_json(payload);
   if (skip_header && po.format == Format::csv) {
     size_t nl = payload.find('\n');
     payload = nl == std::string_view::npos ? std::string_view() : payload.substr(nl + 1);

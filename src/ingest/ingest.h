@@ -92,8 +92,9 @@ class Ingest : public broker::MessageSink {
  private:
   // Parses, converts and writes one message's rows. Returns "" or the error for the publisher;
   // *rows and *lsn tell what was written.
+  // `json_reply` (may be null): set to the "reply" member of a JSON object payload.
   std::string store_rows(const broker::Message& m, const Target& target, size_t* rows, store::Lsn* lsn,
-                         bool* refused);
+                         bool* refused, std::string* json_reply = nullptr);
   // How the columns of a table made from a message get their types: `payload`: text columns
   // are tags, numbers DOUBLE (JSON, CSV, NDJSON); `declared`: only the columns the parser
   // flags are tags, text is VARCHAR, numbers DOUBLE (rules); `exact`: as `declared`, but
