@@ -4,6 +4,7 @@
 // memory (durability none) and the block files are only read.
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -165,6 +166,17 @@ int list(const std::string& dir) {
   return 0;
 }
 
+// Runs a command, turning an exception (a damaged file, an unreadable directory) into its
+// message and exit code 1.
+void run(const std::function<int()>& command) {
+  try {
+    set_exit_code(command());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mqbase: %s\n", e.what());
+    set_exit_code(1);
+  }
+}
+
 }  // namespace
 
 void add_table_commands(CLI::App& app) {
@@ -173,14 +185,7 @@ void add_table_commands(CLI::App& app) {
   auto dir = std::make_shared<std::string>("./mqbase-data");
   auto* ls = cmd->add_subcommand("list", "Each table: columns, rows, series, partitions, bytes on disk, time range");
   ls->add_option("--data-dir", *dir, "Data directory")->check(CLI::ExistingDirectory);
-  ls->callback([dir] {
-    try {
-      set_exit_code(list(*dir));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "mqbase: %s\n", e.what());
-      set_exit_code(1);
-    }
-  });
+  ls->callback([dir] { run([&] { return list(*dir); }); });
   auto f = std::make_shared<DumpFlags>();
   auto* d = cmd->add_subcommand("dump", "A table's rows as CSV, series by series, each sorted by time");
   d->add_option("table", f->table, "Table name")->required();
@@ -189,14 +194,7 @@ void add_table_commands(CLI::App& app) {
   d->add_option("--to", f->to, "Last time, exclusive");
   d->add_option("--tag", f->tags, "Only series whose tag column=value (repeatable)");
   d->add_option("--time", f->time_format, "Time column as rfc3339 (default) or ns")->check(CLI::IsMember({"rfc3339", "ns"}));
-  d->callback([f] {
-    try {
-      set_exit_code(dump(*f));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "mqbase: %s\n", e.what());
-      set_exit_code(1);
-    }
-  });
+  d->callback([f] { run([&] { return dump(*f); }); });
 }
 
 }  // namespace mqbase::app

@@ -301,7 +301,7 @@ std::vector<std::pair<std::string, std::string>> Ingest::sys_figures() const {
           {"ingest/errors", std::to_string(s.errors)},
           {"ingest/dead letters", std::to_string(s.dead_letters)},
           {"ingest/replies", std::to_string(s.replies)},
-          {"tables/count", std::to_string(tables_.list().size())},
+          {"tables/count", std::to_string(t.tables)},
           {"tables/memory bytes", std::to_string(t.memory_bytes)},
           {"tables/late rows", std::to_string(t.late_rows)}};
 }

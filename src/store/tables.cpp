@@ -448,26 +448,43 @@ struct Tables::Impl {
     return true;
   }
 
-  std::string encode_manifest() const {
+  // What a flush is about to make true, beside the state in memory: encode_manifest() writes
+  // it as if it were (the state changes only once MANIFEST is on disk).
+  struct Pending {
+    Lsn flushed = 0;
+    std::map<uint32_t, std::pair<uint32_t, uint64_t>> series;           // table -> series, file bytes
+    std::map<uint32_t, std::vector<BlockFilePtr>> files;                 // table -> new block files
+  };
+
+  std::string encode_manifest(const Pending* pending = nullptr) const {
     std::string body;
-    put_varint64(body, flushed_lsn);
+    put_varint64(body, pending ? pending->flushed : flushed_lsn);
     put_varint64(body, next_file_seq);
     put_varint64(body, next_block_seq);
     put_varint32(body, next_table_id);
     put_varint32(body, static_cast<uint32_t>(tables.size()));
+    static const std::vector<BlockFilePtr> kNone;
     for (auto& [id, t] : tables) {
       encode_schema(*t.schema, body);
-      put_varint32(body, t.persisted_series);
-      put_varint64(body, t.series_file_bytes);
-      size_t nfiles = 0;
+      auto series = std::pair{t.persisted_series, t.series_file_bytes};
+      const std::vector<BlockFilePtr>* added = &kNone;
+      if (pending) {
+        if (auto it = pending->series.find(id); it != pending->series.end()) series = it->second;
+        if (auto it = pending->files.find(id); it != pending->files.end()) added = &it->second;
+      }
+      put_varint32(body, series.first);
+      put_varint64(body, series.second);
+      size_t nfiles = added->size();
       for (auto& [p, files] : t.partitions) nfiles += files.size();
       put_varint32(body, static_cast<uint32_t>(nfiles));
+      auto put_file = [&](const BlockFile& f) {
+        put_length_prefixed(body, f.name);
+        put_svarint64(body, f.partition);
+        put_varint64(body, f.seq);
+      };
       for (auto& [p, files] : t.partitions)
-        for (auto& f : files) {
-          put_length_prefixed(body, f->name);
-          put_svarint64(body, f->partition);
-          put_varint64(body, f->seq);
-        }
+        for (auto& f : files) put_file(*f);
+      for (auto& f : *added) put_file(*f);
     }
     std::string out(kManifestMagic);
     put_u32(out, crc32c(body.data(), body.size()));
@@ -787,38 +804,14 @@ bool Tables::Impl::write_out(Lsn lsn, std::string* error) {
       written.emplace_back(w.table, std::move(f));
     }
   }
+  Pending pending;
+  pending.flushed = lsn;
+  for (Work& w : work) pending.series[w.table] = {w.series_count, w.series_bytes};
+  for (auto& [id, f] : written) pending.files[id].push_back(f);
   std::string manifest;
   {
     std::lock_guard lock(mu);
-    // The new state, as MANIFEST will say it; undone below if MANIFEST cannot be written.
-    Lsn old_flushed = flushed_lsn;
-    flushed_lsn = lsn;
-    std::map<uint32_t, std::pair<uint32_t, uint64_t>> old_series;
-    for (Work& w : work) {
-      auto it = tables.find(w.table);
-      if (it == tables.end()) continue;
-      old_series[w.table] = {it->second.persisted_series, it->second.series_file_bytes};
-      it->second.persisted_series = w.series_count;
-      it->second.series_file_bytes = w.series_bytes;
-    }
-    for (auto& [id, f] : written) {
-      auto it = tables.find(id);
-      if (it != tables.end()) it->second.partitions[f->partition].push_back(f);
-    }
-    manifest = encode_manifest();
-    flushed_lsn = old_flushed;
-    for (auto& [id, f] : written) {
-      auto it = tables.find(id);
-      if (it != tables.end()) {
-        auto& v = it->second.partitions[f->partition];
-        v.erase(std::remove(v.begin(), v.end(), f), v.end());
-        if (v.empty()) it->second.partitions.erase(f->partition);
-      }
-    }
-    for (auto& [id, old] : old_series) {
-      tables.at(id).persisted_series = old.first;
-      tables.at(id).series_file_bytes = old.second;
-    }
+    manifest = encode_manifest(&pending);
   }
   if (!write_file(opts.dir + "/MANIFEST", manifest, error) || !fsync_dir(io, opts.dir)) {
     if (error->empty()) *error = "cannot sync " + opts.dir + ": " + errno_text(errno);
@@ -1344,6 +1337,7 @@ TablesStats Tables::stats() const {
   std::lock_guard lock(impl_->mu);
   TablesStats s = impl_->stats;
   s.memory_bytes = impl_->memory;
+  s.tables = impl_->tables.size();
   return s;
 }
 

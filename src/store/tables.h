@@ -88,7 +88,7 @@ struct TableInfo {
 
 struct TablesStats {
   uint64_t rows_written = 0, writes_refused = 0, late_rows = 0, flushes = 0, compactions = 0;
-  uint64_t partitions_dropped = 0, memory_bytes = 0;
+  uint64_t partitions_dropped = 0, memory_bytes = 0, tables = 0;
 };
 
 class Tables {

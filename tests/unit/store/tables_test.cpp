@@ -326,6 +326,22 @@ TEST_F(TablesTest, CompactionMergesAPartitionsFilesIntoOne) {
   EXPECT_EQ(dump(*tables, "tag"), before);
 }
 
+TEST_F(TablesTest, ATableOverItsDiskBudgetRefusesWritesAndTheOthersGoOn) {
+  open();
+  Schema small = neo_tag_table("small");
+  small.options.disk_budget = 1;  // any block file puts it over
+  create(small);
+  create(neo_tag_table("other"));
+  ASSERT_GT(put("small", {{"a", 1, 1}}).lsn, 0u);  // nothing on disk yet: taken
+  ASSERT_TRUE(store->checkpoint());
+  WriteResult r = put("small", {{"a", 2, 2}});
+  EXPECT_EQ(r.lsn, 0u);
+  EXPECT_EQ(r.status, WriteStatus::over_budget);
+  EXPECT_THAT(r.error, ::testing::HasSubstr("over its disk budget"));
+  EXPECT_GT(put("other", {{"a", 2, 2}}).lsn, 0u);
+  EXPECT_THAT(dump(*tables, "small"), ElementsAre("a,|1|1"));
+}
+
 TEST_F(TablesTest, ARefusedWriteLeavesNoRow) {
   test::FaultFileOps faults;
   sopts.io = &faults;
