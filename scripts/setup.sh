@@ -10,8 +10,9 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
-  libsimdjson-dev zlib1g-dev
+  libsimdjson-dev zlib1g-dev libpg-query-dev libedit-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt
+  postgresql-15 python3-psycopg2
   strace
 )
 # Node.js runs the MQTT.js tests. A node that came from elsewhere (NodeSource, nvm) is kept:
@@ -34,6 +35,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   # port, and tests only need the binary, so stop the service if the install started it.
   if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+  # PostgreSQL 15 is the reference of the SQL tests (tests/unit/query/conformance/regen.py,
+  # tests/integration/test_sql_postgres.py), which run private instances of their own; the
+  # package's system cluster on 5432 is not wanted: stop it and keep it from starting again.
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+    if command -v systemctl >/dev/null 2>&1; then
+      $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+    fi
+    if command -v pg_ctlcluster >/dev/null 2>&1; then
+      $SUDO pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
+    fi
   fi
 fi
 

@@ -94,4 +94,25 @@ std::string parse(std::string_view payload, const ParseOptions& options, ParsedR
 // RFC 3339 time") when the cell does not read as a time, or as one between 1677 and 2262.
 bool parse_time(const Cell& cell, std::string_view format, std::string_view tz, int64_t* ns, std::string* error);
 
+// The inverse of parse_time: appends the instant `ns` to *out in `format`: "ns" (also ""), "us",
+// "ms", "s" as an epoch integer (rounded down); "rfc3339" as 2024-05-01T21:00:00.123+09:00 (the
+// fraction only when there is one, up to 9 digits); or a Go layout, as parse_time reads them
+// ("2006-01-02 15:04:05.999", ".000" for fixed digits, "Jan", "Monday", "PM", "Z07:00", ...).
+// The wall clock is that of zone `tz` (as parse_time names zones). MST shows "UTC" in UTC, else
+// the numeric offset (+0900): zone abbreviations are not read. Returns false and sets *error
+// (when not null), leaving *out alone, for an unknown zone ("unknown time zone 'Mars/X'") or a
+// format that is none of these ("unknown time format 'iso'": a layout without an element).
+bool format_time(int64_t ns, std::string_view format, std::string_view tz, std::string* out, std::string* error);
+
+// The UTC offset of zone `tz` at the instant `ns`, in nanoseconds east of UTC (+09:00 is
+// 32,400 s). Returns false and sets *error (when not null) for an unknown zone.
+bool utc_offset(std::string_view tz, int64_t ns, int64_t* offset_ns, std::string* error);
+
+// The instant at which zone `tz`'s wall clock reads `local_ns` (a wall-clock time counted as if
+// it were UTC): what date_trunc in a zone needs after truncating the wall clock. A time skipped
+// by a change to summer time, or repeated by the change back, gets one of its two readings, as
+// parse_time does. Returns false and sets *error (when not null) for an unknown zone or a
+// result outside the int64 range.
+bool utc_from_local(std::string_view tz, int64_t local_ns, int64_t* utc_ns, std::string* error);
+
 }  // namespace mqbase::ingest

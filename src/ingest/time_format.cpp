@@ -866,4 +866,167 @@ bool parse_time(const Cell& cell, std::string_view format, std::string_view tz, 
   return fail(error, "time is not a time");
 }
 
+
+// ---- Formatting --------------------------------------------------------------------------
+// format_time() writes what parse_time() reads: the same formats, the same Go layout elements
+// (chunk_at above), the same zones. utc_offset() and utc_from_local() give the SQL engine a
+// zone's offsets (date_trunc and time_bucket in a time zone) without a second zone reader.
+
+namespace {
+
+// y-m-d of a day counted from 1970-01-01 (the inverse of days_from_civil).
+void civil_from_days(int64_t days, int64_t* y, int* m, int* d) {
+  int64_t z = days + 719'468;
+  int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
+  int64_t day_of_era = z - era * 146'097;
+  int64_t year_of_era = (day_of_era - day_of_era / 1'460 + day_of_era / 36'524 - day_of_era / 146'096) / 365;
+  int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  int64_t month_from_march = (5 * day_of_year + 2) / 153;
+  *d = static_cast<int>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
+  *m = static_cast<int>(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
+  *y = year_of_era + era * 400 + (*m <= 2 ? 1 : 0);
+}
+
+// `v` (>= 0) in decimal, zero-padded to `width` digits.
+void append_digits(std::string* out, int64_t v, int width) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  for (int n = static_cast<int>(end - buf); n < width; ++n) out->push_back('0');
+  out->append(buf, end);
+}
+
+void append_offset(std::string* out, int32_t offset, OffsetForm form) {
+  out->push_back(offset < 0 ? '-' : '+');
+  if (offset < 0) offset = -offset;
+  append_digits(out, offset / 3600, 2);
+  bool colon = form == OffsetForm::hh_mm || form == OffsetForm::hh_mm_ss;
+  if (form != OffsetForm::hh) {
+    if (colon) out->push_back(':');
+    append_digits(out, offset / 60 % 60, 2);
+  }
+  if (form == OffsetForm::hhmmss || form == OffsetForm::hh_mm_ss) {
+    if (colon) out->push_back(':');
+    append_digits(out, offset % 60, 2);
+  }
+}
+
+// The instant `ns`, `offset` seconds east of UTC, by a Go layout. The zone has no name here
+// (abbreviations are not read from TZif files), so MST shows "UTC" in UTC and the numeric
+// offset (+0900) elsewhere, as Go does for a zone without one.
+void format_layout(int64_t ns, int32_t offset, bool utc, std::string_view layout, std::string* out) {
+  int64_t seconds = floor_div(ns, kNanosPerSecond);
+  int64_t nanos = ns % kNanosPerSecond;  // not ns - seconds * 1e9, which overflows at the low end
+  if (nanos < 0) nanos += kNanosPerSecond;
+  int64_t local = seconds + offset;
+  int64_t days = floor_div(local, kSecondsPerDay);
+  int64_t second_of_day = local - days * kSecondsPerDay;
+  int64_t year;
+  int month, day;
+  civil_from_days(days, &year, &month, &day);
+  int hour = static_cast<int>(second_of_day / 3600);
+  int weekday = static_cast<int>(((days % 7) + 11) % 7);  // 1970-01-01: Thursday
+  for (size_t i = 0; i < layout.size();) {
+    Chunk c = chunk_at(layout, i);
+    std::string_view text = layout.substr(i, c.size);
+    i += c.size;
+    switch (c.element) {
+      case Element::literal: out->append(text); break;
+      case Element::year: append_digits(out, year, 4); break;
+      case Element::year2: append_digits(out, year % 100, 2); break;
+      case Element::month: append_digits(out, month, 0); break;
+      case Element::month0: append_digits(out, month, 2); break;
+      case Element::month_abbr: out->append(kMonthAbbrs[month - 1]); break;
+      case Element::month_name: out->append(kMonthNames[month - 1]); break;
+      case Element::day: append_digits(out, day, 0); break;
+      case Element::day0: append_digits(out, day, 2); break;
+      case Element::day_space:
+        if (day < 10) out->push_back(' ');
+        append_digits(out, day, 0);
+        break;
+      case Element::weekday_abbr: out->append(kDayAbbrs[weekday]); break;
+      case Element::weekday_name: out->append(kDayNames[weekday]); break;
+      case Element::hour: append_digits(out, hour, 2); break;
+      case Element::hour12:
+      case Element::hour12_0:
+        append_digits(out, hour % 12 == 0 ? 12 : hour % 12, c.element == Element::hour12_0 ? 2 : 0);
+        break;
+      case Element::minute: append_digits(out, second_of_day / 60 % 60, 0); break;
+      case Element::minute0: append_digits(out, second_of_day / 60 % 60, 2); break;
+      case Element::second: append_digits(out, second_of_day % 60, 0); break;
+      case Element::second0: append_digits(out, second_of_day % 60, 2); break;
+      case Element::fraction0:
+      case Element::fraction9: {
+        // Digits past the layout's are cut, not rounded, and at most 9 are shown, as Go does;
+        // .999 drops trailing zeros and, when none are left, the separator too.
+        int digits = std::min(c.digits, 9);
+        int64_t shown = nanos;
+        for (int k = digits; k < 9; ++k) shown /= 10;
+        if (c.element == Element::fraction9) {
+          while (digits > 0 && shown % 10 == 0) {
+            shown /= 10;
+            --digits;
+          }
+          if (digits == 0) break;
+        }
+        out->push_back(text[0]);
+        append_digits(out, shown, digits);
+        break;
+      }
+      case Element::pm: out->append(hour >= 12 ? "PM" : "AM"); break;
+      case Element::pm_lower: out->append(hour >= 12 ? "pm" : "am"); break;
+      case Element::zone_abbr:
+        if (utc) {
+          out->append("UTC");
+        } else {
+          append_offset(out, offset, OffsetForm::hhmm);
+        }
+        break;
+      case Element::offset_z:
+        if (offset == 0) {
+          out->push_back('Z');
+          break;
+        }
+        [[fallthrough]];
+      case Element::offset: append_offset(out, offset, c.form); break;
+    }
+  }
+}
+
+}  // namespace
+
+bool utc_offset(std::string_view tz, int64_t ns, int64_t* offset_ns, std::string* error) {
+  TimeZone zone;
+  if (!resolve_zone(tz, &zone, error)) return false;
+  *offset_ns = int64_t{zone.offset_at(floor_div(ns, kNanosPerSecond))} * kNanosPerSecond;
+  return true;
+}
+
+bool utc_from_local(std::string_view tz, int64_t local_ns, int64_t* utc_ns, std::string* error) {
+  TimeZone zone;
+  if (!resolve_zone(tz, &zone, error)) return false;
+  int64_t local_seconds = floor_div(local_ns, kNanosPerSecond);
+  int64_t shift = (zone.to_utc(local_seconds) - local_seconds) * kNanosPerSecond;
+  if (__builtin_add_overflow(local_ns, shift, utc_ns)) return fail(error, "time is out of range (years 1677 to 2262)");
+  return true;
+}
+
+bool format_time(int64_t ns, std::string_view format, std::string_view tz, std::string* out, std::string* error) {
+  if (int64_t unit = epoch_unit(format); unit != 0) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, floor_div(ns, unit));
+    out->append(buf, end);
+    return true;
+  }
+  std::string_view layout = format;
+  if (is_rfc3339(format)) {
+    layout = "2006-01-02T15:04:05.999999999Z07:00";
+  } else if (!has_elements(format)) {
+    return fail(error, "unknown time format " + quoted(format));
+  }
+  TimeZone zone;
+  if (!resolve_zone(tz, &zone, error)) return false;
+  format_layout(ns, zone.offset_at(floor_div(ns, kNanosPerSecond)), zone.kind == TimeZone::utc, layout, out);
+  return true;
+}
+
 }  // namespace mqbase::ingest

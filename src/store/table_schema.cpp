@@ -139,8 +139,11 @@ void encode_schema(const Schema& s, std::string& out) {
   put_svarint64(out, s.options.partition_ns);
   put_svarint64(out, s.options.ttl_ns);
   put_svarint64(out, s.options.ooo_window_ns);
-  out.push_back(static_cast<char>(s.options.duplicates));
+  // The policy byte's high bit says a DELETE watermark follows (older encodings lack both).
+  bool deleted = s.options.deleted_before != INT64_MIN;
+  out.push_back(static_cast<char>(static_cast<uint8_t>(s.options.duplicates) | (deleted ? 0x80 : 0)));
   put_varint64(out, s.options.disk_budget);
+  if (deleted) put_svarint64(out, s.options.deleted_before);
 }
 
 bool decode_schema(std::string_view& in, Schema& s) {
@@ -160,10 +163,12 @@ bool decode_schema(std::string_view& in, Schema& s) {
   }
   uint8_t dup;
   if (!get_svarint64(in, s.options.partition_ns) || !get_svarint64(in, s.options.ttl_ns) ||
-      !get_svarint64(in, s.options.ooo_window_ns) || !get_u8(in, dup) || dup > 2 ||
+      !get_svarint64(in, s.options.ooo_window_ns) || !get_u8(in, dup) || (dup & 0x7f) > 2 ||
       !get_varint64(in, s.options.disk_budget))
     return false;
-  s.options.duplicates = static_cast<DuplicatePolicy>(dup);
+  s.options.deleted_before = INT64_MIN;
+  if ((dup & 0x80) && !get_svarint64(in, s.options.deleted_before)) return false;
+  s.options.duplicates = static_cast<DuplicatePolicy>(dup & 0x7f);
   return true;
 }
 

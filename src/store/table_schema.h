@@ -51,6 +51,9 @@ struct TableOptions {
   int64_t ooo_window_ns = 3600 * kNanosPerSecond;
   DuplicatePolicy duplicates = DuplicatePolicy::keep_last;
   uint64_t disk_budget = 0;     // bytes of block files; 0: none. Past it, writes are refused.
+  // DELETE FROM t WHERE time < x: rows older than this are gone (reads skip them; retention
+  // drops the partitions wholly before it). INT64_MIN: none.
+  int64_t deleted_before = INT64_MIN;
   bool operator==(const TableOptions&) const = default;
 };
 
@@ -71,7 +74,7 @@ struct Schema {
 // Lower-cases `name` into *out when it is a valid table or column name; else false.
 bool normalize_name(std::string_view name, std::string* out);
 // "" when valid, else what is wrong ("table name '9x' must start with a letter or '_'",
-// "table 't' has no time column", "column 'a' appears twice", "table 't' has no field").
+// "table 't' must have exactly one TIME column (it has 0)", "column 'a' appears twice in table 't'", "table 't' has no field column").
 std::string validate(const Schema& s);
 
 // The schema as bytes (the DDL record of the WAL, the manifest) and back; false when

@@ -721,16 +721,10 @@ bool Tables::flush(Lsn covered) {
   if (target <= m.flushed_lsn && covered <= m.flushed_lsn) return true;
   // Never claim in MANIFEST more than the WAL has made durable: after a crash the log would
   // hand out those LSNs again, and recovery would skip the new records as flushed.
-  if (Store* st = m.store.load(); st && st->durability() != Durability::none) {
-    auto deadline = std::chrono::steady_clock::now() + kDurableWait;
-    while (st->durable_lsn() < target) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        m.log("tables: flush waited " + std::to_string(kDurableWait.count()) + " s for the WAL to reach LSN " +
-              std::to_string(target) + "; retried at the next checkpoint");
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+  if (!wait_durable(target, std::chrono::duration_cast<std::chrono::milliseconds>(kDurableWait))) {
+    m.log("tables: flush waited " + std::to_string(kDurableWait.count()) + " s for the WAL to reach LSN " +
+          std::to_string(target) + "; retried at the next checkpoint");
+    return false;
   }
   std::string error;
   if (!m.write_out(target, &error)) {
@@ -905,6 +899,23 @@ std::string Tables::add_columns(std::string_view table, const std::vector<Column
   return "";
 }
 
+std::string Tables::delete_before(std::string_view table, int64_t before, Lsn* lsn) {
+  Impl& m = *impl_;
+  *lsn = 0;
+  std::lock_guard lock(m.mu);
+  Table* t = m.find(table);
+  if (!t) return "table '" + std::string(table) + "' does not exist";
+  if (before <= t->schema->options.deleted_before) return "";
+  Schema s = *t->schema;
+  s.options.deleted_before = before;
+  ++s.version;
+  std::string rec;
+  encode_schema(s, rec);
+  if (!m.log_ddl(kRecordSchema, rec, lsn)) return "the store refuses writes (disk full or failing)";
+  m.apply_schema(s);
+  return "";
+}
+
 std::string Tables::define_table(const Schema& schema, Lsn* lsn) {
   *lsn = 0;
   if (!this->schema(schema.name)) {
@@ -1014,10 +1025,48 @@ WriteResult Tables::write(const RowBatch& batch) {
   return res;
 }
 
-bool Tables::scan(std::string_view table, const ScanSpec& spec,
+ScanEstimate Tables::estimate(std::string_view table, int64_t from, int64_t to) const {
+  const Impl& m = *impl_;
+  ScanEstimate e;
+  std::lock_guard lock(m.mu);
+  Table* t = const_cast<Impl&>(m).find(table);
+  if (!t) return e;
+  e.series = t->series.size();
+  e.partitions_total = t->partitions.size();
+  for (auto& [p, files] : t->partitions) {
+    if (p + t->schema->options.partition_ns - 1 < from || p >= to) continue;
+    ++e.partitions;
+    for (auto& f : files) {
+      if (f->max_time < from || f->min_time >= to) continue;
+      ++e.files;
+      for (auto& [sid, refs] : f->index)
+        for (auto& r : refs) e.blocks += r.max_time >= from && r.min_time < to;
+    }
+  }
+  for (auto& [sid, b] : t->frozen) e.rows_in_memory += b.rows;
+  for (auto& s : t->series) {
+    for (auto& b : s->sealed) e.rows_in_memory += b.rows;
+    e.rows_in_memory += s->head.rows() + s->overflow.rows();
+  }
+  return e;
+}
+
+bool Tables::wait_durable(Lsn lsn, std::chrono::milliseconds timeout) const {
+  Store* st = impl_->store.load();
+  if (!st || st->durability() == Durability::none) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (st->durable_lsn() < lsn) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
                   const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
                   std::string* error) const {
   const Impl& m = *impl_;
+  ScanSpec spec = spec_in;  // narrowed below by a DELETE's watermark
   // What each series has, gathered under the lock; decoded outside it.
   struct Source {
     BlockFilePtr file;        // a block on disk...
@@ -1042,6 +1091,8 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec,
     }
     schema = t->schema;
     policy = schema->options.duplicates;
+    spec.from = std::max(spec.from, schema->options.deleted_before);
+    if (spec.from >= spec.to) return true;
     std::vector<uint32_t> ids;
     if (spec.tags.empty()) {
       ids.resize(t->series.size());
@@ -1181,9 +1232,12 @@ size_t Tables::enforce_retention(int64_t now) {
     std::lock_guard lock(m.mu);
     for (auto& [id, t] : m.tables) {
       int64_t ttl = t.schema->options.ttl_ns, size = t.schema->options.partition_ns;
-      if (ttl <= 0) continue;
+      int64_t deleted = t.schema->options.deleted_before;
+      if (ttl <= 0 && deleted == INT64_MIN) continue;
+      // A partition goes when it ends before now - ttl, or before a DELETE's watermark.
+      auto gone_at = [&](int64_t p) { return (ttl > 0 && p <= now - ttl - size) || (deleted != INT64_MIN && p <= deleted - size); };
       for (auto it = t.partitions.begin(); it != t.partitions.end();) {
-        if (it->first <= now - ttl - size) {  // the partition ends before now - ttl
+        if (gone_at(it->first)) {
           for (auto& f : it->second) {
             gone.push_back(f);
             t.bytes_on_disk -= std::min(t.bytes_on_disk, f->bytes);
@@ -1198,7 +1252,7 @@ size_t Tables::enforce_retention(int64_t now) {
       }
       // Rows in memory of expired partitions go too.
       for (auto& s : t.series) {
-        auto expired = [&](const SealedBlock& b) { return b.partition <= now - ttl - size; };
+        auto expired = [&](const SealedBlock& b) { return gone_at(b.partition); };
         for (auto& b : s->sealed)
           if (expired(b)) s->sealed_bytes -= std::min(s->sealed_bytes, b.bytes.size());
         s->sealed.erase(std::remove_if(s->sealed.begin(), s->sealed.end(), expired), s->sealed.end());

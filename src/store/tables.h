@@ -86,6 +86,13 @@ struct TableInfo {
   int64_t min_time = 0, max_time = 0;      // of what is on disk and in memory (0, 0: empty)
 };
 
+// What a scan of a time range would read (EXPLAIN).
+struct ScanEstimate {
+  uint64_t partitions = 0, partitions_total = 0;  // on disk: overlapping the range, and all
+  uint64_t files = 0, blocks = 0;                 // block files and blocks in the range
+  uint64_t series = 0, rows_in_memory = 0;        // the table's series; rows not yet on disk
+};
+
 struct TablesStats {
   uint64_t rows_written = 0, writes_refused = 0, late_rows = 0, flushes = 0, compactions = 0;
   uint64_t partitions_dropped = 0, memory_bytes = 0, tables = 0;
@@ -116,6 +123,9 @@ class Tables {
   // are fine, another type is an error.
   std::string add_columns(std::string_view table, const std::vector<Column>& columns, Lsn* lsn);
   std::string drop_table(std::string_view table, Lsn* lsn);
+  // DELETE FROM table WHERE time < before: from now on reads skip those rows, and retention
+  // drops the partitions wholly before `before` (logged as a schema change). "" or the error.
+  std::string delete_before(std::string_view table, int64_t before, Lsn* lsn);
   // A table as the config defines it: created when missing; when present, the columns it
   // lacks are added and its options become these. "" or the error.
   std::string define_table(const Schema& schema, Lsn* lsn);
@@ -132,6 +142,11 @@ class Tables {
             const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
             std::string* error) const;
   std::vector<TableInfo> list() const;
+  // The partitions, files and blocks of `table` that overlap [from, to).
+  ScanEstimate estimate(std::string_view table, int64_t from, int64_t to) const;
+  // Waits until the WAL has made `lsn` durable (at once in durability none, or before
+  // attach()). False when `timeout` passed first.
+  bool wait_durable(Lsn lsn, std::chrono::milliseconds timeout) const;
 
   // Deletes the partitions of every table that ended before now - ttl. Returns how many.
   size_t enforce_retention(int64_t now_ns);

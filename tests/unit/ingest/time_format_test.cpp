@@ -322,5 +322,156 @@ TEST(TimeCells, ErrorMayBeNull) {
   EXPECT_EQ(v, 5 * kSec);
 }
 
+
+// ---- format_time, utc_offset, utc_from_local ---------------------------------------------
+
+// What format_time writes for what must format.
+std::string shown(int64_t t, std::string_view format, std::string_view tz = "UTC") {
+  std::string out = "<";  // appends: what was there stays
+  std::string e;
+  EXPECT_TRUE(format_time(t, format, tz, &out, &e)) << e;
+  EXPECT_EQ(out.substr(0, 1), "<");
+  return out.substr(1);
+}
+
+constexpr int64_t kNov14 = 1'700'000'000 * kSec;  // 2023-11-14T22:13:20Z, a Tuesday
+
+TEST(FormatTime, EpochUnitsRoundDown) {
+  EXPECT_EQ(shown(kNov14 + 123'456'789, "ns"), "1700000000123456789");
+  EXPECT_EQ(shown(kNov14 + 123'456'789, ""), "1700000000123456789");
+  EXPECT_EQ(shown(kNov14 + 123'456'789, "us"), "1700000000123456");
+  EXPECT_EQ(shown(kNov14 + 123'456'789, "ms"), "1700000000123");
+  EXPECT_EQ(shown(kNov14 + 123'456'789, "s"), "1700000000");
+  EXPECT_EQ(shown(-1, "ms"), "-1");
+  EXPECT_EQ(shown(-1, "s"), "-1");
+  EXPECT_EQ(shown(Lim::min(), "ns"), "-9223372036854775808");
+}
+
+TEST(FormatTime, Rfc3339ShowsAFractionOnlyWhenThereIsOne) {
+  EXPECT_EQ(shown(kNov14, "rfc3339"), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(shown(kNov14, "RFC3339"), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(shown(kNov14 + 500'000'000, "rfc3339"), "2023-11-14T22:13:20.5Z");
+  EXPECT_EQ(shown(kNov14 + 1, "rfc3339"), "2023-11-14T22:13:20.000000001Z");
+  EXPECT_EQ(shown(kNov14, "rfc3339", "+09:00"), "2023-11-15T07:13:20+09:00");
+  EXPECT_EQ(shown(kNov14, "rfc3339", "-0530"), "2023-11-14T16:43:20-05:30");
+}
+
+TEST(FormatTime, GoLayoutElements) {
+  const int64_t t = kNov14 + 123'456'789;
+  EXPECT_EQ(shown(t, "2006-01-02 15:04:05"), "2023-11-14 22:13:20");
+  EXPECT_EQ(shown(t, "2006-01-02 15:04:05.999"), "2023-11-14 22:13:20.123");
+  EXPECT_EQ(shown(t, "2006-01-02 15:04:05.000000"), "2023-11-14 22:13:20.123456");
+  EXPECT_EQ(shown(t, "15:04:05,000"), "22:13:20,123");
+  EXPECT_EQ(shown(kNov14, "15:04:05.999"), "22:13:20");   // .999: nothing when zero
+  EXPECT_EQ(shown(kNov14, "15:04:05.000"), "22:13:20.000");
+  EXPECT_EQ(shown(kNov14 + 100'000'000, "05.999999"), "20.1");
+  EXPECT_EQ(shown(t, "Mon Jan _2 15:04:05 MST 2006"), "Tue Nov 14 22:13:20 UTC 2023");
+  EXPECT_EQ(shown(t, "Monday, 02-Jan-06"), "Tuesday, 14-Nov-23");
+  EXPECT_EQ(shown(t, "January 2, 2006"), "November 14, 2023");
+  EXPECT_EQ(shown(t, "1/2/06 3:04:05PM"), "11/14/23 10:13:20PM");
+  EXPECT_EQ(shown(t, "03:04 pm"), "10:13 pm");
+  EXPECT_EQ(shown(0, "3:04PM _2 Jan"), "12:00AM  1 Jan");
+  EXPECT_EQ(shown(12 * 3600 * kSec, "3PM"), "12PM");
+  EXPECT_EQ(shown(t, "2006-01-02T15:04:05Z07:00"), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(shown(t, "-07:00 -0700 -07 Z0700", "+05:30"), "+05:30 +0530 +05 +0530");
+  EXPECT_EQ(shown(t, "MST", "+09:00"), "+0900");  // no abbreviations: the offset
+  EXPECT_EQ(shown(t, "at 15h"), "at 22h");         // text around elements stays
+}
+
+TEST(FormatTime, BeforeTheEpochAndAtTheEnds) {
+  EXPECT_EQ(shown(-1, "2006-01-02 15:04:05.999999999"), "1969-12-31 23:59:59.999999999");
+  EXPECT_EQ(shown(int64_t{-100} * 365 * 86'400 * kSec, "2006-01-02 Mon"), "1870-01-25 Tue");
+  EXPECT_EQ(shown(Lim::min(), "rfc3339"), "1677-09-21T00:12:43.145224192Z");
+  EXPECT_EQ(shown(Lim::max(), "rfc3339"), "2262-04-11T23:47:16.854775807Z");
+  EXPECT_EQ(shown(951782400 * kSec, "2006-01-02"), "2000-02-29");  // leap day
+}
+
+TEST(FormatTime, IanaZonesAcrossSummerTime) {
+  const char* layout = "2006-01-02 15:04:05 -07:00";
+  EXPECT_EQ(shown(kNov14, layout, "Asia/Seoul"), "2023-11-15 07:13:20 +09:00");
+  // New York springs forward at 2024-03-10 07:00Z and falls back at 2024-11-03 06:00Z.
+  EXPECT_EQ(shown(1710053999 * kSec, layout, "America/New_York"), "2024-03-10 01:59:59 -05:00");
+  EXPECT_EQ(shown(1710054000 * kSec, layout, "America/New_York"), "2024-03-10 03:00:00 -04:00");
+  EXPECT_EQ(shown(1730613599 * kSec, layout, "America/New_York"), "2024-11-03 01:59:59 -04:00");
+  EXPECT_EQ(shown(1730613600 * kSec, layout, "America/New_York"), "2024-11-03 01:00:00 -05:00");
+  // Past the file's last transition the POSIX rule carries on.
+  EXPECT_EQ(shown(4118126400 * kSec, layout, "America/New_York"), "2100-07-01 08:00:00 -04:00");
+}
+
+TEST(FormatTime, RoundTripsThroughParseTime) {
+  // Local mean time had offsets in seconds (Seoul's +08:27:52, until 1908), which only a layout
+  // with seconds in its offset keeps; RFC 3339 is checked from 1913 on.
+  const char* layout = "2006-01-02 15:04:05.999999999 -07:00:00";
+  for (const char* zone : {"UTC", "Asia/Seoul", "America/New_York", "Australia/Sydney", "+05:45"}) {
+    for (int64_t t = -3'000'000'000 * kSec; t < 7'000'000'000 * kSec; t += 86'413 * kSec * 97 + 123'457) {
+      std::string text = shown(t, layout, zone);
+      EXPECT_EQ(ns(text, layout, zone), t) << text << " in " << zone;
+      if (t > -1'800'000'000 * kSec) {
+        EXPECT_EQ(ns(shown(t, "rfc3339", zone)), t) << zone;
+      }
+    }
+  }
+  EXPECT_EQ(shown(-3'000'000'000 * kSec, layout, "Asia/Seoul"), "1874-12-08 03:07:52 +08:27:52");
+}
+
+TEST(FormatTime, Errors) {
+  std::string out = "kept";
+  std::string e;
+  EXPECT_FALSE(format_time(0, "rfc3339", "Mars/Olympus", &out, &e));
+  EXPECT_EQ(e, "unknown time zone 'Mars/Olympus'");
+  EXPECT_FALSE(format_time(0, "iso", "UTC", &out, &e));
+  EXPECT_EQ(e, "unknown time format 'iso'");
+  EXPECT_FALSE(format_time(0, "2006", "+25:00", &out, nullptr));
+  EXPECT_EQ(out, "kept");
+}
+
+TEST(UtcOffset, FixedIanaAndUtc) {
+  int64_t off = -1;
+  EXPECT_TRUE(utc_offset("UTC", kNov14, &off, nullptr));
+  EXPECT_EQ(off, 0);
+  EXPECT_TRUE(utc_offset("", kNov14, &off, nullptr));
+  EXPECT_EQ(off, 0);
+  EXPECT_TRUE(utc_offset("+09:00", kNov14, &off, nullptr));
+  EXPECT_EQ(off, 9 * 3600 * kSec);
+  EXPECT_TRUE(utc_offset("-0330", kNov14, &off, nullptr));
+  EXPECT_EQ(off, -(3 * 3600 + 1800) * kSec);
+  EXPECT_TRUE(utc_offset("Asia/Seoul", kNov14, &off, nullptr));
+  EXPECT_EQ(off, 9 * 3600 * kSec);
+  EXPECT_TRUE(utc_offset("America/New_York", 1710053999 * kSec, &off, nullptr));
+  EXPECT_EQ(off, -5 * 3600 * kSec);
+  EXPECT_TRUE(utc_offset("America/New_York", 1710054000 * kSec, &off, nullptr));
+  EXPECT_EQ(off, -4 * 3600 * kSec);
+  // The second before a change, counted from a negative nanosecond, is still before it.
+  EXPECT_TRUE(utc_offset("America/New_York", 1710054000 * kSec - 1, &off, nullptr));
+  EXPECT_EQ(off, -5 * 3600 * kSec);
+  EXPECT_TRUE(utc_offset("Local", kNov14, &off, nullptr));
+  std::string e;
+  EXPECT_FALSE(utc_offset("Nowhere/Town", 0, &off, &e));
+  EXPECT_EQ(e, "unknown time zone 'Nowhere/Town'");
+}
+
+TEST(UtcFromLocal, InvertsTheWallClock) {
+  int64_t utc = 0;
+  // 2023-11-15 07:13:20 in Seoul is kNov14.
+  int64_t local = kNov14 + 9 * 3600 * kSec;
+  EXPECT_TRUE(utc_from_local("Asia/Seoul", local + 5, &utc, nullptr));
+  EXPECT_EQ(utc, kNov14 + 5);
+  EXPECT_TRUE(utc_from_local("UTC", local, &utc, nullptr));
+  EXPECT_EQ(utc, local);
+  // Midnight of 2024-03-10 and of 2024-11-03 in New York: still EST (-5) and EDT (-4).
+  EXPECT_TRUE(utc_from_local("America/New_York", 1710028800 * kSec, &utc, nullptr));
+  EXPECT_EQ(utc, (1710028800 + 5 * 3600) * kSec);
+  EXPECT_TRUE(utc_from_local("America/New_York", 1730592000 * kSec, &utc, nullptr));
+  EXPECT_EQ(utc, (1730592000 + 4 * 3600) * kSec);
+  // 02:30 on 2024-03-10 does not exist there: one of its readings.
+  EXPECT_TRUE(utc_from_local("America/New_York", (1710028800 + 9000) * kSec, &utc, nullptr));
+  EXPECT_TRUE(utc == (1710028800 + 9000 + 5 * 3600) * kSec || utc == (1710028800 + 9000 + 4 * 3600) * kSec);
+  std::string e;
+  EXPECT_FALSE(utc_from_local("Nowhere/Town", 0, &utc, &e));
+  EXPECT_EQ(e, "unknown time zone 'Nowhere/Town'");
+  EXPECT_FALSE(utc_from_local("-12:00", Lim::max(), &utc, &e));
+  EXPECT_THAT(e, HasSubstr("out of range"));
+}
+
 }  // namespace
 }  // namespace mqbase::ingest

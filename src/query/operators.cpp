@@ -1,0 +1,927 @@
+#include "query/operators.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <unordered_set>
+
+namespace mqbase::query {
+
+void ExecContext::check() const {
+  if (cancel && cancel->load(std::memory_order_relaxed)) throw QueryError("canceling statement due to user request");
+  if (std::chrono::steady_clock::now() > deadline)
+    throw QueryError("canceling statement due to statement timeout (" + std::to_string(timeout.count()) + " ms)");
+}
+
+void ExecContext::charge(uint64_t bytes) {
+  memory_used += bytes;
+  if (memory_limit && memory_used > memory_limit)
+    throw QueryError("query needs more than its memory limit of " + std::to_string(memory_limit >> 20) +
+                     " MiB (ORDER BY, GROUP BY, DISTINCT and subqueries hold rows in memory)");
+}
+
+uint64_t chunk_bytes(const Chunk& c) {
+  uint64_t b = 0;
+  for (auto& v : c.columns) {
+    b += v.valid.size() + v.i.size() * 8 + v.f.size() * 8;
+    for (auto& s : v.s) b += 32 + s.size();
+  }
+  return b;
+}
+
+Chunk slice(const Chunk& c, size_t from, size_t n) {
+  Chunk out;
+  out.rows = n;
+  for (auto& v : c.columns) {
+    Vector s;
+    s.type = v.type;
+    s.size = n;
+    if (v.constant) {
+      s = v;
+      s.size = n;
+    } else {
+      if (!v.valid.empty()) s.valid.assign(v.valid.begin() + static_cast<long>(from), v.valid.begin() + static_cast<long>(from + n));
+      if (uses_ints(v.type)) s.i.assign(v.i.begin() + static_cast<long>(from), v.i.begin() + static_cast<long>(from + n));
+      else if (v.type == Type::float64) s.f.assign(v.f.begin() + static_cast<long>(from), v.f.begin() + static_cast<long>(from + n));
+      else if (uses_strings(v.type)) s.s.assign(v.s.begin() + static_cast<long>(from), v.s.begin() + static_cast<long>(from + n));
+    }
+    out.columns.push_back(std::move(s));
+  }
+  return out;
+}
+
+void append_row(Vector& to, const Vector& from, size_t r) {
+  if (from.is_null(r)) {
+    to.push_null();
+    return;
+  }
+  size_t k = from.at(r);
+  if (!to.valid.empty()) to.valid.push_back(1);
+  if (uses_ints(to.type)) to.i.push_back(from.i[k]);
+  else if (to.type == Type::float64) to.f.push_back(from.f[k]);
+  else if (uses_strings(to.type)) to.s.push_back(from.s[k]);
+  ++to.size;
+}
+
+namespace {
+
+// A row's values on some columns as bytes: equal bytes, equal values (NULLs equal).
+void key_bytes(const std::vector<const Vector*>& cols, size_t r, std::string& out) {
+  out.clear();
+  for (const Vector* v : cols) {
+    if (v->is_null(r)) {
+      out.push_back('\0');
+      continue;
+    }
+    out.push_back('\1');
+    size_t k = v->at(r);
+    if (uses_ints(v->type)) out.append(reinterpret_cast<const char*>(&v->i[k]), 8);
+    else if (v->type == Type::float64) {
+      double d = v->f[k] == 0 ? 0.0 : v->f[k];  // -0 == 0
+      out.append(reinterpret_cast<const char*>(&d), 8);
+    } else if (uses_strings(v->type)) {
+      uint32_t n = static_cast<uint32_t>(v->s[k].size());
+      out.append(reinterpret_cast<const char*>(&n), 4).append(v->s[k]);
+    }
+  }
+}
+
+Chunk empty_like(const Chunk& c) {
+  Chunk out;
+  for (auto& v : c.columns) {
+    Vector e;
+    e.clear(v.type);
+    out.columns.push_back(std::move(e));
+  }
+  return out;
+}
+
+class Filter : public Operator {
+ public:
+  Filter(const Expr* p, ExecContext& ctx, Operator* next) : p_(p), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    Vector v = eval(*p_, c, ctx_.eval);
+    select_true(v, c.rows, sel_);
+    if (sel_.empty()) return;
+    if (sel_.size() != c.rows) take_rows(c, sel_);
+    next_->push(c);
+  }
+  void finish() override { next_->finish(); }
+ private:
+  const Expr* p_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::vector<uint32_t> sel_;
+};
+
+class Project : public Operator {
+ public:
+  Project(std::vector<const Expr*> e, ExecContext& ctx, Operator* next) : e_(std::move(e)), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    Chunk out;
+    out.rows = c.rows;
+    out.columns.reserve(e_.size());
+    for (const Expr* e : e_) out.columns.push_back(eval(*e, c, ctx_.eval));
+    next_->push(out);
+  }
+  void finish() override { next_->finish(); }
+ private:
+  std::vector<const Expr*> e_;
+  ExecContext& ctx_;
+  Operator* next_;
+};
+
+class Limit : public Operator {
+ public:
+  Limit(int64_t limit, int64_t offset, ExecContext& ctx, Operator* next)
+      : left_(limit), skip_(offset), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    if (ctx_.stop) return;
+    size_t from = 0, n = c.rows;
+    if (skip_ > 0) {
+      size_t s = std::min<size_t>(n, static_cast<size_t>(skip_));
+      skip_ -= static_cast<int64_t>(s);
+      from = s;
+      n -= s;
+    }
+    if (left_ >= 0 && n > static_cast<size_t>(left_)) n = static_cast<size_t>(left_);
+    if (n) {
+      if (from == 0 && n == c.rows) next_->push(c);
+      else {
+        Chunk s = slice(c, from, n);
+        next_->push(s);
+      }
+    }
+    if (left_ >= 0) {
+      left_ -= static_cast<int64_t>(n);
+      if (left_ == 0) ctx_.stop = true;
+    }
+  }
+  void finish() override { next_->finish(); }
+ private:
+  int64_t left_, skip_;
+  ExecContext& ctx_;
+  Operator* next_;
+};
+
+// Rows of held chunks, compared by sort keys.
+struct RowRef {
+  uint32_t chunk, row;
+};
+
+int compare_cell(const Vector& a, size_t ra, const Vector& b, size_t rb) {
+  size_t ka = a.at(ra), kb = b.at(rb);
+  if (uses_ints(a.type)) return a.i[ka] < b.i[kb] ? -1 : a.i[ka] > b.i[kb];
+  if (a.type == Type::float64) {
+    double x = a.f[ka], y = b.f[kb];
+    // PostgreSQL sorts NaN above every other number.
+    bool nx = std::isnan(x), ny = std::isnan(y);
+    if (nx || ny) return nx == ny ? 0 : nx ? 1 : -1;
+    return x < y ? -1 : x > y;
+  }
+  if (uses_strings(a.type)) {
+    int c = a.s[ka].compare(b.s[kb]);
+    return c < 0 ? -1 : c > 0;
+  }
+  return 0;
+}
+
+class Sort : public Operator {
+ public:
+  Sort(std::vector<SortKey> keys, int64_t limit, ExecContext& ctx, Operator* next)
+      : keys_(std::move(keys)), limit_(limit), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    for (auto& v : c.columns) v.expand();
+    ctx_.charge(chunk_bytes(c) + c.rows * sizeof(RowRef));
+    uint32_t id = static_cast<uint32_t>(chunks_.size());
+    chunks_.push_back(std::move(c));
+    for (uint32_t r = 0; r < chunks_.back().rows; ++r) refs_.push_back({id, r});
+    // A top-N keeps no more than it needs: compact when it holds far more.
+    if (limit_ >= 0 && refs_.size() > std::max<size_t>(65536, 4 * static_cast<size_t>(limit_))) compact();
+  }
+  void finish() override {
+    order(limit_);
+    size_t n = limit_ >= 0 ? std::min(refs_.size(), static_cast<size_t>(limit_)) : refs_.size();
+    if (chunks_.empty()) {
+      next_->finish();
+      return;
+    }
+    for (size_t at = 0; at < n && !ctx_.stop; at += kChunkRows) {
+      ctx_.check();
+      Chunk out = empty_like(chunks_[0]);
+      size_t m = std::min(kChunkRows, n - at);
+      for (size_t k = 0; k < out.columns.size(); ++k) {
+        out.columns[k].reserve(m);
+        for (size_t j = at; j < at + m; ++j) append_row(out.columns[k], chunks_[refs_[j].chunk].columns[k], refs_[j].row);
+      }
+      out.rows = m;
+      next_->push(out);
+    }
+    next_->finish();
+  }
+
+ private:
+  bool less(const RowRef& a, const RowRef& b) const {
+    for (const SortKey& k : keys_) {
+      const Vector& va = chunks_[a.chunk].columns[static_cast<size_t>(k.column)];
+      const Vector& vb = chunks_[b.chunk].columns[static_cast<size_t>(k.column)];
+      bool na = va.is_null(a.row), nb = vb.is_null(b.row);
+      if (na || nb) {
+        if (na == nb) continue;
+        return na == k.nulls_first;
+      }
+      int c = compare_cell(va, a.row, vb, b.row);
+      if (c) return k.desc ? c > 0 : c < 0;
+    }
+    return false;
+  }
+  void order(int64_t limit) {
+    auto cmp = [this](const RowRef& a, const RowRef& b) { return less(a, b); };
+    if (limit >= 0 && static_cast<size_t>(limit) < refs_.size()) {
+      // Stable top-N: partial order, ties broken by arrival.
+      auto cmp2 = [&](const RowRef& a, const RowRef& b) {
+        if (less(a, b)) return true;
+        if (less(b, a)) return false;
+        return a.chunk != b.chunk ? a.chunk < b.chunk : a.row < b.row;
+      };
+      std::partial_sort(refs_.begin(), refs_.begin() + limit, refs_.end(), cmp2);
+      refs_.resize(static_cast<size_t>(limit));
+    } else {
+      std::stable_sort(refs_.begin(), refs_.end(), cmp);
+    }
+  }
+  void compact() {
+    order(limit_);
+    // Rebuild the held chunks from the surviving rows only.
+    Chunk kept = empty_like(chunks_[0]);
+    for (auto& r : refs_)
+      for (size_t k = 0; k < kept.columns.size(); ++k) append_row(kept.columns[k], chunks_[r.chunk].columns[k], r.row);
+    kept.rows = refs_.size();
+    ctx_.memory_used = 0;
+    ctx_.charge(chunk_bytes(kept) + kept.rows * sizeof(RowRef));
+    chunks_.clear();
+    chunks_.push_back(std::move(kept));
+    refs_.clear();
+    for (uint32_t r = 0; r < chunks_[0].rows; ++r) refs_.push_back({0, r});
+  }
+
+  std::vector<SortKey> keys_;
+  int64_t limit_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::vector<Chunk> chunks_;
+  std::vector<RowRef> refs_;
+};
+
+class DistinctOn : public Operator {
+ public:
+  DistinctOn(std::vector<int> cols, ExecContext& ctx, Operator* next) : cols_(std::move(cols)), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    std::vector<const Vector*> cols;
+    for (int k : cols_) cols.push_back(&c.columns[static_cast<size_t>(k)]);
+    sel_.clear();
+    for (size_t r = 0; r < c.rows; ++r) {
+      key_bytes(cols, r, key_);
+      if (have_ && key_ == last_) continue;
+      last_ = key_;
+      have_ = true;
+      sel_.push_back(static_cast<uint32_t>(r));
+    }
+    if (sel_.empty()) return;
+    take_rows(c, sel_);
+    next_->push(c);
+  }
+  void finish() override { next_->finish(); }
+ private:
+  std::vector<int> cols_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::vector<uint32_t> sel_;
+  std::string key_, last_;
+  bool have_ = false;
+};
+
+class Distinct : public Operator {
+ public:
+  Distinct(std::vector<int> cols, ExecContext& ctx, Operator* next) : cols_(std::move(cols)), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    std::vector<const Vector*> cols;
+    for (int k : cols_) cols.push_back(&c.columns[static_cast<size_t>(k)]);
+    sel_.clear();
+    for (size_t r = 0; r < c.rows; ++r) {
+      key_bytes(cols, r, key_);
+      if (!seen_.insert(key_).second) continue;
+      ctx_.charge(key_.size() + 48);
+      sel_.push_back(static_cast<uint32_t>(r));
+    }
+    if (sel_.empty()) return;
+    take_rows(c, sel_);
+    next_->push(c);
+  }
+  void finish() override { next_->finish(); }
+ private:
+  std::vector<int> cols_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::vector<uint32_t> sel_;
+  std::string key_;
+  std::unordered_set<std::string> seen_;
+};
+
+// ---- aggregation ----------------------------------------------------------------------------
+struct AggState {
+  int64_t count = 0;        // values taken (non-NULL, passing the filter; rows for count(*))
+  double fsum = 0;
+  int64_t isum = 0;
+  bool overflow = false;
+  double mean = 0, m2 = 0;  // Welford's running variance
+  bool has = false;
+  Value best;               // min, max, first, last, bool_and/or
+  int64_t best_time = 0;
+  std::vector<double> values;                 // percentile
+  std::unique_ptr<std::unordered_set<std::string>> seen;  // DISTINCT
+};
+
+enum class AggFn : uint8_t { count, sum, avg, min, max, first, last, stddev_samp, stddev_pop, var_samp, var_pop,
+                             percentile_cont, percentile_disc, bool_and, bool_or };
+
+AggFn agg_fn(const std::string& n) {
+  if (n == "count") return AggFn::count;
+  if (n == "sum") return AggFn::sum;
+  if (n == "avg" || n == "mean") return AggFn::avg;
+  if (n == "min") return AggFn::min;
+  if (n == "max") return AggFn::max;
+  if (n == "first") return AggFn::first;
+  if (n == "last") return AggFn::last;
+  if (n == "stddev" || n == "stddev_samp") return AggFn::stddev_samp;
+  if (n == "stddev_pop") return AggFn::stddev_pop;
+  if (n == "variance" || n == "var_samp") return AggFn::var_samp;
+  if (n == "var_pop") return AggFn::var_pop;
+  if (n == "percentile_cont") return AggFn::percentile_cont;
+  if (n == "percentile_disc") return AggFn::percentile_disc;
+  if (n == "bool_and" || n == "every") return AggFn::bool_and;
+  return AggFn::bool_or;
+}
+
+class Aggregate : public Operator {
+ public:
+  Aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next)
+      : keys_(std::move(keys)), aggs_(std::move(aggs)), ctx_(ctx), next_(next) {
+    for (auto& a : aggs_) fns_.push_back(agg_fn(a.fn));
+    if (keys_.empty()) new_group({});
+  }
+
+  void push(Chunk& c) override {
+    size_t rows = c.rows;
+    std::vector<Vector> kv;
+    bool all_const = true;
+    for (const Expr* k : keys_) {
+      kv.push_back(eval(*k, c, ctx_.eval));
+      all_const &= kv.back().constant;
+    }
+    std::vector<const Vector*> kp;
+    for (auto& v : kv) kp.push_back(&v);
+    // Group ids per row; one id for the whole chunk when the keys are constant in it (every
+    // key a tag of one series, or no key at all).
+    gids_.resize(rows);
+    uint32_t single = UINT32_MAX;
+    if (all_const && rows) {
+      single = group_of(kp, 0);
+    } else {
+      for (size_t r = 0; r < rows; ++r) gids_[r] = group_of(kp, r);
+    }
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      const AggSpec& s = aggs_[a];
+      Vector arg, arg2, filt;
+      if (s.arg) arg = eval(*s.arg, c, ctx_.eval);
+      if (s.arg2) arg2 = eval(*s.arg2, c, ctx_.eval);
+      if (s.filter) filt = eval(*s.filter, c, ctx_.eval);
+      if (single != UINT32_MAX && !s.filter && !s.distinct && block(a, state(single, a), arg, rows)) continue;
+      for (size_t r = 0; r < rows; ++r) {
+        if (s.filter && (filt.is_null(r) || !filt.i[filt.at(r)])) continue;
+        uint32_t g = single != UINT32_MAX ? single : gids_[r];
+        update(a, state(g, a), s.arg ? &arg : nullptr, s.arg2 ? &arg2 : nullptr, r);
+      }
+    }
+  }
+
+  void finish() override {
+    size_t n = group_keys_.size();
+    for (size_t at = 0; at < n && !ctx_.stop; at += kChunkRows) {
+      ctx_.check();
+      size_t m = std::min(kChunkRows, n - at);
+      Chunk out;
+      out.rows = m;
+      for (size_t k = 0; k < keys_.size(); ++k) {
+        Vector v;
+        v.clear(keys_[k]->type);
+        for (size_t g = at; g < at + m; ++g) v.push(group_keys_[g][k]);
+        out.columns.push_back(std::move(v));
+      }
+      for (size_t a = 0; a < aggs_.size(); ++a) {
+        Vector v;
+        v.clear(aggs_[a].type);
+        for (size_t g = at; g < at + m; ++g) v.push(final(a, state(static_cast<uint32_t>(g), a)));
+        out.columns.push_back(std::move(v));
+      }
+      next_->push(out);
+    }
+    next_->finish();
+  }
+
+ private:
+  AggState& state(uint32_t g, size_t a) { return states_[g * aggs_.size() + a]; }
+
+  uint32_t new_group(std::vector<Value> key) {
+    group_keys_.push_back(std::move(key));
+    states_.resize(states_.size() + aggs_.size());
+    ctx_.charge(64 + aggs_.size() * sizeof(AggState));
+    return static_cast<uint32_t>(group_keys_.size() - 1);
+  }
+
+  uint32_t group_of(const std::vector<const Vector*>& kp, size_t r) {
+    if (kp.empty()) return 0;
+    key_bytes(kp, r, key_);
+    auto it = index_.find(key_);
+    if (it != index_.end()) return it->second;
+    std::vector<Value> key;
+    for (auto* v : kp) key.push_back(v->get(r));
+    uint32_t g = new_group(std::move(key));
+    ctx_.charge(key_.size() + 64);
+    index_.emplace(key_, g);
+    return g;
+  }
+
+  // The whole vector into one state, for the common functions. False: use update().
+  bool block(size_t a, AggState& st, const Vector& v, size_t rows) {
+    AggFn fn = fns_[a];
+    if (!aggs_[a].arg) {  // count(*)
+      st.count += static_cast<int64_t>(rows);
+      return true;
+    }
+    if (v.constant) return false;
+    bool nulls = !v.valid.empty() || v.type == Type::null;
+    if (nulls) return false;
+    switch (fn) {
+      case AggFn::count: st.count += static_cast<int64_t>(rows); return true;
+      case AggFn::sum:
+      case AggFn::avg:
+        if (v.type == Type::float64) {
+          double s = 0;
+          for (size_t r = 0; r < rows; ++r) s += v.f[r];
+          st.fsum += s;
+        } else if (v.type == Type::int64) {
+          for (size_t r = 0; r < rows; ++r) {
+            st.overflow |= __builtin_add_overflow(st.isum, v.i[r], &st.isum);
+            st.fsum += static_cast<double>(v.i[r]);
+          }
+        } else {
+          return false;
+        }
+        st.count += static_cast<int64_t>(rows);
+        return true;
+      case AggFn::min:
+      case AggFn::max:
+        if (v.type == Type::float64 && rows) {
+          double m = v.f[0];
+          bool has_nan = false;
+          for (size_t r = 0; r < rows; ++r) {
+            has_nan |= std::isnan(v.f[r]);
+            m = fn == AggFn::min ? std::min(m, v.f[r]) : std::max(m, v.f[r]);
+          }
+          if (has_nan) return false;
+          take_best(st, Value::of_float(m), fn == AggFn::min);
+          st.count += static_cast<int64_t>(rows);
+          return true;
+        }
+        return false;
+      default: return false;
+    }
+  }
+
+  static void take_best(AggState& st, const Value& v, bool want_less) {
+    if (!st.has) {
+      st.best = v;
+      st.has = true;
+      return;
+    }
+    int c;
+    if (uses_ints(v.type)) c = v.i < st.best.i ? -1 : v.i > st.best.i;
+    else if (v.type == Type::float64) {
+      bool nx = std::isnan(v.f), ny = std::isnan(st.best.f);
+      c = (nx || ny) ? (nx == ny ? 0 : nx ? 1 : -1) : (v.f < st.best.f ? -1 : v.f > st.best.f);
+    } else c = v.s.compare(st.best.s);
+    if (want_less ? c < 0 : c > 0) st.best = v;
+  }
+
+  void update(size_t a, AggState& st, const Vector* arg, const Vector* arg2, size_t r) {
+    AggFn fn = fns_[a];
+    if (!arg) {
+      ++st.count;
+      return;
+    }
+    if (fn == AggFn::first || fn == AggFn::last) {
+      if (arg2->is_null(r)) return;
+      int64_t t = arg2->i[arg2->at(r)];
+      if (!st.has || (fn == AggFn::first ? t < st.best_time : t > st.best_time)) {
+        st.has = true;
+        st.best_time = t;
+        st.best = arg->get(r);
+      }
+      ++st.count;
+      return;
+    }
+    if (arg->is_null(r)) return;
+    if (aggs_[a].distinct) {
+      if (!st.seen) st.seen = std::make_unique<std::unordered_set<std::string>>();
+      std::vector<const Vector*> one{arg};
+      key_bytes(one, r, key_);
+      if (!st.seen->insert(key_).second) return;
+      ctx_.charge(key_.size() + 48);
+    }
+    size_t k = arg->at(r);
+    switch (fn) {
+      case AggFn::count: ++st.count; break;
+      case AggFn::sum:
+      case AggFn::avg:
+        if (arg->type == Type::float64) st.fsum += arg->f[k];
+        else {
+          st.overflow |= __builtin_add_overflow(st.isum, arg->i[k], &st.isum);
+          st.fsum += static_cast<double>(arg->i[k]);
+        }
+        ++st.count;
+        break;
+      case AggFn::min:
+      case AggFn::max:
+        take_best(st, arg->get(r), fn == AggFn::min);
+        ++st.count;
+        break;
+      case AggFn::stddev_samp:
+      case AggFn::stddev_pop:
+      case AggFn::var_samp:
+      case AggFn::var_pop: {
+        double x = arg->type == Type::float64 ? arg->f[k] : static_cast<double>(arg->i[k]);
+        ++st.count;
+        double d = x - st.mean;
+        st.mean += d / static_cast<double>(st.count);
+        st.m2 += d * (x - st.mean);
+        break;
+      }
+      case AggFn::percentile_cont:
+      case AggFn::percentile_disc:
+        st.values.push_back(arg->type == Type::float64 ? arg->f[k] : static_cast<double>(arg->i[k]));
+        ctx_.charge(8);
+        ++st.count;
+        break;
+      case AggFn::bool_and:
+      case AggFn::bool_or: {
+        bool b = arg->i[k] != 0;
+        if (!st.has) st.best = Value::of_bool(b), st.has = true;
+        else if (fn == AggFn::bool_and) st.best.i = st.best.i && b;
+        else st.best.i = st.best.i || b;
+        ++st.count;
+        break;
+      }
+      default: break;
+    }
+  }
+
+  Value final(size_t a, AggState& st) {
+    const AggSpec& s = aggs_[a];
+    AggFn fn = fns_[a];
+    auto null = Value::make_null(s.type);
+    switch (fn) {
+      case AggFn::count: return Value::of_int(st.count);
+      case AggFn::sum:
+        if (!st.count) return null;
+        if (s.type == Type::int64) {
+          if (st.overflow) throw QueryError("bigint out of range");
+          return Value::of_int(st.isum);
+        }
+        return Value::of_float(st.fsum);
+      case AggFn::avg:
+        if (!st.count) return null;
+        if (s.arg->type == Type::int64 && !st.overflow)
+          return Value::of_float(static_cast<double>(st.isum) / static_cast<double>(st.count));
+        return Value::of_float(st.fsum / static_cast<double>(st.count));
+      case AggFn::min:
+      case AggFn::max:
+      case AggFn::first:
+      case AggFn::last:
+      case AggFn::bool_and:
+      case AggFn::bool_or:
+        if (!st.has) return null;
+        return st.best;
+      case AggFn::stddev_samp:
+        return st.count < 2 ? null : Value::of_float(std::sqrt(st.m2 / static_cast<double>(st.count - 1)));
+      case AggFn::var_samp:
+        return st.count < 2 ? null : Value::of_float(st.m2 / static_cast<double>(st.count - 1));
+      case AggFn::stddev_pop:
+        return st.count < 1 ? null : Value::of_float(std::sqrt(st.m2 / static_cast<double>(st.count)));
+      case AggFn::var_pop:
+        return st.count < 1 ? null : Value::of_float(st.m2 / static_cast<double>(st.count));
+      case AggFn::percentile_cont:
+      case AggFn::percentile_disc: {
+        if (st.values.empty()) return null;
+        Vector fv = eval(*s.arg2, Chunk{{}, 1}, ctx_.eval);
+        if (fv.is_null(0)) return null;
+        double f = fv.f[0];
+        if (f < 0 || f > 1 || std::isnan(f))
+          throw QueryError("percentile value " + format_double(f) + " is not between 0 and 1");
+        auto& v = st.values;
+        std::sort(v.begin(), v.end());
+        if (fn == AggFn::percentile_disc) {
+          size_t idx = f == 0 ? 0 : static_cast<size_t>(std::ceil(f * static_cast<double>(v.size()))) - 1;
+          return Value::of_float(v[std::min(idx, v.size() - 1)]);
+        }
+        double pos = f * static_cast<double>(v.size() - 1);
+        size_t lo = static_cast<size_t>(std::floor(pos)), hi = static_cast<size_t>(std::ceil(pos));
+        return Value::of_float(v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo)));
+      }
+    }
+    return null;
+  }
+
+  std::vector<const Expr*> keys_;
+  std::vector<AggSpec> aggs_;
+  std::vector<AggFn> fns_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::unordered_map<std::string, uint32_t> index_;
+  std::vector<std::vector<Value>> group_keys_;
+  std::vector<AggState> states_;
+  std::vector<uint32_t> gids_;
+  std::string key_;
+};
+
+// ---- gap filling -----------------------------------------------------------------------------
+class Gapfill : public Operator {
+ public:
+  Gapfill(GapfillSpec spec, ExecContext& ctx, Operator* next)
+      : spec_(std::move(spec)), ctx_(ctx), next_(next), types_(spec_.types) {}
+  void push(Chunk& c) override {
+    for (auto& v : c.columns) v.expand();
+    ctx_.charge(chunk_bytes(c));
+    std::vector<const Vector*> gcols;
+    for (int k : spec_.groups) gcols.push_back(&c.columns[static_cast<size_t>(k)]);
+    const Vector& b = c.columns[static_cast<size_t>(spec_.bucket)];
+    for (size_t r = 0; r < c.rows; ++r) {
+      key_bytes(gcols, r, key_);
+      auto [it, fresh] = index_.emplace(key_, groups_.size());
+      if (fresh) groups_.emplace_back();
+      std::vector<Value> row;
+      for (auto& v : c.columns) row.push_back(v.get(r));
+      int64_t t = b.is_null(r) ? INT64_MIN : b.i[r];
+      groups_[it->second].emplace(t, std::move(row));
+    }
+  }
+  void finish() override {
+    if (groups_.empty() && spec_.groups.empty() && !types_.empty()) groups_.emplace_back();
+    Chunk out = fresh();
+    auto flush = [&] {
+      if (!out.rows) return;
+      next_->push(out);
+      out = fresh();
+    };
+    auto emit = [&](const std::vector<Value>& row, int64_t gid, bool added) {
+      for (size_t k = 0; k < row.size(); ++k) out.columns[k].push(row[k]);
+      out.columns[row.size()].push(Value::of_int(gid));
+      out.columns[row.size() + 1].push(Value::of_bool(added));
+      if (++out.rows == kChunkRows) flush();
+    };
+    int64_t first = time_bucket(spec_.width, spec_.start, spec_.origin);
+    for (size_t g = 0; g < groups_.size() && !ctx_.stop; ++g) {
+      ctx_.check();
+      auto& rows = groups_[g];
+      std::vector<Value> proto(types_.size());
+      for (size_t k = 0; k < types_.size(); ++k) proto[k] = Value::make_null(types_[k]);
+      if (!rows.empty())
+        for (int k : spec_.groups) proto[static_cast<size_t>(k)] = rows.begin()->second[static_cast<size_t>(k)];
+      auto it = rows.begin();
+      for (int64_t t = first; t < spec_.finish; t += spec_.width) {
+        for (; it != rows.end() && it->first < t; ++it) emit(it->second, static_cast<int64_t>(g), false);
+        if (it != rows.end() && it->first == t) {
+          emit(it->second, static_cast<int64_t>(g), false);
+          ++it;
+          continue;
+        }
+        std::vector<Value> row = proto;
+        row[static_cast<size_t>(spec_.bucket)] = Value::of_time(t);
+        emit(row, static_cast<int64_t>(g), true);
+      }
+      for (; it != rows.end(); ++it) emit(it->second, static_cast<int64_t>(g), false);
+    }
+    flush();
+    next_->finish();
+  }
+
+ private:
+  Chunk fresh() const {
+    Chunk c;
+    for (Type t : types_) {
+      Vector v;
+      v.clear(t);
+      c.columns.push_back(std::move(v));
+    }
+    for (Type t : {Type::int64, Type::boolean}) {
+      Vector v;
+      v.clear(t);
+      c.columns.push_back(std::move(v));
+    }
+    return c;
+  }
+
+  GapfillSpec spec_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::vector<Type> types_;
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<std::multimap<int64_t, std::vector<Value>>> groups_;
+  std::string key_;
+};
+
+class Fill : public Operator {
+ public:
+  Fill(FillSpec spec, ExecContext& ctx, Operator* next) : spec_(std::move(spec)), ctx_(ctx), next_(next) {}
+  void push(Chunk& c) override {
+    for (auto& v : c.columns) v.expand();
+    const Vector& gv = c.columns[static_cast<size_t>(spec_.group)];
+    size_t from = 0;
+    for (size_t r = 0; r < c.rows; ++r) {
+      int64_t g = gv.i[r];
+      if (group_ != g && (held_.rows || r > from)) {
+        hold(c, from, r);
+        release();
+        from = r;
+      }
+      group_ = g;
+    }
+    hold(c, from, c.rows);
+  }
+  void finish() override {
+    release();
+    next_->finish();
+  }
+
+ private:
+  void hold(const Chunk& c, size_t from, size_t to) {
+    if (to <= from) return;
+    if (held_.columns.empty())
+      for (auto& v : c.columns) {
+        Vector e;
+        e.clear(v.type);
+        held_.columns.push_back(std::move(e));
+      }
+    for (size_t k = 0; k < c.columns.size(); ++k)
+      for (size_t r = from; r < to; ++r) append_row(held_.columns[k], c.columns[k], r);
+    held_.rows += to - from;
+    ctx_.charge((to - from) * c.columns.size() * 16);
+  }
+  // One group's rows: fill the added ones, pass them on.
+  void release() {
+    if (!held_.rows) return;
+    Chunk& h = held_;
+    const Vector& added = h.columns[static_cast<size_t>(spec_.added)];
+    const Vector& time = h.columns[static_cast<size_t>(spec_.time)];
+    for (int k : spec_.locf) {
+      Vector& v = h.columns[static_cast<size_t>(k)];
+      Vector out;
+      out.clear(v.type);
+      bool have = false;
+      Value last;
+      for (size_t r = 0; r < h.rows; ++r) {
+        if (added.i[r]) {
+          out.push(have ? last : Value::make_null(v.type));
+        } else {
+          last = v.get(r);
+          have = true;
+          out.push(last);
+        }
+      }
+      v = std::move(out);
+    }
+    for (int k : spec_.interpolate) {
+      Vector& v = h.columns[static_cast<size_t>(k)];
+      if (!is_numeric(v.type)) continue;
+      Vector out;
+      out.clear(v.type);
+      for (size_t r = 0; r < h.rows; ++r) {
+        if (!added.i[r] || !v.is_null(r)) {
+          out.push(v.get(r));
+          continue;
+        }
+        long lo = -1, hi = -1;
+        for (long q = static_cast<long>(r) - 1; q >= 0; --q)
+          if (!added.i[static_cast<size_t>(q)] && !v.is_null(static_cast<size_t>(q))) {
+            lo = q;
+            break;
+          }
+        for (size_t q = r + 1; q < h.rows; ++q)
+          if (!added.i[q] && !v.is_null(q)) {
+            hi = static_cast<long>(q);
+            break;
+          }
+        if (lo < 0 || hi < 0) {
+          out.push_null();
+          continue;
+        }
+        auto val = [&](long q) {
+          size_t u = static_cast<size_t>(q);
+          return v.type == Type::float64 ? v.f[u] : static_cast<double>(v.i[u]);
+        };
+        double t0 = static_cast<double>(time.i[static_cast<size_t>(lo)]), t1 = static_cast<double>(time.i[static_cast<size_t>(hi)]);
+        double y = val(lo) + (val(hi) - val(lo)) * (static_cast<double>(time.i[r]) - t0) / (t1 - t0);
+        out.push(v.type == Type::float64 ? Value::of_float(y) : Value::of_int(static_cast<int64_t>(std::llround(y))));
+      }
+      v = std::move(out);
+    }
+    next_->push(h);
+    held_ = Chunk();
+  }
+
+  FillSpec spec_;
+  ExecContext& ctx_;
+  Operator* next_;
+  Chunk held_;
+  int64_t group_ = -1;
+};
+
+}  // namespace
+
+Type aggregate_type(const std::string& fn, Type arg, int location) {
+  AggFn f = agg_fn(fn);
+  auto bad = [&]() -> Type {
+    throw QueryError("function " + fn + "(" + std::string(type_name(arg)) + ") does not exist", location);
+  };
+  switch (f) {
+    case AggFn::count: return Type::int64;
+    case AggFn::sum:
+      if (arg == Type::int64 || arg == Type::float64) return arg;
+      if (arg == Type::interval) return bad();
+      return bad();
+    case AggFn::avg:
+    case AggFn::stddev_samp:
+    case AggFn::stddev_pop:
+    case AggFn::var_samp:
+    case AggFn::var_pop:
+    case AggFn::percentile_cont:
+    case AggFn::percentile_disc:
+      if (!is_numeric(arg)) return bad();
+      return Type::float64;
+    case AggFn::min:
+    case AggFn::max:
+      if (arg == Type::json || arg == Type::null) return bad();
+      return arg;
+    case AggFn::first:
+    case AggFn::last: return arg;
+    case AggFn::bool_and:
+    case AggFn::bool_or:
+      if (arg != Type::boolean) return bad();
+      return Type::boolean;
+  }
+  return bad();
+}
+
+void Collector::push(Chunk& chunk) {
+  for (auto& v : chunk.columns) v.expand();
+  ctx_.charge(chunk_bytes(chunk));
+  chunks.push_back(std::move(chunk));
+}
+
+void SinkOperator::push(Chunk& chunk) {
+  if (ctx_.stop) return;
+  ctx_.check();
+  if (chunk.columns.size() > visible_) chunk.columns.resize(visible_);
+  for (auto& v : chunk.columns) v.expand();
+  rows += chunk.rows;
+  if (!sink_.rows(chunk)) ctx_.stop = true;
+}
+
+OperatorPtr make_filter(const Expr* p, ExecContext& ctx, Operator* next) { return std::make_unique<Filter>(p, ctx, next); }
+OperatorPtr make_project(std::vector<const Expr*> e, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Project>(std::move(e), ctx, next);
+}
+OperatorPtr make_limit(int64_t limit, int64_t offset, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Limit>(limit, offset, ctx, next);
+}
+OperatorPtr make_sort(std::vector<SortKey> keys, int64_t limit, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Sort>(std::move(keys), limit, ctx, next);
+}
+OperatorPtr make_distinct_on(std::vector<int> columns, ExecContext& ctx, Operator* next) {
+  return std::make_unique<DistinctOn>(std::move(columns), ctx, next);
+}
+OperatorPtr make_distinct(std::vector<int> columns, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Distinct>(std::move(columns), ctx, next);
+}
+OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Aggregate>(std::move(keys), std::move(aggs), ctx, next);
+}
+OperatorPtr make_gapfill(GapfillSpec spec, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Gapfill>(std::move(spec), ctx, next);
+}
+OperatorPtr make_fill(FillSpec spec, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Fill>(std::move(spec), ctx, next);
+}
+
+}  // namespace mqbase::query
