@@ -157,6 +157,9 @@ struct Source {
   int64_t from = INT64_MIN, to = INT64_MAX;
   std::vector<std::vector<std::pair<std::string, std::string>>> tag_sets;
   std::vector<bool> needed;
+  bool where_pushed = true;  // every condition of WHERE is a time range or a tag filter
+  SummaryConsumer* summary = nullptr;  // takes blocks' statistics instead of their rows
+  bool latest = false;       // read only each series' newest row (DISTINCT ON tags, time DESC)
 };
 
 struct SelectPlan {
@@ -175,6 +178,7 @@ struct SelectPlan {
   int64_t limit = -1, offset = 0;
   std::optional<GapfillSpec> gapfill;
   std::optional<FillSpec> fill;
+  std::optional<SummarySpec> summary;  // aggregates that block statistics can answer
 };
 
 struct StopScan {};
@@ -1122,6 +1126,53 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
     pushdown(*p);
   }
 
+  // The latest row per series: DISTINCT ON (tags) ... ORDER BY tags, time DESC over a table,
+  // with WHERE only on time and tags, needs only each series' newest row (Tables reads it
+  // from the heads and the newest blocks instead of scanning).
+  if (p->source.kind == Source::Kind::table && !p->aggregate && !p->distinct && !p->distinct_on.empty() &&
+      p->source.where_pushed && p->sort.size() > p->distinct_on.size()) {
+    auto is_col = [&](int proj, tb::ColumnType type) {
+      const Expr& e = *p->projections[static_cast<size_t>(proj)];
+      return e.kind == ExprKind::column && p->source.schema->columns[static_cast<size_t>(e.column)].type == type;
+    };
+    bool ok = true;
+    for (int d : p->distinct_on) ok = ok && is_col(d, tb::ColumnType::tag);
+    const SortKey& next = p->sort[p->distinct_on.size()];
+    ok = ok && next.desc && is_col(next.column, tb::ColumnType::time);
+    p->source.latest = ok;
+  }
+
+  // Aggregates from block statistics: group keys that are tags, plain count/sum/avg/min/max,
+  // and a WHERE that the scan answers by itself (time range, tags).
+  if (p->source.kind == Source::Kind::table && p->aggregate && p->source.where_pushed) {
+    const tb::Schema& sc = *p->source.schema;
+    std::vector<int> tags = sc.tag_indexes(), fields = sc.field_indexes();
+    auto position = [](const std::vector<int>& v, int c) {
+      auto it = std::find(v.begin(), v.end(), c);
+      return it == v.end() ? -1 : static_cast<int>(it - v.begin());
+    };
+    SummarySpec sum;
+    bool ok = true;
+    for (auto& k : p->keys) {
+      int t = k->kind == ExprKind::column ? position(tags, k->column) : -1;
+      ok = ok && t >= 0;
+      sum.key_tags.push_back(t);
+    }
+    for (auto& a : p->aggs) {
+      bool fn_ok = a.fn == "count" || a.fn == "sum" || a.fn == "avg" || a.fn == "min" || a.fn == "max";
+      ok = ok && fn_ok && !a.distinct && !a.filter;
+      if (!a.arg) {
+        sum.agg_fields.push_back(-1);
+        ok = ok && a.fn == "count";
+        continue;
+      }
+      int f = a.arg->kind == ExprKind::column ? position(fields, a.arg->column) : -1;
+      ok = ok && f >= 0 && (a.arg->type == Type::float64 || a.arg->type == Type::int64);
+      sum.agg_fields.push_back(f);
+    }
+    if (ok) p->summary = std::move(sum);
+  }
+
   // Gap filling: GROUP BY time_bucket_gapfill(...).
   for (size_t k = 0; k < p->keys.size(); ++k) {
     const Expr& key = *p->keys[k];
@@ -1180,6 +1231,12 @@ void Binder::pushdown(SelectPlan& p) {
   flatten(*p.where);
   std::map<std::string, std::vector<std::string>> tag_values;  // column -> allowed values (intersected)
   for (const Expr* c : conj) {
+    bool pushed = false;
+    struct Mark {
+      bool& all;
+      bool& one;
+      ~Mark() { all = all && one; }
+    } mark{s.where_pushed, pushed};
     if (c->kind == ExprKind::call && c->args.size() == 2) {
       const Expr* l = c->args[0].get();
       const Expr* r = c->args[1].get();
@@ -1193,6 +1250,7 @@ void Binder::pushdown(SelectPlan& p) {
       }
       if (l->kind != ExprKind::column || r->kind != ExprKind::constant || r->value.null) continue;
       if (l->column == time_col && r->type == Type::timestamp) {
+        pushed = op == ">=" || op == ">" || op == "<" || op == "<=" || op == "=";
         int64_t v = r->value.i;
         if (op == ">=") s.from = std::max(s.from, v);
         else if (op == ">" && v < INT64_MAX) s.from = std::max(s.from, v + 1);
@@ -1202,6 +1260,7 @@ void Binder::pushdown(SelectPlan& p) {
       } else if (op == "=" && s.schema->columns[static_cast<size_t>(l->column)].type == tb::ColumnType::tag &&
                  r->type == Type::text) {
         auto& name = s.schema->columns[static_cast<size_t>(l->column)].name;
+        pushed = true;
         auto it = tag_values.find(name);
         if (it == tag_values.end()) tag_values[name] = {r->value.s};
         else {
@@ -1220,6 +1279,7 @@ void Binder::pushdown(SelectPlan& p) {
         else if (!c->args[k]->value.null) vals.push_back(c->args[k]->value.s);
       }
       if (!ok) continue;
+      pushed = true;
       auto& name = s.schema->columns[static_cast<size_t>(c->args[0]->column)].name;
       auto it = tag_values.find(name);
       if (it == tag_values.end()) tag_values[name] = vals;
@@ -1241,7 +1301,10 @@ void Binder::pushdown(SelectPlan& p) {
       s.from = 1, s.to = 0;
       return;
     }
-  if (product > 1024) return;
+  if (product > 1024) {
+    s.where_pushed = false;  // the tags are filtered row by row after all
+    return;
+  }
   s.tag_sets.push_back({});
   for (auto& [n, vals] : tag_values) {
     std::vector<std::vector<std::pair<std::string, std::string>>> next;
@@ -1321,9 +1384,16 @@ void Binder::scan(Source& s, Operator& next) {
     spec.from = s.from;
     spec.to = s.to;
     spec.tags = set;
+    spec.latest = s.latest;
     std::string error;
     try {
-      if (!tables_->scan(s.table, spec, fn, &error)) {
+      tb::Tables::SummaryFn summary;
+      if (s.summary)
+        summary = [&](const std::vector<std::string>& tags, const tb::BlockMeta& meta) {
+          ctx_.check();
+          return s.summary->absorb(tags, meta);
+        };
+      if (!tables_->scan(s.table, spec, fn, &error, summary)) {
         if (error.find("does not exist") != std::string::npos) fail("relation \"" + s.table + "\" does not exist");
         fail("could not read table \"" + s.table + "\": " + error);
       }
@@ -1363,7 +1433,8 @@ void Binder::run(SelectPlan& p, Operator& sink) {
     if (p.having) add(make_filter(p.having.get(), ctx_, next));
     std::vector<const Expr*> keys;
     for (auto& k : p.keys) keys.push_back(k.get());
-    add(make_aggregate(keys, p.aggs, ctx_, next));
+    if (p.summary) add(make_summary_aggregate(keys, p.aggs, *p.summary, ctx_, next, &p.source.summary));
+    else add(make_aggregate(keys, p.aggs, ctx_, next));
   }
   if (p.where) add(make_filter(p.where.get(), ctx_, next));
 
@@ -1591,6 +1662,8 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
         for (size_t k = 0; k < s.needed.size(); ++k)
           if (s.needed[k]) cols += (cols.empty() ? "" : ", ") + s.schema->columns[k].name;
         r += " columns: " + (cols.empty() ? std::string("none") : cols);
+        if (s.latest) r += " (latest row per series)";
+        if (plan->summary) r += " (aggregates from block statistics where a block lies wholly in range)";
         line(r);
         tb::ScanEstimate est = tables->estimate(s.table, s.from, s.to);
         rows.push_back({Value::of_text(indent + "partitions: " + std::to_string(est.partitions) + " of " +

@@ -188,7 +188,31 @@ void compare_op(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector
   else compare<T>(e, a, rows, out, [](const T& x, const T& y) { return x >= y; });
 }
 KERNEL(k_cmp_i) { compare_op<int64_t>(e, a, rows, out); }
-KERNEL(k_cmp_f) { compare_op<double>(e, a, rows, out); }
+// Doubles compare as PostgreSQL's float8 does: NaN equals NaN and is above every other value.
+struct PgDouble {
+  double d;
+  int cmp(const PgDouble& o) const {
+    bool x = std::isnan(d), y = std::isnan(o.d);
+    if (x || y) return x == y ? 0 : x ? 1 : -1;
+    return d < o.d ? -1 : d > o.d;
+  }
+};
+KERNEL(k_cmp_f) {
+  const std::string& op = e.name;
+  auto run = [&](auto test) {
+    binary<double, double, int64_t>(a[0], a[1], rows, out, Type::boolean, [&](double x, double y) -> int64_t {
+      bool nan = std::isnan(x) || std::isnan(y);
+      if (!nan) return test(x < y ? -1 : x > y);
+      return test(PgDouble{x}.cmp(PgDouble{y}));
+    });
+  };
+  if (op == "=") run([](int c) { return c == 0; });
+  else if (op == "<>") run([](int c) { return c != 0; });
+  else if (op == "<") run([](int c) { return c < 0; });
+  else if (op == "<=") run([](int c) { return c <= 0; });
+  else if (op == ">") run([](int c) { return c > 0; });
+  else run([](int c) { return c >= 0; });
+}
 KERNEL(k_cmp_s) { compare_op<std::string>(e, a, rows, out); }
 
 // ---- time ---------------------------------------------------------------------------------

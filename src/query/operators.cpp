@@ -364,12 +364,69 @@ AggFn agg_fn(const std::string& n) {
   return AggFn::bool_or;
 }
 
-class Aggregate : public Operator {
+class Aggregate : public Operator, public SummaryConsumer {
  public:
   Aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next)
       : keys_(std::move(keys)), aggs_(std::move(aggs)), ctx_(ctx), next_(next) {
     for (auto& a : aggs_) fns_.push_back(agg_fn(a.fn));
     if (keys_.empty()) new_group({});
+  }
+  SummarySpec summary;
+
+  bool absorb(const std::vector<std::string>& tags, const store::tables::BlockMeta& meta) override {
+    namespace tb = store::tables;
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      int f = summary.agg_fields[a];
+      if (f < 0 || static_cast<size_t>(f) >= meta.fields.size()) continue;
+      const tb::FieldStats& fs = meta.fields[static_cast<size_t>(f)];
+      if (fs.type == tb::ColumnType::float64 && fs.doubles.nans && fns_[a] != AggFn::count) return false;
+      if (fs.type == tb::ColumnType::int64 && fs.ints.sum_overflowed && (fns_[a] == AggFn::sum || fns_[a] == AggFn::avg))
+        return false;
+      if (fs.type != tb::ColumnType::float64 && fs.type != tb::ColumnType::int64) return false;
+    }
+    std::vector<Vector> kv;
+    std::vector<const Vector*> kp;
+    kv.reserve(summary.key_tags.size());
+    for (int t : summary.key_tags) {
+      size_t k = static_cast<size_t>(t);
+      kv.push_back(Vector::make_constant(Value::of_text(k < tags.size() ? tags[k] : std::string()), 1));
+    }
+    for (auto& v : kv) kp.push_back(&v);
+    uint32_t g = group_of(kp, 0);
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      AggState& st = state(g, a);
+      int f = summary.agg_fields[a];
+      if (f < 0) {  // count(*)
+        st.count += meta.rows;
+        continue;
+      }
+      if (static_cast<size_t>(f) >= meta.fields.size()) continue;  // a field added later: all NULL here
+      const tb::FieldStats& fs = meta.fields[static_cast<size_t>(f)];
+      if (!fs.count) continue;
+      bool dbl = fs.type == tb::ColumnType::float64;
+      switch (fns_[a]) {
+        case AggFn::count: st.count += fs.count; break;
+        case AggFn::sum:
+        case AggFn::avg:
+          if (dbl) st.fsum += fs.doubles.sum;
+          else {
+            st.overflow |= __builtin_add_overflow(st.isum, fs.ints.sum, &st.isum);
+            st.fsum += static_cast<double>(fs.ints.sum);
+          }
+          st.count += fs.count;
+          break;
+        case AggFn::min:
+          take_best(st, dbl ? Value::of_float(fs.doubles.min) : Value::of_int(fs.ints.min), true);
+          st.count += fs.count;
+          break;
+        case AggFn::max:
+          take_best(st, dbl ? Value::of_float(fs.doubles.max) : Value::of_int(fs.ints.max), false);
+          st.count += fs.count;
+          break;
+        default: break;
+      }
+    }
+    return true;
   }
 
   void push(Chunk& c) override {
@@ -916,6 +973,13 @@ OperatorPtr make_distinct(std::vector<int> columns, ExecContext& ctx, Operator* 
 }
 OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next) {
   return std::make_unique<Aggregate>(std::move(keys), std::move(aggs), ctx, next);
+}
+OperatorPtr make_summary_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, SummarySpec summary,
+                                   ExecContext& ctx, Operator* next, SummaryConsumer** consumer) {
+  auto a = std::make_unique<Aggregate>(std::move(keys), std::move(aggs), ctx, next);
+  a->summary = std::move(summary);
+  *consumer = a.get();
+  return a;
 }
 OperatorPtr make_gapfill(GapfillSpec spec, ExecContext& ctx, Operator* next) {
   return std::make_unique<Gapfill>(std::move(spec), ctx, next);

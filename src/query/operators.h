@@ -74,6 +74,22 @@ struct AggSpec {
 // Groups by `keys` and computes `aggs`; outputs the keys then the aggregates. With no keys
 // there is exactly one output row, even for no input.
 OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next);
+
+// Aggregates from block statistics (Tables::scan's summary): when every group key is a tag and
+// every aggregate is count, sum, avg, min or max of a plain field (or count(*)), a block that
+// lies wholly in range adds its count/sum/min/max without being decoded.
+struct SummarySpec {
+  std::vector<int> key_tags;    // per group key: its position among the table's tags
+  std::vector<int> agg_fields;  // per aggregate: its position among the table's fields; -1: count(*)
+};
+class SummaryConsumer {
+ public:
+  virtual ~SummaryConsumer() = default;
+  // False: the statistics cannot answer (NaNs, an overflowed sum): decode the block instead.
+  virtual bool absorb(const std::vector<std::string>& tags, const store::tables::BlockMeta& meta) = 0;
+};
+OperatorPtr make_summary_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, SummarySpec summary,
+                                   ExecContext& ctx, Operator* next, SummaryConsumer** consumer);
 Type aggregate_type(const std::string& fn, Type arg, int location);
 
 // Gap filling after GROUP BY time_bucket_gapfill(...), in two steps around the projection.

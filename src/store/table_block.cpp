@@ -67,6 +67,27 @@ void SeriesRows::push_from(const SeriesRows& from, size_t r) {
   }
 }
 
+void SeriesRows::append_range(const SeriesRows& from, size_t lo, size_t hi) {
+  if (hi <= lo) return;
+  auto b = static_cast<std::ptrdiff_t>(lo), e = static_cast<std::ptrdiff_t>(hi);
+  times.insert(times.end(), from.times.begin() + b, from.times.begin() + e);
+  for (size_t c = 0; c < fields.size(); ++c) {
+    FieldValues& to = fields[c];
+    if (c >= from.fields.size()) {
+      for (size_t r = lo; r < hi; ++r) to.push_null();
+      continue;
+    }
+    const FieldValues& f = from.fields[c];
+    to.valid.insert(to.valid.end(), f.valid.begin() + b, f.valid.begin() + e);
+    switch (to.type) {
+      case ColumnType::float64: to.f.insert(to.f.end(), f.f.begin() + b, f.f.begin() + e); break;
+      case ColumnType::int64:
+      case ColumnType::boolean: to.i.insert(to.i.end(), f.i.begin() + b, f.i.begin() + e); break;
+      default: to.s.insert(to.s.end(), f.s.begin() + b, f.s.begin() + e); break;
+    }
+  }
+}
+
 void sort_rows(SeriesRows& rows, DuplicatePolicy policy) {
   const size_t n = rows.rows();
   bool sorted = std::is_sorted(rows.times.begin(), rows.times.end());

@@ -30,6 +30,8 @@ struct SeriesRows {
   size_t memory() const;
   // Appends row `r` of `from` (whose fields may be fewer: the rest are NULL).
   void push_from(const SeriesRows& from, size_t r);
+  // Appends rows [lo, hi) of `from` (the same way, column by column).
+  void append_range(const SeriesRows& from, size_t lo, size_t hi);
 };
 
 // Sorts `rows` by time (stable: rows with the same time keep their order, oldest first) and

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <numeric>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -1064,7 +1065,7 @@ bool Tables::wait_durable(Lsn lsn, std::chrono::milliseconds timeout) const {
 
 bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
                   const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
-                  std::string* error) const {
+                  std::string* error, const SummaryFn& summary) const {
   const Impl& m = *impl_;
   ScanSpec spec = spec_in;  // narrowed below by a DELETE's watermark
   // What each series has, gathered under the lock; decoded outside it.
@@ -1073,6 +1074,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     BlockRef ref;
     std::string bytes;        // ...or in memory (encoded)
     uint64_t seq = 0;
+    int64_t min_time = 0, max_time = 0;
   };
   struct Gathered {
     std::vector<std::string> tags;
@@ -1130,13 +1132,13 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
           auto it = f->index.find(id);
           if (it == f->index.end()) continue;
           for (const BlockRef& r : it->second)
-            if (overlaps(r.min_time, r.max_time)) g.sources.push_back({f, r, {}, r.seq});
+            if (overlaps(r.min_time, r.max_time)) g.sources.push_back({f, r, {}, r.seq, r.min_time, r.max_time});
         }
       }
       for (auto& [sid, b] : t->frozen)
-        if (sid == id && overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq});
+        if (sid == id && overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
       for (const SealedBlock& b : s.sealed)
-        if (overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq});
+        if (overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
       g.head = s.head;
       g.overflow = s.overflow;
       if (g.sources.empty() && g.head.rows() == 0 && g.overflow.rows() == 0) continue;
@@ -1151,10 +1153,17 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     BlockMeta meta;
     SeriesRows rows;
     auto take = [&](const SeriesRows& from) {
+      // A block's rows are sorted: its rows in range are one run, copied column by column.
+      if (std::is_sorted(from.times.begin(), from.times.end())) {
+        auto lo = std::lower_bound(from.times.begin(), from.times.end(), spec.from) - from.times.begin();
+        auto hi = std::lower_bound(from.times.begin(), from.times.end(), spec.to) - from.times.begin();
+        merged.append_range(from, static_cast<size_t>(lo), static_cast<size_t>(hi));
+        return;
+      }
       for (size_t r = 0; r < from.rows(); ++r)
         if (from.times[r] >= spec.from && from.times[r] < spec.to) merged.push_from(from, r);
     };
-    for (Source& src : g.sources) {
+    auto decode = [&](Source& src) {
       std::string_view bytes = src.bytes;
       if (src.file) {
         if (!m.read_block(*src.file, src.ref, buf, error)) return false;
@@ -1164,11 +1173,82 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         *error = "a block of table '" + schema->name + "' does not decode";
         return false;
       }
-      take(rows);
+      return true;
+    };
+    if (spec.latest) {
+      // The newest time in range: from the heads, then from the blocks whose range can still
+      // hold a newer one (by their max time, newest first); only those are decoded.
+      auto newest = [&](const SeriesRows& r) {
+        int64_t b = INT64_MIN;
+        for (int64_t x : r.times)
+          if (x >= spec.from && x < spec.to) b = std::max(b, x);
+        return b;
+      };
+      int64_t best = std::max(newest(g.head), newest(g.overflow));
+      auto bound = [&](const Source& x) { return std::min(x.max_time, spec.to - 1); };
+      std::vector<size_t> order(g.sources.size());
+      std::iota(order.begin(), order.end(), size_t{0});
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bound(g.sources[a]) > bound(g.sources[b]); });
+      std::vector<std::pair<uint64_t, SeriesRows>> decoded;  // (seq, rows)
+      for (size_t k : order) {
+        if (bound(g.sources[k]) < best) break;
+        if (!decode(g.sources[k])) return false;
+        best = std::max(best, newest(rows));
+        decoded.emplace_back(g.sources[k].seq, rows);
+      }
+      if (best == INT64_MIN) continue;
+      std::sort(decoded.begin(), decoded.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      auto take_best = [&](const SeriesRows& from) {
+        for (size_t r = 0; r < from.rows(); ++r)
+          if (from.times[r] == best) merged.push_from(from, r);
+      };
+      for (auto& [seq, r] : decoded) take_best(r);
+      take_best(g.head);
+      take_best(g.overflow);
+    } else {
+      // Blocks wholly in range that overlap nothing else of the series may be summarized.
+      std::vector<bool> alone(g.sources.size(), false);
+      if (summary) {
+        std::vector<std::pair<int64_t, int64_t>> spans;  // (min, max) of every source and the heads
+        auto minmax = [&](const Source& x) -> std::pair<int64_t, int64_t> {
+          return std::pair{x.min_time, x.max_time};
+        };
+        for (auto& x : g.sources) spans.push_back(minmax(x));
+        for (const SeriesRows* r : {&g.head, &g.overflow})
+          if (r->rows()) {
+            auto [lo, hi] = std::minmax_element(r->times.begin(), r->times.end());
+            spans.push_back({*lo, *hi});
+          }
+        for (size_t k = 0; k < g.sources.size(); ++k) {
+          auto [lo, hi] = spans[k];
+          bool ok = lo >= spec.from && hi < spec.to;
+          for (size_t j = 0; ok && j < spans.size(); ++j)
+            if (j != k && spans[j].first <= hi && spans[j].second >= lo) ok = false;
+          alone[k] = ok;
+        }
+      }
+      for (size_t k = 0; k < g.sources.size(); ++k) {
+        Source& src = g.sources[k];
+        if (alone[k]) {
+          std::string_view bytes = src.bytes;
+          if (src.file) {
+            if (!m.read_block(*src.file, src.ref, buf, error)) return false;
+            bytes = buf;
+          }
+          size_t data_bytes = 0;
+          if (!decode_block_meta(bytes, meta, data_bytes)) {
+            *error = "a block of table '" + schema->name + "' does not decode";
+            return false;
+          }
+          if (summary(g.tags, meta)) continue;
+        }
+        if (!decode(src)) return false;
+        take(rows);
+      }
+      // The overflow's rows came after the head's rows of the same time (see apply_rows).
+      take(g.head);
+      take(g.overflow);
     }
-    // The overflow's rows came after the head's rows of the same time (see apply_rows).
-    take(g.head);
-    take(g.overflow);
     sort_rows(merged, policy);
     if (merged.rows() > 0) fn(g.tags, merged);
   }

@@ -76,6 +76,9 @@ struct ScanSpec {
   int64_t from = INT64_MIN;                // inclusive
   int64_t to = INT64_MAX;                  // exclusive
   std::vector<std::pair<std::string, std::string>> tags;  // column = value, all of them
+  // Only each series' newest row in range (all rows of that time under keep_all): the latest
+  // value per series, read from the heads and the newest blocks without decoding the rest.
+  bool latest = false;
 };
 
 struct TableInfo {
@@ -138,9 +141,14 @@ class Tables {
   // Calls fn per matching series (in series order) with its tag values (in tag column order)
   // and its rows in [from, to), sorted, duplicates resolved. False (with *error) when the table
   // does not exist or a block file cannot be read.
+  // With `summary`: a block that lies wholly in [from, to) and overlaps no other rows of its
+  // series (so no duplicate policy applies) is offered as its statistics first; when summary
+  // returns true it took them and the block is not decoded, else its rows go to fn as usual.
+  // Aggregates answer from block statistics this way without decompressing.
+  using SummaryFn = std::function<bool(const std::vector<std::string>& tags, const BlockMeta& meta)>;
   bool scan(std::string_view table, const ScanSpec& spec,
             const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
-            std::string* error) const;
+            std::string* error, const SummaryFn& summary = nullptr) const;
   std::vector<TableInfo> list() const;
   // The partitions, files and blocks of `table` that overlap [from, to).
   ScanEstimate estimate(std::string_view table, int64_t from, int64_t to) const;

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cinttypes>
-#include <cmath>
 #include <cstdio>
 #include <map>
 #include <stdexcept>

@@ -1,0 +1,192 @@
+// The engine's two shortcuts give the same answers as reading every row:
+// - aggregates from block statistics (a block wholly in range adds its count/sum/min/max), and
+// - the latest row per series (DISTINCT ON (tags) ... ORDER BY tags, time DESC reads only each
+//   series' newest rows).
+// Each query runs twice: as written (EXPLAIN shows the shortcut) and with a condition the scan
+// cannot answer (`AND v IS NOT DISTINCT FROM v`, true for every row), which forces the row
+// path. The data crosses every place rows live and every case the shortcuts must refuse:
+// blocks on disk and in memory, heads, late rows in the overflow, duplicate times across
+// blocks (keep_last), NaN, NULLs, large BIGINTs, ranges that cut blocks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "query/engine.h"
+#include "store/store.h"
+#include "store/tables.h"
+
+namespace mqbase::query {
+namespace {
+
+namespace st = store::tables;
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kT0 = 1'704'067'200LL * kSec;  // 2024-01-01 UTC
+
+class Text : public ResultSink {
+ public:
+  void begin(const std::vector<ColumnInfo>& cols) override {
+    for (auto& c : cols) out += c.name + "|";
+    out += "\n";
+  }
+  bool rows(const Chunk& c) override {
+    for (size_t r = 0; r < c.rows; ++r) {
+      for (auto& v : c.columns) {
+        Value x = v.get(r);
+        if (x.null) out += "NULL";
+        else if (x.type == Type::float64) {
+          char b[40];
+          std::snprintf(b, sizeof b, "%.9g", x.f);
+          out += b;
+        } else if (uses_ints(x.type)) out += std::to_string(x.i);
+        else out += x.s;
+        out += "|";
+      }
+      out += "\n";
+    }
+    return true;
+  }
+  std::string out;
+};
+
+class ShortcutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mqbase-shortcut-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    st::TablesOptions topts;
+    topts.dir = dir_ + "/tables";
+    topts.block_rows = 8;
+    topts.maintenance_interval = std::chrono::hours(1);
+    tables_ = st::Tables::open(topts);
+    store::StoreOptions sopts;
+    sopts.dir = dir_;
+    sopts.durability = store::Durability::none;
+    sopts.progress_interval = std::chrono::milliseconds(0);
+    st::Tables* t = tables_.get();
+    sopts.before_checkpoint = [t](store::Lsn covered) { return t->flush(covered); };
+    store_ = store::Store::open(sopts, nullptr, [t](uint8_t type, store::Lsn lsn, std::string_view p) { t->replay(type, lsn, p); });
+    tables_->attach(*store_);
+    st::Schema s;
+    s.name = "m";
+    s.columns = {{"time", st::ColumnType::time}, {"dev", st::ColumnType::tag}, {"site", st::ColumnType::tag},
+                 {"v", st::ColumnType::float64}, {"n", st::ColumnType::int64}, {"note", st::ColumnType::varchar}};
+    s.options.ooo_window_ns = 0;  // sealed at once: late rows go to the overflow
+    store::Lsn lsn;
+    ASSERT_EQ(tables_->create_table(s, false, &lsn), "");
+    engine_ = std::make_unique<Engine>(tables_.get(), nullptr);
+  }
+  void TearDown() override {
+    engine_.reset();
+    tables_->close();
+    store_->close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Rows of one device at site, times in seconds after kT0.
+  void write(const std::string& dev, const std::string& site, const std::vector<int64_t>& secs,
+             const std::vector<double>& v, const std::vector<int64_t>& n) {
+    auto schema = tables_->schema("m");
+    st::RowBatch b;
+    b.table_id = schema->id;
+    b.columns = static_cast<uint32_t>(schema->columns.size());
+    b.series.push_back({dev, site});
+    b.fields.resize(3);
+    b.fields[0].type = st::ColumnType::float64;
+    b.fields[1].type = st::ColumnType::int64;
+    b.fields[2].type = st::ColumnType::varchar;
+    for (size_t k = 0; k < secs.size(); ++k) {
+      b.row_series.push_back(0);
+      b.times.push_back(kT0 + secs[k] * kSec);
+      if (std::isinf(v[k])) b.fields[0].push_null();  // +inf in the input means NULL
+      else b.fields[0].push_f(v[k]);
+      if (n[k] == INT64_MIN) b.fields[1].push_null();
+      else b.fields[1].push_i(n[k]);
+      b.fields[2].push_s("r" + std::to_string(secs[k]));
+    }
+    ASSERT_NE(tables_->write(b).lsn, 0u);
+  }
+
+  std::string run(const std::string& sql) {
+    Text t;
+    QueryStatus st = engine_->execute(sql, {}, t);
+    EXPECT_TRUE(st.ok) << sql << ": " << st.describe();
+    return t.out;
+  }
+  std::string plan(const std::string& sql) { return run("EXPLAIN " + sql); }
+
+  // `sql` has a WHERE clause; the row path adds a condition the scan cannot take.
+  void same(const std::string& sql, const std::string& shortcut) {
+    std::string forced = sql;
+    auto at = forced.find(" WHERE ");
+    ASSERT_NE(at, std::string::npos);
+    forced.insert(at + 7, "v IS NOT DISTINCT FROM v AND ");
+    EXPECT_NE(plan(sql).find(shortcut), std::string::npos) << plan(sql);
+    EXPECT_EQ(plan(forced).find(shortcut), std::string::npos) << plan(forced);
+    EXPECT_EQ(run(sql), run(forced)) << sql;
+  }
+
+  std::string dir_;
+  std::unique_ptr<st::Tables> tables_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(ShortcutTest, AggregatesFromBlockStatisticsMatchTheRows) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), null = INFINITY;
+  std::vector<int64_t> secs, n;
+  std::vector<double> v;
+  for (int k = 0; k < 40; ++k) {
+    secs.push_back(k * 10);
+    v.push_back(k % 7 == 3 ? null : k * 0.5 - 4);
+    n.push_back(k % 5 == 1 ? INT64_MIN : k - 10);
+  }
+  write("a", "x", secs, v, n);
+  write("b", "x", secs, v, n);
+  ASSERT_TRUE(store_->checkpoint());  // blocks on disk
+  // b: a block with a NaN (the statistics must refuse it: NaN sorts above every value).
+  write("b", "y", {500, 510, 520, 530, 540, 550, 560, 570}, {1, nan, 2, 3, 4, 5, 6, 7},
+        {1LL << 40, 1LL << 41, -5, 0, 1, 2, 3, 4});
+  // a: more rows (memory blocks and a head), a duplicate time of a sealed row (keep_last:
+  // the block holding the old row overlaps the new one), and a late row (overflow).
+  std::vector<int64_t> s2;
+  std::vector<double> v2;
+  std::vector<int64_t> n2;
+  for (int k = 0; k < 13; ++k) {
+    s2.push_back(1000 + k * 10);
+    v2.push_back(k * 1.25);
+    n2.push_back(k);
+  }
+  write("a", "x", s2, v2, n2);
+  write("a", "x", {100}, {99.5}, {77});  // duplicate of a row on disk
+  write("a", "x", {5}, {-3}, {3});       // late: overflow
+
+  for (std::string range : {"time >= '2024-01-01' ", "time >= '2024-01-01 00:00:35+00' AND time < '2024-01-01 00:17:00+00' "}) {
+    same("SELECT dev, count(*), count(v), sum(v), avg(v), min(v), max(v), sum(n), min(n), max(n), avg(n) FROM m WHERE " + range +
+             "GROUP BY dev ORDER BY dev",
+         "block statistics");
+    same("SELECT count(*), sum(v), min(n) FROM m WHERE " + range + "AND dev IN ('a', 'b')", "block statistics");
+    same("SELECT site, dev, max(v) FROM m WHERE " + range + "GROUP BY site, dev ORDER BY 1, 2", "block statistics");
+  }
+}
+
+TEST_F(ShortcutTest, LatestRowPerSeriesMatchesTheRows) {
+  write("a", "x", {0, 10, 20, 30, 40, 50, 60, 70, 80}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  write("b", "x", {0, 10, 20}, {1, 2, 3}, {1, 2, 3});
+  write("b", "y", {5, 15}, {1, INFINITY}, {INT64_MIN, 2});
+  ASSERT_TRUE(store_->checkpoint());
+  write("a", "x", {90, 100}, {10, 11}, {10, 11});
+  write("a", "x", {100}, {12}, {12});  // the newest time, written again: keep_last
+  write("c", "z", {7}, {1}, {1});
+  write("b", "x", {1}, {-1}, {-1});    // late
+  for (std::string where : {"time >= '2024-01-01' ", "time < '2024-01-01 00:01:35+00' ",
+                            "time >= '2024-01-01' AND dev IN ('a', 'b') "}) {
+    same("SELECT DISTINCT ON (dev) dev, time, v, n, note FROM m WHERE " + where + "ORDER BY dev, time DESC", "latest row per series");
+    same("SELECT DISTINCT ON (dev, site) dev, site, time, v FROM m WHERE " + where + "ORDER BY dev, site, time DESC",
+         "latest row per series");
+  }
+}
+
+}  // namespace
+}  // namespace mqbase::query
