@@ -13,7 +13,7 @@ packages=(
   libsimdjson-dev zlib1g-dev libpg-query-dev libedit-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt
   postgresql-15 python3-psycopg2
-  strace
+  strace tmux
 )
 # Node.js runs the MQTT.js tests. A node that came from elsewhere (NodeSource, nvm) is kept:
 # Debian's nodejs would replace or shadow it.

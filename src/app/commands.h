@@ -11,6 +11,7 @@ void add_check_command(CLI::App& app);
 void add_client_commands(CLI::App& app);  // pub, sub
 void add_bench_command(CLI::App& app);    // bench <scenario>
 void add_table_commands(CLI::App& app);   // tables list, tables dump
+void add_sql_command(CLI::App& app);      // sql: the SQL shell over a server's HTTP API
 
 void set_exit_code(int code);
 int exit_code();

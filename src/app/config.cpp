@@ -6,6 +6,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "http/listen_address.h"
+
 namespace mqbase::app {
 namespace {
 
@@ -154,7 +156,7 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
       for (const auto& item : *node.as_array()) load_rule(origin, item, c.ingest_rules);
       continue;
     }
-    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage", "tables"};
+    static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage", "tables", "http"};
     if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections))
       fail(origin, node, s, "unknown section");
     const auto& t = table(origin, node, s);
@@ -198,6 +200,25 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.tables.memory_budget = static_cast<uint64_t>(integer(origin, v, key, 1 << 20, int64_t{1} << 44));
       } else if (key == "tables.block_rows") {
         c.tables.block_rows = static_cast<uint32_t>(integer(origin, v, key, 16, 65536));
+      } else if (key == "http.enabled") {
+        c.http.enabled = boolean(origin, v, key);
+      } else if (key == "http.listen") {
+        c.http.listen = string(origin, v, key);
+        http::ListenAddress a;
+        if (std::string why; !http::parse_listen_address(c.http.listen, &a, &why)) fail(origin, v, key, why);
+        c.http.listen_given = true;
+      } else if (key == "http.query_threads") {
+        c.http.query_threads = static_cast<unsigned>(integer(origin, v, key, 1, 256));
+      } else if (key == "http.query_queue") {
+        c.http.query_queue = static_cast<uint32_t>(integer(origin, v, key, 0, 100'000));
+      } else if (key == "http.query_timeout") {
+        c.http.query_timeout_s = static_cast<uint32_t>(integer(origin, v, key, 0, 86'400));
+      } else if (key == "http.query_memory_limit") {
+        c.http.query_memory_limit = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 44));
+      } else if (key == "http.max_body") {
+        c.http.max_body = static_cast<uint64_t>(integer(origin, v, key, 1024, int64_t{1} << 32));
+      } else if (key == "http.read_timeout") {
+        c.http.read_timeout_s = static_cast<uint32_t>(integer(origin, v, key, 1, 3600));
       } else if (key == "limits.max_packet_size") {
         c.limits.max_packet_size = static_cast<uint32_t>(integer(origin, v, key, 16, 268'435'460));
       } else if (key == "limits.max_queued_messages") {

@@ -37,8 +37,22 @@ struct TablesConfig {
   uint32_t block_rows = 1000;
 };
 
+// [http]: the HTTP API, SQL over HTTP and MQTT, and the query pool (docs/http.md).
+struct HttpConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:8080";  // host:port, [::1]:port; port 0 = ephemeral
+  bool listen_given = false;  // set in the file or by --http-listen: failing to bind it stops the start
+  unsigned query_threads = 2;
+  uint32_t query_queue = 16;           // queries waiting for a thread; past it: 503
+  uint32_t query_timeout_s = 30;       // when a request gives none, and the most it may ask; 0: none
+  uint64_t query_memory_limit = 256ull << 20;  // bytes a query's sorts and groups may hold; 0: none
+  uint64_t max_body = 64ull << 20;     // bytes of a request body; past it: 413
+  uint32_t read_timeout_s = 30;        // a request's header, an idle keep-alive connection
+};
+
 struct Config {
   net::ServerOptions server;
+  HttpConfig http;
   broker::Limits limits;
   std::string data_dir = "./mqbase-data";
   StorageConfig storage;

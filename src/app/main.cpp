@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   mqbase::app::add_client_commands(app);
   mqbase::app::add_bench_command(app);
   mqbase::app::add_table_commands(app);
+  mqbase::app::add_sql_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

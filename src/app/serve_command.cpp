@@ -9,12 +9,17 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/broker_views.h"
 #include "app/config.h"
 #include "auth/hmac_challenge.h"
 #include "broker/broker.h"
 #include "broker/persistence.h"
+#include "http/http_server.h"
+#include "http/query_pool.h"
+#include "http/query_topic.h"
 #include "ingest/ingest.h"
 #include "net/server.h"
+#include "query/engine.h"
 #include "store/store.h"
 #include "store/tables.h"
 
@@ -31,16 +36,21 @@ struct ServeFlags {
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
   std::optional<std::string> durability;
+  std::optional<std::string> http_listen;
   bool recover_skip_corrupt = false;
   std::string ready_file;
 };
 
-// Written once every listener is bound, so scripts and tests can find ephemeral ports.
-void write_ready_file(const std::string& path, const std::vector<net::BoundListener>& bound) {
+// Written once every listener is bound, so scripts and tests can find ephemeral ports: the
+// MQTT listeners, and the HTTP one when it runs.
+void write_ready_file(const std::string& path, const std::vector<net::BoundListener>& bound,
+                      const http::HttpServer* http) {
   std::string json = fmt::format("{{\"pid\": {}, \"listeners\": [", ::getpid());
   for (size_t i = 0; i < bound.size(); ++i)
     json += fmt::format("{}{{\"bind\": \"{}\", \"port\": {}}}", i ? ", " : "", bound[i].bind, bound[i].port);
-  json += "]}\n";
+  json += "]";
+  if (http) json += fmt::format(", \"http\": {{\"bind\": \"{}\", \"port\": {}}}", http->bound().host, http->bound().port);
+  json += "}\n";
   std::string tmp = path + ".tmp";
   std::ofstream(tmp) << json;
   std::filesystem::rename(tmp, path);
@@ -60,6 +70,14 @@ int serve(const ServeFlags& f) {
     if (f.bind) config.server.listeners[0].bind = *f.bind;
   }
   if (f.threads) config.server.threads = *f.threads;
+  if (f.http_listen) {
+    try {
+      load_config_text("http.listen = \"" + *f.http_listen + "\"", "--http-listen", config);
+    } catch (const ConfigError& e) {
+      std::fprintf(stderr, "mqbase: %s\n", e.what());
+      return 2;
+    }
+  }
   if (f.data_dir) config.data_dir = *f.data_dir;
   if (f.log_level) config.log_level = *f.log_level;
   if (f.durability) {
@@ -155,7 +173,6 @@ int serve(const ServeFlags& f) {
       return 1;
     }
   }
-  broker.set_sink(&ingest);
   store->set_on_durable([loops = server.durable_notifier(), &ingest](store::Lsn lsn) {
     loops(lsn);
     ingest.durable(lsn);
@@ -171,6 +188,24 @@ int serve(const ServeFlags& f) {
       store.close();
     }
   } close_store{*store, *tables, ingest};
+  // SQL (docs/http.md): one engine and one query pool for both doors, HTTP and the MQTT
+  // db/query topic, whose handler sits in front of the ingest as the broker's sink. Declared
+  // after close_store: the pool's threads and the HTTP server are gone before the tables close.
+  BrokerViews views(broker);  // mqtt_sessions, mqtt_clients, mqtt_subscriptions, mqtt_retained
+  query::Engine engine(tables.get(), &views);
+  http::Execute execute = [&engine](std::string_view sql, const query::QueryOptions& o, query::ResultSink& sink) {
+    return engine.execute(sql, o, sink);
+  };
+  http::QueryLimits query_limits;
+  query_limits.timeout = std::chrono::seconds(config.http.query_timeout_s);
+  query_limits.max_timeout = query_limits.timeout;
+  query_limits.memory_limit = config.http.query_memory_limit;
+  http::QueryPool query_pool("mqbase-query", config.http.query_threads, config.http.query_queue);
+  http::QueryLimits mqtt_limits = query_limits;
+  mqtt_limits.max_whole = 64u << 20;  // an answer is one MQTT message
+  http::QueryTopic query_topic(broker, &ingest, query_pool, execute, mqtt_limits);
+  broker.set_sink(&query_topic);
+  std::unique_ptr<http::HttpServer> http_server;
   broker::Persistence persistence(*store);
   std::vector<broker::MessagePtr> wills;
   if (config.storage.durability == store::Durability::none) {
@@ -207,13 +242,37 @@ int serve(const ServeFlags& f) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  if (config.http.enabled) {
+    http::HttpServerOptions ho;
+    std::string why;
+    http::parse_listen_address(config.http.listen, &ho.listen, &why);  // checked by the config
+    ho.max_body = config.http.max_body;
+    ho.read_timeout = std::chrono::seconds(config.http.read_timeout_s);
+    ho.query = query_limits;
+    http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool);
+    try {
+      http_server->start();
+    } catch (const std::exception& e) {
+      if (config.http.listen_given) {
+        spdlog::error("{}", e.what());
+        return 1;
+      }
+      // The default address taken (a second server on this machine): MQTT still serves.
+      spdlog::warn("HTTP API not started: {} (set [http] listen, or --http-listen)", e.what());
+      http_server.reset();
+    }
+  }
   for (auto& w : wills) broker.publish(w);  // of sessions that ended while the server was down
-  if (!f.ready_file.empty()) write_ready_file(f.ready_file, server.bound());
+  if (!f.ready_file.empty()) write_ready_file(f.ready_file, server.bound(), http_server.get());
   spdlog::info("mqbase {} ready (data in {}, durability {})", MQBASE_VERSION, config.data_dir,
                config.storage.durability == store::Durability::sync    ? "sync"
                : config.storage.durability == store::Durability::batch ? "batch"
                                                                        : "none");
   server.run();
+  // HTTP first, then the queries still running (their answers have nowhere to go now).
+  if (http_server) http_server->stop();
+  query_pool.stop();
+  query_topic.stop();
   store->close();  // what is pending goes to disk
   spdlog::info("stopped");
   return 0;
@@ -233,6 +292,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--data-dir", flags->data_dir, "Data directory");
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--http-listen", flags->http_listen, "Address of the HTTP API, host:port (http.listen)");
   cmd->add_option("--durability", flags->durability, "sync (default), batch or none: see docs/durability.md")
       ->check(CLI::IsMember({"sync", "batch", "none"}));
   cmd->add_flag("--recover-skip-corrupt", flags->recover_skip_corrupt,

@@ -435,4 +435,23 @@ size_t Broker::session_count() const {
   return sessions_.size();
 }
 
+std::vector<Session::Info> Broker::sessions_snapshot() const {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    all.reserve(sessions_.size());
+    for (auto& [id, s] : sessions_) all.push_back(s);
+  }
+  std::vector<Session::Info> out;
+  out.reserve(all.size());
+  for (auto& s : all) out.push_back(s->info());
+  return out;
+}
+
+std::vector<MessagePtr> Broker::retained_snapshot() {
+  std::vector<MessagePtr> out;
+  retained_.match("#", out);
+  return out;
+}
+
 }  // namespace mqbase::broker

@@ -155,6 +155,10 @@ class Broker {
   size_t tick(Clock::time_point now);
 
   size_t session_count() const;
+  // Every session's Info (a copy: the SQL views of the broker), and the retained messages
+  // (but $SYS), in no particular order.
+  std::vector<Session::Info> sessions_snapshot() const;
+  std::vector<MessagePtr> retained_snapshot();
 
  private:
   // Removes `session` and its subscriptions; returns whether that took the index's exclusive

@@ -2,6 +2,7 @@
 // implements it; tests implement it in memory. The broker never includes net.
 // Thread-safety: every method may be called from any thread.
 #pragma once
+#include <string>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -76,6 +77,9 @@ class ClientLink {
   // While on, the client's packets other than acknowledgements are not handled (too many of
   // its acknowledgements wait for the disk). From the link's loop.
   virtual void hold_input(bool on) {}
+  // The peer's address ("127.0.0.1:50522", "[::1]:50522"), for views of the clients; "" when
+  // there is none (tests, in-memory links).
+  virtual std::string peer_address() const { return {}; }
 };
 
 }  // namespace mqbase::broker

@@ -774,4 +774,23 @@ size_t Session::inflight() const {
   return inflight_.size();
 }
 
+Session::Info Session::info() const {
+  Info i;
+  i.client_id = client_id_;
+  std::shared_ptr<ClientLink> link;
+  {
+    std::lock_guard lock(mutex_);
+    i.connected = link_ != nullptr;
+    link = link_;
+    i.protocol = protocol_;
+    i.expiry_interval = expiry_interval_;
+    i.queued = queue_size();
+    i.inflight = inflight_.size();
+    i.disconnected_wall_ms = disconnected_wall_ms_;
+    i.subscriptions = subscriptions_;
+  }
+  if (link) i.address = link->peer_address();
+  return i;
+}
+
 }  // namespace mqbase::broker

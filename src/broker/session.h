@@ -209,6 +209,18 @@ class Session {
 
   // Messages waiting to be sent: in memory and, past Persistence::queue_in_memory(), in the
   // spill file.
+  // What the mqtt_sessions, mqtt_clients and mqtt_subscriptions views show of a session.
+  struct Info {
+    std::string client_id;
+    bool connected = false;
+    uint8_t protocol = 4;       // 3: MQTT 3.1, 4: 3.1.1, 5: 5.0
+    uint32_t expiry_interval = 0;
+    size_t queued = 0, inflight = 0;
+    std::string address;        // of the connection, when connected
+    int64_t disconnected_wall_ms = 0;
+    std::map<std::string, SubscriptionOptions> subscriptions;
+  };
+  Info info() const;
   size_t queued() const;
   size_t queued_in_memory() const;
   size_t inflight() const;

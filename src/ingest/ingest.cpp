@@ -36,14 +36,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::optional<Format> format_named(std::string_view s) {
-  if (iequals(s, "json")) return Format::json;
-  if (iequals(s, "csv")) return Format::csv;
-  if (iequals(s, "ndjson")) return Format::ndjson;
-  if (iequals(s, "line") || iequals(s, "influx") || iequals(s, "lineprotocol")) return Format::line;
-  return std::nullopt;
-}
-
 // gzip (or zlib) -> bytes; "" and *error when it does not inflate.
 bool gunzip(std::string_view in, std::string& out, std::string* error) {
   z_stream z{};
@@ -241,6 +233,14 @@ int64_t now_ns() {
 
 }  // namespace
 
+std::optional<Format> format_named(std::string_view s) {
+  if (iequals(s, "json")) return Format::json;
+  if (iequals(s, "csv")) return Format::csv;
+  if (iequals(s, "ndjson")) return Format::ndjson;
+  if (iequals(s, "line") || iequals(s, "influx") || iequals(s, "lineprotocol")) return Format::line;
+  return std::nullopt;
+}
+
 std::optional<Target> parse_target(std::string_view topic, std::string* error) {
   for (std::string_view prefix : kPrefixes) {
     if (!topic.starts_with(prefix)) continue;
@@ -375,7 +375,12 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
       po.delimiter = v[0];
     }
   }
-  std::string_view payload = m.payload;
+  return store_payload(m.payload, target, po, timeformat, tz, skip_header, nrows, lsn, refused, json_reply);
+}
+
+std::string Ingest::store_payload(std::string_view payload, const Target& target, const ParseOptions& po,
+                                  std::string_view timeformat, std::string_view tz, bool skip_header, size_t* nrows,
+                                  Lsn* lsn, bool* refused, std::string* json_reply) {
   thread_local std::string inflated;
   if (target.gzip) {
     std::string error;
@@ -556,6 +561,42 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   return "";
 }
 
+void Ingest::submit(const Target& target, const WriteOptions& options, std::string payload,
+                    std::function<void(const WriteOutcome&)> done) {
+  ParseOptions po;
+  po.format = target.format;
+  po.header = options.header;
+  po.delimiter = options.delimiter;
+  std::string_view timeformat = options.timeformat.empty() ? std::string_view(options_.timeformat) : options.timeformat;
+  std::string_view tz = options.tz.empty() ? std::string_view(options_.tz) : options.tz;
+  size_t rows = 0;
+  Lsn lsn = 0;
+  bool refused = false;
+  std::string error;
+  Target t = target;
+  if (!store::tables::normalize_name(target.table, &t.table))
+    error = "'" + target.table + "' is not a table name (1 to 63 letters, digits or '_', not starting with a digit)";
+  else
+    error = store_payload(payload, t, po, timeformat, tz, options.skip_header, &rows, &lsn, &refused, nullptr);
+  WriteOutcome out;
+  if (!error.empty()) {
+    ++errors_;
+    out.refused = refused;
+    out.reason = std::move(error);
+    done(out);
+    return;
+  }
+  rows_ += rows;
+  out.ok = true;
+  out.rows = rows;
+  out.reason = "success, " + std::to_string(rows) + " record(s) inserted";
+  {
+    std::lock_guard lock(mu_);
+    waiting_.push_back({lsn, nullptr, [done = std::move(done), out = std::move(out)] { done(out); }});
+  }
+  wake_.notify_one();
+}
+
 void Ingest::take_by_rules(const broker::Message& m, const Publisher& publisher) {
   for (const IngestRule& rule : rules_) {
     if (!rule.matches(m.topic)) continue;
@@ -605,7 +646,7 @@ void Ingest::reply(const broker::Message& m, std::string_view topic, bool ok, co
   r->content_type = "application/json";
   {
     std::lock_guard lock(mu_);
-    waiting_.emplace_back(lsn, std::move(r));
+    waiting_.push_back({lsn, std::move(r), nullptr});
   }
   wake_.notify_one();
 }
@@ -624,15 +665,19 @@ void Ingest::reply_loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     // A success waits for its rows to be durable: "inserted" must hold after a crash.
-    auto due = [&] { return !waiting_.empty() && waiting_.front().first <= std::max(durable_, store_.durable_lsn()); };
+    auto due = [&] { return !waiting_.empty() && waiting_.front().lsn <= std::max(durable_, store_.durable_lsn()); };
     wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_ || due(); });
     while (!stop_ && due()) {
-      broker::MessagePtr r = std::move(waiting_.front().second);
+      Waiting w = std::move(waiting_.front());
       waiting_.pop_front();
       lock.unlock();
-      broker::Persistence::reset_tracker();
-      broker_.publish(r);
-      ++replies_;
+      if (w.reply) {
+        broker::Persistence::reset_tracker();
+        broker_.publish(w.reply);
+        ++replies_;
+      } else if (w.done) {
+        w.done();
+      }
       lock.lock();
     }
   }

@@ -22,12 +22,17 @@
 // A table that does not exist is created from the first message's shape when auto-create is
 // on (the default), and grows the new columns later messages bring.
 //
-// Thread-safety: take() runs on every event loop at once; the Tables serialize the writes.
+// The HTTP write endpoints (docs/http.md) take the same path through submit(), with the same
+// atomicity and the same wait for the disk before their answer.
+//
+// Thread-safety: take() runs on every event loop at once, submit() on any thread; the Tables
+// serialize the writes.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +73,28 @@ struct Target {
 // and an error text in *error when it is one but malformed ("db/append/" without a table).
 std::optional<Target> parse_target(std::string_view topic, std::string* error);
 
+// What an HTTP write (http/: POST /db/write/{table}, /metrics/write, /api/v2/write) says about
+// its payload: the counterpart of a message's user properties.
+struct WriteOptions {
+  std::string timeformat;    // "": IngestOptions::timeformat
+  std::string tz;            // "": IngestOptions::tz
+  bool header = false;       // csv: the first line names the columns
+  bool skip_header = false;  // csv: the first line is dropped
+  char delimiter = ',';      // csv
+};
+
+// How a submit() ended.
+struct WriteOutcome {
+  bool ok = false;
+  bool refused = false;  // the store takes no writes now (full disk, disk budget): may succeed later
+  std::string reason;    // "success, N record(s) inserted", or why nothing was stored
+  size_t rows = 0;       // rows stored
+};
+
+// A format named as the topic suffixes and the `format` property name them (json, csv,
+// ndjson; line, influx or lineprotocol for line protocol); case-insensitive.
+std::optional<Format> format_named(std::string_view name);
+
 class Ingest : public broker::MessageSink {
  public:
   // Throws std::invalid_argument for a rule that does not compile (the config checks first).
@@ -82,6 +109,15 @@ class Ingest : public broker::MessageSink {
   // tables' tables/count, tables/memory bytes, tables/late rows.
   std::vector<std::pair<std::string, std::string>> sys_figures() const override;
 
+  // Stores the rows of `payload` (gunzipped first when target.gzip) in target.table exactly as
+  // a message on db/write/{table} would be, as one record: all rows or none. The HTTP write
+  // endpoints use it. `done` runs once: on the calling thread when nothing was stored, else on
+  // the reply thread once the rows are durable (the same wait as a reply topic's answer). It
+  // must be quick and must not call into Ingest. Any thread; blocks for the parse and the
+  // write, never for the disk. After stop(), a `done` still waiting is dropped uncalled.
+  void submit(const Target& target, const WriteOptions& options, std::string payload,
+              std::function<void(const WriteOutcome&)> done);
+
   // The store's group commit reached `lsn` (from Store::set_on_durable; quick: it only wakes
   // the thread that publishes the replies waiting for it).
   void durable(store::Lsn lsn);
@@ -95,6 +131,10 @@ class Ingest : public broker::MessageSink {
   // `json_reply` (may be null): set to the "reply" member of a JSON object payload.
   std::string store_rows(const broker::Message& m, const Target& target, size_t* rows, store::Lsn* lsn,
                          bool* refused, std::string* json_reply = nullptr);
+  // store_rows() once the message's properties are read (and submit()'s whole work).
+  std::string store_payload(std::string_view payload, const Target& target, const ParseOptions& po,
+                            std::string_view timeformat, std::string_view tz, bool skip_header, size_t* rows,
+                            store::Lsn* lsn, bool* refused, std::string* json_reply);
   // How the columns of a table made from a message get their types: `payload`: text columns
   // are tags, numbers DOUBLE (JSON, CSV, NDJSON); `declared`: only the columns the parser
   // flags are tags, text is VARCHAR, numbers DOUBLE (rules); `exact`: as `declared`, but
@@ -118,10 +158,16 @@ class Ingest : public broker::MessageSink {
 
   std::atomic<uint64_t> messages_{0}, rows_{0}, errors_{0}, dead_letters_{0}, replies_{0};
 
-  // Replies that wait for their rows to be durable, in LSN order.
+  // Replies (a message to publish, or submit()'s `done`) that wait for their rows to be
+  // durable, in LSN order.
+  struct Waiting {
+    store::Lsn lsn = 0;
+    broker::MessagePtr reply;
+    std::function<void()> done;
+  };
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::pair<store::Lsn, broker::MessagePtr>> waiting_;
+  std::deque<Waiting> waiting_;
   store::Lsn durable_ = 0;
   bool stop_ = false;
   std::thread replier_;

@@ -1,5 +1,6 @@
 #include "net/connection.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -59,6 +60,20 @@ Connection::~Connection() {
 void Connection::start() {
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+    char host[INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&sa);
+      ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+      peer_ = std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    } else if (sa.ss_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&sa);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+      peer_ = "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    }
+  }
   client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
   loop_.add(this, fd_);  // one syscall per new connection: a storm of short ones adds up
 }

@@ -37,6 +37,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   void request_writable_notice() override;
   void await_durable(uint64_t lsn) override;
   void wake_durable() override;
+  std::string peer_address() const override { return peer_; }
   void hold_input(bool on) override;
   // On the loop: the store's durable LSN has reached `lsn` (after await_durable()).
   void on_durable(uint64_t lsn);
@@ -123,6 +124,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // to the socket itself, so the loop writes both in one send (written by the loop only).
   std::atomic<bool> local_pending_{false};
   size_t written_ = 0;   // bytes of writing_ already written (loop only)
+  std::string peer_;  // set by start(), before the client can attach to a session
 };
 
 }  // namespace mqbase::net

@@ -1882,6 +1882,12 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
         before = e->args[1]->value.i;
         if (e->name == "<=" && before < INT64_MAX) ++before;
       }
+      if (before == INT64_MAX) {
+        // No WHERE: every row there is now (the watermark goes just past the newest).
+        before = INT64_MIN;
+        for (auto& i : tables->list())
+          if (i.schema->name == schema->name && i.rows_on_disk + i.rows_in_memory) before = i.max_time + 1;
+      }
       // How many rows go, for the command tag.
       uint64_t gone = 0;
       {

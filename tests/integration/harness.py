@@ -242,6 +242,7 @@ class Broker:
         self.proc = None
         self.port = None
         self.ports = []
+        self.http_port = None  # mqbase's HTTP API ([http] listen, ephemeral by default here)
         self.dir = None
         self.killed = False
         self.stopped = False
@@ -311,6 +312,10 @@ class Broker:
         # loops in turn, so every test with two clients or more crosses loops.
         config["server"].setdefault("threads", 2)
         config.setdefault("listener", [{"bind": HOST, "port": 0}])
+        # The HTTP API on an ephemeral port too (its default, 127.0.0.1:8080, would collide
+        # between tests running at once); the ready file says which.
+        config.setdefault("http", {})
+        config["http"].setdefault("listen", "%s:0" % HOST)
         self.config_path = os.path.join(self.dir, "mqbase.toml")
         with open(self.config_path, "w") as f:
             f.write(to_toml(config))
@@ -352,6 +357,8 @@ class Broker:
         self.ports = [int(l["port"]) for l in listeners]
         assert all(p > 0 for p in self.ports), "ready file has port 0: %r" % (ready,)
         self.port = self.ports[0]
+        http = ready.get("http")
+        self.http_port = int(http["port"]) if http else None
 
     def mosquitto_conf(self, port):
         sysc = self.config.get("sys", {})
@@ -411,6 +418,11 @@ class Broker:
         self.port = port
         self.ports = [port]
 
+    def http_url(self, path="/"):
+        """http://127.0.0.1:<HTTP port><path> of this mqbase (its [http] listener)."""
+        assert self.http_port, "this broker has no HTTP listener (ready file without \"http\")"
+        return "http://%s:%d%s" % (HOST, self.http_port, path)
+
     @property
     def data_dir(self):
         """The mqbase data directory (server.data_dir; by default <temp dir>/data)."""
@@ -449,6 +461,7 @@ class Broker:
         self.returncode = None
         self.port = None
         self.ports = []
+        self.http_port = None
         self.run_stderr_offset = self._stderr_size()
         self._launch_mqbase(self.binary or mqbase_binary(), self._env(), extra_args, wait=wait,
                             timeout=timeout)

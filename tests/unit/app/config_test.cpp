@@ -188,6 +188,45 @@ block_rows = 500
   EXPECT_THAT(error_of("[tables]\nblock_rows = 1\n"), HasSubstr("tables.block_rows"));
 }
 
+TEST(ConfigTest, HttpKeysAndTheirEffect) {
+  Config d;
+  EXPECT_TRUE(d.http.enabled);
+  EXPECT_EQ(d.http.listen, "127.0.0.1:8080");
+  EXPECT_FALSE(d.http.listen_given);
+  EXPECT_EQ(d.http.query_threads, 2u);
+  EXPECT_EQ(d.http.query_timeout_s, 30u);
+  EXPECT_EQ(d.http.max_body, 64ull << 20);
+  Config c = load(R"(
+[http]
+enabled = false
+listen = "[::1]:0"
+query_threads = 4
+query_queue = 0
+query_timeout = 0
+query_memory_limit = 1048576
+max_body = 4096
+read_timeout = 5
+)");
+  EXPECT_FALSE(c.http.enabled);
+  EXPECT_EQ(c.http.listen, "[::1]:0");
+  EXPECT_TRUE(c.http.listen_given);
+  EXPECT_EQ(c.http.query_threads, 4u);
+  EXPECT_EQ(c.http.query_queue, 0u);
+  EXPECT_EQ(c.http.query_timeout_s, 0u);
+  EXPECT_EQ(c.http.query_memory_limit, 1048576u);
+  EXPECT_EQ(c.http.max_body, 4096u);
+  EXPECT_EQ(c.http.read_timeout_s, 5u);
+  std::string e = error_of("[http]\nquery_threads = 2\nlisten = \"localhost:80\"\n");
+  EXPECT_THAT(e, HasSubstr("test.toml:3:"));
+  EXPECT_THAT(e, HasSubstr("http.listen"));
+  EXPECT_THAT(e, HasSubstr("not an IP address"));
+  EXPECT_THAT(error_of("[http]\nlisten = \"127.0.0.1\"\n"), HasSubstr("host:port"));
+  EXPECT_THAT(error_of("[http]\nquery_threads = 0\n"), HasSubstr("http.query_threads"));
+  EXPECT_THAT(error_of("[http]\nmax_body = 10\n"), HasSubstr("http.max_body"));
+  EXPECT_THAT(error_of("[http]\nenabled = 1\n"), HasSubstr("expected true or false"));
+  EXPECT_THAT(error_of("[http]\nport = 1\n"), HasSubstr("http.port: unknown key"));
+}
+
 TEST(ConfigTest, IngestRules) {
   Config c = load(R"(
 [[ingest]]
