@@ -15,13 +15,13 @@
 // The HTTP client is a small blocking one over a POSIX socket, one request per connection.
 // Single-threaded; SIGINT (interactive only) sets a flag that the client polls.
 #include <editline/readline.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <clocale>
@@ -171,7 +171,7 @@ class HttpConnection {
   HttpOutcome exchange(const ServerUrl& url, std::string_view method, const std::string& path,
                        std::string_view content_type, std::string_view body, const BodyFn& on_body) {
     HttpOutcome o;
-    if (!connect_to(url, &o.error)) return o;
+    if (!connect_to(url, &o.error)) return finish(o, HttpOutcome::Kind::unreachable);
     std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + url.host_header +
                           "\r\nUser-Agent: mqbase-sql/" MQBASE_VERSION "\r\nAccept-Encoding: identity\r\n"
                           "Connection: close\r\n";
@@ -491,8 +491,10 @@ bool json_string_at(std::string_view s, size_t at, std::string* out) {
   return false;
 }
 
-// The "reason" of an answer `{"success":false,"reason":"...",...}` (the server's every error).
+// The "reason" of an error answer: `{"success":false,"reason":"...",...}`, or for csv and box
+// `ERROR:  <reason>` on a line (docs/http.md#query).
 std::optional<std::string> reason_of(std::string_view body) {
+  if (body.starts_with("ERROR:")) return trim(body.substr(6, body.find('\n') - 6));
   static constexpr std::string_view kKey = "\"reason\":";
   size_t at = body.find(kKey);
   if (at == std::string_view::npos) return std::nullopt;

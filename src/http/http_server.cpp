@@ -339,6 +339,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     set_fields(*whole_, head);
     whole_->body() = std::move(body);
     whole_->prepare_payload();
+    if (head.status == 204) whole_->erase(bhttp::field::content_length);  // RFC 9110 8.6
     log(head.status);
     writing_ = true;
     lowest().expires_after(server_.options.write_timeout);

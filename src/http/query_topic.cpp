@@ -90,7 +90,7 @@ broker::MessageSink::Outcome QueryTopic::take(const broker::Message& m, const Pu
   std::string topic;
   if (m.response_topic) topic = *m.response_topic;
   for (auto& [k, v] : m.user_properties)
-    if (k == "reply" && topic.empty()) topic = v;
+    if (k == "reply" && topic.empty() && valid_reply_topic(v)) topic = v;
   if (topic.empty() && valid_reply_topic(request.reply)) topic = request.reply;
   if (topic.empty()) topic = kDefaultReply;
 

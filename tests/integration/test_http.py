@@ -600,6 +600,21 @@ class HttpQueryPool(HttpCase):
                  message="the query thread free again after its client left")
         self.assert_mqtt_works()
 
+    def test_sigterm_while_a_query_streams_to_a_client_that_does_not_read(self):
+        pad = "y" * 200
+        lines = ["name,time,v,pad"] + ["s%d,%d,%d,%s" % (i % 50, T0 + i * SECOND, i, pad) for i in range(80_000)]
+        self.write_ok("/db/write/wide?header=columns&format=csv", "\n".join(lines), rows=80_000)
+        hog = socket.socket()
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.connect((HOST, self.broker.http_port))
+        self.addCleanup(hog.close)
+        hog.sendall(b"GET /db/query?q=SELECT%20*%20FROM%20wide HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: request(self.url("/db/query?q=SELECT%201"))[0] == 503, timeout=20,
+                 message="the only query thread held by the client that does not read")
+        began = time.monotonic()
+        self.broker.stop()  # exit 0, nothing from the sanitizers
+        self.assertLess(time.monotonic() - began, 8, "the HTTP side gives an answer under way 2 s")
+
 
 # ------------------------------------------------------------------------------------------
 # SQL over MQTT (db/query)

@@ -51,7 +51,8 @@ BOX = """\
 +--------+-------+
 (3 rows)
 """
-QUERY = "SELECT device, temp FROM readings WHERE time = %d ORDER BY device" % T0
+AT_T0 = "time = '2023-11-14T22:13:20Z'"  # T0
+QUERY = "SELECT device, temp FROM readings WHERE %s ORDER BY device" % AT_T0
 
 
 def assert_no_sanitizer_report(testcase, text, what):
@@ -150,12 +151,18 @@ class SqlShell(ServerFixture, ShellCase):
         self.assertIn("| 2023-11-15 07:13:20+09 |", out)
 
     def test_execute_sql_error(self):
-        code, out, err = self.sql(["-e", "SELECT device\nFORM readings"])
+        code, out, err = self.sql(["-e", "SELECT *\nFORM readings"])
         self.assertEqual(code, 1, err)
         self.assertEqual(out, "")
-        self.assertEqual(err, 'ERROR:  syntax error at or near "FORM" at character 15\n'
+        self.assertEqual(err, 'ERROR:  syntax error at or near "FORM" at character 10\n'
                               "LINE 2: FORM readings\n"
                               "        ^\n")
+        for fmt in ("csv", "json", "ndjson"):  # the reason whatever the format
+            code, out, err = self.sql(["-e", "SELECT * FORM readings", "--format", fmt])
+            self.assertEqual((code, out), (1, ""), fmt)
+            self.assertEqual(err, 'ERROR:  syntax error at or near "FORM" at character 10\n'
+                                  "LINE 1: SELECT * FORM readings\n"
+                                  "                 ^\n", fmt)
         code, out, err = self.sql(["-e", "SELECT nope FROM readings"])
         self.assertEqual(code, 1)
         self.assertIn('ERROR:  column "nope" does not exist at character 8\n'
@@ -200,11 +207,11 @@ class SqlShell(ServerFixture, ShellCase):
         table = "script_%d" % os.getpid()
         script = (
             "CREATE TABLE %(t)s (time TIMESTAMPTZ, name TAG, v DOUBLE PRECISION);\n"
-            "INSERT INTO %(t)s VALUES (%(t0)d, 'a', 1);\n"
+            "INSERT INTO %(t)s VALUES ('2023-11-14T22:13:20Z', 'a', 1);\n"
             "\n"
             "SELECT v\n"
             "  FROM nosuch;\n"
-            "INSERT INTO %(t)s VALUES (%(t1)d, 'b', 2);\n" % {"t": table, "t0": T0, "t1": T0 + SECOND})
+            "INSERT INTO %(t)s VALUES ('2023-11-14T22:13:21Z', 'b', 2);\n" % {"t": table})
         code, out, err = self.sql([], stdin=script)
         self.assertEqual(code, 1, out + err)
         self.assertEqual(out, "CREATE TABLE\nINSERT 0 1\n")
@@ -255,7 +262,8 @@ class SqlShell(ServerFixture, ShellCase):
 # A fake server, for answers a real query cannot give on cue
 
 class FakeHttpServer:
-    """Accepts one connection at a time; `script(conn, request_bytes)` answers it."""
+    """Answers GET /health itself and every other request with `script(conn)`, one
+    connection at a time; what it received is in `requests`."""
 
     def __init__(self, script):
         self.script = script
@@ -270,27 +278,41 @@ class FakeHttpServer:
         self.thread.start()
 
     def _serve(self):
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                self._answer(conn)
+            except Exception as e:  # reported by the test
+                self.errors.append(e)
+            finally:
+                conn.close()
+
+    def _answer(self, conn):
+        conn.settimeout(30)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = conn.recv(65536)
+            if not got:
+                return
+            data += got
+        head, _, body = data.partition(b"\r\n\r\n")
+        if head.startswith(b"GET /health "):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}")
             return
-        try:
-            conn.settimeout(30)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-            while length and len(body) < length[0]:
-                body += conn.recv(65536)
-            self.requests.append((head, body))
-            self.script(conn)
-        except Exception as e:  # reported by the test
-            self.errors.append(e)
-        finally:
-            conn.close()
+        length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+        while length and len(body) < length[0]:
+            body += conn.recv(65536)
+        self.requests.append((head, body))
+        self.script(conn)
 
     def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close() alone does not)
+        except OSError:
+            pass
         self.sock.close()
         self.thread.join(10)
 
@@ -395,6 +417,7 @@ class Tmux:
         env_args = []
         for k, v in env.items():
             env_args += ["-e", "%s=%s" % (k, v)]
+        # a shell command (sh -c); the pane stays after it ends, to be read
         self.run("-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50", *env_args,
                  " ".join(command), ";", "set-option", "-g", "remain-on-exit", "on")
 
@@ -409,6 +432,9 @@ class Tmux:
         self.run("send-keys", "-t", "0", *keys)
 
     def type(self, text):
+        # tmux reads an argument ending in ';' as a command separator: "\\;" is a literal one
+        if text.endswith(";"):
+            text = text[:-1] + "\\;"
         self.run("send-keys", "-t", "0", "-l", text)
 
     def screen(self):
@@ -423,12 +449,10 @@ class Tmux:
             return predicate(last[0])
 
         try:
-            return wait_for(check, timeout=timeout, message=message)
+            wait_for(check, timeout=timeout, message=message)
+            return last[0]
         except AssertionError as e:
             raise AssertionError("%s\n--- screen ---\n%s" % (e, last[0])) from None
-
-    def pane(self, fmt):
-        return self.run("display-message", "-p", "-t", "0", fmt).strip()
 
     def close(self):
         try:
@@ -442,19 +466,20 @@ class Tmux:
 class SqlShellInteractive(ServerFixture, unittest.TestCase):
     maxDiff = 4000
 
-    def start_shell(self, home=None):
+    def start_shell(self, home=None, url=None):
         home = home or tempfile.mkdtemp(prefix="mqbase-home-")
         self.addCleanup(shutil.rmtree, home, True)
-        tmux = Tmux([mqbase_binary(), "sql", "--url", self.url],
+        tmux = Tmux([mqbase_binary(), "sql", "--url", url or self.url, ";", "echo", "[exited with $?]"],
                     {"HOME": home, "TERM": "xterm", "LANG": "C.UTF-8"})
         self.addCleanup(tmux.close)
         tmux.wait_screen(lambda s: "mqbase> " in s, "the first prompt")
         return tmux, home
 
     def exit_status(self, tmux):
-        """The shell's exit status once it has exited (the pane stays: remain-on-exit)."""
-        tmux.wait_screen(lambda s: tmux.pane("#{pane_dead}") == "1", "the shell to exit")
-        return int(tmux.pane("#{pane_dead_status}"))
+        """The shell's exit status, once the command after it printed it (tmux's own
+        #{pane_dead_status} is not always filled in)."""
+        screen = tmux.wait_screen(lambda s: "[exited with " in s, "the shell to exit")
+        return int(screen.split("[exited with ")[1].split("]")[0])
 
     def test_a_multi_line_query_history_and_quit(self):
         tmux, home = self.start_shell()
@@ -464,13 +489,13 @@ class SqlShellInteractive(ServerFixture, unittest.TestCase):
         tmux.type("SELECT device, temp")
         tmux.keys("Enter")
         tmux.wait_screen(lambda s: "...> " in s, "the continuation prompt")
-        tmux.type("FROM readings WHERE time = %d" % T0)
+        tmux.type("FROM readings WHERE " + AT_T0)
         tmux.keys("Enter")
         tmux.type("ORDER BY device;")
         tmux.keys("Enter")
         screen = tmux.wait_screen(lambda s: "(3 rows)" in s, "the result")
-        self.assertIn("mqbase> SELECT device, temp\n...> FROM readings WHERE time = %d\n...> ORDER BY device;\n"
-                      % T0 + BOX, screen)
+        self.assertIn("mqbase> SELECT device, temp\n...> FROM readings WHERE " + AT_T0 + "\n...> ORDER BY device;\n"
+                      + BOX, screen)
         self.assertTrue(screen.rstrip().endswith("mqbase>"), screen)
 
         # An error names the place, and the shell goes on.
@@ -485,7 +510,7 @@ class SqlShellInteractive(ServerFixture, unittest.TestCase):
         tmux.keys("Up")
         tmux.wait_screen(lambda s: s.rstrip().endswith("mqbase> SELECT * FORM readings;"), "the last entry")
         tmux.keys("Up")
-        one_line = "SELECT device, temp FROM readings WHERE time = %d ORDER BY device;" % T0
+        one_line = "SELECT device, temp FROM readings WHERE " + AT_T0 + " ORDER BY device;"
         tmux.wait_screen(lambda s: s.rstrip().endswith("mqbase> " + one_line), "the query recalled")
         tmux.keys("Enter")
         screen = tmux.wait_screen(lambda s: s.count("(3 rows)") == 2 and s.rstrip().endswith("mqbase>"),
@@ -516,9 +541,9 @@ class SqlShellInteractive(ServerFixture, unittest.TestCase):
         tmux2, _ = self.start_shell(home)
         tmux2.keys("Up")
         tmux2.wait_screen(lambda s: s.rstrip().endswith("mqbase> \\q"), "the history of the last shell")
-        tmux2.keys("Up", "Up")
+        tmux2.keys("Up")
         tmux2.wait_screen(lambda s: s.rstrip().endswith("mqbase> SELECT count(*) AS n FROM readings;"),
-                          "older entries")
+                          "an older entry")
 
     def test_ctrl_c_drops_the_line_and_ctrl_d_leaves(self):
         tmux, _ = self.start_shell()
@@ -534,6 +559,44 @@ class SqlShellInteractive(ServerFixture, unittest.TestCase):
         self.assertIn("| answer |\n+--------+\n|     42 |\n", screen)
         self.assertNotIn("never", screen.split("SELECT 'never")[-1])
         tmux.keys("C-d")
+        self.assertEqual(self.exit_status(tmux), 0)
+
+    def test_ctrl_c_cancels_a_running_statement(self):
+        received = threading.Event()
+        closed = threading.Event()
+
+        def slow(conn):  # the answer's header, then nothing until the shell goes away
+            conn.sendall(HEAD_CSV)
+            received.set()
+            if conn.recv(1) == b"":
+                closed.set()
+
+        server = FakeHttpServer(slow)
+        self.addCleanup(server.close)
+        tmux, _ = self.start_shell(url=server.url)
+        tmux.type("SELECT slow;")
+        tmux.keys("Enter")
+        self.assertTrue(received.wait(TIMEOUT * 4), "the statement never reached the server")
+        tmux.keys("C-c")
+        screen = tmux.wait_screen(lambda s: "cancelled" in s and s.rstrip().endswith("mqbase>"),
+                                  "the statement cancelled")
+        self.assertTrue(closed.wait(TIMEOUT), "the connection of the cancelled statement stays open")
+        self.assertEqual(server.errors, [])
+        tmux.type("\\q")
+        tmux.keys("Enter")
+        self.assertEqual(self.exit_status(tmux), 0, screen)
+
+    def test_no_server_the_shell_says_so_and_goes_on(self):
+        url = "http://127.0.0.1:%d" % free_port()
+        tmux, _ = self.start_shell(url=url)
+        screen = tmux.screen()
+        self.assertIn("warning: cannot reach the server at %s (Connection refused)" % url, screen)
+        tmux.type("SELECT 1;")
+        tmux.keys("Enter")
+        screen = tmux.wait_screen(lambda s: s.count("mqbase>") == 2, "the next prompt")
+        self.assertIn("mqbase> SELECT 1;\ncannot reach the server at %s: Connection refused\nmqbase>" % url, screen)
+        tmux.type("quit")
+        tmux.keys("Enter")
         self.assertEqual(self.exit_status(tmux), 0)
 
 
