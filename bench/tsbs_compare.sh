@@ -29,7 +29,8 @@
 # Knobs (environment): BENCH_ROWS (100000000), BENCH_RUNS (5), BENCH_WARMUP (1), BENCH_HOURS
 # (72), BENCH_TRUCKS (instead of deriving them from BENCH_ROWS), BENCH_QUERIES (a comma list of
 # query names; default all), BENCH_WORK_DIR (/tmp: where the work dir is made), BENCH_KEEP (1:
-# keep it), BENCH_PG_SETTINGS ("name=value ..." over tsbs_pg.BENCH_SETTINGS), BENCH_NICE (0),
+# keep it, with mqbase's tables and the results; the cluster's directory goes in any case),
+# BENCH_PG_SETTINGS ("name=value ..." over tsbs_pg.BENCH_SETTINGS), BENCH_NICE (0),
 # TSBS_BENCH (build/release/bench/micro/tsbs_bench), PG_BIN (/usr/lib/postgresql/15/bin).
 set -euo pipefail
 
@@ -76,7 +77,7 @@ note() { echo "tsbs_compare.sh: $*" >&2; }
 
 INFO=$("$BIN" info "${DATA[@]}")
 note "$(nproc) cores, load average $(loadavg); data $INFO; work dir $WORK"
-echo "{\"kind\": \"info\", \"data\": $INFO, \"loadavg_start\": \"$(loadavg)\", \"runs\": $RUNS, \"warmup\": $WARMUP}" >>"$RESULTS"
+echo "{\"kind\": \"info\", \"data\": $INFO, \"loadavg_start\": \"$(loadavg)\", \"runs\": $RUNS, \"warmup\": $WARMUP, \"nice\": $(ps -o ni= -p $$)}" >>"$RESULTS"
 
 # ---- load ----------------------------------------------------------------------------------
 t0=$(date +%s)
@@ -147,7 +148,9 @@ print()
 print("Medians of %d timed runs per system after %d untimed, same run, query by query (mqbase first). PostgreSQL / "
       "mqbase > 1: mqbase is faster. *CPU ms*: the CPU time over a run (median) of the mqbase process, and of the "
       "whole PostgreSQL cluster (postmaster and children: the backend and its parallel workers; clock ticks of "
-      "10 ms), which the other processes of the machine do not inflate as they do wall time. *rows*: the answer's rows." % (info["runs"], info["warmup"]))
+      "10 ms), which the other processes of the machine do not inflate as they do wall time. *rows*: the answer's "
+      "rows.%s" % (info["runs"], info["warmup"], "" if not info.get("nice") else
+                   " Every process of both systems ran at nice %s." % info["nice"]))
 print()
 print("PostgreSQL settings: %s." % pg["settings"])
 unsupported = [q for q in qs.values() if not q["mqbase"]]
