@@ -159,6 +159,9 @@ struct Source {
   std::vector<bool> needed;
   bool where_pushed = true;  // every condition of WHERE is a time range or a tag filter
   SummaryConsumer* summary = nullptr;  // takes blocks' statistics instead of their rows
+  // Conditions on tags alone (name <> '', device LIKE 'a%'): decided once per series, so the
+  // rest of the series is skipped, and the shortcuts stay on.
+  std::vector<ExprPtr> series_filters;
   bool latest = false;       // read only each series' newest row (DISTINCT ON tags, time DESC)
 };
 
@@ -1271,14 +1274,13 @@ void Binder::pushdown(SelectPlan& p) {
         }
       }
     } else if (c->kind == ExprKind::in_list && !c->negate && c->args[0]->kind == ExprKind::column &&
-               s.schema->columns[static_cast<size_t>(c->args[0]->column)].type == tb::ColumnType::tag) {
+               s.schema->columns[static_cast<size_t>(c->args[0]->column)].type == tb::ColumnType::tag &&
+               std::all_of(c->args.begin() + 1, c->args.end(), [](const ExprPtr& a) {
+                 return a->kind == ExprKind::constant && a->type == Type::text;
+               })) {
       std::vector<std::string> vals;
-      bool ok = true;
-      for (size_t k = 1; k < c->args.size(); ++k) {
-        if (c->args[k]->kind != ExprKind::constant || c->args[k]->type != Type::text) ok = false;
-        else if (!c->args[k]->value.null) vals.push_back(c->args[k]->value.s);
-      }
-      if (!ok) continue;
+      for (size_t k = 1; k < c->args.size(); ++k)
+        if (!c->args[k]->value.null) vals.push_back(c->args[k]->value.s);
       pushed = true;
       auto& name = s.schema->columns[static_cast<size_t>(c->args[0]->column)].name;
       auto it = tag_values.find(name);
@@ -1288,6 +1290,20 @@ void Binder::pushdown(SelectPlan& p) {
         for (auto& v : it->second)
           if (std::find(vals.begin(), vals.end(), v) != vals.end()) keep.push_back(v);
         it->second = keep;
+      }
+    }
+    if (!pushed) {
+      std::function<bool(const Expr&)> tags_only = [&](const Expr& e) {
+        if (e.kind == ExprKind::aggregate) return false;
+        if (e.kind == ExprKind::column && s.schema->columns[static_cast<size_t>(e.column)].type != tb::ColumnType::tag)
+          return false;
+        for (auto& a : e.args)
+          if (!tags_only(*a)) return false;
+        return true;
+      };
+      if (c->has_columns() && tags_only(*c)) {
+        s.series_filters.push_back(c->clone());
+        pushed = true;
       }
     }
   }
@@ -1330,9 +1346,26 @@ void Binder::scan(Source& s, Operator& next) {
       else if (schema.columns[k].type == tb::ColumnType::tag) tag_pos[k] = t++;
     }
   }
+  auto series_ok = [&](const std::vector<std::string>& tags) {
+    if (s.series_filters.empty()) return true;
+    Chunk one;
+    one.rows = 1;
+    for (size_t k = 0; k < schema.columns.size(); ++k) {
+      Type ty = from_column_type(schema.columns[k].type);
+      size_t t = static_cast<size_t>(tag_pos[k]);
+      if (tag_pos[k] >= 0) one.columns.push_back(Vector::make_constant(Value::of_text(t < tags.size() ? tags[t] : std::string()), 1));
+      else one.columns.push_back(Vector::make_constant(Value::make_null(ty), 1));
+    }
+    for (auto& f : s.series_filters) {
+      Vector v = eval(*f, one, ctx_.eval);
+      if (v.is_null(0) || !v.i[v.at(0)]) return false;
+    }
+    return true;
+  };
   auto fn = [&](const std::vector<std::string>& tags, const tb::SeriesRows& rows) {
     ctx_.check();
     if (ctx_.stop) throw StopScan{};
+    if (!series_ok(tags)) return;
     size_t n = rows.rows();
     for (size_t at = 0; at < n; at += kChunkRows) {
       size_t m = std::min(kChunkRows, n - at);
@@ -1391,6 +1424,7 @@ void Binder::scan(Source& s, Operator& next) {
       if (s.summary)
         summary = [&](const std::vector<std::string>& tags, const tb::BlockMeta& meta) {
           ctx_.check();
+          if (!series_ok(tags)) return true;  // the series is filtered out: nothing to add
           return s.summary->absorb(tags, meta);
         };
       if (!tables_->scan(s.table, spec, fn, &error, summary)) {
@@ -1662,6 +1696,7 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
         for (size_t k = 0; k < s.needed.size(); ++k)
           if (s.needed[k]) cols += (cols.empty() ? "" : ", ") + s.schema->columns[k].name;
         r += " columns: " + (cols.empty() ? std::string("none") : cols);
+        if (!s.series_filters.empty()) r += " series filter: " + std::to_string(s.series_filters.size()) + " condition(s) on tags, once per series";
         if (s.latest) r += " (latest row per series)";
         if (plan->summary) r += " (aggregates from block statistics where a block lies wholly in range)";
         line(r);

@@ -162,7 +162,10 @@ TEST_F(ShortcutTest, AggregatesFromBlockStatisticsMatchTheRows) {
   write("a", "x", {100}, {99.5}, {77});  // duplicate of a row on disk
   write("a", "x", {5}, {-3}, {3});       // late: overflow
 
-  for (std::string range : {"time >= '2024-01-01' ", "time >= '2024-01-01 00:00:35+00' AND time < '2024-01-01 00:17:00+00' "}) {
+  // A condition on tags alone ("dev <> 'b'", "site LIKE 'x%'") is decided once per series and
+  // keeps the shortcut.
+  for (std::string range : {"time >= '2024-01-01' ", "time >= '2024-01-01 00:00:35+00' AND time < '2024-01-01 00:17:00+00' ",
+                            "dev <> 'zz' AND site LIKE 'x%' AND time >= '2024-01-01' ", "dev <> 'b' AND time >= '2024-01-01' "}) {
     same("SELECT dev, count(*), count(v), sum(v), avg(v), min(v), max(v), sum(n), min(n), max(n), avg(n) FROM m WHERE " + range +
              "GROUP BY dev ORDER BY dev",
          "block statistics");
@@ -181,7 +184,7 @@ TEST_F(ShortcutTest, LatestRowPerSeriesMatchesTheRows) {
   write("c", "z", {7}, {1}, {1});
   write("b", "x", {1}, {-1}, {-1});    // late
   for (std::string where : {"time >= '2024-01-01' ", "time < '2024-01-01 00:01:35+00' ",
-                            "time >= '2024-01-01' AND dev IN ('a', 'b') "}) {
+                            "time >= '2024-01-01' AND dev IN ('a', 'b') ", "dev <> '' AND site <> 'y' AND time >= '2024-01-01' "}) {
     same("SELECT DISTINCT ON (dev) dev, time, v, n, note FROM m WHERE " + where + "ORDER BY dev, time DESC", "latest row per series");
     same("SELECT DISTINCT ON (dev, site) dev, site, time, v FROM m WHERE " + where + "ORDER BY dev, site, time DESC",
          "latest row per series");
