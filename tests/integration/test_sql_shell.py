@@ -493,10 +493,10 @@ class SqlShellInteractive(ServerFixture, unittest.TestCase):
         tmux.keys("Enter")
         tmux.type("ORDER BY device;")
         tmux.keys("Enter")
-        screen = tmux.wait_screen(lambda s: "(3 rows)" in s, "the result")
+        # The result, then the next prompt (drawn a moment after the last row).
+        screen = tmux.wait_screen(lambda s: "(3 rows)" in s and s.rstrip().endswith("mqbase>"), "the result and the prompt")
         self.assertIn("mqbase> SELECT device, temp\n...> FROM readings WHERE " + AT_T0 + "\n...> ORDER BY device;\n"
                       + BOX, screen)
-        self.assertTrue(screen.rstrip().endswith("mqbase>"), screen)
 
         # An error names the place, and the shell goes on.
         tmux.type("SELECT * FORM readings;")
