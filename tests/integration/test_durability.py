@@ -645,7 +645,14 @@ class KillAtSeveralPoints(DurabilityTestCase):
         broker.restart()
         run_round(None)                               # the rest, no kill
         self.assertEqual(len(acked), total)
-        files = os.listdir(os.path.join(broker.data_dir, "wal"))
+        # Every run so far was killed, so the log since the last checkpoint is all there; the
+        # checkpointer (a low-priority thread) writes one in the background. Under TSan on a busy
+        # machine that takes a while: wait for it rather than read the directory at once.
+        wal_dir = os.path.join(broker.data_dir, "wal")
+        wait_for(lambda: any(f.startswith("checkpoint-") and f.endswith(".ckpt")
+                             for f in os.listdir(wal_dir)),
+                 timeout=120, interval=0.1, message="a checkpoint in wal/")
+        files = os.listdir(wal_dir)
         sub = self.reconnect(broker, sub_id, present=1)
         drain(sub, tally)
         lost = sorted(acked - set(tally.count))
