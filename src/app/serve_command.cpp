@@ -16,6 +16,7 @@
 #include "broker/persistence.h"
 #include "http/http_server.h"
 #include "http/query_pool.h"
+#include "http/replay.h"
 #include "http/query_topic.h"
 #include "ingest/ingest.h"
 #include "net/server.h"
@@ -203,7 +204,14 @@ int serve(const ServeFlags& f) {
   http::QueryPool query_pool("mqbase-query", config.http.query_threads, config.http.query_queue);
   http::QueryLimits mqtt_limits = query_limits;
   mqtt_limits.max_whole = 64u << 20;  // an answer is one MQTT message
-  http::QueryTopic query_topic(broker, &ingest, query_pool, execute, mqtt_limits);
+  // History replayed over MQTT (docs/replay.md), from the archive rules' tables: db/replay,
+  // and SUBSCRIBE with replay-from. The sinks in a row: db/query, db/replay, the ingest.
+  std::vector<http::ArchiveSource> archives;
+  for (const auto& r : config.ingest_rules)
+    if (r.archive) archives.push_back({r.topic, r.table});
+  http::ArchiveReplay replay(broker, *tables, &ingest, std::move(archives));
+  broker.set_replay_provider(&replay);
+  http::QueryTopic query_topic(broker, &replay, query_pool, execute, mqtt_limits);
   broker.set_sink(&query_topic);
   std::unique_ptr<http::HttpServer> http_server;
   broker::Persistence persistence(*store);
@@ -273,6 +281,7 @@ int serve(const ServeFlags& f) {
   if (http_server) http_server->stop();
   query_pool.stop();
   query_topic.stop();
+  replay.stop();
   store->close();  // what is pending goes to disk
   spdlog::info("stopped");
   return 0;

@@ -222,6 +222,12 @@ void Broker::disconnect(const std::shared_ptr<Session>& session, uint64_t genera
   redistribute(session, discarded);
 }
 
+std::shared_ptr<Session> Broker::find_session(std::string_view client_id) const {
+  std::lock_guard lock(sessions_mutex_);
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
 size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher, PublishNotes* notes) {
   if (msg->retain && !retained_.set(msg) && notes) notes->retain_refused = true;
   // Deliveries happen under the index's read lock: it keeps the matched sessions alive without

@@ -21,6 +21,7 @@
 #include "broker/message.h"
 #include "broker/message_sink.h"
 #include "broker/persistence.h"
+#include "broker/replay.h"
 #include "broker/retained_store.h"
 #include "broker/session.h"
 #include "broker/stats.h"
@@ -82,6 +83,12 @@ class Broker {
   // server starts; the sink outlives the broker's event loops.
   void set_sink(MessageSink* sink) { sink_ = sink; }
   MessageSink* sink() const { return sink_; }
+  // Replays of history (broker/replay.h): SUBSCRIBE with replay-from asks `provider`. Set
+  // before the server starts; it outlives the event loops. Null: no replays.
+  void set_replay_provider(ReplayProvider* provider) { replay_ = provider; }
+  ReplayProvider* replay_provider() const { return replay_; }
+  // The session of `client_id`, or null.
+  std::shared_ptr<Session> find_session(std::string_view client_id) const;
 
   // Admits a CONNECT: checks the client id, takes over any connection of the same id
   // ([MQTT-3.1.4-2]: the old one is closed, v5: DISCONNECT 0x8E), cancels its pending will,
@@ -196,6 +203,7 @@ class Broker {
   uint64_t next_assigned_id_ = 0;
   Persistence* persist_ = nullptr;
   MessageSink* sink_ = nullptr;
+  ReplayProvider* replay_ = nullptr;
   uint64_t last_incarnation_ = 0;  // under sessions_mutex_
   std::function<void()> sys_refresh_;
 };

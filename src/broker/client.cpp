@@ -129,6 +129,7 @@ void Client::send_with_reason_string(P packet, std::string_view why) {
 
 template void Client::send_with_reason_string(mqtt::Connack, std::string_view);
 template void Client::send_with_reason_string(mqtt::Disconnect, std::string_view);
+template void Client::send_with_reason_string(mqtt::Suback, std::string_view);
 
 void Client::close() {
   closing_ = true;

@@ -97,7 +97,8 @@ class Client {
   // client_publish.cpp
   void handle_publish(const mqtt::Publish& p);
   void handle_ack(const mqtt::PubAck& a);
-  MessagePtr make_routed_message(const mqtt::Publish& p, std::string_view topic) const;
+  // `stamp`: set Message::received_ns (a sink takes it).
+  MessagePtr make_routed_message(const mqtt::Publish& p, std::string_view topic, bool stamp) const;
   // A 3.x publisher whose message the store refused: closed unacknowledged.
   void refuse_unstored();
   // client_subscribe.cpp

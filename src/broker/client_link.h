@@ -64,7 +64,7 @@ class ClientLink {
   // speed of the client. Any thread; a hint, not exact.
   virtual size_t unsent_bytes() const { return 0; }
   // Asks for Client::on_writable() on the link's loop once the unsent bytes have fallen below
-  // half of Limits::max_write_buffer. From the link's loop.
+  // half of Limits::max_write_buffer. Any thread (from another one it is posted to the loop).
   virtual void request_writable_notice() {}
 
   // Durability (sync mode). Asks for Client::on_durable() on the link's loop once the store's

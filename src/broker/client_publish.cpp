@@ -12,7 +12,7 @@ using mqtt::PacketType;
 using mqtt::PropertyId;
 using mqtt::ReasonCode;
 
-MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view topic) const {
+MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view topic, bool stamp) const {
   // A QoS 0 message that is not retained is sent or dropped during publish() and kept by
   // nobody, so the loop reuses one Message (and the capacity of its strings) for all of them:
   // no allocation per message. Should anything still hold the last one, a new one is made.
@@ -30,6 +30,10 @@ MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view 
   m->qos = p.qos;
   m->retain = p.retain;
   m->origin = session_.get();
+  m->received_ns = stamp ? std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()
+                         : 0;
   if (v5() && !p.props.empty()) {
     copy_message_properties(p.props, *m);
     if (auto expiry = p.props.number(PropertyId::message_expiry_interval))
@@ -120,12 +124,14 @@ void Client::handle_publish(const mqtt::Publish& p) {
   auto route = [&]() -> ReasonCode {
     if (refusal != ReasonCode::success) return refusal;
     Broker::PublishNotes notes;
-    MessagePtr msg = make_routed_message(p, topic);
+    MessageSink* sink = broker_.sink();
+    const bool to_sink = sink && sink->wants(topic);
+    MessagePtr msg = make_routed_message(p, topic, to_sink);
     auto& tracker = Persistence::tracker();
     // Telemetry for tables: stored before it is routed; subscribers get it either way.
     MessageSink::Outcome sunk;
     bool sunk_taken = false;
-    if (MessageSink* sink = broker_.sink(); sink && sink->wants(topic)) {
+    if (to_sink) {
       sunk = sink->take(*msg, {client_id(), static_cast<uint8_t>(version_)});
       sunk_taken = true;
     }

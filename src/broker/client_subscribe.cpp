@@ -26,6 +26,14 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   const uint8_t invalid = v5() ? static_cast<uint8_t>(ReasonCode::topic_filter_invalid) : 0x80;
   const uint8_t over_quota = v5() ? static_cast<uint8_t>(ReasonCode::quota_exceeded) : 0x80;
   uint32_t identifier = v5() ? s.props.number(PropertyId::subscription_identifier).value_or(0) : 0;
+  // History first (docs/replay.md): the user property replay-from asks for the archived
+  // messages of each filter since then, before the live ones.
+  std::optional<std::string_view> replay_from;
+  if (v5())
+    for (const auto& p : s.props.items)
+      if (p.id == PropertyId::user_property && p.value == "replay-from") replay_from = p.value2;
+  std::string replay_error;  // the SUBACK's reason string when a replay cannot be made
+  std::vector<std::shared_ptr<ReplayFeed>> feeds;  // per wanted filter (null: none)
   mqtt::Suback ack;
   ack.packet_id = s.packet_id;
   ack.codes.reserve(s.subscriptions.size());
@@ -50,6 +58,24 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
       disconnect_with(ReasonCode::protocol_error, "no local on a shared subscription");
       return;
     }
+    std::shared_ptr<ReplayFeed> feed;
+    if (replay_from) {
+      std::string error;
+      if (share == mqtt::ShareParse::ok)
+        error = "replay-from: not for shared subscriptions";
+      else if (ReplayProvider* provider = broker_.replay_provider(); !provider)
+        error = "replay-from: no archive (an [[ingest]] rule with archive = true) on this server";
+      else
+        feed = provider->prepare(std::string(sub.filter), sub.qos, *replay_from, &error);
+      if (!feed) {
+        spdlog::debug("client {}: SUBSCRIBE '{}' refused: {}", log_id(), sub.filter, error);
+        if (replay_error.empty()) replay_error = std::move(error);
+        ack.codes.push_back(static_cast<uint8_t>(ReasonCode::implementation_specific_error));
+        continue;
+      }
+      session_->begin_replay(feed, identifier);
+    }
+    feeds.push_back(std::move(feed));
     code_of.push_back(ack.codes.size());
     ack.codes.push_back(sub.qos);
     wanted.emplace_back(std::string(sub.filter),
@@ -59,18 +85,31 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   // All filters under one exclusive lock of the index; nothing when this connection has been
   // taken over (it is closing, and the session is the new connection's now).
   auto results = broker_.subscribe(session_, generation_, wanted);
-  if (!results) return;
+  if (!results) {
+    for (auto& f : feeds)
+      if (f) f->cancel();
+    return;
+  }
   // Over the subscription quota, or not kept by a full or failing store: v5 0x97, 3.1.1 0x80.
   for (size_t i = 0; i < wanted.size(); ++i) {
     auto r = (*results)[i];
-    if (r == Broker::SubscribeResult::quota_exceeded || r == Broker::SubscribeResult::store_refused)
+    if (r == Broker::SubscribeResult::quota_exceeded || r == Broker::SubscribeResult::store_refused) {
       ack.codes[code_of[i]] = over_quota;
+      if (feeds[i]) {
+        feeds[i]->cancel();
+        feeds[i].reset();
+      }
+    }
   }
   if (std::any_of(results->begin(), results->end(),
                   [](auto r) { return r == Broker::SubscribeResult::store_refused; }))
     spdlog::warn("client {}: SUBSCRIBE refused: the store takes no records now (disk full, failing or over its budget)",
                  log_id());
-  send(ack);
+  send_with_reason_string(std::move(ack), replay_error);
+  // The subscriptions are in the index: the replays read what was archived before now, and
+  // their messages follow the SUBACK.
+  for (auto& f : feeds)
+    if (f) broker_.replay_provider()->start(f, session_);
   // Retained messages follow the SUBACK, for every filter, new or replaced
   // ([MQTT-3.3.1-6], [MQTT-3.8.4-3]), as Retain Handling allows; never for shared ones. They
   // go out at the client's pace (send_retained), however many there are.
@@ -78,8 +117,9 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   for (size_t i = 0; i < wanted.size(); ++i) {
     const auto& [filter, opts] = wanted[i];
     auto result = (*results)[i];
+    // A replay brings the history, the retained message's included.
     if (result == Broker::SubscribeResult::quota_exceeded || result == Broker::SubscribeResult::store_refused ||
-        shared[i] || opts.retain_handling == 2 ||
+        shared[i] || feeds[i] || opts.retain_handling == 2 ||
         (opts.retain_handling == 1 && result != Broker::SubscribeResult::added))
       continue;
     retained.clear();
@@ -112,7 +152,10 @@ void Client::send_retained() {
   }
 }
 
-void Client::on_writable() { send_retained(); }
+void Client::on_writable() {
+  send_retained();
+  if (session_) session_->replay_ready();  // a replay waits for room in the write buffer
+}
 
 void Client::handle_unsubscribe(const mqtt::Unsubscribe& u) {
   Stats::add(broker_.stats().messages_received);

@@ -40,6 +40,10 @@ struct Message {
 
   // The session that published it (for No Local); null for wills and $SYS.
   const void* origin = nullptr;
+  // When the broker received it (ns since the Unix epoch), for messages a MessageSink takes:
+  // the time of their archived row, which a replay's seam compares (broker/replay.h). 0: not
+  // stamped.
+  int64_t received_ns = 0;
 
   // Store-and-forward in sync mode, for a QoS 1 message from a client (docs/durability.md,
   // "Acknowledged by the subscriber first"): the copies routed to durable sessions that their

@@ -1,6 +1,8 @@
 #include "broker/session.h"
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
 #include <mutex>
 
 #include "mqtt/encoder.h"
@@ -15,8 +17,49 @@ thread_local std::string scratch;
 thread_local mqtt::Properties scratch_props;
 }  // namespace
 
+namespace {
+// Live messages received up to this long before a replay's cut may also be in what the replay
+// reads (archived, then routed after the subscription was made): the seam compares them.
+constexpr int64_t kSeamWindowNs = 5'000'000'000;
+
+int64_t wall_ns_now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A message's identity at the seam: its receive time and its bytes.
+uint64_t seam_key(const Message& m) {
+  uint64_t h = std::hash<std::string_view>()(m.topic);
+  h ^= std::hash<std::string_view>()(m.payload) * 0x9e3779b97f4a7c15ull;
+  return h ^ static_cast<uint64_t>(m.received_ns) * 0xff51afd7ed558ccdull;
+}
+}  // namespace
+
+struct Session::ReplayState {
+  struct Running {
+    std::shared_ptr<ReplayFeed> feed;
+    uint32_t identifier = 0;
+  };
+  std::deque<Running> feeds;  // the front one sends; the others wait their turn
+  // Seam keys: messages the replays sent, and live ones queued, received in the seam window.
+  std::unordered_set<uint64_t> replayed, live;
+  int64_t done_cut = INT64_MIN;  // the latest cut of the feeds that are done
+
+  ~ReplayState() {
+    for (auto& r : feeds) r.feed->cancel();
+  }
+  // The latest cut: a feed not started yet says INT64_MAX (every live message counts).
+  int64_t cut() const {
+    int64_t c = done_cut;
+    for (auto& r : feeds) c = std::max(c, r.feed->cut());
+    return c;
+  }
+};
+
 Session::Session(std::string client_id, uint32_t expiry_interval, const Limits& limits, Stats& stats)
     : client_id_(std::move(client_id)), limits_(limits), stats_(stats), expiry_interval_(expiry_interval) {}
+
+Session::~Session() = default;
 
 bool Session::clean() const {
   std::lock_guard lock(mutex_);
@@ -500,6 +543,78 @@ void Session::send_stored(Lsn durable) {
   if (waiting) link_->await_durable(waiting);
 }
 
+void Session::begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier) {
+  std::lock_guard lock(mutex_);
+  if (!replay_) replay_ = std::make_unique<ReplayState>();
+  replay_->feeds.push_back({std::move(feed), identifier});
+  replaying_.store(true, std::memory_order_release);
+}
+
+void Session::replay_ready() {
+  std::lock_guard lock(mutex_);
+  if (replay_ && live()) pump();
+}
+
+size_t Session::replays() const {
+  std::lock_guard lock(mutex_);
+  return replay_ ? replay_->feeds.size() : 0;
+}
+
+bool Session::replayed_already(const Message& msg) {
+  ReplayState& rs = *replay_;
+  const int64_t cut = rs.cut();
+  const int64_t t = msg.received_ns;
+  if (rs.feeds.empty() && (cut == INT64_MIN || wall_ns_now() - kSeamWindowNs > cut)) {
+    // Every replay is done and no live message can still meet one of its copies.
+    replay_.reset();
+    replaying_.store(false, std::memory_order_release);
+    return false;
+  }
+  if (t == 0 || cut == INT64_MIN || t >= cut || (cut != INT64_MAX && t < cut - kSeamWindowNs)) return false;
+  const uint64_t key = seam_key(msg);
+  if (rs.replayed.erase(key)) return true;
+  rs.live.insert(key);
+  return false;
+}
+
+bool Session::pump_replay() {
+  ReplayState& rs = *replay_;
+  const size_t byte_mark = limits_.max_write_buffer == 0 ? SIZE_MAX : limits_.max_write_buffer / 2;
+  while (!rs.feeds.empty()) {
+    if (inflight_.size() >= window()) return false;  // an acknowledgement pumps again
+    if (link_->unsent_bytes() >= byte_mark) {
+      link_->request_writable_notice();  // Client::on_writable() pumps again
+      return false;
+    }
+    auto& run = rs.feeds.front();
+    ReplayFeed::Item item;
+    switch (run.feed->next(&item)) {
+      case ReplayFeed::Next::later:
+        return false;  // the feed calls replay_ready()
+      case ReplayFeed::Next::done:
+        rs.done_cut = std::max(rs.done_cut, run.feed->cut());
+        rs.feeds.pop_front();
+        if (rs.feeds.empty()) rs.live.clear();  // no replay left to meet them
+        continue;
+      case ReplayFeed::Next::message:
+        break;
+    }
+    const int64_t cut = run.feed->cut(), t = item.msg->received_ns;
+    if (cut != INT64_MIN && t < cut && t >= cut - kSeamWindowNs) {
+      const uint64_t key = seam_key(*item.msg);
+      if (rs.live.erase(key)) continue;  // it came live meanwhile and waits in the queue
+      rs.replayed.insert(key);
+    }
+    Delivery d{item.qos, false, {}, {}, {}};
+    if (run.identifier) d.identifiers.push_back(run.identifier);
+    if (d.qos == 0)
+      send_publish(*item.msg, d, 0, false);
+    else
+      send_new({std::move(item.msg), std::move(d)});
+  }
+  return true;
+}
+
 void Session::pump() {
   if (!live()) return;
   // First the PUBLISHes held back at the reconnect, in their order, then the queue behind them.
@@ -517,8 +632,10 @@ void Session::pump() {
     it->state = InflightState::publish_sent;
     ++it;
   }
+  // The live messages wait behind a replay under way.
+  const bool replay_first = replay_ && !replay_->feeds.empty() && (unsent_ > 0 || !pump_replay());
   std::optional<Clock::time_point> now;  // read the clock only for messages that can expire
-  while (unsent_ == 0 && !queue_empty() && inflight_.size() < window()) {
+  while (!replay_first && unsent_ == 0 && !queue_empty() && inflight_.size() < window()) {
     auto popped = pop_queue();
     if (!popped) break;
     Queued& q = *popped;
@@ -528,6 +645,10 @@ void Session::pump() {
         forget_durable(q.seq);
         continue;
       }
+    }
+    if (q.delivery.qos == 0) {  // queued behind a replay
+      send_publish(*q.msg, q.delivery, 0, false);
+      continue;
     }
     send_new(std::move(q));
   }
@@ -542,7 +663,24 @@ void Session::pump() {
 bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::shared_ptr<ClientLink>* publisher) {
   std::lock_guard lock(mutex_);
   if (msg->expires_at && msg->expired(Clock::now())) return false;  // no clock read for the common case
+  bool behind_replay = false;
+  if (replay_) {
+    if (replayed_already(*msg)) return false;  // a replay sent its archived copy
+    behind_replay = replay_ && !replay_->feeds.empty();
+  }
   if (d.qos == 0) {
+    if (behind_replay) {
+      // Waits behind the replay, while the queue has room (QoS 0 is never kept offline).
+      if (!live()) return false;
+      if (queue_full()) {
+        Stats::add(stats_.publish_dropped);
+        return false;
+      }
+      Delivery kept = d;
+      kept.encoded_v3 = {};  // the caller's buffer
+      push_queue({msg, std::move(kept)});
+      return false;
+    }
     if (live()) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
     return false;
   }
@@ -568,7 +706,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
     put_lsn = persist_->put_message(client_id_, incarnation_, seq, *msg, d, settles);
   }
   // Keep order behind anything already waiting.
-  if (live() && queue_empty() && unsent_ == 0 && inflight_.size() < window()) {
+  if (live() && !behind_replay && queue_empty() && unsent_ == 0 && inflight_.size() < window()) {
     send_new({msg, d, seq, settles, put_lsn});
     return false;
   }
@@ -582,6 +720,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
 }
 
 bool Session::deliver_qos0(const Message& msg, const Delivery& d) {
+  if (replaying_.load(std::memory_order_acquire)) return false;  // the seam and the queue need the lock
   ClientLink* link = fast_link_.load(std::memory_order_acquire);
   if (!link) return true;  // not connected: QoS 0 is not kept
   if (link->peer.topic_alias_maximum > 0) return false;

@@ -30,6 +30,7 @@
 #include "broker/message.h"
 #include "broker/mutex.h"
 #include "broker/persistence.h"
+#include "broker/replay.h"
 #include "broker/ring.h"
 #include "broker/stats.h"
 #include "broker/subscription_index.h"
@@ -76,6 +77,7 @@ class Session {
   // 3.1.1 form: a clean session ends with its connection, a persistent one never expires.
   Session(std::string client_id, bool clean, const Limits& limits, Stats& stats)
       : Session(std::move(client_id), clean ? 0 : kSessionNeverExpires, limits, stats) {}
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -199,6 +201,17 @@ class Session {
   // complete it, on reconnect, and no one else may have it if it does not ([MQTT-4.8.2-4/5]).
   std::vector<Undelivered> take_shared_messages(const std::function<bool(const std::string& share)>& take);
 
+  // Replay of history (broker/replay.h). From now on the session sends `feed`'s messages,
+  // with Subscription Identifier `identifier` (0: none), before any live one: those wait in
+  // its queue meanwhile, QoS 0 too (within the queue's limits). Several replays go one after
+  // the other. Call before the subscription that it follows is made, and ReplayProvider::start
+  // after: a live message in between waits too.
+  void begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier);
+  // The feed has more, or is done (any thread): sends what the window takes.
+  void replay_ready();
+  // Replays not finished (begun and not done).
+  size_t replays() const;
+
   // Subscriptions as the session remembers them (the index holds the routing copy).
   void remember_subscription(const std::string& filter, SubscriptionOptions opts);
   void forget_subscription(const std::string& filter);
@@ -282,6 +295,12 @@ class Session {
   bool send_publish(const Message& m, const Delivery& d, uint16_t packet_id, bool dup);
   void send_pubrel(uint16_t packet_id, mqtt::ReasonCode reason = mqtt::ReasonCode::success);
   void pump();  // resends held-back PUBLISHes, then moves queued messages into the window while it has room
+  // pump()'s part for replays: sends what the feeds have while the window and the connection's
+  // write buffer have room. True once every feed is done (the queue may go).
+  bool pump_replay();
+  // The seam between a replay and the live messages (broker/replay.h): true when `msg` is a
+  // live copy of one the replay has already sent (drop it).
+  bool replayed_already(const Message& msg);
   size_t window() const;
   size_t our_window() const;  // limits.max_inflight_messages, whatever the client's Receive Maximum
   // The queue has reached its message or byte limit.
@@ -329,9 +348,14 @@ class Session {
   uint64_t last_seq_ = 0;  // the last sequence number a held message got in the store
   std::string connack_;    // kept by a deferred attach() until start()
   std::unique_ptr<Will> will_;
+  // Replays under way and the seam's memory; null when none (the common case).
+  struct ReplayState;
+  std::unique_ptr<ReplayState> replay_;
   int64_t disconnected_wall_ms_ = 0;
   uint8_t protocol_ = 4;
   bool recorded_ = false;
+  // replay_ is set: QoS 0 takes the locked path (deliver_qos0() declines).
+  std::atomic<bool> replaying_{false};
   mutable Mutex mutex_;
   uint32_t expiry_interval_;
   uint16_t last_packet_id_ = 0;

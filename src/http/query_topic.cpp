@@ -30,11 +30,11 @@ class MessageAnswer : public AnswerOutput {
   void stream_abort(const std::string&) override {}
 };
 
+}  // namespace
+
 bool valid_reply_topic(std::string_view t) {
   return !t.empty() && t.find_first_of("+#") == std::string_view::npos && t.find('\0') == std::string_view::npos;
 }
-
-}  // namespace
 
 QueryTopic::QueryTopic(broker::Broker& broker, broker::MessageSink* next, QueryPool& pool, Execute execute,
                        QueryLimits limits)

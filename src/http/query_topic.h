@@ -32,6 +32,9 @@ class Broker;
 
 namespace mqbase::http {
 
+// A topic a reply may go to: not empty, no wildcards, no NUL.
+bool valid_reply_topic(std::string_view t);
+
 class QueryTopic : public broker::MessageSink {
  public:
   static constexpr std::string_view kTopic = "db/query";

@@ -401,8 +401,8 @@ std::string Ingest::store_payload(std::string_view payload, const Target& target
 
 std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table, Typing typing,
                                  std::string_view timeformat, std::string_view tz, bool keep_all, size_t* nrows,
-                                 Lsn* lsn, bool* refused) {
-  const int64_t received = now_ns();
+                                 Lsn* lsn, bool* refused, int64_t received) {
+  if (received == 0) received = now_ns();
   auto& tracker = broker::Persistence::tracker();
   auto raise = [&](Lsn l) { tracker.needed = std::max(tracker.needed, l); };
 
@@ -616,7 +616,7 @@ void Ingest::take_by_rules(const broker::Message& m, const Publisher& publisher)
     if (error.empty())
       error = write_parsed(pr, rule.table(), rule.archive() ? Typing::exact : Typing::declared,
                            rule.timeformat().empty() ? std::string_view(options_.timeformat) : rule.timeformat(),
-                           options_.tz, rule.archive(), &rows, &lsn, &refused);
+                           options_.tz, rule.archive(), &rows, &lsn, &refused, m.received_ns);
     if (error.empty()) {
       rows_ += rows;
       continue;

@@ -141,8 +141,10 @@ class Ingest : public broker::MessageSink {
   // integers are BIGINT (line protocol, archive rules).
   enum class Typing : uint8_t { payload, declared, exact };
   // The second half of store_rows(): parsed rows into `table` (created or grown as allowed).
+  // Rows without a time get `received` (ns since the epoch; 0: now).
   std::string write_parsed(const ParsedRows& pr, const std::string& table, Typing typing, std::string_view timeformat,
-                           std::string_view tz, bool keep_all, size_t* rows, store::Lsn* lsn, bool* refused);
+                           std::string_view tz, bool keep_all, size_t* rows, store::Lsn* lsn, bool* refused,
+                           int64_t received = 0);
   // The rules matching a message that is not on a db/... topic.
   void take_by_rules(const broker::Message& m, const Publisher& publisher);
   void reply(const broker::Message& m, std::string_view topic, bool ok, const std::string& reason,

@@ -228,7 +228,21 @@ size_t Connection::unsent_bytes() const {
   return pending_.load(std::memory_order_relaxed) + local;
 }
 
-void Connection::request_writable_notice() { writable_notice_ = true; }
+void Connection::request_writable_notice() {
+  if (EventLoop::current() == &loop_) {
+    writable_notice_ = true;
+    return;
+  }
+  // From another thread (a replay's reader): on the loop, where the flag lives. The buffer may
+  // have drained meanwhile, and then no write would come to notice it.
+  boost::asio::post(loop_.context(), [self = shared_from_this()] {
+    if (self->finished_ || !self->client_) return;
+    if (self->pending_.load(std::memory_order_relaxed) < self->loop_.broker().limits().max_write_buffer / 2)
+      self->client_->on_writable();
+    else
+      self->writable_notice_ = true;
+  });
+}
 
 size_t Connection::process(std::string_view data) {
   const uint32_t max_size = loop_.broker().limits().max_packet_size;
