@@ -139,6 +139,90 @@ struct Tables::Impl {
   bool bg_stop = false;
   bool flush_wanted = false;
 
+  // ---- watchers ------------------------------------------------------------------------
+  //
+  // A write's rows reach a table's watchers after the write has left `mu`, so formatting them
+  // never holds up the other tables. What keeps them in order is a ticket: a write takes the
+  // next ticket of its table's channel while it still holds `mu` (the order the rows were
+  // applied in), and delivers when every earlier ticket is done. Whoever holds the turn may
+  // change the channel's watcher list; others swap in a copy (add) or wait for a turn
+  // (remove), so a delivery reads its list without a lock.
+  struct Watcher {
+    uint64_t id;
+    WatchFn fn;
+  };
+  struct WatchChannel {
+    std::mutex mu;  // after watch_mu
+    std::condition_variable turn;
+    uint64_t next_ticket = 0, done = 0;
+    std::shared_ptr<const std::vector<Watcher>> list = std::make_shared<std::vector<Watcher>>();
+  };
+  std::atomic<size_t> watcher_count{0};  // changed under mu and watch_mu; read relaxed by write()
+  mutable std::mutex watch_mu;           // after mu
+  std::map<uint32_t, std::shared_ptr<WatchChannel>> channels;  // by table id
+  std::unordered_map<uint64_t, uint32_t> watcher_table;        // watcher id -> table id
+  uint64_t next_watcher = 1;
+
+  // A ticket of table `id`'s channel, with mu held; null when nobody watches it.
+  std::shared_ptr<WatchChannel> take_ticket(uint32_t id, uint64_t* ticket) {
+    if (watcher_count.load(std::memory_order_relaxed) == 0) return nullptr;
+    std::lock_guard wl(watch_mu);
+    auto it = channels.find(id);
+    if (it == channels.end()) return nullptr;
+    std::lock_guard cl(it->second->mu);
+    *ticket = it->second->next_ticket++;
+    return it->second;
+  }
+
+  // Waits for `ticket`'s turn, and returns the watchers then.
+  std::shared_ptr<const std::vector<Watcher>> wait_turn(WatchChannel& ch, uint64_t ticket) {
+    std::unique_lock l(ch.mu);
+    ch.turn.wait(l, [&] { return ch.done == ticket; });
+    return ch.list;
+  }
+  void end_turn(WatchChannel& ch) {
+    {
+      std::lock_guard l(ch.mu);
+      ++ch.done;
+    }
+    ch.turn.notify_all();
+  }
+
+  // With the turn of `ch` (table `table`): takes watchers `ids` off it.
+  void unregister(uint32_t table, WatchChannel& ch, const std::vector<uint64_t>& ids) {
+    if (ids.empty()) return;
+    std::lock_guard wl(watch_mu);
+    std::lock_guard cl(ch.mu);
+    auto list = std::make_shared<std::vector<Watcher>>();
+    for (const Watcher& w : *ch.list)
+      if (std::find(ids.begin(), ids.end(), w.id) == ids.end()) list->push_back(w);
+    for (uint64_t id : ids)
+      if (watcher_table.erase(id)) watcher_count.fetch_sub(1, std::memory_order_relaxed);
+    ch.list = std::move(list);
+    if (auto it = channels.find(table); ch.list->empty() && it != channels.end() && it->second.get() == &ch)
+      channels.erase(it);
+  }
+
+  // Hands `rows` to the watchers of `table` in the turn of `ticket`. A watcher whose fn returns
+  // false (or throws), or every watcher when the table went (rows.rows null), is taken off.
+  void deliver(uint32_t table, WatchChannel& ch, uint64_t ticket, const WatchedRows& rows) {
+    auto list = wait_turn(ch, ticket);
+    std::vector<uint64_t> finished;
+    for (const Watcher& w : *list) {
+      bool keep = false;
+      try {
+        keep = w.fn(rows);
+      } catch (const std::exception& e) {  // the turn must end whatever happens
+        log(std::string("tables: a watcher failed and is removed: ") + e.what());
+      } catch (...) {
+        log("tables: a watcher failed and is removed");
+      }
+      if (!keep || !rows.rows) finished.push_back(w.id);
+    }
+    unregister(table, ch, finished);
+    end_turn(ch);
+  }
+
   Tables* owner;
 
   Impl(const TablesOptions& o, Tables* t) : opts(o), io(o.io ? *o.io : FileOps::posix()), owner(t) {}
@@ -949,16 +1033,25 @@ std::string Tables::define_table(const Schema& schema, Lsn* lsn) {
 std::string Tables::drop_table(std::string_view table, Lsn* lsn) {
   Impl& m = *impl_;
   *lsn = 0;
-  // Not while a flush or compaction holds pointers into the table's blocks.
-  std::lock_guard files(m.files_mu);
-  std::lock_guard lock(m.mu);
-  Table* t = m.find(table);
-  if (!t) return "table '" + std::string(table) + "' does not exist";
-  uint32_t id = t->schema->id;
-  std::string rec;
-  put_varint32(rec, id);
-  if (!m.log_ddl(kRecordDrop, rec, lsn)) return "the store refuses writes (disk full or failing)";
-  m.apply_drop(id);
+  std::shared_ptr<Impl::WatchChannel> watch;
+  uint64_t ticket = 0;
+  WatchedRows gone;
+  uint32_t id = 0;
+  {
+    // Not while a flush or compaction holds pointers into the table's blocks.
+    std::lock_guard files(m.files_mu);
+    std::lock_guard lock(m.mu);
+    Table* t = m.find(table);
+    if (!t) return "table '" + std::string(table) + "' does not exist";
+    id = t->schema->id;
+    std::string rec;
+    put_varint32(rec, id);
+    if (!m.log_ddl(kRecordDrop, rec, lsn)) return "the store refuses writes (disk full or failing)";
+    gone.schema = t->schema;
+    watch = m.take_ticket(id, &ticket);
+    m.apply_drop(id);
+  }
+  if (watch) m.deliver(id, *watch, ticket, gone);
   return "";
 }
 
@@ -974,6 +1067,9 @@ WriteResult Tables::write(const RowBatch& batch) {
   std::string rec;
   encode_rows(batch, rec);
   bool want_flush = false;
+  std::shared_ptr<Impl::WatchChannel> watch;
+  uint64_t ticket = 0;
+  WatchedRows watched{nullptr, &batch};
   {
     std::lock_guard lock(m.mu);
     auto it = m.tables.find(batch.table_id);
@@ -1015,7 +1111,9 @@ WriteResult Tables::write(const RowBatch& batch) {
     m.last_applied = std::max(m.last_applied, res.lsn);
     m.apply_rows(batch);
     want_flush = !none && m.memory >= m.opts.memory_budget;
+    if ((watch = m.take_ticket(batch.table_id, &ticket))) watched.schema = it->second.schema;
   }
+  if (watch) m.deliver(batch.table_id, *watch, ticket, watched);
   if (want_flush) {
     std::lock_guard lock(m.bg_mu);
     if (!m.flush_wanted) {
@@ -1025,6 +1123,53 @@ WriteResult Tables::write(const RowBatch& batch) {
   }
   return res;
 }
+
+uint64_t Tables::add_watcher(std::string_view table, WatchFn fn, std::string* error) {
+  Impl& m = *impl_;
+  // Under mu, so that every write that starts after this sees the watcher.
+  std::lock_guard lock(m.mu);
+  Table* t = m.find(table);
+  if (!t) {
+    *error = "table '" + std::string(table) + "' does not exist";
+    return 0;
+  }
+  uint32_t tid = t->schema->id;
+  std::lock_guard wl(m.watch_mu);
+  auto& ch = m.channels[tid];
+  if (!ch) ch = std::make_shared<Impl::WatchChannel>();
+  uint64_t id = m.next_watcher++;
+  {
+    std::lock_guard cl(ch->mu);
+    auto list = std::make_shared<std::vector<Impl::Watcher>>(*ch->list);
+    list->push_back({id, std::move(fn)});
+    ch->list = std::move(list);
+  }
+  m.watcher_table.emplace(id, tid);
+  m.watcher_count.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+void Tables::remove_watcher(uint64_t id) {
+  Impl& m = *impl_;
+  std::shared_ptr<Impl::WatchChannel> ch;
+  uint64_t ticket = 0;
+  uint32_t tid = 0;
+  {
+    std::lock_guard wl(m.watch_mu);
+    auto it = m.watcher_table.find(id);
+    if (it == m.watcher_table.end()) return;
+    tid = it->second;
+    ch = m.channels.at(tid);
+    std::lock_guard cl(ch->mu);
+    ticket = ch->next_ticket++;
+  }
+  // In a turn of its own: a delivery under way finishes with the watcher first.
+  m.wait_turn(*ch, ticket);
+  m.unregister(tid, *ch, {id});
+  m.end_turn(*ch);
+}
+
+size_t Tables::watchers() const { return impl_->watcher_count.load(std::memory_order_relaxed); }
 
 ScanEstimate Tables::estimate(std::string_view table, int64_t from, int64_t to) const {
   const Impl& m = *impl_;

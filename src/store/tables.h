@@ -21,8 +21,12 @@
 // Reads. scan() returns each matching series' rows in a time range, sorted, with the
 // duplicate policy applied across heads, memory blocks and files.
 //
+// Watchers. add_watcher() lets a caller see every write's rows once they are applied (GET
+// /db/watch): the writing thread calls the watcher after the write, outside the tables' mutex.
+// With nobody watching a write pays one relaxed atomic load for this.
+//
 // Thread-safety: every public method is safe from any thread. One mutex guards the catalog
-// and the heads (held briefly per write); file writing happens outside it.
+// and the heads (held briefly per write); file writing and watchers run outside it.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -96,6 +100,18 @@ struct ScanEstimate {
   uint64_t series = 0, rows_in_memory = 0;        // the table's series; rows not yet on disk
 };
 
+// What a watcher sees (Tables::add_watcher): the rows of one write to its table, after they
+// were applied, or the end of the table.
+struct WatchedRows {
+  std::shared_ptr<const Schema> schema;  // the table's schema when the rows were applied
+  // Valid during the call only. The batch's series are tag tuples (schema tag order; a tuple
+  // shorter than the tag columns has "" for the rest), its fields the schema's first field
+  // columns (the later ones are NULL). Null: the table was dropped and this is the last call.
+  const RowBatch* rows = nullptr;
+};
+// Returns false to stop watching.
+using WatchFn = std::function<bool(const WatchedRows&)>;
+
 struct TablesStats {
   uint64_t rows_written = 0, writes_refused = 0, late_rows = 0, flushes = 0, compactions = 0;
   uint64_t partitions_dropped = 0, memory_bytes = 0, tables = 0;
@@ -150,6 +166,22 @@ class Tables {
             const std::function<void(const std::vector<std::string>& tags, const SeriesRows& rows)>& fn,
             std::string* error, const SummaryFn& summary = nullptr) const;
   std::vector<TableInfo> list() const;
+
+  // Calls `fn` after each write() to `table` from now on (every write that starts after this
+  // returned) with that write's rows. fn runs on the writing thread, outside the tables'
+  // mutex; the writes to one table reach their watchers one at a time, in the order they were
+  // applied, so fn is never called twice at once and the rows of a series come in order. fn
+  // must be quick and must not wait (hand the rows on to a queue): the next write to the table
+  // waits for it. Returning false removes the watcher before the next call. DROP TABLE calls
+  // fn once more with rows == nullptr and removes it. Returns the watcher's id (> 0), or 0 with
+  // *error ("table 'x' does not exist").
+  uint64_t add_watcher(std::string_view table, WatchFn fn, std::string* error);
+  // Removes watcher `id` (one that is gone already is fine). Waits for a call of its fn under
+  // way: once this returns, fn is not running and is not called again. Not from within fn
+  // (return false instead).
+  void remove_watcher(uint64_t id);
+  size_t watchers() const;  // how many are registered
+
   // The partitions, files and blocks of `table` that overlap [from, to).
   ScanEstimate estimate(std::string_view table, int64_t from, int64_t to) const;
   // Waits until the WAL has made `lsn` durable (at once in durability none, or before

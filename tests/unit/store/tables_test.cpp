@@ -6,8 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <map>
 #include <random>
+#include <thread>
 
 #include "store/store.h"
 #include "store_test_util.h"
@@ -399,6 +402,121 @@ TEST_F(TablesTest, ACrashAtEveryStepOfAFlushLosesNothing) {
     run(k, faults);
     if (HasFailure()) break;
   }
+}
+
+// ---- watchers ------------------------------------------------------------------------------
+
+TEST_F(TablesTest, AWatcherSeesEachWriteOnceAppliedAndTheDropEndsIt) {
+  open();
+  create(neo_tag_table());
+  std::string error;
+  EXPECT_EQ(tables->add_watcher("nope", [](const WatchedRows&) { return true; }, &error), 0u);
+  EXPECT_EQ(error, "table 'nope' does not exist");
+  EXPECT_EQ(tables->watchers(), 0u);
+
+  std::vector<std::string> seen;
+  bool dropped = false;
+  uint64_t id = tables->add_watcher("TAG", [&](const WatchedRows& w) {
+    if (!w.rows) {
+      dropped = true;
+      return true;
+    }
+    EXPECT_EQ(w.schema->name, "tag");
+    // Applied before the watcher hears of them: a read sees them.
+    EXPECT_EQ(dump(*tables, "tag").size(), seen.size() + w.rows->rows());
+    for (size_t r = 0; r < w.rows->rows(); ++r)
+      seen.push_back(w.rows->series[w.rows->row_series[r]][0] + "@" +
+                     std::to_string((w.rows->times[r] - kT0) / kSec));
+    return true;
+  }, &error);
+  ASSERT_GT(id, 0u);
+  EXPECT_EQ(tables->watchers(), 1u);
+  ASSERT_GT(put("tag", {{"a", 1, 1.0}, {"b", 2, 2.0}}).lsn, 0u);
+  ASSERT_GT(put("tag", {{"a", 3, 3.0}}).lsn, 0u);
+  EXPECT_THAT(seen, ElementsAre("a@1", "b@2", "a@3"));
+
+  Lsn lsn;
+  ASSERT_EQ(tables->drop_table("tag", &lsn), "");
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(tables->watchers(), 0u);
+  tables->remove_watcher(id);  // gone already: fine
+}
+
+TEST_F(TablesTest, AWatcherThatReturnsFalseOrIsRemovedIsNotCalledAgain) {
+  open();
+  create(neo_tag_table());
+  create(neo_tag_table("other"));
+  std::string error;
+  int once = 0, kept = 0, other = 0;
+  tables->add_watcher("tag", [&](const WatchedRows&) {
+    ++once;
+    return false;
+  }, &error);
+  uint64_t id = tables->add_watcher("tag", [&](const WatchedRows&) {
+    ++kept;
+    return true;
+  }, &error);
+  tables->add_watcher("other", [&](const WatchedRows&) {
+    ++other;
+    return true;
+  }, &error);
+  EXPECT_EQ(tables->watchers(), 3u);
+  put("tag", {{"a", 1, 1.0}});
+  put("tag", {{"a", 2, 1.0}});
+  EXPECT_EQ(once, 1);
+  EXPECT_EQ(kept, 2);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(tables->watchers(), 2u);
+  tables->remove_watcher(id);
+  put("tag", {{"a", 3, 1.0}});
+  EXPECT_EQ(kept, 2);
+  EXPECT_EQ(tables->watchers(), 1u);
+}
+
+// Writers on several threads: a watcher is called one write at a time, each write once, and
+// the rows of each writer's series in the order it wrote them; remove_watcher() waits for a
+// call under way, after which none comes.
+TEST_F(TablesTest, ConcurrentWritesReachAWatcherOneAtATimeInOrder) {
+  open();
+  create(neo_tag_table());
+  constexpr int kThreads = 4, kWrites = 300;
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false}, removed{false}, called_after{false};
+  std::map<std::string, std::vector<int64_t>> seen;  // only the watcher touches it
+  std::string error;
+  uint64_t id = tables->add_watcher("tag", [&](const WatchedRows& w) {
+    if (inside.fetch_add(1) != 0) overlapped = true;
+    if (removed) called_after = true;
+    for (size_t r = 0; r < w.rows->rows(); ++r)
+      seen[w.rows->series[w.rows->row_series[r]][0]].push_back(w.rows->times[r]);
+    std::this_thread::yield();
+    inside.fetch_sub(1);
+    return true;
+  }, &error);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t)
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) put("tag", {{"s" + std::to_string(t), i, double(i)}});
+    });
+  for (auto& w : writers) w.join();
+  EXPECT_FALSE(overlapped);
+  ASSERT_EQ(seen.size(), size_t{kThreads});
+  for (auto& [series, times] : seen) {
+    ASSERT_EQ(times.size(), size_t{kWrites}) << series;
+    EXPECT_TRUE(std::is_sorted(times.begin(), times.end())) << series;
+  }
+  // Removal while writes go on.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = kWrites; !stop; ++i) put("tag", {{"s0", i, 1.0}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  tables->remove_watcher(id);
+  removed = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  writer.join();
+  EXPECT_FALSE(called_after);
 }
 
 }  // namespace
