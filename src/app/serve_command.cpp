@@ -257,7 +257,7 @@ int serve(const ServeFlags& f) {
     ho.max_body = config.http.max_body;
     ho.read_timeout = std::chrono::seconds(config.http.read_timeout_s);
     ho.query = query_limits;
-    http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool);
+    http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool, tables.get());
     try {
       http_server->start();
     } catch (const std::exception& e) {

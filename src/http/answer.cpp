@@ -31,12 +31,16 @@ void Answer::whole_with(int status, std::string_view content_type, std::string b
   notify();
 }
 
-void Answer::stream_begin(std::string_view content_type, bool gzip) {
+void Answer::stream_begin(std::string_view content_type, bool gzip) { stream_begin_with(content_type, {}, gzip); }
+
+void Answer::stream_begin_with(std::string_view content_type,
+                               std::vector<std::pair<std::string, std::string>> headers, bool gzip) {
   std::lock_guard lock(mu_);
   kind_ = Kind::stream;
   head_.status = 200;
   head_.content_type = content_type;
   head_.gzip = gzip;
+  head_.headers = std::move(headers);
   notify();
 }
 
@@ -49,10 +53,37 @@ bool Answer::stream_bytes(std::string_view bytes) {
   return true;
 }
 
-void Answer::stream_end() {
+bool Answer::stream_offer(std::string_view bytes, size_t limit) {
+  std::lock_guard lock(mu_);
+  if (cancelled_ || pending_.size() >= limit) return false;
+  pending_.append(bytes);
+  notify();
+  return true;
+}
+
+void Answer::on_cancel(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (!cancelled_) {
+      on_cancel_ = std::move(fn);
+      return;
+    }
+  }
+  fn();
+}
+
+void Answer::stream_end() { stream_end(false); }
+
+void Answer::stream_end(bool close_connection) {
   std::lock_guard lock(mu_);
   ended_ = true;
+  close_after_ = close_after_ || close_connection;
   notify();
+}
+
+bool Answer::closes_connection() {
+  std::lock_guard lock(mu_);
+  return close_after_;
 }
 
 void Answer::stream_abort(const std::string&) {
@@ -90,13 +121,16 @@ Answer::Step Answer::next(Head* head, std::string* bytes) {
 }
 
 void Answer::cancel() {
+  std::function<void()> hook;
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
     wake_ = nullptr;  // the connection is going: nothing more to wake
+    hook.swap(on_cancel_);
   }
   flag_->store(true);
   space_.notify_all();
+  if (hook) hook();
 }
 
 }  // namespace mqbase::http

@@ -9,8 +9,11 @@
 // stops) releases a blocked producer, makes stream_bytes() return false and sets the cancel
 // flag the query watches (QueryOptions::cancel).
 //
-// Thread-safety: the AnswerOutput methods from one producer thread, next() and cancel() from
-// the I/O thread; any thread may read flag().
+// A producer that must never wait (a watch stream, fed by the threads that write the table)
+// uses stream_offer() instead: it appends unless too much waits already, and then says so.
+//
+// Thread-safety: the AnswerOutput methods from one producer thread at a time, next() and
+// cancel() from the I/O thread; any thread may read flag().
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -43,6 +46,22 @@ class Answer final : public AnswerOutput {
   void whole_with(int status, std::string_view content_type, std::string body,
                   std::vector<std::pair<std::string, std::string>> headers);
 
+  // stream_bytes() that never waits: appends `bytes` and returns true unless `limit` bytes or
+  // more wait to be written already, or the answer was cancelled (then false, nothing appended).
+  bool stream_offer(std::string_view bytes, size_t limit);
+  // Calls `fn` once when the answer is cancelled (on the cancelling thread, no lock held), or
+  // at once if it was already. Replaces an earlier one.
+  void on_cancel(std::function<void()> fn);
+
+  // stream_end(), and the connection closes after it instead of reading the next request
+  // (a watch stream cut because its client is too slow).
+  void stream_end(bool close_connection);
+  bool closes_connection();
+
+  // stream_begin() with extra header fields (a watch stream's Cache-Control).
+  void stream_begin_with(std::string_view content_type, std::vector<std::pair<std::string, std::string>> headers,
+                         bool gzip = false);
+
   // The consumer (the connection).
   struct Head {
     int status = 0;
@@ -67,6 +86,7 @@ class Answer final : public AnswerOutput {
   void notify();  // with mu_ held
 
   std::function<void()> wake_;
+  std::function<void()> on_cancel_;
   std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
   std::mutex mu_;
   std::condition_variable space_;
@@ -75,7 +95,7 @@ class Answer final : public AnswerOutput {
   std::string body_;     // whole
   std::string pending_;  // stream: written by the producer, not yet taken
   bool head_taken_ = false, ended_ = false, end_taken_ = false, aborted_ = false;
-  bool cancelled_ = false, wake_posted_ = false;
+  bool cancelled_ = false, wake_posted_ = false, close_after_ = false;
 };
 
 }  // namespace mqbase::http

@@ -130,10 +130,11 @@ struct ServerCore {
   uint64_t next_id = 0;
   bool stopping = false;
 
-  ServerCore(HttpServerOptions o, Execute execute, ingest::Ingest* ingest, QueryPool& queries)
+  ServerCore(HttpServerOptions o, Execute execute, ingest::Ingest* ingest, QueryPool& queries,
+             store::tables::Tables* tables)
       : options(std::move(o)),
         writes("mqbase-hwrite", 1, options.write_queue),
-        router(std::move(execute), ingest, queries, writes, options.query) {}
+        router(std::move(execute), ingest, queries, writes, options.query, tables) {}
   ~ServerCore() { destroying = true; }
 
   void accept();
@@ -367,7 +368,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       case Answer::Step::whole: return send_whole(head, std::move(out_));
       case Answer::Step::stream: return start_stream(head);
       case Answer::Step::bytes: return write_piece();
-      case Answer::Step::end: return write_end();
+      case Answer::Step::end:
+        if (answer_->closes_connection()) keep_alive_ = false;
+        return write_end();
       case Answer::Step::abort:
         spdlog::debug("http: {} {}: the answer failed after it started; connection closed", method_, target_);
         return close();
@@ -514,6 +517,7 @@ void ServerCore::accept() {
 
 void ServerCore::begin_stop() {
   stopping = true;
+  router.stopping();  // watch streams end now, like any other answer
   beast::error_code ec;
   acceptor.close(ec);
   accept_backoff.cancel();
@@ -534,12 +538,13 @@ struct HttpServer::Impl {
   std::mutex stop_mu;
   bool stopped = false;
 
-  Impl(HttpServerOptions o, Execute execute, ingest::Ingest* ingest, QueryPool& queries)
-      : core(std::move(o), std::move(execute), ingest, queries) {}
+  Impl(HttpServerOptions o, Execute execute, ingest::Ingest* ingest, QueryPool& queries, store::tables::Tables* tables)
+      : core(std::move(o), std::move(execute), ingest, queries, tables) {}
 };
 
-HttpServer::HttpServer(HttpServerOptions options, Execute execute, ingest::Ingest* ingest, QueryPool& queries)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(execute), ingest, queries)) {}
+HttpServer::HttpServer(HttpServerOptions options, Execute execute, ingest::Ingest* ingest, QueryPool& queries,
+                       store::tables::Tables* tables)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(execute), ingest, queries, tables)) {}
 
 HttpServer::~HttpServer() { stop(); }
 

@@ -27,6 +27,9 @@
 namespace mqbase::ingest {
 class Ingest;
 }
+namespace mqbase::store::tables {
+class Tables;
+}
 
 namespace mqbase::http {
 
@@ -44,8 +47,10 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // `execute` runs SQL (Engine::execute); `ingest` (may be null: no write endpoints) takes the
-  // writes; `queries` runs the SQL. All outlive the server.
-  HttpServer(HttpServerOptions options, Execute execute, ingest::Ingest* ingest, QueryPool& queries);
+  // writes; `queries` runs the SQL; `tables` (may be null: no /db/watch) are watched. All
+  // outlive the server.
+  HttpServer(HttpServerOptions options, Execute execute, ingest::Ingest* ingest, QueryPool& queries,
+             store::tables::Tables* tables = nullptr);
   ~HttpServer();  // stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -59,9 +64,9 @@ class HttpServer {
   // The address bound (the ephemeral port resolved). Valid after start().
   ListenAddress bound() const;
 
-  // Stops accepting and closes idle connections; answers under way get 2 s to finish, then
-  // their connections close and their queries are cancelled. Joins the I/O thread and the
-  // write thread. Idempotent.
+  // Stops accepting, ends the watch streams and closes idle connections; answers under way
+  // get 2 s to finish, then their connections close and their queries are cancelled. Joins
+  // the I/O thread and the write thread. Idempotent.
   void stop();
 
  private:

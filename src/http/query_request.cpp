@@ -106,6 +106,17 @@ bool parse_bind_params(std::string_view json_array, std::vector<query::Value>* o
   return params_of(doc, out, error);
 }
 
+query::FormatOptions format_options(const AnswerFormat& f) {
+  query::FormatOptions fo;
+  fo.format = f.format;
+  if (f.timeformat) fo.timeformat = *f.timeformat;
+  if (f.tz) fo.tz = *f.tz;
+  if (f.heading) fo.heading = *f.heading;
+  if (f.precision) fo.precision = *f.precision;
+  if (f.rownum) fo.rownum = *f.rownum;
+  return fo;
+}
+
 bool query_request_from_params(const Params& params, QueryRequest* out, std::string* error) {
   for (const auto& [k, v] : params.all()) {
     bool ok = true;

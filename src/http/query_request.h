@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "http/url.h"
+#include "query/format.h"
 #include "query/value.h"
 
 namespace mqbase::http {
@@ -42,6 +43,9 @@ struct AnswerFormat {
   std::optional<int> precision;
   std::optional<bool> rownum;
 };
+
+// The ResultWriter's options for `f` (its defaults where f leaves a member unset).
+query::FormatOptions format_options(const AnswerFormat& f);
 
 struct QueryRequest {
   std::string sql;

@@ -33,13 +33,7 @@ std::string error_json(std::string_view reason, std::chrono::nanoseconds elapse)
 query::QueryStatus run_query(const Execute& execute, const QueryRequest& request, const QueryLimits& limits,
                              AnswerOutput& out, const std::atomic<bool>* cancel) {
   const auto began = std::chrono::steady_clock::now();
-  query::FormatOptions fo;
-  fo.format = request.format.format;
-  if (request.format.timeformat) fo.timeformat = *request.format.timeformat;
-  if (request.format.tz) fo.tz = *request.format.tz;
-  if (request.format.heading) fo.heading = *request.format.heading;
-  if (request.format.precision) fo.precision = *request.format.precision;
-  if (request.format.rownum) fo.rownum = *request.format.rownum;
+  query::FormatOptions fo = format_options(request.format);
 
   // Where the writer's bytes go: collected (the answer is sent whole), streamed (through gzip
   // when asked), or dropped (an error answer replaces them).

@@ -92,8 +92,14 @@ Response error_response(int status, std::string_view reason) {
   return r;
 }
 
-Router::Router(Execute execute, ingest::Ingest* ingest, QueryPool& queries, QueryPool& writes, QueryLimits limits)
-    : execute_(std::move(execute)), ingest_(ingest), queries_(queries), writes_(writes), limits_(limits) {}
+Router::Router(Execute execute, ingest::Ingest* ingest, QueryPool& queries, QueryPool& writes, QueryLimits limits,
+               store::tables::Tables* tables)
+    : execute_(std::move(execute)),
+      ingest_(ingest),
+      queries_(queries),
+      writes_(writes),
+      limits_(limits),
+      watches_(tables) {}
 
 std::optional<Response> Router::handle(Request& r, const std::shared_ptr<Answer>& answer) {
   const std::string& p = r.path;
@@ -121,6 +127,14 @@ std::optional<Response> Router::handle(Request& r, const std::shared_ptr<Answer>
     if (table.empty() || table.find('/') != std::string_view::npos)
       return error_response(404, "no such endpoint: " + p + " (POST /db/write/{table})");
     return write_rows(r, table, answer);
+  }
+  if (p.starts_with("/db/watch/") || p == "/db/watch") {
+    if (r.method != "GET") return method_not_allowed(r, "GET");
+    if (p == "/db/watch") return watches_.status();
+    std::string_view table = std::string_view(p).substr(sizeof("/db/watch/") - 1);
+    if (table.empty() || table.find('/') != std::string_view::npos)
+      return error_response(404, "no such endpoint: " + p + " (GET /db/watch/{table})");
+    return watches_.start(table, r, answer);
   }
   if (p == "/metrics/write" || p == "/write" || p == "/api/v2/write") {
     if (r.method != "POST") return method_not_allowed(r, "POST");

@@ -6,6 +6,8 @@
 //   POST /db/write/{table}               JSON, CSV or NDJSON rows, through Ingest::submit()
 //   POST /metrics/write?db=T, /write?db=T, /api/v2/write?bucket=T
 //                                        InfluxDB line protocol (Telegraf's outputs), 204
+//   GET  /db/watch/{table}               new rows as server-sent events (watch_streams.h)
+//   GET  /db/watch                       how many watch streams there are
 //   /mqtt                                501 until MQTT over WebSocket arrives
 //
 // Unknown paths get 404, a known path with a wrong method 405 (with Allow), both with
@@ -21,6 +23,7 @@
 #include "http/query_pool.h"
 #include "http/query_runner.h"
 #include "http/request.h"
+#include "http/watch_streams.h"
 
 namespace mqbase::ingest {
 class Ingest;
@@ -30,14 +33,17 @@ namespace mqbase::http {
 
 class Router {
  public:
-  // `ingest` may be null: the write endpoints then answer 503.
-  Router(Execute execute, ingest::Ingest* ingest, QueryPool& queries, QueryPool& writes, QueryLimits limits);
+  // `ingest` may be null: the write endpoints then answer 503; so may `tables`: /db/watch.
+  Router(Execute execute, ingest::Ingest* ingest, QueryPool& queries, QueryPool& writes, QueryLimits limits,
+         store::tables::Tables* tables = nullptr);
 
   // Answers at once (returns the Response), or starts the work that answers through `answer`
   // later and returns nullopt. `request` may be moved from.
   std::optional<Response> handle(Request& request, const std::shared_ptr<Answer>& answer);
 
   void set_authorizer(Authorizer a) { authorizer_ = std::move(a); }
+  // The server stops: ends the answers that would never end by themselves (watch streams).
+  void stopping() { watches_.stop(); }
 
  private:
   std::optional<Response> query(Request& r, const std::shared_ptr<Answer>& answer);
@@ -50,6 +56,7 @@ class Router {
   QueryPool& writes_;
   QueryLimits limits_;
   Authorizer authorizer_;
+  WatchStreams watches_;
 };
 
 // {"success":false,"reason":"..."} with `status`.

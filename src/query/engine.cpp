@@ -26,6 +26,19 @@ std::string QueryStatus::describe() const {
   return error;
 }
 
+Type query_type(tb::ColumnType t) {
+  switch (t) {
+    case tb::ColumnType::time: return Type::timestamp;
+    case tb::ColumnType::tag:
+    case tb::ColumnType::varchar: return Type::text;
+    case tb::ColumnType::float64: return Type::float64;
+    case tb::ColumnType::int64: return Type::int64;
+    case tb::ColumnType::boolean: return Type::boolean;
+    case tb::ColumnType::json: return Type::json;
+  }
+  return Type::text;
+}
+
 namespace {
 
 [[noreturn]] void fail(const std::string& m, int loc = -1) { throw QueryError(m, loc); }
@@ -93,19 +106,6 @@ int char_position(std::string_view sql, int byte) {
   for (int k = 0; k < byte && k < static_cast<int>(sql.size()); ++k)
     if ((static_cast<unsigned char>(sql[static_cast<size_t>(k)]) & 0xC0) != 0x80) ++n;
   return n + 1;
-}
-
-Type from_column_type(tb::ColumnType t) {
-  switch (t) {
-    case tb::ColumnType::time: return Type::timestamp;
-    case tb::ColumnType::tag:
-    case tb::ColumnType::varchar: return Type::text;
-    case tb::ColumnType::float64: return Type::float64;
-    case tb::ColumnType::int64: return Type::int64;
-    case tb::ColumnType::boolean: return Type::boolean;
-    case tb::ColumnType::json: return Type::json;
-  }
-  return Type::text;
 }
 
 std::optional<Type> sql_type(const std::string& n) {
@@ -815,7 +815,7 @@ Source Binder::from(El stmt) {
         s.kind = Source::Kind::table;
         s.table = name;
         s.schema = schema;
-        for (auto& c : schema->columns) s.scope.push_back({alias, c.name, from_column_type(c.type)});
+        for (auto& c : schema->columns) s.scope.push_back({alias, c.name, query_type(c.type)});
         s.needed.assign(schema->columns.size(), false);
         return s;
       }
@@ -1351,7 +1351,7 @@ void Binder::scan(Source& s, Operator& next) {
     Chunk one;
     one.rows = 1;
     for (size_t k = 0; k < schema.columns.size(); ++k) {
-      Type ty = from_column_type(schema.columns[k].type);
+      Type ty = query_type(schema.columns[k].type);
       size_t t = static_cast<size_t>(tag_pos[k]);
       if (tag_pos[k] >= 0) one.columns.push_back(Vector::make_constant(Value::of_text(t < tags.size() ? tags[t] : std::string()), 1));
       else one.columns.push_back(Vector::make_constant(Value::make_null(ty), 1));
@@ -1373,7 +1373,7 @@ void Binder::scan(Source& s, Operator& next) {
       c.rows = m;
       for (size_t k = 0; k < schema.columns.size(); ++k) {
         const tb::Column& col = schema.columns[k];
-        Type ty = from_column_type(col.type);
+        Type ty = query_type(col.type);
         if (!s.needed[k]) {
           c.columns.push_back(Vector::make_constant(Value::make_null(ty), m));
           continue;
@@ -1854,7 +1854,7 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
         std::vector<bool> given(schema->columns.size(), false);
         for (size_t k = 0; k < items.size(); ++k) {
           size_t c = static_cast<size_t>(cols[k]);
-          Type want = from_column_type(schema->columns[c].type);
+          Type want = query_type(schema->columns[c].type);
           ExprPtr e = binder.fold(binder.expr(items[k], {}, false));
           if (e->kind != ExprKind::constant) fail("INSERT values must be constants", e->location);
           if (e->type != want) {
@@ -1903,7 +1903,7 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
       auto schema = tables->schema(name);
       if (!schema) fail("relation \"" + name + "\" does not exist", loc(*rel));
       std::vector<ScopeColumn> scope;
-      for (auto& c : schema->columns) scope.push_back({name, c.name, from_column_type(c.type)});
+      for (auto& c : schema->columns) scope.push_back({name, c.name, query_type(c.type)});
       int64_t before = INT64_MAX;  // no WHERE: everything
       if (auto w = field(body, "whereClause")) {
         ExprPtr e = binder.fold(binder.expr(*w, scope, false));

@@ -24,6 +24,7 @@
 
 namespace mqbase::store::tables {
 class Tables;
+enum class ColumnType : uint8_t;
 }
 
 namespace mqbase::query {
@@ -67,6 +68,9 @@ struct QueryStatus {
   // "error" or "error at character N" (the form answers carry).
   std::string describe() const;
 };
+
+// The type a table column's values have in a query: TIME timestamp, TAG and VARCHAR text, ...
+Type query_type(store::tables::ColumnType t);
 
 class Engine {
  public:

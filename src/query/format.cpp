@@ -445,7 +445,7 @@ class NdjsonWriter final : public WriterBase {
   }
 
   void write_row(const Chunk& chunk, size_t r) override {
-    buf_ += '{';
+    buf_ += options_.event_stream ? "data: {" : "{";
     for (size_t i = 0; i < columns_.size(); ++i) {
       if (i > 0) buf_ += ',';
       buf_ += keys_[i];
@@ -457,7 +457,7 @@ class NdjsonWriter final : public WriterBase {
         buf_ += "null";
       }
     }
-    buf_ += "}\n";
+    buf_ += options_.event_stream ? "}\n\n" : "}\n";
   }
 
   void write_end(std::string_view) override {}

@@ -45,6 +45,9 @@ struct FormatOptions {
   int precision = -1;       // digits after the point for doubles, 0..100; -1: shortest round-trip
   bool rownum = false;      // a first column ROWNUM (int64, from 1), as machbase-neo has
   size_t box_rows = 10'000; // box: rows shown at most; past them the query stops
+  // ndjson: each row as a server-sent event instead of a line, "data: {...}\n\n" (GET
+  // /db/watch; Content-Type text/event-stream).
+  bool event_stream = false;
 };
 
 class ResultWriter : public ResultSink {
