@@ -85,6 +85,26 @@ struct BlockFile {
   std::unordered_map<uint32_t, std::vector<BlockRef>> index;  // series -> its blocks, by seq
   std::atomic<bool> obsolete{false};
 
+  // What scans learned of its blocks (by offset), kept so that the next scan need not read
+  // the block again: its statistics (aggregates answered from them), and its rows at its
+  // newest time (the latest row per series). Filled as scans read blocks; the file is
+  // immutable, so they never go stale.
+  mutable std::mutex cache_mu;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<const BlockMeta>> metas;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<const SeriesRows>> newest;
+
+  template <typename T>
+  std::shared_ptr<const T> cached(const std::unordered_map<uint64_t, std::shared_ptr<const T>>& m, uint64_t offset) const {
+    std::lock_guard lock(cache_mu);
+    auto it = m.find(offset);
+    return it == m.end() ? nullptr : it->second;
+  }
+  template <typename T>
+  void keep(std::unordered_map<uint64_t, std::shared_ptr<const T>>& m, uint64_t offset, std::shared_ptr<const T> v) const {
+    std::lock_guard lock(cache_mu);
+    m.emplace(offset, std::move(v));
+  }
+
   ~BlockFile() {
     if (fd >= 0) io->close(fd);
     if (obsolete.load()) io->unlink(path);
@@ -1271,6 +1291,61 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       g.tags = s.tags;
       g.tags.resize(schema->tag_indexes().size());  // tags added since the series began: ""
 
+      if (spec.latest) {
+        // Only what can hold the newest row in range: the heads' rows of their newest time,
+        // and the blocks that reach at least as far (newest partitions first, the older ones
+        // skipped once the heads' newest lies past them). Nothing else is copied.
+        int64_t best = INT64_MIN;
+        if (s.head.rows() > 0 && s.head_max >= spec.from && s.head_max < spec.to) {
+          best = s.head_max;  // the newest row of a head is never sealed away from it
+        } else {
+          for (int64_t x : s.head.times)
+            if (x >= spec.from && x < spec.to) best = std::max(best, x);
+        }
+        for (int64_t x : s.overflow.times)
+          if (x >= spec.from && x < spec.to) best = std::max(best, x);
+        // A block whose newest row lies in range has a row there: nothing older than that row
+        // can be the newest.
+        int64_t floor = best;
+        auto raise_floor = [&](int64_t max_time) {
+          if (max_time >= spec.from && max_time < spec.to) floor = std::max(floor, max_time);
+        };
+        for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
+          if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
+          for (auto& f : p->second)
+            if (auto it = f->index.find(id); it != f->index.end())
+              for (const BlockRef& r : it->second) raise_floor(r.max_time);
+        }
+        for (auto& [sid, b] : t->frozen)
+          if (sid == id) raise_floor(b.max_time);
+        for (const SealedBlock& b : s.sealed) raise_floor(b.max_time);
+        auto reaches = [&](int64_t lo, int64_t hi) { return overlaps(lo, hi) && std::min(hi, spec.to - 1) >= floor; };
+        for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
+          if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
+          for (auto& f : p->second) {
+            auto it = f->index.find(id);
+            if (it == f->index.end()) continue;
+            for (const BlockRef& r : it->second)
+              if (reaches(r.min_time, r.max_time)) g.sources.push_back({f, r, {}, r.seq, r.min_time, r.max_time});
+          }
+        }
+        for (auto& [sid, b] : t->frozen)
+          if (sid == id && reaches(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
+        for (const SealedBlock& b : s.sealed)
+          if (reaches(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
+        if (best != INT64_MIN) {
+          g.head.conform(*schema);
+          g.overflow.conform(*schema);
+          for (size_t r = 0; r < s.head.rows(); ++r)
+            if (s.head.times[r] == best) g.head.push_from(s.head, r);
+          for (size_t r = 0; r < s.overflow.rows(); ++r)
+            if (s.overflow.times[r] == best) g.overflow.push_from(s.overflow, r);
+        }
+        if (g.sources.empty() && g.head.rows() == 0 && g.overflow.rows() == 0) continue;
+        all.push_back(std::move(g));
+        continue;
+      }
+
       for (auto& [p, files] : t->partitions) {
         if (!overlaps(p, p + schema->options.partition_ns - 1)) continue;
         for (auto& f : files) {
@@ -1291,12 +1366,15 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     }
   }
   std::string buf;
+  // Reused from series to series: their vectors keep their capacity.
+  SeriesRows merged, rows;
+  BlockMeta meta;
+  std::vector<size_t> order;
+  std::vector<std::pair<uint64_t, std::shared_ptr<const SeriesRows>>> decoded;  // (seq, rows)
   for (Gathered& g : all) {
     std::sort(g.sources.begin(), g.sources.end(), [](const Source& a, const Source& b) { return a.seq < b.seq; });
-    SeriesRows merged;
+    merged.clear();
     merged.conform(*schema);
-    BlockMeta meta;
-    SeriesRows rows;
     auto take = [&](const SeriesRows& from) {
       // A block's rows are sorted: its rows in range are one run, copied column by column.
       if (std::is_sorted(from.times.begin(), from.times.end())) {
@@ -1331,15 +1409,33 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       };
       int64_t best = std::max(newest(g.head), newest(g.overflow));
       auto bound = [&](const Source& x) { return std::min(x.max_time, spec.to - 1); };
-      std::vector<size_t> order(g.sources.size());
+      order.resize(g.sources.size());
       std::iota(order.begin(), order.end(), size_t{0});
       std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bound(g.sources[a]) > bound(g.sources[b]); });
-      std::vector<std::pair<uint64_t, SeriesRows>> decoded;  // (seq, rows)
+      decoded.clear();
       for (size_t k : order) {
-        if (bound(g.sources[k]) < best) break;
-        if (!decode(g.sources[k])) return false;
+        Source& src = g.sources[k];
+        if (bound(src) < best) break;
+        if (src.file && src.max_time < spec.to && src.max_time >= spec.from) {
+          // Wholly before the end of the range: its rows at its newest time are what it gives,
+          // kept with the file after the first read.
+          auto kept = src.file->cached(src.file->newest, src.ref.offset);
+          if (!kept) {
+            if (!decode(src)) return false;
+            auto top = std::make_shared<SeriesRows>();
+            top->conform(*schema);
+            for (size_t r = 0; r < rows.rows(); ++r)
+              if (rows.times[r] == src.max_time) top->push_from(rows, r);
+            src.file->keep(src.file->newest, src.ref.offset, std::shared_ptr<const SeriesRows>(top));
+            kept = std::move(top);
+          }
+          best = std::max(best, newest(*kept));
+          decoded.emplace_back(src.seq, std::move(kept));
+          continue;
+        }
+        if (!decode(src)) return false;
         best = std::max(best, newest(rows));
-        decoded.emplace_back(g.sources[k].seq, rows);
+        decoded.emplace_back(src.seq, std::make_shared<const SeriesRows>(rows));
       }
       if (best == INT64_MIN) continue;
       std::sort(decoded.begin(), decoded.end(), [](auto& a, auto& b) { return a.first < b.first; });
@@ -1347,7 +1443,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         for (size_t r = 0; r < from.rows(); ++r)
           if (from.times[r] == best) merged.push_from(from, r);
       };
-      for (auto& [seq, r] : decoded) take_best(r);
+      for (auto& [seq, r] : decoded) take_best(*r);
       take_best(g.head);
       take_best(g.overflow);
     } else {
@@ -1375,17 +1471,22 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       for (size_t k = 0; k < g.sources.size(); ++k) {
         Source& src = g.sources[k];
         if (alone[k]) {
-          std::string_view bytes = src.bytes;
-          if (src.file) {
-            if (!m.read_block(*src.file, src.ref, buf, error)) return false;
-            bytes = buf;
+          // A block file's statistics are read once and kept with the file.
+          std::shared_ptr<const BlockMeta> kept = src.file ? src.file->cached(src.file->metas, src.ref.offset) : nullptr;
+          if (!kept) {
+            std::string_view bytes = src.bytes;
+            if (src.file) {
+              if (!m.read_block(*src.file, src.ref, buf, error)) return false;
+              bytes = buf;
+            }
+            size_t data_bytes = 0;
+            if (!decode_block_meta(bytes, meta, data_bytes)) {
+              *error = "a block of table '" + schema->name + "' does not decode";
+              return false;
+            }
+            if (src.file) src.file->keep(src.file->metas, src.ref.offset, std::make_shared<const BlockMeta>(meta));
           }
-          size_t data_bytes = 0;
-          if (!decode_block_meta(bytes, meta, data_bytes)) {
-            *error = "a block of table '" + schema->name + "' does not decode";
-            return false;
-          }
-          if (summary(g.tags, meta)) continue;
+          if (summary(g.tags, kept ? *kept : meta)) continue;
         }
         if (!decode(src)) return false;
         take(rows);
