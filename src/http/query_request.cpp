@@ -52,6 +52,16 @@ bool set_timeout(std::string_view text, std::optional<std::chrono::milliseconds>
   return true;
 }
 
+bool set_memory_limit(std::string_view text, std::optional<uint64_t>* out, std::string* error) {
+  int64_t v = 0;
+  if (!read_int(text, &v) || v < 0) {
+    *error = bad("memory_limit", "bytes (an integer >= 0)", text);
+    return false;
+  }
+  *out = static_cast<uint64_t>(v);
+  return true;
+}
+
 bool set_compress(std::string_view text, bool* gzip, std::string* error) {
   if (text.empty() || iequals(text, "none")) {
     *gzip = false;
@@ -128,6 +138,7 @@ bool query_request_from_params(const Params& params, QueryRequest* out, std::str
     else if (k == "rownum") ok = set_bool(k, v, &out->format.rownum, error);
     else if (k == "precision") ok = set_precision(v, &out->format.precision, error);
     else if (k == "timeout") ok = set_timeout(v, &out->timeout, error);
+    else if (k == "memory_limit") ok = set_memory_limit(v, &out->memory_limit, error);
     else if (k == "compress") ok = set_compress(v, &out->gzip, error);
     else if (k == "params") ok = parse_bind_params(v, &out->params, error);
     if (!ok) return false;
@@ -176,6 +187,8 @@ bool query_request_from_json(std::string_view json, QueryRequest* out, std::stri
       ok = set_precision(scalar_text(value), &out->format.precision, error);
     } else if (key == "timeout") {
       ok = set_timeout(scalar_text(value), &out->timeout, error);
+    } else if (key == "memory_limit") {
+      ok = set_memory_limit(scalar_text(value), &out->memory_limit, error);
     } else if (key == "compress") {
       ok = set_compress(scalar_text(value), &out->gzip, error);
     } else if (key == "params") {

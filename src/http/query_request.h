@@ -13,10 +13,12 @@
 //               (the engine casts them where the context asks for a timestamp or an interval,
 //               as PostgreSQL does with an untyped parameter), JSON objects/arrays json
 //   timeout     milliseconds (capped by http.query_timeout)
+//   memory_limit  bytes the query's sorts, groups and subqueries may hold (capped by
+//               http.query_memory_limit)
 //   compress    gzip: the answer is gzip-compressed (Content-Encoding: gzip)
 //   reply       (MQTT only) the topic for the answer when there is no Response Topic
 //
-// In a JSON body, `heading`/`rownum` may be booleans, `precision`/`timeout` numbers, `params`
+// In a JSON body, `heading`/`rownum` may be booleans, `precision`/`timeout`/`memory_limit` numbers, `params`
 // an array; in a query string or form every value is text and `params` is the array's JSON
 // text. Checking the format names is the ResultWriter's job (make_writer()).
 //
@@ -52,6 +54,7 @@ struct QueryRequest {
   AnswerFormat format;
   std::vector<query::Value> params;
   std::optional<std::chrono::milliseconds> timeout;
+  std::optional<uint64_t> memory_limit;
   bool gzip = false;
   std::string reply;  // MQTT: the "reply" member
 };

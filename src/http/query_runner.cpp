@@ -84,7 +84,11 @@ query::QueryStatus run_query(const Execute& execute, const QueryRequest& request
   if (limits.max_timeout.count() > 0 && (timeout.count() == 0 || timeout > limits.max_timeout))
     timeout = limits.max_timeout;
   options.timeout = timeout;
+  // A request may ask for less memory than the server allows, never more (0: no limit).
   options.memory_limit = limits.memory_limit;
+  if (request.memory_limit && *request.memory_limit > 0 &&
+      (limits.memory_limit == 0 || *request.memory_limit < limits.memory_limit))
+    options.memory_limit = *request.memory_limit;
   options.cancel = cancel;
 
   status = execute(request.sql, options, *writer);

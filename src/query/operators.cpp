@@ -17,8 +17,10 @@ void ExecContext::check() const {
 void ExecContext::charge(uint64_t bytes) {
   memory_used += bytes;
   if (memory_limit && memory_used > memory_limit)
-    throw QueryError("query needs more than its memory limit of " + std::to_string(memory_limit >> 20) +
-                     " MiB (ORDER BY, GROUP BY, DISTINCT and subqueries hold rows in memory)");
+    throw QueryError("query needs more than its memory limit of " +
+                     (memory_limit % (1 << 20) == 0 ? std::to_string(memory_limit >> 20) + " MiB"
+                                                     : std::to_string(memory_limit) + " bytes") +
+                     " (ORDER BY, GROUP BY, DISTINCT and subqueries hold rows in memory)");
 }
 
 uint64_t chunk_bytes(const Chunk& c) {
@@ -193,12 +195,15 @@ class Sort : public Operator {
       : keys_(std::move(keys)), limit_(limit), ctx_(ctx), next_(next) {}
   void push(Chunk& c) override {
     for (auto& v : c.columns) v.expand();
-    ctx_.charge(chunk_bytes(c) + c.rows * sizeof(RowRef));
+    const uint64_t bytes = chunk_bytes(c) + c.rows * sizeof(RowRef);
+    ctx_.charge(bytes);
+    held_ += bytes;
     uint32_t id = static_cast<uint32_t>(chunks_.size());
     chunks_.push_back(std::move(c));
     for (uint32_t r = 0; r < chunks_.back().rows; ++r) refs_.push_back({id, r});
-    // A top-N keeps no more than it needs: compact when it holds far more.
-    if (limit_ >= 0 && refs_.size() > std::max<size_t>(65536, 4 * static_cast<size_t>(limit_))) compact();
+    // A top-N keeps no more than it needs: compact when it holds four times that (and at
+    // least two chunks), so that its memory follows the LIMIT, not the input.
+    if (limit_ >= 0 && refs_.size() > std::max<size_t>(2 * kChunkRows, 4 * static_cast<size_t>(limit_))) compact();
   }
   void finish() override {
     order(limit_);
@@ -258,8 +263,9 @@ class Sort : public Operator {
     for (auto& r : refs_)
       for (size_t k = 0; k < kept.columns.size(); ++k) append_row(kept.columns[k], chunks_[r.chunk].columns[k], r.row);
     kept.rows = refs_.size();
-    ctx_.memory_used = 0;
-    ctx_.charge(chunk_bytes(kept) + kept.rows * sizeof(RowRef));
+    ctx_.memory_used -= std::min(ctx_.memory_used, held_);  // what this sort held, not the others'
+    held_ = chunk_bytes(kept) + kept.rows * sizeof(RowRef);
+    ctx_.charge(held_);
     chunks_.clear();
     chunks_.push_back(std::move(kept));
     refs_.clear();
@@ -268,6 +274,7 @@ class Sort : public Operator {
 
   std::vector<SortKey> keys_;
   int64_t limit_;
+  uint64_t held_ = 0;  // bytes charged for chunks_ and refs_
   ExecContext& ctx_;
   Operator* next_;
   std::vector<Chunk> chunks_;

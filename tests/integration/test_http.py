@@ -570,6 +570,58 @@ class HttpQueries(HttpCase):
         self.assertEqual(len(body.decode().splitlines()), n + 1)
 
 
+class HttpQueryLimits(HttpCase):
+    """A query past its time limit or its memory limit (per request, and the server's cap on
+    what a request may ask) stops with a clear error; the server keeps serving MQTT and SQL."""
+
+    broker_config = {"http": {"query_memory_limit": 4 << 20}}
+
+    def setUp(self):
+        super().setUp()
+        n = 200_000
+        lines = ["name,time,value"] + ["s%d,%d,%d" % (i % 500, T0 + i * SECOND, (i * 7919) % 100_003) for i in range(n)]
+        self.write_ok("/db/write/big?header=columns&format=csv", "\n".join(lines), rows=n)
+
+    def query(self, params):
+        return request(self.url("/db/query?" + urllib.parse.urlencode(params)))
+
+    def test_a_query_past_its_time_limit_stops_and_the_server_goes_on(self):
+        heavy = "SELECT name, time, value, value * 2 + 1 AS w FROM big ORDER BY value DESC, time"
+        status, _, body = self.query({"q": heavy, "timeout": "1"})
+        self.assertEqual(status, 400, body[:300])
+        doc = json.loads(body)
+        self.assertFalse(doc["success"])
+        self.assertIn("canceling statement due to statement timeout", doc["reason"])
+        self.assert_mqtt_works()
+        status, _, body = self.query({"q": "SELECT count(*) FROM big"})
+        self.assertEqual(json.loads(body)["data"]["rows"], [[200_000]])
+
+    def test_a_query_past_its_memory_limit_stops_and_the_server_goes_on(self):
+        sort_all = "SELECT * FROM big ORDER BY value"
+        # The request asks for less than the server allows.
+        status, _, body = self.query({"q": sort_all, "memory_limit": "100000", "format": "csv"})
+        self.assertEqual(status, 400, body[:300])
+        self.assertIn(b"memory limit of 100000 bytes", body)
+        # More than the server allows (4 MiB) is capped: the same query still stops.
+        status, _, body = self.query({"q": sort_all, "memory_limit": str(1 << 30)})
+        self.assertEqual(status, 400, body[:300])
+        self.assertIn("memory limit of 4 MiB", json.loads(body)["reason"])
+        self.assert_mqtt_works()
+        # A sort that keeps only what LIMIT needs fits where the whole sort does not.
+        status, _, body = self.query({"q": sort_all, "memory_limit": str(1 << 20)})
+        self.assertEqual(status, 400, body[:300])
+        self.assertIn("memory limit of 1 MiB", json.loads(body)["reason"])
+        status, _, body = self.query({"q": sort_all + " DESC LIMIT 3", "memory_limit": str(1 << 20)})
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(len(json.loads(body)["data"]["rows"]), 3)
+
+    def test_a_bad_limit_is_400_naming_the_parameter(self):
+        for param, value in (("memory_limit", "lots"), ("timeout", "-5")):
+            status, _, body = self.query({"q": "SELECT 1", param: value})
+            self.assertEqual(status, 400)
+            self.assertIn(param, json.loads(body)["reason"])
+
+
 class HttpQueryPool(HttpCase):
     """One query thread and no queue: a query that waits for a client that does not read
     holds the thread, the next one gets 503; the client goes away, its query is cancelled and
