@@ -182,6 +182,9 @@ struct SelectPlan {
   std::optional<GapfillSpec> gapfill;
   std::optional<FillSpec> fill;
   std::optional<SummarySpec> summary;  // aggregates that block statistics can answer
+  // Window functions (ExprKind::window, bound on the Window step's input: the source's rows, or
+  // the aggregate's); the projections read their results as the columns after that input.
+  std::vector<ExprPtr> windows;
 };
 
 struct StopScan {};
@@ -209,6 +212,7 @@ class Binder {
   void pushdown(SelectPlan& p);
   void scan(Source& s, Operator& next);
   ExprPtr bind_func(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
+  ExprPtr bind_window(El body, El over, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr bind_aexpr(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr sublink(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
 
@@ -220,8 +224,18 @@ class Binder {
   ExecContext& ctx_;
   const QueryOptions& opts_;
   bool in_aggregate_ = false;
+  bool in_window_ = false;
   const char* clause_ = "WHERE";  // where an aggregate is not allowed, for the error
+  const char* no_window_ = nullptr;  // where aggregates are allowed but window functions not
 };
+
+// PostgreSQL's window functions (those that are not also aggregates).
+bool is_window_name(std::string_view n) {
+  for (const char* w : {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
+                        "first_value", "last_value", "nth_value"})
+    if (n == w) return true;
+  return false;
+}
 
 // libpg_query 15-4.0's JSON leaves out an integer constant's value when it is not positive
 // ("ival": {} for both 0 and -1): read those from the query text at the constant's location.
@@ -435,7 +449,8 @@ ExprPtr Binder::bind_aexpr(El b, const std::vector<ScopeColumn>& scope, bool all
 ExprPtr Binder::bind_func(El b, const std::vector<ScopeColumn>& scope, bool allow_agg) {
   std::string name = last_name(field(b, "funcname"));
   int location = loc(b);
-  if (field(b, "over")) fail("window functions are not supported", location);
+  if (auto over = field(b, "over")) return bind_window(b, *over, scope, allow_agg);
+  if (is_window_name(name)) fail("window function " + name + " requires an OVER clause", location);
   if (is_aggregate_name(name)) {
     if (!allow_agg) fail(std::string("aggregate functions are not allowed in ") + clause_, location);
     if (in_aggregate_) fail("aggregate function calls cannot be nested", location);
@@ -502,6 +517,112 @@ ExprPtr Binder::bind_func(El b, const std::vector<ScopeColumn>& scope, bool allo
   std::vector<ExprPtr> args;
   for (El a : list(field(b, "args"))) args.push_back(expr(a, scope, allow_agg));
   return make_function(name, std::move(args), location);
+}
+
+// fn(args) OVER (PARTITION BY ... ORDER BY ...): an ExprKind::window whose arguments and keys
+// are bound like the select list's expressions (they may hold aggregates: the window then runs
+// over the groups).
+ExprPtr Binder::bind_window(El b, El over, const std::vector<ScopeColumn>& scope, bool allow_agg) {
+  std::string name = last_name(field(b, "funcname"));
+  if (name == "mean") name = "avg";
+  int location = loc(b);
+  if (!allow_agg || no_window_) fail(std::string("window functions are not allowed in ") + (no_window_ ? no_window_ : clause_), location);
+  if (in_aggregate_) fail("aggregate function calls cannot contain window function calls", location);
+  if (in_window_) fail("window function calls cannot be nested", location);
+  auto [ot, ob] = node(over);
+  El w = ot == "WindowDef" ? ob : over;
+  if (!str(w, "name").empty() || !str(w, "refname").empty()) fail("named windows are not supported", loc(w));
+  constexpr int64_t kFrameNondefault = 1;  // FRAMEOPTION_NONDEFAULT: a ROWS/RANGE/GROUPS clause
+  if (num(w, "frameOptions") & kFrameNondefault) fail("frame clauses are not supported", loc(w));
+  bool aggregate = is_aggregate_name(name);
+  if (!aggregate && !is_window_name(name)) {
+    // PostgreSQL's words: an unknown function, or a known one that is neither.
+    std::vector<ExprPtr> args;
+    for (El a : list(field(b, "args"))) args.push_back(expr(a, scope, allow_agg));
+    make_function(name, std::move(args), location);
+    fail("OVER specified, but " + name + " is not a window function nor an aggregate function", location);
+  }
+  if (aggregate && name != "count" && name != "sum" && name != "avg" && name != "min" && name != "max")
+    fail("aggregate function " + name + " is not supported as a window function", location);
+  if (!aggregate && name != "row_number" && name != "rank" && name != "dense_rank" && name != "lag" && name != "lead" &&
+      name != "first_value" && name != "last_value")
+    fail("window function " + name + " is not supported", location);
+  if (flag(b, "agg_distinct")) fail("DISTINCT is not implemented for window functions", location);
+  if (field(b, "agg_order")) fail("aggregate ORDER BY is not implemented for window functions", location);
+
+  in_window_ = true;
+  auto e = std::make_unique<Expr>();
+  e->kind = ExprKind::window;
+  e->name = name;
+  e->location = location;
+  e->star = flag(b, "agg_star");
+  for (El a : list(field(b, "args"))) e->args.push_back(expr(a, scope, allow_agg));
+  auto& args = e->args;
+  auto no_such = [&]() {
+    std::string sig;
+    for (size_t k = 0; k < args.size(); ++k) sig += (k ? ", " : "") + std::string(args[k]->untyped ? "unknown" : type_name(args[k]->type));
+    fail("function " + name + "(" + (e->star ? "*" : sig) + ") does not exist", location);
+  };
+  // An untyped literal or NULL as a value: text, as PostgreSQL resolves unknown.
+  auto as_value = [&](ExprPtr x) {
+    if (x->untyped || x->type == Type::null) return make_cast(std::move(x), Type::text, location);
+    return x;
+  };
+  if (auto f = field(b, "agg_filter")) {
+    if (!aggregate) fail("FILTER is not implemented for non-aggregate window functions", location);
+    e->filter = expr(*f, scope, allow_agg);
+    if (e->filter->type != Type::boolean) fail("argument of FILTER must be type boolean", loc(*f));
+  }
+  if (name == "row_number" || name == "rank" || name == "dense_rank") {
+    if (!args.empty() || e->star) no_such();
+    e->type = Type::int64;
+  } else if (name == "lag" || name == "lead") {
+    if (args.empty() || args.size() > 3 || e->star) no_such();
+    args[0] = as_value(std::move(args[0]));
+    if (args.size() > 1) {
+      if (args[1]->untyped || args[1]->type == Type::null) args[1] = make_cast(std::move(args[1]), Type::int64, location);
+      if (args[1]->type != Type::int64) no_such();
+    }
+    if (args.size() > 2) {
+      // lag(anycompatible, integer, anycompatible): the value and the default in one type.
+      Type t = args[0]->type, d = args[2]->type;
+      if (!args[2]->untyped && d != Type::null && d != t) {
+        if (!is_numeric(t) || !is_numeric(d)) no_such();
+        t = Type::float64;
+        args[0] = make_cast(std::move(args[0]), t, location);
+      }
+      args[2] = make_cast(std::move(args[2]), t, location);
+    }
+    e->type = args[0]->type;
+  } else if (name == "first_value" || name == "last_value") {
+    if (args.size() != 1 || e->star) no_such();
+    args[0] = as_value(std::move(args[0]));
+    e->type = args[0]->type;
+  } else if (e->star) {
+    if (name != "count" || !args.empty()) no_such();
+    e->type = Type::int64;
+  } else {
+    if (args.size() != 1) no_such();
+    if (args[0]->untyped) args[0] = make_cast(std::move(args[0]), name == "count" || name == "min" || name == "max" ? Type::text : Type::float64, location);
+    if (args[0]->type == Type::null) args[0] = make_cast(std::move(args[0]), Type::float64, location);
+    e->type = aggregate_type(name, args[0]->type, location);
+  }
+  e->window_args = static_cast<int>(args.size());
+  for (El x : list(field(w, "partitionClause"))) {
+    e->args.push_back(expr(x, scope, allow_agg));
+    ++e->window_partitions;
+  }
+  for (El x : list(field(w, "orderClause"))) {
+    auto [st, sb] = node(x);
+    if (str(sb, "sortby_dir") == "SORTBY_USING") fail("ORDER BY USING is not supported", loc(sb));
+    bool desc = str(sb, "sortby_dir") == "SORTBY_DESC";
+    std::string_view nulls = str(sb, "sortby_nulls");
+    bool nulls_first = nulls == "SORTBY_NULLS_FIRST" || (nulls != "SORTBY_NULLS_LAST" && desc);
+    e->args.push_back(expr(*field(sb, "node"), scope, allow_agg));
+    e->window_order.push_back(static_cast<uint8_t>((desc ? 1 : 0) | (nulls_first ? 2 : 0)));
+  }
+  in_window_ = false;
+  return e;
 }
 
 ExprPtr Binder::sublink(El b, const std::vector<ScopeColumn>& scope, bool allow_agg) {
@@ -855,6 +976,7 @@ ExprPtr Binder::rewrite_agg(const Expr& e, SelectPlan& p) {
     fail("column \"" + e.name + "\" must appear in the GROUP BY clause or be used in an aggregate function", e.location);
   auto out = e.clone();
   for (size_t k = 0; k < e.args.size(); ++k) out->args[k] = rewrite_agg(*e.args[k], p);
+  if (e.filter) out->filter = rewrite_agg(*e.filter, p);  // a window aggregate's FILTER
   return out;
 }
 
@@ -881,6 +1003,7 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
       ctes[name] = m;
     }
   }
+  if (auto w = list(field(stmt, "windowClause")); !w.empty()) fail("named windows are not supported", loc(node(w[0]).second));
   auto p = std::make_unique<SelectPlan>();
   p->source = from(stmt);
   const auto& scope = p->source.scope;
@@ -972,6 +1095,7 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   for (El g : groups) {
     if (auto k = resolve_output(g, "GROUP BY")) {
       if (targets[*k].e->has_aggregates()) fail("aggregate functions are not allowed in GROUP BY", targets[*k].e->location);
+      if (targets[*k].e->has_windows()) fail("window functions are not allowed in GROUP BY", targets[*k].e->location);
       p->keys.push_back(fold(targets[*k].e->clone()));
     } else {
       clause_ = "GROUP BY";
@@ -985,7 +1109,9 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   auto having_el = field(stmt, "havingClause");
   ExprPtr having;
   if (having_el) {
+    no_window_ = "HAVING";
     having = expr(*having_el, scope, true);
+    no_window_ = nullptr;
     has_agg = true;
   }
 
@@ -1107,6 +1233,7 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
     if (e->value.i < 0) fail(std::string(what) + " must not be negative");
     return e->value.i;
   };
+  bool has_windows = std::any_of(p->projections.begin(), p->projections.end(), [](const ExprPtr& e) { return e->has_windows(); });
   p->limit = int_clause("limitCount", "LIMIT");
   int64_t off = int_clause("limitOffset", "OFFSET");
   p->offset = off < 0 ? 0 : off;
@@ -1132,7 +1259,8 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   // The latest row per series: DISTINCT ON (tags) ... ORDER BY tags, time DESC over a table,
   // with WHERE only on time and tags, needs only each series' newest row (Tables reads it
   // from the heads and the newest blocks instead of scanning).
-  if (p->source.kind == Source::Kind::table && !p->aggregate && !p->distinct && !p->distinct_on.empty() &&
+  // (Not under window functions: they need every row.)
+  if (p->source.kind == Source::Kind::table && !p->aggregate && !p->distinct && !p->distinct_on.empty() && !has_windows &&
       p->source.where_pushed && p->sort.size() > p->distinct_on.size()) {
     auto is_col = [&](int proj, tb::ColumnType type) {
       const Expr& e = *p->projections[static_cast<size_t>(proj)];
@@ -1216,7 +1344,48 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   }
   for (auto& t : targets)
     if (t.fill && !p->gapfill) fail(std::string(t.fill == 1 ? "locf" : "interpolate") + " is only allowed with time_bucket_gapfill");
+
+  // Window functions: the Window step computes each distinct one on the rows the projection
+  // gets, and appends its result after their columns; the projection reads it from there.
+  if (has_windows) {
+    size_t width = p->aggregate ? p->keys.size() + p->agg_exprs.size() + (p->gapfill ? 2 : 0) : scope.size();
+    std::function<ExprPtr(ExprPtr)> lift = [&](ExprPtr e) -> ExprPtr {
+      if (e->kind != ExprKind::window) {
+        for (auto& a : e->args) a = lift(std::move(a));
+        return e;
+      }
+      size_t k = 0;
+      while (k < p->windows.size() && !p->windows[k]->same(*e)) ++k;
+      if (k == p->windows.size()) p->windows.push_back(e->clone());
+      return make_column(static_cast<int>(width + k), e->type, e->name, e->location);
+    };
+    for (auto& e : p->projections) e = lift(std::move(e));
+  }
   return p;
+}
+
+// The Window step's specs: pointers into the plan's window expressions.
+std::vector<WindowSpec> window_specs(const SelectPlan& p) {
+  std::vector<WindowSpec> specs;
+  for (auto& w : p.windows) {
+    WindowSpec s;
+    s.fn = w->name;
+    s.type = w->type;
+    s.filter = w->filter.get();
+    size_t order_from = static_cast<size_t>(w->window_args + w->window_partitions);
+    for (size_t k = 0; k < w->args.size(); ++k) {
+      const Expr* a = w->args[k].get();
+      if (k < static_cast<size_t>(w->window_args)) s.args.push_back(a);
+      else if (k < order_from) s.partition.push_back(a);
+      else {
+        uint8_t dir = w->window_order[k - order_from];
+        s.order.push_back(a);
+        s.order_keys.push_back({0, (dir & 1) != 0, (dir & 2) != 0});
+      }
+    }
+    specs.push_back(std::move(s));
+  }
+  return specs;
 }
 
 // Time ranges and tag equalities from the WHERE's top-level AND into the scan.
@@ -1462,6 +1631,7 @@ void Binder::run(SelectPlan& p, Operator& sink) {
   std::vector<const Expr*> proj;
   for (auto& e : p.projections) proj.push_back(e.get());
   add(make_project(proj, ctx_, next));
+  if (!p.windows.empty()) add(make_window(window_specs(p), ctx_, next));
   if (p.aggregate) {
     if (p.gapfill) add(make_gapfill(*p.gapfill, ctx_, next));
     if (p.having) add(make_filter(p.having.get(), ctx_, next));
@@ -1672,6 +1842,11 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
         line("Sort (" + keys + ")" + (plan->limit >= 0 ? " top-N" : ""));
       }
       if (plan->distinct) line("Distinct");
+      if (!plan->windows.empty()) {
+        std::string w;
+        for (auto& e : plan->windows) w += (w.empty() ? "" : ", ") + e->name;
+        line("Window (" + w + ")");
+      }
       if (plan->gapfill) line("Gapfill");
       if (plan->aggregate) {
         std::string a;

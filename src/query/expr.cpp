@@ -935,6 +935,9 @@ ExprPtr Expr::clone() const {
   e->untyped = untyped;
   e->location = location;
   if (filter) e->filter = filter->clone();
+  e->window_args = window_args;
+  e->window_partitions = window_partitions;
+  e->window_order = window_order;
   return e;
 }
 
@@ -944,7 +947,10 @@ bool Expr::same(const Expr& o) const {
     return false;
   if (kind == ExprKind::constant && !(value == o.value)) return false;
   if (kind == ExprKind::column && column != o.column) return false;
-  if ((kind == ExprKind::call || kind == ExprKind::aggregate) && name != o.name) return false;
+  if ((kind == ExprKind::call || kind == ExprKind::aggregate || kind == ExprKind::window) && name != o.name) return false;
+  if (kind == ExprKind::window &&
+      (window_args != o.window_args || window_partitions != o.window_partitions || window_order != o.window_order))
+    return false;
   if (!filter != !o.filter || (filter && !filter->same(*o.filter))) return false;
   for (size_t k = 0; k < args.size(); ++k)
     if (!args[k]->same(*o.args[k])) return false;
@@ -952,9 +958,16 @@ bool Expr::same(const Expr& o) const {
 }
 
 bool Expr::has_columns() const {
-  if (kind == ExprKind::column || kind == ExprKind::aggregate) return true;
+  if (kind == ExprKind::column || kind == ExprKind::aggregate || kind == ExprKind::window) return true;
   for (auto& a : args)
     if (a->has_columns()) return true;
+  return false;
+}
+
+bool Expr::has_windows() const {
+  if (kind == ExprKind::window) return true;
+  for (auto& a : args)
+    if (a->has_windows()) return true;
   return false;
 }
 
@@ -1169,6 +1182,7 @@ Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx) {
       return out;
     }
     case ExprKind::aggregate: break;
+    case ExprKind::window: throw QueryError("window functions are not allowed here", e.location);
   }
   throw QueryError("aggregate functions are not allowed here", -1);
 }

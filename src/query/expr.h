@@ -43,6 +43,7 @@ enum class ExprKind : uint8_t {
   case_,      // args: [operand?] when, then, ..., [else]; has_operand, has_else
   cast,       // args[0] to type
   aggregate,  // only before aggregation is planned: fn, args (bound on the input), distinct
+  window,     // only before the Window step is planned: fn OVER (...), see window_args
 };
 
 struct Expr;
@@ -65,11 +66,17 @@ struct Expr {
   // aggregate: the FILTER (WHERE ...) clause, bound on the input; WITHIN GROUP's ORDER BY
   // column is args.back() for percentile_cont.
   ExprPtr filter;
+  // window: args holds the function's `window_args` arguments, then `window_partitions`
+  // PARTITION BY keys, then the ORDER BY keys, whose directions are in window_order (one
+  // SortFlags per key). Kept in args so that clone, same and the aggregate rewrite see them.
+  int window_args = 0, window_partitions = 0;
+  std::vector<uint8_t> window_order;  // bit 0: DESC, bit 1: NULLS FIRST
 
   ExprPtr clone() const;
   bool same(const Expr& o) const;  // structurally equal (same meaning), ignoring locations
   bool has_columns() const;
   bool has_aggregates() const;
+  bool has_windows() const;
 };
 
 // Evaluates `e` over `in` (in.rows rows). Constant subtrees give constant vectors.

@@ -20,15 +20,18 @@ void ExecContext::charge(uint64_t bytes) {
     throw QueryError("query needs more than its memory limit of " +
                      (memory_limit % (1 << 20) == 0 ? std::to_string(memory_limit >> 20) + " MiB"
                                                      : std::to_string(memory_limit) + " bytes") +
-                     " (ORDER BY, GROUP BY, DISTINCT and subqueries hold rows in memory)");
+                     " (ORDER BY, GROUP BY, DISTINCT, window functions and subqueries hold rows in memory)");
+}
+
+uint64_t vector_bytes(const Vector& v) {
+  uint64_t b = v.valid.size() + v.i.size() * 8 + v.f.size() * 8;
+  for (auto& s : v.s) b += 32 + s.size();
+  return b;
 }
 
 uint64_t chunk_bytes(const Chunk& c) {
   uint64_t b = 0;
-  for (auto& v : c.columns) {
-    b += v.valid.size() + v.i.size() * 8 + v.f.size() * 8;
-    for (auto& s : v.s) b += 32 + s.size();
-  }
+  for (auto& v : c.columns) b += vector_bytes(v);
   return b;
 }
 
@@ -66,6 +69,33 @@ void append_row(Vector& to, const Vector& from, size_t r) {
   ++to.size;
 }
 
+Chunk empty_like(const Chunk& c) {
+  Chunk out;
+  for (auto& v : c.columns) {
+    Vector e;
+    e.clear(v.type);
+    out.columns.push_back(std::move(e));
+  }
+  return out;
+}
+
+int compare_cell(const Vector& a, size_t ra, const Vector& b, size_t rb) {
+  size_t ka = a.at(ra), kb = b.at(rb);
+  if (uses_ints(a.type)) return a.i[ka] < b.i[kb] ? -1 : a.i[ka] > b.i[kb];
+  if (a.type == Type::float64) {
+    double x = a.f[ka], y = b.f[kb];
+    // PostgreSQL sorts NaN above every other number.
+    bool nx = std::isnan(x), ny = std::isnan(y);
+    if (nx || ny) return nx == ny ? 0 : nx ? 1 : -1;
+    return x < y ? -1 : x > y;
+  }
+  if (uses_strings(a.type)) {
+    int c = a.s[ka].compare(b.s[kb]);
+    return c < 0 ? -1 : c > 0;
+  }
+  return 0;
+}
+
 namespace {
 
 // A row's values on some columns as bytes: equal bytes, equal values (NULLs equal).
@@ -87,16 +117,6 @@ void key_bytes(const std::vector<const Vector*>& cols, size_t r, std::string& ou
       out.append(reinterpret_cast<const char*>(&n), 4).append(v->s[k]);
     }
   }
-}
-
-Chunk empty_like(const Chunk& c) {
-  Chunk out;
-  for (auto& v : c.columns) {
-    Vector e;
-    e.clear(v.type);
-    out.columns.push_back(std::move(e));
-  }
-  return out;
 }
 
 class Filter : public Operator {
@@ -171,23 +191,6 @@ class Limit : public Operator {
 struct RowRef {
   uint32_t chunk, row;
 };
-
-int compare_cell(const Vector& a, size_t ra, const Vector& b, size_t rb) {
-  size_t ka = a.at(ra), kb = b.at(rb);
-  if (uses_ints(a.type)) return a.i[ka] < b.i[kb] ? -1 : a.i[ka] > b.i[kb];
-  if (a.type == Type::float64) {
-    double x = a.f[ka], y = b.f[kb];
-    // PostgreSQL sorts NaN above every other number.
-    bool nx = std::isnan(x), ny = std::isnan(y);
-    if (nx || ny) return nx == ny ? 0 : nx ? 1 : -1;
-    return x < y ? -1 : x > y;
-  }
-  if (uses_strings(a.type)) {
-    int c = a.s[ka].compare(b.s[kb]);
-    return c < 0 ? -1 : c > 0;
-  }
-  return 0;
-}
 
 class Sort : public Operator {
  public:
@@ -666,6 +669,10 @@ class Aggregate : public Operator, public SummaryConsumer {
         return Value::of_float(st.fsum);
       case AggFn::avg:
         if (!st.count) return null;
+        if (s.type == Type::interval) {  // PostgreSQL's avg(interval): an interval
+          if (st.overflow) return Value::of_interval(std::llround(st.fsum / static_cast<double>(st.count)));
+          return Value::of_interval(st.isum / st.count);
+        }
         if (s.arg->type == Type::int64 && !st.overflow)
           return Value::of_float(static_cast<double>(st.isum) / static_cast<double>(st.count));
         return Value::of_float(st.fsum / static_cast<double>(st.count));
@@ -925,6 +932,8 @@ Type aggregate_type(const std::string& fn, Type arg, int location) {
       if (arg == Type::interval) return bad();
       return bad();
     case AggFn::avg:
+      if (arg == Type::interval) return Type::interval;
+      [[fallthrough]];
     case AggFn::stddev_samp:
     case AggFn::stddev_pop:
     case AggFn::var_samp:

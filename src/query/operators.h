@@ -44,8 +44,14 @@ class Operator {
 };
 using OperatorPtr = std::unique_ptr<Operator>;
 
-// Approximate bytes a chunk holds.
+// Approximate bytes a chunk (a vector) holds.
 uint64_t chunk_bytes(const Chunk& c);
+uint64_t vector_bytes(const Vector& v);
+// Compares two non-NULL cells of the same type as PostgreSQL orders them (NaN above every
+// number, text by bytes): -1, 0 or 1.
+int compare_cell(const Vector& a, size_t ra, const Vector& b, size_t rb);
+// An empty chunk with the columns' types of `c`.
+Chunk empty_like(const Chunk& c);
 
 OperatorPtr make_filter(const Expr* predicate, ExecContext& ctx, Operator* next);
 OperatorPtr make_project(std::vector<const Expr*> exprs, ExecContext& ctx, Operator* next);
@@ -91,6 +97,20 @@ class SummaryConsumer {
 OperatorPtr make_summary_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, SummarySpec summary,
                                    ExecContext& ctx, Operator* next, SummaryConsumer** consumer);
 Type aggregate_type(const std::string& fn, Type arg, int location);
+
+// Window functions (window.cpp): fn(args) OVER (PARTITION BY partition ORDER BY order).
+struct WindowSpec {
+  std::string fn;                    // row_number, rank, dense_rank, lag, lead, first_value,
+                                     // last_value, count, sum, avg, min, max
+  std::vector<const Expr*> args;     // bound on the operator's input; count(*): none
+  const Expr* filter = nullptr;      // an aggregate's FILTER (WHERE ...)
+  std::vector<const Expr*> partition, order;
+  std::vector<SortKey> order_keys;   // per ORDER BY key: desc, nulls_first (column unused)
+  Type type = Type::null;            // the result's
+};
+// Holds every row, then passes them on with one more column per spec (in `specs` order),
+// sorted by the last OVER clause's keys.
+OperatorPtr make_window(std::vector<WindowSpec> specs, ExecContext& ctx, Operator* next);
 
 // Gap filling after GROUP BY time_bucket_gapfill(...), in two steps around the projection.
 // make_gapfill runs on the aggregate's output (keys, then aggregates): per group of the other

@@ -12,6 +12,8 @@ the answers must be the same: column names, types (PostgreSQL's mapped to mqbase
 regen.py maps them: sum(bigint) is bigint, avg(bigint) double precision), rows (in order,
 or sorted for `rowsort` cases), floats to 6 significant digits; errors by message and
 position. PostgreSQL's answer must also still be the expectation written in the file.
+Window functions are also compared over the whole data set (WHOLE_DATA_SET_WINDOWS: more rows
+than window.test can hold), mqbase's answer against PostgreSQL's alone.
 
 Cases that use now() are skipped here (the HTTP API has no fixed clock; the unit test
 conformance_test.cpp covers them with one). The cases of a file run in order, each file on a
@@ -277,6 +279,30 @@ class PostgresSql:
         self.conn.close()
 
 
+# Window functions over the whole data set, as loaded over MQTT (not by the unit tests' store):
+# too many rows to write into window.test, so compared here only, mqbase against PostgreSQL.
+# Every window's ORDER BY is total within its partition, so the answers are deterministic.
+WHOLE_DATA_SET_WINDOWS = [
+    "SELECT device, time, temp, lag(temp) OVER (PARTITION BY device ORDER BY time) AS prev, "
+    "lead(temp, 2, -1) OVER (PARTITION BY device ORDER BY time) AS next2, "
+    "row_number() OVER (PARTITION BY site ORDER BY time, device) AS rn FROM readings ORDER BY device, time",
+    "SELECT device, time, cnt, rank() OVER (PARTITION BY site ORDER BY cnt DESC NULLS LAST) AS r, "
+    "dense_rank() OVER (ORDER BY cnt) AS dr, sum(cnt) OVER (PARTITION BY device ORDER BY time) AS running, "
+    "avg(temp) OVER (PARTITION BY device) AS a, count(hum) OVER (ORDER BY time) AS hums, "
+    "min(note) OVER (PARTITION BY ok) AS least_note FROM readings ORDER BY device, time",
+    "SELECT name, time, value, first_value(value) OVER (PARTITION BY name ORDER BY time) AS f, "
+    "last_value(value) OVER (PARTITION BY name ORDER BY time) AS l, "
+    "min(value) OVER (PARTITION BY name ORDER BY time) AS lo, max(value) OVER (PARTITION BY name ORDER BY time) AS hi "
+    "FROM tag ORDER BY name, time",
+    "SELECT device, date_trunc('hour', time) AS h, avg(temp) AS a, "
+    "avg(temp) - lag(avg(temp)) OVER (PARTITION BY device ORDER BY date_trunc('hour', time)) AS change, "
+    "rank() OVER (PARTITION BY date_trunc('hour', time) ORDER BY avg(temp) DESC NULLS LAST, device) AS place "
+    "FROM readings GROUP BY device, h ORDER BY device, h",
+    "SELECT device, time, ok FROM (SELECT device, time, ok, lag(ok) OVER (PARTITION BY device ORDER BY time) AS was "
+    "FROM readings) s WHERE ok IS DISTINCT FROM was ORDER BY device, time",
+]
+
+
 class SqlAgainstPostgres(harness.BrokerTestCase):
     """One test per conformance file; each case a subTest."""
 
@@ -357,6 +383,28 @@ class SqlAgainstPostgres(harness.BrokerTestCase):
                     diff = rows_differ(c, want_header, want_rows, got_rows)
                     self.assertIsNone(diff, "%s\n%s" % (c.sql, diff))
         self.assertGreater(compared, 0, "no case of %s ran on both" % stem)
+
+
+def _test_window_whole_data_set(self):
+    mq = MqbaseSql(self, self.dataset)
+    pg = PostgresSql(self.pg.port, self.template, "diff_window_whole")
+    self.addCleanup(pg.close)
+
+    class InOrder:
+        flags = set()
+    for sql in WHOLE_DATA_SET_WINDOWS:
+        with self.subTest(sql=sql):
+            want_kind, want_header, want_rows = pg.run(sql)
+            got_kind, got_header, got_rows = mq.query(sql)
+            self.assertEqual(want_kind, "query", "PostgreSQL: %s\n%s" % (want_rows, sql))
+            self.assertEqual(got_kind, "query", "mqbase: %s\n%s" % (got_rows, sql))
+            self.assertEqual(got_header, want_header, sql)
+            self.assertGreater(len(want_rows), 50, sql)
+            diff = rows_differ(InOrder, want_header, want_rows, got_rows)
+            self.assertIsNone(diff, "%s\n%s" % (sql, diff))
+
+
+SqlAgainstPostgres.test_window_whole_data_set = _test_window_whole_data_set
 
 
 def _add_file_tests():

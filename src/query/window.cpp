@@ -1,0 +1,326 @@
+// The Window step (docs/sql.md#window-functions). PostgreSQL computes window functions after
+// WHERE, GROUP BY and HAVING and before DISTINCT, ORDER BY and LIMIT; so does this operator,
+// placed before the projection. It must see a whole partition before it can answer for its
+// first row, so it holds every input row (charged to the query's memory limit, as Sort does),
+// sorts the rows once per distinct OVER clause by (PARTITION BY keys, ORDER BY keys), stably,
+// and computes each function with PostgreSQL's default frame: with ORDER BY, from the start
+// of the partition to the current row's last peer (the rows equal on the ORDER BY keys share
+// one answer); without ORDER BY, the whole partition.
+#include <algorithm>
+#include <cmath>
+
+#include "query/operators.h"
+
+namespace mqbase::query {
+
+namespace {
+
+enum class WinFn : uint8_t { row_number, rank, dense_rank, lag, lead, first_value, last_value, count, sum, avg, min, max };
+
+WinFn win_fn(const std::string& n) {
+  static const std::pair<const char*, WinFn> names[] = {
+      {"row_number", WinFn::row_number}, {"rank", WinFn::rank}, {"dense_rank", WinFn::dense_rank},
+      {"lag", WinFn::lag}, {"lead", WinFn::lead}, {"first_value", WinFn::first_value},
+      {"last_value", WinFn::last_value}, {"count", WinFn::count}, {"sum", WinFn::sum},
+      {"avg", WinFn::avg}, {"min", WinFn::min}};
+  for (auto& [name, fn] : names)
+    if (n == name) return fn;
+  return WinFn::max;
+}
+
+struct RowRef {
+  uint32_t chunk, row;
+};
+
+// Per held chunk, the values of some expressions over it.
+using Columns = std::vector<std::vector<Vector>>;
+
+// A result column of `n` rows, every row present, filled in any order by put().
+Vector sized(Type t, size_t n) {
+  Vector v;
+  v.clear(t);
+  v.size = n;
+  v.valid.assign(n, 1);
+  if (uses_ints(t)) v.i.resize(n);
+  else if (t == Type::float64) v.f.resize(n);
+  else if (uses_strings(t)) v.s.resize(n);
+  return v;
+}
+
+void put(Vector& out, size_t at, const Vector& from, size_t r) {
+  if (from.is_null(r)) {
+    out.valid[at] = 0;
+    return;
+  }
+  size_t k = from.at(r);
+  if (uses_ints(out.type)) out.i[at] = from.i[k];
+  else if (out.type == Type::float64) out.f[at] = from.f[k];
+  else if (uses_strings(out.type)) out.s[at] = from.s[k];
+}
+
+// count, sum, avg, min and max over the rows added so far.
+struct Running {
+  int64_t count = 0, isum = 0;
+  double fsum = 0;
+  bool overflow = false;
+  bool has = false;
+  RowRef best{0, 0};  // min, max: where the value is
+};
+
+class Window : public Operator {
+ public:
+  Window(std::vector<WindowSpec> specs, ExecContext& ctx, Operator* next)
+      : specs_(std::move(specs)), ctx_(ctx), next_(next) {}
+
+  void push(Chunk& c) override {
+    if (!c.rows) return;
+    for (auto& v : c.columns) v.expand();
+    ctx_.charge(chunk_bytes(c) + c.rows * (sizeof(RowRef) + sizeof(size_t)));
+    base_.push_back(rows_);
+    rows_ += c.rows;
+    chunks_.push_back(std::move(c));
+  }
+
+  void finish() override {
+    if (!rows_) {
+      next_->finish();
+      return;
+    }
+    results_.resize(specs_.size());
+    std::vector<bool> done(specs_.size(), false);
+    std::vector<RowRef> refs;
+    for (size_t s = 0; s < specs_.size(); ++s) {
+      if (done[s]) continue;
+      // Functions with the same OVER clause share one sort.
+      refs = sorted(specs_[s]);
+      for (size_t f = s; f < specs_.size(); ++f)
+        if (!done[f] && same_window(specs_[s], specs_[f])) {
+          done[f] = true;
+          compute(f, refs);
+        }
+    }
+    emit(refs);
+  }
+
+ private:
+  static bool same_window(const WindowSpec& a, const WindowSpec& b) {
+    auto same = [](const std::vector<const Expr*>& x, const std::vector<const Expr*>& y) {
+      if (x.size() != y.size()) return false;
+      for (size_t k = 0; k < x.size(); ++k)
+        if (!x[k]->same(*y[k])) return false;
+      return true;
+    };
+    if (!same(a.partition, b.partition) || !same(a.order, b.order)) return false;
+    for (size_t k = 0; k < a.order_keys.size(); ++k)
+      if (a.order_keys[k].desc != b.order_keys[k].desc || a.order_keys[k].nulls_first != b.order_keys[k].nulls_first)
+        return false;
+    return true;
+  }
+
+  Columns evaluate(const std::vector<const Expr*>& exprs) {
+    Columns out(chunks_.size());
+    for (size_t c = 0; c < chunks_.size(); ++c) {
+      ctx_.check();
+      for (const Expr* e : exprs) {
+        out[c].push_back(eval(*e, chunks_[c], ctx_.eval));
+        out[c].back().expand();
+        ctx_.charge(vector_bytes(out[c].back()));
+      }
+    }
+    return out;
+  }
+
+  // Orders a and b on `keys` (null `dirs`: ascending, NULLs last): -1, 0, 1.
+  static int compare(const Columns& keys, const std::vector<SortKey>* dirs, RowRef a, RowRef b) {
+    const auto& ka = keys[a.chunk];
+    const auto& kb = keys[b.chunk];
+    for (size_t k = 0; k < ka.size(); ++k) {
+      bool desc = dirs && (*dirs)[k].desc, nulls_first = dirs && (*dirs)[k].nulls_first;
+      bool na = ka[k].is_null(a.row), nb = kb[k].is_null(b.row);
+      if (na || nb) {
+        if (na == nb) continue;
+        return na == nulls_first ? -1 : 1;
+      }
+      int c = compare_cell(ka[k], a.row, kb[k], b.row);
+      if (c) return desc ? -c : c;
+    }
+    return 0;
+  }
+
+  std::vector<RowRef> sorted(const WindowSpec& s) {
+    partition_ = evaluate(s.partition);
+    order_ = evaluate(s.order);
+    order_keys_ = s.order_keys;
+    std::vector<RowRef> refs;
+    refs.reserve(rows_);
+    for (uint32_t c = 0; c < chunks_.size(); ++c)
+      for (uint32_t r = 0; r < chunks_[c].rows; ++r) refs.push_back({c, r});
+    ctx_.check();
+    std::stable_sort(refs.begin(), refs.end(), [&](RowRef a, RowRef b) {
+      int c = compare(partition_, nullptr, a, b);
+      if (c) return c < 0;
+      return compare(order_, &order_keys_, a, b) < 0;
+    });
+    return refs;
+  }
+
+  size_t index(RowRef r) const { return base_[r.chunk] + r.row; }
+
+  // Spec f's column, over partitions [ps, pe) and, within them, peer groups [qs, qe).
+  void compute(size_t f, const std::vector<RowRef>& refs) {
+    const WindowSpec& s = specs_[f];
+    WinFn fn = win_fn(s.fn);
+    Columns args = evaluate(s.args);
+    Columns filter;
+    if (s.filter) filter = evaluate({s.filter});
+    Vector out = sized(s.type, rows_);
+    ctx_.charge(vector_bytes(out));
+    size_t n = refs.size();
+    for (size_t ps = 0, pe; ps < n; ps = pe) {
+      ctx_.check();
+      for (pe = ps + 1; pe < n && compare(partition_, nullptr, refs[ps], refs[pe]) == 0;) ++pe;
+      Running run;
+      int64_t group = 0;
+      for (size_t qs = ps, qe; qs < pe; qs = qe, ++group) {
+        for (qe = qs + 1; qe < pe && compare(order_, &order_keys_, refs[qs], refs[qe]) == 0;) ++qe;
+        for (size_t q = qs; q < qe; ++q) {
+          RowRef r = refs[q];
+          size_t at = index(r);
+          switch (fn) {
+            case WinFn::row_number: out.i[at] = static_cast<int64_t>(q - ps + 1); break;
+            case WinFn::rank: out.i[at] = static_cast<int64_t>(qs - ps + 1); break;
+            case WinFn::dense_rank: out.i[at] = group + 1; break;
+            case WinFn::first_value: put(out, at, args[refs[ps].chunk][0], refs[ps].row); break;
+            case WinFn::last_value: put(out, at, args[refs[qe - 1].chunk][0], refs[qe - 1].row); break;
+            case WinFn::lag:
+            case WinFn::lead: shifted(out, at, args, refs, q, ps, pe, fn == WinFn::lag); break;
+            default: add(run, fn, args, filter, r); break;
+          }
+        }
+        if (fn >= WinFn::count)
+          for (size_t q = qs; q < qe; ++q) total(out, index(refs[q]), run, fn, args);
+      }
+    }
+    results_[f] = std::move(out);
+  }
+
+  // lag/lead(value [, offset [, default]]): the value `offset` rows before/after row q in its
+  // partition; the default (at row q) past either end; NULL for a NULL offset.
+  static void shifted(Vector& out, size_t at, const Columns& args, const std::vector<RowRef>& refs, size_t q,
+                      size_t ps, size_t pe, bool back) {
+    RowRef r = refs[q];
+    int64_t offset = 1;
+    if (args[r.chunk].size() > 1) {
+      const Vector& o = args[r.chunk][1];
+      if (o.is_null(r.row)) {
+        out.valid[at] = 0;
+        return;
+      }
+      offset = o.i[o.at(r.row)];
+    }
+    int64_t target;
+    bool out_of_range = back ? __builtin_sub_overflow(static_cast<int64_t>(q), offset, &target)
+                             : __builtin_add_overflow(static_cast<int64_t>(q), offset, &target);
+    out_of_range = out_of_range || target < static_cast<int64_t>(ps) || target >= static_cast<int64_t>(pe);
+    if (!out_of_range) {
+      RowRef t = refs[static_cast<size_t>(target)];
+      put(out, at, args[t.chunk][0], t.row);
+    } else if (args[r.chunk].size() > 2) {
+      put(out, at, args[r.chunk][2], r.row);
+    } else {
+      out.valid[at] = 0;
+    }
+  }
+
+  static void add(Running& run, WinFn fn, const Columns& args, const Columns& filter, RowRef r) {
+    if (!filter.empty()) {
+      const Vector& f = filter[r.chunk][0];
+      if (f.is_null(r.row) || !f.i[f.at(r.row)]) return;
+    }
+    if (args[r.chunk].empty()) {  // count(*)
+      ++run.count;
+      return;
+    }
+    const Vector& v = args[r.chunk][0];
+    if (v.is_null(r.row)) return;
+    size_t k = v.at(r.row);
+    ++run.count;
+    if (fn == WinFn::sum || fn == WinFn::avg) {
+      if (v.type == Type::float64) run.fsum += v.f[k];
+      else {
+        run.overflow |= __builtin_add_overflow(run.isum, v.i[k], &run.isum);
+        run.fsum += static_cast<double>(v.i[k]);
+      }
+    } else if (fn == WinFn::min || fn == WinFn::max) {
+      int c = run.has ? compare_cell(v, r.row, args[run.best.chunk][0], run.best.row) : 0;
+      if (!run.has || (fn == WinFn::min ? c < 0 : c > 0)) run.best = r;
+      run.has = true;
+    }
+  }
+
+  static void total(Vector& out, size_t at, const Running& run, WinFn fn, const Columns& args) {
+    if (fn == WinFn::count) {
+      out.i[at] = run.count;
+      return;
+    }
+    if (!run.count) {
+      out.valid[at] = 0;
+      return;
+    }
+    if (fn == WinFn::min || fn == WinFn::max) {
+      put(out, at, args[run.best.chunk][0], run.best.row);
+    } else if (fn == WinFn::avg && out.type == Type::interval) {
+      out.i[at] = run.overflow ? std::llround(run.fsum / static_cast<double>(run.count)) : run.isum / run.count;
+    } else if (fn == WinFn::avg) {
+      // Of bigints, the exact sum unless it overflowed (as the Aggregate step does).
+      double sum = args[0][0].type == Type::int64 && !run.overflow ? static_cast<double>(run.isum) : run.fsum;
+      out.f[at] = sum / static_cast<double>(run.count);
+    } else if (out.type == Type::int64) {
+      if (run.overflow) throw QueryError("bigint out of range");
+      out.i[at] = run.isum;
+    } else {
+      out.f[at] = run.fsum;
+    }
+  }
+
+  void emit(const std::vector<RowRef>& refs) {
+    for (size_t at = 0; at < refs.size() && !ctx_.stop; at += kChunkRows) {
+      ctx_.check();
+      Chunk out = empty_like(chunks_[0]);
+      for (auto& s : specs_) {
+        Vector v;
+        v.clear(s.type);
+        out.columns.push_back(std::move(v));
+      }
+      size_t m = std::min(kChunkRows, refs.size() - at), width = chunks_[0].columns.size();
+      for (size_t k = 0; k < out.columns.size(); ++k) {
+        out.columns[k].reserve(m);
+        for (size_t j = at; j < at + m; ++j) {
+          if (k < width) append_row(out.columns[k], chunks_[refs[j].chunk].columns[k], refs[j].row);
+          else append_row(out.columns[k], results_[k - width], index(refs[j]));
+        }
+      }
+      out.rows = m;
+      next_->push(out);
+    }
+    next_->finish();
+  }
+
+  std::vector<WindowSpec> specs_;
+  ExecContext& ctx_;
+  Operator* next_;
+  std::vector<Chunk> chunks_;
+  std::vector<size_t> base_;  // per chunk: the index of its first row among all rows
+  size_t rows_ = 0;
+  Columns partition_, order_;  // of the OVER clause being computed
+  std::vector<SortKey> order_keys_;
+  std::vector<Vector> results_;
+};
+
+}  // namespace
+
+OperatorPtr make_window(std::vector<WindowSpec> specs, ExecContext& ctx, Operator* next) {
+  return std::make_unique<Window>(std::move(specs), ctx, next);
+}
+
+}  // namespace mqbase::query
