@@ -296,10 +296,30 @@ WHERE t.name IS NOT NULL
 AND d.driving = true
 GROUP BY name, day
 ORDER BY name, day)";
-    q.unsupported =
-        "needs the window functions lag() and lead() over each truck's 10-minute buckets (a session starts where "
-        "`driving` changes and stops at the next change); mqbase has no window functions, and no join to pair a "
-        "bucket with the next change either";
+    q.mqbase = fill(R"(WITH driver_status
+AS (
+  SELECT {tags}, time_bucket('10 minutes', time) AS ten_minutes, avg(velocity) > 5 AS driving
+  FROM readings
+  WHERE name <> ''
+  GROUP BY {tags}, ten_minutes
+  ), driver_status_change
+AS (
+  SELECT name, ten_minutes AS start, lead(ten_minutes) OVER (PARTITION BY {tags} ORDER BY ten_minutes) AS stop, driving
+  FROM (
+    SELECT {tags}, ten_minutes, driving, lag(driving) OVER (PARTITION BY {tags} ORDER BY ten_minutes) AS prev_driving
+    FROM driver_status
+    ) x
+  WHERE x.driving <> x.prev_driving
+  )
+SELECT name, time_bucket('24 hours', start) AS day, avg(stop - start) AS duration
+FROM driver_status_change
+WHERE driving = true
+GROUP BY name, day
+ORDER BY name, day)",
+                    {{"tags", kAllTags}});
+    q.note = "tags_id becomes all eight tag columns in PARTITION BY (one tags row per distinct tag set), so no join; "
+             "the name filter moves into the first step (a tag: decided once per series); age(stop, start) is "
+             "stop - start (the same length within a month, in UTC)";
     qs.push_back(q);
   }
   {
@@ -373,10 +393,26 @@ INNER JOIN breakdowns_per_truck b ON t.id = b.tags_id
 WHERE t.name IS NOT NULL
 AND broken_down = false AND next_broken_down = true
 GROUP BY model)";
-    q.unsupported =
-        "needs the window function lead() over each truck's 10-minute buckets (a breakdown is a bucket that is not "
-        "broken down followed by one that is); mqbase has no window functions, and no self-join to pair "
-        "consecutive buckets either";
+    q.mqbase = fill(R"(WITH breakdown_per_truck_per_ten_minutes
+AS (
+  SELECT time_bucket('10 minutes', time) AS ten_minutes, {tags}, count(status = 0) / count(*) >= 0.5 AS broken_down
+  FROM diagnostics
+  WHERE name <> ''
+  GROUP BY ten_minutes, {tags}
+  ), breakdowns_per_truck
+AS (
+  SELECT ten_minutes, model, broken_down, lead(broken_down) OVER (
+      PARTITION BY {tags} ORDER BY ten_minutes
+      ) AS next_broken_down
+  FROM breakdown_per_truck_per_ten_minutes
+  )
+SELECT nullif(model, '') AS model, count(*)
+FROM breakdowns_per_truck
+WHERE broken_down = false AND next_broken_down = true
+GROUP BY model)",
+                    {{"tags", kAllTags}});
+    q.note = "tags_id becomes all eight tag columns in PARTITION BY, so no join; the name filter moves into the "
+             "first step; a NULL model reads as '' in mqbase, shown as NULL";
     qs.push_back(q);
   }
   return qs;

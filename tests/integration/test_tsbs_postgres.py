@@ -6,7 +6,7 @@ NULL fields and NULL names) goes into a private PostgreSQL 15 (TSBS's TimescaleD
 bench/tsbs/tsbs_pg.py) and into mqbase tables (`tsbs_bench load`, in process). Every query
 runs once on each: TSBS's TimescaleDB SQL on PostgreSQL, the mqbase rewrite on mqbase
 (`tsbs_bench query`), and the answers must be the same: column names, rows as multisets,
-floats to 1e-9 relative. The queries mqbase cannot ask (window functions) must say why, and
+floats to 1e-9 relative. A query mqbase cannot ask must say why (none is left), and
 still run on PostgreSQL. This keeps the benchmark's rewrites honest as the engine changes.
 
 Needs: PostgreSQL 15 (/usr/lib/postgresql/15/bin) and python3-psycopg2 (scripts/setup.sh
