@@ -1,6 +1,8 @@
 // column_codec: see column_codec.h; the byte layouts are in docs/store-format.md#column-blocks.
 #include "store/column_codec.h"
 
+#include <endian.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -70,9 +72,35 @@ bool unpack(std::string_view& in, size_t n, unsigned width, uint64_t* out) {
   if (bytes > in.size()) return false;
   const auto* p = reinterpret_cast<const uint8_t*>(in.data());
   const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+  size_t i = 0;
+  if (width <= 56) {
+    // Each value lies within the 8 bytes from its first one: one unaligned load and a shift
+    // (little-endian, as pack() writes), while those 8 bytes are inside the input.
+    size_t bit = 0;
+    for (; i < n && bit / 8 + 8 <= bytes; ++i, bit += width) {
+      uint64_t word;
+      std::memcpy(&word, p + bit / 8, 8);
+      out[i] = (le64toh(word) >> (bit % 8)) & mask;
+    }
+    p += bit / 8;
+    // The rest (the last few values) byte by byte below, from the bit where these stopped.
+    if (i < n && bit % 8) {
+      u128 acc = static_cast<u128>(*p++) >> (bit % 8);
+      unsigned bits = 8 - static_cast<unsigned>(bit % 8);
+      for (; i < n; ++i) {
+        while (bits < width) {
+          acc |= static_cast<u128>(*p++) << bits;
+          bits += 8;
+        }
+        out[i] = static_cast<uint64_t>(acc) & mask;
+        acc >>= width;
+        bits -= width;
+      }
+    }
+  }
   u128 acc = 0;
   unsigned bits = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     while (bits < width) {
       acc |= static_cast<u128>(*p++) << bits;
       bits += 8;

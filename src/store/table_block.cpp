@@ -258,15 +258,26 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows) {
     } else {
       valid.assign(n, 1);
     }
-    f.reserve(n);
+    // Doubles and integers without NULLs take the decoded vector whole (below).
+    if (st.count < n || (st.type != ColumnType::float64 && st.type != ColumnType::int64)) f.reserve(n);
     size_t k = 0;
     switch (st.type) {
       case ColumnType::float64:
         if (!columns::decode_doubles(data, dv) || dv.size() != st.count) return false;
+        if (st.count == n) {  // no NULLs (the common case): the decoded values as they are
+          f.valid.assign(n, 1);
+          f.f.swap(dv);
+          break;
+        }
         for (size_t r = 0; r < n; ++r) valid[r] ? f.push_f(dv[k++]) : f.push_null();
         break;
       case ColumnType::int64:
         if (!columns::decode_ints(data, iv) || iv.size() != st.count) return false;
+        if (st.count == n) {
+          f.valid.assign(n, 1);
+          f.i.swap(iv);
+          break;
+        }
         for (size_t r = 0; r < n; ++r) valid[r] ? f.push_i(iv[k++]) : f.push_null();
         break;
       case ColumnType::boolean:

@@ -73,6 +73,30 @@ TEST(ColumnCodec, IntegersRoundTripIncludingTheExtremes) {
   expect_ints_round_trip(small);
 }
 
+TEST(ColumnCodec, EveryBitWidthAndLengthRoundTrips) {
+  // The bit-unpacking reads 8 bytes at a time where they lie inside the block and byte by byte
+  // at its end: every width (frame of reference over [0, 2^w)), at lengths around 8-byte
+  // boundaries, with the extremes of each width in the last places.
+  std::mt19937_64 rng(7);
+  for (unsigned w = 1; w <= 63; ++w) {
+    const uint64_t top = (uint64_t{1} << w) - 1;
+    for (size_t n : {size_t{2}, size_t{3}, size_t{7}, size_t{8}, size_t{9}, size_t{15}, size_t{17}, size_t{63},
+                     size_t{64}, size_t{65}, size_t{127}, size_t{1000}}) {
+      std::vector<int64_t> v;
+      for (size_t i = 0; i + 2 < n; ++i) v.push_back(static_cast<int64_t>(rng() & top));
+      v.push_back(0);
+      v.push_back(static_cast<int64_t>(top));  // the range is [0, top]: width w exactly
+      std::string enc;
+      encode_ints(v, enc);
+      std::string_view in = enc;
+      std::vector<int64_t> back;
+      ASSERT_TRUE(decode_ints(in, back)) << "width " << w << ", " << n << " values";
+      EXPECT_TRUE(in.empty());
+      ASSERT_EQ(back, v) << "width " << w << ", " << n << " values";
+    }
+  }
+}
+
 TEST(ColumnCodec, RegularTimestampsTakeNoBitsPerRow) {
   std::vector<int64_t> t;
   const int64_t start = 1'764'000'000'000'000'000;  // ns
