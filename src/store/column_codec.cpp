@@ -620,6 +620,91 @@ bool decode_strings(std::string_view& in, std::vector<std::string>& out) {
   return true;
 }
 
+namespace {
+
+// What skip_block() passes over, mirroring the decoders' layouts (docs/store-format.md).
+bool skip_bytes(std::string_view& in, uint64_t bytes) {
+  if (bytes > in.size()) return false;
+  in.remove_prefix(bytes);
+  return true;
+}
+
+bool skip_packed(std::string_view& in, size_t n, unsigned width) {
+  return width <= 64 && skip_bytes(in, static_cast<uint64_t>((static_cast<u128>(n) * width + 7) / 8));
+}
+
+bool skip_for(std::string_view& in, size_t n) {  // get_for's layout
+  if (n == 0) return true;
+  int64_t base;
+  uint8_t width;
+  return get_signed(in, base) && get_u8(in, width) && skip_packed(in, n, width);
+}
+
+bool skip_ints_from(std::string_view& in) {  // decode_ints_from's layout
+  uint8_t enc;
+  size_t n;
+  int64_t first, delta;
+  if (!get_u8(in, enc) || !get_count(in, n)) return false;
+  switch (static_cast<Encoding>(enc)) {
+    case Encoding::int_for: return skip_for(in, n);
+    case Encoding::int_delta: return n > 0 && get_signed(in, first) && skip_for(in, n - 1);
+    case Encoding::int_delta2: return n > 1 && get_signed(in, first) && get_signed(in, delta) && skip_for(in, n - 2);
+    default: return false;
+  }
+}
+
+}  // namespace
+
+bool skip_block(std::string_view& in) {
+  std::string_view rest = in;
+  auto enc = encoding_of(rest);
+  if (!enc) return false;
+  bool ok = false;
+  size_t n = 0;
+  switch (*enc) {
+    case Encoding::int_for:
+    case Encoding::int_delta:
+    case Encoding::int_delta2:
+      ok = skip_ints_from(rest);
+      break;
+    case Encoding::double_xor: {
+      uint64_t bytes;
+      ok = skip_bytes(rest, 1) && get_count(rest, n) && get_varint(rest, bytes) && skip_bytes(rest, bytes);
+      break;
+    }
+    case Encoding::double_raw:
+      ok = skip_bytes(rest, 1) && get_count(rest, n) && skip_bytes(rest, uint64_t{n} * 8);
+      break;
+    case Encoding::double_alp: {
+      uint8_t e;
+      uint64_t count, step;
+      ok = skip_bytes(rest, 1) && get_count(rest, n) && get_u8(rest, e) && skip_ints_from(rest) &&
+           get_varint(rest, count) && count <= n;
+      for (uint64_t k = 0; ok && k < count; ++k) ok = get_varint(rest, step) && skip_bytes(rest, 8);
+      break;
+    }
+    case Encoding::bool_bits:
+      ok = skip_bytes(rest, 1) && get_count(rest, n) && skip_bytes(rest, (uint64_t{n} + 7) / 8);
+      break;
+    case Encoding::string_plain:
+    case Encoding::string_dict: {
+      size_t strings = 0;
+      uint64_t len;
+      ok = skip_bytes(rest, 1) && get_count(rest, n);
+      if (ok) {
+        if (*enc == Encoding::string_plain) strings = n;
+        else ok = get_count(rest, strings);
+      }
+      for (size_t k = 0; ok && k < strings; ++k) ok = get_varint(rest, len) && skip_bytes(rest, len);
+      uint8_t width;
+      if (ok && *enc == Encoding::string_dict) ok = get_u8(rest, width) && width <= 32 && skip_packed(rest, n, width);
+      break;
+    }
+  }
+  if (ok) in = rest;
+  return ok;
+}
+
 std::optional<Encoding> encoding_of(std::string_view block) {
   if (block.empty()) return std::nullopt;
   const auto e = static_cast<uint8_t>(block[0]);

@@ -65,6 +65,10 @@ bool decode_doubles(std::string_view& in, std::vector<double>& out);
 bool decode_bools(std::string_view& in, std::vector<uint8_t>& out);  // 0 or 1
 bool decode_strings(std::string_view& in, std::vector<std::string>& out);
 
+// Advances `in` past one block of any type without decoding it (a column a scan does not
+// need). False when the bytes are not a block; never reads outside `in`.
+bool skip_block(std::string_view& in);
+
 // The encoding of an encoded block (its first byte), or nullopt.
 std::optional<Encoding> encoding_of(std::string_view block);
 

@@ -233,7 +233,7 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
   return true;
 }
 
-bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows) {
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields) {
   size_t data_bytes;
   if (!decode_block_meta(in, meta, data_bytes)) return false;
   std::string_view data = in.substr(0, data_bytes);
@@ -250,6 +250,18 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows) {
     const FieldStats& st = meta.fields[c];
     FieldValues& f = rows.fields[c];
     f.type = st.type;
+    if (fields && c < fields->size() && !(*fields)[c]) {
+      // Not wanted: passed over (its validity bitmap too), NULL in every row.
+      if ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
+      f.valid.assign(n, 0);
+      switch (st.type) {
+        case ColumnType::float64: f.f.assign(n, 0); break;
+        case ColumnType::int64:
+        case ColumnType::boolean: f.i.assign(n, 0); break;
+        default: f.s.assign(n, std::string()); break;
+      }
+      continue;
+    }
     if (st.count < n) {
       if (!columns::decode_bools(data, valid) || valid.size() != n) return false;
       size_t count = 0;

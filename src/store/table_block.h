@@ -60,6 +60,8 @@ void encode_block(const SeriesRows& rows, uint64_t seq, bool overflow, std::stri
 // returned `data_bytes` follow). False when malformed.
 bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes);
 // Decodes a whole block (header and data) into `meta` and `rows`. False when malformed.
-bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows);
+// `fields` (by field index; null or shorter: the rest wanted): a field not wanted is skipped
+// undecoded and comes out all NULL.
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields = nullptr);
 
 }  // namespace mqbase::store::tables

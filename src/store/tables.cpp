@@ -1392,7 +1392,9 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         if (!m.read_block(*src.file, src.ref, buf, error)) return false;
         bytes = buf;
       }
-      if (!decode_block(bytes, meta, rows)) {
+      // The latest-row path decodes every field: what it reads is kept for any later query.
+      const std::vector<bool>* wanted = spec.latest || spec.fields.empty() ? nullptr : &spec.fields;
+      if (!decode_block(bytes, meta, rows, wanted)) {
         *error = "a block of table '" + schema->name + "' does not decode";
         return false;
       }

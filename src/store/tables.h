@@ -83,6 +83,9 @@ struct ScanSpec {
   // Only each series' newest row in range (all rows of that time under keep_all): the latest
   // value per series, read from the heads and the newest blocks without decoding the rest.
   bool latest = false;
+  // The field columns the caller reads, by field index in schema order (empty: all). The
+  // others are not decoded from blocks and may come out NULL.
+  std::vector<bool> fields;
 };
 
 struct TableInfo {

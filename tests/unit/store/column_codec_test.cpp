@@ -306,10 +306,16 @@ TEST(ColumnCodec, TruncatedOrForeignBlocksAreRefused) {
       std::vector<double> d;
       std::vector<uint8_t> bo;
       std::vector<std::string> s;
-      auto a = in, c = in, e = in, f = in;
+      auto a = in, c = in, e = in, f = in, g = in;
       EXPECT_FALSE(decode_ints(a, i) || decode_doubles(c, d) || decode_bools(e, bo) || decode_strings(f, s))
           << "encoding " << int(block[0]) << " cut to " << len << " of " << block.size();
+      EXPECT_FALSE(skip_block(g)) << "skip: encoding " << int(block[0]) << " cut to " << len;
     }
+    // Whole, followed by more: skip_block passes over exactly the block.
+    std::string two = block + "tail";
+    std::string_view in = two;
+    ASSERT_TRUE(skip_block(in)) << "encoding " << int(block[0]);
+    EXPECT_EQ(in, "tail") << "encoding " << int(block[0]);
   }
   // Each block is taken only by its own decoder.
   std::string_view in = blocks[0];
@@ -320,6 +326,34 @@ TEST(ColumnCodec, TruncatedOrForeignBlocksAreRefused) {
   EXPECT_FALSE(decode_strings(in, s));
   EXPECT_FALSE(encoding_of(""));
   EXPECT_FALSE(encoding_of("\x63"));
+}
+
+TEST(ColumnCodec, SkipPassesOverEveryEncodingAsTheDecoderReadsIt) {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    const size_t n = rng() % 700;
+    std::vector<int64_t> ints;
+    std::vector<double> dbl;
+    std::vector<std::string> text;
+    const int kind = round % 6;
+    for (size_t i = 0; i < n; ++i) {
+      ints.push_back(kind == 0 ? static_cast<int64_t>(i * 10) : kind == 1 ? static_cast<int64_t>(i * i) : static_cast<int64_t>(rng()));
+      dbl.push_back(kind < 2 ? static_cast<double>(rng() % 10000) / 100.0 : kind == 2 ? std::bit_cast<double>(rng() >> 1) : 21.5 + i);
+      text.push_back(kind < 3 ? std::string(1 + rng() % 3, 'a' + static_cast<char>(rng() % 3)) : std::to_string(rng()));
+    }
+    std::vector<std::string_view> views(text.begin(), text.end());
+    std::vector<uint8_t> bools;
+    for (size_t i = 0; i < n; ++i) bools.push_back(rng() & 1);
+    std::string all;
+    encode_ints(ints, all);
+    encode_doubles(dbl, all);
+    encode_bools(bools, all);
+    encode_strings(views, all);
+    all += "end";
+    std::string_view in = all;
+    for (int k = 0; k < 4; ++k) ASSERT_TRUE(skip_block(in)) << "round " << round << ", block " << k;
+    EXPECT_EQ(in, "end") << "round " << round;
+  }
 }
 
 TEST(ColumnCodec, DamagedHeadersAreRefusedNotTrusted) {
