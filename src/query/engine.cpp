@@ -1587,6 +1587,9 @@ void Binder::scan(Source& s, Operator& next) {
     spec.to = s.to;
     spec.tags = set;
     spec.latest = s.latest;
+    // Only the fields the query reads are decoded from the blocks.
+    for (size_t k = 0; k < schema.columns.size(); ++k)
+      if (field_pos[k] >= 0) spec.fields.push_back(s.needed[k]);
     std::string error;
     try {
       tb::Tables::SummaryFn summary;
@@ -2103,6 +2106,9 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
       {
         tb::ScanSpec spec;
         spec.to = before;
+        if (auto sch = tables->schema(name))  // counting rows reads no field
+          for (const auto& c : sch->columns)
+            if (tb::is_field(c.type)) spec.fields.push_back(false);
         std::string err;
         tables->scan(name, spec, [&](const std::vector<std::string>&, const tb::SeriesRows& r) { gone += r.rows(); }, &err);
       }
