@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       {"sum of 3 columns over all rows", "SELECT sum(v1), sum(v2), sum(v3) FROM metrics", 0, 3 * n},
       {"count(*) over all rows", "SELECT count(*) FROM metrics", 0, 0},
       // A condition on a field: every block is decoded (no statistics), the decoding scan rate.
-      {"sum with a field condition (decodes all)", "SELECT sum(v1) FROM metrics WHERE v2 >= 0", 0, 2 * n},
+      {"sum(v1) WHERE v2 >= 0 (decodes every block)", "SELECT sum(v1) FROM metrics WHERE v2 >= 0", 0, 2 * n},
   };
   query::QueryOptions qo;
   qo.timeout = std::chrono::milliseconds(0);
