@@ -213,6 +213,7 @@ class Binder {
   void scan(Source& s, Operator& next);
   ExprPtr bind_func(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr bind_window(El body, El over, const std::vector<ScopeColumn>& scope, bool allow_agg);
+  void bind_frame(El window_def, Expr& e, const std::vector<ScopeColumn>& scope);
   ExprPtr bind_aexpr(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr sublink(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
 
@@ -532,8 +533,6 @@ ExprPtr Binder::bind_window(El b, El over, const std::vector<ScopeColumn>& scope
   auto [ot, ob] = node(over);
   El w = ot == "WindowDef" ? ob : over;
   if (!str(w, "name").empty() || !str(w, "refname").empty()) fail("named windows are not supported", loc(w));
-  constexpr int64_t kFrameNondefault = 1;  // FRAMEOPTION_NONDEFAULT: a ROWS/RANGE/GROUPS clause
-  if (num(w, "frameOptions") & kFrameNondefault) fail("frame clauses are not supported", loc(w));
   bool aggregate = is_aggregate_name(name);
   if (!aggregate && !is_window_name(name)) {
     // PostgreSQL's words: an unknown function, or a known one that is neither.
@@ -621,8 +620,45 @@ ExprPtr Binder::bind_window(El b, El over, const std::vector<ScopeColumn>& scope
     e->args.push_back(expr(*field(sb, "node"), scope, allow_agg));
     e->window_order.push_back(static_cast<uint8_t>((desc ? 1 : 0) | (nulls_first ? 2 : 0)));
   }
+  bind_frame(w, *e, scope);
   in_window_ = false;
   return e;
+}
+
+// PostgreSQL's frameOptions bits (nodes/parsenodes.h).
+enum FrameOption : uint32_t {
+  kFrameNondefault = 0x1, kFrameRange = 0x2, kFrameRows = 0x4, kFrameGroups = 0x8,
+  kFrameStartOffsetPreceding = 0x800, kFrameEndOffsetPreceding = 0x1000,
+  kFrameStartOffsetFollowing = 0x2000, kFrameEndOffsetFollowing = 0x4000,
+  kFrameExclusion = 0x8000 | 0x10000 | 0x20000,
+};
+
+// ROWS frames, and RANGE frames bounded by UNBOUNDED or CURRENT ROW, into e's window_frame and
+// offsets. (PostgreSQL's grammar already refused the impossible ones: a frame ending before it
+// starts, UNBOUNDED FOLLOWING as a start.)
+void Binder::bind_frame(El w, Expr& e, const std::vector<ScopeColumn>& scope) {
+  uint32_t f = static_cast<uint32_t>(num(w, "frameOptions"));
+  if (!(f & kFrameNondefault)) return;
+  int at = loc(w);
+  bool offsets = f & (kFrameStartOffsetPreceding | kFrameEndOffsetPreceding | kFrameStartOffsetFollowing | kFrameEndOffsetFollowing);
+  if (f & kFrameGroups) fail("frame clauses in GROUPS mode are not supported", at);
+  if (f & kFrameExclusion) fail("frame exclusion (EXCLUDE) is not supported", at);
+  if ((f & kFrameRange) && offsets) fail("RANGE with offset PRECEDING/FOLLOWING is not supported; use ROWS", at);
+  auto offset = [&](const char* key, const char* which) -> int64_t {
+    auto o = field(w, key);
+    if (!o) return 0;
+    ExprPtr x = fold(expr(*o, scope, false));
+    if (x->untyped) x = make_cast(std::move(x), Type::int64, x->location);
+    if (x->kind != ExprKind::constant) fail("argument of ROWS must not contain variables", x->location);
+    if (x->type != Type::int64 && x->type != Type::null)
+      fail("argument of ROWS must be type bigint, not type " + std::string(type_name(x->type)), x->location);
+    if (x->value.null) fail(std::string("frame ") + which + " offset must not be null");
+    if (x->value.i < 0) fail(std::string("frame ") + which + " offset must not be negative");
+    return x->value.i;
+  };
+  e.window_frame = f;
+  e.frame_start = offset("startOffset", "starting");
+  e.frame_end = offset("endOffset", "ending");
 }
 
 ExprPtr Binder::sublink(El b, const std::vector<ScopeColumn>& scope, bool allow_agg) {
@@ -1364,6 +1400,29 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   return p;
 }
 
+// A window expression's frame as the Window step takes it.
+WindowFrame window_frame(const Expr& w) {
+  using B = WindowFrame::Bound;
+  WindowFrame fr;
+  uint32_t f = w.window_frame;
+  if (!(f & kFrameNondefault)) return fr;
+  // The bounds' bits, start then end: UNBOUNDED PRECEDING 0x20 / 0x40, UNBOUNDED FOLLOWING
+  // 0x80 / 0x100, CURRENT ROW 0x200 / 0x400, offset PRECEDING 0x800 / 0x1000, offset
+  // FOLLOWING 0x2000 / 0x4000.
+  auto bound = [&](uint32_t unbounded_preceding, uint32_t unbounded_following, uint32_t current, uint32_t preceding) {
+    if (f & (unbounded_preceding | unbounded_following)) return B::unbounded;
+    if (f & current) return B::current;
+    if (f & preceding) return B::preceding;
+    return B::following;
+  };
+  fr.rows = (f & kFrameRows) != 0;
+  fr.start = bound(0x20, 0x80, 0x200, kFrameStartOffsetPreceding);
+  fr.end = bound(0x40, 0x100, 0x400, kFrameEndOffsetPreceding);
+  fr.start_offset = w.frame_start;
+  fr.end_offset = w.frame_end;
+  return fr;
+}
+
 // The Window step's specs: pointers into the plan's window expressions.
 std::vector<WindowSpec> window_specs(const SelectPlan& p) {
   std::vector<WindowSpec> specs;
@@ -1383,6 +1442,7 @@ std::vector<WindowSpec> window_specs(const SelectPlan& p) {
         s.order_keys.push_back({0, (dir & 1) != 0, (dir & 2) != 0});
       }
     }
+    s.frame = window_frame(*w);
     specs.push_back(std::move(s));
   }
   return specs;

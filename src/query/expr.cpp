@@ -938,6 +938,9 @@ ExprPtr Expr::clone() const {
   e->window_args = window_args;
   e->window_partitions = window_partitions;
   e->window_order = window_order;
+  e->window_frame = window_frame;
+  e->frame_start = frame_start;
+  e->frame_end = frame_end;
   return e;
 }
 
@@ -949,7 +952,8 @@ bool Expr::same(const Expr& o) const {
   if (kind == ExprKind::column && column != o.column) return false;
   if ((kind == ExprKind::call || kind == ExprKind::aggregate || kind == ExprKind::window) && name != o.name) return false;
   if (kind == ExprKind::window &&
-      (window_args != o.window_args || window_partitions != o.window_partitions || window_order != o.window_order))
+      (window_args != o.window_args || window_partitions != o.window_partitions || window_order != o.window_order ||
+       window_frame != o.window_frame || frame_start != o.frame_start || frame_end != o.frame_end))
     return false;
   if (!filter != !o.filter || (filter && !filter->same(*o.filter))) return false;
   for (size_t k = 0; k < args.size(); ++k)

@@ -71,6 +71,9 @@ struct Expr {
   // SortFlags per key). Kept in args so that clone, same and the aggregate rewrite see them.
   int window_args = 0, window_partitions = 0;
   std::vector<uint8_t> window_order;  // bit 0: DESC, bit 1: NULLS FIRST
+  // The frame: PostgreSQL's frameOptions bits (0: the default frame) and the ROWS offsets.
+  uint32_t window_frame = 0;
+  int64_t frame_start = 0, frame_end = 0;
 
   ExprPtr clone() const;
   bool same(const Expr& o) const;  // structurally equal (same meaning), ignoring locations

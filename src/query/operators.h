@@ -98,7 +98,16 @@ OperatorPtr make_summary_aggregate(std::vector<const Expr*> keys, std::vector<Ag
                                    ExecContext& ctx, Operator* next, SummaryConsumer** consumer);
 Type aggregate_type(const std::string& fn, Type arg, int location);
 
-// Window functions (window.cpp): fn(args) OVER (PARTITION BY partition ORDER BY order).
+// Window functions (window.cpp): fn(args) OVER (PARTITION BY partition ORDER BY order frame).
+// The frame (first_value, last_value and the aggregates use it): rows from `start` to `end`,
+// counted in rows (ROWS) or, in RANGE mode, with CURRENT ROW meaning the current row's first
+// (start) or last (end) peer. The default: RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.
+struct WindowFrame {
+  enum class Bound : uint8_t { unbounded, preceding, current, following };
+  bool rows = false;
+  Bound start = Bound::unbounded, end = Bound::current;
+  int64_t start_offset = 0, end_offset = 0;  // n PRECEDING / FOLLOWING (ROWS only)
+};
 struct WindowSpec {
   std::string fn;                    // row_number, rank, dense_rank, lag, lead, first_value,
                                      // last_value, count, sum, avg, min, max
@@ -106,6 +115,7 @@ struct WindowSpec {
   const Expr* filter = nullptr;      // an aggregate's FILTER (WHERE ...)
   std::vector<const Expr*> partition, order;
   std::vector<SortKey> order_keys;   // per ORDER BY key: desc, nulls_first (column unused)
+  WindowFrame frame;
   Type type = Type::null;            // the result's
 };
 // Holds every row, then passes them on with one more column per spec (in `specs` order),

@@ -3,9 +3,9 @@
 // placed before the projection. It must see a whole partition before it can answer for its
 // first row, so it holds every input row (charged to the query's memory limit, as Sort does),
 // sorts the rows once per distinct OVER clause by (PARTITION BY keys, ORDER BY keys), stably,
-// and computes each function with PostgreSQL's default frame: with ORDER BY, from the start
-// of the partition to the current row's last peer (the rows equal on the ORDER BY keys share
-// one answer); without ORDER BY, the whole partition.
+// and computes each function over its frame: by default PostgreSQL's, with ORDER BY from the
+// start of the partition to the current row's last peer (the rows equal on the ORDER BY keys
+// share one answer), without ORDER BY the whole partition; or ROWS BETWEEN ... as written.
 #include <algorithm>
 #include <cmath>
 
@@ -15,6 +15,7 @@ namespace mqbase::query {
 
 namespace {
 
+// Ordered so: the ones from first_value on use the frame, from count on they aggregate.
 enum class WinFn : uint8_t { row_number, rank, dense_rank, lag, lead, first_value, last_value, count, sum, avg, min, max };
 
 WinFn win_fn(const std::string& n) {
@@ -176,32 +177,101 @@ class Window : public Operator {
     Vector out = sized(s.type, rows_);
     ctx_.charge(vector_bytes(out));
     size_t n = refs.size();
+    std::vector<Span> peers;
     for (size_t ps = 0, pe; ps < n; ps = pe) {
       ctx_.check();
       for (pe = ps + 1; pe < n && compare(partition_, nullptr, refs[ps], refs[pe]) == 0;) ++pe;
-      Running run;
+      peers.clear();
       int64_t group = 0;
       for (size_t qs = ps, qe; qs < pe; qs = qe, ++group) {
         for (qe = qs + 1; qe < pe && compare(order_, &order_keys_, refs[qs], refs[qe]) == 0;) ++qe;
         for (size_t q = qs; q < qe; ++q) {
-          RowRef r = refs[q];
-          size_t at = index(r);
+          peers.push_back({qs, qe});
+          size_t at = index(refs[q]);
           switch (fn) {
             case WinFn::row_number: out.i[at] = static_cast<int64_t>(q - ps + 1); break;
             case WinFn::rank: out.i[at] = static_cast<int64_t>(qs - ps + 1); break;
             case WinFn::dense_rank: out.i[at] = group + 1; break;
-            case WinFn::first_value: put(out, at, args[refs[ps].chunk][0], refs[ps].row); break;
-            case WinFn::last_value: put(out, at, args[refs[qe - 1].chunk][0], refs[qe - 1].row); break;
             case WinFn::lag:
             case WinFn::lead: shifted(out, at, args, refs, q, ps, pe, fn == WinFn::lag); break;
-            default: add(run, fn, args, filter, r); break;
+            default: break;
           }
         }
-        if (fn >= WinFn::count)
-          for (size_t q = qs; q < qe; ++q) total(out, index(refs[q]), run, fn, args);
       }
+      if (fn >= WinFn::first_value) framed(out, s, fn, args, filter, refs, ps, pe, peers);
     }
     results_[f] = std::move(out);
+  }
+
+  struct Span {
+    size_t from, to;  // rows [from, to) of the sorted refs
+  };
+
+  // Row q's frame in partition [ps, pe), q's peers being `peer`. Offsets are not negative.
+  static Span frame_of(const WindowFrame& f, size_t q, size_t ps, size_t pe, Span peer) {
+    using B = WindowFrame::Bound;
+    auto n_before = [&](int64_t n) { return static_cast<uint64_t>(n) > q - ps; };   // q - n < ps
+    auto n_after = [&](int64_t n) { return static_cast<uint64_t>(n) >= pe - q; };   // q + n >= pe
+    Span s{ps, pe};
+    switch (f.start) {
+      case B::unbounded: s.from = ps; break;
+      case B::current: s.from = f.rows ? q : peer.from; break;
+      case B::preceding: s.from = n_before(f.start_offset) ? ps : q - static_cast<size_t>(f.start_offset); break;
+      case B::following: s.from = n_after(f.start_offset) ? pe : q + static_cast<size_t>(f.start_offset); break;
+    }
+    switch (f.end) {
+      case B::unbounded: s.to = pe; break;
+      case B::current: s.to = f.rows ? q + 1 : peer.to; break;
+      case B::preceding: s.to = n_before(f.end_offset) ? ps : q - static_cast<size_t>(f.end_offset) + 1; break;
+      case B::following: s.to = n_after(f.end_offset) ? pe : q + static_cast<size_t>(f.end_offset) + 1; break;
+    }
+    if (s.to < s.from) s.to = s.from;
+    return s;
+  }
+
+  // first_value, last_value and the aggregates over each row's frame. Frames that start at the
+  // partition's start only grow, and frames that end at its end only shrink, so those add each
+  // row once; frames bounded at both ends are summed one by one (at most their width each).
+  void framed(Vector& out, const WindowSpec& s, WinFn fn, const Columns& args, const Columns& filter,
+              const std::vector<RowRef>& refs, size_t ps, size_t pe, const std::vector<Span>& peers) {
+    using B = WindowFrame::Bound;
+    auto frame = [&](size_t q) { return frame_of(s.frame, q, ps, pe, peers[q - ps]); };
+    if (fn == WinFn::first_value || fn == WinFn::last_value) {
+      for (size_t q = ps; q < pe; ++q) {
+        Span w = frame(q);
+        size_t at = index(refs[q]);
+        if (w.from == w.to) {
+          out.valid[at] = 0;
+          continue;
+        }
+        RowRef t = refs[fn == WinFn::first_value ? w.from : w.to - 1];
+        put(out, at, args[t.chunk][0], t.row);
+      }
+      return;
+    }
+    if (s.frame.start == B::unbounded) {
+      Running run;
+      size_t added = ps;
+      for (size_t q = ps; q < pe; ++q) {
+        for (size_t to = frame(q).to; added < to;) add(run, fn, args, filter, refs[added++]);
+        total(out, index(refs[q]), run, fn, args);
+      }
+    } else if (s.frame.end == B::unbounded) {
+      Running run;
+      size_t added = pe;
+      for (size_t q = pe; q-- > ps;) {
+        for (size_t from = frame(q).from; added > from;) add(run, fn, args, filter, refs[--added]);
+        total(out, index(refs[q]), run, fn, args);
+      }
+    } else {
+      for (size_t q = ps; q < pe; ++q) {
+        if ((q - ps) % 4096 == 0) ctx_.check();
+        Running run;
+        Span w = frame(q);
+        for (size_t r = w.from; r < w.to; ++r) add(run, fn, args, filter, refs[r]);
+        total(out, index(refs[q]), run, fn, args);
+      }
+    }
   }
 
   // lag/lead(value [, offset [, default]]): the value `offset` rows before/after row q in its

@@ -300,6 +300,11 @@ WHOLE_DATA_SET_WINDOWS = [
     "FROM readings GROUP BY device, h ORDER BY device, h",
     "SELECT device, time, ok FROM (SELECT device, time, ok, lag(ok) OVER (PARTITION BY device ORDER BY time) AS was "
     "FROM readings) s WHERE ok IS DISTINCT FROM was ORDER BY device, time",
+    "SELECT device, time, temp, avg(temp) OVER (PARTITION BY device ORDER BY time ROWS BETWEEN 5 PRECEDING AND CURRENT ROW) "
+    "AS moving, max(hum) OVER (PARTITION BY device ORDER BY time ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS around, "
+    "count(cnt) OVER (PARTITION BY site ORDER BY time, device ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest, "
+    "last_value(note) OVER (PARTITION BY device ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) "
+    "AS last_note FROM readings ORDER BY device, time",
 ]
 
 

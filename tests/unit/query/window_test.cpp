@@ -53,7 +53,8 @@ class WindowTest : public ::testing::Test {
 };
 
 // Three series of 3000 rows, v counting 0, 1, 2, ... in time: the partitions cross chunks of
-// 2048 rows, and lag, lead and row_number must still see their neighbours across them.
+// 2048 rows, and lag, lead, row_number and ROWS frames must still see their neighbours across
+// them.
 TEST_F(WindowTest, PartitionsAcrossChunks) {
   FirstCell ignored;
   ASSERT_TRUE(run("CREATE TABLE big (time TIME, dev TAG, v BIGINT)", ignored).ok);
@@ -69,11 +70,14 @@ TEST_F(WindowTest, PartitionsAcrossChunks) {
   st = run(
       "SELECT count(*) FROM (SELECT v, lag(v) OVER (PARTITION BY dev ORDER BY time) AS p,"
       " lead(v, 2) OVER (PARTITION BY dev ORDER BY time) AS n2, row_number() OVER (PARTITION BY dev ORDER BY time) AS rn,"
-      " sum(v) OVER (PARTITION BY dev ORDER BY time) AS s, count(*) OVER (PARTITION BY dev) AS c FROM big) x"
-      " WHERE p = v - 1 AND n2 = v + 2 AND rn = v + 1 AND s = v * (v + 1) / 2 AND c = 3000",
+      " sum(v) OVER (PARTITION BY dev ORDER BY time) AS s, count(*) OVER (PARTITION BY dev) AS c,"
+      " sum(v) OVER (PARTITION BY dev ORDER BY time ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS m3,"
+      " sum(v) OVER (PARTITION BY dev ORDER BY time ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest FROM big) x"
+      " WHERE p = v - 1 AND n2 = v + 2 AND rn = v + 1 AND s = v * (v + 1) / 2 AND c = 3000 AND m3 = 3 * v - 3"
+      " AND rest = 4498500 - v * (v - 1) / 2",
       out);
   ASSERT_TRUE(st.ok) << st.describe();
-  EXPECT_EQ(out.cell, std::to_string(3 * 2997));  // all but each series' first row and last two
+  EXPECT_EQ(out.cell, std::to_string(3 * 2996));  // v in [2, 2997]: a full 3-row frame, two rows ahead
 }
 
 // The window holds its input: past the memory limit the query fails with the limit's error,
