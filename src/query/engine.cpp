@@ -214,6 +214,12 @@ class Binder {
   ExprPtr bind_func(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr bind_window(El body, El over, const std::vector<ScopeColumn>& scope, bool allow_agg);
   void bind_frame(El window_def, Expr& e, const std::vector<ScopeColumn>& scope);
+  // An OVER clause's keys and frame, a named window's filled in.
+  struct WindowParts {
+    std::vector<El> partition, order;
+    El frame;  // the WindowDef whose frameOptions and offsets apply
+  };
+  WindowParts window_parts(El window_def, bool definition);
   ExprPtr bind_aexpr(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr sublink(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
 
@@ -228,6 +234,7 @@ class Binder {
   bool in_window_ = false;
   const char* clause_ = "WHERE";  // where an aggregate is not allowed, for the error
   const char* no_window_ = nullptr;  // where aggregates are allowed but window functions not
+  std::map<std::string, El> named_windows_;  // the WINDOW clause of the SELECT being bound
 };
 
 // PostgreSQL's window functions (those that are not also aggregates).
@@ -531,8 +538,7 @@ ExprPtr Binder::bind_window(El b, El over, const std::vector<ScopeColumn>& scope
   if (in_aggregate_) fail("aggregate function calls cannot contain window function calls", location);
   if (in_window_) fail("window function calls cannot be nested", location);
   auto [ot, ob] = node(over);
-  El w = ot == "WindowDef" ? ob : over;
-  if (!str(w, "name").empty() || !str(w, "refname").empty()) fail("named windows are not supported", loc(w));
+  WindowParts parts = window_parts(ot == "WindowDef" ? ob : over, false);
   bool aggregate = is_aggregate_name(name);
   if (!aggregate && !is_window_name(name)) {
     // PostgreSQL's words: an unknown function, or a known one that is neither.
@@ -607,11 +613,11 @@ ExprPtr Binder::bind_window(El b, El over, const std::vector<ScopeColumn>& scope
     e->type = aggregate_type(name, args[0]->type, location);
   }
   e->window_args = static_cast<int>(args.size());
-  for (El x : list(field(w, "partitionClause"))) {
+  for (El x : parts.partition) {
     e->args.push_back(expr(x, scope, allow_agg));
     ++e->window_partitions;
   }
-  for (El x : list(field(w, "orderClause"))) {
+  for (El x : parts.order) {
     auto [st, sb] = node(x);
     if (str(sb, "sortby_dir") == "SORTBY_USING") fail("ORDER BY USING is not supported", loc(sb));
     bool desc = str(sb, "sortby_dir") == "SORTBY_DESC";
@@ -620,9 +626,36 @@ ExprPtr Binder::bind_window(El b, El over, const std::vector<ScopeColumn>& scope
     e->args.push_back(expr(*field(sb, "node"), scope, allow_agg));
     e->window_order.push_back(static_cast<uint8_t>((desc ? 1 : 0) | (nulls_first ? 2 : 0)));
   }
-  bind_frame(w, *e, scope);
+  bind_frame(parts.frame, *e, scope);
   in_window_ = false;
   return e;
+}
+
+// OVER w takes w as it is; OVER (w ORDER BY ...) adds to w what w lacks, as PostgreSQL allows:
+// w's PARTITION BY stays, an ORDER BY only where w has none, and w may have no frame.
+Binder::WindowParts Binder::window_parts(El w, bool definition) {
+  auto named = [&](std::string_view name) {
+    auto it = named_windows_.find(std::string(name));
+    if (it == named_windows_.end()) fail("window \"" + std::string(name) + "\" does not exist", loc(w));
+    return it->second;
+  };
+  // In an OVER clause a name is a reference (OVER w); in the WINDOW clause, the name defined.
+  if (auto name = str(w, "name"); !name.empty() && !definition) return window_parts(named(name), true);
+  WindowParts parts;
+  parts.partition = list(field(w, "partitionClause"));
+  parts.order = list(field(w, "orderClause"));
+  parts.frame = w;
+  std::string_view ref = str(w, "refname");
+  if (ref.empty()) return parts;
+  El base_def = named(ref);
+  WindowParts base = window_parts(base_def, true);
+  std::string quoted = "\"" + std::string(ref) + "\"";
+  if (!parts.partition.empty()) fail("cannot override PARTITION BY clause of window " + quoted, loc(w));
+  if (!parts.order.empty() && !base.order.empty()) fail("cannot override ORDER BY clause of window " + quoted, loc(w));
+  if (num(base_def, "frameOptions") & 1) fail("cannot copy window " + quoted + " because it has a frame clause", loc(w));
+  parts.partition = base.partition;
+  if (parts.order.empty()) parts.order = base.order;
+  return parts;
 }
 
 // PostgreSQL's frameOptions bits (nodes/parsenodes.h).
@@ -1039,7 +1072,20 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
       ctes[name] = m;
     }
   }
-  if (auto w = list(field(stmt, "windowClause")); !w.empty()) fail("named windows are not supported", loc(node(w[0]).second));
+  // WINDOW name AS (...): the OVER clauses of this SELECT (not of its subqueries) may name them.
+  struct SaveWindows {
+    std::map<std::string, El>& live;
+    std::map<std::string, El> saved;
+    ~SaveWindows() { live = std::move(saved); }
+  } save_windows{named_windows_, std::move(named_windows_)};
+  named_windows_.clear();
+  for (El d : list(field(stmt, "windowClause"))) {
+    auto [dt, db] = node(d);
+    std::string name(str(db, "name"));
+    if (named_windows_.count(name)) fail("window \"" + name + "\" is already defined", loc(db));
+    window_parts(db, true);  // its reference, if any, must hold
+    named_windows_.emplace(name, db);
+  }
   auto p = std::make_unique<SelectPlan>();
   p->source = from(stmt);
   const auto& scope = p->source.scope;
