@@ -1430,6 +1430,10 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   // Window functions: the Window step computes each distinct one on the rows the projection
   // gets, and appends its result after their columns; the projection reads it from there.
   if (has_windows) {
+    // locf and interpolate read each gap-filled group's rows in bucket order, which a window's
+    // sort does not keep.
+    if (p->fill && (!p->fill->locf.empty() || !p->fill->interpolate.empty()))
+      fail("locf and interpolate cannot be combined with window functions");
     size_t width = p->aggregate ? p->keys.size() + p->agg_exprs.size() + (p->gapfill ? 2 : 0) : scope.size();
     std::function<ExprPtr(ExprPtr)> lift = [&](ExprPtr e) -> ExprPtr {
       if (e->kind != ExprKind::window) {

@@ -28,6 +28,23 @@ class FirstCell : public ResultSink {
   int seen = 0;
 };
 
+// Every row's cells after the first, as "a|b\n" lines.
+class Rows : public ResultSink {
+ public:
+  void begin(const std::vector<ColumnInfo>&) override {}
+  bool rows(const Chunk& c) override {
+    for (size_t r = 0; r < c.rows; ++r) {
+      for (size_t k = 1; k < c.columns.size(); ++k) {
+        Value v = c.columns[k].get(r);
+        text += (k > 1 ? "|" : "") + (v.null ? std::string("NULL") : std::to_string(v.i));
+      }
+      text += "\n";
+    }
+    return true;
+  }
+  std::string text;
+};
+
 class WindowTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -41,7 +58,7 @@ class WindowTest : public ::testing::Test {
     data_.reset();
     std::filesystem::remove_all(dir_);
   }
-  QueryStatus run(const std::string& sql, FirstCell& out, uint64_t memory_limit = 256ull << 20) {
+  QueryStatus run(const std::string& sql, ResultSink& out, uint64_t memory_limit = 256ull << 20) {
     QueryOptions o;
     o.now_ns = test::kDatasetNowNs;
     o.memory_limit = memory_limit;
@@ -78,6 +95,24 @@ TEST_F(WindowTest, PartitionsAcrossChunks) {
       out);
   ASSERT_TRUE(st.ok) << st.describe();
   EXPECT_EQ(out.cell, std::to_string(3 * 2996));  // v in [2, 2997]: a full 3-row frame, two rows ahead
+}
+
+// A window over gap-filled buckets sees the added ones (NULL aggregates) in bucket order. d2 has
+// no rows from 02:05 to 03:35 (sql_dataset.h), so the 02:00 and 03:00 buckets are added.
+TEST_F(WindowTest, OverGapfilledBuckets) {
+  Rows out;
+  QueryStatus st = run(
+      "SELECT time_bucket_gapfill('1 hour', time) AS h, count(temp) AS c,"
+      " lag(count(temp)) OVER (ORDER BY time_bucket_gapfill('1 hour', time)) AS prev FROM readings"
+      " WHERE device = 'd2' AND time >= '2024-01-01 00:00:00+00' AND time < '2024-01-01 06:00:00+00' GROUP BY h ORDER BY h",
+      out);
+  ASSERT_TRUE(st.ok) << st.describe();
+  EXPECT_EQ(out.text, "2|NULL\n2|2\nNULL|2\nNULL|NULL\n2|NULL\n2|2\n");
+  st = run(
+      "SELECT time_bucket_gapfill('1 hour', time) AS h, locf(count(temp)), row_number() OVER () FROM readings"
+      " WHERE time >= '2024-01-01 00:00:00+00' AND time < '2024-01-01 06:00:00+00' GROUP BY h",
+      out);
+  EXPECT_EQ(st.error, "locf and interpolate cannot be combined with window functions");
 }
 
 // The window holds its input: past the memory limit the query fails with the limit's error,
