@@ -88,6 +88,7 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   if (!results) {
     for (auto& f : feeds)
       if (f) f->cancel();
+    session_->replay_ready();  // what waited behind them goes now
     return;
   }
   // Over the subscription quota, or not kept by a full or failing store: v5 0x97, 3.1.1 0x80.
@@ -98,6 +99,7 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
       if (feeds[i]) {
         feeds[i]->cancel();
         feeds[i].reset();
+        session_->replay_ready();  // what waited behind it goes now
       }
     }
   }

@@ -592,7 +592,8 @@ bool Session::pump_replay() {
       case ReplayFeed::Next::later:
         return false;  // the feed calls replay_ready()
       case ReplayFeed::Next::done:
-        rs.done_cut = std::max(rs.done_cut, run.feed->cut());
+        // A feed that never started (cancelled: its subscription was refused) has no cut.
+        if (run.feed->cut() != INT64_MAX) rs.done_cut = std::max(rs.done_cut, run.feed->cut());
         rs.feeds.pop_front();
         if (rs.feeds.empty()) rs.live.clear();  // no replay left to meet them
         continue;
@@ -679,6 +680,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
       Delivery kept = d;
       kept.encoded_v3 = {};  // the caller's buffer
       push_queue({msg, std::move(kept)});
+      pump();  // a replay that is done (or was cancelled) lets the queue go now
       return false;
     }
     if (live()) send_publish(*msg, d, 0, false);  // QoS 0 is not queued for offline sessions
@@ -711,6 +713,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
     return false;
   }
   push_queue({msg, d, seq, settles, put_lsn});
+  if (behind_replay) pump();  // a replay that is done (or was cancelled) lets the queue go now
   if (!hold_back || !publisher || !*publisher || !queue_full()) return false;
   if (!paused_publishers_) paused_publishers_ = std::make_unique<std::vector<std::weak_ptr<ClientLink>>>();
   auto& paused = *paused_publishers_;

@@ -211,6 +211,8 @@ class Session {
   void replay_ready();
   // Replays not finished (begun and not done).
   size_t replays() const;
+  // A replay, or the seam after one, still has live QoS 0 take the locked path.
+  bool replaying() const { return replaying_.load(std::memory_order_acquire); }
 
   // Subscriptions as the session remembers them (the index holds the routing copy).
   void remember_subscription(const std::string& filter, SubscriptionOptions opts);

@@ -328,5 +328,27 @@ class Replay(V5TestCase):
         self.assertGreaterEqual(int(stats.get(1)[0].payload), n)
 
 
+@skip_if_mosquitto("mosquitto has no archive")
+class ReplayRefusedByQuota(V5TestCase):
+    """A replay whose subscription the quota refuses is dropped at once: the live messages of
+    the session's other subscriptions do not wait behind it."""
+
+    def setUp(self):
+        self.broker = self.start_broker(dict(ARCHIVE, limits={"max_subscriptions_per_client": 1}))
+        self.port = self.broker.port
+
+    def test_live_messages_flow_after_a_replay_refused_by_the_quota(self):
+        burst(self.port, "plant/q", ["old"])
+        s = self.raw5()
+        s.connect()
+        self.assertEqual(s.subscribe([("live/#", sub_options(qos=1))]), [1])
+        codes = s.subscribe([("plant/q", sub_options(qos=1))], props=[(USER_PROPERTY, ("replay-from", "1h"))])
+        self.assertEqual(codes, [0x97])
+        for i in range(3):
+            burst(self.port, "live/x", ["m%d" % i])
+        self.assertEqual([s.receive_publish(ack=True).payload for _ in range(3)], [b"m0", b"m1", b"m2"])
+        s.disconnect()
+
+
 if __name__ == "__main__":
     run_tests()

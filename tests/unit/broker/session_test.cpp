@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -699,6 +700,107 @@ TEST_F(SessionTest, DroppedQos0LeavesNoTopicAliasBehind) {
   auto pubs = publishes(link->take(mqtt::Version::v5));
   ASSERT_EQ(pubs.size(), 1u);
   EXPECT_EQ(pubs[0].topic, "a/b") << "the alias was never seen by the client: the topic must be sent";
+}
+
+// A replay's feed as the broker sees one (broker/replay.h): messages handed out in order,
+// "later" while `ready` is false, then done.
+class FakeFeed : public ReplayFeed {
+ public:
+  std::vector<Item> items;
+  size_t next_item = 0;
+  bool ready = true, cancelled = false;
+  int64_t cut_ns = INT64_MAX;  // INT64_MAX: not started
+  Next next(Item* out) override {
+    if (cancelled) return Next::done;
+    if (next_item == items.size()) return Next::done;
+    if (!ready) return Next::later;
+    *out = items[next_item++];
+    return Next::message;
+  }
+  void cancel() override { cancelled = true; }
+  int64_t cut() const override { return cut_ns; }
+};
+
+MessagePtr stamped(const std::string& payload, int64_t received_ns, uint8_t qos = 1) {
+  auto m = std::make_shared<Message>();
+  m->topic = "r/x";
+  m->payload = payload;
+  m->qos = qos;
+  m->received_ns = received_ns;
+  return m;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST_F(SessionTest, AReplayGoesFirstAndLiveMessagesWaitBehindIt) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  uint64_t gen = attach(*s, link);
+  auto feed = std::make_shared<FakeFeed>();
+  const int64_t cut = now_ns();
+  feed->items = {{stamped("old1", cut - 3'000'000'000'000), 1}, {stamped("old2", cut - 2'000'000'000'000), 1}};
+  feed->ready = false;
+  s->begin_replay(feed, 7);
+  EXPECT_TRUE(s->replaying());
+  s->deliver(stamped("live-qos1", cut + 10), Delivery{1, false, {}, {}, {}});
+  s->deliver(stamped("live-qos0", cut + 20, 0), Delivery{0, false, {}, {}, {}});
+  EXPECT_TRUE(link->take().empty()) << "nothing goes before the replay";
+  feed->cut_ns = cut;  // started
+  feed->ready = true;
+  s->replay_ready();
+  auto pubs = publishes(link->take());
+  ASSERT_EQ(payloads(pubs), (std::vector<std::string>{"old1", "old2", "live-qos1", "live-qos0"}));
+  EXPECT_EQ(pubs[0].qos, 1);
+  EXPECT_EQ(pubs[3].qos, 0);
+  EXPECT_EQ(s->replays(), 0u);
+  for (auto& p : pubs)
+    if (p.qos) s->on_puback(gen, p.packet_id);
+  EXPECT_EQ(s->inflight(), 0u);
+}
+
+TEST_F(SessionTest, AtTheSeamTheSecondCopyOfAMessageIsDropped) {
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach(*s, link);
+  const int64_t cut = now_ns();
+  auto a = stamped("a", cut - 1000), b = stamped("b", cut - 500);
+  auto feed = std::make_shared<FakeFeed>();
+  feed->items = {{a, 1}, {b, 1}};
+  feed->cut_ns = cut;
+  feed->ready = false;
+  s->begin_replay(feed, 0);
+  // `b` arrives live before the replay reads it; the replay's copy is skipped.
+  s->deliver(b, Delivery{1, false, {}, {}, {}});
+  feed->ready = true;
+  s->replay_ready();
+  EXPECT_EQ(payloads(publishes(link->take())), (std::vector<std::string>{"a", "b"}));
+  // `a` arrives live after the replay sent it: the live copy is dropped.
+  s->deliver(a, Delivery{1, false, {}, {}, {}});
+  EXPECT_TRUE(link->take().empty());
+  // A message received after the cut is never a copy.
+  s->deliver(stamped("c", cut + 1), Delivery{1, false, {}, {}, {}});
+  EXPECT_EQ(payloads(publishes(link->take())), (std::vector<std::string>{"c"}));
+}
+
+TEST_F(SessionTest, AReplayCancelledBeforeItStartedLeavesNoSeamBehind) {
+  // A SUBSCRIBE whose subscription is refused (quota) cancels the replay it had begun: the
+  // session must go back to its fast path, not compare every live message forever.
+  auto s = make_session();
+  auto link = std::make_shared<FakeLink>();
+  attach(*s, link);
+  auto feed = std::make_shared<FakeFeed>();
+  feed->items = {{stamped("never", 1), 1}};
+  s->begin_replay(feed, 0);
+  feed->cancel();
+  s->deliver(stamped("live", now_ns()), Delivery{1, false, {}, {}, {}});
+  EXPECT_EQ(payloads(publishes(link->take())), (std::vector<std::string>{"live"}));
+  EXPECT_EQ(s->replays(), 0u);
+  s->deliver(stamped("live2", now_ns(), 0), Delivery{0, false, {}, {}, {}});
+  EXPECT_FALSE(s->replaying());
+  EXPECT_EQ(payloads(publishes(link->take())), (std::vector<std::string>{"live2"}));
 }
 
 }  // namespace
