@@ -36,42 +36,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// gzip (or zlib) -> bytes; "" and *error when it does not inflate.
-bool gunzip(std::string_view in, std::string& out, std::string* error) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 32) != Z_OK) {
-    *error = "cannot start gzip decompression";
-    return false;
-  }
-  out.clear();
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  char buf[65536];
-  while (rc != Z_STREAM_END) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      *error = std::string("payload is not gzip: ") + (z.msg ? z.msg : "inflate failed");
-      inflateEnd(&z);
-      return false;
-    }
-    out.append(buf, sizeof buf - z.avail_out);
-    if (out.size() > kMaxInflated) {
-      *error = "gzip payload inflates to more than 64 MiB";
-      inflateEnd(&z);
-      return false;
-    }
-    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
-      *error = "gzip payload is truncated";
-      inflateEnd(&z);
-      return false;
-    }
-  }
-  inflateEnd(&z);
-  return true;
-}
 
 std::string number_text(double d) {
   char b[32];
@@ -232,6 +196,42 @@ int64_t now_ns() {
 }
 
 }  // namespace
+
+bool gunzip(std::string_view in, std::string& out, std::string* error) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) {
+    *error = "cannot start gzip decompression";
+    return false;
+  }
+  out.clear();
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  char buf[65536];
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      *error = std::string("payload is not gzip: ") + (z.msg ? z.msg : "inflate failed");
+      inflateEnd(&z);
+      return false;
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kMaxInflated) {
+      *error = "gzip payload inflates to more than 64 MiB";
+      inflateEnd(&z);
+      return false;
+    }
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
+      *error = "gzip payload is truncated";
+      inflateEnd(&z);
+      return false;
+    }
+  }
+  inflateEnd(&z);
+  return true;
+}
 
 std::optional<Format> format_named(std::string_view s) {
   if (iequals(s, "json")) return Format::json;

@@ -91,6 +91,10 @@ struct WriteOutcome {
   size_t rows = 0;       // rows stored
 };
 
+// gzip (or zlib) bytes inflated into `out` (at most 64 MiB); false with *error when they do
+// not inflate, are truncated, or inflate to more.
+bool gunzip(std::string_view in, std::string& out, std::string* error);
+
 // A format named as the topic suffixes and the `format` property name them (json, csv,
 // ndjson; line, influx or lineprotocol for line protocol); case-insensitive.
 std::optional<Format> format_named(std::string_view name);
