@@ -30,6 +30,21 @@ struct PeerLimits {
   uint16_t topic_alias_maximum = 0;
 };
 
+// What the listener a link came in through says about its clients, for authentication.
+struct LinkSecurity {
+  // The listener lets a client connect without credentials (docs/security.md: by default
+  // only a loopback listener does).
+  bool allow_anonymous = true;
+  std::string transport = "tcp";  // "tcp", "tls", "ws" or "wss"
+  // The identity a TLS client certificate proved (its subject CN, else its first SAN); "" when
+  // the client sent none or the transport is not TLS.
+  std::string cert_identity;
+  // The listener's use_identity_as_username: cert_identity is the client's user name, and a
+  // client without a certificate is refused.
+  bool identity_as_username = false;
+  std::string listener;  // the listener's address ("127.0.0.1:1883"), for logs
+};
+
 class ClientLink {
  public:
   virtual ~ClientLink() = default;
@@ -80,6 +95,9 @@ class ClientLink {
   // The peer's address ("127.0.0.1:50522", "[::1]:50522"), for views of the clients; "" when
   // there is none (tests, in-memory links).
   virtual std::string peer_address() const { return {}; }
+  // The listener's authentication settings and what the transport proved. Called on the
+  // link's loop, once the client has sent CONNECT (after any TLS handshake).
+  virtual LinkSecurity security() const { return {}; }
 };
 
 }  // namespace mqbase::broker

@@ -6,22 +6,32 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "broker/broker.h"
+#include "net/tls_settings.h"
 
 namespace mqbase::net {
 
 struct ListenerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 1883;  // 0 = ephemeral
+  enum class Protocol { mqtt, websockets } protocol = Protocol::mqtt;
+  TlsSettings tls;  // enabled() = TLS (mqtts, or wss with websockets)
+  // Clients without credentials: unset = allowed on a loopback address only.
+  std::optional<bool> allow_anonymous;
+  bool use_identity_as_username = false;  // a client certificate's CN/SAN is the user name
 };
 
 struct ServerOptions {
   std::vector<ListenerOptions> listeners{ListenerOptions{}};
   unsigned threads = 0;          // 0 = one per core
   unsigned sys_interval_s = 10;  // 0 = no $SYS
+  // Called on the control loop on SIGHUP, after the listeners reloaded their certificates:
+  // the password file, the ACL file and the like are read again.
+  std::function<void()> on_reload;
 };
 
 struct BoundListener {
