@@ -2,8 +2,10 @@
 // implements it; tests implement it in memory. The broker never includes net.
 // Thread-safety: every method may be called from any thread.
 #pragma once
-#include <string>
+#include <chrono>
 #include <cstddef>
+#include <functional>
+#include <string>
 #include <cstdint>
 #include <string_view>
 
@@ -98,6 +100,13 @@ class ClientLink {
   // The listener's authentication settings and what the transport proved. Called on the
   // link's loop, once the client has sent CONNECT (after any TLS handshake).
   virtual LinkSecurity security() const { return {}; }
+  // Runs `fn` on the link's loop after `delay` (a throttled CONNACK for a failed login), unless
+  // the link has closed by then. Called from the link's loop. The default (in-memory links)
+  // runs it at once.
+  virtual void defer(std::chrono::milliseconds delay, std::function<void()> fn) {
+    (void)delay;
+    fn();
+  }
 };
 
 }  // namespace mqbase::broker
