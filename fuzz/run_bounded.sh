@@ -3,7 +3,7 @@
 # scratch copy of its seed corpus. Used by `make test` (short) and `make fuzz` (long).
 # Usage: fuzz/run_bounded.sh SECONDS [BUILD_DIR] [TARGET]
 #   TARGET: codec (the MQTT codec, the default), columns (the tables' column codecs) or payload
-#   (the telemetry payload formats and time values)
+#   (the telemetry payload formats and time values) or websocket (the WebSocket transport)
 set -euo pipefail
 secs=${1:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +21,9 @@ case $target in
   columns) srcs=("$root"/src/store/column_codec.cpp "$root"/fuzz/column_fuzz.cpp); hdrs=("$root"/src/store/column_codec.h) ;;
   payload) srcs=("$root"/src/ingest/{payload,json_payload,csv_payload,line_protocol,time_format}.cpp "$root"/fuzz/payload_fuzz.cpp)
            hdrs=("$root"/src/ingest/payload.h "$root"/src/ingest/payload_internal.h); libs=(-lsimdjson) ;;
-  *) echo "unknown fuzz target '$target' (codec, columns, payload)" >&2; exit 2 ;;
+  websocket) srcs=("$root"/src/net/websocket.cpp "$root"/fuzz/websocket_fuzz.cpp)
+             hdrs=("$root"/src/net/websocket.h "$root"/src/net/transport.h); libs=(-lcrypto) ;;
+  *) echo "unknown fuzz target '$target' (codec, columns, payload, websocket)" >&2; exit 2 ;;
 esac
 bin=$out/${target}_fuzz
 if [ ! -x "$bin" ] || [ -n "$(find "${srcs[@]}" "${hdrs[@]}" -newer "$bin" 2>/dev/null | head -1)" ]; then
