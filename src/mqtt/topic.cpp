@@ -61,4 +61,23 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   }
 }
 
+bool filter_covers(std::string_view outer, std::string_view inner) {
+  if (!inner.empty() && inner[0] == '$' && !outer.empty() && (outer[0] == '+' || outer[0] == '#')) return false;
+  size_t o = 0, i = 0;
+  while (true) {
+    size_t o_end = outer.find('/', o);
+    std::string_view olevel = outer.substr(o, o_end == std::string_view::npos ? std::string_view::npos : o_end - o);
+    if (olevel == "#") return true;
+    size_t i_end = inner.find('/', i);
+    std::string_view ilevel = inner.substr(i, i_end == std::string_view::npos ? std::string_view::npos : i_end - i);
+    // An inner "#" reaches every level below (and its parent): only an outer "#" does too. An
+    // inner "+" is covered by an outer "+" only.
+    if (ilevel == "#" || (olevel != "+" && olevel != ilevel)) return false;
+    if (o_end == std::string_view::npos) return i_end == std::string_view::npos;
+    o = o_end + 1;
+    if (i_end == std::string_view::npos) return outer.substr(o) == "#";  // "a/#" covers "a"
+    i = i_end + 1;
+  }
+}
+
 }  // namespace mqbase::mqtt

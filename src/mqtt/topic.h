@@ -40,6 +40,11 @@ bool valid_topic_filter(std::string_view filter);
 // True when `topic` (a valid name) matches `filter` (a valid filter).
 bool topic_matches(std::string_view filter, std::string_view topic);
 
+// True when every topic `inner` (a valid filter) matches is matched by `outer` (a valid
+// filter): "a/#" covers "a/+/b" and "a", "a/+" does not cover "a/#", "#" does not cover
+// "$SYS/#". For access rules on subscriptions.
+bool filter_covers(std::string_view outer, std::string_view inner);
+
 // A shared subscription filter, "$share/{group}/{filter}" (MQTT 5 section 4.8.2, also
 // accepted from 3.1.1 clients as mosquitto does).
 struct SharedFilter {

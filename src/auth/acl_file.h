@@ -1,0 +1,72 @@
+// AclFile: what each client may publish, receive and subscribe to, from a mosquitto acl_file.
+//
+//   # comment
+//   topic [read|write|readwrite|deny] <topic>      before any `user` line: anonymous clients
+//   user <username>                                 the rules after it are this user's
+//   topic [read|write|readwrite|deny] <topic>
+//   pattern [read|write|readwrite|deny] <topic>    everyone; %c = client id, %u = user name
+//
+// The access word may be left out (readwrite). A client without a user name gets the rules
+// before the first `user` line; a client with one gets its user's section (none: no rules);
+// every client gets the patterns. Nothing a rule grants is allowed (default deny), and a
+// matching `deny` rule wins over any grant. A pattern whose %c or %u would bring a '+', '#'
+// or '/' into the topic (a client id "a/#") grants such a client nothing, and if it is a deny
+// rule it denies that client everything: a client cannot widen its rights by its name.
+// Used by AccessControl. Thread-safety: a loaded AclFile is immutable; every check is safe
+// from any thread.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mqbase::auth {
+
+// Who asks: the client id and, when it gave one, the user name.
+struct AclSubject {
+  std::string_view client_id;
+  std::optional<std::string_view> username;
+  // For a user name held by pointer (null: none).
+  static AclSubject of(std::string_view client_id, const std::string* username) {
+    return {client_id, username ? std::optional<std::string_view>(*username) : std::nullopt};
+  }
+};
+
+class AclFile {
+ public:
+  // Reads and parses `path`. Throws AuthFileError naming the file and the line of a line that
+  // is not a comment, a `user` line or a valid rule (an unknown access word, an invalid topic
+  // filter), or when the file cannot be read.
+  static AclFile load(const std::string& path);
+  static AclFile parse(std::string_view text, const std::string& origin);
+
+  // PUBLISH to `topic` (a topic name), and the will.
+  bool may_write(const AclSubject& who, std::string_view topic) const;
+  // A message on `topic` may be sent to the client (delivery, retained messages).
+  bool may_read(const AclSubject& who, std::string_view topic) const;
+  // SUBSCRIBE to `filter` (without any "$share/{group}/"): a read rule covers every topic the
+  // filter matches, and no deny rule does. Messages a granted filter matches that a deny rule
+  // forbids are held back at delivery (may_read).
+  bool may_subscribe(const AclSubject& who, std::string_view filter) const;
+
+  size_t rule_count() const;
+
+ private:
+  enum Access : uint8_t { kDeny = 0, kRead = 1, kWrite = 2 };
+  struct Rule {
+    std::string topic;
+    uint8_t access = kRead | kWrite;
+    bool client_id = false;  // pattern with %c
+    bool username = false;   // pattern with %u
+  };
+  enum class Check { read, write, subscribe };
+  bool allowed(const AclSubject& who, std::string_view topic, Check check) const;
+
+  std::vector<Rule> anonymous_;
+  std::map<std::string, std::vector<Rule>, std::less<>> users_;
+  std::vector<Rule> patterns_;
+};
+
+}  // namespace mqbase::auth
