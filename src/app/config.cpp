@@ -45,10 +45,55 @@ void load_listener(const std::string& origin, const toml::table& t, net::Listene
       l.bind = string(origin, v, key);
     } else if (k == "port") {
       l.port = static_cast<uint16_t>(integer(origin, v, key, 0, 65535));
+    } else if (k == "protocol") {
+      std::string p = string(origin, v, key);
+      if (p == "mqtt")
+        l.protocol = net::ListenerOptions::Protocol::mqtt;
+      else if (p == "websockets")
+        l.protocol = net::ListenerOptions::Protocol::websockets;
+      else
+        fail(origin, v, key, "expected \"mqtt\" or \"websockets\", got \"" + p + "\"");
+    } else if (k == "allow_anonymous") {
+      l.allow_anonymous = boolean(origin, v, key);
+    } else if (k == "use_identity_as_username") {
+      l.use_identity_as_username = boolean(origin, v, key);
+    } else if (k == "tls_cert") {
+      l.tls.cert_file = string(origin, v, key);
+    } else if (k == "tls_key") {
+      l.tls.key_file = string(origin, v, key);
+    } else if (k == "tls_ca") {
+      l.tls.ca_file = string(origin, v, key);
+    } else if (k == "tls_client_certificates") {
+      std::string c = string(origin, v, key);
+      if (c == "none")
+        l.tls.client_certificates = net::ClientCertificates::none;
+      else if (c == "optional")
+        l.tls.client_certificates = net::ClientCertificates::optional;
+      else if (c == "required")
+        l.tls.client_certificates = net::ClientCertificates::required;
+      else
+        fail(origin, v, key, "expected \"none\", \"optional\" or \"required\", got \"" + c + "\"");
+    } else if (k == "tls_min_version") {
+      l.tls.min_version = string(origin, v, key);
+      if (l.tls.min_version != "1.2" && l.tls.min_version != "1.3")
+        fail(origin, v, key, "expected \"1.2\" or \"1.3\", got \"" + l.tls.min_version + "\"");
+    } else if (k == "tls_ciphers") {
+      l.tls.ciphers = string(origin, v, key);
+    } else if (k == "tls_ciphersuites") {
+      l.tls.ciphersuites = string(origin, v, key);
     } else {
       fail(origin, v, key, "unknown key");
     }
   }
+  // What only makes sense together is checked here, where the table's line is known.
+  if (l.tls.cert_file.empty() != l.tls.key_file.empty())
+    fail(origin, t, "listener", "tls_cert and tls_key go together (the certificate and its private key)");
+  if (l.tls.client_certificates != net::ClientCertificates::none && l.tls.ca_file.empty())
+    fail(origin, t, "listener.tls_client_certificates", "needs tls_ca (the CA that signs client certificates)");
+  if (!l.tls.ca_file.empty() && l.tls.cert_file.empty())
+    fail(origin, t, "listener.tls_ca", "needs tls_cert and tls_key (a TLS listener)");
+  if (l.use_identity_as_username && l.tls.client_certificates != net::ClientCertificates::required)
+    fail(origin, t, "listener.use_identity_as_username", "needs tls_client_certificates = \"required\"");
 }
 
 // One [[ingest]] rule; checked by compiling it, so that a bad filter, table or JSON path is a

@@ -1,6 +1,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -12,6 +14,7 @@
 #include "app/broker_views.h"
 #include "app/config.h"
 #include "auth/hmac_challenge.h"
+#include "net/websocket.h"
 #include "broker/broker.h"
 #include "broker/persistence.h"
 #include "http/http_server.h"
@@ -41,6 +44,33 @@ struct ServeFlags {
   bool recover_skip_corrupt = false;
   std::string ready_file;
 };
+
+// A WebSocket upgrade on the HTTP port's /mqtt: answered here (101, or an HTTP error that
+// says why), then the socket goes to an MQTT event loop.
+void hand_over_websocket(net::Server& server, http::Upgrade up) {
+  const std::string* key = up.request.header("Sec-WebSocket-Key");
+  const std::string* version = up.request.header("Sec-WebSocket-Version");
+  const std::string* protocols = up.request.header("Sec-WebSocket-Protocol");
+  std::string why;
+  std::optional<std::string> accept;
+  if (up.request.method != "GET")
+    why = "a WebSocket upgrade is a GET";
+  else if (!version || *version != "13")
+    why = "Sec-WebSocket-Version must be 13";
+  else if (!key)
+    why = "Sec-WebSocket-Key is missing";
+  else
+    accept = net::WebSocketTransport::upgrade_response(*key, protocols ? *protocols : std::string(), &why);
+  int flags = ::fcntl(up.fd, F_GETFL, 0);
+  ::fcntl(up.fd, F_SETFL, flags | O_NONBLOCK);
+  if (!accept) {
+    std::string res = net::WebSocketTransport::reject_response(version && *version != "13" ? 426 : 400, why);
+    (void)!::send(up.fd, res.data(), res.size(), MSG_NOSIGNAL);  // a short answer: the socket takes it
+    ::close(up.fd);
+    return;
+  }
+  server.adopt_websocket(up.fd, std::move(*accept), std::move(up.buffered));
+}
 
 // Written once every listener is bound, so scripts and tests can find ephemeral ports: the
 // MQTT listeners, and the HTTP one when it runs.
@@ -244,6 +274,16 @@ int serve(const ServeFlags& f) {
   // The store's copy of the log and the decoded sessions are gone now; glibc keeps the freed
   // pages in the process unless asked to give them back.
   ::malloc_trim(0);
+  http::HttpServerOptions ho;
+  if (config.http.enabled) {
+    std::string why;
+    http::parse_listen_address(config.http.listen, &ho.listen, &why);  // checked by the config
+    // MQTT over WebSocket at /mqtt on the HTTP port: anonymous clients as for a listener there.
+    net::ListenerOptions ws_side;
+    ws_side.bind = ho.listen.host;
+    ws_side.port = ho.listen.port;
+    server.accept_websocket_handover(ws_side);
+  }
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -251,13 +291,11 @@ int serve(const ServeFlags& f) {
     return 1;
   }
   if (config.http.enabled) {
-    http::HttpServerOptions ho;
-    std::string why;
-    http::parse_listen_address(config.http.listen, &ho.listen, &why);  // checked by the config
     ho.max_body = config.http.max_body;
     ho.read_timeout = std::chrono::seconds(config.http.read_timeout_s);
     ho.query = query_limits;
     http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool, tables.get());
+    http_server->set_mqtt_upgrade([&server](http::Upgrade up) { hand_over_websocket(server, std::move(up)); });
     try {
       http_server->start();
     } catch (const std::exception& e) {

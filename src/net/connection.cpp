@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
 
 #include "mqtt/decoder.h"
 #include "net/event_loop.h"
+#include "net/listener.h"
 
 namespace mqbase::net {
 
@@ -50,7 +52,15 @@ size_t send_now(int fd, const char* data, size_t size, bool& failed) {
 }  // namespace
 
 // The server counted the socket in sockets_open when it accepted it.
-Connection::Connection(EventLoop& loop, int fd) : loop_(loop), fd_(fd) {}
+Connection::Connection(EventLoop& loop, int fd, std::shared_ptr<const Listener> listener, std::string greeting,
+                       std::string input)
+    : loop_(loop),
+      fd_(fd),
+      listener_(std::move(listener)),
+      greeting_(std::move(greeting)),
+      first_input_(std::move(input)) {
+  if (listener_) transport_ = listener_->make_transport();
+}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
@@ -76,6 +86,39 @@ void Connection::start() {
   }
   client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
   loop_.add(this, fd_);  // one syscall per new connection: a storm of short ones adds up
+  if (!greeting_.empty()) send_wire(greeting_);
+  if (!first_input_.empty()) {
+    std::string input = std::move(first_input_);
+    take_input(input.data(), input.size());
+  }
+}
+
+broker::LinkSecurity Connection::security() const {
+  broker::LinkSecurity s = listener_ ? listener_->security() : broker::LinkSecurity{};
+  if (transport_) s.cert_identity = transport_->peer_identity();
+  return s;
+}
+
+void Connection::defer(std::chrono::milliseconds delay, std::function<void()> fn) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(loop_.context(), delay);
+  timer->async_wait([timer, weak = weak_from_this(), fn = std::move(fn)](const boost::system::error_code&) {
+    auto self = weak.lock();
+    if (self && !self->finished_ && !self->closed_) fn();
+  });
+}
+
+void Connection::send_wire(std::string& bytes) {
+  {
+    std::lock_guard lock(out_mutex_);
+    if (closed_) return;
+    pending_.store(pending_.load(std::memory_order_relaxed) + bytes.size(), std::memory_order_relaxed);
+    writing_.append(bytes);
+    write_busy_ = true;
+    bytes.clear();
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+  }
+  loop_.schedule_flush(shared_from_this());
 }
 
 void Connection::on_events(uint32_t events) {
@@ -109,6 +152,25 @@ void Connection::on_readable() {
   }
   auto size = static_cast<size_t>(n);
   broker::Stats::add(loop_.broker().stats().bytes_received, size);
+  if (!transport_) {
+    take_input(buf, size);
+    return;
+  }
+  if (close_requested_.load(std::memory_order_relaxed)) return;  // nothing more is handled
+  app_in_.clear();
+  bool ok = transport_->on_wire({buf, size}, app_in_, wire_out_);
+  if (!wire_out_.empty()) send_wire(wire_out_);
+  if (!app_in_.empty()) take_input(app_in_.data(), app_in_.size());
+  if (!ok && !finished_) {
+    std::string why = transport_->error();
+    if (!why.empty()) spdlog::info("connection from {}: {}", peer_, why);
+    goodbye_sent_ = true;  // the transport has said its goodbye (or cannot)
+    close();
+  }
+  if (app_in_.capacity() > EventLoop::kReadBufferSize) std::string().swap(app_in_);
+}
+
+void Connection::take_input(const char* buf, size_t size) {
   if (paused_) {
     partial_.append(buf, size);
   } else if (partial_.empty()) {
@@ -349,7 +411,8 @@ void Connection::take_staged(std::string& bytes) {
     // connection waits to be written: write from this thread, under the lock, so the send
     // costs of a busy subscriber spread over the loops that feed it. An idle owner gets the
     // bytes handed over instead, so fan-out spreads its writes over the loops.
-    if (!write_busy_ && out_.empty() && !local_pending_.load(std::memory_order_relaxed) && loop_.busy()) {
+    if (!transport_ && !write_busy_ && out_.empty() && !local_pending_.load(std::memory_order_relaxed) &&
+        loop_.busy()) {
       bool failed;  // full, or failed: the owner writes (or meets the error) with the rest
       size_t done = send_now(fd_, bytes.data(), bytes.size(), failed);
       broker::Stats::add(loop_.broker().stats().bytes_sent, done);
@@ -405,7 +468,15 @@ void Connection::flush(bool writable) {
     flush_scheduled_ = false;
     if (closed_) return;
     if (!local_out_.empty()) join_out(local_out_);
-    if (!out_.empty()) {
+    if (!out_.empty() && transport_) {
+      // Encoded here, on the loop (the transport is not thread-safe), under the lock so that
+      // pending_ counts the bytes on the wire.
+      size_t before = writing_.size();
+      transport_->on_app(out_, writing_);
+      pending_.store(pending_.load(std::memory_order_relaxed) - out_.size() + (writing_.size() - before),
+                     std::memory_order_relaxed);
+      out_.clear();
+    } else if (!out_.empty()) {
       if (writing_.empty()) {
         writing_.swap(out_);
         written_ = 0;
@@ -429,6 +500,14 @@ void Connection::flush(bool writable) {
     close_now = writing_.empty() && out_.empty() && close_requested_.load(std::memory_order_relaxed);
   }
   if (close_now) {
+    if (transport_ && !goodbye_sent_ && fd_ >= 0) {
+      // TLS close_notify, WebSocket close 1000: as far as the socket takes it now.
+      goodbye_sent_ = true;
+      std::string bye;
+      transport_->on_close(bye);
+      bool failed;
+      send_now(fd_, bye.data(), bye.size(), failed);
+    }
     close_socket();
     finish();
   }

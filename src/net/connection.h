@@ -14,15 +14,21 @@
 #include "broker/client.h"
 #include "broker/client_link.h"
 #include "broker/mutex.h"
+#include "net/transport.h"
 
 namespace mqbase::net {
 
 class EventLoop;
+class Listener;
 
 class Connection final : public broker::ClientLink, public std::enable_shared_from_this<Connection> {
  public:
-  // Takes ownership of the non-blocking socket `fd`.
-  Connection(EventLoop& loop, int fd);
+  // Takes ownership of the non-blocking socket `fd`, accepted by `listener` (null: plain MQTT,
+  // anonymous clients allowed; unit tests). `greeting`: bytes to send before anything else,
+  // `input`: bytes already read from the socket by whoever handed it over (the HTTP server's
+  // WebSocket upgrade).
+  Connection(EventLoop& loop, int fd, std::shared_ptr<const Listener> listener = nullptr, std::string greeting = {},
+             std::string input = {});
   ~Connection() override;
 
   // On the loop, once the loop holds the connection: creates the Client, starts reading.
@@ -38,6 +44,8 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   void await_durable(uint64_t lsn) override;
   void wake_durable() override;
   std::string peer_address() const override { return peer_; }
+  broker::LinkSecurity security() const override;
+  void defer(std::chrono::milliseconds delay, std::function<void()> fn) override;
   void hold_input(bool on) override;
   // On the loop: the store's durable LSN has reached `lsn` (after await_durable()).
   void on_durable(uint64_t lsn);
@@ -69,6 +77,11 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
 
  private:
   void on_readable();
+  // The bytes read from the socket, after the transport (if any): handled or kept.
+  void take_input(const char* data, size_t size);
+  // On the loop: bytes the transport sends of its own accord (a handshake, a pong), in order
+  // with the application bytes it has encoded so far.
+  void send_wire(std::string& bytes);
   // Decodes and handles the whole packets at the front of `data`; returns the bytes used.
   // Stops after a packet that paused reading.
   size_t process(std::string_view data);
@@ -125,6 +138,15 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   std::atomic<bool> local_pending_{false};
   size_t written_ = 0;   // bytes of writing_ already written (loop only)
   std::string peer_;  // set by start(), before the client can attach to a session
+
+  // Not plain TCP (TLS, WebSocket): every byte in and out passes through transport_, on the
+  // loop. The MQTT bytes queued in out_ are encoded into writing_ by flush(); another loop
+  // never writes to the socket itself (take_staged()).
+  std::shared_ptr<const Listener> listener_;
+  std::unique_ptr<Transport> transport_;  // loop only (encoded under out_mutex_ in flush())
+  std::string greeting_, first_input_;    // handed over with the socket, used by start()
+  std::string app_in_, wire_out_;          // the transport's scratch buffers (loop only)
+  bool goodbye_sent_ = false;              // the transport's close went out (loop only)
 };
 
 }  // namespace mqbase::net

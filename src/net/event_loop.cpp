@@ -92,13 +92,13 @@ void EventLoop::schedule_tick() {
   });
 }
 
-void EventLoop::adopt(int fd) {
+void EventLoop::adopt(int fd, std::shared_ptr<const Listener> listener, std::string greeting, std::string input) {
   if (stopping_) {  // accepted just before the shutdown reached this loop
     ::close(fd);
     broker::Stats::sub(broker_.stats().sockets_open);
     return;
   }
-  auto c = std::make_shared<Connection>(*this, fd);
+  auto c = std::make_shared<Connection>(*this, fd, std::move(listener), std::move(greeting), std::move(input));
   c->slot = connections_.size();
   connections_.push_back(c);
   c->start();

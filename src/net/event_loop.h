@@ -35,6 +35,7 @@
 namespace mqbase::net {
 
 class Connection;
+class Listener;
 
 class EventLoop {
  public:
@@ -52,9 +53,10 @@ class EventLoop {
   void start_thread();
   void join();
 
-  // On the loop's thread: a new connection on socket `fd` (non-blocking); the loop owns it
-  // until it is finished.
-  void adopt(int fd);
+  // On the loop's thread: a new connection on socket `fd` (non-blocking), accepted by
+  // `listener` (see Connection for `greeting` and `input`); the loop owns it until it is
+  // finished.
+  void adopt(int fd, std::shared_ptr<const Listener> listener, std::string greeting = {}, std::string input = {});
   // On the loop's thread: `c` is finished; it is released after the current pass.
   void remove(Connection* c);
 

@@ -19,6 +19,7 @@
 #include "broker/sys_topics.h"
 #include "net/connection.h"
 #include "net/event_loop.h"
+#include "net/listener.h"
 
 namespace mqbase::net {
 
@@ -30,6 +31,8 @@ struct Server::Impl {
   ServerOptions options;
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::shared_ptr<Listener>> listeners;  // acceptors[i] accepts for listeners[i]
+  std::shared_ptr<Listener> handover;  // WebSocket connections the HTTP server hands over
   std::vector<BoundListener> bound;
   std::unique_ptr<asio::posix::stream_descriptor> signals;  // a signalfd for SIGINT, SIGTERM
   signalfd_siginfo signal_info{};
@@ -47,8 +50,8 @@ struct Server::Impl {
   // Accepts on readiness: takes every connection the kernel has queued (accept4, so the
   // sockets never become Asio objects) and deals them round robin to the loops, where each
   // stays for its whole life.
-  void accept(tcp::acceptor& acceptor) {
-    acceptor.async_wait(tcp::acceptor::wait_read, [this, &acceptor](const boost::system::error_code& ec) {
+  void accept(tcp::acceptor& acceptor, const std::shared_ptr<Listener>& listener) {
+    acceptor.async_wait(tcp::acceptor::wait_read, [this, &acceptor, &listener](const boost::system::error_code& ec) {
       if (stopping || ec == asio::error::operation_aborted) return;
       for (int i = 0; i < 256; ++i) {
         int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -58,8 +61,8 @@ struct Server::Impl {
           // Out of file descriptors and the like: back off briefly instead of spinning.
           spdlog::warn("accept failed: {}", std::strerror(errno));
           auto t = std::make_shared<asio::steady_timer>(control().context(), std::chrono::milliseconds(100));
-          t->async_wait([this, &acceptor, t](const boost::system::error_code&) {
-            if (!stopping) accept(acceptor);
+          t->async_wait([this, &acceptor, &listener, t](const boost::system::error_code&) {
+            if (!stopping) accept(acceptor, listener);
           });
           return;
         }
@@ -72,14 +75,36 @@ struct Server::Impl {
           continue;
         }
         broker::Stats::add(broker.stats().sockets_open);  // until the Connection goes
-        EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
-        if (&target == EventLoop::current())
-          target.adopt(fd);
-        else
-          asio::post(target.context(), [&target, fd] { target.adopt(fd); });
+        deal(fd, listener, {}, {});
       }
-      accept(acceptor);
+      accept(acceptor, listener);
     });
+  }
+
+  // The socket goes to the next loop, round robin, where it stays for its whole life.
+  void deal(int fd, const std::shared_ptr<Listener>& listener, std::string greeting, std::string input) {
+    EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+    if (&target == EventLoop::current() && greeting.empty() && input.empty()) {
+      target.adopt(fd, listener);
+      return;
+    }
+    asio::post(target.context(), [&target, fd, listener, greeting = std::move(greeting), input = std::move(input)] {
+      target.adopt(fd, listener, greeting, input);
+    });
+  }
+
+  // SIGHUP: the listeners' certificates, then what the application reloads (passwords, ACLs).
+  // A file that fails to load is logged and the one in use stays.
+  void reload() {
+    spdlog::info("SIGHUP: reloading");
+    for (auto& l : listeners) {
+      std::string why;
+      if (!l->reload_tls(&why))
+        spdlog::error("listener {}: TLS not reloaded, the certificate in use stays: {}", l->security().listener, why);
+      else if (l->options().tls.enabled())
+        spdlog::info("listener {}: TLS reloaded: {}", l->security().listener, l->tls_description());
+    }
+    if (options.on_reload) options.on_reload();
   }
 
   void schedule_sys() {
@@ -105,6 +130,11 @@ struct Server::Impl {
       if (ec) return;  // cancelled: shutting down
       ssize_t n = ::read(signals->native_handle(), &signal_info, sizeof signal_info);
       if (n != static_cast<ssize_t>(sizeof signal_info)) {  // EAGAIN: another reader was first
+        wait_signal();
+        return;
+      }
+      if (signal_info.ssi_signo == SIGHUP) {
+        reload();
         wait_signal();
         return;
       }
@@ -151,11 +181,17 @@ void Server::start() {
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", l.bind, l.port, ec.message()));
     auto local = acceptor->local_endpoint();
+    auto listener = std::make_shared<Listener>(l, local.port());
+    std::string why;
+    if (!listener->reload_tls(&why))
+      throw std::runtime_error(fmt::format("listener {}:{}: {}", l.bind, l.port, why));
     impl_->bound.push_back({l.bind, local.port()});
-    spdlog::info("MQTT listening on {}:{}", l.bind, local.port());
+    spdlog::info("MQTT listening on {}", listener->describe());
+    if (l.tls.enabled()) spdlog::info("  certificate: {}", listener->tls_description());
     impl_->acceptors.push_back(std::move(acceptor));
+    impl_->listeners.push_back(std::move(listener));
   }
-  for (auto& a : impl_->acceptors) impl_->accept(*a);
+  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(*impl_->acceptors[i], impl_->listeners[i]);
   // SIGINT and SIGTERM are read from a signalfd by the control loop, not taken by a signal
   // handler: blocked in this thread they stay blocked in every loop thread it starts (the
   // store's threads start with them blocked too), so the kernel keeps them pending for the
@@ -165,6 +201,7 @@ void Server::start() {
   sigemptyset(&quit);
   sigaddset(&quit, SIGINT);
   sigaddset(&quit, SIGTERM);
+  sigaddset(&quit, SIGHUP);  // not a quit signal: a reload
   pthread_sigmask(SIG_BLOCK, &quit, nullptr);
   int sfd = ::signalfd(-1, &quit, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sfd < 0) throw std::runtime_error(fmt::format("signalfd: {}", std::strerror(errno)));
@@ -188,6 +225,29 @@ void Server::run() {
 }
 
 void Server::stop() { impl_->stop(); }
+
+void Server::accept_websocket_handover(const ListenerOptions& http_side) {
+  auto o = http_side;
+  o.protocol = ListenerOptions::Protocol::websockets;
+  impl_->handover = std::make_shared<Listener>(o, o.port, /*handed_over=*/true);
+  spdlog::info("MQTT over WebSocket at /mqtt on the HTTP port {}", impl_->handover->describe());
+}
+
+void Server::adopt_websocket(int fd, std::string greeting, std::string input) {
+  auto& impl = *impl_;
+  if (!impl.handover || impl.stopping) {
+    ::close(fd);
+    return;
+  }
+  uint32_t max = impl.broker.limits().max_connections;
+  if (max != 0 && broker::Stats::get(impl.broker.stats().sockets_open) >= max) {
+    spdlog::warn("refusing WebSocket connection: max_connections ({}) reached", max);
+    ::close(fd);
+    return;
+  }
+  broker::Stats::add(impl.broker.stats().sockets_open);
+  impl.deal(fd, impl.handover, std::move(greeting), std::move(input));
+}
 
 std::function<void(uint64_t)> Server::durable_notifier() {
   return [impl = impl_.get()](uint64_t lsn) {

@@ -59,6 +59,15 @@ class Server {
   // Stops accepting, closes every connection, ends run(). Safe from any thread.
   void stop();
 
+  // MQTT over WebSocket on the HTTP port: the HTTP server answers `GET /mqtt` with the
+  // upgrade and hands the socket over. Call before start(), with the HTTP listener's address
+  // (it decides whether anonymous clients are allowed, as for a listener).
+  void accept_websocket_handover(const ListenerOptions& http_side);
+  // From the HTTP server's threads: `fd` (non-blocking; ownership passes) carries a WebSocket
+  // whose handshake was read; `greeting` (the 101 response) is sent first, `input` holds the
+  // bytes read after the request. Closed at once when hand-over is off or the server stops.
+  void adopt_websocket(int fd, std::string greeting, std::string input);
+
   // What the store calls (on its writer thread) after each group commit, so that the
   // acknowledgements waiting for it go out on their loops. Valid while the Server lives.
   std::function<void(uint64_t lsn)> durable_notifier();
