@@ -62,13 +62,14 @@ bool BrokerViews::snapshot(std::string_view name, std::vector<ColumnInfo>& colum
   if (name == "mqtt_clients") {
     b.define({{"client_id", Type::text}, {"address", Type::text}, {"protocol", Type::text},
               {"expiry_interval", Type::int64}, {"subscriptions", Type::int64}, {"queued", Type::int64},
-              {"inflight", Type::int64}});
+              {"inflight", Type::int64}, {"username", Type::text}});
     for (auto& s : broker_.sessions_snapshot()) {
       if (!s.connected) continue;
       b.add({Value::of_text(s.client_id), s.address.empty() ? Value::make_null(Type::text) : Value::of_text(s.address),
              Value::of_text(protocol_name(s.protocol)), expiry_value(s.expiry_interval),
              Value::of_int(static_cast<int64_t>(s.subscriptions.size())), Value::of_int(static_cast<int64_t>(s.queued)),
-             Value::of_int(static_cast<int64_t>(s.inflight))});
+             Value::of_int(static_cast<int64_t>(s.inflight)),
+             s.username ? Value::of_text(*s.username) : Value::make_null(Type::text)});
     }
     return true;
   }

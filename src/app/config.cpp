@@ -317,6 +317,14 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
       } else if (key == "auth.hmac_challenge_secret") {
         c.hmac_challenge_secret = string(origin, v, key);
         if (c.hmac_challenge_secret.empty()) fail(origin, v, key, "must not be empty");
+      } else if (key == "auth.password_file" || key == "auth.acl_file") {
+        std::string path = string(origin, v, key);
+        if (path.empty()) fail(origin, v, key, "must not be empty (leave the key out for none)");
+        (key == "auth.password_file" ? c.access.password_file : c.access.acl_file) = path;
+      } else if (key == "auth.failed_attempts") {
+        c.access.failed_attempts = static_cast<uint32_t>(integer(origin, v, key, 0, 1'000'000));
+      } else if (key == "auth.failed_delay_ms") {
+        c.access.failed_delay = std::chrono::milliseconds(integer(origin, v, key, 0, 600'000));
       } else if (key == "sys.interval") {
         c.server.sys_interval_s = static_cast<unsigned>(integer(origin, v, key, 0, 86400));
       } else if (key == "log.level") {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "auth/access_control.h"
 #include "ingest/ingest_rules.h"
 #include "store/table_schema.h"
 #include "broker/limits.h"
@@ -62,6 +63,7 @@ struct Config {
   std::string log_level = "info";
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set
+  auth::AccessOptions access;  // [auth] password_file, acl_file, failed_attempts, failed_delay_ms
 };
 
 // A configuration mistake, with the file, line and key in its message.

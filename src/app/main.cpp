@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   mqbase::app::add_bench_command(app);
   mqbase::app::add_table_commands(app);
   mqbase::app::add_sql_command(app);
+  mqbase::app::add_passwd_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

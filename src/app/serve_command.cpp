@@ -13,6 +13,7 @@
 #include "app/commands.h"
 #include "app/broker_views.h"
 #include "app/config.h"
+#include "auth/access_control.h"
 #include "auth/hmac_challenge.h"
 #include "net/websocket.h"
 #include "broker/broker.h"
@@ -109,6 +110,21 @@ int serve(const ServeFlags& f) {
       return 2;
     }
   }
+  // The password and ACL files: a file that cannot be used stops the start, before anything
+  // touches the data directory. SIGHUP reads them again (net::ServerOptions::on_reload).
+  std::shared_ptr<auth::AccessControl> access;
+  try {
+    access = std::make_shared<auth::AccessControl>(config.access);
+  } catch (const auth::AuthFileError& e) {
+    std::fprintf(stderr, "mqbase: configuration error: %s\n", e.what());
+    return 2;
+  }
+  config.server.on_reload = [access] {
+    if (std::string errors = access->reload(); errors.empty())
+      spdlog::info("reloaded the password and ACL files");
+    else
+      spdlog::error("{}", errors);
+  };
   if (f.data_dir) config.data_dir = *f.data_dir;
   if (f.log_level) config.log_level = *f.log_level;
   if (f.durability) {
@@ -184,6 +200,7 @@ int serve(const ServeFlags& f) {
   for (const auto& s : report.skipped) spdlog::warn("store: skipped {}", s);
 
   broker::Broker broker(config.limits, config.share_strategy);
+  broker.set_access_control(access);
   if (!config.hmac_challenge_secret.empty())
     broker.add_authenticator(std::make_shared<auth::HmacChallengeAuthenticator>(config.hmac_challenge_secret));
   net::Server server(broker, config.server);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/access_control.h"
 #include "auth/enhanced_auth.h"
 #include "broker/client_link.h"
 #include "broker/limits.h"
@@ -38,6 +39,7 @@ struct ConnectRequest {
   uint32_t session_expiry = 0;  // seconds; kSessionNeverExpires for 3.1.1 persistent sessions
   PeerLimits peer;
   Will will;  // msg null: none
+  std::shared_ptr<const std::string> username;  // as authenticated (null: none)
 };
 
 struct ConnectOutcome {
@@ -71,6 +73,14 @@ class Broker {
 
   // The authenticator for `method`, or null.
   std::shared_ptr<auth::EnhancedAuthenticator> authenticator(std::string_view method) const;
+
+  // Password logins and ACL checks (docs/security.md). Set before serving; the broker keeps
+  // it alive. The default (no files) lets in whom the listener's allow_anonymous lets in,
+  // and allows everything.
+  void set_access_control(std::shared_ptr<auth::AccessControl> access);
+  auth::AccessControl* access_control() const { return access_.get(); }  // never null
+  // The access control when it has an ACL to check, else null: the hot paths test only this.
+  const auth::AccessControl* acl() const { return acl_; }
 
   // Durability: rebuilds the sessions, subscriptions, held messages, pending wills and
   // retained messages that `r` recovered from `p`, and from then on writes to `p` what must
@@ -118,6 +128,8 @@ class Broker {
   };
   size_t publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>* publisher = nullptr,
                  PublishNotes* notes = nullptr);
+  // Whether the ACL lets a message on `topic` go to the client of `session` (true without an ACL).
+  bool may_receive(const Session& session, std::string_view topic) const;
 
   // store_refused: the session outlives its connection and the store takes no records now
   // (full or failing disk, over its budget): a subscription it could not keep is not made.
@@ -186,6 +198,8 @@ class Broker {
   RetainedStore retained_;
   const std::chrono::steady_clock::time_point started_;
   std::map<std::string, std::shared_ptr<auth::EnhancedAuthenticator>, std::less<>> authenticators_;
+  std::shared_ptr<auth::AccessControl> access_;
+  const auth::AccessControl* acl_ = nullptr;  // access_, when it has an ACL file
 
   mutable std::mutex sessions_mutex_;
   // By client id. A key views its Session's own client id (const, and alive as long as the

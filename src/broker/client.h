@@ -92,8 +92,16 @@ class Client {
   // The v5 message properties of a PUBLISH or a will, copied into an owned Message.
   static void copy_message_properties(const mqtt::Properties& props, Message& m);
   void handle_connect(const mqtt::Connect& c);
+  // Checks who the client is (the listener's policy, the password file, the will's topic
+  // against the ACL) and sets p.request.username. Returns false once it has refused the
+  // CONNECT (its CONNACK maybe held back: a throttled address).
+  bool admit(const mqtt::Connect& c, PendingConnect& p);
+  void refuse_login(mqtt::ReasonCode reason, std::chrono::milliseconds delay, std::string_view why,
+                    std::string_view client_id, std::string_view listener);
   void finish_connect(PendingConnect& p, std::string_view auth_data);
   void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {});
+  // The client as the ACL knows it.
+  auth::AclSubject subject() const { return auth::AclSubject::of(client_id(), username_.get()); }
   // client_publish.cpp
   void handle_publish(const mqtt::Publish& p);
   void handle_ack(const mqtt::PubAck& a);
@@ -179,6 +187,7 @@ class Client {
   Broker& broker_;
   std::shared_ptr<ClientLink> link_;
   std::shared_ptr<Session> session_;  // set once CONNECT is accepted; holds the client id
+  std::shared_ptr<const std::string> username_;  // as authenticated (null: none)
   uint64_t generation_ = 0;
   // The will of this connection (msg null: none in CONNECT, or discarded). Its session keeps
   // a copy for its record on disk; this one decides what happens when the connection ends,

@@ -2,6 +2,8 @@
 // properties, keep-alive, the client's limits, and enhanced authentication's start.
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include "broker/client.h"
 #include "mqtt/encoder.h"
 #include "mqtt/topic.h"
@@ -28,6 +30,61 @@ void Client::copy_message_properties(const mqtt::Properties& props, Message& m) 
 void Client::refuse_connect(ReasonCode reason, std::string_view why) {
   send_with_reason_string(mqtt::Connack{false, mqtt::connack_code(reason, version_), {}}, why);
   close();
+}
+
+void Client::refuse_login(ReasonCode reason, std::chrono::milliseconds delay, std::string_view why,
+                          std::string_view client_id, std::string_view listener) {
+  Stats::add(broker_.stats().login_failures);
+  spdlog::info("refused CONNECT from '{}' at {} on listener {}: {}{}", client_id, link_->peer_address(), listener, why,
+               delay.count() ? fmt::format(" (answered after {} ms: too many failures from this address)", delay.count())
+                             : std::string());
+  if (delay.count() == 0) {
+    refuse_connect(reason, why);
+    return;
+  }
+  // Nothing more is read from this connection; the CONNACK goes once the delay is over.
+  closing_ = true;
+  link_->defer(delay, [this, reason, why = std::string(why)] { refuse_connect(reason, why); });
+}
+
+bool Client::admit(const mqtt::Connect& c, PendingConnect& p) {
+  const LinkSecurity security = link_->security();
+  auth::AccessControl& access = *broker_.access_control();
+  auto& username = p.request.username;
+  if (security.identity_as_username) {
+    // The certificate names the client (mosquitto's use_identity_as_username): no password.
+    if (security.cert_identity.empty()) {
+      refuse_login(ReasonCode::not_authorized, {}, "no client certificate to take the user name from",
+                   p.request.client_id, security.listener);
+      return false;
+    }
+    username = std::make_shared<const std::string>(security.cert_identity);
+  } else {
+    if (c.username) username = std::make_shared<const std::string>(*c.username);
+    // MQTT 5 enhanced authentication decides by its own exchange (client_auth.cpp).
+    const bool enhanced = v5() && c.props.find(PropertyId::authentication_method);
+    if (!enhanced) {
+      auto d = access.login({c.username, c.password, security.allow_anonymous, link_->peer_address()});
+      if (d.verdict != auth::AccessControl::Verdict::accepted) {
+        refuse_login(d.verdict == auth::AccessControl::Verdict::bad_credentials ? ReasonCode::bad_user_name_or_password
+                                                                                 : ReasonCode::not_authorized,
+                     d.delay, d.why, p.request.client_id, security.listener);
+        return false;
+      }
+    }
+  }
+  // The will is a PUBLISH made in advance: refused now, while the client can be told, when
+  // the ACL would not let it write there.
+  const auto* acl = broker_.acl();
+  if (acl && p.request.will.msg &&
+      !acl->may_write(auth::AclSubject::of(p.request.client_id, username.get()), p.request.will.msg->topic)) {
+    Stats::add(broker_.stats().acl_denied);
+    spdlog::info("refused CONNECT from '{}' at {}: the ACL does not allow its will topic '{}'", p.request.client_id,
+                 link_->peer_address(), p.request.will.msg->topic);
+    refuse_connect(ReasonCode::not_authorized, "the ACL does not allow the will topic");
+    return false;
+  }
+  return true;
 }
 
 void Client::handle_connect(const mqtt::Connect& c) {
@@ -98,6 +155,7 @@ void Client::handle_connect(const mqtt::Connect& c) {
     }
     w.msg = std::move(will);
   }
+  if (!admit(c, p)) return;
   if (v5()) {
     if (c.props.find(PropertyId::authentication_data) && !c.props.find(PropertyId::authentication_method)) {
       // 5.0 section 3.1.2.11.10: Authentication Data without a method is a protocol error.
@@ -153,6 +211,7 @@ void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
   }
   session_ = std::move(outcome.session);
   generation_ = outcome.generation;
+  username_ = p.request.username;
   // The session's record is not on disk yet: its CONNACK (and all after it) waits for it.
   if (outcome.deferred) hold(Persistence::tracker().needed, Held::start_session);
   connect_session_expiry_ = p.request.session_expiry;

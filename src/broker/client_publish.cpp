@@ -118,6 +118,13 @@ void Client::handle_publish(const mqtt::Publish& p) {
     spdlog::debug("client {}: PUBLISH to '{}' dropped: $SYS is read-only", log_id(), topic);
     Stats::add(st.publish_dropped);
     refusal = ReasonCode::not_authorized;
+  } else if (const auto* acl = broker_.acl(); acl && !acl->may_write(subject(), topic)) {
+    // As mosquitto: MQTT 5 hears 0x87 on its PUBACK / PUBREC; QoS 0 and 3.x publishers, who
+    // cannot be told, are acknowledged as usual and the message goes nowhere (db/... topics
+    // included: the ingest and SQL over MQTT are PUBLISHes too).
+    spdlog::debug("client {}: PUBLISH to '{}' denied by the ACL", log_id(), topic);
+    Stats::add(st.acl_denied);
+    refusal = ReasonCode::not_authorized;
   }
   MessagePtr gate;  // QoS 1 in sync mode: its PUBACK may go once its copies are acknowledged
   std::string reason_string;  // why a sink refused the message (v5)

@@ -25,6 +25,8 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
   }
   const uint8_t invalid = v5() ? static_cast<uint8_t>(ReasonCode::topic_filter_invalid) : 0x80;
   const uint8_t over_quota = v5() ? static_cast<uint8_t>(ReasonCode::quota_exceeded) : 0x80;
+  const uint8_t denied = v5() ? static_cast<uint8_t>(ReasonCode::not_authorized) : 0x80;
+  const auto* acl = broker_.acl();
   uint32_t identifier = v5() ? s.props.number(PropertyId::subscription_identifier).value_or(0) : 0;
   // History first (docs/replay.md): the user property replay-from asks for the archived
   // messages of each filter since then, before the live ones.
@@ -51,6 +53,13 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
       valid = false;
     if (!valid) {
       ack.codes.push_back(invalid);  // e.g. "a/#/b", "a+", "$share/g", "$share//f"
+      continue;
+    }
+    // The ACL judges the filter the trie holds: "$share/g/f" is checked as f.
+    if (acl && !acl->may_subscribe(subject(), share == mqtt::ShareParse::ok ? sf.filter : std::string_view(sub.filter))) {
+      spdlog::debug("client {}: SUBSCRIBE '{}' denied by the ACL", log_id(), sub.filter);
+      Stats::add(broker_.stats().acl_denied);
+      ack.codes.push_back(denied);
       continue;
     }
     if (share == mqtt::ShareParse::ok && sub.no_local) {
@@ -127,6 +136,7 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
     retained.clear();
     broker_.retained().match(filter, retained);
     for (auto& m : retained) {
+      if (acl && !acl->may_read(subject(), m->topic)) continue;  // as any delivery (Broker::publish)
       Delivery d{std::min(m->qos, opts.qos), true, {}, {}, {}};
       d.paced = true;
       if (opts.identifier) d.identifiers.push_back(opts.identifier);

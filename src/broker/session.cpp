@@ -212,6 +212,16 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
   return generation_;
 }
 
+void Session::set_username(std::shared_ptr<const std::string> username) {
+  std::lock_guard lock(mutex_);
+  username_ = std::move(username);
+}
+
+std::shared_ptr<const std::string> Session::username() const {
+  std::lock_guard lock(mutex_);
+  return username_;
+}
+
 void Session::start(uint64_t gen) {
   std::lock_guard lock(mutex_);
   if (gen == generation_ && link_ && !connack_.empty()) start_locked();
@@ -930,6 +940,7 @@ Session::Info Session::info() const {
     i.inflight = inflight_.size();
     i.disconnected_wall_ms = disconnected_wall_ms_;
     i.subscriptions = subscriptions_;
+    i.username = username_;
   }
   if (link) i.address = link->peer_address();
   return i;

@@ -138,6 +138,11 @@ class Session {
   // `released` when given (for a caller that must outlive deliver_qos0() calls with it).
   bool detach(uint64_t gen, Clock::time_point now = Clock::now(), std::shared_ptr<ClientLink>* released = nullptr);
 
+  // The user name the client logged in with (null: none), for the ACL's checks of what is
+  // delivered to it. Set by the Broker at each CONNECT, before attach().
+  void set_username(std::shared_ptr<const std::string> username);
+  std::shared_ptr<const std::string> username() const;
+
   bool is_current(uint64_t gen) const;
   bool connected() const;
   // When a detached session's expiry interval has run out at `now`.
@@ -232,6 +237,7 @@ class Session {
     uint32_t expiry_interval = 0;
     size_t queued = 0, inflight = 0;
     std::string address;        // of the connection, when connected
+    std::shared_ptr<const std::string> username;  // of the last login (null: none)
     int64_t disconnected_wall_ms = 0;
     std::map<std::string, SubscriptionOptions> subscriptions;
   };
@@ -326,6 +332,7 @@ class Session {
   const Limits& limits_;
   Stats& stats_;
   std::shared_ptr<ClientLink> link_;
+  std::shared_ptr<const std::string> username_;
   // link_, for deliver_qos0(): set once attach() has queued the CONNACK and the resends,
   // cleared when the link goes
   std::atomic<ClientLink*> fast_link_{nullptr};

@@ -57,6 +57,8 @@ struct Stats {
   Counter bytes_received;
   Counter bytes_sent;
   Counter sockets_open;  // accepted sockets not yet closed, before and after CONNECT
+  Counter login_failures;  // CONNECTs refused for their credentials (or for none)
+  Counter acl_denied;      // PUBLISH, SUBSCRIBE filters and deliveries the ACL refused
 
   static void add(Counter& c, uint64_t n = 1) { c.add(n); }
   static void sub(Counter& c, uint64_t n = 1) { c.sub(n); }

@@ -29,6 +29,8 @@ void SysTopics::publish() {
   put("$SYS/broker/publish/messages/received", std::to_string(Stats::get(s.publish_received)));
   put("$SYS/broker/publish/messages/sent", std::to_string(Stats::get(s.publish_sent)));
   put("$SYS/broker/publish/messages/dropped", std::to_string(Stats::get(s.publish_dropped)));
+  put("$SYS/broker/auth/login_failures", std::to_string(Stats::get(s.login_failures)));
+  put("$SYS/broker/auth/acl_denied", std::to_string(Stats::get(s.acl_denied)));
   put("$SYS/broker/bytes/received", std::to_string(Stats::get(s.bytes_received)));
   put("$SYS/broker/bytes/sent", std::to_string(Stats::get(s.bytes_sent)));
   put("$SYS/broker/subscriptions/count", std::to_string(broker_.subscriptions().size()));

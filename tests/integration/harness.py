@@ -363,9 +363,11 @@ class Broker:
     def mosquitto_conf(self, port):
         sysc = self.config.get("sys", {})
         limits = self.config.get("limits", {})
+        auth = self.config.get("auth", {})
+        listener = (self.config.get("listener") or [{}])[0]
         lines = [
             "per_listener_settings false",
-            "allow_anonymous true",
+            "allow_anonymous %s" % ("true" if listener.get("allow_anonymous", True) else "false"),
             "persistence false",
             "log_dest stderr",
             "log_type error",
@@ -384,6 +386,10 @@ class Broker:
         if "max_packet_size" in limits:
             lines.append("max_packet_size %d" % int(limits["max_packet_size"]))
         lines.append("listener %d %s" % (port, HOST))
+        if "password_file" in auth:
+            lines.append("password_file %s" % auth["password_file"])
+        if "acl_file" in auth:
+            lines.append("acl_file %s" % auth["acl_file"])
         if "topic_alias_maximum" in limits:
             lines.append("max_topic_alias %d" % int(limits["topic_alias_maximum"]))
         if int(limits.get("max_connections", 0)) > 1:
@@ -676,7 +682,8 @@ class PahoClient:
     """
 
     def __init__(self, port, client_id=None, protocol=mqtt.MQTTv311, clean_session=True,
-                 keepalive=60, will=None, connect=True, expect_rc=0, timeout=TIMEOUT):
+                 keepalive=60, will=None, connect=True, expect_rc=0, timeout=TIMEOUT,
+                 username=None, password=None):
         self.port = port
         self.client_id = unique_id("p") if client_id is None else client_id
         self.timeout = timeout
@@ -691,6 +698,8 @@ class PahoClient:
         self._loop_started = False
         self.client = mqtt.Client(client_id=self.client_id, clean_session=clean_session,
                                   protocol=protocol, reconnect_on_failure=False)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -1882,7 +1891,7 @@ class PahoV5Client(PahoClient):
 
     def __init__(self, port, client_id=None, clean_start=True, keepalive=60,
                  session_expiry=None, connect_props=None, will=None, connect=True,
-                 expect_rc=0, timeout=TIMEOUT):
+                 expect_rc=0, timeout=TIMEOUT, username=None, password=None):
         self.port = port
         self.client_id = unique_id("p5") if client_id is None else client_id
         self.timeout = timeout
@@ -1903,6 +1912,8 @@ class PahoV5Client(PahoClient):
             self.connect_props["SessionExpiryInterval"] = session_expiry
         self.client = mqtt.Client(client_id=self.client_id, protocol=mqtt.MQTTv5,
                                   reconnect_on_failure=False)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

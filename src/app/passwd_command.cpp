@@ -1,0 +1,189 @@
+// `mqbase passwd`: mosquitto_passwd's usage and file format, so that either tool edits the
+// other's files (docs/security.md).
+//
+//   mqbase passwd [-H sha512 | -H sha512-pbkdf2] [-I iterations] [-c | -D] passwordfile username
+//   mqbase passwd [-H ...] [-I iterations] [-c] -b passwordfile username password
+//   mqbase passwd -U passwordfile
+//
+// The file is rewritten whole into a temporary file beside it and renamed over it, so a reader
+// (the server on SIGHUP) sees the old file or the new one, never half of one. Lines of other
+// users, comments and blank lines stay as they were. A new file is made with mode 0600.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "auth/password_file.h"
+#include "auth/text_file.h"
+
+namespace mqbase::app {
+namespace {
+
+struct PasswdFlags {
+  std::string hash = "sha512-pbkdf2";
+  uint32_t iterations = auth::kDefaultPbkdf2Iterations;
+  bool create = false;
+  bool remove = false;
+  bool batch = false;
+  bool update = false;
+  std::vector<std::string> args;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "Error: %s\n", message.c_str());
+  return 1;
+}
+
+// One line from stdin, without echo when it is a terminal. False at end of input.
+bool read_secret(const char* prompt, std::string& out) {
+  std::fputs(prompt, stdout);
+  std::fflush(stdout);
+  termios saved{};
+  const bool tty = ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (tty) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  const bool got = static_cast<bool>(std::getline(std::cin, out));
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  std::fputs("\n", stdout);
+  if (!out.empty() && out.back() == '\r') out.pop_back();
+  return got;
+}
+
+// The password twice, as mosquitto_passwd asks it. Returns 0, or the exit code.
+int prompt_password(std::string& password) {
+  std::string again;
+  if (!read_secret("Password: ", password) || password.empty()) return fail("Empty password.");
+  if (!read_secret("Reenter password: ", again) || again.empty()) return fail("Empty password.");
+  if (password != again) {
+    fail("Passwords do not match.");
+    return 2;
+  }
+  return 0;
+}
+
+// Writes `text` to a temporary file beside `path` and renames it over `path`. The mode is the
+// old file's, or 0600 for a new one. Returns "" or what failed.
+std::string replace_file(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmp.data());  // mode 0600
+  if (fd < 0) return "cannot create a temporary file beside " + path + ": " + std::strerror(errno);
+  struct stat old{};
+  if (::stat(path.c_str(), &old) == 0) ::fchmod(fd, old.st_mode & 07777);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == text.size() && ::fsync(fd) == 0;
+  std::string why = ok ? "" : std::string("cannot write ") + tmp + ": " + std::strerror(errno);
+  ::close(fd);
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) why = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
+  if (!why.empty()) ::unlink(tmp.c_str());
+  return why;
+}
+
+int passwd(PasswdFlags& f) {
+  if (f.create + f.remove + f.update > 1) return fail("-c, -D and -U cannot be used together.");
+  if (f.remove && f.batch) return fail("-b and -D cannot be used together.");
+  if (f.hash != "sha512" && f.hash != "sha512-pbkdf2") return fail("Unknown hash type '" + f.hash + "'");
+  if (f.iterations < 1) return fail("Number of iterations must be > 0.");
+  const size_t wanted = f.update ? 1 : f.batch ? 3 : 2;
+  if (f.args.size() != wanted) {
+    std::fprintf(stderr,
+                 "Usage: mqbase passwd [-H sha512 | -H sha512-pbkdf2] [-I iterations] [-c | -D] passwordfile username\n"
+                 "       mqbase passwd [-H sha512 | -H sha512-pbkdf2] [-I iterations] [-c] -b passwordfile username password\n"
+                 "       mqbase passwd -U passwordfile\n");
+    return 1;
+  }
+  const std::string& path = f.args[0];
+  const std::string user = f.update ? std::string() : f.args[1];
+  if (user.find(':') != std::string::npos) return fail("Username must not contain the ':' character.");
+  for (unsigned char ch : user)
+    if (std::iscntrl(ch)) return fail("Username must not contain control characters.");
+  const auto type = f.hash == "sha512" ? auth::PasswordHash::sha512 : auth::PasswordHash::sha512_pbkdf2;
+  auto hashed = [&](std::string_view password) { return auth::HashedPassword::make(password, type, f.iterations).to_string(); };
+
+  std::string old_text;
+  if (!f.create) {
+    try {
+      old_text = auth::read_text_file(path, "password file");
+    } catch (const auth::AuthFileError& e) {
+      return fail(e.what());
+    }
+  }
+  std::string password;
+  if (f.batch) {
+    password = f.args[2];
+  } else if (!f.remove && !f.update) {
+    if (int rc = prompt_password(password)) return rc;
+  }
+
+  // Line by line: the user's line replaced (or dropped with -D), plain passwords hashed with
+  // -U, everything else as it was.
+  std::string text;
+  bool found = false;
+  int error = 0;
+  auth::for_each_line(old_text, [&](size_t number, std::string_view line) {
+    if (error) return;
+    std::string_view name, rest;
+    if (line.empty() || line.starts_with('#')) {
+      text.append(line).append("\n");
+      return;
+    }
+    if (!auth::split_password_line(line, name, rest) || name.empty() || rest.empty()) {
+      error = fail("Corrupt password file at line " + std::to_string(number) + ".");
+      return;
+    }
+    if (f.update) {
+      // A line already hashed stays (mosquitto_passwd would hash the hash).
+      bool is_hash = static_cast<bool>(auth::HashedPassword::parse(rest, nullptr));
+      text.append(name).append(":").append(is_hash ? std::string(rest) : hashed(rest)).append("\n");
+      return;
+    }
+    if (name != user) {
+      text.append(line).append("\n");
+      return;
+    }
+    found = true;
+    if (!f.remove) text.append(user).append(":").append(hashed(password)).append("\n");
+  });
+  if (error) return error;
+  if (f.remove && !found) {
+    std::fprintf(stderr, "Warning: User %s not found in password file.\n", user.c_str());
+    return 1;
+  }
+  if (!f.remove && !f.update && !found) text.append(user).append(":").append(hashed(password)).append("\n");
+  if (std::string why = replace_file(path, text); !why.empty()) return fail(why);
+  return 0;
+}
+
+}  // namespace
+
+void add_passwd_command(CLI::App& app) {
+  auto flags = std::make_shared<PasswdFlags>();
+  auto* cmd = app.add_subcommand("passwd", "Manage a password file (mosquitto_passwd's usage and format)");
+  cmd->add_option("-H", flags->hash, "Hash: sha512-pbkdf2 (default) or sha512 (mosquitto 1.6 and earlier)");
+  cmd->add_option("-I", flags->iterations, "PBKDF2 iterations (default 101)");
+  cmd->add_flag("-c", flags->create, "Create a new password file (overwrites an existing one)");
+  cmd->add_flag("-D", flags->remove, "Delete the user instead of setting its password");
+  cmd->add_flag("-b", flags->batch, "Batch mode: the password is given on the command line");
+  cmd->add_flag("-U", flags->update, "Hash the plain passwords of a file of user:password lines, in place");
+  cmd->add_option("args", flags->args, "passwordfile [username [password]]");
+  cmd->callback([flags] { set_exit_code(passwd(*flags)); });
+}
+
+}  // namespace mqbase::app
