@@ -343,7 +343,7 @@ TEST(ConfigTest, BadShareStrategyAndSecret) {
   e = error_of("[auth]\nhmac_challenge_secret = \"\"\n");
   EXPECT_THAT(e, HasSubstr("auth.hmac_challenge_secret"));
   EXPECT_THAT(e, HasSubstr("must not be empty"));
-  EXPECT_THAT(error_of("[auth]\npassword_file = \"x\"\n"), HasSubstr("auth.password_file"));
+  EXPECT_THAT(error_of("[auth]\nldap_url = \"x\"\n"), HasSubstr("auth.ldap_url: unknown key"));
 }
 
 TEST(ConfigTest, RangeBoundsAreInclusive) {
@@ -534,6 +534,29 @@ TEST(ConfigTest, MissingFileIsAConfigError) {
   Config c;
   EXPECT_THROW(load_config_file("/nonexistent/dir/mqbase.toml", c), ConfigError);
 }
+
+TEST(ConfigTest, AuthKeys) {
+  Config d;
+  EXPECT_TRUE(d.access.password_file.empty());
+  EXPECT_TRUE(d.access.acl_file.empty());
+  EXPECT_EQ(d.access.failed_attempts, 5u);
+  EXPECT_EQ(d.access.failed_delay.count(), 1000);
+  Config c = load(R"([auth]
+password_file = "/etc/mqbase/passwd"
+acl_file = "/etc/mqbase/acl"
+failed_attempts = 3
+failed_delay_ms = 250
+)");
+  EXPECT_EQ(c.access.password_file, "/etc/mqbase/passwd");
+  EXPECT_EQ(c.access.acl_file, "/etc/mqbase/acl");
+  EXPECT_EQ(c.access.failed_attempts, 3u);
+  EXPECT_EQ(c.access.failed_delay.count(), 250);
+  EXPECT_THAT(error_of("[auth]\npassword_file = \"\"\n"), HasSubstr("test.toml:2: auth.password_file: must not be empty"));
+  EXPECT_THAT(error_of("[auth]\nacl_file = 1\n"), HasSubstr("auth.acl_file: expected a string"));
+  EXPECT_THAT(error_of("[auth]\nfailed_delay_ms = 600001\n"), HasSubstr("must be between 0 and 600000"));
+  EXPECT_THAT(error_of("[auth]\nfailed_attempts = -1\n"), HasSubstr("auth.failed_attempts"));
+}
+
 
 }  // namespace
 }  // namespace mqbase::app
