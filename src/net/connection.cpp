@@ -87,9 +87,12 @@ void Connection::start() {
   client_ = std::make_unique<broker::Client>(loop_.broker(), shared_from_this(), Clock::now());
   loop_.add(this, fd_);  // one syscall per new connection: a storm of short ones adds up
   if (!greeting_.empty()) send_wire(greeting_);
-  if (!first_input_.empty()) {
+  if (!first_input_.empty()) {  // read with the upgrade request: frames, for the transport
     std::string input = std::move(first_input_);
-    take_input(input.data(), input.size());
+    if (transport_)
+      take_wire(input.data(), input.size());
+    else
+      take_input(input.data(), input.size());
   }
 }
 
@@ -152,10 +155,13 @@ void Connection::on_readable() {
   }
   auto size = static_cast<size_t>(n);
   broker::Stats::add(loop_.broker().stats().bytes_received, size);
-  if (!transport_) {
+  if (!transport_)
     take_input(buf, size);
-    return;
-  }
+  else
+    take_wire(buf, size);
+}
+
+void Connection::take_wire(const char* buf, size_t size) {
   if (close_requested_.load(std::memory_order_relaxed)) return;  // nothing more is handled
   app_in_.clear();
   bool ok = transport_->on_wire({buf, size}, app_in_, wire_out_);

@@ -79,6 +79,9 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   void on_readable();
   // The bytes read from the socket, after the transport (if any): handled or kept.
   void take_input(const char* data, size_t size);
+  // The bytes read from the socket of a connection with a transport: decoded by it, then
+  // take_input() of what they carry.
+  void take_wire(const char* data, size_t size);
   // On the loop: bytes the transport sends of its own accord (a handshake, a pong), in order
   // with the application bytes it has encoded so far.
   void send_wire(std::string& bytes);
