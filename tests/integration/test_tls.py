@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import unittest
 import warnings
 
@@ -32,6 +33,8 @@ from harness import (HOST, MOSQUITTO_PUB, TIMEOUT, BrokerTestCase, MosquittoSub,
                      mqbase_binary, run_tests, to_toml, unique_id, unique_topic, wait_for)
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+DOC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "docs", "tls-websocket.md"))
 SKIP_MOSQUITTO = unittest.skipIf(is_mosquitto(), "the harness writes no TLS listener for mosquitto")
 # paho 1.6's tls_set() asks for ssl.PROTOCOL_TLS, which Python 3.10+ calls deprecated.
 warnings.filterwarnings("ignore", "ssl.PROTOCOL_TLS is deprecated", DeprecationWarning)
@@ -526,6 +529,85 @@ class TlsReload(TlsTestCase):
         self.install("server2")
         self.sighup("TLS reloaded")
         self.assertEqual(self.served_subject(), "CN = reloaded.localhost")
+
+
+# --------------------------------------------------------------------------------------------
+# docs/tls-websocket.md: its examples, as they stand there
+
+def doc_example(name):
+    """The fenced block after `<!-- example: name -->` in docs/tls-websocket.md."""
+    with open(DOC) as f:
+        text = f.read()
+    m = re.search(r"<!-- example: %s -->\n```\w*\n(.*?)```" % re.escape(name), text, re.S)
+    if not m:
+        raise AssertionError("docs/tls-websocket.md has no example %r" % name)
+    return m.group(1)
+
+
+def doc_listeners(name, tls_dir):
+    """The [[listener]] tables of a TOML example, its /etc/mqbase/tls/ files taken from
+    tls_dir and its ports made ephemeral."""
+    listeners = tomllib.loads(doc_example(name).replace("/etc/mqbase/tls/", tls_dir + "/"))
+    return [dict(l, port=0) for l in listeners["listener"]]
+
+
+def doc_script(name, ports):
+    """A shell example with each of its ports replaced by ports[port]."""
+    script = doc_example(name)
+    for doc_port, port in ports.items():
+        script = re.sub(r"\b%d\b" % doc_port, str(port), script)
+    return script
+
+
+def run_shell(script, cwd):
+    """bash -e -c script in cwd; the CompletedProcess, text output."""
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True,
+                          errors="replace")
+
+
+def run_doc_shell(name, cwd, ports):
+    """Runs a shell example (doc_script) in cwd; returns its stdout; fails on a non-zero exit."""
+    script = doc_script(name, ports)
+    r = run_shell(script, cwd)
+    if r.returncode != 0:
+        raise AssertionError("example %s exited %d\n%s\n%s" % (name, r.returncode, script,
+                                                                r.stderr))
+    return r.stdout
+
+
+@SKIP_MOSQUITTO
+class DocTlsExamples(BrokerTestCase):
+    """The doc's openssl recipe makes the files; its two listener examples run on one broker
+    (plain, TLS, TLS with client certificates); its client commands run against it."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mqbase-doc-tls-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        run_doc_shell("openssl-recipe", self.dir, {})
+        self.broker_config = {"listener": doc_listeners("tls-listener", self.dir) +
+                              doc_listeners("client-certificates-listener", self.dir)}
+        super().setUp()
+        self.doc_ports = dict(zip((1883, 8883, 8884), self.broker.ports))
+
+    def test_mosquitto_pub_and_sub_over_tls(self):
+        out = run_doc_shell("mosquitto-tls", self.dir, self.doc_ports)
+        self.assertEqual(out, "sensors/temp 21.5\n")
+
+    def test_mosquitto_pub_with_a_client_certificate(self):
+        watcher = self.paho(port=self.doc_ports[1883])
+        watcher.subscribe("sensors/temp", 1)
+        run_doc_shell("mosquitto-client-certificate", self.dir, self.doc_ports)
+        self.assertEqual(watcher.get().payload, b"22.0")
+        # and without the certificate, the same command fails
+        script = doc_script("mosquitto-client-certificate", self.doc_ports)
+        r = run_shell(script.replace("--cert client.crt --key client.key", ""), self.dir)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+
+    def test_s_client_verifies_the_server(self):
+        out = run_doc_shell("s-client", self.dir, self.doc_ports)
+        self.assertIn("Verify return code: 0 (ok)", out)
+        self.assertRegex(out, r"(?m)^subject=CN = localhost$")
 
 
 # --------------------------------------------------------------------------------------------
