@@ -91,6 +91,9 @@ void add_flags(CLI::App* cmd, BenchFlags& f, const ScenarioHelp& s) {
       ->check(CLI::IsMember({"3", "4", "5", "31", "311", "mqttv31", "mqttv311", "mqttv5"}));
   cmd->add_option("-u,--username", o.username, "User name");
   cmd->add_option("-P,--password", o.password, "Password");
+  cmd->add_flag("--tls", o.tls, "MQTT over TLS, without verifying the broker's certificate");
+  cmd->add_option("--cafile", o.cafile, "MQTT over TLS, the broker's certificate verified against this CA file")
+      ->check(CLI::ExistingFile);
   cmd->add_option("-c,--count", o.count, s.count_help)->check(CLI::Range(1u, 10'000'000u));
   cmd->add_option("--rate", o.rate,
                   s.scenario == bench::Scenario::conn

@@ -56,6 +56,11 @@ struct BenchOptions {
   // Subscribers keep their session (3.x clean session 0, MQTT 5 Session Expiry 300 s), so a
   // durable broker stores what it routes to them before acknowledging it.
   bool persistent_subscribers = false;
+  // MQTT over TLS: every connection does a full handshake first (no session resumption, as a
+  // fleet of devices coming up would). cafile: verify the broker's certificate against it (and
+  // its name against host); empty with tls: no verification.
+  bool tls = false;
+  std::string cafile;
 };
 
 }  // namespace mqbase::bench

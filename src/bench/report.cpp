@@ -42,9 +42,10 @@ std::string to_json(const Report& r) {
   s += fmt::format(
       ", \"protocol\": {}, \"sent_per_sec\": {:.1f}, \"acked\": {}, \"lost_acked\": {}, \"foreign\": {}, \"max_us\": {:.1f}, "
       "\"mean_us\": {:.1f}, \"connections\": {}, \"connected\": {}, \"connect_failures\": {}, \"disconnects\": {}, "
-      "\"connect_p50_us\": {:.1f}, \"connect_p99_us\": {:.1f}, \"connect_max_us\": {:.1f}",
+      "\"connect_p50_us\": {:.1f}, \"connect_p99_us\": {:.1f}, \"connect_max_us\": {:.1f}, "
+      "\"connects_per_sec\": {:.1f}",
       r.protocol, r.sent_per_sec, r.acked, r.lost_acked, r.foreign, r.max_us, r.mean_us, r.connections, r.connected,
-      r.connect_failures, r.disconnects, r.connect_p50_us, r.connect_p99_us, r.connect_max_us);
+      r.connect_failures, r.disconnects, r.connect_p50_us, r.connect_p99_us, r.connect_max_us, r.connects_per_sec);
   if (r.bench_cpu_pct >= 0) s += fmt::format(", \"bench_cpu_pct\": {:.1f}", r.bench_cpu_pct);
   if (r.broker_cpu_pct >= 0)
     s += fmt::format(", \"broker_cpu_pct\": {:.1f}, \"broker_cpu_s\": {:.3f}", r.broker_cpu_pct, r.broker_cpu_s);
@@ -72,9 +73,10 @@ std::string to_json(const Report& r) {
 std::string to_text(const Report& r) {
   std::string s = fmt::format("{} QoS {} MQTT level {}: {} publisher(s), {} subscriber(s), {} B payloads\n",
                               scenario_name(r.scenario), r.qos, r.protocol, r.publishers, r.subscribers, r.size);
-  s += fmt::format("  connections  {} of {} up, {} failed, {} lost later; connect p50 {:.0f} us, p99 {:.0f} us\n",
-                   r.connected, r.connections, r.connect_failures, r.disconnects, r.connect_p50_us,
-                   r.connect_p99_us);
+  s += fmt::format(
+      "  connections  {} of {} up, {} failed, {} lost later; connect p50 {:.0f} us, p99 {:.0f} us; {:.0f} set up per s\n",
+      r.connected, r.connections, r.connect_failures, r.disconnects, r.connect_p50_us, r.connect_p99_us,
+      r.connects_per_sec);
   if (r.scenario != Scenario::conn) {
     s += fmt::format("  throughput   {}msg/s delivered, {}msg/s sent over {:.2f} s\n", si(r.msgs_per_sec),
                      si(r.sent_per_sec), r.duration_s);

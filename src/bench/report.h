@@ -33,6 +33,7 @@ struct Report {
   double sent_per_sec = 0;   // messages published per second in the measured window
   double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
   double connect_p50_us = 0, connect_p99_us = 0, connect_max_us = 0;
+  double connects_per_sec = 0;  // connections set up per second, from the first socket to the last CONNACK
   double duration_s = 0;     // the measured window
   double bench_cpu_pct = -1;   // this process's CPU over the window (100 = one core)
   double broker_cpu_pct = -1;  // --broker-pid's CPU over the window; < 0 when not sampled

@@ -17,6 +17,8 @@
 #include "bench/plan.h"
 #include "bench/stream_tracker.h"
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace mqbase::bench {
 
 class Worker;
@@ -50,6 +52,9 @@ struct RunContext {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   std::string addr_text;  // "host:port" for messages
+  // The TLS client context (BenchOptions::tls), shared by the workers (OpenSSL makes SSL
+  // objects from one context on several threads); null for plain TCP. Owned by the runner.
+  ssl_ctx_st* tls = nullptr;
 
   std::vector<SubscriberStreams> subscribers;  // by subscriber id
   std::vector<Worker*> workers;

@@ -1,5 +1,7 @@
 #include "bench/worker.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -10,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -35,9 +38,18 @@ constexpr uint32_t kMaxPacket = mqtt::kMaxRemainingLength + 5;
 
 enum class Role : uint8_t { idle, publisher, subscriber, storm };
 // disconnecting: a storm client sent DISCONNECT and waits for the broker to close.
-enum class State : uint8_t { pending, tcp_connecting, mqtt_connecting, subscribing, ready, disconnecting, closed };
+enum class State : uint8_t { pending, tcp_connecting, tls_handshaking, mqtt_connecting, subscribing, ready, disconnecting, closed };
 
 std::string errno_text(int e) { return std::strerror(e); }
+
+// OpenSSL's reason for the last failure of this thread (its error queue).
+std::string tls_error_text() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "connection closed during the handshake";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
 
 // The client id of a connection: short enough for MQTT 3.1 (23 characters), unique per
 // process and role.
@@ -62,6 +74,7 @@ struct Worker::Publisher {
 
 struct Worker::Conn {
   int fd = -1;
+  SSL* ssl = nullptr;  // MQTT over TLS (RunContext::tls)
   Role role = Role::idle;
   State state = State::pending;
   uint32_t id = 0;
@@ -98,10 +111,11 @@ Worker::Worker(RunContext& ctx, unsigned index) : ctx_(ctx), index_(index) {
 
 Worker::~Worker() {
   if (thread_.joinable()) thread_.join();
-  for (auto& c : conns_)
-    if (c->fd >= 0) ::close(c->fd);
-  for (auto& c : storm_pool_)
-    if (c->fd >= 0) ::close(c->fd);
+  for (auto* pool : {&conns_, &storm_pool_})
+    for (auto& c : *pool) {
+      if (c->ssl) SSL_free(c->ssl);
+      if (c->fd >= 0) ::close(c->fd);
+    }
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
@@ -337,6 +351,63 @@ void Worker::on_tcp_connected(Conn& c, int64_t now) {
     fail(c, fmt::format("connect to {}: {}", ctx_.addr_text, errno_text(err)));
     return;
   }
+  if (ctx_.tls) {
+    c.ssl = SSL_new(ctx_.tls);
+    if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) {
+      fail(c, "TLS: " + tls_error_text());
+      return;
+    }
+    SSL_set_connect_state(c.ssl);
+    if (!ctx_.opt.cafile.empty()) SSL_set1_host(c.ssl, ctx_.opt.host.c_str());
+    SSL_set_tlsext_host_name(c.ssl, ctx_.opt.host.c_str());
+    c.state = State::tls_handshaking;
+    tls_handshake(c, now);
+    return;
+  }
+  send_connect(c, now);
+}
+
+void Worker::tls_handshake(Conn& c, int64_t now) {
+  ERR_clear_error();
+  int r = SSL_do_handshake(c.ssl);
+  if (r == 1) {
+    if (c.epollout) watch(c, false);
+    send_connect(c, now);
+    return;
+  }
+  int e = SSL_get_error(c.ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    if ((e == SSL_ERROR_WANT_WRITE) != c.epollout) watch(c, e == SSL_ERROR_WANT_WRITE);
+    return;
+  }
+  fail(c, fmt::format("TLS handshake with {}: {}", ctx_.addr_text, tls_error_text()));
+}
+
+// The socket's bytes, through TLS when it is on: recv()'s contract (-1 with errno EAGAIN when
+// nothing is there yet, 0 at the end).
+ssize_t Worker::read_some(Conn& c, char* buf, size_t len) {
+  if (!c.ssl) return ::recv(c.fd, buf, len, 0);
+  ERR_clear_error();
+  int n = SSL_read(c.ssl, buf, static_cast<int>(std::min<size_t>(len, INT_MAX)));
+  if (n > 0) return n;
+  int e = SSL_get_error(c.ssl, n);
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+  return -1;
+}
+
+// send()'s contract, through TLS when it is on.
+ssize_t Worker::write_some(Conn& c, const char* data, size_t len) {
+  if (!c.ssl) return ::send(c.fd, data, len, MSG_NOSIGNAL);
+  ERR_clear_error();
+  int n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(len, INT_MAX)));
+  if (n > 0) return n;
+  int e = SSL_get_error(c.ssl, n);
+  errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+  return -1;
+}
+
+void Worker::send_connect(Conn& c, int64_t now) {
   const auto& o = ctx_.opt;
   mqtt::Connect connect;
   connect.version = o.version;
@@ -448,6 +519,10 @@ void Worker::fail(Conn& c, const std::string& why) {
 }
 
 void Worker::close_conn(Conn& c) {
+  if (c.ssl) {
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+  }
   if (c.fd >= 0) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
@@ -492,6 +567,10 @@ void Worker::on_event(Conn& c, uint32_t events, int64_t now) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_tcp_connected(c, now);
     return;
   }
+  if (c.state == State::tls_handshaking) {
+    tls_handshake(c, now);
+    return;
+  }
   if (events & EPOLLOUT) {
     flush(c, now);
     if (c.state == State::closed) return;
@@ -500,7 +579,8 @@ void Worker::on_event(Conn& c, uint32_t events, int64_t now) {
 }
 
 void Worker::on_readable(Conn& c) {
-  for (int round = 0; round < 4; ++round) {
+  // TLS may hold decrypted bytes the socket no longer signals: read them too.
+  for (int round = 0; round < 4 || (c.ssl && SSL_pending(c.ssl) > 0); ++round) {
     if (c.in_len == c.in_cap) {  // one packet larger than the buffer: grow to hold it
       mqtt::FixedHeader h;
       mqtt::parse_fixed_header({c.in.get(), c.in_len}, kMaxPacket, h);
@@ -510,7 +590,7 @@ void Worker::on_readable(Conn& c) {
       c.in = std::move(bigger);
       c.in_cap = need;
     }
-    ssize_t n = ::recv(c.fd, c.in.get() + c.in_len, c.in_cap - c.in_len, 0);
+    ssize_t n = read_some(c, c.in.get() + c.in_len, c.in_cap - c.in_len);
     if (n == 0) {
       fail(c, "closed by the broker");
       return;
@@ -771,7 +851,7 @@ void Worker::pump(Conn& c, Publisher& p, int64_t now) {
 
 bool Worker::flush(Conn& c, int64_t now) {
   while (c.out_offset < c.out.size()) {
-    ssize_t n = ::send(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset, MSG_NOSIGNAL);
+    ssize_t n = write_some(c, c.out.data() + c.out_offset, c.out.size() - c.out_offset);
     if (n > 0) {
       c.out_offset += static_cast<size_t>(n);
       c.last_send_ns = now;

@@ -99,6 +99,10 @@ class Worker {
   void open_more(int64_t now);
   void open(Conn& c, int64_t now);
   void on_tcp_connected(Conn& c, int64_t now);
+  void tls_handshake(Conn& c, int64_t now);
+  void send_connect(Conn& c, int64_t now);
+  ssize_t read_some(Conn& c, char* buf, size_t len);
+  ssize_t write_some(Conn& c, const char* data, size_t len);
   void on_event(Conn& c, uint32_t events, int64_t now);
   void on_readable(Conn& c);
   bool handle_packet(Conn& c, const mqtt::FixedHeader& h, std::string_view body, int64_t now);

@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import json
 import ssl
 import subprocess
 import sys
@@ -288,6 +289,43 @@ class TlsClients(TlsTestCase):
                       % (HOST, self.broker.ports[1]), log)
         self.assertRegex(log, r'tls_cert "%s": subject "CN=localhost", expires \d{4}-\d\d-\d\d'
                          % re.escape(pki().path("server.crt")))
+
+
+@SKIP_MOSQUITTO
+class BenchOverTls(TlsTestCase):
+    """`mqbase bench --cafile` (the TLS benchmarks' generator) against a TLS listener: every
+    message accounted for, and the handshake rate reported."""
+
+    def bench(self, *args):
+        cmd = [mqbase_binary(), "bench"] + [str(a) for a in args] + \
+            ["-h", "localhost", "-p", str(self.broker.ports[0]), "--cafile", pki().path("ca.crt"),
+             "--json", "--quiet"]
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode(errors="replace"))
+        return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+    def test_qos1_fanin_over_tls_loses_nothing(self):
+        d = self.bench("fanin", "-c", 4, "--qos", 1, "-d", 2)
+        self.assertEqual(d["error"], "", d)
+        self.assertGreater(d["sent"], 0, d)
+        self.assertEqual((d["lost"], d["duplicates"], d["reordered"], d["lost_acked"]), (0, 0, 0, 0), d)
+        self.assertEqual(d["received"], d["sent"], d)
+        self.assertEqual(d["acked"], d["sent"], d)
+
+    def test_conn_reports_handshakes_per_second(self):
+        d = self.bench("conn", "-c", 100, "-d", 1, "--threads", 2)
+        self.assertEqual((d["connected"], d["connect_failures"]), (100, 0), d)
+        self.assertGreater(d["connects_per_sec"], 0, d)
+
+    def test_wrong_ca_fails_with_the_reason(self):
+        cmd = [mqbase_binary(), "bench", "conn", "-c", "1", "-d", "1", "-h", "localhost",
+               "-p", str(self.broker.ports[0]), "--cafile", pki().path("rogue-ca.crt"),
+               "--json", "--quiet"]
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("certificate verify failed", json.loads(r.stdout.decode().strip())["error"])
 
 
 @SKIP_MOSQUITTO
