@@ -15,6 +15,7 @@
 #include "app/config.h"
 #include "auth/access_control.h"
 #include "auth/hmac_challenge.h"
+#include "net/listener.h"
 #include "net/websocket.h"
 #include "broker/broker.h"
 #include "broker/persistence.h"
@@ -65,6 +66,7 @@ void hand_over_websocket(net::Server& server, http::Upgrade up) {
   int flags = ::fcntl(up.fd, F_GETFL, 0);
   ::fcntl(up.fd, F_SETFL, flags | O_NONBLOCK);
   if (!accept) {
+    spdlog::info("WebSocket upgrade from {} on the HTTP port refused: {}", up.request.peer, why);
     std::string res = net::WebSocketTransport::reject_response(version && *version != "13" ? 426 : 400, why);
     (void)!::send(up.fd, res.data(), res.size(), MSG_NOSIGNAL);  // a short answer: the socket takes it
     ::close(up.fd);
@@ -315,6 +317,10 @@ int serve(const ServeFlags& f) {
     http_server->set_mqtt_upgrade([&server](http::Upgrade up) { hand_over_websocket(server, std::move(up)); });
     try {
       http_server->start();
+      auto b = http_server->bound();
+      spdlog::info("MQTT over WebSocket at ws://{}:{}/mqtt (the HTTP port; anonymous clients {})",
+                   b.host.find(':') != std::string::npos ? "[" + b.host + "]" : b.host, b.port,
+                   net::Listener::is_loopback(b.host) ? "allowed" : "refused");
     } catch (const std::exception& e) {
       if (config.http.listen_given) {
         spdlog::error("{}", e.what());

@@ -141,7 +141,8 @@ std::optional<Response> Router::handle(Request& r, const std::shared_ptr<Answer>
     return write_lines(r, answer);
   }
   if (p == "/mqtt")
-    return error_response(501, "MQTT over WebSocket is not available yet on this server; use MQTT over TCP");
+    return error_response(426, "/mqtt is MQTT over WebSocket: send a WebSocket upgrade (Connection: Upgrade, "
+                               "Upgrade: websocket, Sec-WebSocket-Version: 13), as MQTT clients do for ws://");
   return error_response(404, "no such endpoint: " + p + " (see docs/http.md)");
 }
 

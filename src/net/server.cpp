@@ -230,7 +230,6 @@ void Server::accept_websocket_handover(const ListenerOptions& http_side) {
   auto o = http_side;
   o.protocol = ListenerOptions::Protocol::websockets;
   impl_->handover = std::make_shared<Listener>(o, o.port, /*handed_over=*/true);
-  spdlog::info("MQTT over WebSocket at /mqtt on the HTTP port {}", impl_->handover->describe());
 }
 
 void Server::adopt_websocket(int fd, std::string greeting, std::string input) {

@@ -6,7 +6,7 @@ Every broker here runs its HTTP API on an ephemeral loopback port (the harness s
 two event loops for MQTT. Clients: Python's urllib and http.client, raw sockets for malformed
 HTTP, curl, paho for MQTT 3.1.1 and 5.
 
-  - /health, 404, 405 (with Allow), 501 on /mqtt, keep-alive, pipelining, 413 past
+  - /health, 404, 405 (with Allow), 426 on a plain GET /mqtt, keep-alive, pipelining, 413 past
     http.max_body (by Content-Length, chunked, and curl), 431 for a huge header, a header that
     never ends (closed at http.read_timeout), garbage bytes: none of them hurts the server, and
     MQTT keeps working.
@@ -183,10 +183,10 @@ class HttpServerBasics(HttpCase):
         self.assertEqual((status, headers.get("allow")), (405, "GET, POST"))
         self.assertFalse(json.loads(body)["success"])
 
-    def test_mqtt_over_websocket_is_not_there_yet(self):
+    def test_plain_get_on_mqtt_asks_for_a_websocket_upgrade(self):
         status, headers, body = request(self.url("/mqtt"))
-        self.assertEqual(status, 501)
-        self.assertIn("WebSocket", json.loads(body)["reason"])
+        self.assertEqual(status, 426)
+        self.assertIn("WebSocket upgrade", json.loads(body)["reason"])
 
     def test_keep_alive_serves_several_requests_on_one_connection(self):
         conn = http.client.HTTPConnection(HOST, self.broker.http_port, timeout=TIMEOUT)

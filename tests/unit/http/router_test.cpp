@@ -103,7 +103,7 @@ TEST_F(RouterTest, HealthNotFoundMethodsAndMqtt) {
   EXPECT_EQ(res->status, 405);
   EXPECT_EQ(res->headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "GET, POST"}}));
   r = req("GET", "/mqtt");
-  EXPECT_EQ(router.handle(r, w.answer)->status, 501);
+  EXPECT_EQ(router.handle(r, w.answer)->status, 426);  // a plain GET: the upgrade is the way in
   r = req("POST", "/db/write/");
   EXPECT_EQ(router.handle(r, w.answer)->status, 404);
   r = req("POST", "/db/write/t");
