@@ -262,6 +262,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         c.http.query_memory_limit = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 44));
       } else if (key == "http.max_body") {
         c.http.max_body = static_cast<uint64_t>(integer(origin, v, key, 1024, int64_t{1} << 32));
+      } else if (key == "http.allow_anonymous") {
+        c.http.allow_anonymous = boolean(origin, v, key);
       } else if (key == "http.read_timeout") {
         c.http.read_timeout_s = static_cast<uint32_t>(integer(origin, v, key, 1, 3600));
       } else if (key == "limits.max_packet_size") {

@@ -2,6 +2,7 @@
 // defaults (MQTT on 127.0.0.1:1883, data in ./mqbase-data). Every key is listed in
 // docs/configuration.md. Loaded once at start-up on the main thread.
 #pragma once
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -49,6 +50,9 @@ struct HttpConfig {
   uint64_t query_memory_limit = 256ull << 20;  // bytes a query's sorts and groups may hold; 0: none
   uint64_t max_body = 64ull << 20;     // bytes of a request body; past it: 413
   uint32_t read_timeout_s = 30;        // a request's header, an idle keep-alive connection
+  // Requests without credentials (HTTP Basic, checked against auth.password_file): unset =
+  // allowed when the HTTP API listens on a loopback address, as for an MQTT listener.
+  std::optional<bool> allow_anonymous;
 };
 
 struct Config {

@@ -13,6 +13,7 @@
 #include "app/commands.h"
 #include "app/broker_views.h"
 #include "app/config.h"
+#include "app/http_access.h"
 #include "auth/access_control.h"
 #include "auth/hmac_challenge.h"
 #include "net/listener.h"
@@ -315,12 +316,16 @@ int serve(const ServeFlags& f) {
     ho.query = query_limits;
     http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool, tables.get());
     http_server->set_mqtt_upgrade([&server](http::Upgrade up) { hand_over_websocket(server, std::move(up)); });
+    http_server->set_authorizer(
+        make_http_authorizer(access, config.http.allow_anonymous.value_or(net::Listener::is_loopback(ho.listen.host))));
     try {
       http_server->start();
       auto b = http_server->bound();
       spdlog::info("MQTT over WebSocket at ws://{}:{}/mqtt (the HTTP port; anonymous clients {})",
                    b.host.find(':') != std::string::npos ? "[" + b.host + "]" : b.host, b.port,
                    net::Listener::is_loopback(b.host) ? "allowed" : "refused");
+      if (!config.http.allow_anonymous.value_or(net::Listener::is_loopback(b.host)))
+        spdlog::info("HTTP API: requests need HTTP Basic credentials from auth.password_file (http.allow_anonymous)");
     } catch (const std::exception& e) {
       if (config.http.listen_given) {
         spdlog::error("{}", e.what());

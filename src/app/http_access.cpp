@@ -1,0 +1,93 @@
+#include "app/http_access.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "auth/base64.h"
+
+namespace mqbase::app {
+namespace {
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+http::AuthDecision refuse(int status, std::string reason) {
+  http::AuthDecision d;
+  d.allowed = false;
+  d.status = status;
+  d.reason = std::move(reason);
+  if (status == 401) d.www_authenticate = "Basic realm=\"mqbase\", charset=\"UTF-8\"";
+  return d;
+}
+
+// What the request does, said as MQTT: a topic and whether it writes (PUBLISH) or reads
+// (SUBSCRIBE). False for what needs no ACL check.
+bool as_mqtt(const http::Request& r, std::string* topic, bool* write) {
+  const std::string& p = r.path;
+  *write = true;
+  if (p == "/db/query") {
+    *topic = "db/query";
+  } else if (p.starts_with("/db/write/")) {
+    *topic = "db/write/" + p.substr(10);
+  } else if (p == "/db/write" || p == "/metrics/write" || p == "/write" || p == "/api/v2/write") {
+    *topic = "db/write";
+  } else if (p.starts_with("/db/watch/")) {
+    *topic = "db/watch/" + p.substr(10);
+    *write = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+http::Authorizer make_http_authorizer(std::shared_ptr<auth::AccessControl> access, bool allow_anonymous) {
+  return [access = std::move(access), allow_anonymous](const http::Request& r) -> http::AuthDecision {
+    std::string user, password;
+    bool has_credentials = false;
+    if (const std::string* h = r.header("Authorization")) {
+      if (!iequals_prefix(*h, "Basic ")) return refuse(401, "only HTTP Basic credentials are accepted");
+      std::string_view encoded = std::string_view(*h).substr(6);
+      while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
+      auto raw = auth::base64_decode(encoded);
+      size_t colon = raw ? raw->find(':') : std::string::npos;
+      if (colon == std::string::npos) return refuse(401, "malformed Basic credentials (base64 of user:password)");
+      user = raw->substr(0, colon);
+      password = raw->substr(colon + 1);
+      has_credentials = true;
+    }
+    auth::AccessControl::Login login;
+    if (has_credentials) {
+      login.username = user;
+      login.password = password;
+    }
+    login.allow_anonymous = allow_anonymous;
+    login.peer = r.peer;
+    auto d = access->login(login);
+    if (d.verdict != auth::AccessControl::Verdict::accepted) {
+      spdlog::info("HTTP {} {} from {} refused: {}", r.method, r.path, r.peer, d.why);
+      // A throttled address waits on MQTT; the HTTP thread must not, so it is told to.
+      if (d.delay.count() > 0) return refuse(429, "too many failed logins from this address; try again later");
+      return refuse(401, has_credentials ? std::string(d.why) : "authentication required (HTTP Basic)");
+    }
+    std::string topic;
+    bool write;
+    if (access->has_acl() && as_mqtt(r, &topic, &write)) {
+      auth::AclSubject who{"", has_credentials ? std::optional<std::string_view>(user) : std::nullopt};
+      bool ok = write ? access->may_write(who, topic) : access->may_subscribe(who, topic);
+      if (!ok)
+        return refuse(403, fmt::format("not authorized: the ACL does not let {} {} {}",
+                                       has_credentials ? "'" + user + "'" : std::string("anonymous clients"),
+                                       write ? "publish to" : "subscribe to", topic));
+    }
+    return {};
+  };
+}
+
+}  // namespace mqbase::app
