@@ -7,7 +7,7 @@ ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest bench-tsbs microbench
+.PHONY: run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest bench-tsbs bench-security microbench
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,10 @@ bench-durability: release
 # Telemetry ingest end to end: mqbase against mosquitto + a collector + PostgreSQL 15.
 bench-ingest: release
 	bench/ingest_compare.sh
+
+# What TLS and ACLs cost: fan-in over TCP and TLS, handshakes per second, an ACL of 10,000 rules.
+bench-security: release
+	bench/security.sh
 
 # The TSBS IoT queries: mqbase against PostgreSQL 15 on the same data (BENCH_ROWS, default 100 M).
 bench-tsbs: release

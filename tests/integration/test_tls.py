@@ -26,6 +26,8 @@ import tempfile
 import time
 import tomllib
 import unittest
+import urllib.parse
+import urllib.request
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -423,6 +425,45 @@ class ClientCertificatesRequired(ClientCertificateCases):
         c = self.tls_paho(self.broker.ports[0], cert="client")
         c.publish(self.topic, b"paho with cert", qos=1)
         self.assertEqual(self.watcher.get().payload, b"paho with cert")
+
+
+@SKIP_MOSQUITTO
+class IdentityAsUsername(TlsTestCase):
+    """use_identity_as_username: the client certificate's CN is the user name the ACL sees
+    (sensor-1 may write only under sensors/sensor-1/), with no password file at all."""
+
+    def listeners(self):
+        return [tls_listener(tls_ca=pki().path("ca.crt"), tls_client_certificates="required",
+                             use_identity_as_username=True), PLAIN_LISTENER]
+
+    def setUp(self):
+        self.acl_dir = tempfile.mkdtemp(prefix="mqbase-tls-acl-")
+        self.addCleanup(shutil.rmtree, self.acl_dir, True)
+        acl = os.path.join(self.acl_dir, "acl")
+        with open(acl, "w") as f:
+            f.write("topic read sensors/#\ntopic write db/query\n\nuser sensor-1\ntopic readwrite sensors/sensor-1/#\n")
+        self.extra_config = {"auth": {"acl_file": acl}}
+        super().setUp()
+
+    def test_the_certificate_names_the_user_the_acl_sees(self):
+        watcher = self.paho(port=self.broker.ports[1])
+        watcher.subscribe("sensors/#", 1)
+        cert = client_cert_args("client")  # CN=sensor-1
+        for topic, message in [("sensors/sensor-1/t", "mine"), ("sensors/sensor-2/t", "theirs"),
+                               ("sensors/sensor-1/m", "marker")]:
+            rc, err = run_mosquitto_pub(self.broker.ports[0], topic, message, cert)
+            self.assertEqual(rc, 0, err)  # 3.1.1: a denied PUBLISH is acknowledged and dropped
+        self.assertEqual([watcher.get().payload for _ in range(2)], [b"mine", b"marker"])
+        # Who the broker thinks the certificate is, while it is connected.
+        c = self.tls_paho(self.broker.ports[0], cert="client")
+        sql = "SELECT username FROM mqtt_clients WHERE client_id = '%s'" % c.client_id
+        with urllib.request.urlopen(self.broker.http_url("/db/query?q=" + urllib.parse.quote(sql)),
+                                    timeout=TIMEOUT) as r:
+            self.assertEqual(json.loads(r.read())["data"]["rows"], [["sensor-1"]])
+        c.disconnect()
+        # Without a certificate there is no user name to take: the handshake refuses it.
+        rc, _ = run_mosquitto_pub(self.broker.ports[0], "sensors/sensor-1/t", "anon")
+        self.assertNotEqual(rc, 0)
 
 
 @SKIP_MOSQUITTO
