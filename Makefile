@@ -55,10 +55,9 @@ bench-tsbs: release
 microbench: release
 	./build/release/bench/micro/mqbase_microbench $(ARGS)
 
+FUZZ_TARGETS ?= codec columns payload websocket acl password config connection
 fuzz: setup
-	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz codec
-	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz columns
-	fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz payload
+	@for t in $(FUZZ_TARGETS); do fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz $$t || exit 1; done
 
 clean:
 	rm -rf build

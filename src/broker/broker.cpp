@@ -297,9 +297,11 @@ std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(
   std::vector<std::pair<std::string, SubscriptionOptions>> admitted;
   std::vector<size_t> slot;  // results index of each admitted filter
   size_t count = session->subscription_count();
-  for (const auto& [filter, opts] : subs) {
+  for (const auto& sub : subs) {
+    const auto& [filter, opts] = sub;
+    // (clang before 16 cannot capture a structured binding: the lambda reads sub.first.)
     bool known = session->has_subscription(filter) ||
-                 std::any_of(admitted.begin(), admitted.end(), [&](const auto& a) { return a.first == filter; });
+                 std::any_of(admitted.begin(), admitted.end(), [&](const auto& a) { return a.first == sub.first; });
     if (!known && limits_.max_subscriptions_per_client != 0 && count >= limits_.max_subscriptions_per_client) {
       results.push_back(SubscribeResult::quota_exceeded);
       continue;
