@@ -102,11 +102,18 @@ broker::LinkSecurity Connection::security() const {
   return s;
 }
 
+struct Connection::Deferred {
+  boost::asio::steady_timer timer;
+};
+
 void Connection::defer(std::chrono::milliseconds delay, std::function<void()> fn) {
-  auto timer = std::make_shared<boost::asio::steady_timer>(loop_.context(), delay);
-  timer->async_wait([timer, weak = weak_from_this(), fn = std::move(fn)](const boost::system::error_code&) {
+  // Fired timers are those only this list still holds.
+  std::erase_if(deferred_, [](const std::shared_ptr<Deferred>& d) { return d.use_count() == 1; });
+  auto d = std::make_shared<Deferred>(Deferred{boost::asio::steady_timer(loop_.context(), delay)});
+  deferred_.push_back(d);
+  d->timer.async_wait([d, weak = weak_from_this(), fn = std::move(fn)](const boost::system::error_code& ec) {
     auto self = weak.lock();
-    if (self && !self->finished_ && !self->closed_) fn();
+    if (!ec && self && !self->finished_ && !self->closed_) fn();
   });
 }
 
@@ -574,6 +581,8 @@ void Connection::finish() {
   if (finished_) return;
   close_socket();
   finished_ = true;
+  for (auto& d : deferred_) d->timer.cancel();
+  deferred_.clear();
   client_->on_closed();
   client_.reset();     // the Client holds this Connection as its link: break the cycle
   loop_.remove(this);  // released after the loop's pass

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "broker/client.h"
 #include "broker/client_link.h"
@@ -150,6 +151,10 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   std::string greeting_, first_input_;    // handed over with the socket, used by start()
   std::string app_in_, wire_out_;          // the transport's scratch buffers (loop only)
   bool goodbye_sent_ = false;              // the transport's close went out (loop only)
+  // The timers of defer() not yet fired, cancelled by finish(): a pending timer keeps the
+  // loop's io_context running, and a token's expiry may be hours away (loop only).
+  struct Deferred;
+  std::vector<std::shared_ptr<Deferred>> deferred_;
 };
 
 }  // namespace mqbase::net
