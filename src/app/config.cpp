@@ -323,6 +323,25 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         std::string path = string(origin, v, key);
         if (path.empty()) fail(origin, v, key, "must not be empty (leave the key out for none)");
         (key == "auth.password_file" ? c.access.password_file : c.access.acl_file) = path;
+      } else if (key == "auth.jwt_key_file" || key == "auth.jwt_jwks_file" || key == "auth.scram_file") {
+        std::string path = string(origin, v, key);
+        if (path.empty()) fail(origin, v, key, "must not be empty (leave the key out for none)");
+        (key == "auth.jwt_key_file"    ? c.access.jwt.key_file
+         : key == "auth.jwt_jwks_file" ? c.access.jwt.jwks_file
+                                       : c.access.scram_file) = path;
+      } else if (key == "auth.jwt_audience") {
+        c.access.jwt.audience = string(origin, v, key);
+      } else if (key == "auth.jwt_issuer") {
+        c.access.jwt.issuer = string(origin, v, key);
+      } else if (key == "auth.jwt_leeway") {
+        c.access.jwt.leeway = std::chrono::seconds(integer(origin, v, key, 0, 86400));
+      } else if (key == "auth.jwt_username_claim" || key == "auth.jwt_publish_claim" ||
+                 key == "auth.jwt_subscribe_claim") {
+        std::string claim = string(origin, v, key);
+        if (claim.empty()) fail(origin, v, key, "must not be empty");
+        (key == "auth.jwt_username_claim"  ? c.access.jwt.username_claim
+         : key == "auth.jwt_publish_claim" ? c.access.jwt.publish_claim
+                                           : c.access.jwt.subscribe_claim) = claim;
       } else if (key == "auth.failed_attempts") {
         c.access.failed_attempts = static_cast<uint32_t>(integer(origin, v, key, 0, 1'000'000));
       } else if (key == "auth.failed_delay_ms") {

@@ -67,7 +67,7 @@ struct Config {
   std::string log_level = "info";
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set
-  auth::AccessOptions access;  // [auth] password_file, acl_file, failed_attempts, failed_delay_ms
+  auth::AccessOptions access;  // [auth]: password_file, acl_file, failed_*, jwt_*, scram_file
 };
 
 // A configuration mistake, with the file, line and key in its message.

@@ -4,7 +4,10 @@
 //   mqbase passwd [-H sha512 | -H sha512-pbkdf2] [-I iterations] [-c | -D] passwordfile username
 //   mqbase passwd [-H ...] [-I iterations] [-c] -b passwordfile username password
 //   mqbase passwd -U passwordfile
+//   mqbase passwd --scram [-I iterations] [-c | -D] [-b] scramfile username [password]
 //
+// With --scram the file holds SCRAM-SHA-256 secrets (`user:SCRAM-SHA-256$...`, PostgreSQL's
+// format, auth.scram_file) instead of mosquitto's hashes; the rest works the same.
 // The file is rewritten whole into a temporary file beside it and renamed over it, so a reader
 // (the server on SIGHUP) sees the old file or the new one, never half of one. Lines of other
 // users, comments and blank lines stay as they were. A new file is made with mode 0600.
@@ -23,6 +26,7 @@
 
 #include "app/commands.h"
 #include "auth/password_file.h"
+#include "auth/scram.h"
 #include "auth/text_file.h"
 
 namespace mqbase::app {
@@ -30,7 +34,8 @@ namespace {
 
 struct PasswdFlags {
   std::string hash = "sha512-pbkdf2";
-  uint32_t iterations = auth::kDefaultPbkdf2Iterations;
+  uint32_t iterations = 0;  // 0: the hash's default
+  bool scram = false;
   bool create = false;
   bool remove = false;
   bool batch = false;
@@ -100,13 +105,13 @@ int passwd(PasswdFlags& f) {
   if (f.create + f.remove + f.update > 1) return fail("-c, -D and -U cannot be used together.");
   if (f.remove && f.batch) return fail("-b and -D cannot be used together.");
   if (f.hash != "sha512" && f.hash != "sha512-pbkdf2") return fail("Unknown hash type '" + f.hash + "'");
-  if (f.iterations < 1) return fail("Number of iterations must be > 0.");
   const size_t wanted = f.update ? 1 : f.batch ? 3 : 2;
   if (f.args.size() != wanted) {
     std::fprintf(stderr,
                  "Usage: mqbase passwd [-H sha512 | -H sha512-pbkdf2] [-I iterations] [-c | -D] passwordfile username\n"
                  "       mqbase passwd [-H sha512 | -H sha512-pbkdf2] [-I iterations] [-c] -b passwordfile username password\n"
-                 "       mqbase passwd -U passwordfile\n");
+                 "       mqbase passwd -U passwordfile\n"
+                 "       mqbase passwd --scram [-I iterations] [-c | -D] [-b] scramfile username [password]\n");
     return 1;
   }
   const std::string& path = f.args[0];
@@ -115,12 +120,21 @@ int passwd(PasswdFlags& f) {
   for (unsigned char ch : user)
     if (std::iscntrl(ch)) return fail("Username must not contain control characters.");
   const auto type = f.hash == "sha512" ? auth::PasswordHash::sha512 : auth::PasswordHash::sha512_pbkdf2;
-  auto hashed = [&](std::string_view password) { return auth::HashedPassword::make(password, type, f.iterations).to_string(); };
+  auto hashed = [&](std::string_view password) {
+    if (f.scram) return auth::scram_secret(password, f.iterations ? static_cast<int>(f.iterations) : auth::kDefaultScramIterations);
+    return auth::HashedPassword::make(password, type, f.iterations ? f.iterations : auth::kDefaultPbkdf2Iterations)
+        .to_string();
+  };
+  auto is_hash = [&](std::string_view rest) {
+    return f.scram ? static_cast<bool>(auth::ScramSecret::parse(rest, nullptr))
+                   : static_cast<bool>(auth::HashedPassword::parse(rest, nullptr));
+  };
+  const char* what = f.scram ? "SCRAM credentials file" : "password file";
 
   std::string old_text;
   if (!f.create) {
     try {
-      old_text = auth::read_text_file(path, "password file");
+      old_text = auth::read_text_file(path, what);
     } catch (const auth::AuthFileError& e) {
       return fail(e.what());
     }
@@ -145,13 +159,12 @@ int passwd(PasswdFlags& f) {
       return;
     }
     if (!auth::split_password_line(line, name, rest) || name.empty() || rest.empty()) {
-      error = fail("Corrupt password file at line " + std::to_string(number) + ".");
+      error = fail("Corrupt " + std::string(what) + " at line " + std::to_string(number) + ".");
       return;
     }
     if (f.update) {
       // A line already hashed stays (mosquitto_passwd would hash the hash).
-      bool is_hash = static_cast<bool>(auth::HashedPassword::parse(rest, nullptr));
-      text.append(name).append(":").append(is_hash ? std::string(rest) : hashed(rest)).append("\n");
+      text.append(name).append(":").append(is_hash(rest) ? std::string(rest) : hashed(rest)).append("\n");
       return;
     }
     if (name != user) {
@@ -177,11 +190,13 @@ void add_passwd_command(CLI::App& app) {
   auto flags = std::make_shared<PasswdFlags>();
   auto* cmd = app.add_subcommand("passwd", "Manage a password file (mosquitto_passwd's usage and format)");
   cmd->add_option("-H", flags->hash, "Hash: sha512-pbkdf2 (default) or sha512 (mosquitto 1.6 and earlier)");
-  cmd->add_option("-I", flags->iterations, "PBKDF2 iterations (default 101)");
+  cmd->add_option("-I", flags->iterations, "PBKDF2 iterations (default 101; with --scram 4096)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("-c", flags->create, "Create a new password file (overwrites an existing one)");
   cmd->add_flag("-D", flags->remove, "Delete the user instead of setting its password");
   cmd->add_flag("-b", flags->batch, "Batch mode: the password is given on the command line");
   cmd->add_flag("-U", flags->update, "Hash the plain passwords of a file of user:password lines, in place");
+  cmd->add_flag("--scram", flags->scram, "A SCRAM-SHA-256 credentials file (auth.scram_file) instead of a password file");
   cmd->add_option("args", flags->args, "passwordfile [username [password]]");
   cmd->callback([flags] { set_exit_code(passwd(*flags)); });
 }

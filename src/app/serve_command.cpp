@@ -113,8 +113,8 @@ int serve(const ServeFlags& f) {
       return 2;
     }
   }
-  // The password and ACL files: a file that cannot be used stops the start, before anything
-  // touches the data directory. SIGHUP reads them again (net::ServerOptions::on_reload).
+  // The password, ACL, JWT key and SCRAM files: a file that cannot be used stops the start,
+  // before anything touches the data directory. SIGHUP reads them again (net::ServerOptions::on_reload).
   std::shared_ptr<auth::AccessControl> access;
   try {
     access = std::make_shared<auth::AccessControl>(config.access);
@@ -124,7 +124,7 @@ int serve(const ServeFlags& f) {
   }
   config.server.on_reload = [access] {
     if (std::string errors = access->reload(); errors.empty())
-      spdlog::info("reloaded the password and ACL files");
+      spdlog::info("reloaded the authentication files (password, ACL, JWT keys, SCRAM users)");
     else
       spdlog::error("{}", errors);
   };
@@ -204,6 +204,7 @@ int serve(const ServeFlags& f) {
 
   broker::Broker broker(config.limits, config.share_strategy);
   broker.set_access_control(access);
+  for (auto& method : access->authenticators()) broker.add_authenticator(method);
   if (!config.hmac_challenge_secret.empty())
     broker.add_authenticator(std::make_shared<auth::HmacChallengeAuthenticator>(config.hmac_challenge_secret));
   net::Server server(broker, config.server);

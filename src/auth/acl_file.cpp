@@ -78,20 +78,22 @@ size_t AclFile::rule_count() const {
 }
 
 bool AclFile::may_write(const AclSubject& who, std::string_view topic) const {
-  return allowed(who, topic, Check::write);
+  return evaluate(who, topic, Check::write) == Verdict::granted;
 }
 
-bool AclFile::may_read(const AclSubject& who, std::string_view topic) const { return allowed(who, topic, Check::read); }
+bool AclFile::may_read(const AclSubject& who, std::string_view topic) const {
+  return evaluate(who, topic, Check::read) == Verdict::granted;
+}
 
 bool AclFile::may_subscribe(const AclSubject& who, std::string_view filter) const {
-  return allowed(who, filter, Check::subscribe);
+  return evaluate(who, filter, Check::subscribe) == Verdict::granted;
 }
 
-bool AclFile::allowed(const AclSubject& who, std::string_view topic, Check check) const {
+AclFile::Verdict AclFile::evaluate(const AclSubject& who, std::string_view topic, Check check) const {
   const uint8_t wanted = check == Check::write ? kWrite : kRead;
   bool granted = false;
   // Applies one rule; true when it denies.
-  auto denies = [&](const Rule& r, std::string_view rule_topic) {
+  auto apply = [&](const Rule& r, std::string_view rule_topic) {
     bool hit = check == Check::subscribe ? mqtt::filter_covers(rule_topic, topic) : mqtt::topic_matches(rule_topic, topic);
     if (!hit) return false;
     if (r.access == kDeny) return true;
@@ -105,12 +107,12 @@ bool AclFile::allowed(const AclSubject& who, std::string_view topic, Check check
   }
   if (own)
     for (const Rule& r : *own)
-      if (denies(r, r.topic)) return false;
+      if (apply(r, r.topic)) return Verdict::denied;
   thread_local std::string expanded;
   for (const Rule& r : patterns_) {
     if (r.username && !who.username) continue;  // %u means nothing to a client without one
     if ((r.client_id && dangerous(who.client_id)) || (r.username && dangerous(*who.username))) {
-      if (r.access == kDeny) return false;
+      if (r.access == kDeny) return Verdict::denied;
       continue;
     }
     expanded.clear();
@@ -123,9 +125,9 @@ bool AclFile::allowed(const AclSubject& who, std::string_view topic, Check check
         expanded += t[i];
       }
     }
-    if (denies(r, expanded)) return false;
+    if (apply(r, expanded)) return Verdict::denied;
   }
-  return granted;
+  return granted ? Verdict::granted : Verdict::nothing;
 }
 
 }  // namespace mqbase::auth

@@ -24,13 +24,18 @@
 
 namespace mqbase::auth {
 
-// Who asks: the client id and, when it gave one, the user name.
+class TokenGrants;
+
+// Who asks: the client id, when it gave one the user name, and when it logged in with a token
+// that carries grant claims, those grants (AccessControl decides by them instead of the file's
+// grants; AclFile ignores them).
 struct AclSubject {
   std::string_view client_id;
   std::optional<std::string_view> username;
+  const TokenGrants* grants = nullptr;
   // For a user name held by pointer (null: none).
-  static AclSubject of(std::string_view client_id, const std::string* username) {
-    return {client_id, username ? std::optional<std::string_view>(*username) : std::nullopt};
+  static AclSubject of(std::string_view client_id, const std::string* username, const TokenGrants* grants = nullptr) {
+    return {client_id, username ? std::optional<std::string_view>(*username) : std::nullopt, grants};
   }
 };
 
@@ -51,6 +56,13 @@ class AclFile {
   // forbids are held back at delivery (may_read).
   bool may_subscribe(const AclSubject& who, std::string_view filter) const;
 
+  enum class Check { read, write, subscribe };
+  // Whether a deny rule that applies to `who` matches `topic` (for subscribe: covers the whole
+  // filter). A token's grants replace the file's grants, not its denials.
+  bool denies(const AclSubject& who, std::string_view topic, Check check) const {
+    return evaluate(who, topic, check) == Verdict::denied;
+  }
+
   size_t rule_count() const;
 
  private:
@@ -61,8 +73,8 @@ class AclFile {
     bool client_id = false;  // pattern with %c
     bool username = false;   // pattern with %u
   };
-  enum class Check { read, write, subscribe };
-  bool allowed(const AclSubject& who, std::string_view topic, Check check) const;
+  enum class Verdict { granted, denied, nothing };
+  Verdict evaluate(const AclSubject& who, std::string_view topic, Check check) const;
 
   std::vector<Rule> anonymous_;
   std::map<std::string, std::vector<Rule>, std::less<>> users_;

@@ -6,9 +6,13 @@
 // Thread-safety: an authenticator is shared by every event loop and must be safe to call
 // concurrently; an exchange belongs to one connection and is used from its loop only.
 #pragma once
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "auth/token_grants.h"
 
 namespace mqbase::auth {
 
@@ -17,6 +21,9 @@ struct AuthStep {
   Outcome outcome = Outcome::failure;
   std::string data;  // Authentication Data to send (challenge, or final server data)
   std::string reason;  // a short reason for logs and reason strings, on failure
+  // On failure: the credentials were wrong (a bad password proof, an invalid token), answered
+  // as "bad user name or password" (0x86), rather than the method refused (0x87).
+  bool bad_credentials = false;
 };
 
 class AuthExchange {
@@ -24,8 +31,13 @@ class AuthExchange {
   virtual ~AuthExchange() = default;
   // Consumes the client's Authentication Data (from CONNECT or AUTH) and says what next.
   virtual AuthStep step(std::string_view client_data) = 0;
-  // The identity established once the exchange succeeded (for logs and, later, ACLs).
+  // The user name the exchange established once it succeeded: the client's user name for the
+  // ACL from then on. Empty when the method names no user (the CONNECT's user name stays).
   virtual std::string identity() const { return {}; }
+  // After success, a token method's grants (null: none, the ACL file decides as usual) and
+  // when the connection's right to stay ends (nothing: never).
+  virtual std::shared_ptr<const TokenGrants> grants() const { return nullptr; }
+  virtual std::optional<std::chrono::system_clock::time_point> valid_until() const { return std::nullopt; }
 };
 
 class EnhancedAuthenticator {

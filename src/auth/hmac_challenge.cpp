@@ -12,7 +12,7 @@ namespace {
 
 class Exchange : public AuthExchange {
  public:
-  Exchange(const std::string& secret, std::string client_id) : secret_(secret), client_id_(std::move(client_id)) {}
+  explicit Exchange(const std::string& secret) : secret_(secret) {}
 
   AuthStep step(std::string_view client_data) override {
     if (challenge_.empty()) {
@@ -29,18 +29,16 @@ class Exchange : public AuthExchange {
     return {AuthStep::Outcome::failure, {}, "wrong challenge response"};
   }
 
-  std::string identity() const override { return client_id_; }
-
  private:
   const std::string& secret_;
-  std::string client_id_;
   std::string challenge_;
 };
 
 }  // namespace
 
-std::unique_ptr<AuthExchange> HmacChallengeAuthenticator::begin(std::string_view client_id, std::string_view) {
-  return std::make_unique<Exchange>(secret_, std::string(client_id));
+// A shared secret proves membership of a fleet, not a user: the exchange names none.
+std::unique_ptr<AuthExchange> HmacChallengeAuthenticator::begin(std::string_view, std::string_view) {
+  return std::make_unique<Exchange>(secret_);
 }
 
 std::string HmacChallengeAuthenticator::hmac_sha256(std::string_view key, std::string_view data) {

@@ -479,7 +479,9 @@ JwtResult JwtVerifier::verify(std::string_view token, std::chrono::system_clock:
     return failure(fmt::format("no {} claim naming the user", settings_.username_claim));
   r.username = text;
   auto topics = [&](const std::string& claim, std::vector<std::string>& out) {
-    return (*claims)[claim].get(e) != simdjson::SUCCESS || string_list(e, out);
+    if ((*claims)[claim].get(e) != simdjson::SUCCESS) return true;  // absent
+    r.has_grant_claims = true;
+    return string_list(e, out);
   };
   if (!topics(settings_.publish_claim, r.publish) || !topics(settings_.subscribe_claim, r.subscribe))
     return failure("malformed topic claim");

@@ -46,6 +46,7 @@ struct JwtResult {
   std::chrono::system_clock::time_point expires;  // `exp`, without the leeway
   std::vector<std::string> publish;    // the publish claim: a string or an array of strings
   std::vector<std::string> subscribe;  // the subscribe claim, likewise
+  bool has_grant_claims = false;       // the token has a publish or subscribe claim (even empty)
 };
 
 class JwtVerifier {

@@ -179,7 +179,11 @@ class ScramExchange : public AuthExchange {
     for (size_t i = 0; i < kKeyBytes; ++i) client_key[i] = static_cast<char>(client_key[i] ^ (*proof)[i]);
     std::string stored_key = sha256(client_key);
     bool matches = CRYPTO_memcmp(stored_key.data(), secret_.stored_key.data(), kKeyBytes) == 0;
-    if (!matches || !known_) return fail("invalid-proof", "wrong SCRAM proof (wrong password or unknown user)");
+    if (!matches || !known_) {
+      AuthStep s = fail("invalid-proof", "wrong SCRAM proof (wrong password or unknown user)");
+      s.bad_credentials = true;
+      return s;
+    }
     return {AuthStep::Outcome::success, "v=" + base64_encode(hmac(secret_.server_key, auth_message)), {}};
   }
 

@@ -134,7 +134,7 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
       Stats::add(stats_.clients_total);
     }
     session->set_will(req.will);
-    session->set_username(req.username);
+    session->set_username(req.username, req.grants);
     // A session that outlives its connection, or carries a will, is written before the
     // CONNACK goes out (in sync mode the CONNACK waits for the record: Session::start()).
     // So is the delete of a stored session that a clean start discarded: a CONNACK saying
@@ -275,8 +275,8 @@ size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>*
 
 bool Broker::may_receive(const Session& session, std::string_view topic) const {
   if (!acl_) return true;
-  auto username = session.username();
-  return acl_->may_read(auth::AclSubject::of(session.client_id(), username.get()), topic);
+  auto [username, grants] = session.login();
+  return acl_->may_read(auth::AclSubject::of(session.client_id(), username.get(), grants.get()), topic);
 }
 
 std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(

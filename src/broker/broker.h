@@ -40,6 +40,7 @@ struct ConnectRequest {
   PeerLimits peer;
   Will will;  // msg null: none
   std::shared_ptr<const std::string> username;  // as authenticated (null: none)
+  std::shared_ptr<const auth::TokenGrants> grants;  // a token's grants (null: none)
 };
 
 struct ConnectOutcome {

@@ -84,24 +84,31 @@ class Client {
     ConnectRequest request;
     uint16_t keep_alive = 0;
     bool keep_alive_clamped = false;
-    std::string username;
+    std::string username;  // the CONNECT's (empty: none), for the exchange
     bool problem_information = true;
+    // A login by token: when the connection must end (its expiry plus the leeway).
+    std::optional<std::chrono::system_clock::time_point> valid_until;
   };
 
   // client_connect.cpp
   // The v5 message properties of a PUBLISH or a will, copied into an owned Message.
   static void copy_message_properties(const mqtt::Properties& props, Message& m);
   void handle_connect(const mqtt::Connect& c);
-  // Checks who the client is (the listener's policy, the password file, the will's topic
-  // against the ACL) and sets p.request.username. Returns false once it has refused the
-  // CONNECT (its CONNACK maybe held back: a throttled address).
+  // Checks who the client is (the listener's policy, the password file or a token) and sets
+  // p.request.username (and a token's grants and expiry). Returns false once it has refused
+  // the CONNECT (its CONNACK maybe held back: a throttled address).
   bool admit(const mqtt::Connect& c, PendingConnect& p);
+  // The will's topic against the ACL, once the user is known. Refuses the CONNECT and returns
+  // false when the client may not write there.
+  bool will_permitted(const PendingConnect& p);
   void refuse_login(mqtt::ReasonCode reason, std::chrono::milliseconds delay, std::string_view why,
                     std::string_view client_id, std::string_view listener);
   void finish_connect(PendingConnect& p, std::string_view auth_data);
   void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {});
   // The client as the ACL knows it.
-  auth::AclSubject subject() const { return auth::AclSubject::of(client_id(), username_.get()); }
+  auth::AclSubject subject() const {
+    return auth::AclSubject::of(client_id(), username_.get(), rare_ ? rare_->grants.get() : nullptr);
+  }
   // client_publish.cpp
   void handle_publish(const mqtt::Publish& p);
   void handle_ack(const mqtt::PubAck& a);
@@ -119,6 +126,9 @@ class Client {
   void handle_auth(const mqtt::Auth& a);
   void start_auth(std::string_view method, std::string_view data);
   void on_auth_step(const auth::AuthStep& step);
+  // Ends the connection at `valid_until` (a token's expiry): v5 DISCONNECT 0xA0, 3.x closed.
+  // A later call (re-authentication) replaces the earlier one's timer.
+  void arm_token_expiry(std::chrono::system_clock::time_point valid_until);
   // client.cpp
   void handle_disconnect(const mqtt::Disconnect& d);
   void send(const mqtt::Packet& p, MessagePtr gate = nullptr);
@@ -158,6 +168,8 @@ class Client {
     std::string auth_method;                                  // set once AUTH is in use
     std::unique_ptr<auth::AuthExchange> auth_exchange;        // an exchange in progress
     std::optional<PendingConnect> pending_connect;            // CONNECT held during its AUTH
+    std::shared_ptr<const auth::TokenGrants> grants;          // a token's grants (null: none)
+    uint64_t token_timer = 0;  // the expiry timer in force: an older one firing does nothing
     std::deque<Undelivered> retained_backlog;                 // retained messages not yet sent
     // Packets waiting for their records to be on disk, in send order (sync mode).
     struct Waiting {

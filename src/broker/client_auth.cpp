@@ -2,6 +2,9 @@
 // re-authentication of a connected client (AUTH 0x19).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "broker/client.h"
 
 namespace mqbase::broker {
@@ -67,32 +70,68 @@ void Client::on_auth_step(const auth::AuthStep& step) {
       send(a);
       return;
     }
-    case Outcome::success:
-      r.auth_exchange.reset();
+    case Outcome::success: {
+      // What the exchange established is read before it goes.
+      auto exchange = std::move(r.auth_exchange);
+      std::string identity = exchange->identity();
+      auto grants = exchange->grants();
+      auto valid_until = exchange->valid_until();
+      exchange.reset();
       if (r.pending_connect) {
         auto p = std::move(*r.pending_connect);
         r.pending_connect.reset();
+        if (!identity.empty()) p.request.username = std::make_shared<const std::string>(std::move(identity));
+        p.request.grants = std::move(grants);
+        p.valid_until = valid_until;
         finish_connect(p, step.data);
-      } else {
-        mqtt::Auth a{ReasonCode::success, {}};
-        a.props.add_string(PropertyId::authentication_method, r.auth_method);
-        if (!step.data.empty()) a.props.add_string(PropertyId::authentication_data, step.data);
-        send(a);
-        spdlog::debug("client {} re-authenticated", log_id());
+        return;
       }
+      // Re-authentication: the same user only; a token's grants and expiry replace the old.
+      if (!identity.empty() && (!username_ || *username_ != identity)) {
+        spdlog::info("client {} at {} re-authenticated as another user ('{}'): disconnected", log_id(),
+                     link_->peer_address(), identity);
+        disconnect_with(ReasonCode::not_authorized, "re-authentication as another user");
+        return;
+      }
+      if (grants || r.grants) {
+        r.grants = std::move(grants);
+        session_->set_username(username_, r.grants);
+      }
+      if (valid_until) arm_token_expiry(*valid_until);
+      mqtt::Auth a{ReasonCode::success, {}};
+      a.props.add_string(PropertyId::authentication_method, r.auth_method);
+      if (!step.data.empty()) a.props.add_string(PropertyId::authentication_data, step.data);
+      send(a);
+      spdlog::debug("client {} re-authenticated", log_id());
       return;
+    }
     case Outcome::failure:
       r.auth_exchange.reset();
-      spdlog::info("authentication of '{}' failed: {}",
-                   connected() ? std::string_view(client_id()) : std::string_view(r.pending_connect->request.client_id),
-                   step.reason);
       if (connected()) {
-        disconnect_with(ReasonCode::not_authorized, step.reason);
+        spdlog::info("re-authentication of '{}' at {} failed: {}", client_id(), link_->peer_address(), step.reason);
+        disconnect_with(ReasonCode::not_authorized, step.reason);  // DISCONNECT has no 0x86
       } else {
-        refuse_connect(ReasonCode::not_authorized, step.reason);
+        // Counted and throttled as a wrong password is.
+        refuse_login(step.bad_credentials ? ReasonCode::bad_user_name_or_password : ReasonCode::not_authorized,
+                     broker_.access_control()->count_failure(link_->peer_address()), step.reason,
+                     r.pending_connect->request.client_id, link_->security().listener);
       }
       return;
   }
+}
+
+void Client::arm_token_expiry(std::chrono::system_clock::time_point valid_until) {
+  // The timer cannot be cancelled; each arming gets a number, and only the latest one's acts.
+  const uint64_t timer = ++rare().token_timer;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(valid_until - std::chrono::system_clock::now());
+  link_->defer(std::max(left, std::chrono::milliseconds(0)), [this, timer] {
+    if (!connected() || closing_ || rare_->token_timer != timer) return;
+    spdlog::info("client {} at {}: its token expired, disconnected", log_id(), link_->peer_address());
+    if (v5())
+      disconnect_with(ReasonCode::maximum_connect_time, "token expired");
+    else
+      close();  // 3.x has no way to say why
+  });
 }
 
 }  // namespace mqbase::broker

@@ -64,20 +64,33 @@ bool Client::admit(const mqtt::Connect& c, PendingConnect& p) {
     // MQTT 5 enhanced authentication decides by its own exchange (client_auth.cpp).
     const bool enhanced = v5() && c.props.find(PropertyId::authentication_method);
     if (!enhanced) {
-      auto d = access.login({c.username, c.password, security.allow_anonymous, link_->peer_address()});
+      const std::string peer = link_->peer_address();
+      auth::AccessControl::Login login{c.username, c.password, security.allow_anonymous, peer};
+      login.accept_token = true;
+      auto d = access.login(login);
       if (d.verdict != auth::AccessControl::Verdict::accepted) {
         refuse_login(d.verdict == auth::AccessControl::Verdict::bad_credentials ? ReasonCode::bad_user_name_or_password
                                                                                  : ReasonCode::not_authorized,
                      d.delay, d.why, p.request.client_id, security.listener);
         return false;
       }
+      if (d.token) {  // the token names the user, and may bring grants
+        username = std::make_shared<const std::string>(std::move(d.token->username));
+        p.request.grants = std::move(d.token->grants);
+        p.valid_until = d.token->valid_until;
+      }
     }
   }
+  return true;
+}
+
+bool Client::will_permitted(const PendingConnect& p) {
   // The will is a PUBLISH made in advance: refused now, while the client can be told, when
   // the ACL would not let it write there.
   const auto* acl = broker_.acl();
   if (acl && p.request.will.msg &&
-      !acl->may_write(auth::AclSubject::of(p.request.client_id, username.get()), p.request.will.msg->topic)) {
+      !acl->may_write(auth::AclSubject::of(p.request.client_id, p.request.username.get(), p.request.grants.get()),
+                      p.request.will.msg->topic)) {
     Stats::add(broker_.stats().acl_denied);
     spdlog::info("refused CONNECT from '{}' at {}: the ACL does not allow its will topic '{}'", p.request.client_id,
                  link_->peer_address(), p.request.will.msg->topic);
@@ -172,6 +185,7 @@ void Client::handle_connect(const mqtt::Connect& c) {
 }
 
 void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
+  if (!will_permitted(p)) return;
   const Limits& limits = broker_.limits();
   auto build_connack = [&](bool present, const std::string& assigned) {
     // MQTT 3.1 has no Session Present: that byte is reserved there.
@@ -212,6 +226,8 @@ void Client::finish_connect(PendingConnect& p, std::string_view auth_data) {
   session_ = std::move(outcome.session);
   generation_ = outcome.generation;
   username_ = p.request.username;
+  if (p.request.grants) rare().grants = p.request.grants;
+  if (p.valid_until) arm_token_expiry(*p.valid_until);
   // The session's record is not on disk yet: its CONNACK (and all after it) waits for it.
   if (outcome.deferred) hold(Persistence::tracker().needed, Held::start_session);
   connect_session_expiry_ = p.request.session_expiry;

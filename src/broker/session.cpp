@@ -212,14 +212,21 @@ uint64_t Session::attach(std::shared_ptr<ClientLink> link, const PeerLimits& pee
   return generation_;
 }
 
-void Session::set_username(std::shared_ptr<const std::string> username) {
+void Session::set_username(std::shared_ptr<const std::string> username,
+                           std::shared_ptr<const auth::TokenGrants> grants) {
   std::lock_guard lock(mutex_);
   username_ = std::move(username);
+  grants_ = std::move(grants);
 }
 
 std::shared_ptr<const std::string> Session::username() const {
   std::lock_guard lock(mutex_);
   return username_;
+}
+
+std::pair<std::shared_ptr<const std::string>, std::shared_ptr<const auth::TokenGrants>> Session::login() const {
+  std::lock_guard lock(mutex_);
+  return {username_, grants_};
 }
 
 void Session::start(uint64_t gen) {

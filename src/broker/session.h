@@ -23,8 +23,10 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "auth/token_grants.h"
 #include "broker/client_link.h"
 #include "broker/limits.h"
 #include "broker/message.h"
@@ -138,10 +140,14 @@ class Session {
   // `released` when given (for a caller that must outlive deliver_qos0() calls with it).
   bool detach(uint64_t gen, Clock::time_point now = Clock::now(), std::shared_ptr<ClientLink>* released = nullptr);
 
-  // The user name the client logged in with (null: none), for the ACL's checks of what is
-  // delivered to it. Set by the Broker at each CONNECT, before attach().
-  void set_username(std::shared_ptr<const std::string> username);
+  // The user name the client logged in with (null: none) and its token's grants (null: none),
+  // for the ACL's checks of what is delivered to it. Set by the Broker at each CONNECT, before
+  // attach(), and by the Client when a re-authentication brings new grants.
+  void set_username(std::shared_ptr<const std::string> username,
+                    std::shared_ptr<const auth::TokenGrants> grants = nullptr);
   std::shared_ptr<const std::string> username() const;
+  // The user name and the grants, read together.
+  std::pair<std::shared_ptr<const std::string>, std::shared_ptr<const auth::TokenGrants>> login() const;
 
   bool is_current(uint64_t gen) const;
   bool connected() const;
@@ -333,6 +339,7 @@ class Session {
   Stats& stats_;
   std::shared_ptr<ClientLink> link_;
   std::shared_ptr<const std::string> username_;
+  std::shared_ptr<const auth::TokenGrants> grants_;
   // link_, for deliver_qos0(): set once attach() has queued the CONNACK and the resends,
   // cleared when the link goes
   std::atomic<ClientLink*> fast_link_{nullptr};

@@ -23,6 +23,7 @@ import collections
 import json
 import os
 import queue
+import re
 import resource
 import shutil
 import signal
@@ -125,6 +126,18 @@ def raise_nofile_limit():
         except (ValueError, OSError):
             pass
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def doc_example(doc, name):
+    """The fenced block after `<!-- example: name -->` in the Markdown file `doc` (a path under
+    docs/, e.g. "security.md"): tests run the docs' examples as they stand there."""
+    path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", doc))
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"<!-- example: %s -->\n```\w*\n(.*?)```" % re.escape(name), text, re.S)
+    if not m:
+        raise AssertionError("docs/%s has no example %r" % (doc, name))
+    return m.group(1)
 
 
 def free_port():

@@ -31,13 +31,12 @@ import urllib.request
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (HOST, MOSQUITTO_PUB, TIMEOUT, BrokerTestCase, MosquittoSub,  # noqa: E402
                      PahoClient, PahoV5Client, RawClient, connect_packet, is_mosquitto,
                      mqbase_binary, run_tests, to_toml, unique_id, unique_topic, wait_for)
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
-DOC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                    "docs", "tls-websocket.md"))
 SKIP_MOSQUITTO = unittest.skipIf(is_mosquitto(), "the harness writes no TLS listener for mosquitto")
 # paho 1.6's tls_set() asks for ssl.PROTOCOL_TLS, which Python 3.10+ calls deprecated.
 warnings.filterwarnings("ignore", "ssl.PROTOCOL_TLS is deprecated", DeprecationWarning)
@@ -615,12 +614,7 @@ class TlsReload(TlsTestCase):
 
 def doc_example(name):
     """The fenced block after `<!-- example: name -->` in docs/tls-websocket.md."""
-    with open(DOC) as f:
-        text = f.read()
-    m = re.search(r"<!-- example: %s -->\n```\w*\n(.*?)```" % re.escape(name), text, re.S)
-    if not m:
-        raise AssertionError("docs/tls-websocket.md has no example %r" % name)
-    return m.group(1)
+    return harness.doc_example("tls-websocket.md", name)
 
 
 def doc_listeners(name, tls_dir):

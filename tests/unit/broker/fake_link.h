@@ -6,7 +6,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -58,6 +61,47 @@ class FakeLink : public ClientLink {
   int wakes() const {
     std::lock_guard lock(mutex_);
     return wakes_;
+  }
+
+  // ClientLink::defer: run at once, as the default does; after hold_deferred(), kept until
+  // run_deferred(), to test what a timer does and when it was set for.
+  void defer(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (hold_deferred_) {
+        deferred_.push_back({delay, std::move(fn)});
+        return;
+      }
+    }
+    fn();
+  }
+  void hold_deferred() {
+    std::lock_guard lock(mutex_);
+    hold_deferred_ = true;
+  }
+  // The delays of the calls held and not yet run, in the order they were deferred.
+  std::vector<std::chrono::milliseconds> deferred_delays() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::chrono::milliseconds> out;
+    for (const auto& d : deferred_) out.push_back(d.delay);
+    return out;
+  }
+  // Runs the held calls as their timers would: in order of their delays (earliest first),
+  // each unless the link has closed by then. Returns how many ran.
+  int run_deferred() {
+    std::vector<Deferred> due;
+    {
+      std::lock_guard lock(mutex_);
+      due.swap(deferred_);
+    }
+    std::stable_sort(due.begin(), due.end(), [](const Deferred& a, const Deferred& b) { return a.delay < b.delay; });
+    int ran = 0;
+    for (auto& d : due) {
+      if (closed()) break;
+      d.fn();
+      ++ran;
+    }
+    return ran;
   }
 
   // While set, droppable sends are refused as if the write buffer were over its limit.
@@ -123,6 +167,12 @@ class FakeLink : public ClientLink {
   int refused_ = 0;
   int wakes_ = 0;
   std::optional<mqtt::ReasonCode> disconnect_reason_;
+  struct Deferred {
+    std::chrono::milliseconds delay;
+    std::function<void()> fn;
+  };
+  bool hold_deferred_ = false;
+  std::vector<Deferred> deferred_;
 };
 
 // "CONNACK", "PUBLISH", ... for each packet, to compare whole sequences at once.
