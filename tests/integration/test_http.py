@@ -114,15 +114,15 @@ class HttpCase(BrokerTestCase):
     def url(self, path):
         return self.broker.http_url(path)
 
-    def post(self, path, body, headers=None):
-        return request(self.url(path), "POST", body, headers)
+    def post(self, path, body, headers=None, timeout=TIMEOUT * 2):
+        return request(self.url(path), "POST", body, headers, timeout=timeout)
 
     def get_json(self, path):
         status, headers, body = request(self.url(path))
         return status, json.loads(body)
 
-    def write_ok(self, path, body, headers=None, rows=None):
-        status, hdrs, answer = self.post(path, body, headers)
+    def write_ok(self, path, body, headers=None, rows=None, timeout=TIMEOUT * 2):
+        status, hdrs, answer = self.post(path, body, headers, timeout=timeout)
         self.assertEqual(status, 200, "POST %s: %s" % (path, answer[:500]))
         doc = json.loads(answer)
         self.assertTrue(doc["success"], doc)
@@ -557,7 +557,9 @@ class HttpQueries(HttpCase):
     def test_a_large_result_streams_in_chunks(self):
         n = 50_000
         lines = ["name,time,value"] + ["s%d,%d,%d" % (i % 100, T0 + i * SECOND, i) for i in range(n)]
-        self.write_ok("/db/write/big?header=columns&format=csv", "\n".join(lines), rows=n)
+        # 200,000 rows: minutes under ThreadSanitizer on a busy 2-core machine (a timeout here is
+        # the machine's, not the server's).
+        self.write_ok("/db/write/big?header=columns&format=csv", "\n".join(lines), rows=n, timeout=300)
         conn = http.client.HTTPConnection(HOST, self.broker.http_port, timeout=30)
         try:
             conn.request("GET", "/db/query?" + urllib.parse.urlencode({"q": "SELECT * FROM big", "format": "csv"}))
@@ -576,16 +578,19 @@ class HttpQueryLimits(HttpCase):
 
     broker_config = {"http": {"query_memory_limit": 4 << 20}}
 
-    def setUp(self):
-        super().setUp()
+    def load_big(self):
+        """200,000 rows in `big` (for the tests that need a heavy query)."""
         n = 200_000
         lines = ["name,time,value"] + ["s%d,%d,%d" % (i % 500, T0 + i * SECOND, (i * 7919) % 100_003) for i in range(n)]
-        self.write_ok("/db/write/big?header=columns&format=csv", "\n".join(lines), rows=n)
+        # Minutes under ThreadSanitizer on a busy 2-core machine: a timeout here would be the
+        # machine's, not the server's.
+        self.write_ok("/db/write/big?header=columns&format=csv", "\n".join(lines), rows=n, timeout=300)
 
     def query(self, params):
         return request(self.url("/db/query?" + urllib.parse.urlencode(params)))
 
     def test_a_query_past_its_time_limit_stops_and_the_server_goes_on(self):
+        self.load_big()
         heavy = "SELECT name, time, value, value * 2 + 1 AS w FROM big ORDER BY value DESC, time"
         status, _, body = self.query({"q": heavy, "timeout": "1"})
         self.assertEqual(status, 400, body[:300])
@@ -597,6 +602,7 @@ class HttpQueryLimits(HttpCase):
         self.assertEqual(json.loads(body)["data"]["rows"], [[200_000]])
 
     def test_a_query_past_its_memory_limit_stops_and_the_server_goes_on(self):
+        self.load_big()
         sort_all = "SELECT * FROM big ORDER BY value"
         # The request asks for less than the server allows.
         status, _, body = self.query({"q": sort_all, "memory_limit": "100000", "format": "csv"})
