@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "auth/base64.h"
 #include "auth/text_file.h"
 
 namespace mqbase::auth {
@@ -15,25 +16,6 @@ namespace {
 
 constexpr size_t kSaltBytes = 12;  // what mosquitto writes and requires
 constexpr size_t kHashBytes = 64;  // SHA-512
-
-std::string base64_encode(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t padding = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
 
 std::string digest(std::string_view password, const HashedPassword& h) {
   std::string out(kHashBytes, '\0');
@@ -127,32 +109,14 @@ bool HashedPassword::matches(std::string_view password) const {
   return hash.size() == computed.size() && CRYPTO_memcmp(hash.data(), computed.data(), computed.size()) == 0;
 }
 
-bool split_password_line(std::string_view line, std::string_view& user, std::string_view& rest) {
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return false;
-  user = trim_blanks(line.substr(0, colon));
-  rest = trim_blanks(line.substr(colon + 1));
-  return true;
-}
-
 PasswordFile PasswordFile::load(const std::string& path) { return parse(read_text_file(path, "password file"), path); }
 
 PasswordFile PasswordFile::parse(std::string_view text, const std::string& origin) {
   PasswordFile f;
-  for_each_line(text, [&](size_t number, std::string_view line) {
-    if (line.empty() || line.starts_with('#')) return;
-    auto fail = [&](std::string_view what) {
-      throw AuthFileError(fmt::format("password file {}:{}: {}", origin, number, what));
-    };
-    std::string_view user, rest;
-    if (!split_password_line(line, user, rest)) fail("expected user:password-hash");
-    if (user.empty()) fail("empty user name");
-    std::string why;
-    auto h = HashedPassword::parse(rest, &why);
-    if (!h) fail(fmt::format("user '{}': {}", user, why));
-    if (!f.users_.emplace(std::string(user), std::move(*h)).second)
-      fail(fmt::format("user '{}' is already in the file", user));
-  });
+  f.users_ = parse_user_lines<HashedPassword>(text, "password file", origin, "user:password-hash",
+                                              [](std::string_view rest, std::string* why) {
+                                                return HashedPassword::parse(rest, why);
+                                              });
   // An unknown user is checked against an entry like the others, so a refusal costs the same.
   const HashedPassword* model = f.users_.empty() ? nullptr : &f.users_.begin()->second;
   f.dummy_ = HashedPassword::make("", model ? model->type : PasswordHash::sha512_pbkdf2,

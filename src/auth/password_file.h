@@ -13,13 +13,9 @@
 #include <string>
 #include <string_view>
 
-namespace mqbase::auth {
+#include "auth/text_file.h"
 
-// A password or ACL file that cannot be used; the message names the file and the line.
-class AuthFileError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace mqbase::auth {
 
 enum class PasswordHash : uint8_t {
   sha512,         // $6$: SHA-512(password || salt)
@@ -47,10 +43,6 @@ struct HashedPassword {
   // bytes differ.
   bool matches(std::string_view password) const;
 };
-
-// Splits a password file line "user:hash" at its first ':' (both parts trimmed of blanks, as
-// mosquitto reads them). Returns false for a line without one.
-bool split_password_line(std::string_view line, std::string_view& user, std::string_view& rest);
 
 class PasswordFile {
  public:

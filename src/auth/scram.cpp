@@ -15,7 +15,6 @@
 
 #include "auth/base64.h"
 #include "auth/hmac_challenge.h"
-#include "auth/password_file.h"
 #include "auth/text_file.h"
 
 namespace mqbase::auth {
@@ -254,29 +253,28 @@ ScramCredentials ScramCredentials::load(const std::string& path) {
 
 ScramCredentials ScramCredentials::parse(std::string_view text, const std::string& origin) {
   ScramCredentials f;
+  f.users_ = parse_user_lines<ScramSecret>(text, "SCRAM credentials file", origin, "user:SCRAM-SHA-256$...",
+                                           [](std::string_view rest, std::string* why) {
+                                             return ScramSecret::parse(rest, why);
+                                           });
+  // The decoys look like the most common kind of entry.
   std::map<uint32_t, size_t> iteration_counts;
   std::string keys;  // every key in the file: the decoy key is secret as they are
-  for_each_line(text, [&](size_t number, std::string_view line) {
-    if (line.empty() || line.starts_with('#')) return;
-    auto fail = [&](std::string_view what) {
-      throw AuthFileError(fmt::format("SCRAM credentials file {}:{}: {}", origin, number, what));
-    };
-    std::string_view user, rest;
-    if (!split_password_line(line, user, rest)) fail("expected user:SCRAM-SHA-256$...");
-    if (user.empty()) fail("empty user name");
-    std::string why;
-    auto secret = ScramSecret::parse(rest, &why);
-    if (!secret) fail(fmt::format("user '{}': {}", user, why));
-    // The decoys look like the most common entry.
-    const size_t count = ++iteration_counts[secret->iterations];
-    if (f.users_.empty() || count > iteration_counts[f.usual_iterations_]) {
-      f.usual_iterations_ = secret->iterations;
-      f.usual_salt_bytes_ = secret->salt.size();
+  for (const auto& [user, secret] : f.users_) {
+    ++iteration_counts[secret.iterations];
+    keys += secret.stored_key + secret.server_key;
+  }
+  size_t most = 0;
+  for (const auto& [iterations, count] : iteration_counts)
+    if (count > most) {
+      most = count;
+      f.usual_iterations_ = iterations;
     }
-    keys += secret->stored_key + secret->server_key;
-    if (!f.users_.emplace(std::string(user), std::move(*secret)).second)
-      fail(fmt::format("user '{}' is already in the file", user));
-  });
+  for (const auto& [user, secret] : f.users_)
+    if (secret.iterations == f.usual_iterations_) {
+      f.usual_salt_bytes_ = secret.salt.size();
+      break;
+    }
   f.decoy_key_ = hmac("mqbase SCRAM decoy", keys);
   return f;
 }

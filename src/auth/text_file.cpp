@@ -7,8 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "auth/password_file.h"
-
 namespace mqbase::auth {
 
 std::string read_text_file(const std::string& path, std::string_view what) {
@@ -25,6 +23,14 @@ std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && blank(s.front())) s.remove_prefix(1);
   while (!s.empty() && blank(s.back())) s.remove_suffix(1);
   return s;
+}
+
+bool split_password_line(std::string_view line, std::string_view& user, std::string_view& rest) {
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  user = trim_blanks(line.substr(0, colon));
+  rest = trim_blanks(line.substr(colon + 1));
+  return true;
 }
 
 }  // namespace mqbase::auth
