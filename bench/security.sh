@@ -60,6 +60,9 @@ trap 'exit 130' INT TERM
     "$ACL_RULES" >acl-flat
   $PY -c 'import sys; n=int(sys.argv[1]); print("\n".join("user u%d\ntopic write plant/u%d/#\ntopic read cmd/u%d/#" % (i, i, i) for i in range(n//2-1))); print("user bench\ntopic readwrite bench/#\ntopic read cmd/bench/#")' \
     "$ACL_RULES" >acl-users
+  # mosquitto drops to its own user: it must be able to read the certificate and key.
+  chmod 755 "$WORK"
+  chmod 644 ./*
 )
 
 # start NAME TRANSPORT [ACL]: a fresh broker; sets BROKER_PID and PORT.

@@ -25,7 +25,7 @@ AclFile AclFile::load(const std::string& path) { return parse(read_text_file(pat
 
 AclFile AclFile::parse(std::string_view text, const std::string& origin) {
   AclFile f;
-  std::vector<Rule>* section = &f.anonymous_;
+  Section* section = &f.anonymous_;
   for_each_line(text, [&](size_t number, std::string_view line) {
     if (line.empty() || line.starts_with('#')) return;
     auto fail = [&](std::string_view what) {
@@ -65,15 +65,15 @@ AclFile AclFile::parse(std::string_view text, const std::string& origin) {
       r.username = topic.find("%u") != std::string_view::npos;
       f.patterns_.push_back(std::move(r));
     } else {
-      section->push_back(std::move(r));
+      section->add(std::move(r));
     }
   });
   return f;
 }
 
 size_t AclFile::rule_count() const {
-  size_t n = anonymous_.size() + patterns_.size();
-  for (const auto& [user, rules] : users_) n += rules.size();
+  size_t n = anonymous_.rules.size() + patterns_.size();
+  for (const auto& [user, section] : users_) n += section.rules.size();
   return n;
 }
 
@@ -100,14 +100,19 @@ AclFile::Verdict AclFile::evaluate(const AclSubject& who, std::string_view topic
     if (r.access & wanted) granted = true;
     return false;
   };
-  const std::vector<Rule>* own = &anonymous_;
+  const Section* own = &anonymous_;
   if (who.username) {
     auto it = users_.find(*who.username);
     own = it == users_.end() ? nullptr : &it->second;
   }
-  if (own)
-    for (const Rule& r : *own)
+  if (own && check == Check::subscribe) {
+    for (const Rule& r : own->rules)
       if (apply(r, r.topic)) return Verdict::denied;
+  } else if (own) {
+    TopicRuleIndex::Match m = own->index.match(topic);
+    if (m.deny) return Verdict::denied;
+    if (m.granted & wanted) granted = true;
+  }
   thread_local std::string expanded;
   for (const Rule& r : patterns_) {
     if (r.username && !who.username) continue;  // %u means nothing to a client without one

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/topic_rule_index.h"
+
 namespace mqbase::auth {
 
 class TokenGrants;
@@ -76,8 +78,20 @@ class AclFile {
   enum class Verdict { granted, denied, nothing };
   Verdict evaluate(const AclSubject& who, std::string_view topic, Check check) const;
 
-  std::vector<Rule> anonymous_;
-  std::map<std::string, std::vector<Rule>, std::less<>> users_;
+  // The rules of one section (the anonymous clients', or one user's), and the same rules as a
+  // trie for the checks of a topic name (PUBLISH, delivery), which then cost what the topic's
+  // levels cost, however many rules the section has. SUBSCRIBE's coverage check reads `rules`.
+  struct Section {
+    std::vector<Rule> rules;
+    TopicRuleIndex index;
+    void add(Rule r) {
+      index.add(r.topic, r.access);
+      rules.push_back(std::move(r));
+    }
+  };
+
+  Section anonymous_;
+  std::map<std::string, Section, std::less<>> users_;
   std::vector<Rule> patterns_;
 };
 
