@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what mqbase needs to build, test and run: Debian packages, then MQTT.js for the
+# Installs what mqbase needs to build, test and run: Debian packages, then the npm packages of
+# the web console (console/: esbuild, uPlot, MQTT.js; the build bundles them into the binary,
+# and the console's tests drive Debian's chromium with playwright-core) and MQTT.js for the
 # Node tests (tests/js, run by tests/integration/test_mqttjs.py).
 # Idempotent: when everything is present it prints nothing and returns at once.
 set -euo pipefail
@@ -14,6 +16,7 @@ packages=(
   mosquitto mosquitto-clients python3 python3-paho-mqtt
   postgresql-15 python3-psycopg2
   strace tmux
+  chromium
 )
 # Node.js runs the MQTT.js tests. A node that came from elsewhere (NodeSource, nvm) is kept:
 # Debian's nodejs would replace or shadow it.
@@ -49,23 +52,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# MQTT.js, exactly as tests/js/package-lock.json pins it. The stamp is written only after a
-# successful `npm ci`, so an interrupted install is redone; a newer lock file redoes it too.
-js_dir="$root/tests/js"
-stamp="$js_dir/node_modules/.mqbase-npm-ci"
-if [ ! -f "$stamp" ] || [ "$js_dir/package-lock.json" -nt "$stamp" ] \
-   || [ "$js_dir/package.json" -nt "$stamp" ]; then
-  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-    echo "setup: installing MQTT.js into tests/js/node_modules (npm ci)"
-    # --silent hides npm's errors too: keep its output and show it if it fails.
-    if ! npm_log="$(cd "$js_dir" && npm ci --no-audit --no-fund --silent 2>&1)"; then
-      echo "setup: npm ci in $js_dir failed:" >&2
-      echo "$npm_log" >&2
-      exit 1
-    fi
-    touch "$stamp"
-  else
-    echo "setup: node or npm is missing, so MQTT.js is not installed and" \
-         "tests/integration/test_mqttjs.py will fail" >&2
+# npm packages, exactly as each directory's package-lock.json pins them. The stamp is written
+# only after a successful `npm ci`, so an interrupted install is redone; a newer lock file
+# redoes it too.
+npm_ci() {
+  local dir="$1" what="$2" stamp="$1/node_modules/.mqbase-npm-ci"
+  if [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ] && [ ! "$dir/package.json" -nt "$stamp" ]; then
+    return 0
   fi
-fi
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: node or npm is missing, so $what is not installed in $dir" >&2
+    return 1
+  fi
+  echo "setup: installing $what into ${dir#"$root"/}/node_modules (npm ci)"
+  # --silent hides npm's errors too: keep its output and show it if it fails.
+  if ! npm_log="$(cd "$dir" && npm ci --no-audit --no-fund --silent 2>&1)"; then
+    echo "setup: npm ci in $dir failed:" >&2
+    echo "$npm_log" >&2
+    exit 1
+  fi
+  touch "$stamp"
+}
+
+# The console is part of the build: without its packages the binary cannot be built.
+npm_ci "$root/console" "the web console's esbuild, uPlot, MQTT.js and playwright-core" || exit 1
+# Without MQTT.js here, tests/integration/test_mqttjs.py fails and says so.
+npm_ci "$root/tests/js" "MQTT.js" || true

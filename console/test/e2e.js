@@ -1,0 +1,292 @@
+#!/usr/bin/env node
+// The console in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
+// against a running mqbase. tests/integration/test_console.py starts the server and runs one
+// scenario per test:
+//
+//   node console/test/e2e.js --scenario NAME --url http://127.0.0.1:PORT/ --mqtt-port N
+//        --out DIR [--table T] [--client-id ID] [--user U --password P]
+//
+// pages       every page loads, shows its content and logs no error; screenshots of each,
+//             and of the overview and the topic tree at phone width (390 px)
+// topic       a value published with mosquitto_pub shows up in the topic tree, and how long
+//             that took (the publish is sent once the page's subscription is live)
+// chart       a query over --table draws a chart and a table
+// disconnect  the client --client-id is in the clients list; Disconnect removes it
+// login       the login form appears (the server wants a password: the overview's first call
+//             gets 401), a wrong password is refused, --user/--password logs in, the overview
+//             loads, and the topic tree's MQTT connection logs in with the same user
+//
+// The last line printed is a JSON object: {"ok": bool, "errors": [...], ...what the scenario
+// measured}. Screenshots go to --out as <scenario>-<what>.png. Exits 0 when ok, 1 when not.
+'use strict';
+
+const { execFile } = require('node:child_process');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+function args() {
+  const out = {};
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i += 2) out[a[i].replace(/^--/, '')] = a[i + 1];
+  return out;
+}
+
+const opt = args();
+const BASE = opt.url.replace(/\/$/, '');
+const OUT = opt.out;
+const TIMEOUT = Number(opt.timeout || 15000);
+const result = { ok: false, errors: [], screenshots: [] };
+let lastPage = null; // for a screenshot of where a failing scenario stopped
+
+// Every console error and uncaught exception of a page is a failure of the scenario, except
+// the "Failed to load resource: 401" lines a login scenario expects.
+function watch(page, { allow401 = false } = {}) {
+  lastPage = page;
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    if (allow401 && /status of 401/.test(text)) return;
+    result.errors.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (e) => result.errors.push(`uncaught: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    // A page left while its request was out (the next test step navigates on) is not a failure.
+    const failure = r.failure() ? r.failure().errorText : '';
+    if (!/ERR_ABORTED/.test(failure)) result.errors.push(`request failed: ${r.url()} ${failure}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !(allow401 && r.status() === 401)) {
+      result.errors.push(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
+    }
+  });
+}
+
+async function open(browser, width, height, watchOptions) {
+  const page = await browser.newPage({ viewport: { width, height } });
+  watch(page, watchOptions);
+  return page;
+}
+
+// Waits until the topic tree shows `value` as the last value of `topicName` (and, with
+// retained, the retained flag).
+function topicValue(page, topicName, value, { retained = false, polling = 'raf' } = {}) {
+  return page.waitForFunction(([t, v, r]) => {
+    const li = document.querySelector(`li[data-topic="${t}"]`);
+    return li && (!r || li.classList.contains('retained')) && li.querySelector(':scope > .node .value').textContent === v;
+  }, [topicName, value, retained], { timeout: TIMEOUT, polling });
+}
+
+async function shot(page, name) {
+  const file = path.join(OUT, `${opt.scenario}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: false });
+  result.screenshots.push(file);
+}
+
+function mosquittoPub(topicName, message, extra = []) {
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/mosquitto_pub', ['-h', '127.0.0.1', '-p', String(opt['mqtt-port']), '-t', topicName,
+      '-m', message, ...extra], { timeout: 10000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`mosquitto_pub failed: ${err.message} ${stderr}`));
+      else resolve();
+    });
+  });
+}
+
+async function goto(page, hash) {
+  await page.goto(`${BASE}/${hash}`, { waitUntil: 'load' });
+}
+
+const scenarios = {
+  async pages(browser) {
+    const page = await open(browser, 1280, 860);
+    // A retained value and a table, so that the pages have something to show.
+    await mosquittoPub('plant/1/line/2/temp', '21.5', ['-r']);
+    await mosquittoPub('plant/1/line/2/state', 'running', ['-r']);
+
+    await goto(page, '#/overview');
+    await page.waitForSelector('[data-chart="messages"] canvas', { timeout: TIMEOUT });
+    await page.waitForFunction(() => !/loading/.test(document.getElementById('overview-status').textContent),
+      null, { timeout: TIMEOUT });
+    result.overview_status = await page.textContent('#overview-status');
+    result.overview_charts = await page.locator('[data-chart] canvas').count();
+    await shot(page, 'overview');
+
+    await goto(page, '#/topics');
+    await page.waitForSelector('#live-status[data-status="connected"]', { timeout: TIMEOUT });
+    await page.waitForSelector('li[data-topic="plant/1/line/2/temp"]', { timeout: TIMEOUT });
+    await page.click('li[data-topic="plant/1/line/2/temp"] > .node');
+    await shot(page, 'topics');
+
+    await goto(page, '#/clients');
+    await page.waitForSelector('#client-table', { timeout: TIMEOUT });
+    result.clients_rows = await page.locator('#client-table tbody tr').count();
+    const first = page.locator('#client-table tbody tr').first();
+    if (await first.count()) {
+      await first.click();
+      await page.waitForSelector('#client-detail h3', { timeout: TIMEOUT });
+    }
+    await shot(page, 'clients');
+
+    await goto(page, '#/tables');
+    await page.waitForFunction(() => !/loading/.test(document.getElementById('tables-status').textContent),
+      null, { timeout: TIMEOUT });
+    if (opt.table) {
+      await page.click(`tr[data-table="${opt.table}"]`);
+      await page.waitForSelector('#table-detail table.schema', { timeout: TIMEOUT });
+      result.tables_schema_rows = await page.locator('#table-detail table.schema tbody tr').count();
+    }
+    await shot(page, 'tables');
+
+    await goto(page, '#/sql');
+    await page.waitForSelector('#sql-editor', { timeout: TIMEOUT });
+    await page.fill('#sql-editor', 'SELECT * FROM mqtt_clients');
+    await page.press('#sql-editor', 'Control+Enter');
+    await page.waitForSelector('#sql-table', { timeout: TIMEOUT });
+    await shot(page, 'sql');
+
+    // Phone width: nothing may stick out sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const p of ['overview', 'topics']) {
+      await goto(page, `#/${p}`);
+      await page.waitForSelector(p === 'overview' ? '[data-chart] canvas' : 'li[data-topic]', { timeout: TIMEOUT });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 1) result.errors.push(`${p} at 390 px is ${overflow} px wider than the screen`);
+      await shot(page, `phone-${p}`);
+    }
+  },
+
+  async topic(browser) {
+    const page = await open(browser, 1280, 800);
+    await goto(page, '#/topics');
+    await page.waitForSelector('#live-status[data-status="connected"]', { timeout: TIMEOUT });
+    // The subscription is live once a message of ours comes back: publish a marker until it does.
+    const marker = `console-test/ready/${Date.now()}`;
+    for (let i = 0; i < 20; i++) {
+      await mosquittoPub(marker, 'x');
+      if (await page.locator(`li[data-topic="${marker}"]`).count()) break;
+      await page.waitForTimeout(100);
+    }
+    await page.waitForSelector(`li[data-topic="${marker}"]`, { timeout: TIMEOUT });
+    const topicName = opt.topic || 'console-test/sensor/temp';
+    const value = `v-${Math.random().toString(36).slice(2)}`;
+    const began = Date.now();
+    await mosquittoPub(topicName, value, ['-q', '1']);
+    const published = Date.now();
+    await topicValue(page, topicName, value, { polling: 20 });
+    const seen = Date.now();
+    result.publish_ms = published - began;
+    result.appeared_after_ms = seen - published;
+    result.value = value;
+    // Publish from the page: the value comes back through the broker.
+    await page.fill('#pub-topic', 'console-test/from-page');
+    await page.fill('#pub-payload', 'hello from the console');
+    await page.selectOption('#pub-qos', '1');
+    await page.check('#pub-retain');
+    await page.click('#pub-submit');
+    await topicValue(page, 'console-test/from-page', 'hello from the console', { retained: true });
+    await page.click(`li[data-topic="${topicName}"] > .node`);
+    await shot(page, 'tree');
+  },
+
+  async chart(browser) {
+    const page = await open(browser, 1280, 900);
+    await goto(page, '#/sql');
+    await page.waitForSelector('#sql-editor', { timeout: TIMEOUT });
+    await page.fill('#sql-editor', `SELECT name, time, value FROM ${opt.table} ORDER BY time`);
+    await page.click('#sql-run');
+    await page.waitForSelector('#sql-chart:not([hidden]) canvas', { timeout: TIMEOUT });
+    await page.waitForSelector('#sql-table', { timeout: TIMEOUT });
+    result.series = await page.$$eval('#sql-chart .u-legend .u-series th', (ths) => ths.map((t) => t.textContent.trim()));
+    result.table_rows = await page.locator('#sql-table tbody tr').count();
+    result.status = await page.textContent('#sql-status');
+    // The canvas has something drawn on it: count its non-transparent pixels.
+    result.painted_pixels = await page.$eval('#sql-chart canvas', (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+      return n;
+    });
+    await shot(page, 'sql');
+    // CSV export: a download whose first line is the header.
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: TIMEOUT }), page.click('#sql-csv')]);
+    const csvPath = path.join(OUT, 'chart-result.csv');
+    await download.saveAs(csvPath);
+    result.csv = require('node:fs').readFileSync(csvPath, 'utf8').split('\r\n').slice(0, 2);
+    // The history keeps the query across a reload.
+    await page.reload();
+    await page.waitForSelector('#sql-editor', { timeout: TIMEOUT });
+    result.history = await page.$$eval('#sql-history option', (os) => os.map((o) => o.value).filter(Boolean));
+  },
+
+  async disconnect(browser) {
+    const page = await open(browser, 1280, 800);
+    const id = opt['client-id'];
+    await goto(page, '#/clients');
+    await page.waitForSelector(`tr[data-client="${id}"]`, { timeout: TIMEOUT });
+    await page.click(`tr[data-client="${id}"]`);
+    await page.waitForSelector('#client-detail .subs, #client-detail h3 + div p', { timeout: TIMEOUT });
+    result.subscriptions = await page.$$eval('#client-detail .subs tbody tr td:first-child',
+      (tds) => tds.map((t) => t.textContent));
+    await shot(page, 'before');
+    const button = page.locator(`button[data-disconnect="${id}"]`).first();
+    await button.click();
+    await button.click(); // the second click confirms
+    await page.waitForSelector(`tr[data-client="${id}"]`, { state: 'detached', timeout: TIMEOUT });
+    result.status = await page.textContent('#clients-status');
+    await shot(page, 'after');
+  },
+
+  async login(browser) {
+    const page = await open(browser, 1280, 800, { allow401: true });
+    await goto(page, '#/overview');
+    await page.waitForSelector('#login:not([hidden])', { timeout: TIMEOUT });
+    await shot(page, 'form');
+    await page.fill('#login-user', opt.user);
+    await page.fill('#login-password', 'not-the-password');
+    await page.click('#login-submit');
+    await page.waitForSelector('#login-error:not([hidden])', { timeout: TIMEOUT });
+    result.wrong_password_message = await page.textContent('#login-error');
+    await page.fill('#login-password', opt.password);
+    await page.click('#login-submit');
+    await page.waitForSelector('#login', { state: 'hidden', timeout: TIMEOUT });
+    result.user_shown = await page.textContent('#user-name');
+    await page.waitForSelector('[data-chart="clients"] canvas', { timeout: TIMEOUT });
+    await goto(page, '#/topics');
+    await page.waitForSelector('#live-status[data-status="connected"]', { timeout: TIMEOUT });
+    await mosquittoPub('console-test/after-login', 'ok', ['-u', opt.user, '-P', opt.password]);
+    await page.waitForSelector('li[data-topic="console-test/after-login"]', { timeout: TIMEOUT });
+    await goto(page, '#/sql');
+    await page.fill('#sql-editor', 'SELECT 1 AS one');
+    await page.click('#sql-run');
+    await page.waitForSelector('#sql-table', { timeout: TIMEOUT });
+    result.query_after_login = await page.textContent('#sql-table tbody td');
+    await shot(page, 'sql');
+  },
+};
+
+(async () => {
+  let browser;
+  try {
+    if (!scenarios[opt.scenario]) throw new Error(`no scenario ${opt.scenario}: ${Object.keys(scenarios).join(', ')}`);
+    browser = await chromium.launch({
+      executablePath: opt.chromium || '/usr/bin/chromium',
+      headless: true,
+      // Root in a container has no user namespaces for Chromium's sandbox.
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    });
+    await scenarios[opt.scenario](browser);
+    result.ok = true;
+  } catch (e) {
+    result.ok = false;
+    result.errors.push(`${e.name}: ${e.message.split('\n').slice(0, 6).join('\n')}`);
+    if (lastPage) {
+      const file = path.join(OUT, `${opt.scenario}-failed.png`);
+      await lastPage.screenshot({ path: file }).then(() => result.errors.push(`screenshot: ${file}`), () => {});
+    }
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+  }
+  if (result.errors.length) result.ok = false;
+  console.log(JSON.stringify(result));
+  process.exit(result.ok ? 0 : 1);
+})();
