@@ -6,6 +6,8 @@ import { AuthError, call, queryObjects } from '../api.js';
 import { clear, fmtTime, h } from '../util.js';
 
 const REFRESH_MS = 5000;
+const LABELS = { expiry_interval: 'session expiry (s)', inflight: 'in flight', queued: 'queued messages',
+  username: 'user', disconnected_at: 'disconnected at' };
 
 export default {
   title: 'Clients',
@@ -95,7 +97,7 @@ export default {
       const subs = h('div', {}, h('p', { class: 'muted', text: 'loading subscriptions…' }));
       detail.replaceChildren(h('h2', { class: 'mono', text: id }),
         h('dl', {}, Object.entries(r).filter(([k]) => k !== 'client_id').map(([k, v]) => [
-          h('dt', { text: k.replace(/_/g, ' ') }),
+          h('dt', { text: LABELS[k] || k.replace(/_/g, ' ') }),
           h('dd', { text: v === null ? '–' : k.endsWith('_at') ? fmtTime(v) : String(v) })])),
         h('h3', { text: 'Subscriptions' }), subs,
         scope.value === 'connected' ? disconnectButton(id) : null);

@@ -35,7 +35,7 @@ function lastValue(values) {
 
 const CHARTS = [
   { id: 'clients', title: 'Clients connected', series: [{ label: 'clients', y: (a, b) => b.clients }],
-    fmt: (v) => fmtNum(v, 0), now: (s) => fmtNum(s.clients) },
+    fmt: (v) => fmtNum(v, 0), integers: true },
   { id: 'messages', title: 'Messages per second',
     series: [{ label: 'in', y: (a, b) => rate(a, b, 'messages_in') },
              { label: 'out', y: (a, b) => rate(a, b, 'messages_out') }],
@@ -109,7 +109,7 @@ export default {
           const box = h('div', { class: 'chart card', 'data-chart': c.id });
           grid.append(box);
           chart = timeChart(box, { title: c.title, series: c.series.map((s) => ({ label: s.label })), data,
-            fmt: c.fmt, height: 180 });
+            fmt: c.fmt, height: 180, integers: c.integers });
           charts.set(c.id, chart);
         } else {
           chart.setData(data, false);
