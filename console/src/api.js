@@ -87,8 +87,8 @@ export async function getJSON(path) {
 }
 
 // Runs one SQL statement; resolves to {columns, types, rows} with times in milliseconds since
-// the epoch. Rejects with the server's reason (an answer that failed after its first rows has
-// success=false at its end, and is a failure too).
+// the epoch. Rejects with the server's reason and, for an HTTP error, its `status` (an answer
+// that failed after its first rows has success=false at its end, and is a failure too).
 export async function query(sql, params, c = credentials) {
   const body = { q: sql, timeformat: 'ms' };
   if (params) body.params = params;
@@ -100,7 +100,7 @@ export async function query(sql, params, c = credentials) {
       body: JSON.stringify(body),
     }, c);
   } catch (e) {
-    if (e instanceof HttpError) throw new Error(e.message);
+    if (e instanceof HttpError) throw Object.assign(new Error(e.message), { status: e.status });
     throw e;
   }
   const answer = await res.json();

@@ -70,10 +70,10 @@ form.addEventListener('submit', async (ev) => {
   const submit = document.getElementById('login-submit');
   submit.disabled = true;
   try {
-    // Any answer but 401 means the server took the credentials (a 403 is the ACL's say on
-    // db/query, which other pages may not need).
+    // A 403 is the ACL's say on db/query, which other pages may not need: the credentials
+    // themselves were taken. A 401 was a wrong password; a 429 the failed-login throttle.
     await query('SELECT 1', undefined, c).catch((e) => {
-      if (e instanceof AuthError) throw e;
+      if (e instanceof AuthError || e.status !== 403) throw e;
     });
     overlay.hidden = true;
     passwordInput.value = '';
