@@ -6,11 +6,12 @@
 //   node console/test/e2e.js --scenario NAME --url http://127.0.0.1:PORT/ --mqtt-port N
 //        --out DIR [--table T] [--client-id ID] [--user U --password P]
 //
-// pages       every page loads, shows its content and logs no error; screenshots of each,
-//             and of the overview and the topic tree at phone width (390 px)
+// pages       every page loads, shows its content and logs no error, and none is wider than a
+//             390 px phone screen; screenshots of each, and of two at phone width
 // topic       a value published with mosquitto_pub shows up in the topic tree, and how long
-//             that took (the publish is sent once the page's subscription is live)
-// chart       a query over --table draws a chart and a table
+//             that took (the publish is sent once the page's subscription is live); a
+//             retained message published from the page comes back with its flag
+// chart       a query over --table draws a chart and a table; CSV export; the SQL history
 // disconnect  the client --client-id is in the clients list; Disconnect removes it
 // login       the login form appears (the server wants a password: the overview's first call
 //             gets 401), a wrong password is refused, --user/--password logs in, the overview
