@@ -7,7 +7,7 @@ ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest bench-tsbs bench-security microbench
+.PHONY: install run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest bench-tsbs bench-security microbench
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,11 @@ release: setup
 
 run: release
 	./build/release/mqbase serve $(ARGS)
+
+# The binary, its man page, /etc/mqbase/mqbase.toml and the systemd unit (docs/operations.md).
+# PREFIX (default /usr/local), SYSCONFDIR (/etc), DESTDIR (a staging root) as usual.
+install: release
+	@scripts/install.sh
 
 # ThreadSanitizer cannot share a binary with ASan: build/tsan holds the TSan build of the broker
 # and of the threaded unit tests; build/test's ctest runs them as the tsan.* tests.

@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   libsimdjson-dev zlib1g-dev libpg-query-dev libedit-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt
-  postgresql-15 python3-psycopg2
+  postgresql-15 python3-psycopg2 python3-prometheus-client
   strace tmux
   chromium
 )

@@ -178,34 +178,54 @@ void load_table(const std::string& origin, const toml::node& item, std::vector<s
   out.push_back(std::move(s));
 }
 
-void apply(const toml::table& root, const std::string& origin, Config& c) {
+// Every mistake of the file, not only the first: each key, listener, table and rule is read
+// on its own, and what fails is collected (`errors`) while the rest goes on.
+void apply(const toml::table& root, const std::string& origin, Config& c, std::vector<std::string>& errors) {
+  auto guarded = [&errors](auto&& fn) {
+    try {
+      fn();
+    } catch (const ConfigError& e) {
+      errors.emplace_back(e.what());
+    }
+  };
   for (const auto& [section, node] : root) {
     std::string s(section.str());
     if (s == "listener") {
-      if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[listener]] tables");
-      c.server.listeners.clear();
-      for (const auto& item : *node.as_array()) {
-        net::ListenerOptions l;
-        load_listener(origin, *item.as_table(), l);
-        c.server.listeners.push_back(l);
-      }
+      guarded([&] {
+        if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[listener]] tables");
+        c.server.listeners.clear();
+        for (const auto& item : *node.as_array())
+          guarded([&] {
+            net::ListenerOptions l;
+            load_listener(origin, *item.as_table(), l);
+            c.server.listeners.push_back(l);
+          });
+      });
       continue;
     }
     if (s == "table") {
-      if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[table]] tables");
-      for (const auto& item : *node.as_array()) load_table(origin, item, c.tables_defined);
+      guarded([&] {
+        if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[table]] tables");
+        for (const auto& item : *node.as_array()) guarded([&] { load_table(origin, item, c.tables_defined); });
+      });
       continue;
     }
     if (s == "ingest") {
-      if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[ingest]] tables");
-      for (const auto& item : *node.as_array()) load_rule(origin, item, c.ingest_rules);
+      guarded([&] {
+        if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[ingest]] tables");
+        for (const auto& item : *node.as_array()) guarded([&] { load_rule(origin, item, c.ingest_rules); });
+      });
       continue;
     }
     static const char* kSections[] = {"server", "limits", "sys", "log", "shared", "auth", "storage", "tables", "http"};
-    if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections))
-      fail(origin, node, s, "unknown section");
-    const auto& t = table(origin, node, s);
-    for (const auto& [k, v] : t) {
+    if (std::find(std::begin(kSections), std::end(kSections), s) == std::end(kSections)) {
+      guarded([&] { fail(origin, node, s, "unknown section"); });
+      continue;
+    }
+    const toml::table* section_table = nullptr;
+    guarded([&] { section_table = &table(origin, node, s); });
+    if (!section_table) continue;
+    for (const auto& [k, v] : *section_table) guarded([&, &k = k, &v = v] {
       std::string key = s + "." + std::string(k.str());
       if (key == "server.threads") {
         c.server.threads = static_cast<unsigned>(integer(origin, v, key, 0, 1024));
@@ -353,10 +373,19 @@ void apply(const toml::table& root, const std::string& origin, Config& c) {
         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
         if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
           fail(origin, v, key, "must be one of trace, debug, info, warn, error, off");
+      } else if (key == "log.format") {
+        c.log.format = string(origin, v, key);
+        if (c.log.format != "text" && c.log.format != "json") fail(origin, v, key, "must be text or json");
+      } else if (key == "log.file") {
+        c.log.file = string(origin, v, key);
+      } else if (key == "log.max_size") {
+        c.log.max_size = static_cast<uint64_t>(integer(origin, v, key, 0, int64_t{1} << 40));
+      } else if (key == "log.max_files") {
+        c.log.max_files = static_cast<uint32_t>(integer(origin, v, key, 1, 1000));
       } else {
         fail(origin, v, key, "unknown key");
       }
-    }
+    });
   }
 }
 
@@ -369,7 +398,19 @@ void load_config_text(const std::string& text, const std::string& origin, Config
   } catch (const toml::parse_error& e) {
     throw ConfigError(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
   }
-  apply(root, origin, config);
+  std::vector<std::string> errors;
+  apply(root, origin, config, errors);
+  if (!errors.empty()) {
+    // In the file's order (a TOML table keeps its keys sorted by name, not by line).
+    auto line_of = [&origin](const std::string& e) {
+      return e.size() > origin.size() + 1 ? std::atol(e.c_str() + origin.size() + 1) : 0L;
+    };
+    std::stable_sort(errors.begin(), errors.end(),
+                     [&](const std::string& a, const std::string& b) { return line_of(a) < line_of(b); });
+    std::string all = errors.front();
+    for (size_t i = 1; i < errors.size(); ++i) all += "\n" + errors[i];
+    throw ConfigError(all);
+  }
 }
 
 void load_config_file(const std::string& path, Config& config) {

@@ -40,6 +40,14 @@ struct TablesConfig {
 };
 
 // [http]: the HTTP API, SQL over HTTP and MQTT, and the query pool (docs/http.md).
+// [log] (docs/operations.md#logs): level is Config::log_level.
+struct LogConfig {
+  std::string format = "text";  // text, or json: one object per line
+  std::string file;             // "": stderr; else appended to, and reopened on SIGHUP
+  uint64_t max_size = 0;        // bytes; > 0: rotate at this size, keeping max_files old files
+  uint32_t max_files = 5;
+};
+
 struct HttpConfig {
   bool enabled = true;
   std::string listen = "127.0.0.1:8080";  // host:port, [::1]:port; port 0 = ephemeral
@@ -65,12 +73,14 @@ struct Config {
   std::vector<ingest::RuleConfig> ingest_rules;  // [[ingest]]
   std::vector<store::tables::Schema> tables_defined;  // [[table]]: made (or grown) at start
   std::string log_level = "info";
+  LogConfig log;
   broker::ShareStrategy share_strategy = broker::ShareStrategy::round_robin;
   std::string hmac_challenge_secret;  // enables the MQBASE-HMAC-SHA256 AUTH method when set
   auth::AccessOptions access;  // [auth]: password_file, acl_file, failed_*, jwt_*, scram_file
 };
 
-// A configuration mistake, with the file, line and key in its message.
+// A configuration mistake, with the file, line and key in its message; one line per mistake
+// when the file has several.
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

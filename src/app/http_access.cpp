@@ -4,17 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/base64.h"
+#include "http/url.h"
 
 namespace mqbase::app {
 namespace {
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  return true;
-}
 
 http::AuthDecision refuse(int status, std::string reason) {
   http::AuthDecision d;
@@ -39,6 +32,11 @@ bool as_mqtt(const http::Request& r, std::string* topic, bool* write) {
   } else if (p.starts_with("/db/watch/")) {
     *topic = "db/watch/" + p.substr(10);
     *write = false;
+  } else if (p == "/metrics" || p == "/api/overview") {
+    *topic = "$SYS/broker/metrics";  // whoever may read $SYS may read the same figures here
+    *write = false;
+  } else if (p == "/api/clients/disconnect") {
+    *topic = "$CONTROL/mqbase/disconnect";
   } else {
     return false;
   }
@@ -52,7 +50,7 @@ http::Authorizer make_http_authorizer(std::shared_ptr<auth::AccessControl> acces
     std::string user, password;
     bool has_credentials = false;
     if (const std::string* h = r.header("Authorization")) {
-      if (!iequals_prefix(*h, "Basic ")) return refuse(401, "only HTTP Basic credentials are accepted");
+      if (h->size() < 6 || !http::iequals(std::string_view(*h).substr(0, 6), "Basic ")) return refuse(401, "only HTTP Basic credentials are accepted");
       std::string_view encoded = std::string_view(*h).substr(6);
       while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
       auto raw = auth::base64_decode(encoded);

@@ -3,7 +3,8 @@
 // endpoint is allowed when the ACL lets the user do what the same request over MQTT does:
 // POST /db/write/T = PUBLISH to db/write/T, a query = PUBLISH to db/query, GET /db/watch/T =
 // SUBSCRIBE to db/watch/T, a line-protocol write = PUBLISH to db/write (its tables are in its
-// lines).
+// lines), GET /metrics and /api/overview = SUBSCRIBE to $SYS/broker/metrics, POST
+// /api/clients/disconnect = PUBLISH to $CONTROL/mqbase/disconnect.
 // Thread-safety: the authorizer is called on the HTTP I/O thread; AccessControl is safe from
 // any thread.
 #pragma once

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mqbase ") + MQBASE_VERSION);
   mqbase::app::add_serve_command(app);
   mqbase::app::add_check_command(app);
+  mqbase::app::add_config_command(app);
   mqbase::app::add_client_commands(app);
   mqbase::app::add_bench_command(app);
   mqbase::app::add_table_commands(app);

@@ -1,4 +1,3 @@
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -14,6 +13,8 @@
 #include "app/broker_views.h"
 #include "app/config.h"
 #include "app/http_access.h"
+#include "app/logging.h"
+#include "app/operations.h"
 #include "auth/access_control.h"
 #include "auth/hmac_challenge.h"
 #include "net/listener.h"
@@ -123,6 +124,7 @@ int serve(const ServeFlags& f) {
     return 2;
   }
   config.server.on_reload = [access] {
+    reopen_logs();  // logrotate moved the file away
     if (std::string errors = access->reload(); errors.empty())
       spdlog::info("reloaded the authentication files (password, ACL, JWT keys, SCRAM users)");
     else
@@ -139,10 +141,10 @@ int serve(const ServeFlags& f) {
     }
   }
 
-  auto logger = spdlog::stderr_color_mt("mqbase");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (std::string why = setup_logging(config.log, config.log_level); !why.empty()) {
+    std::fprintf(stderr, "mqbase: %s\n", why.c_str());
+    return 2;
+  }
 
   // A file-size limit (ulimit -f) makes a write past it fail with EFBIG, which the store
   // handles as a full disk; by default SIGXFSZ would kill the process instead.
@@ -245,14 +247,20 @@ int serve(const ServeFlags& f) {
   // after close_store: the pool's threads and the HTTP server are gone before the tables close.
   BrokerViews views(broker);  // mqtt_sessions, mqtt_clients, mqtt_subscriptions, mqtt_retained
   query::Engine engine(tables.get(), &views);
-  http::Execute execute = [&engine](std::string_view sql, const query::QueryOptions& o, query::ResultSink& sink) {
-    return engine.execute(sql, o, sink);
+  http::QueryPool query_pool("mqbase-query", config.http.query_threads, config.http.query_queue);
+  // /ready, /metrics and the console's /api (docs/operations.md).
+  Operations operations(broker, *store, *tables, &ingest, &query_pool);
+  http::Execute execute = [&engine, &operations](std::string_view sql, const query::QueryOptions& o,
+                                                 query::ResultSink& sink) {
+    auto began = std::chrono::steady_clock::now();
+    query::QueryStatus st = engine.execute(sql, o, sink);
+    operations.observe_query(std::chrono::steady_clock::now() - began, st.ok);
+    return st;
   };
   http::QueryLimits query_limits;
   query_limits.timeout = std::chrono::seconds(config.http.query_timeout_s);
   query_limits.max_timeout = query_limits.timeout;
   query_limits.memory_limit = config.http.query_memory_limit;
-  http::QueryPool query_pool("mqbase-query", config.http.query_threads, config.http.query_queue);
   http::QueryLimits mqtt_limits = query_limits;
   mqtt_limits.max_whole = 64u << 20;  // an answer is one MQTT message
   // History replayed over MQTT (docs/replay.md), from the archive rules' tables: db/replay,
@@ -317,6 +325,7 @@ int serve(const ServeFlags& f) {
     ho.query = query_limits;
     http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool, tables.get());
     http_server->set_mqtt_upgrade([&server](http::Upgrade up) { hand_over_websocket(server, std::move(up)); });
+    http_server->set_operations([&operations](const http::Request& r) { return operations.handle(r); });
     http_server->set_authorizer(
         make_http_authorizer(access, config.http.allow_anonymous.value_or(net::Listener::is_loopback(ho.listen.host))));
     try {
@@ -338,12 +347,18 @@ int serve(const ServeFlags& f) {
     }
   }
   for (auto& w : wills) broker.publish(w);  // of sessions that ended while the server was down
+  pthread_sigmask(SIG_BLOCK, &quit_signals, &previous);  // the sampler thread too (see above)
+  operations.start();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  operations.set_ready(true);
   if (!f.ready_file.empty()) write_ready_file(f.ready_file, server.bound(), http_server.get());
   spdlog::info("mqbase {} ready (data in {}, durability {})", MQBASE_VERSION, config.data_dir,
                config.storage.durability == store::Durability::sync    ? "sync"
                : config.storage.durability == store::Durability::batch ? "batch"
                                                                        : "none");
   server.run();
+  operations.set_ready(false);
+  operations.stop();
   // HTTP first, then the queries still running (their answers have nowhere to go now).
   if (http_server) http_server->stop();
   query_pool.stop();

@@ -187,7 +187,7 @@ void Broker::redistribute(const std::shared_ptr<Session>& from, bool discarded) 
     MatchedSubscriber other;
     std::shared_ptr<Session> owner;
     if (!index_.pick_other_member(*u.delivery.share, from.get(), other, owner)) {
-      Stats::add(stats_.publish_dropped);  // no member's session left to take it
+      stats_.drop(DropReason::no_share_member);  // no member's session left to take it
       continue;
     }
     Delivery d = u.delivery;
@@ -461,6 +461,30 @@ std::vector<MessagePtr> Broker::start_persistence(Persistence& p, Recovered& r) 
 size_t Broker::session_count() const {
   std::lock_guard lock(sessions_mutex_);
   return sessions_.size();
+}
+
+Broker::QueueTotals Broker::queue_totals() const {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    all.reserve(sessions_.size());
+    for (auto& [id, s] : sessions_) all.push_back(s);
+  }
+  QueueTotals t;
+  t.sessions = all.size();
+  for (auto& s : all) {
+    t.queued += s->queued();
+    t.inflight += s->inflight();
+  }
+  return t;
+}
+
+bool Broker::disconnect_client(std::string_view client_id) {
+  std::shared_ptr<Session> s = find_session(client_id);
+  std::shared_ptr<ClientLink> link = s ? s->link() : nullptr;
+  if (!link) return false;
+  link->disconnect(mqtt::ReasonCode::administrative_action);
+  return true;
 }
 
 std::vector<Session::Info> Broker::sessions_snapshot() const {

@@ -175,6 +175,17 @@ class Broker {
   size_t tick(Clock::time_point now);
 
   size_t session_count() const;
+  // Messages queued and in flight over all sessions (/metrics). Visits every session: for a
+  // scrape every few seconds, not for a hot path.
+  struct QueueTotals {
+    uint64_t queued = 0, inflight = 0, sessions = 0;
+  };
+  QueueTotals queue_totals() const;
+  // An operator ends the connection of `client_id` (HTTP POST /api/clients/disconnect): an
+  // MQTT 5 client hears DISCONNECT 0x98 (administrative action). Like any connection that ends
+  // without a DISCONNECT of its own, its will goes out and a persistent session stays. False
+  // when no such client is connected.
+  bool disconnect_client(std::string_view client_id);
   // Every session's Info (a copy: the SQL views of the broker), and the retained messages
   // (but $SYS), in no particular order.
   std::vector<Session::Info> sessions_snapshot() const;

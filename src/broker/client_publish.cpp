@@ -54,7 +54,7 @@ MessagePtr Client::make_routed_message(const mqtt::Publish& p, std::string_view 
 
 void Client::handle_publish(const mqtt::Publish& p) {
   auto& st = broker_.stats();
-  Stats::add(st.publish_received);
+  st.received(p.qos, p.payload.size());
   Stats::add(st.messages_received);
   std::string_view topic = p.topic;
   ReasonCode refusal = ReasonCode::success;
@@ -116,7 +116,7 @@ void Client::handle_publish(const mqtt::Publish& p) {
     // mosquitto). 0x87 rather than 0x90: the name is valid, this client may not write there.
     // QoS 0 and 3.x publishers, who cannot be told, are acknowledged as usual.
     spdlog::debug("client {}: PUBLISH to '{}' dropped: $SYS is read-only", log_id(), topic);
-    Stats::add(st.publish_dropped);
+    st.drop(DropReason::not_authorized);
     refusal = ReasonCode::not_authorized;
   } else if (const auto* acl = broker_.acl(); acl && !acl->may_write(subject(), topic)) {
     // As mosquitto: MQTT 5 hears 0x87 on its PUBACK / PUBREC; QoS 0 and 3.x publishers, who
@@ -124,6 +124,7 @@ void Client::handle_publish(const mqtt::Publish& p) {
     // included: the ingest and SQL over MQTT are PUBLISHes too).
     spdlog::debug("client {}: PUBLISH to '{}' denied by the ACL", log_id(), topic);
     Stats::add(st.acl_denied);
+    st.drop(DropReason::not_authorized);
     refusal = ReasonCode::not_authorized;
   }
   MessagePtr gate;  // QoS 1 in sync mode: its PUBACK may go once its copies are acknowledged

@@ -275,6 +275,11 @@ void Session::start_locked() {
   fast_link_.store(link_.get(), std::memory_order_release);
 }
 
+std::shared_ptr<ClientLink> Session::link() const {
+  std::lock_guard lock(mutex_);
+  return link_;
+}
+
 std::shared_ptr<ClientLink> Session::release_link() {
   std::lock_guard lock(mutex_);
   ++generation_;
@@ -386,7 +391,7 @@ bool encode_and_send(ClientLink& link, std::unique_ptr<std::unordered_map<std::s
     if (peer.maximum_packet_size &&
         mqtt::publish_size(peer.version, topic, m.payload.size(), d.qos, &props) > peer.maximum_packet_size) {
       // [MQTT-3.1.2-25]: never send a packet over the client's limit; it counts as delivered.
-      Stats::add(stats.publish_dropped);
+      stats.drop(DropReason::too_large);
       return false;
     }
     mqtt::encode_publish(scratch, peer.version, topic, m.payload, d.qos, d.retain, dup, packet_id, &props);
@@ -401,10 +406,10 @@ bool encode_and_send(ClientLink& link, std::unique_ptr<std::unordered_map<std::s
     // The alias is the client's only once the packet that sets it up is on its way: a
     // dropped QoS 0 packet must not leave an alias behind that the client never saw.
     if (new_alias) (*aliases)->emplace(m.topic, static_cast<uint16_t>((*aliases)->size() + 1));
-    Stats::add(stats.publish_sent);
+    stats.sent(d.qos, m.payload.size());
     Stats::add(stats.messages_sent);
   } else if (d.qos == 0) {
-    Stats::add(stats.publish_dropped);
+    stats.drop(DropReason::slow_client);
   }
   return true;
 }
@@ -691,7 +696,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
       // Waits behind the replay, while the queue has room (QoS 0 is never kept offline).
       if (!live()) return false;
       if (queue_full()) {
-        Stats::add(stats_.publish_dropped);
+        stats_.drop(DropReason::queue_full);
         return false;
       }
       Delivery kept = d;
@@ -708,7 +713,7 @@ bool Session::deliver(const MessagePtr& msg, const Delivery& d, const std::share
   // limits: what it could not keep, the store refuses, and the publisher hears of it instead
   // of being acknowledged. Connected, the limits still apply (backpressure, or drop).
   if (queue_full() && !hold_back && !(durable() && !link_)) {
-    Stats::add(stats_.publish_dropped);
+    stats_.drop(DropReason::queue_full);
     return false;
   }
   // A session that outlives its connection keeps the message on disk before it is sent, so

@@ -134,6 +134,8 @@ class Session {
   // Releases the link for a takeover and returns it (null when none); the old connection's
   // later calls no longer match the generation.
   std::shared_ptr<ClientLink> release_link();
+  // The connection the session is attached to now (null: none).
+  std::shared_ptr<ClientLink> link() const;
 
   // Detaches the connection of generation `gen` at `now`. Returns false when `gen` is not
   // current (the session was taken over), in which case nothing changes. The link moves to

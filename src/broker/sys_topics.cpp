@@ -26,8 +26,8 @@ void SysTopics::publish() {
   put("$SYS/broker/clients/active", std::to_string(connected));
   put("$SYS/broker/messages/received", std::to_string(Stats::get(s.messages_received)));
   put("$SYS/broker/messages/sent", std::to_string(Stats::get(s.messages_sent)));
-  put("$SYS/broker/publish/messages/received", std::to_string(Stats::get(s.publish_received)));
-  put("$SYS/broker/publish/messages/sent", std::to_string(Stats::get(s.publish_sent)));
+  put("$SYS/broker/publish/messages/received", std::to_string(s.publish_received_total()));
+  put("$SYS/broker/publish/messages/sent", std::to_string(s.publish_sent_total()));
   put("$SYS/broker/publish/messages/dropped", std::to_string(Stats::get(s.publish_dropped)));
   put("$SYS/broker/auth/login_failures", std::to_string(Stats::get(s.login_failures)));
   put("$SYS/broker/auth/acl_denied", std::to_string(Stats::get(s.acl_denied)));

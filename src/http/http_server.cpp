@@ -549,6 +549,9 @@ HttpServer::HttpServer(HttpServerOptions options, Execute execute, ingest::Inges
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::set_authorizer(Authorizer a) { impl_->core.router.set_authorizer(std::move(a)); }
+void HttpServer::set_operations(std::function<std::optional<Response>(const Request&)> h) {
+  impl_->core.router.set_operations(std::move(h));
+}
 void HttpServer::set_mqtt_upgrade(UpgradeHandler h) { impl_->core.upgrade = std::move(h); }
 
 void HttpServer::start() {

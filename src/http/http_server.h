@@ -17,8 +17,11 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 
+#include "http/answer.h"
 #include "http/listen_address.h"
 #include "http/query_pool.h"
 #include "http/query_runner.h"
@@ -57,6 +60,8 @@ class HttpServer {
 
   void set_authorizer(Authorizer a);
   void set_mqtt_upgrade(UpgradeHandler h);
+  // GET /ready, /metrics and /api/... (Router::set_operations).
+  void set_operations(std::function<std::optional<Response>(const Request&)> h);
 
   // Binds the listener and starts the I/O thread (with SIGINT, SIGTERM and SIGHUP blocked).
   // Throws std::runtime_error "cannot listen on ADDR:PORT: why" when it cannot bind.

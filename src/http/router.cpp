@@ -112,6 +112,8 @@ std::optional<Response> Router::handle(Request& r, const std::shared_ptr<Answer>
   }
   // The console's page and files are public; the calls it makes carry credentials.
   if (is_console_path(p)) return console_response(r);
+  if (p == "/ready" && operations_)
+    if (auto res = operations_(r)) return res;
   if (authorizer_) {
     AuthDecision d = authorizer_(r);
     if (!d.allowed) {
@@ -143,6 +145,8 @@ std::optional<Response> Router::handle(Request& r, const std::shared_ptr<Answer>
     if (r.method != "POST") return method_not_allowed(r, "POST");
     return write_lines(r, answer);
   }
+  if (operations_ && (p == "/metrics" || p.starts_with("/api/")))
+    if (auto res = operations_(r)) return res;
   if (p == "/mqtt")
     return error_response(426, "/mqtt is MQTT over WebSocket: send a WebSocket upgrade (Connection: Upgrade, "
                                "Upgrade: websocket, Sec-WebSocket-Version: 13), as MQTT clients do for ws://");

@@ -8,6 +8,7 @@
 //                                        InfluxDB line protocol (Telegraf's outputs), 204
 //   GET  /db/watch/{table}               new rows as server-sent events (watch_streams.h)
 //   GET  /db/watch                       how many watch streams there are
+//   GET  /ready, /metrics, /api/...      the operations endpoints (app/operations.h), set_operations()
 //   /mqtt                                501 until MQTT over WebSocket arrives
 //
 // Unknown paths get 404, a known path with a wrong method 405 (with Allow), both with
@@ -16,6 +17,7 @@
 // Thread-safety: handle() runs on the HTTP I/O thread; the work it starts runs on the pools.
 // The router, the pools, the ingest and what `execute` reaches outlive every request.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -42,6 +44,11 @@ class Router {
   std::optional<Response> handle(Request& request, const std::shared_ptr<Answer>& answer);
 
   void set_authorizer(Authorizer a) { authorizer_ = std::move(a); }
+  // The operations endpoints (app/operations.h): GET /ready (before the authorizer, like
+  // /health), GET /metrics and /api/... (after it). It answers nullopt for a path it does not
+  // serve, which then gets the router's 404.
+  using OperationsHandler = std::function<std::optional<Response>(const Request&)>;
+  void set_operations(OperationsHandler h) { operations_ = std::move(h); }
   // The server stops: ends the answers that would never end by themselves (watch streams).
   void stopping() { watches_.stop(); }
 
@@ -56,6 +63,7 @@ class Router {
   QueryPool& writes_;
   QueryLimits limits_;
   Authorizer authorizer_;
+  OperationsHandler operations_;
   WatchStreams watches_;
 };
 

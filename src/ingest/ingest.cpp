@@ -306,6 +306,36 @@ std::vector<std::pair<std::string, std::string>> Ingest::sys_figures() const {
           {"tables/late rows", std::to_string(t.late_rows)}};
 }
 
+void Ingest::count(std::string_view table, size_t rows, bool error) {
+  std::string normal;
+  if (!store::tables::normalize_name(table, &normal)) normal = "(invalid)";
+  TableShard& shard = table_shards_[broker::thread_slot() % table_shards_.size()];
+  std::lock_guard lock(shard.mu);
+  auto it = shard.tables.find(normal);
+  if (it == shard.tables.end()) {
+    if (tracked_tables_.fetch_add(1, std::memory_order_relaxed) >= kMaxTrackedTables) {
+      tracked_tables_.fetch_sub(1, std::memory_order_relaxed);
+      normal = "(other)";
+    }
+    it = shard.tables.try_emplace(normal).first;
+  }
+  it->second.rows += rows;
+  it->second.errors += error ? 1 : 0;
+}
+
+std::map<std::string, TableIngestStats> Ingest::table_stats() const {
+  std::map<std::string, TableIngestStats> all;
+  for (const TableShard& shard : table_shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [name, s] : shard.tables) {
+      auto& a = all[name];
+      a.rows += s.rows;
+      a.errors += s.errors;
+    }
+  }
+  return all;
+}
+
 IngestStats Ingest::stats() const {
   return {messages_.load(), rows_.load(), errors_.load(), dead_letters_.load(), replies_.load()};
 }
@@ -331,6 +361,7 @@ broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publis
   if (error.empty()) error = store_rows(m, *target, &rows, &lsn, &refused, reply_topic.empty() ? &json_reply : nullptr);
   if (reply_topic.empty()) reply_topic = json_reply;
   Outcome out;
+  if (target) count(target->table, rows, !error.empty());
   if (error.empty()) {
     rows_ += rows;
     if (!reply_topic.empty())
@@ -579,6 +610,7 @@ void Ingest::submit(const Target& target, const WriteOptions& options, std::stri
   else
     error = store_payload(payload, t, po, timeformat, tz, options.skip_header, &rows, &lsn, &refused, nullptr);
   WriteOutcome out;
+  count(t.table, rows, !error.empty());
   if (!error.empty()) {
     ++errors_;
     out.refused = refused;
@@ -617,6 +649,7 @@ void Ingest::take_by_rules(const broker::Message& m, const Publisher& publisher)
       error = write_parsed(pr, rule.table(), rule.archive() ? Typing::exact : Typing::declared,
                            rule.timeformat().empty() ? std::string_view(options_.timeformat) : rule.timeformat(),
                            options_.tz, rule.archive(), &rows, &lsn, &refused, m.received_ns);
+    count(rule.table(), rows, !error.empty());
     if (error.empty()) {
       rows_ += rows;
       continue;

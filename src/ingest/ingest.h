@@ -28,6 +28,8 @@
 // Thread-safety: take() runs on every event loop at once, submit() on any thread; the Tables
 // serialize the writes.
 #pragma once
+#include <map>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -61,6 +63,12 @@ struct IngestOptions {
 
 struct IngestStats {
   uint64_t messages = 0, rows = 0, errors = 0, dead_letters = 0, replies = 0;
+};
+// Rows stored and messages (or HTTP writes) refused, by table (/metrics). Names that are not
+// table names count under "(invalid)", and past kMaxTrackedTables names under "(other)", so a
+// client publishing to random topics cannot grow the metrics without bound.
+struct TableIngestStats {
+  uint64_t rows = 0, errors = 0;
 };
 
 // One message's destination and format, read from its topic and properties.
@@ -128,6 +136,8 @@ class Ingest : public broker::MessageSink {
   // Ends the reply thread; replies still waiting are dropped. Idempotent.
   void stop();
   IngestStats stats() const;
+  std::map<std::string, TableIngestStats> table_stats() const;
+  static constexpr size_t kMaxTrackedTables = 1000;
 
  private:
   // Parses, converts and writes one message's rows. Returns "" or the error for the publisher;
@@ -163,6 +173,15 @@ class Ingest : public broker::MessageSink {
   std::vector<IngestRule> rules_;
 
   std::atomic<uint64_t> messages_{0}, rows_{0}, errors_{0}, dead_letters_{0}, replies_{0};
+  // Counts rows (or one error) for `table`, in the calling thread's shard (broker::thread_slot),
+  // so the event loops do not share one lock per message.
+  void count(std::string_view table, size_t rows, bool error);
+  struct alignas(64) TableShard {
+    mutable std::mutex mu;
+    std::map<std::string, TableIngestStats, std::less<>> tables;
+  };
+  std::array<TableShard, 16> table_shards_;
+  std::atomic<size_t> tracked_tables_{0};  // names in all shards, an upper bound
 
   // Replies (a message to publish, or submit()'s `done`) that wait for their rows to be
   // durable, in LSN order.

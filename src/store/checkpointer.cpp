@@ -113,7 +113,9 @@ void Checkpointer::run() {
       continue;
     }
     lock.unlock();
+    auto began = std::chrono::steady_clock::now();
     bool ok = write_checkpoint(target);
+    if (ok && options_.duration) options_.duration->observe(std::chrono::steady_clock::now() - began);
     lock.lock();
     if (ok) {
       current_ = target;

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "store/file_ops.h"
+#include "store/histogram.h"
 #include "store/log_format.h"
 
 namespace mqbase::store {
@@ -36,6 +37,7 @@ class Checkpointer {
     std::function<void(const std::string&)> log;
     FileOps* io = nullptr;
     std::function<bool(Lsn covered)> before_checkpoint;  // see StoreOptions
+    Histogram* duration = nullptr;  // each checkpoint written, with the flush before it (may be null)
   };
 
   // `wal_bytes`: the store's count of bytes in wal/ (a checkpoint adds its file and subtracts

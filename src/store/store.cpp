@@ -54,6 +54,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   co.log = options.log;
   co.io = &store->io_;
   co.before_checkpoint = options.before_checkpoint;
+  co.duration = &store->checkpoint_latency_;
   store->checkpointer_ = std::make_unique<Checkpointer>(co, store->wal_bytes_, store->checkpoints_);
 
   WalWriter::Options wo;
@@ -65,6 +66,8 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   wo.disk_budget = options.disk_budget;
   wo.log = options.log;
   wo.io = &store->io_;
+  wo.write_latency = &store->write_latency_;
+  wo.sync_latency = &store->sync_latency_;
   Checkpointer* checkpointer = store->checkpointer_.get();
   store->writer_ = std::make_unique<WalWriter>(
       wo, store->wal_bytes_,

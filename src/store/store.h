@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "store/file_ops.h"
+#include "store/histogram.h"
 #include "store/store_options.h"
 #include "store/value_index.h"
 #include "store/write_batch.h"
@@ -109,6 +110,11 @@ class Store {
   // preallocated_segments: segments filled with zeros ahead of time and then used;
   // records_cancelled: taken back by cancel() before they were written.
   Stats stats() const;
+  // Durations (docs/operations.md): each write() of records to a segment, each fdatasync of
+  // one, each checkpoint. Empty in none mode.
+  const Histogram& write_latency() const { return write_latency_; }
+  const Histogram& sync_latency() const { return sync_latency_; }
+  const Histogram& checkpoint_latency() const { return checkpoint_latency_; }
   // Whether a write() with puts would be taken now: not closed, the log not failing, not over
   // the disk budget. A hint for refusing early (a SUBSCRIBE that would need a record): the
   // status of the write itself is what counts.
@@ -120,6 +126,7 @@ class Store {
   Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status);
 
   StoreOptions options_;
+  Histogram write_latency_, sync_latency_, checkpoint_latency_;
   FileOps& io_;
   std::unique_ptr<DirLock> lock_;
   std::unique_ptr<ValueIndex> recovered_;

@@ -308,7 +308,9 @@ bool WalWriter::commit(std::string& buf) {
 }
 
 bool WalWriter::write_chunk(const char* data, size_t n, Lsn last) {
+  auto t0 = Clock::now();
   if (!write_all(io_, fd_, data, n, static_cast<off_t>(written_size_))) return false;
+  if (options_.write_latency) options_.write_latency->observe(Clock::now() - t0);
   written_size_ += n;
   written_lsn_ = last;
   if (written_size_ > file_size_) {  // past a preallocated segment's end, or appending
@@ -327,6 +329,7 @@ bool WalWriter::sync_active() {
   auto t1 = Clock::now();
   syncs_.fetch_add(1, std::memory_order_relaxed);
   last_sync_seconds_.store(std::chrono::duration<double>(t1 - t0).count(), std::memory_order_relaxed);
+  if (options_.sync_latency) options_.sync_latency->observe(t1 - t0);
   last_sync_ = t1;
   if (rc != 0) return false;
   synced_size_ = written_size_;

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "store/file_ops.h"
+#include "store/histogram.h"
 #include "store/log_format.h"
 #include "store/store_options.h"
 
@@ -49,6 +50,8 @@ class WalWriter {
     uint64_t disk_budget = 0;
     std::function<void(const std::string&)> log;
     FileOps* io = nullptr;
+    Histogram* write_latency = nullptr;  // each write() of records to a segment (may be null)
+    Histogram* sync_latency = nullptr;   // each fdatasync of a segment (may be null)
   };
   // Called on the writer thread when segment `number` (now `bytes` long) is closed and fully
   // synced. `relieve_budget`: wal/ is over its budget and deletes have been written since, so

@@ -394,10 +394,32 @@ TEST(ConfigTest, UnknownKeyNamesTheKeyAndItsLine) {
 TEST(ConfigTest, UnknownKeyInEverySection) {
   EXPECT_THAT(error_of("[server]\nport = 1\n"), HasSubstr("server.port"));
   EXPECT_THAT(error_of("[sys]\nintervall = 1\n"), HasSubstr("sys.intervall"));
-  EXPECT_THAT(error_of("[log]\nfile = \"x\"\n"), HasSubstr("log.file"));
+  EXPECT_THAT(error_of("[log]\nfiles = \"x\"\n"), HasSubstr("log.files"));
   std::string e = error_of("[[listener]]\nport = 1\nhost = \"x\"\n");
   EXPECT_THAT(e, HasSubstr("listener.host"));
   EXPECT_THAT(e, HasSubstr("test.toml:3:"));
+}
+
+TEST(ConfigTest, EveryMistakeIsReportedInTheFilesOrder) {
+  // A TOML table keeps its keys by name; the report follows the lines.
+  std::string e = error_of("[server]\nthreads = \"x\"\n\n[limits]\nbogus = 1\n\n[log]\nformat = \"xml\"\n");
+  size_t threads = e.find("test.toml:2: server.threads"), bogus = e.find("test.toml:5: limits.bogus"),
+         format = e.find("test.toml:8: log.format: must be text or json");
+  ASSERT_NE(threads, std::string::npos) << e;
+  ASSERT_NE(bogus, std::string::npos) << e;
+  ASSERT_NE(format, std::string::npos) << e;
+  EXPECT_LT(threads, bogus);
+  EXPECT_LT(bogus, format);
+}
+
+TEST(ConfigTest, LogKeys) {
+  Config c;
+  load_config_text("[log]\nformat = \"json\"\nfile = \"/tmp/m.log\"\nmax_size = 1000\nmax_files = 3\n", "t", c);
+  EXPECT_EQ(c.log.format, "json");
+  EXPECT_EQ(c.log.file, "/tmp/m.log");
+  EXPECT_EQ(c.log.max_size, 1000u);
+  EXPECT_EQ(c.log.max_files, 3u);
+  EXPECT_THAT(error_of("[log]\nmax_files = 0\n"), HasSubstr("log.max_files"));
 }
 
 TEST(ConfigTest, UnknownSection) {

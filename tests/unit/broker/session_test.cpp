@@ -116,7 +116,7 @@ TEST_F(SessionTest, Qos0IsDeliveredAtOnce) {
   EXPECT_EQ(pubs[0].qos, 0);
   EXPECT_FALSE(pubs[0].retain) << "retain flag is the one given to deliver, not the publisher's";
   EXPECT_FALSE(pubs[0].dup);
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 1u);
+  EXPECT_EQ(stats_.publish_sent_total(), 1u);
   EXPECT_EQ(Stats::get(stats_.publish_dropped), 0u);
   EXPECT_EQ(s->inflight(), 0u);
 }
@@ -131,14 +131,14 @@ TEST_F(SessionTest, Qos0IsDroppedAndCountedWhenTheBufferIsFull) {
   EXPECT_TRUE(link->pending().empty());
   EXPECT_EQ(link->refused(), 2);
   EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 0u);
+  EXPECT_EQ(stats_.publish_sent_total(), 0u);
   EXPECT_EQ(s->queued(), 0u) << "QoS 0 is never queued";
 
   link->set_full(false);
   s->deliver(msg("arrives", 0), 0, false);
   EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("arrives"));
   EXPECT_EQ(Stats::get(stats_.publish_dropped), 2u);
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 1u);
+  EXPECT_EQ(stats_.publish_sent_total(), 1u);
 }
 
 // deliver_qos0 (no session lock) behaves as deliver() for QoS 0: sent while attached, counted
@@ -155,7 +155,7 @@ TEST_F(SessionTest, LockFreeQos0IsSentWhileAttachedAndDroppedOtherwise) {
   link->set_full(false);
   EXPECT_TRUE(s->deliver_qos0(*msg("two", 0), d));
   EXPECT_THAT(payloads(publishes(link->take())), ElementsAre("one", "two"));
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 2u);
+  EXPECT_EQ(stats_.publish_sent_total(), 2u);
   EXPECT_EQ(Stats::get(stats_.publish_dropped), 1u);
 
   std::shared_ptr<ClientLink> released;
@@ -244,7 +244,7 @@ TEST_F(SessionTest, Qos1WindowHoldsBackMessagesUntilPuback) {
   s->on_puback(gen, pubs[0].packet_id);
   s->on_puback(gen, next[0].packet_id);
   EXPECT_EQ(s->inflight(), 0u);
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 3u);
+  EXPECT_EQ(stats_.publish_sent_total(), 3u);
 }
 
 TEST_F(SessionTest, LaterMessagesWaitBehindTheQueueToKeepOrder) {
@@ -314,7 +314,7 @@ TEST_F(SessionTest, OfflineSessionQueuesQos1And2ButNotQos0) {
   s->deliver(msg("q2", 2), 2, true);
   EXPECT_EQ(s->queued(), 2u);
   EXPECT_EQ(s->inflight(), 0u);
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 0u);
+  EXPECT_EQ(stats_.publish_sent_total(), 0u);
 
   auto link = std::make_shared<FakeLink>();
   s->attach(link, mqtt::Version::v311, false, connack_bytes(true));
@@ -384,7 +384,7 @@ TEST_F(SessionTest, Qos1SentToAClosedLinkIsResentOnTheNextAttach) {
   s->deliver(msg("in transit"), 1, false);
   EXPECT_TRUE(link1->take().empty());
   EXPECT_EQ(s->inflight(), 1u);
-  EXPECT_EQ(Stats::get(stats_.publish_sent), 0u) << "nothing was sent";
+  EXPECT_EQ(stats_.publish_sent_total(), 0u) << "nothing was sent";
   ASSERT_TRUE(s->detach(gen1));
   auto link2 = std::make_shared<FakeLink>();
   s->attach(link2, mqtt::Version::v311, false, connack_bytes(true));
