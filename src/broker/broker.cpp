@@ -4,6 +4,7 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "mqtt/encoder.h"
 
@@ -273,6 +274,20 @@ size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>*
   return n;
 }
 
+void Broker::publish_will(const MessagePtr& will, const Session* session) {
+  if (acl_ && session) {
+    auto [username, grants] = session->login();
+    if (!acl_->may_write(auth::AclSubject::of(session->client_id(), username.get(), grants.get()), will->topic)) {
+      Stats::add(stats_.acl_denied);
+      stats_.drop(DropReason::not_authorized);
+      spdlog::info("will of client '{}' on '{}' not published: the ACL no longer allows that topic",
+                   session->client_id(), will->topic);
+      return;
+    }
+  }
+  publish(will);
+}
+
 bool Broker::may_receive(const Session& session, std::string_view topic) const {
   if (!acl_) return true;
   auto [username, grants] = session.login();
@@ -369,7 +384,7 @@ bool Broker::schedule_will(const std::shared_ptr<Session>& session, uint64_t gen
 }
 
 size_t Broker::tick(Clock::time_point now) {
-  std::vector<MessagePtr> due;
+  std::vector<std::pair<MessagePtr, std::shared_ptr<Session>>> due;
   std::vector<std::shared_ptr<Session>> ended;
   {
     std::lock_guard lock(sessions_mutex_);
@@ -380,15 +395,16 @@ size_t Broker::tick(Clock::time_point now) {
       ended.push_back(s);
       // [MQTT-3.1.2-8]: a will still waiting goes out when its session ends.
       if (auto w = pending_wills_.find(s->client_id()); w != pending_wills_.end()) {
-        due.push_back(std::move(w->second.msg));
+        due.emplace_back(std::move(w->second.msg), s);
         pending_wills_.erase(w);
       }
     }
     for (auto& s : ended) discard_locked(s);
     for (auto it = pending_wills_.begin(); it != pending_wills_.end();) {
       if (now >= it->second.when) {
-        due.push_back(std::move(it->second.msg));
-        if (auto s = it->second.session.lock(); s && s->has_will()) {
+        auto s = it->second.session.lock();
+        due.emplace_back(std::move(it->second.msg), s);
+        if (s && s->has_will()) {
           s->clear_will();
           if (persist_ && s->recorded()) persist_session_locked(*s);
         }
@@ -399,7 +415,7 @@ size_t Broker::tick(Clock::time_point now) {
     }
   }
   for (auto& s : ended) redistribute(s, true);
-  for (auto& w : due) publish(w);
+  for (auto& [w, s] : due) publish_will(w, s.get());
   retained_.remove_expired(now);
   return ended.size();
 }

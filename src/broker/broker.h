@@ -131,6 +131,10 @@ class Broker {
                  PublishNotes* notes = nullptr);
   // Whether the ACL lets a message on `topic` go to the client of `session` (true without an ACL).
   bool may_receive(const Session& session, std::string_view topic) const;
+  // Publishes the will of the client of `session` (null: its session is gone; then the check
+  // made at CONNECT stands), unless the ACL, as it is now (a SIGHUP may have changed it since
+  // the CONNECT), no longer lets that client write to the will's topic, as mosquitto checks.
+  void publish_will(const MessagePtr& will, const Session* session);
 
   // store_refused: the session outlives its connection and the store takes no records now
   // (full or failing disk, over its budget): a subscription it could not keep is not made.

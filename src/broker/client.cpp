@@ -272,7 +272,7 @@ void Client::on_closed() {
       // will does not go out: the new CONNECT erases a scheduled one, the check drops a late one.
       broker_.schedule_will(session_, generation_, std::move(will), when);
     } else {
-      broker_.publish(will.msg);
+      broker_.publish_will(will.msg, session_.get());
     }
   }
   broker_.disconnect(session_, generation_);

@@ -9,9 +9,11 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MosquittoSub, V5TestCase, is_mosquitto,  # noqa: E402
+from harness import (SESSION_EXPIRY_INTERVAL, WILL_DELAY_INTERVAL, MosquittoSub, V5TestCase,  # noqa: E402
+                     is_mosquitto,
                      run_mosquitto_pub, run_tests,
                      skip_if_mosquitto, sub_options, wait_for)
 from test_auth import mosquitto_passwd_file, readable_by_mosquitto  # noqa: E402
@@ -190,6 +192,40 @@ class Will(AclCase):
         w.abort()
         m = bob.receive_publish()
         self.assertEqual((m.topic, m.payload), ("alice/will", b"gone"))
+
+
+@skip_if_mosquitto("checked here against mqbase's log of the refusal")
+class WillAtPublication(AclCase):
+    """The will is a PUBLISH made in advance: checked at CONNECT, and again when it goes out,
+    against the ACL in force then (a SIGHUP may have withdrawn the right meanwhile)."""
+
+    def deny_will_topic(self):
+        self.write_acl(ACL.replace("topic deny alice/secret", "topic deny alice/secret\ntopic deny alice/will"))
+        os.kill(self.broker.pid, signal.SIGHUP)
+        wait_for(lambda: "reloaded the authentication files" in self.broker.stderr_text(), message="the reload")
+
+    def test_an_immediate_will(self):
+        bob = self.v5("bob")
+        bob.subscribe([("alice/#", 0)])
+        w = self.raw()
+        w.connect(username="alice", password="a-pw", will_topic="alice/will", will_payload=b"gone")
+        self.deny_will_topic()
+        w.abort()
+        time.sleep(0.5)  # the close is handled: a will would go out before the marker
+        self.assert_nothing(bob, "alice/marker", self.v5("alice"))
+        self.assertIn("will of client", self.broker.stderr_text())
+
+    def test_a_delayed_will(self):
+        bob = self.v5("bob")
+        bob.subscribe([("alice/#", 0)])
+        w = self.raw5()
+        w.connect("delayed", username="alice", password="a-pw", will_topic="alice/will", will_payload=b"late",
+                  will_props=[(WILL_DELAY_INTERVAL, 1)], props=[(SESSION_EXPIRY_INTERVAL, 60)])
+        w.abort()
+        self.deny_will_topic()  # while the will waits out its delay
+        time.sleep(1.5)  # the delay has run out
+        self.assert_nothing(bob, "alice/marker", self.v5("alice"))
+        self.assertIn("will of client 'delayed'", self.broker.stderr_text())
 
 
 class Patterns(AclCase):
