@@ -27,6 +27,12 @@ class TopicState {
     this.qos = packet.qos;
     this.time = now;
     this.contentType = packet.properties && packet.properties.contentType;
+    // The first message is what the topic was (often its retained message, sent on
+    // subscribing): the rate counts the messages after it, over the time since it came.
+    if (this.count === 1) {
+      this.first = now;
+      return;
+    }
     this.advance(Math.floor(now / 1000));
     this.buckets[Math.floor(now / 1000) % RATE_WINDOW]++;
   }
@@ -39,12 +45,13 @@ class TopicState {
     this.bucketSecond = second;
   }
 
-  // Messages per second over the last RATE_WINDOW seconds.
+  // Messages per second over the last RATE_WINDOW seconds, or over the time since the first
+  // message while that is shorter (a busy topic does not look slow for its first seconds).
   rate(now) {
     this.advance(Math.floor(now / 1000));
     let n = 0;
     for (const b of this.buckets) n += b;
-    return n / RATE_WINDOW;
+    return n / Math.max(1, Math.min(RATE_WINDOW, (now - this.first) / 1000));
   }
 }
 

@@ -139,7 +139,7 @@ export default {
           h('dt', { text: 'last value' }), h('dd', {}, h('pre', { text: s.payload })),
           h('dt', { text: 'received' }), h('dd', { text: fmtTime(s.time) }),
           h('dt', { text: 'retained' }), h('dd', { text: s.retain ? 'yes' : 'no' }),
-          h('dt', { text: 'QoS' }), h('dd', { text: `${s.qos} (as delivered to the console, which subscribes with 0)` }),
+          h('dt', { text: 'QoS' }), h('dd', { text: `${s.qos} (as delivered)` }),
           h('dt', { text: 'size' }), h('dd', { text: `${s.bytes} bytes` }),
           h('dt', { text: 'messages' }), h('dd', { text: `${s.count} since the console connected` }),
           h('dt', { text: 'rate' }), h('dd', { text: fmtRate(s.rate(Date.now())) }),
