@@ -205,6 +205,8 @@ std::string encode_session(const SessionImage& s) {
     put_le(o, s.will_delay, 4);
     put_le(o, s.will_expiry, 4);
   }
+  put_u8(o, s.username ? 1 : 0);
+  if (s.username) put_str(o, *s.username);
   return o;
 }
 
@@ -222,6 +224,7 @@ bool decode_session(std::string_view client_id, std::string_view v, SessionImage
     s.will_delay = static_cast<uint32_t>(r.le(4));
     s.will_expiry = static_cast<uint32_t>(r.le(4));
   }
+  if (!r.done() && r.u8()) s.username = std::make_shared<const std::string>(r.str());  // absent before 0.1.0's user names
   return r.ok();
 }
 

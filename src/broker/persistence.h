@@ -52,6 +52,10 @@ struct SessionImage {
   MessagePtr will;                 // null: none
   uint32_t will_delay = 0;         // seconds
   uint32_t will_expiry = 0;        // seconds, counted from the will's publication; 0: none
+  // The user name of the last login (null: none), so that the ACL sees the same client after
+  // a restart: messages queued for it while it is away, and its delayed will. (JWT grants are
+  // not kept: they end with the token.) Older records have none.
+  std::shared_ptr<const std::string> username;
 };
 
 // What load() found for one session.

@@ -90,6 +90,7 @@ SessionImage Session::image() const {
   s.expiry_interval = expiry_interval_;
   s.disconnected_at_ms = link_ ? 0 : disconnected_wall_ms_;
   s.protocol = protocol_;
+  s.username = username_;
   if (will_) {
     s.will = will_->msg;
     s.will_delay = will_->delay;
@@ -140,6 +141,7 @@ void Session::restore(RecoveredSession& r, Clock::time_point disconnected_at) {
   disconnected_at_ = disconnected_at;
   disconnected_wall_ms_ = r.image.disconnected_at_ms ? r.image.disconnected_at_ms : wall_ms_now();
   protocol_ = r.image.protocol;
+  username_ = r.image.username;
   // QoS 1 in flight before the crash left no record of being sent: it is among the first
   // window's worth of the queue (what was sent is older than what waited), so those go again
   // with DUP. QoS 2 sends wait for their record, so a queued QoS 2 message never went out.

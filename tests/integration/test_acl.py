@@ -228,6 +228,26 @@ class WillAtPublication(AclCase):
         self.assertIn("will of client 'delayed'", self.broker.stderr_text())
 
 
+@skip_if_mosquitto("a kill -9 and restart of mqbase's data directory")
+class AcrossARestart(AclCase):
+    """A persistent session keeps its user name across a restart: the messages queued for it
+    while it is away go through the ACL as that user, not as an anonymous client."""
+
+    def test_queued_for_a_user_after_kill9(self):
+        alice = self.v5("alice", client_id="alice-p", props=[(SESSION_EXPIRY_INTERVAL, 3600)], clean_start=False)
+        self.assertEqual(alice.subscribe([("alice/#", sub_options(1))]), [1])
+        alice.disconnect()
+        self.broker.kill9()
+        self.broker.restart()
+        self.port = self.broker.port
+        carol = self.v5("carol")
+        for i in range(20):
+            self.assertEqual(carol.publish("alice/inbox", b"m%d" % i, qos=1), 0)
+        back = self.v5("alice", client_id="alice-p", props=[(SESSION_EXPIRY_INTERVAL, 3600)], clean_start=False)
+        got = [back.receive_publish().payload for _ in range(20)]
+        self.assertEqual(got, [b"m%d" % i for i in range(20)])
+
+
 class Patterns(AclCase):
     @skip_if_mosquitto("mosquitto's acl_file grants every SUBSCRIBE")
     def test_client_id_and_user_name(self):

@@ -73,9 +73,11 @@ struct Life {
   // Connects client `id` (3.1.1; persistent unless `clean`), starting the session once its
   // record is durable, as the Client does.
   ConnectOutcome connect(const std::string& id, const std::shared_ptr<FakeLink>& link, bool clean = false,
-                         uint32_t expiry = kSessionNeverExpires, mqtt::Version v = mqtt::Version::v311) {
+                         uint32_t expiry = kSessionNeverExpires, mqtt::Version v = mqtt::Version::v311,
+                         std::shared_ptr<const std::string> username = nullptr) {
     Persistence::reset_tracker();
     ConnectRequest req;
+    req.username = std::move(username);
     req.version = v;
     req.client_id = id;
     req.clean_start = clean;
@@ -141,6 +143,27 @@ TEST_F(PersistenceTest, PersistentSessionKeepsItsSubscriptionAndQueueAcrossARest
   auto more = publishes(link->take());
   ASSERT_EQ(more.size(), 1u);
   EXPECT_EQ(more[0].payload, "after");
+}
+
+TEST_F(PersistenceTest, ASessionKeepsItsUserNameAcrossARestart) {
+  {
+    Life life(dir_);
+    auto link = std::make_shared<FakeLink>();
+    auto c = life.connect("user-session", link, false, kSessionNeverExpires, mqtt::Version::v311,
+                          std::make_shared<const std::string>("alice"));
+    life.broker->disconnect(c.session, c.generation);
+    auto anon = life.connect("anon-session", std::make_shared<FakeLink>());
+    life.broker->disconnect(anon.session, anon.generation);
+  }
+  Life life(dir_);
+  ASSERT_EQ(life.recovered.sessions.size(), 2u);
+  auto s = life.broker->find_session("user-session");
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->username());
+  EXPECT_EQ(*s->username(), "alice");
+  auto a = life.broker->find_session("anon-session");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->username());
 }
 
 // The spill files in dir/spill that hold something.
