@@ -48,22 +48,34 @@ bool as_mqtt(const http::Request& r, std::string* topic, bool* write) {
 http::Authorizer make_http_authorizer(std::shared_ptr<auth::AccessControl> access, bool allow_anonymous) {
   return [access = std::move(access), allow_anonymous](const http::Request& r) -> http::AuthDecision {
     std::string user, password;
-    bool has_credentials = false;
+    bool has_credentials = false, bearer = false;
     if (const std::string* h = r.header("Authorization")) {
-      if (h->size() < 6 || !http::iequals(std::string_view(*h).substr(0, 6), "Basic ")) return refuse(401, "only HTTP Basic credentials are accepted");
-      std::string_view encoded = std::string_view(*h).substr(6);
-      while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
-      auto raw = auth::base64_decode(encoded);
-      size_t colon = raw ? raw->find(':') : std::string::npos;
-      if (colon == std::string::npos) return refuse(401, "malformed Basic credentials (base64 of user:password)");
-      user = raw->substr(0, colon);
-      password = raw->substr(colon + 1);
+      std::string_view v = *h;
+      if (v.size() > 7 && http::iequals(v.substr(0, 7), "Bearer ")) {
+        // An OAuth 2.0 access token (RFC 6750), verified as the JWT it must be, as in an MQTT
+        // CONNECT's password field: its user name and grants are the request's.
+        v.remove_prefix(7);
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        password = std::string(v);
+        bearer = true;
+      } else if (v.size() > 6 && http::iequals(v.substr(0, 6), "Basic ")) {
+        v.remove_prefix(6);
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        auto raw = auth::base64_decode(v);
+        size_t colon = raw ? raw->find(':') : std::string::npos;
+        if (colon == std::string::npos) return refuse(401, "malformed Basic credentials (base64 of user:password)");
+        user = raw->substr(0, colon);
+        password = raw->substr(colon + 1);
+      } else {
+        return refuse(401, "only HTTP Basic credentials and Bearer tokens (JWT) are accepted");
+      }
       has_credentials = true;
     }
     auth::AccessControl::Login login;
     if (has_credentials) {
-      login.username = user;
+      if (!bearer) login.username = user;
       login.password = password;
+      login.accept_token = bearer;
     }
     login.allow_anonymous = allow_anonymous;
     login.peer = r.peer;
@@ -72,12 +84,18 @@ http::Authorizer make_http_authorizer(std::shared_ptr<auth::AccessControl> acces
       spdlog::info("HTTP {} {} from {} refused: {}", r.method, r.path, r.peer, d.why);
       // A throttled address waits on MQTT; the HTTP thread must not, so it is told to.
       if (d.delay.count() > 0) return refuse(429, "too many failed logins from this address; try again later");
-      return refuse(401, has_credentials ? std::string(d.why) : "authentication required (HTTP Basic)");
+      return refuse(401, has_credentials ? std::string(d.why) : "authentication required (HTTP Basic or a Bearer token)");
+    }
+    if (bearer && !d.token) return refuse(401, "the Bearer token is not a JWT this server accepts (auth.jwt_*)");
+    std::shared_ptr<const auth::TokenGrants> grants;
+    if (d.token) {
+      user = d.token->username;
+      grants = d.token->grants;
     }
     std::string topic;
     bool write;
     if (access->has_acl() && as_mqtt(r, &topic, &write)) {
-      auth::AclSubject who{"", has_credentials ? std::optional<std::string_view>(user) : std::nullopt};
+      auth::AclSubject who{"", has_credentials ? std::optional<std::string_view>(user) : std::nullopt, grants.get()};
       bool ok = write ? access->may_write(who, topic) : access->may_subscribe(who, topic);
       if (!ok)
         return refuse(403, fmt::format("not authorized: the ACL does not let {} {} {}",

@@ -343,6 +343,52 @@ def mqbase_passwd(*args):
 
 
 @skip_if_mosquitto("SCRAM-SHA-256 over MQTT 5 AUTH is mqbase's")
+@skip_if_mosquitto("the HTTP API is mqbase's")
+class HttpBearer(Keys, BrokerTestCase):
+    """An OAuth 2.0 access token on the HTTP API: Authorization: Bearer <JWT>, verified as in
+    an MQTT CONNECT, its grant claims deciding the endpoints as the same request over MQTT."""
+
+    def setUp(self):
+        self.make_keys()
+        self.broker = self.start_broker({"auth": {
+            "jwt_key_file": self.secret_file, "jwt_audience": AUDIENCE, "jwt_issuer": ISSUER},
+            "http": {"allow_anonymous": False}})
+
+    def get(self, token, sql="SELECT 1 AS one"):
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        url = self.broker.http_url("/db/query?" + urllib.parse.urlencode({"q": sql}))
+        headers = {"Authorization": "Bearer " + token} if token is not None else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_a_valid_token_is_a_login(self):
+        status, body = self.get(hs256(claims_for("dash")))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["data"]["rows"], [[1]])
+
+    def test_expired_forged_and_missing_tokens_are_refused(self):
+        status, body = self.get(hs256(claims_for("dash", lifetime=-60)))
+        self.assertEqual(status, 401, body)
+        self.assertIn("expired", json.loads(body)["reason"])
+        status, body = self.get(hs256(claims_for("dash"), secret=b"another secret that is long enough!!"))
+        self.assertEqual(status, 401, body)
+        self.assertEqual(self.get("not-a-jwt")[0], 401)
+        status, body = self.get(None)
+        self.assertEqual(status, 401, body)
+        self.assertIn("Bearer", json.loads(body)["reason"])
+
+    def test_grant_claims_decide_the_endpoint(self):
+        self.assertEqual(self.get(hs256(claims_for("q", mqtt_pub=["db/query"])))[0], 200)
+        status, body = self.get(hs256(claims_for("s", mqtt_pub=["sensors/#"])))
+        self.assertEqual(status, 403, body)
+        self.assertIn("db/query", json.loads(body)["reason"])
+
+
 class ScramLogin(BrokerTestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mqbase-scram-")
