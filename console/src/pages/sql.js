@@ -59,6 +59,8 @@ export function chartData({ columns, types, rows }) {
       series[s].ys[at.get(r[t])] = y === null ? null : Number(y);
     }
   }
+  // A tag's lines in the order of its values, not of which came first among equal times.
+  if (group >= 0) series.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   return { timeColumn: columns[t], series, data: [xs.map((x) => x / 1000), ...series.map((s) => s.ys)] };
 }
 
