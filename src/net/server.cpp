@@ -66,19 +66,24 @@ struct Server::Impl {
           });
           return;
         }
-        uint32_t max = broker.limits().max_connections;
-        // Sockets, not only connected clients: a flood of sockets that never send CONNECT
-        // counts until their connect_timeout closes them.
-        if (max != 0 && broker::Stats::get(broker.stats().sockets_open) >= max) {
-          spdlog::warn("refusing connection: max_connections ({}) reached", max);
-          ::close(fd);
-          continue;
-        }
-        broker::Stats::add(broker.stats().sockets_open);  // until the Connection goes
-        deal(fd, listener, {}, {});
+        if (admit(fd, "connection")) deal(fd, listener, {}, {});
       }
       accept(acceptor, listener);
     });
+  }
+
+  // limits.max_connections counts sockets, not only connected clients: a flood of sockets that
+  // never send CONNECT counts until their connect_timeout closes them. Over it, `fd` is closed
+  // and false returned; else it counts in sockets_open until its Connection goes.
+  bool admit(int fd, const char* what) {
+    uint32_t max = broker.limits().max_connections;
+    if (max != 0 && broker::Stats::get(broker.stats().sockets_open) >= max) {
+      spdlog::warn("refusing {}: max_connections ({}) reached", what, max);
+      ::close(fd);
+      return false;
+    }
+    broker::Stats::add(broker.stats().sockets_open);
+    return true;
   }
 
   // The socket goes to the next loop, round robin, where it stays for its whole life.
@@ -238,14 +243,7 @@ void Server::adopt_websocket(int fd, std::string greeting, std::string input) {
     ::close(fd);
     return;
   }
-  uint32_t max = impl.broker.limits().max_connections;
-  if (max != 0 && broker::Stats::get(impl.broker.stats().sockets_open) >= max) {
-    spdlog::warn("refusing WebSocket connection: max_connections ({}) reached", max);
-    ::close(fd);
-    return;
-  }
-  broker::Stats::add(impl.broker.stats().sockets_open);
-  impl.deal(fd, impl.handover, std::move(greeting), std::move(input));
+  if (impl.admit(fd, "WebSocket connection")) impl.deal(fd, impl.handover, std::move(greeting), std::move(input));
 }
 
 std::function<void(uint64_t)> Server::durable_notifier() {
