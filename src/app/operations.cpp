@@ -117,10 +117,11 @@ Operations::Operations(broker::Broker& broker, store::Store& store, store::table
 Operations::~Operations() { stop(); }
 
 void Operations::start(std::chrono::milliseconds interval, size_t keep) {
-  interval_ = interval;
+  Sample first = sample();
   {
     std::lock_guard lock(mu_);
-    samples_.push_back(sample());
+    interval_ = interval;
+    samples_.push_back(first);
   }
   thread_ = std::thread([this, interval, keep] { sampler(interval, keep); });
 }
@@ -171,8 +172,8 @@ Operations::Sample Operations::sample() const {
 }
 
 std::string Operations::overview_json(int64_t since_ms) const {
-  std::string out = fmt::format("{{\"interval_ms\":{},\"samples\":[", interval_.count());
   std::lock_guard lock(mu_);
+  std::string out = fmt::format("{{\"interval_ms\":{},\"samples\":[", interval_.count());
   bool first = true;
   for (const Sample& s : samples_) {
     if (s.time_ms <= since_ms) continue;

@@ -93,8 +93,8 @@ class Operations {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::deque<Sample> samples_;  // under mu_
-  std::chrono::milliseconds interval_{5000};
+  std::deque<Sample> samples_;                // under mu_
+  std::chrono::milliseconds interval_{5000};  // under mu_
   std::thread thread_;
 };
 
