@@ -82,7 +82,18 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
         ack.codes.push_back(static_cast<uint8_t>(ReasonCode::implementation_specific_error));
         continue;
       }
-      session_->begin_replay(feed, identifier);
+      // Each archived message meets the ACL as a live delivery does (Broker::publish): the
+      // filter was granted, but a deny rule may withhold some of the topics it covers. The
+      // check holds the login as it is now, not the session (whose lock the replay holds).
+      std::function<bool(std::string_view)> may_read;
+      if (const auto* acl = broker_.acl())
+        may_read = [acl, id = client_id(), user = username_, grants = rare_ ? rare_->grants : nullptr,
+                    stats = &broker_.stats()](std::string_view topic) {
+          if (acl->may_read(auth::AclSubject::of(id, user.get(), grants.get()), topic)) return true;
+          Stats::add(stats->acl_denied);
+          return false;
+        };
+      session_->begin_replay(feed, identifier, std::move(may_read));
     }
     feeds.push_back(std::move(feed));
     code_of.push_back(ack.codes.size());

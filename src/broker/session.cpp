@@ -39,6 +39,7 @@ struct Session::ReplayState {
   struct Running {
     std::shared_ptr<ReplayFeed> feed;
     uint32_t identifier = 0;
+    std::function<bool(std::string_view)> may_read;  // empty: every topic
   };
   std::deque<Running> feeds;  // the front one sends; the others wait their turn
   // Seam keys: messages the replays sent, and live ones queued, received in the seam window.
@@ -567,10 +568,11 @@ void Session::send_stored(Lsn durable) {
   if (waiting) link_->await_durable(waiting);
 }
 
-void Session::begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier) {
+void Session::begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier,
+                           std::function<bool(std::string_view topic)> may_read) {
   std::lock_guard lock(mutex_);
   if (!replay_) replay_ = std::make_unique<ReplayState>();
-  replay_->feeds.push_back({std::move(feed), identifier});
+  replay_->feeds.push_back({std::move(feed), identifier, std::move(may_read)});
   replaying_.store(true, std::memory_order_release);
 }
 
@@ -624,6 +626,7 @@ bool Session::pump_replay() {
       case ReplayFeed::Next::message:
         break;
     }
+    if (run.may_read && !run.may_read(item.msg->topic)) continue;  // as a live delivery would be
     const int64_t cut = run.feed->cut(), t = item.msg->received_ns;
     if (cut != INT64_MIN && t < cut && t >= cut - kSeamWindowNs) {
       const uint64_t key = seam_key(*item.msg);

@@ -219,7 +219,11 @@ class Session {
   // its queue meanwhile, QoS 0 too (within the queue's limits). Several replays go one after
   // the other. Call before the subscription that it follows is made, and ReplayProvider::start
   // after: a live message in between waits too.
-  void begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier);
+  // `may_read` (empty: everything) decides each replayed message's topic as the ACL decides a
+  // delivery: a filter the ACL granted may cover topics a deny rule withholds. It runs under
+  // the session's lock, so it must not call into the session.
+  void begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier,
+                    std::function<bool(std::string_view topic)> may_read = {});
   // The feed has more, or is done (any thread): sends what the window takes.
   void replay_ready();
   // Replays not finished (begun and not done).

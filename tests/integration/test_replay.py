@@ -350,5 +350,44 @@ class ReplayRefusedByQuota(V5TestCase):
         s.disconnect()
 
 
+@skip_if_mosquitto("mosquitto has no archive")
+class ReplayUnderAnAcl(V5TestCase):
+    """A replayed message meets the ACL as a live delivery does: the filter plant/# is granted,
+    but a deny rule withholds plant/secret/# from the replay as from the live stream (here a
+    rule added, with SIGHUP, after the secret messages were archived)."""
+
+    def setUp(self):
+        import shutil
+        import tempfile
+        files = tempfile.mkdtemp(prefix="mqbase-replay-acl-")
+        self.addCleanup(shutil.rmtree, files, True)
+        self.acl = os.path.join(files, "acl")
+        self.write_acl("topic readwrite plant/#\n")
+        config = dict(ARCHIVE)
+        config["auth"] = {"acl_file": self.acl}
+        self.broker = self.start_broker(config)
+        self.port = self.broker.port
+
+    def write_acl(self, text):
+        with open(self.acl + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(self.acl + ".tmp", self.acl)
+
+    def test_denied_topics_are_not_replayed(self):
+        burst(self.port, "plant/open/x", ["o%d" % i for i in range(50)])
+        burst(self.port, "plant/secret/x", ["s%d" % i for i in range(20)])
+        self.write_acl("topic readwrite plant/#\ntopic deny plant/secret/#\n")
+        import signal
+        os.kill(self.broker.pid, signal.SIGHUP)
+        wait_for(lambda: "reloaded the authentication files" in self.broker.stderr_text(), message="the reload")
+        c = Paho5(self.port)
+        self.addCleanup(c.close)
+        codes, _ = c.subscribe("plant/#", replay_from="1h")
+        self.assertEqual(codes[0].value, 1)
+        got = c.get(50)
+        self.assertEqual([m.payload.decode() for m in got], ["o%d" % i for i in range(50)])
+        c.quiet(1.0)
+
+
 if __name__ == "__main__":
     run_tests()
