@@ -12,7 +12,8 @@
 //             that took (the publish is sent once the page's subscription is live); a
 //             retained message published from the page comes back with its flag
 // chart       a query over --table draws a chart and a table; CSV export; the SQL history
-// disconnect  the client --client-id is in the clients list; Disconnect removes it
+// disconnect  the client --client-id is in the clients list, with its subscriptions in its
+//             details; Disconnect removes it
 // login       the login form appears (the server wants a password: the overview's first call
 //             gets 401), a wrong password is refused, --user/--password logs in, the overview
 //             loads, and the topic tree's MQTT connection logs in with the same user
@@ -227,9 +228,12 @@ const scenarios = {
     await goto(page, '#/clients');
     await page.waitForSelector(`tr[data-client="${id}"]`, { timeout: TIMEOUT });
     await page.click(`tr[data-client="${id}"]`);
-    await page.waitForSelector('#client-detail .subs, #client-detail h3 + div p', { timeout: TIMEOUT });
-    result.subscriptions = await page.$$eval('#client-detail .subs tbody tr td:first-child',
-      (tds) => tds.map((t) => t.textContent));
+    // (the detail first says "loading subscriptions…": wait for the table itself)
+    const subs = await page.waitForFunction(() => {
+      const tds = [...document.querySelectorAll('#client-detail table.subs tbody tr td:first-child')];
+      return tds.length ? tds.map((t) => t.textContent) : null;
+    }, null, { timeout: TIMEOUT });
+    result.subscriptions = await subs.jsonValue();
     await shot(page, 'before');
     const button = page.locator(`button[data-disconnect="${id}"]`).first();
     await button.click();

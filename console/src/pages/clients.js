@@ -94,7 +94,10 @@ export default {
       const r = rows.find((x) => x.client_id === id);
       if (!r) return;
       detail.hidden = false;
-      const subs = h('div', {}, h('p', { class: 'muted', text: 'loading subscriptions…' }));
+      // Redrawn every refresh: the subscriptions shown stay until the new ones are there.
+      const shown = detail.querySelector('.subs-box');
+      const subs = shown && shown.dataset.client === id ? shown
+        : h('div', { class: 'subs-box', 'data-client': id }, h('p', { class: 'muted', text: 'loading subscriptions…' }));
       detail.replaceChildren(h('h2', { class: 'mono', text: id }),
         h('dl', {}, Object.entries(r).filter(([k]) => k !== 'client_id').map(([k, v]) => [
           h('dt', { text: LABELS[k] || k.replace(/_/g, ' ') }),
