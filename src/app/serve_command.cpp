@@ -307,10 +307,12 @@ int serve(const ServeFlags& f) {
   if (config.http.enabled) {
     std::string why;
     http::parse_listen_address(config.http.listen, &ho.listen, &why);  // checked by the config
-    // MQTT over WebSocket at /mqtt on the HTTP port: anonymous clients as for a listener there.
+    // MQTT over WebSocket at /mqtt on the HTTP port: anonymous clients as the HTTP API allows
+    // them (http.allow_anonymous; unset: on a loopback address only, as for a listener there).
     net::ListenerOptions ws_side;
     ws_side.bind = ho.listen.host;
     ws_side.port = ho.listen.port;
+    ws_side.allow_anonymous = config.http.allow_anonymous;
     server.accept_websocket_handover(ws_side);
   }
   try {
@@ -333,7 +335,7 @@ int serve(const ServeFlags& f) {
       auto b = http_server->bound();
       spdlog::info("MQTT over WebSocket at ws://{}:{}/mqtt (the HTTP port; anonymous clients {})",
                    b.host.find(':') != std::string::npos ? "[" + b.host + "]" : b.host, b.port,
-                   net::Listener::is_loopback(b.host) ? "allowed" : "refused");
+                   config.http.allow_anonymous.value_or(net::Listener::is_loopback(b.host)) ? "allowed" : "refused");
       if (!config.http.allow_anonymous.value_or(net::Listener::is_loopback(b.host)))
         spdlog::info("HTTP API: requests need HTTP Basic credentials from auth.password_file (http.allow_anonymous)");
     } catch (const std::exception& e) {

@@ -2,6 +2,7 @@
 // http_server.cpp:
 //
 //   GET  /health                         {"status":"ok"}
+//   GET  /, /console/{name}              the web console's files (console_assets.h), no credentials
 //   GET, POST /db/query                  SQL (query_request.h, query_runner.h) on the query pool
 //   POST /db/write/{table}               JSON, CSV or NDJSON rows, through Ingest::submit()
 //   POST /metrics/write?db=T, /write?db=T, /api/v2/write?bucket=T

@@ -26,7 +26,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HOST, MOSQUITTO_PUB, TIMEOUT, BrokerTestCase, ConnectionClosed,  # noqa: E402
                      MosquittoSub, PacketStream, RawClient, SUBSCRIBE, connect_packet, run_tests,
-                     subscribe_packet, unique_id, unique_topic)
+                     skip_if_mosquitto, subscribe_packet, unique_id, unique_topic)
 from test_tls import (PLAIN_LISTENER, SKIP_MOSQUITTO, doc_listeners, doc_script,  # noqa: E402
                       pki, run_shell, tls_listener)
 import test_tls  # noqa: E402  (its tearDownModule removes the certificates)
@@ -314,6 +314,21 @@ class RawWebSocketOnHttpPort(RawWebSocketCases, WebSocketTestCase):
         raw.send(upgrade_request("/not-mqtt"))
         self.assertEqual(raw.read_bytes(len(b"HTTP/1.1 404 ")), b"HTTP/1.1 404 ")
         self.serves()
+
+
+@skip_if_mosquitto("the HTTP port is mqbase's")
+class HttpPortAnonymousPolicy(WebSocketTestCase):
+    """http.allow_anonymous decides MQTT over WebSocket on the HTTP port as it decides the
+    HTTP API: off, a CONNECT without credentials is refused even on loopback."""
+
+    broker_config = {"listener": [WS_LISTENER], "http": {"allow_anonymous": False}}
+
+    def test_anonymous_refused_on_the_http_port_only(self):
+        c = self.ws(self.broker.http_port)
+        c.send(connect_packet(unique_id("anon")))
+        self.assertEqual(c.read_bytes(4), b"\x20\x02\x00\x05")  # 3.1.1: not authorized
+        # The websockets listener on loopback keeps its own default: anonymous allowed.
+        self.assert_serves_ws_client(self.broker.ports[0])
 
 
 # --------------------------------------------------------------------------------------------
