@@ -188,8 +188,10 @@ void apply(const toml::table& root, const std::string& origin, Config& c, std::v
       errors.emplace_back(e.what());
     }
   };
-  for (const auto& [section, node] : root) {
-    std::string s(section.str());
+  // Plain references, not structured bindings: clang 14 (the fuzz build) cannot capture those.
+  for (const auto& entry : root) {
+    const auto& node = entry.second;
+    std::string s(entry.first.str());
     if (s == "listener") {
       guarded([&] {
         if (!node.is_array_of_tables()) fail(origin, node, s, "expected [[listener]] tables");
@@ -225,8 +227,9 @@ void apply(const toml::table& root, const std::string& origin, Config& c, std::v
     const toml::table* section_table = nullptr;
     guarded([&] { section_table = &table(origin, node, s); });
     if (!section_table) continue;
-    for (const auto& [k, v] : *section_table) guarded([&, &k = k, &v = v] {
-      std::string key = s + "." + std::string(k.str());
+    for (const auto& kv : *section_table) guarded([&] {
+      const auto& v = kv.second;
+      std::string key = s + "." + std::string(kv.first.str());
       if (key == "server.threads") {
         c.server.threads = static_cast<unsigned>(integer(origin, v, key, 0, 1024));
       } else if (key == "server.data_dir") {
