@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 #include "bench/process_stats.h"
 #include "broker/broker.h"
@@ -93,14 +91,6 @@ uint64_t open_fds() {
     if (n > 0) --n;  // the directory's own descriptor
   }
   return n;
-}
-
-// Virtual and resident memory in bytes, from /proc/self/statm.
-std::pair<uint64_t, uint64_t> memory_bytes() {
-  uint64_t pages_virtual = 0, pages_resident = 0;
-  std::ifstream("/proc/self/statm") >> pages_virtual >> pages_resident;
-  uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return {pages_virtual * page, pages_resident * page};
 }
 
 }  // namespace
@@ -345,9 +335,9 @@ std::string Operations::metrics() const {
   // The process (the names the Prometheus client libraries use).
   e.family("process_cpu_seconds_total", "counter", "User and system CPU time of the process, in seconds.");
   e.value("process_cpu_seconds_total", bench::self_cpu_seconds());
-  auto [virt, resident] = memory_bytes();
-  e.one("process_resident_memory_bytes", "gauge", "Resident memory of the process.", resident);
-  e.one("process_virtual_memory_bytes", "gauge", "Virtual memory of the process.", virt);
+  bench::MemoryBytes memory = bench::self_memory_bytes();
+  e.one("process_resident_memory_bytes", "gauge", "Resident memory of the process.", memory.resident_bytes);
+  e.one("process_virtual_memory_bytes", "gauge", "Virtual memory of the process.", memory.virtual_bytes);
   e.one("process_open_fds", "gauge", "Open file descriptors.", open_fds());
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0)

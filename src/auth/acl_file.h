@@ -17,6 +17,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,17 @@ struct AclSubject {
   // For a user name held by pointer (null: none).
   static AclSubject of(std::string_view client_id, const std::string* username, const TokenGrants* grants = nullptr) {
     return {client_id, username ? std::optional<std::string_view>(*username) : std::nullopt, grants};
+  }
+};
+
+// A login held by value: the user name (null: none) and a token's grants (null: none). A
+// Session and a Client keep one; a check that may outlive them (a replay's filter) copies it.
+struct Login {
+  std::shared_ptr<const std::string> username;
+  std::shared_ptr<const TokenGrants> grants;
+  // The subject of client `client_id` logged in this way; valid while this Login lives.
+  AclSubject subject(std::string_view client_id) const {
+    return AclSubject::of(client_id, username.get(), grants.get());
   }
 };
 

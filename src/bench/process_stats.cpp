@@ -47,6 +47,13 @@ double self_cpu_seconds() {
   return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
+MemoryBytes self_memory_bytes() {
+  uint64_t pages_virtual = 0, pages_resident = 0;
+  std::ifstream("/proc/self/statm") >> pages_virtual >> pages_resident;
+  uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return {pages_virtual * page, pages_resident * page};
+}
+
 std::optional<uint64_t> process_rss_kb(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -17,6 +17,13 @@ std::optional<double> parse_proc_stat_cpu_seconds(std::string_view stat, long ti
 // CPU seconds this process has used (all threads).
 double self_cpu_seconds();
 
+// This process's virtual and resident memory in bytes, from /proc/self/statm ({0, 0} when it
+// cannot be read).
+struct MemoryBytes {
+  uint64_t virtual_bytes = 0, resident_bytes = 0;
+};
+MemoryBytes self_memory_bytes();
+
 // VmRSS of `pid` in kB, from /proc/<pid>/status; nullopt when it cannot be read.
 std::optional<uint64_t> process_rss_kb(int pid);
 

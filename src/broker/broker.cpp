@@ -276,8 +276,7 @@ size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>*
 
 void Broker::publish_will(const MessagePtr& will, const Session* session) {
   if (acl_ && session) {
-    auto [username, grants] = session->login();
-    if (!acl_->may_write(auth::AclSubject::of(session->client_id(), username.get(), grants.get()), will->topic)) {
+    if (!acl_->may_write(session->login().subject(session->client_id()), will->topic)) {
       Stats::add(stats_.acl_denied);
       stats_.drop(DropReason::not_authorized);
       spdlog::info("will of client '{}' on '{}' not published: the ACL no longer allows that topic",
@@ -290,8 +289,7 @@ void Broker::publish_will(const MessagePtr& will, const Session* session) {
 
 bool Broker::may_receive(const Session& session, std::string_view topic) const {
   if (!acl_) return true;
-  auto [username, grants] = session.login();
-  return acl_->may_read(auth::AclSubject::of(session.client_id(), username.get(), grants.get()), topic);
+  return acl_->may_read(session.login().subject(session.client_id()), topic);
 }
 
 std::optional<std::vector<Broker::SubscribeResult>> Broker::subscribe(

@@ -87,9 +87,8 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
       // check holds the login as it is now, not the session (whose lock the replay holds).
       std::function<bool(std::string_view)> may_read;
       if (const auto* acl = broker_.acl())
-        may_read = [acl, id = client_id(), user = username_, grants = rare_ ? rare_->grants : nullptr,
-                    stats = &broker_.stats()](std::string_view topic) {
-          if (acl->may_read(auth::AclSubject::of(id, user.get(), grants.get()), topic)) return true;
+        may_read = [acl, id = client_id(), login = login(), stats = &broker_.stats()](std::string_view topic) {
+          if (acl->may_read(login.subject(id), topic)) return true;
           Stats::add(stats->acl_denied);
           return false;
         };

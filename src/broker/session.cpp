@@ -227,7 +227,7 @@ std::shared_ptr<const std::string> Session::username() const {
   return username_;
 }
 
-std::pair<std::shared_ptr<const std::string>, std::shared_ptr<const auth::TokenGrants>> Session::login() const {
+auth::Login Session::login() const {
   std::lock_guard lock(mutex_);
   return {username_, grants_};
 }

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/acl_file.h"
 #include "auth/token_grants.h"
 #include "broker/client_link.h"
 #include "broker/limits.h"
@@ -149,7 +150,7 @@ class Session {
                     std::shared_ptr<const auth::TokenGrants> grants = nullptr);
   std::shared_ptr<const std::string> username() const;
   // The user name and the grants, read together.
-  std::pair<std::shared_ptr<const std::string>, std::shared_ptr<const auth::TokenGrants>> login() const;
+  auth::Login login() const;
 
   bool is_current(uint64_t gen) const;
   bool connected() const;

@@ -307,17 +307,19 @@ std::vector<std::pair<std::string, std::string>> Ingest::sys_figures() const {
 }
 
 void Ingest::count(std::string_view table, size_t rows, bool error) {
-  std::string normal;
-  if (!store::tables::normalize_name(table, &normal)) normal = "(invalid)";
+  // Per message: the normal form goes into this thread's buffer and is looked up as a view, so
+  // a table already counted costs no allocation.
+  thread_local std::string normal;
+  std::string_view key = store::tables::normalize_name(table, &normal) ? std::string_view(normal) : "(invalid)";
   TableShard& shard = table_shards_[broker::thread_slot() % table_shards_.size()];
   std::lock_guard lock(shard.mu);
-  auto it = shard.tables.find(normal);
+  auto it = shard.tables.find(key);
   if (it == shard.tables.end()) {
     if (tracked_tables_.fetch_add(1, std::memory_order_relaxed) >= kMaxTrackedTables) {
       tracked_tables_.fetch_sub(1, std::memory_order_relaxed);
-      normal = "(other)";
+      key = "(other)";
     }
-    it = shard.tables.try_emplace(normal).first;
+    it = shard.tables.try_emplace(std::string(key)).first;
   }
   it->second.rows += rows;
   it->second.errors += error ? 1 : 0;

@@ -101,7 +101,9 @@ bool normalize_name(std::string_view name, std::string* out) {
   if (!letter(name[0])) return false;
   for (char c : name)
     if (!letter(c) && !(c >= '0' && c <= '9')) return false;
-  *out = lower(name);
+  out->assign(name);  // in place, so a reused buffer allocates nothing
+  for (char& c : *out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return true;
 }
 

@@ -9,6 +9,8 @@ import base64
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,7 +22,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BrokerTestCase, mqbase_binary, run_tests, skip_if_mosquitto, unique_id,  # noqa: E402
+from harness import (BrokerTestCase, mqbase_binary, paho5, run_tests, skip_if_mosquitto, unique_id,  # noqa: E402
                      unique_topic, wait_for)
 import paho.mqtt.client as mqtt  # noqa: E402
 
@@ -171,6 +173,94 @@ class Metrics(BrokerTestCase):
         _, samples = scrape(self.broker)
         for reason in ["queue_full", "slow_client", "too_large", "no_share_member"]:
             self.assertIn(("mqbase_messages_dropped_total", frozenset({"reason": reason}.items())), samples)
+
+    def test_a_message_over_the_maximum_packet_size_counts_too_large(self):
+        topic = unique_topic("big")
+        sub = paho5(self, unique_id("small"), connect_props={"MaximumPacketSize": 200})
+        sub.subscribe(topic, qos=0)
+        _, before = scrape(self.broker)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-m", "x" * 1000],
+                       check=True, timeout=60)
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-m", "small"],
+                       check=True, timeout=60)
+        self.assertEqual(sub.messages.get(timeout=30).payload, b"small")
+        _, after = scrape(self.broker)
+        self.assertEqual(value(after, "mqbase_messages_dropped_total", reason="too_large") -
+                         value(before, "mqbase_messages_dropped_total", reason="too_large"), 1)
+
+    def test_a_shared_members_unacknowledged_messages_count_no_share_member_when_its_session_ends(self):
+        # A raw v5 member (Session Expiry 0) takes QoS 1 messages and never acknowledges them; its
+        # session ends with the connection and no other member exists: each is dropped, counted.
+        topic = unique_topic("share")
+        member = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        member.sendall(mqtt_packet(0x10, mqtt_str(b"MQTT") + b"\x05\x02\x00\x3c\x00" + mqtt_str(b"m1")))
+        self.assertEqual(read_packet(member)[0], 0x20)
+        member.sendall(mqtt_packet(0x82, b"\x00\x01\x00" + mqtt_str(("$share/g/" + topic).encode()) + b"\x01"))
+        self.assertEqual(read_packet(member), (0x90, b"\x00\x01\x00\x01"))
+        _, before = scrape(self.broker)
+        burst(self.port, topic, 5, qos=1)
+        wait_for(lambda: value(scrape(self.broker)[1], "mqbase_inflight_messages") == 5,
+                 message="5 messages in flight to the member")
+        member.close()
+        wait_for(lambda: value(scrape(self.broker)[1], "mqbase_messages_dropped_total", reason="no_share_member") -
+                 value(before, "mqbase_messages_dropped_total", reason="no_share_member") == 5,
+                 message="5 no_share_member drops")
+
+
+def read_packet(sock):
+    """(first byte, body) of the next MQTT packet on a blocking socket."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError("connection closed")
+            data += chunk
+        return data
+    first = exactly(1)[0]
+    length, shift = 0, 0
+    while True:
+        d = exactly(1)[0]
+        length |= (d & 0x7F) << shift
+        shift += 7
+        if not d & 0x80:
+            return first, exactly(length)
+
+
+def mqtt_str(b):
+    return struct.pack(">H", len(b)) + b
+
+
+def mqtt_packet(first, body):
+    n, length = len(body), b""
+    while True:
+        d, n = n % 128, n // 128
+        length += bytes([d | (0x80 if n else 0)])
+        if not n:
+            return bytes([first]) + length + body
+
+
+@skip_if_mosquitto("/metrics is mqbase's")
+class SlowClientDrops(BrokerTestCase):
+    broker_config = {"server": {"threads": 2}, "limits": {"max_write_buffer": 65536}}
+
+    def test_qos0_to_a_subscriber_that_does_not_read_counts_slow_client(self):
+        topic = unique_topic("slow")
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", self.port))
+        stalled.sendall(mqtt_packet(0x10, mqtt_str(b"MQTT") + b"\x04\x02\x00\x3c" + mqtt_str(b"stalled")))
+        self.assertEqual(read_packet(stalled), (0x20, b"\x00\x00"))
+        stalled.sendall(mqtt_packet(0x82, b"\x00\x01" + mqtt_str(topic.encode()) + b"\x00"))
+        self.assertEqual(read_packet(stalled), (0x90, b"\x00\x01\x00"))
+        self.addCleanup(stalled.close)
+        # 2,000 messages of 1 KB: 2 MB, far over the 64 KB the broker may hold for it plus what
+        # the kernel's buffers take.
+        lines = "".join(("%04d" % i) * 256 + "\n" for i in range(2000))
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-l"],
+                       input=lines.encode(), check=True, timeout=120)
+        wait_for(lambda: value(scrape(self.broker)[1], "mqbase_messages_dropped_total", reason="slow_client") > 0,
+                 message="slow_client drops")
 
 
 @skip_if_mosquitto("/metrics is mqbase's")
