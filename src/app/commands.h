@@ -13,6 +13,7 @@ void add_bench_command(CLI::App& app);    // bench <scenario>
 void add_table_commands(CLI::App& app);   // tables list, tables dump
 void add_sql_command(CLI::App& app);      // sql: the SQL shell over a server's HTTP API
 void add_passwd_command(CLI::App& app);   // passwd: mosquitto_passwd's password files
+void add_acl_command(CLI::App& app);      // acl check|add|delete|test: mosquitto acl_files
 void add_config_command(CLI::App& app);   // config check FILE
 
 void set_exit_code(int code);

@@ -37,10 +37,19 @@ bool as_mqtt(const http::Request& r, std::string* topic, bool* write) {
     *write = false;
   } else if (p == "/api/clients/disconnect") {
     *topic = "$CONTROL/mqbase/disconnect";
+  } else if (p == "/api/users" || p.starts_with("/api/users/")) {
+    *topic = "$CONTROL/mqbase/users";
+  } else if (p == "/api/acl" || p.starts_with("/api/acl/")) {
+    *topic = "$CONTROL/mqbase/acl";
   } else {
     return false;
   }
   return true;
+}
+
+// The admin API (app/admin_api.h): it changes who may do what, so it wants a verified login.
+bool is_admin(const std::string& p) {
+  return p == "/api/users" || p.starts_with("/api/users/") || p == "/api/acl" || p.starts_with("/api/acl/");
 }
 
 }  // namespace
@@ -70,6 +79,19 @@ http::Authorizer make_http_authorizer(std::shared_ptr<auth::AccessControl> acces
         return refuse(401, "only HTTP Basic credentials and Bearer tokens (JWT) are accepted");
       }
       has_credentials = true;
+    }
+    const bool admin = is_admin(r.path);
+    if (admin) {
+      // Credentials are checked against something: a password file for Basic, a JWT key for a
+      // Bearer token. Without either, a user name alone would pass where anonymous clients do.
+      const auth::AccessOptions& o = access->options();
+      if (o.password_file.empty() && !o.jwt_enabled())
+        return refuse(409, "the admin API needs authentication: set auth.password_file (or auth.jwt_key_file)");
+      if (!has_credentials)
+        return refuse(401, "the admin API needs credentials (HTTP Basic or a Bearer token), even where anonymous "
+                           "requests are allowed");
+      if (!bearer && o.password_file.empty())
+        return refuse(401, "HTTP Basic credentials need auth.password_file; send a Bearer token (JWT)");
     }
     auth::AccessControl::Login login;
     if (has_credentials) {

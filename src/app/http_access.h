@@ -4,7 +4,9 @@
 // POST /db/write/T = PUBLISH to db/write/T, a query = PUBLISH to db/query, GET /db/watch/T =
 // SUBSCRIBE to db/watch/T, a line-protocol write = PUBLISH to db/write (its tables are in its
 // lines), GET /metrics and /api/overview = SUBSCRIBE to $SYS/broker/metrics, POST
-// /api/clients/disconnect = PUBLISH to $CONTROL/mqbase/disconnect.
+// /api/clients/disconnect = PUBLISH to $CONTROL/mqbase/disconnect, the admin API (/api/users,
+// /api/acl) = PUBLISH to $CONTROL/mqbase/users or $CONTROL/mqbase/acl; the admin API also wants
+// verified credentials where anonymous requests are allowed.
 // Thread-safety: the authorizer is called on the HTTP I/O thread; AccessControl is safe from
 // any thread.
 #pragma once

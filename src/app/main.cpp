@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   mqbase::app::add_table_commands(app);
   mqbase::app::add_sql_command(app);
   mqbase::app::add_passwd_command(app);
+  mqbase::app::add_acl_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

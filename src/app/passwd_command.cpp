@@ -78,29 +78,6 @@ int prompt_password(std::string& password) {
   return 0;
 }
 
-// Writes `text` to a temporary file beside `path` and renames it over `path`. The mode is the
-// old file's, or 0600 for a new one. Returns "" or what failed.
-std::string replace_file(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp.XXXXXX";
-  int fd = ::mkstemp(tmp.data());  // mode 0600
-  if (fd < 0) return "cannot create a temporary file beside " + path + ": " + std::strerror(errno);
-  struct stat old{};
-  if (::stat(path.c_str(), &old) == 0) ::fchmod(fd, old.st_mode & 07777);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  const bool ok = done == text.size() && ::fsync(fd) == 0;
-  std::string why = ok ? "" : std::string("cannot write ") + tmp + ": " + std::strerror(errno);
-  ::close(fd);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) why = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
-  if (!why.empty()) ::unlink(tmp.c_str());
-  return why;
-}
-
 int passwd(PasswdFlags& f) {
   if (f.create + f.remove + f.update > 1) return fail("-c, -D and -U cannot be used together.");
   if (f.remove && f.batch) return fail("-b and -D cannot be used together.");
@@ -146,41 +123,36 @@ int passwd(PasswdFlags& f) {
     if (int rc = prompt_password(password)) return rc;
   }
 
-  // Line by line: the user's line replaced (or dropped with -D), plain passwords hashed with
-  // -U, everything else as it was.
   std::string text;
-  bool found = false;
-  int error = 0;
-  auth::for_each_line(old_text, [&](size_t number, std::string_view line) {
-    if (error) return;
-    std::string_view name, rest;
-    if (line.empty() || line.starts_with('#')) {
-      text.append(line).append("\n");
-      return;
+  if (f.update) {
+    // Plain passwords hashed in place; a line already hashed stays (mosquitto_passwd would
+    // hash the hash); comments and blank lines as they were.
+    int error = 0;
+    auth::for_each_line(old_text, [&](size_t number, std::string_view line) {
+      std::string_view name, rest;
+      if (error) return;
+      if (line.empty() || line.starts_with('#')) {
+        text.append(line).append("\n");
+      } else if (!auth::split_password_line(line, name, rest) || name.empty() || rest.empty()) {
+        error = fail("Corrupt " + std::string(what) + " at line " + std::to_string(number) + ".");
+      } else {
+        text.append(name).append(":").append(is_hash(rest) ? std::string(rest) : hashed(rest)).append("\n");
+      }
+    });
+    if (error) return error;
+  } else {
+    // The user's line replaced (or dropped with -D), everything else as it was.
+    const std::string secret = f.remove ? std::string() : hashed(password);
+    bool found = false;
+    if (std::string why = auth::edit_user_line(old_text, user, f.remove ? nullptr : &secret, &text, &found);
+        !why.empty())
+      return fail("Corrupt " + std::string(what) + ": " + why + ".");
+    if (f.remove && !found) {
+      std::fprintf(stderr, "Warning: User %s not found in password file.\n", user.c_str());
+      return 1;
     }
-    if (!auth::split_password_line(line, name, rest) || name.empty() || rest.empty()) {
-      error = fail("Corrupt " + std::string(what) + " at line " + std::to_string(number) + ".");
-      return;
-    }
-    if (f.update) {
-      // A line already hashed stays (mosquitto_passwd would hash the hash).
-      text.append(name).append(":").append(is_hash(rest) ? std::string(rest) : hashed(rest)).append("\n");
-      return;
-    }
-    if (name != user) {
-      text.append(line).append("\n");
-      return;
-    }
-    found = true;
-    if (!f.remove) text.append(user).append(":").append(hashed(password)).append("\n");
-  });
-  if (error) return error;
-  if (f.remove && !found) {
-    std::fprintf(stderr, "Warning: User %s not found in password file.\n", user.c_str());
-    return 1;
   }
-  if (!f.remove && !f.update && !found) text.append(user).append(":").append(hashed(password)).append("\n");
-  if (std::string why = replace_file(path, text); !why.empty()) return fail(why);
+  if (std::string why = auth::replace_text_file(path, text); !why.empty()) return fail(why);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "app/admin_api.h"
 #include "app/commands.h"
 #include "app/broker_views.h"
 #include "app/config.h"
@@ -250,6 +251,7 @@ int serve(const ServeFlags& f) {
   http::QueryPool query_pool("mqbase-query", config.http.query_threads, config.http.query_queue);
   // /ready, /metrics and the console's /api (docs/operations.md).
   Operations operations(broker, *store, *tables, &ingest, &query_pool);
+  AdminApi admin(access);
   http::Execute execute = [&engine, &operations](std::string_view sql, const query::QueryOptions& o,
                                                  query::ResultSink& sink) {
     auto began = std::chrono::steady_clock::now();
@@ -327,7 +329,10 @@ int serve(const ServeFlags& f) {
     ho.query = query_limits;
     http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool, tables.get());
     http_server->set_mqtt_upgrade([&server](http::Upgrade up) { hand_over_websocket(server, std::move(up)); });
-    http_server->set_operations([&operations](const http::Request& r) { return operations.handle(r); });
+    http_server->set_operations([&operations, &admin](const http::Request& r) {
+      if (auto res = admin.handle(r)) return res;
+      return operations.handle(r);
+    });
     http_server->set_authorizer(
         make_http_authorizer(access, config.http.allow_anonymous.value_or(net::Listener::is_loopback(ho.listen.host))));
     try {

@@ -24,6 +24,7 @@ AccessControl::AccessControl(AccessOptions options)
 }
 
 std::string AccessControl::reload() {
+  std::lock_guard lock(reload_mu_);
   std::string errors;
   auto again = [&](bool configured, auto load, auto use) {
     if (!configured) return;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,7 @@ class AccessControl {
 
   // Reads the password, ACL, JWT key and SCRAM files again. A file that cannot be used keeps
   // its old contents. Returns what went wrong, one line per file ("" when all were read).
+  // Reloads run one at a time, so the files last read are the ones in force.
   std::string reload();
 
   // The enhanced-authentication methods the options configure (JWT, SCRAM-SHA-256), for
@@ -94,6 +96,8 @@ class AccessControl {
     return decide(who, filter, AclFile::Check::subscribe);
   }
 
+  const AccessOptions& options() const { return options_; }
+
   // The IP of "ip:port" or "[ip]:port".
   static std::string_view host_of(std::string_view peer);
 
@@ -101,6 +105,7 @@ class AccessControl {
   bool decide(const AclSubject& who, std::string_view topic, AclFile::Check check) const;
 
   const AccessOptions options_;
+  std::mutex reload_mu_;  // one reload() at a time: SIGHUP's and the admin API's (app/admin_api.h)
   Swappable<PasswordFile> passwords_;
   Swappable<AclFile> acl_;
   FailureThrottle throttle_;

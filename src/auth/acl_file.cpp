@@ -23,52 +23,70 @@ bool dangerous(std::string_view name) { return name.find_first_of("+#/") != std:
 
 AclFile AclFile::load(const std::string& path) { return parse(read_text_file(path, "ACL file"), path); }
 
+std::string parse_acl_line(std::string_view line, AclLine* out) {
+  *out = AclLine{};
+  if (line.empty() || line.starts_with('#')) return "";
+  for (unsigned char c : line)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return fmt::format("a control character (0x{:02x}) in the line", c);
+  std::string_view keyword = take_word(line);
+  if (keyword == "user") {
+    if (line.empty()) return "`user` without a user name";
+    out->kind = AclLine::Kind::user;
+    out->user = line;
+    return "";
+  }
+  if (keyword != "topic" && keyword != "pattern")
+    return fmt::format("'{}': expected `topic`, `pattern`, `user` or a # comment", keyword);
+  out->kind = keyword == "topic" ? AclLine::Kind::topic : AclLine::Kind::pattern;
+  // As mosquitto reads it: with one word after the keyword, that word is the topic.
+  out->access = "readwrite";
+  out->topic = line;
+  std::string_view rest = line;
+  std::string_view access = take_word(rest);
+  if (!rest.empty()) {
+    if (access != "read" && access != "write" && access != "readwrite" && access != "deny")
+      return fmt::format("'{}': expected read, write, readwrite or deny", access);
+    out->access = access;
+    out->topic = rest;
+  }
+  if (out->topic.empty()) return fmt::format("`{}` without a topic", keyword);
+  if (!mqtt::valid_topic_filter(out->topic)) return fmt::format("'{}' is not a valid topic filter", out->topic);
+  return "";
+}
+
 AclFile AclFile::parse(std::string_view text, const std::string& origin) {
   AclFile f;
   Section* section = &f.anonymous_;
   for_each_line(text, [&](size_t number, std::string_view line) {
-    if (line.empty() || line.starts_with('#')) return;
-    auto fail = [&](std::string_view what) {
-      throw AuthFileError(fmt::format("ACL file {}:{}: {}", origin, number, what));
-    };
-    std::string_view keyword = take_word(line);
-    if (keyword == "user") {
-      if (line.empty()) fail("`user` without a user name");
-      section = &f.users_[std::string(line)];  // a second section of the same user adds to it
+    AclLine l;
+    if (std::string why = parse_acl_line(line, &l); !why.empty())
+      throw AuthFileError(fmt::format("ACL file {}:{}: {}", origin, number, why));
+    if (l.kind == AclLine::Kind::blank) return;
+    if (l.kind == AclLine::Kind::user) {
+      section = &f.users_[std::string(l.user)];  // a second section of the same user adds to it
       return;
     }
-    if (keyword != "topic" && keyword != "pattern")
-      fail(fmt::format("'{}': expected `topic`, `pattern`, `user` or a # comment", keyword));
     Rule r;
-    // As mosquitto reads it: with one word after the keyword, that word is the topic.
-    std::string_view topic = line;
-    std::string_view rest = line;
-    std::string_view access = take_word(rest);
-    if (!rest.empty()) {
-      topic = rest;
-      if (access == "read")
-        r.access = kRead;
-      else if (access == "write")
-        r.access = kWrite;
-      else if (access == "readwrite")
-        r.access = kRead | kWrite;
-      else if (access == "deny")
-        r.access = kDeny;
-      else
-        fail(fmt::format("'{}': expected read, write, readwrite or deny", access));
-    }
-    if (topic.empty()) fail(fmt::format("`{}` without a topic", keyword));
-    if (!mqtt::valid_topic_filter(topic)) fail(fmt::format("'{}' is not a valid topic filter", topic));
-    r.topic = std::string(topic);
-    if (keyword == "pattern") {
-      r.client_id = topic.find("%c") != std::string_view::npos;
-      r.username = topic.find("%u") != std::string_view::npos;
+    r.topic = std::string(l.topic);
+    r.access = l.access == "read" ? kRead : l.access == "write" ? kWrite : l.access == "deny" ? kDeny : kRead | kWrite;
+    if (l.kind == AclLine::Kind::pattern) {
+      r.client_id = l.topic.find("%c") != std::string_view::npos;
+      r.username = l.topic.find("%u") != std::string_view::npos;
       f.patterns_.push_back(std::move(r));
     } else {
       section->add(std::move(r));
     }
   });
   return f;
+}
+
+AclFile::Summary AclFile::summary() const {
+  Summary s;
+  s.anonymous_rules = anonymous_.rules.size();
+  s.users = users_.size();
+  for (const auto& [user, section] : users_) s.user_rules += section.rules.size();
+  s.patterns = patterns_.size();
+  return s;
 }
 
 size_t AclFile::rule_count() const {

@@ -44,14 +44,25 @@ struct AclSubject {
 
 // A login held by value: the user name (null: none) and a token's grants (null: none). A
 // Session and a Client keep one; a check that may outlive them (a replay's filter) copies it.
-struct Login {
+struct Identity {
   std::shared_ptr<const std::string> username;
   std::shared_ptr<const TokenGrants> grants;
-  // The subject of client `client_id` logged in this way; valid while this Login lives.
+  // The subject of client `client_id` logged in this way; valid while this Identity lives.
   AclSubject subject(std::string_view client_id) const {
     return AclSubject::of(client_id, username.get(), grants.get());
   }
 };
+
+// One line of an ACL file, as AclFile::parse reads it (and `mqbase acl` edits it).
+struct AclLine {
+  enum class Kind { blank, user, topic, pattern };  // blank: empty, or a # comment
+  Kind kind = Kind::blank;
+  std::string_view user;    // user: the user name
+  std::string_view access;  // topic, pattern: read, write, readwrite (also when left out) or deny
+  std::string_view topic;   // topic, pattern: a valid topic filter
+};
+// Parses one line, trimmed of blanks. Returns "" or what is wrong with it.
+std::string parse_acl_line(std::string_view line, AclLine* out);
 
 class AclFile {
  public:
@@ -78,6 +89,10 @@ class AclFile {
   }
 
   size_t rule_count() const;
+  struct Summary {
+    size_t anonymous_rules = 0, users = 0, user_rules = 0, patterns = 0;
+  };
+  Summary summary() const;
 
  private:
   enum Access : uint8_t { kDeny = 0, kRead = 1, kWrite = 2 };

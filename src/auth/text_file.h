@@ -22,6 +22,18 @@ class AuthFileError : public std::runtime_error {
 // The contents of `path`. Throws AuthFileError naming `what` and the path when it cannot be read.
 std::string read_text_file(const std::string& path, std::string_view what);
 
+// Writes `text` to a temporary file beside `path`, fsyncs it and renames it over `path`, so a
+// reader (the server on SIGHUP) sees the old file or the new one, never half of one. The mode
+// is the old file's, or 0600 for a new one. Returns "" or what failed.
+std::string replace_text_file(const std::string& path, const std::string& text);
+
+// `text`, a file of `user:secret` lines, with `user`'s line set to `user:secret` (appended
+// when it has none) or, when `secret` is null, removed. Comments, blank lines and other users'
+// lines stay as they were. *found: whether `user` had a line. Returns "" or, for a line that
+// is not `user:secret`, "line N is not user:secret" (and *out is then unspecified).
+std::string edit_user_line(std::string_view text, std::string_view user, const std::string* secret,
+                           std::string* out, bool* found);
+
 // `s` without leading and trailing spaces, tabs, '\r' and '\n'.
 std::string_view trim_blanks(std::string_view s);
 

@@ -106,7 +106,7 @@ class Client {
   void finish_connect(PendingConnect& p, std::string_view auth_data);
   void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {});
   // The client's login, and the client as the ACL knows it.
-  auth::Login login() const { return {username_, rare_ ? rare_->grants : nullptr}; }
+  auth::Identity login() const { return {username_, rare_ ? rare_->grants : nullptr}; }
   auth::AclSubject subject() const {
     return auth::AclSubject::of(client_id(), username_.get(), rare_ ? rare_->grants.get() : nullptr);
   }

@@ -227,7 +227,7 @@ std::shared_ptr<const std::string> Session::username() const {
   return username_;
 }
 
-auth::Login Session::login() const {
+auth::Identity Session::login() const {
   std::lock_guard lock(mutex_);
   return {username_, grants_};
 }

@@ -150,7 +150,7 @@ class Session {
                     std::shared_ptr<const auth::TokenGrants> grants = nullptr);
   std::shared_ptr<const std::string> username() const;
   // The user name and the grants, read together.
-  auth::Login login() const;
+  auth::Identity login() const;
 
   bool is_current(uint64_t gen) const;
   bool connected() const;

@@ -19,6 +19,7 @@ Everything here waits for events with bounded timeouts; nothing sleeps blindly.
 """
 
 import atexit
+import base64
 import collections
 import json
 import os
@@ -35,6 +36,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -86,6 +89,26 @@ def flavor():
 
 def is_mosquitto():
     return flavor() == "mosquitto"
+
+
+def http_request(url, method="GET", body=None, user=None, password=None, token=None, headers=None,
+                 content_type=None):
+    """(status, headers, body text) of one HTTP request; HTTP errors are answers too.
+    user/password: HTTP Basic; token: Authorization: Bearer; body: str or bytes."""
+    h = dict(headers or {})
+    if user is not None:
+        h["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    if token is not None:
+        h["Authorization"] = "Bearer " + token
+    if content_type is not None:
+        h["Content-Type"] = content_type
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
 
 
 def mqbase_binary():

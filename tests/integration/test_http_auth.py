@@ -17,7 +17,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BrokerTestCase, mqbase_binary, run_tests, skip_if_mosquitto)  # noqa: E402
+from harness import (BrokerTestCase, http_request as request, mqbase_binary, run_tests,  # noqa: E402
+                     skip_if_mosquitto)
 
 USERS = {"alice": "secret", "bob": "hunter2", "reader": "r3ad"}
 ACL = """\
@@ -29,19 +30,6 @@ user reader
 topic write db/query
 topic read db/watch/#
 """
-
-
-def request(url, method="GET", body=None, user=None, password=None, headers=None):
-    """(status, headers, body text) of one request; HTTP errors are answers too."""
-    h = dict(headers or {})
-    if user is not None:
-        h["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-    req = urllib.request.Request(url, data=body.encode() if body is not None else None, method=method, headers=h)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, dict(r.headers), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
 
 
 class HttpAuthCase(BrokerTestCase):

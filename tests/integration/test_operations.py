@@ -5,7 +5,6 @@ mosquitto_pub bursts, paho clients and the ingest move its counters; GET /ready;
 GET /api/overview; POST /api/clients/disconnect; and all of them behind the password and ACL
 files when authentication is on."""
 
-import base64
 import json
 import os
 import shutil
@@ -22,23 +21,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BrokerTestCase, mqbase_binary, paho5, run_tests, skip_if_mosquitto, unique_id,  # noqa: E402
-                     unique_topic, wait_for)
-import paho.mqtt.client as mqtt  # noqa: E402
-
-
-def request(url, method="GET", body=None, user=None, password=None):
-    """(status, headers, body text); HTTP errors are answers too."""
-    headers = {}
-    if user is not None:
-        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-    req = urllib.request.Request(url, data=body.encode() if body is not None else None, method=method,
-                                 headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, dict(r.headers), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
+from harness import (BrokerTestCase, http_request as request, mqbase_binary, paho5, run_tests,  # noqa: E402
+                     skip_if_mosquitto, unique_id, unique_topic, wait_for)
 
 
 def scrape(broker, **auth):
