@@ -142,6 +142,9 @@ ConnectOutcome Broker::connect(const ConnectRequest& req, const std::shared_ptr<
     // "no session" must not be undone by a crash that brings the old session back.
     const bool record = persist_ && (req.session_expiry != 0 || req.will.msg || session->recorded());
     out.deferred = (record || deleted_records) && persist_->acks_wait();
+    // What the resumed session queued was checked when it was queued; the ACL may have changed
+    // since (a reload while the client was away), and this login may be another user's.
+    if (session_present && acl_) session->recheck_queue(read_check(session->client_id(), {req.username, req.grants}));
     out.generation = session->attach(link, req.peer, req.session_expiry,
                                      connack(session_present, out.assigned_client_id), out.deferred);
     if (record) persist_session_locked(*session);
@@ -285,6 +288,15 @@ void Broker::publish_will(const MessagePtr& will, const Session* session) {
     }
   }
   publish(will);
+}
+
+std::function<bool(std::string_view)> Broker::read_check(std::string client_id, auth::Identity login) {
+  if (!acl_) return {};
+  return [acl = acl_, id = std::move(client_id), login = std::move(login), stats = &stats_](std::string_view topic) {
+    if (acl->may_read(login.subject(id), topic)) return true;
+    Stats::add(stats->acl_denied);
+    return false;
+  };
 }
 
 bool Broker::may_receive(const Session& session, std::string_view topic) const {

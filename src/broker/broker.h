@@ -131,6 +131,10 @@ class Broker {
                  PublishNotes* notes = nullptr);
   // Whether the ACL lets a message on `topic` go to the client of `session` (true without an ACL).
   bool may_receive(const Session& session, std::string_view topic) const;
+  // The same check as a function of the topic alone, for a check made later under a session's
+  // lock (a replay's messages, a resumed queue): client `client_id` logged in as `login`, the
+  // ACL as it is at each call; a refusal counts in acl_denied. Empty without an ACL.
+  std::function<bool(std::string_view topic)> read_check(std::string client_id, auth::Identity login);
   // Publishes the will of the client of `session` (null: its session is gone; then the check
   // made at CONNECT stands), unless the ACL, as it is now (a SIGHUP may have changed it since
   // the CONNECT), no longer lets that client write to the will's topic, as mosquitto checks.

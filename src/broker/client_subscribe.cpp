@@ -85,14 +85,7 @@ void Client::handle_subscribe(const mqtt::Subscribe& s) {
       // Each archived message meets the ACL as a live delivery does (Broker::publish): the
       // filter was granted, but a deny rule may withhold some of the topics it covers. The
       // check holds the login as it is now, not the session (whose lock the replay holds).
-      std::function<bool(std::string_view)> may_read;
-      if (const auto* acl = broker_.acl())
-        may_read = [acl, id = client_id(), login = login(), stats = &broker_.stats()](std::string_view topic) {
-          if (acl->may_read(login.subject(id), topic)) return true;
-          Stats::add(stats->acl_denied);
-          return false;
-        };
-      session_->begin_replay(feed, identifier, std::move(may_read));
+      session_->begin_replay(feed, identifier, broker_.read_check(client_id(), login()));
     }
     feeds.push_back(std::move(feed));
     code_of.push_back(ack.codes.size());

@@ -576,6 +576,11 @@ void Session::begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier
   replaying_.store(true, std::memory_order_release);
 }
 
+void Session::recheck_queue(std::function<bool(std::string_view topic)> may_read) {
+  std::lock_guard lock(mutex_);
+  if (may_read) recheck_ = std::make_unique<std::function<bool(std::string_view)>>(std::move(may_read));
+}
+
 void Session::replay_ready() {
   std::lock_guard lock(mutex_);
   if (replay_ && live()) pump();
@@ -674,12 +679,18 @@ void Session::pump() {
         continue;
       }
     }
+    if (recheck_ && !(*recheck_)(q.msg->topic)) {
+      forget_durable(q.seq);
+      stats_.drop(DropReason::not_authorized);
+      continue;
+    }
     if (q.delivery.qos == 0) {  // queued behind a replay
       send_publish(*q.msg, q.delivery, 0, false);
       continue;
     }
     send_new(std::move(q));
   }
+  if (recheck_ && queue_empty()) recheck_.reset();  // what came in since was checked as it came
   // Publishers held back resume once the queue is down to half its limits (not at the first
   // free slot, so they do not stop and start at every acknowledgement).
   if (paused_publishers_ &&

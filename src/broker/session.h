@@ -225,6 +225,10 @@ class Session {
   // the session's lock, so it must not call into the session.
   void begin_replay(std::shared_ptr<ReplayFeed> feed, uint32_t identifier,
                     std::function<bool(std::string_view topic)> may_read = {});
+  // Before attach() resumes the session: the messages its queue holds meet `may_read` again as
+  // they are sent, until the queue has drained once. One it refuses is dropped (its record
+  // too), counted as not_authorized. Under the session's lock, as begin_replay's.
+  void recheck_queue(std::function<bool(std::string_view topic)> may_read);
   // The feed has more, or is done (any thread): sends what the window takes.
   void replay_ready();
   // Replays not finished (begun and not done).
@@ -374,6 +378,8 @@ class Session {
   // Replays under way and the seam's memory; null when none (the common case).
   struct ReplayState;
   std::unique_ptr<ReplayState> replay_;
+  // recheck_queue()'s check; null when none (the common case).
+  std::unique_ptr<std::function<bool(std::string_view)>> recheck_;
   int64_t disconnected_wall_ms_ = 0;
   uint8_t protocol_ = 4;
   bool recorded_ = false;

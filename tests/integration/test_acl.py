@@ -248,6 +248,28 @@ class AcrossARestart(AclCase):
         self.assertEqual(got, [b"m%d" % i for i in range(20)])
 
 
+@skip_if_mosquitto("mqbase checks a resumed session's queue again; mosquitto sends what it queued")
+class QueuedAcrossAReload(AclCase):
+    """Messages queued for a session while its client is away were checked when they were
+    queued; an ACL reloaded meanwhile decides them again when the client comes back."""
+
+    def test_queued_messages_meet_the_reloaded_acl(self):
+        props = [(SESSION_EXPIRY_INTERVAL, 3600)]
+        alice = self.v5("alice", client_id="alice-q", props=props, clean_start=False)
+        self.assertEqual(alice.subscribe([("alice/#", sub_options(1))]), [1])
+        alice.disconnect()
+        carol = self.v5("carol")
+        for i in range(10):
+            self.assertEqual(carol.publish("alice/inbox" if i % 2 == 0 else "alice/later", b"m%d" % i, qos=1), 0)
+        self.write_acl(ACL.replace("topic deny alice/secret", "topic deny alice/secret\ntopic deny alice/later"))
+        os.kill(self.broker.pid, signal.SIGHUP)
+        wait_for(lambda: "reloaded the authentication files" in self.broker.stderr_text(), message="the reload")
+        back = self.v5("alice", client_id="alice-q", props=props, clean_start=False)
+        got = [back.receive_publish().payload for _ in range(5)]
+        self.assertEqual(got, [b"m0", b"m2", b"m4", b"m6", b"m8"])
+        self.assert_nothing(back, "alice/marker", carol)
+
+
 class Patterns(AclCase):
     @skip_if_mosquitto("mosquitto's acl_file grants every SUBSCRIBE")
     def test_client_id_and_user_name(self):
