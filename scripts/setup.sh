@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mqbase needs to build, test and run: Debian packages, then the npm packages of
 # the web console (console/: esbuild, uPlot, MQTT.js; the build bundles them into the binary,
-# and the console's tests drive Debian's chromium with playwright-core) and MQTT.js for the
+# and the console's tests drive Debian's chromium and firefox-esr with puppeteer-core) and MQTT.js for the
 # Node tests (tests/js, run by tests/integration/test_mqttjs.py).
 # Idempotent: when everything is present it prints nothing and returns at once.
 set -euo pipefail
@@ -16,7 +16,7 @@ packages=(
   mosquitto mosquitto-clients python3 python3-paho-mqtt
   postgresql-15 python3-psycopg2 python3-prometheus-client
   strace tmux
-  chromium
+  chromium firefox-esr
 )
 # Node.js runs the MQTT.js tests. A node that came from elsewhere (NodeSource, nvm) is kept:
 # Debian's nodejs would replace or shadow it.
@@ -75,6 +75,6 @@ npm_ci() {
 }
 
 # The console is part of the build: without its packages the binary cannot be built.
-npm_ci "$root/console" "the web console's esbuild, uPlot, MQTT.js and playwright-core" || exit 1
+npm_ci "$root/console" "the web console's esbuild, uPlot, MQTT.js and puppeteer-core" || exit 1
 # Without MQTT.js here, tests/integration/test_mqttjs.py fails and says so.
 npm_ci "$root/tests/js" "MQTT.js" || true

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The console in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
-// against a running mqbase. tests/integration/test_console.py starts the server and runs one
-// scenario per test:
+// The console in a headless browser against a running mqbase: Debian's Chromium
+// (/usr/bin/chromium, over the DevTools protocol) or Firefox ESR (/usr/bin/firefox-esr, over
+// WebDriver BiDi), both driven by puppeteer-core. tests/integration/test_console.py starts the
+// server and runs one scenario per test, in each browser:
 //
 //   node console/test/e2e.js --scenario NAME --url http://127.0.0.1:PORT/ --mqtt-port N
-//        --out DIR [--table T] [--client-id ID] [--user U --password P]
+//        --out DIR [--browser chromium|firefox] [--table T] [--client-id ID] [--user U --password P]
 //
 // pages       every page loads, shows its content and logs no error, and none is wider than a
 //             390 px phone screen; screenshots of each, and of two at phone width
@@ -19,12 +20,14 @@
 //             loads, and the topic tree's MQTT connection logs in with the same user
 //
 // The last line printed is a JSON object: {"ok": bool, "errors": [...], ...what the scenario
-// measured}. Screenshots go to --out as <scenario>-<what>.png. Exits 0 when ok, 1 when not.
+// measured}. Screenshots go to --out as <scenario>-<what>.png (<browser>-<scenario>-<what>.png
+// for Firefox). Exits 0 when ok, 1 when not.
 'use strict';
 
 const { execFile } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
+const puppeteer = require('puppeteer-core');
 
 function args() {
   const out = {};
@@ -37,6 +40,9 @@ const opt = args();
 const BASE = opt.url.replace(/\/$/, '');
 const OUT = opt.out;
 const TIMEOUT = Number(opt.timeout || 15000);
+const BROWSER = opt.browser || 'chromium';
+const PREFIX = BROWSER === 'chromium' ? '' : `${BROWSER}-`; // the screenshots' names
+const DOWNLOADS = path.join(OUT, `${PREFIX}${opt.scenario}-downloads`);
 const result = { ok: false, errors: [], screenshots: [] };
 let lastPage = null; // for a screenshot of where a failing scenario stopped
 
@@ -54,7 +60,7 @@ function watch(page, { allow401 = false } = {}) {
   page.on('requestfailed', (r) => {
     // A page left while its request was out (the next test step navigates on) is not a failure.
     const failure = r.failure() ? r.failure().errorText : '';
-    if (!/ERR_ABORTED/.test(failure)) result.errors.push(`request failed: ${r.url()} ${failure}`);
+    if (!/ERR_ABORTED|NS_BINDING_ABORTED/.test(failure)) result.errors.push(`request failed: ${r.url()} ${failure}`);
   });
   page.on('response', (r) => {
     if (r.status() >= 400 && !(allow401 && r.status() === 401)) {
@@ -64,22 +70,39 @@ function watch(page, { allow401 = false } = {}) {
 }
 
 async function open(browser, width, height, watchOptions) {
-  const page = await browser.newPage({ viewport: { width, height } });
+  const page = await browser.newPage();
+  await page.setViewport({ width, height });
   watch(page, watchOptions);
   return page;
+}
+
+// What the scenarios do to a page, in puppeteer's words.
+const text = (page, selector) => page.$eval(selector, (e) => e.textContent);
+const count = async (page, selector) => (await page.$$(selector)).length;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// A value typed into a field, as a user's typing leaves it (the input event included).
+async function fill(page, selector, value) {
+  await page.$eval(selector, (e, v) => {
+    e.focus();
+    e.value = v;
+    e.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+async function waitGone(page, selector) {
+  await page.waitForSelector(selector, { hidden: true, timeout: TIMEOUT });
 }
 
 // Waits until the topic tree shows `value` as the last value of `topicName` (and, with
 // retained, the retained flag).
 function topicValue(page, topicName, value, { retained = false, polling = 'raf' } = {}) {
-  return page.waitForFunction(([t, v, r]) => {
+  return page.waitForFunction((t, v, r) => {
     const li = document.querySelector(`li[data-topic="${t}"]`);
     return li && (!r || li.classList.contains('retained')) && li.querySelector(':scope > .node .value').textContent === v;
-  }, [topicName, value, retained], { timeout: TIMEOUT, polling });
+  }, { timeout: TIMEOUT, polling }, topicName, value, retained);
 }
 
 async function shot(page, name) {
-  const file = path.join(OUT, `${opt.scenario}-${name}.png`);
+  const file = path.join(OUT, `${PREFIX}${opt.scenario}-${name}.png`);
   await page.screenshot({ path: file, fullPage: false });
   result.screenshots.push(file);
 }
@@ -108,9 +131,9 @@ const scenarios = {
     await goto(page, '#/overview');
     await page.waitForSelector('[data-chart="messages"] canvas', { timeout: TIMEOUT });
     await page.waitForFunction(() => !/loading/.test(document.getElementById('overview-status').textContent),
-      null, { timeout: TIMEOUT });
-    result.overview_status = await page.textContent('#overview-status');
-    result.overview_charts = await page.locator('[data-chart] canvas').count();
+      { timeout: TIMEOUT });
+    result.overview_status = await text(page, '#overview-status');
+    result.overview_charts = await count(page, '[data-chart] canvas');
     await shot(page, 'overview');
 
     await goto(page, '#/topics');
@@ -121,33 +144,34 @@ const scenarios = {
 
     await goto(page, '#/clients');
     await page.waitForSelector('#client-table', { timeout: TIMEOUT });
-    result.clients_rows = await page.locator('#client-table tbody tr').count();
-    const first = page.locator('#client-table tbody tr').first();
-    if (await first.count()) {
-      await first.click();
+    result.clients_rows = await count(page, '#client-table tbody tr');
+    if (result.clients_rows) {
+      await page.click('#client-table tbody tr');
       await page.waitForSelector('#client-detail h3', { timeout: TIMEOUT });
     }
     await shot(page, 'clients');
 
     await goto(page, '#/tables');
     await page.waitForFunction(() => !/loading/.test(document.getElementById('tables-status').textContent),
-      null, { timeout: TIMEOUT });
+      { timeout: TIMEOUT });
     if (opt.table) {
       await page.click(`tr[data-table="${opt.table}"]`);
       await page.waitForSelector('#table-detail table.schema', { timeout: TIMEOUT });
-      result.tables_schema_rows = await page.locator('#table-detail table.schema tbody tr').count();
+      result.tables_schema_rows = await count(page, '#table-detail table.schema tbody tr');
     }
     await shot(page, 'tables');
 
     await goto(page, '#/sql');
     await page.waitForSelector('#sql-editor', { timeout: TIMEOUT });
-    await page.fill('#sql-editor', 'SELECT * FROM mqtt_clients');
-    await page.press('#sql-editor', 'Control+Enter');
+    await fill(page, '#sql-editor', 'SELECT * FROM mqtt_clients');
+    await page.keyboard.down('Control');
+    await page.keyboard.press('Enter');
+    await page.keyboard.up('Control');
     await page.waitForSelector('#sql-table', { timeout: TIMEOUT });
     await shot(page, 'sql');
 
     // Phone width: no page may stick out sideways (wide tables scroll inside their box).
-    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setViewport({ width: 390, height: 844 });
     const ready = { overview: '[data-chart] canvas', topics: 'li[data-topic]', clients: '#client-table',
       tables: '#tables-table', sql: '#sql-editor' };
     for (const [p, selector] of Object.entries(ready)) {
@@ -167,8 +191,8 @@ const scenarios = {
     const marker = `console-test/ready/${Date.now()}`;
     for (let i = 0; i < 20; i++) {
       await mosquittoPub(marker, 'x');
-      if (await page.locator(`li[data-topic="${marker}"]`).count()) break;
-      await page.waitForTimeout(100);
+      if (await count(page, `li[data-topic="${marker}"]`)) break;
+      await sleep(100);
     }
     await page.waitForSelector(`li[data-topic="${marker}"]`, { timeout: TIMEOUT });
     const topicName = opt.topic || 'console-test/sensor/temp';
@@ -182,10 +206,10 @@ const scenarios = {
     result.appeared_after_ms = seen - published;
     result.value = value;
     // Publish from the page: the value comes back through the broker.
-    await page.fill('#pub-topic', 'console-test/from-page');
-    await page.fill('#pub-payload', 'hello from the console');
-    await page.selectOption('#pub-qos', '1');
-    await page.check('#pub-retain');
+    await fill(page, '#pub-topic', 'console-test/from-page');
+    await fill(page, '#pub-payload', 'hello from the console');
+    await page.select('#pub-qos', '1');
+    if (!(await page.$eval('#pub-retain', (e) => e.checked))) await page.click('#pub-retain');
     await page.click('#pub-submit');
     await topicValue(page, 'console-test/from-page', 'hello from the console', { retained: true });
     await page.click(`li[data-topic="${topicName}"] > .node`);
@@ -196,13 +220,13 @@ const scenarios = {
     const page = await open(browser, 1280, 900);
     await goto(page, '#/sql');
     await page.waitForSelector('#sql-editor', { timeout: TIMEOUT });
-    await page.fill('#sql-editor', `SELECT name, time, value FROM ${opt.table} ORDER BY time`);
+    await fill(page, '#sql-editor', `SELECT name, time, value FROM ${opt.table} ORDER BY time`);
     await page.click('#sql-run');
     await page.waitForSelector('#sql-chart:not([hidden]) canvas', { timeout: TIMEOUT });
     await page.waitForSelector('#sql-table', { timeout: TIMEOUT });
     result.series = await page.$$eval('#sql-chart .u-legend .u-series th', (ths) => ths.map((t) => t.textContent.trim()));
-    result.table_rows = await page.locator('#sql-table tbody tr').count();
-    result.status = await page.textContent('#sql-status');
+    result.table_rows = await count(page, '#sql-table tbody tr');
+    result.status = await text(page, '#sql-status');
     // The canvas has something drawn on it: count its non-transparent pixels.
     result.painted_pixels = await page.$eval('#sql-chart canvas', (c) => {
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -211,11 +235,20 @@ const scenarios = {
       return n;
     });
     await shot(page, 'sql');
-    // CSV export: a download whose first line is the header.
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: TIMEOUT }), page.click('#sql-csv')]);
-    const csvPath = path.join(OUT, 'chart-result.csv');
-    await download.saveAs(csvPath);
-    result.csv = require('node:fs').readFileSync(csvPath, 'utf8').split('\r\n').slice(0, 2);
+    // CSV export: a real download (into a directory of its own, set up at launch) whose first
+    // line is the header.
+    const csvPath = path.join(DOWNLOADS, 'mqbase-result.csv');
+    if (BROWSER === 'chromium') {
+      const cdp = await page.createCDPSession();
+      await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: DOWNLOADS });
+    }
+    await page.click('#sql-csv');
+    for (let waited = 0; !fs.existsSync(csvPath) || fs.statSync(csvPath).size === 0; waited += 50) {
+      if (waited > TIMEOUT) throw new Error(`no download at ${csvPath}`);
+      await sleep(50);
+    }
+    await sleep(100); // written whole
+    result.csv = fs.readFileSync(csvPath, 'utf8').split('\r\n').slice(0, 2);
     // The history keeps the query across a reload.
     await page.reload();
     await page.waitForSelector('#sql-editor', { timeout: TIMEOUT });
@@ -232,14 +265,14 @@ const scenarios = {
     const subs = await page.waitForFunction(() => {
       const tds = [...document.querySelectorAll('#client-detail table.subs tbody tr td:first-child')];
       return tds.length ? tds.map((t) => t.textContent) : null;
-    }, null, { timeout: TIMEOUT });
+    }, { timeout: TIMEOUT });
     result.subscriptions = await subs.jsonValue();
     await shot(page, 'before');
-    const button = page.locator(`button[data-disconnect="${id}"]`).first();
-    await button.click();
-    await button.click(); // the second click confirms
-    await page.waitForSelector(`tr[data-client="${id}"]`, { state: 'detached', timeout: TIMEOUT });
-    result.status = await page.textContent('#clients-status');
+    const button = `button[data-disconnect="${id}"]`;
+    await page.click(button);
+    await page.click(button); // the second click confirms
+    await waitGone(page, `tr[data-client="${id}"]`);
+    result.status = await text(page, '#clients-status');
     await shot(page, 'after');
   },
 
@@ -248,25 +281,25 @@ const scenarios = {
     await goto(page, '#/overview');
     await page.waitForSelector('#login:not([hidden])', { timeout: TIMEOUT });
     await shot(page, 'form');
-    await page.fill('#login-user', opt.user);
-    await page.fill('#login-password', 'not-the-password');
+    await fill(page, '#login-user', opt.user);
+    await fill(page, '#login-password', 'not-the-password');
     await page.click('#login-submit');
     await page.waitForSelector('#login-error:not([hidden])', { timeout: TIMEOUT });
-    result.wrong_password_message = await page.textContent('#login-error');
-    await page.fill('#login-password', opt.password);
+    result.wrong_password_message = await text(page, '#login-error');
+    await fill(page, '#login-password', opt.password);
     await page.click('#login-submit');
-    await page.waitForSelector('#login', { state: 'hidden', timeout: TIMEOUT });
-    result.user_shown = await page.textContent('#user-name');
+    await waitGone(page, '#login');
+    result.user_shown = await text(page, '#user-name');
     await page.waitForSelector('[data-chart="clients"] canvas', { timeout: TIMEOUT });
     await goto(page, '#/topics');
     await page.waitForSelector('#live-status[data-status="connected"]', { timeout: TIMEOUT });
     await mosquittoPub('console-test/after-login', 'ok', ['-u', opt.user, '-P', opt.password]);
     await page.waitForSelector('li[data-topic="console-test/after-login"]', { timeout: TIMEOUT });
     await goto(page, '#/sql');
-    await page.fill('#sql-editor', 'SELECT 1 AS one');
+    await fill(page, '#sql-editor', 'SELECT 1 AS one');
     await page.click('#sql-run');
     await page.waitForSelector('#sql-table', { timeout: TIMEOUT });
-    result.query_after_login = await page.textContent('#sql-table tbody td');
+    result.query_after_login = await text(page, '#sql-table tbody td');
     await shot(page, 'sql');
   },
 };
@@ -275,19 +308,39 @@ const scenarios = {
   let browser;
   try {
     if (!scenarios[opt.scenario]) throw new Error(`no scenario ${opt.scenario}: ${Object.keys(scenarios).join(', ')}`);
-    browser = await chromium.launch({
-      executablePath: opt.chromium || '/usr/bin/chromium',
-      headless: true,
-      // Root in a container has no user namespaces for Chromium's sandbox.
-      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-    });
+    fs.rmSync(DOWNLOADS, { recursive: true, force: true });
+    fs.mkdirSync(DOWNLOADS, { recursive: true });
+    if (BROWSER === 'chromium') {
+      browser = await puppeteer.launch({
+        browser: 'chrome',
+        executablePath: opt['browser-path'] || '/usr/bin/chromium',
+        headless: true,
+        // Root in a container has no user namespaces for Chromium's sandbox.
+        args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+      });
+    } else if (BROWSER === 'firefox') {
+      browser = await puppeteer.launch({
+        browser: 'firefox',
+        executablePath: opt['browser-path'] || '/usr/bin/firefox-esr',
+        headless: true,
+        // A download goes to DOWNLOADS without asking.
+        extraPrefsFirefox: {
+          'browser.download.folderList': 2,
+          'browser.download.dir': DOWNLOADS,
+          'browser.download.useDownloadDir': true,
+          'browser.helperApps.neverAsk.saveToDisk': 'text/csv',
+        },
+      });
+    } else {
+      throw new Error(`no browser ${BROWSER}: chromium or firefox`);
+    }
     await scenarios[opt.scenario](browser);
     result.ok = true;
   } catch (e) {
     result.ok = false;
     result.errors.push(`${e.name}: ${e.message.split('\n').slice(0, 6).join('\n')}`);
     if (lastPage) {
-      const file = path.join(OUT, `${opt.scenario}-failed.png`);
+      const file = path.join(OUT, `${PREFIX}${opt.scenario}-failed.png`);
       await lastPage.screenshot({ path: file }).then(() => result.errors.push(`screenshot: ${file}`), () => {});
     }
   } finally {

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """The web console (docs/console.md): its files as the binary serves them, and the console itself
-in headless Chromium.
+in headless Chromium and headless Firefox.
 
 ConsoleFiles asks for the embedded files over plain HTTP: types, caching, gzip, 404 for an unknown
 name, and no credentials needed for them when the API wants some.
 
-The browser tests run console/test/e2e.js (playwright-core driving Debian's /usr/bin/chromium,
-both installed by scripts/setup.sh) against a real server, one scenario per test: every page loads
+The browser tests run console/test/e2e.js (puppeteer-core driving Debian's /usr/bin/chromium over
+the DevTools protocol, and /usr/bin/firefox-esr over WebDriver BiDi, all installed by
+scripts/setup.sh) against a real server, one scenario per test and browser: every page loads
 without a console error; a value published with mosquitto_pub shows in the topic tree within a
 second; a query over a table draws a chart; the Disconnect button disconnects a mosquitto_sub; the
 login form appears and works when the server wants a password. Screenshots are kept in
@@ -36,7 +37,7 @@ from harness import (HOST, MOSQUITTO_SUB, BrokerTestCase, mqbase_binary, run_mos
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CONSOLE = os.path.join(ROOT, "console")
 E2E = os.path.join(CONSOLE, "test", "e2e.js")
-CHROMIUM = "/usr/bin/chromium"
+BROWSERS = {"chromium": "/usr/bin/chromium", "firefox": "/usr/bin/firefox-esr"}
 # e2e.js bounds each of its waits (15 s); this catches a browser that hangs anyway.
 NODE_TIMEOUT = 120
 
@@ -90,16 +91,18 @@ def check_png(path):
     return width, height
 
 
-def node_and_browser():
-    """node and Chromium, or a failure that says how to install them."""
+def node_and_browser(browser):
+    """node, with `browser` (chromium or firefox) installed, or a failure that says how to install
+    them."""
     node = shutil.which("node")
     if node is None:
         raise AssertionError("node is not on PATH: run scripts/setup.sh")
-    if not os.path.isfile(os.path.join(CONSOLE, "node_modules", "playwright-core", "package.json")):
-        raise AssertionError("playwright-core is not installed in console/node_modules: run scripts/setup.sh "
+    if not os.path.isfile(os.path.join(CONSOLE, "node_modules", "puppeteer-core", "package.json")):
+        raise AssertionError("puppeteer-core is not installed in console/node_modules: run scripts/setup.sh "
                              "(it runs npm ci there)")
-    if not os.access(CHROMIUM, os.X_OK):
-        raise AssertionError("%s is missing: run scripts/setup.sh (it installs Debian's chromium)" % CHROMIUM)
+    if not os.access(BROWSERS[browser], os.X_OK):
+        raise AssertionError("%s is missing: run scripts/setup.sh (it installs Debian's chromium and firefox-esr)"
+                             % BROWSERS[browser])
     return node
 
 
@@ -199,19 +202,22 @@ class ConsoleFilesWithAuth(AuthCase):
 
 
 class BrowserCase(BrokerTestCase):
-    """Runs e2e.js scenarios against this test's broker."""
+    """Runs e2e.js scenarios against this test's broker, in `browser`."""
+    browser = "chromium"
 
     def setUp(self):
-        self.node = node_and_browser()  # before a broker starts, so a missing install fails fast
+        self.node = node_and_browser(self.browser)  # before a broker starts, so a missing install fails fast
         super().setUp()
 
     def scenario(self, name, **options):
         """Runs one scenario; its JSON result, after checking it passed and its screenshots."""
         out = artifacts_dir()
+        prefix = ("" if self.browser == "chromium" else self.browser + "-") + name + "-"
         for old in os.listdir(out):
-            if old.startswith(name + "-"):
-                os.unlink(os.path.join(out, old))
-        cmd = [self.node, E2E, "--scenario", name, "--url", self.broker.http_url("/"),
+            if old.startswith(prefix):  # screenshots, and a downloads directory
+                old = os.path.join(out, old)
+                shutil.rmtree(old) if os.path.isdir(old) else os.unlink(old)
+        cmd = [self.node, E2E, "--scenario", name, "--browser", self.browser, "--url", self.broker.http_url("/"),
                "--mqtt-port", str(self.broker.port), "--out", out]
         for k, v in options.items():
             cmd += ["--" + k.replace("_", "-"), str(v)]
@@ -223,8 +229,8 @@ class BrowserCase(BrokerTestCase):
         self.assertTrue(lines, "e2e.js %s printed nothing (exit %d); stderr: %s" % (name, r.returncode, stderr))
         result = json.loads(lines[-1])
         self.assertTrue(result["ok"] and r.returncode == 0,
-                        "scenario %s failed (exit %d):\n%s\nstderr: %s\nserver: %s"
-                        % (name, r.returncode, "\n".join(result["errors"]), stderr[-3000:],
+                        "scenario %s in %s failed (exit %d):\n%s\nstderr: %s\nserver: %s"
+                        % (name, self.browser, r.returncode, "\n".join(result["errors"]), stderr[-3000:],
                            self.broker.stderr_tail(20)))
         self.assertTrue(result["screenshots"], result)
         for shot in result["screenshots"]:
@@ -264,7 +270,8 @@ class ConsolePages(BrowserCase):
         self.assertEqual(result["tables_schema_rows"], 3, result)
         self.assertGreaterEqual(result["clients_rows"], 1, result)
         names = {os.path.basename(s) for s in result["screenshots"]}
-        self.assertEqual(names, {"pages-%s.png" % p for p in
+        prefix = "" if self.browser == "chromium" else self.browser + "-"
+        self.assertEqual(names, {prefix + "pages-%s.png" % p for p in
                                  ("overview", "topics", "clients", "tables", "sql", "phone-overview", "phone-topics")})
 
     def test_a_published_value_shows_in_the_topic_tree_within_a_second(self):
@@ -318,7 +325,7 @@ class ConsoleDisconnect(BrowserCase):
 class ConsoleLogin(AuthCase, BrowserCase):
 
     def setUp(self):
-        self.node = node_and_browser()
+        self.node = node_and_browser(self.browser)
         AuthCase.setUp(self)
 
     def test_the_login_form_appears_and_works(self):
@@ -326,6 +333,19 @@ class ConsoleLogin(AuthCase, BrowserCase):
         self.assertIn("not accepted", result["wrong_password_message"], result)
         self.assertEqual(result["user_shown"], self.user, result)
         self.assertEqual(result["query_after_login"], "1", result)
+
+
+# The same scenarios in Firefox ESR, driven over WebDriver BiDi.
+class FirefoxConsolePages(ConsolePages):
+    browser = "firefox"
+
+
+class FirefoxConsoleDisconnect(ConsoleDisconnect):
+    browser = "firefox"
+
+
+class FirefoxConsoleLogin(ConsoleLogin):
+    browser = "firefox"
 
 
 if __name__ == "__main__":
