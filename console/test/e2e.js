@@ -6,6 +6,7 @@
 //
 //   node console/test/e2e.js --scenario NAME --url http://127.0.0.1:PORT/ --mqtt-port N
 //        --out DIR [--browser chromium|firefox] [--table T] [--client-id ID] [--user U --password P]
+//        [--insecure 1]   (an https:// URL whose certificate the browser cannot verify: the test CA's)
 //
 // pages       every page loads, shows its content and logs no error, and none is wider than a
 //             390 px phone screen; screenshots of each, and of two at phone width
@@ -315,6 +316,7 @@ const scenarios = {
         browser: 'chrome',
         executablePath: opt['browser-path'] || '/usr/bin/chromium',
         headless: true,
+        acceptInsecureCerts: opt.insecure === '1',
         // Root in a container has no user namespaces for Chromium's sandbox.
         args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
       });
@@ -323,6 +325,7 @@ const scenarios = {
         browser: 'firefox',
         executablePath: opt['browser-path'] || '/usr/bin/firefox-esr',
         headless: true,
+        acceptInsecureCerts: opt.insecure === '1',
         // A download goes to DOWNLOADS without asking.
         extraPrefsFirefox: {
           'browser.download.folderList': 2,

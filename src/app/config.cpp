@@ -38,6 +38,50 @@ const toml::table& table(const std::string& origin, const toml::node& node, cons
   return *node.as_table();
 }
 
+// A tls_* key of a listener or of [http] into `tls`; false for any other key.
+bool tls_setting(const std::string& origin, std::string_view k, const toml::node& v, const std::string& key,
+                 net::TlsSettings& tls) {
+  if (k == "tls_cert") {
+    tls.cert_file = string(origin, v, key);
+  } else if (k == "tls_key") {
+    tls.key_file = string(origin, v, key);
+  } else if (k == "tls_ca") {
+    tls.ca_file = string(origin, v, key);
+  } else if (k == "tls_client_certificates") {
+    std::string c = string(origin, v, key);
+    if (c == "none")
+      tls.client_certificates = net::ClientCertificates::none;
+    else if (c == "optional")
+      tls.client_certificates = net::ClientCertificates::optional;
+    else if (c == "required")
+      tls.client_certificates = net::ClientCertificates::required;
+    else
+      fail(origin, v, key, "expected \"none\", \"optional\" or \"required\", got \"" + c + "\"");
+  } else if (k == "tls_min_version") {
+    tls.min_version = string(origin, v, key);
+    if (tls.min_version != "1.2" && tls.min_version != "1.3")
+      fail(origin, v, key, "expected \"1.2\" or \"1.3\", got \"" + tls.min_version + "\"");
+  } else if (k == "tls_ciphers") {
+    tls.ciphers = string(origin, v, key);
+  } else if (k == "tls_ciphersuites") {
+    tls.ciphersuites = string(origin, v, key);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// What only makes sense together, for the table `section` ("listener", "http") at `t`.
+void check_tls(const std::string& origin, const toml::node& t, const std::string& section,
+               const net::TlsSettings& tls) {
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    fail(origin, t, section, "tls_cert and tls_key go together (the certificate and its private key)");
+  if (tls.client_certificates != net::ClientCertificates::none && tls.ca_file.empty())
+    fail(origin, t, section + ".tls_client_certificates", "needs tls_ca (the CA that signs client certificates)");
+  if (!tls.ca_file.empty() && tls.cert_file.empty())
+    fail(origin, t, section + ".tls_ca", "needs tls_cert and tls_key (TLS)");
+}
+
 void load_listener(const std::string& origin, const toml::table& t, net::ListenerOptions& l) {
   for (const auto& [k, v] : t) {
     std::string key = "listener." + std::string(k.str());
@@ -57,41 +101,13 @@ void load_listener(const std::string& origin, const toml::table& t, net::Listene
       l.allow_anonymous = boolean(origin, v, key);
     } else if (k == "use_identity_as_username") {
       l.use_identity_as_username = boolean(origin, v, key);
-    } else if (k == "tls_cert") {
-      l.tls.cert_file = string(origin, v, key);
-    } else if (k == "tls_key") {
-      l.tls.key_file = string(origin, v, key);
-    } else if (k == "tls_ca") {
-      l.tls.ca_file = string(origin, v, key);
-    } else if (k == "tls_client_certificates") {
-      std::string c = string(origin, v, key);
-      if (c == "none")
-        l.tls.client_certificates = net::ClientCertificates::none;
-      else if (c == "optional")
-        l.tls.client_certificates = net::ClientCertificates::optional;
-      else if (c == "required")
-        l.tls.client_certificates = net::ClientCertificates::required;
-      else
-        fail(origin, v, key, "expected \"none\", \"optional\" or \"required\", got \"" + c + "\"");
-    } else if (k == "tls_min_version") {
-      l.tls.min_version = string(origin, v, key);
-      if (l.tls.min_version != "1.2" && l.tls.min_version != "1.3")
-        fail(origin, v, key, "expected \"1.2\" or \"1.3\", got \"" + l.tls.min_version + "\"");
-    } else if (k == "tls_ciphers") {
-      l.tls.ciphers = string(origin, v, key);
-    } else if (k == "tls_ciphersuites") {
-      l.tls.ciphersuites = string(origin, v, key);
+    } else if (tls_setting(origin, k.str(), v, key, l.tls)) {
     } else {
       fail(origin, v, key, "unknown key");
     }
   }
   // What only makes sense together is checked here, where the table's line is known.
-  if (l.tls.cert_file.empty() != l.tls.key_file.empty())
-    fail(origin, t, "listener", "tls_cert and tls_key go together (the certificate and its private key)");
-  if (l.tls.client_certificates != net::ClientCertificates::none && l.tls.ca_file.empty())
-    fail(origin, t, "listener.tls_client_certificates", "needs tls_ca (the CA that signs client certificates)");
-  if (!l.tls.ca_file.empty() && l.tls.cert_file.empty())
-    fail(origin, t, "listener.tls_ca", "needs tls_cert and tls_key (a TLS listener)");
+  check_tls(origin, t, "listener", l.tls);
   if (l.use_identity_as_username && l.tls.client_certificates != net::ClientCertificates::required)
     fail(origin, t, "listener.use_identity_as_username", "needs tls_client_certificates = \"required\"");
 }
@@ -289,6 +305,7 @@ void apply(const toml::table& root, const std::string& origin, Config& c, std::v
         c.http.allow_anonymous = boolean(origin, v, key);
       } else if (key == "http.read_timeout") {
         c.http.read_timeout_s = static_cast<uint32_t>(integer(origin, v, key, 1, 3600));
+      } else if (key.starts_with("http.tls_") && tls_setting(origin, std::string_view(key).substr(5), v, key, c.http.tls)) {
       } else if (key == "limits.max_packet_size") {
         c.limits.max_packet_size = static_cast<uint32_t>(integer(origin, v, key, 16, 268'435'460));
       } else if (key == "limits.max_queued_messages") {
@@ -389,6 +406,7 @@ void apply(const toml::table& root, const std::string& origin, Config& c, std::v
         fail(origin, v, key, "unknown key");
       }
     });
+    if (s == "http") guarded([&] { check_tls(origin, node, "http", c.http.tls); });
   }
 }
 

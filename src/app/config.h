@@ -61,6 +61,8 @@ struct HttpConfig {
   // Requests without credentials (HTTP Basic, checked against auth.password_file): unset =
   // allowed when the HTTP API listens on a loopback address, as for an MQTT listener.
   std::optional<bool> allow_anonymous;
+  // HTTPS: the same tls_* settings as a listener's (docs/security.md#https); cert_file "": plain HTTP.
+  net::TlsSettings tls;
 };
 
 struct Config {

@@ -47,12 +47,19 @@ int check_config(const std::string& path) {
       ++mistakes;
     }
   }
+  if (config.http.enabled && config.http.tls.enabled()) {
+    std::string why;
+    if (!net::TlsContext::load(config.http.tls, &why)) {
+      std::fprintf(stderr, "%s: http: %s\n", path.c_str(), why.c_str());
+      ++mistakes;
+    }
+  }
   if (mistakes) {
     std::fprintf(stderr, "%s: %d mistake%s\n", path.c_str(), mistakes, mistakes == 1 ? "" : "s");
     return 2;
   }
-  std::printf("%s: OK (%zu listener%s, HTTP %s)\n", path.c_str(), config.server.listeners.size(),
-              config.server.listeners.size() == 1 ? "" : "s",
+  std::printf("%s: OK (%zu listener%s, HTTP%s %s)\n", path.c_str(), config.server.listeners.size(),
+              config.server.listeners.size() == 1 ? "" : "s", config.http.tls.enabled() ? "S" : "",
               config.http.enabled ? config.http.listen.c_str() : "off");
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 
 #include "app/admin_api.h"
 #include "app/commands.h"
@@ -124,12 +125,39 @@ int serve(const ServeFlags& f) {
     std::fprintf(stderr, "mqbase: configuration error: %s\n", e.what());
     return 2;
   }
-  config.server.on_reload = [access] {
+  // HTTPS (http.tls_cert): a certificate or key that cannot be used stops the start, as for a
+  // listener; SIGHUP loads them again for the connections that follow.
+  std::shared_ptr<const net::TlsContext> http_tls;
+  if (config.http.enabled && config.http.tls.enabled()) {
+    std::string why;
+    http_tls = net::TlsContext::load(config.http.tls, &why);
+    if (!http_tls) {
+      std::fprintf(stderr, "mqbase: configuration error: http: %s\n", why.c_str());
+      return 2;
+    }
+  }
+  // Set while the HTTP server runs: SIGHUP hands it the reloaded certificate.
+  struct HttpForReload {
+    std::mutex mu;
+    http::HttpServer* server = nullptr;
+  };
+  auto http_for_reload = std::make_shared<HttpForReload>();
+  config.server.on_reload = [access, http_for_reload, tls = config.http.tls] {
     reopen_logs();  // logrotate moved the file away
     if (std::string errors = access->reload(); errors.empty())
       spdlog::info("reloaded the authentication files (password, ACL, JWT keys, SCRAM users)");
     else
       spdlog::error("{}", errors);
+    std::lock_guard lock(http_for_reload->mu);
+    if (http_for_reload->server && tls.enabled()) {
+      std::string why;
+      if (auto context = net::TlsContext::load(tls, &why)) {
+        spdlog::info("HTTPS: reloaded {}", context->describe());
+        http_for_reload->server->set_tls(std::move(context));
+      } else {
+        spdlog::error("HTTPS: {} (the previous certificate stays in force)", why);
+      }
+    }
   };
   if (f.data_dir) config.data_dir = *f.data_dir;
   if (f.log_level) config.log_level = *f.log_level;
@@ -327,6 +355,7 @@ int serve(const ServeFlags& f) {
     ho.max_body = config.http.max_body;
     ho.read_timeout = std::chrono::seconds(config.http.read_timeout_s);
     ho.query = query_limits;
+    ho.tls = http_tls;
     http_server = std::make_unique<http::HttpServer>(ho, execute, &ingest, query_pool, tables.get());
     http_server->set_mqtt_upgrade([&server](http::Upgrade up) { hand_over_websocket(server, std::move(up)); });
     http_server->set_operations([&operations, &admin](const http::Request& r) {
@@ -337,10 +366,15 @@ int serve(const ServeFlags& f) {
         make_http_authorizer(access, config.http.allow_anonymous.value_or(net::Listener::is_loopback(ho.listen.host))));
     try {
       http_server->start();
+      {
+        std::lock_guard lock(http_for_reload->mu);
+        http_for_reload->server = http_server.get();
+      }
       auto b = http_server->bound();
-      spdlog::info("MQTT over WebSocket at ws://{}:{}/mqtt (the HTTP port; anonymous clients {})",
-                   b.host.find(':') != std::string::npos ? "[" + b.host + "]" : b.host, b.port,
-                   config.http.allow_anonymous.value_or(net::Listener::is_loopback(b.host)) ? "allowed" : "refused");
+      if (!http_tls)
+        spdlog::info("MQTT over WebSocket at ws://{}:{}/mqtt (the HTTP port; anonymous clients {})",
+                     b.host.find(':') != std::string::npos ? "[" + b.host + "]" : b.host, b.port,
+                     config.http.allow_anonymous.value_or(net::Listener::is_loopback(b.host)) ? "allowed" : "refused");
       if (!config.http.allow_anonymous.value_or(net::Listener::is_loopback(b.host)))
         spdlog::info("HTTP API: requests need HTTP Basic credentials from auth.password_file (http.allow_anonymous)");
     } catch (const std::exception& e) {
@@ -367,6 +401,10 @@ int serve(const ServeFlags& f) {
   operations.set_ready(false);
   operations.stop();
   // HTTP first, then the queries still running (their answers have nowhere to go now).
+  {
+    std::lock_guard lock(http_for_reload->mu);
+    http_for_reload->server = nullptr;
+  }
   if (http_server) http_server->stop();
   query_pool.stop();
   query_topic.stop();

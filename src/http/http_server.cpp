@@ -20,17 +20,25 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -52,6 +60,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -129,6 +138,16 @@ struct ServerCore {
   ListenAddress bound;
   uint64_t next_id = 0;
   bool stopping = false;
+  // HTTPS: the context new connections get (null: plain HTTP). Each connection keeps its own
+  // reference, so a SIGHUP's new one replaces it for later connections only.
+  std::shared_ptr<asio::ssl::context> tls;
+
+  void set_tls(const std::shared_ptr<const net::TlsContext>& t) {
+    if (!t) return;
+    SSL_CTX* native = t->native_handle();
+    SSL_CTX_up_ref(native);  // asio's context frees its handle
+    tls = std::make_shared<asio::ssl::context>(native);
+  }
 
   ServerCore(HttpServerOptions o, Execute execute, ingest::Ingest* ingest, QueryPool& queries,
              store::tables::Tables* tables)
@@ -151,20 +170,42 @@ struct ServerCore {
   }
 };
 
-// One HTTP connection. A template on its stream: beast::tcp_stream now; TLS (issue 13) adds
-// beast::ssl_stream<beast::tcp_stream> and a handshake before start().
+// One HTTP connection. A template on its stream: beast::tcp_stream, or TlsStream (HTTPS), which
+// starts with a handshake.
 template <class Stream>
 class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  Connection(ServerCore& server, Stream stream, uint64_t id, std::string peer)
-      : server_(server), stream_(std::move(stream)), buffer_(1 << 20), id_(id), peer_(std::move(peer)) {}
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `keep`: what the stream needs alive (its TLS context).
+  Connection(ServerCore& server, Stream stream, uint64_t id, std::string peer, std::shared_ptr<void> keep = nullptr)
+      : server_(server),
+        keep_(std::move(keep)),
+        stream_(std::move(stream)),
+        buffer_(1 << 20),
+        id_(id),
+        peer_(std::move(peer)) {}
 
   ~Connection() override {
     if (answer_) answer_->cancel();
     server_.connection_gone(id_);
   }
 
-  void start() { read_request(); }
+  void start() {
+    if constexpr (kTls) {
+      // The handshake within http.read_timeout, as a request's header.
+      lowest().expires_after(server_.options.read_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          spdlog::debug("http: {}: TLS handshake failed: {}", self->peer_, ec.message());
+          return self->close();
+        }
+        self->read_request();
+      });
+    } else {
+      read_request();
+    }
+  }
 
   void server_stopping() override {
     keep_alive_ = false;
@@ -259,6 +300,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     r.target = to_std(msg.target());
     r.version = msg.version();
     r.peer = peer_;
+    r.tls = kTls;
     keep_alive_ = msg.keep_alive() && !server_.stopping;
     method_ = r.method;
     target_ = r.target.substr(0, 200);
@@ -269,8 +311,12 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     for (const auto& f : msg) r.headers.emplace_back(to_std(f.name_string()), to_std(f.value()));
     r.body = std::move(msg.body());
     if (r.path == "/mqtt" && server_.upgrade && contains_token(to_std(msg[bhttp::field::connection]), "upgrade") &&
-        iequals(to_std(msg[bhttp::field::upgrade]), "websocket"))
-      return hand_over(std::move(r));
+        iequals(to_std(msg[bhttp::field::upgrade]), "websocket")) {
+      if constexpr (kTls)
+        return relay(std::move(r));
+      else
+        return hand_over(std::move(r));
+    }
 
     std::weak_ptr<Self> weak = this->shared_from_this();
     answer_ = std::make_shared<Answer>([weak, poster = server_.poster] {
@@ -298,6 +344,50 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     closed_ = true;
     up.request = std::move(r);
     server_.upgrade(std::move(up));
+  }
+
+  // wss:// on the HTTPS port. The TLS session cannot leave this thread, so the MQTT loops get
+  // one end of a socket pair, as they would get the TCP socket of ws://, and this connection
+  // relays between the pair's other end and the TLS stream, both ways, until either closes.
+  // (The MQTT side sees no peer address: its log and login throttle name none.)
+  void relay(Request r) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return send(error_response(503, std::string("cannot relay the WebSocket: ") + std::strerror(errno)));
+    relay_ = std::make_unique<Relay>(server_.ioc, pair[0]);
+    Upgrade up;
+    auto data = buffer_.data();
+    up.buffered.assign(static_cast<const char*>(data.data()), data.size());
+    up.fd = pair[1];
+    up.request = std::move(r);
+    lowest().expires_never();
+    idle_ = false;
+    pending_self_ = this->shared_from_this();  // the relay's reads keep it too; this until close()
+    server_.upgrade(std::move(up));
+    relay_from_client();
+    relay_to_client();
+  }
+
+  void relay_from_client() {
+    stream_.async_read_some(asio::buffer(relay_->in), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec || self->closed_) return self->close();
+      asio::async_write(self->relay_->socket, asio::buffer(self->relay_->in, n),
+                        [self](beast::error_code ec, size_t) {
+                          if (ec || self->closed_) return self->close();
+                          self->relay_from_client();
+                        });
+    });
+  }
+
+  void relay_to_client() {
+    relay_->socket.async_read_some(asio::buffer(relay_->out), [self = this->shared_from_this()](beast::error_code ec,
+                                                                                               size_t n) {
+      if (ec || self->closed_) return self->close();
+      asio::async_write(self->stream_, asio::buffer(self->relay_->out, n), [self](beast::error_code ec, size_t) {
+        if (ec || self->closed_) return self->close();
+        self->relay_to_client();
+      });
+    });
   }
 
   // While the answer is being made, a client that goes away cancels it. Readable with nothing
@@ -459,6 +549,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
+    if (relay_) relay_->socket.close(ec);
     pending_self_.reset();  // may be the last reference: nothing after this line
   }
 
@@ -469,6 +560,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   }
 
   ServerCore& server_;
+  std::shared_ptr<void> keep_;  // before stream_, which it outlives
   Stream stream_;
   beast::flat_buffer buffer_;
   const uint64_t id_;
@@ -487,6 +579,13 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   bool idle_ = true, keep_alive_ = true, closed_ = false, writing_ = false, chunked_ = true;
   Clock::time_point began_ = Clock::now();
   std::string method_, target_;  // of the request under way (the log)
+  // relay(): the socket pair's end and a buffer each way; null unless relaying.
+  struct Relay {
+    Relay(asio::io_context& ioc, int fd) : socket(ioc, asio::local::stream_protocol(), fd) {}
+    asio::local::stream_protocol::socket socket;
+    char in[16384], out[16384];
+  };
+  std::unique_ptr<Relay> relay_;
 };
 
 void ServerCore::accept() {
@@ -507,10 +606,17 @@ void ServerCore::accept() {
     std::string peer = ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
                                             : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     uint64_t id = ++next_id;
-    auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), id,
-                                                             std::move(peer));
-    connections.emplace(id, c);
-    c->start();
+    if (tls) {
+      auto c = std::make_shared<Connection<TlsStream>>(*this, TlsStream(beast::tcp_stream(std::move(socket)), *tls), id,
+                                                       std::move(peer), tls);
+      connections.emplace(id, c);
+      c->start();
+    } else {
+      auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), id,
+                                                               std::move(peer));
+      connections.emplace(id, c);
+      c->start();
+    }
     accept();
   });
 }
@@ -554,6 +660,13 @@ void HttpServer::set_operations(std::function<std::optional<Response>(const Requ
 }
 void HttpServer::set_mqtt_upgrade(UpgradeHandler h) { impl_->core.upgrade = std::move(h); }
 
+void HttpServer::set_tls(std::shared_ptr<const net::TlsContext> tls) {
+  ServerCore& core = impl_->core;
+  asio::post(core.ioc, [&core, tls = std::move(tls)] {
+    if (core.tls) core.set_tls(tls);
+  });
+}
+
 void HttpServer::start() {
   ServerCore& core = impl_->core;
   const ListenAddress& l = core.options.listen;
@@ -572,7 +685,9 @@ void HttpServer::start() {
                                          l.port, ec.message()));
   }
   core.bound = {l.host, core.acceptor.local_endpoint().port()};
-  spdlog::info("HTTP listening on {}:{}", addr.is_v6() ? "[" + l.host + "]" : l.host, core.bound.port);
+  core.set_tls(core.options.tls);
+  spdlog::info("{} listening on {}:{}{}", core.tls ? "HTTPS" : "HTTP", addr.is_v6() ? "[" + l.host + "]" : l.host,
+               core.bound.port, core.tls ? " (" + core.options.tls->describe() + ")" : "");
   core.accept();
   sigset_t quit, previous;
   sigemptyset(&quit);

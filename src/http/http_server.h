@@ -8,9 +8,12 @@
 // The only public http header for the server, and it includes no Boost: Beast and Asio stay
 // in http_server.cpp.
 //
-// Seams for later work: set_authorizer() (issue 13: who may do what), set_mqtt_upgrade() (MQTT
-// over WebSocket on /mqtt); TLS is a second listener type: the connection in http_server.cpp
-// is a template on its stream, so a TLS stream adds a handshake and nothing else.
+// set_authorizer() decides who may do what, set_mqtt_upgrade() takes MQTT over WebSocket on
+// /mqtt. With HttpServerOptions::tls the port speaks HTTPS only (TLS 1.2+, the settings of an
+// MQTT listener's TLS); the connection in http_server.cpp is a template on its stream, so the
+// TLS stream adds a handshake. A WebSocket upgrade there (wss://) cannot hand its socket to the
+// MQTT loops, as ws:// does, since the TLS session stays here: the loops get one end of a socket
+// pair, and the connection relays between it and the TLS stream.
 //
 // Thread-safety: start() and stop() from one thread (the main one); bound() after start()
 // from any thread. The set_* calls before start().
@@ -26,6 +29,7 @@
 #include "http/query_pool.h"
 #include "http/query_runner.h"
 #include "http/request.h"
+#include "net/tls.h"
 
 namespace mqbase::ingest {
 class Ingest;
@@ -45,6 +49,7 @@ struct HttpServerOptions {
   size_t header_limit = 32 << 10;              // bytes of a request's header: 431 beyond
   QueryLimits query;                           // SQL's time and memory limits
   size_t write_queue = 16;                     // HTTP writes waiting for the write thread
+  std::shared_ptr<const net::TlsContext> tls;  // set: HTTPS only
 };
 
 class HttpServer {
@@ -62,6 +67,9 @@ class HttpServer {
   void set_mqtt_upgrade(UpgradeHandler h);
   // GET /ready, /metrics and /api/... (Router::set_operations).
   void set_operations(std::function<std::optional<Response>(const Request&)> h);
+  // A new certificate and key (SIGHUP) for the connections accepted from now on; those up keep
+  // theirs. Any thread, after start(); ignored when the server was started without TLS.
+  void set_tls(std::shared_ptr<const net::TlsContext> tls);
 
   // Binds the listener and starts the I/O thread (with SIGINT, SIGTERM and SIGHUP blocked).
   // Throws std::runtime_error "cannot listen on ADDR:PORT: why" when it cannot bind.

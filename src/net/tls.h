@@ -45,6 +45,10 @@ class TlsContext : public std::enable_shared_from_this<TlsContext> {
   // shares ownership of this context. The caller owns it.
   std::unique_ptr<TlsTransport> make_transport() const;
 
+  // The OpenSSL context, for a server that runs TLS through another library (the HTTP API's
+  // Asio streams): it must take its own reference (SSL_CTX_up_ref) to keep it.
+  ssl_ctx_st* native_handle() const { return ctx_; }
+
   // For the start-up log: `subject "CN=broker.example", expires 2027-03-01 12:00:00Z;
   // TLS 1.2+; client certificates required`.
   std::string describe() const;

@@ -33,6 +33,7 @@ import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HOST, MOSQUITTO_SUB, BrokerTestCase, mqbase_binary, run_mosquitto_pub,  # noqa: E402
                      run_tests, skip_if_mosquitto, stop_process, unique_id, wait_for, _LIVE_PROCESSES)
+from test_tls import pki, tearDownModule  # noqa: E402,F401
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CONSOLE = os.path.join(ROOT, "console")
@@ -217,7 +218,7 @@ class BrowserCase(BrokerTestCase):
             if old.startswith(prefix):  # screenshots, and a downloads directory
                 old = os.path.join(out, old)
                 shutil.rmtree(old) if os.path.isdir(old) else os.unlink(old)
-        cmd = [self.node, E2E, "--scenario", name, "--browser", self.browser, "--url", self.broker.http_url("/"),
+        cmd = [self.node, E2E, "--scenario", name, "--browser", self.browser, "--url", self.console_url(),
                "--mqtt-port", str(self.broker.port), "--out", out]
         for k, v in options.items():
             cmd += ["--" + k.replace("_", "-"), str(v)]
@@ -236,6 +237,9 @@ class BrowserCase(BrokerTestCase):
         for shot in result["screenshots"]:
             check_png(shot)
         return result
+
+    def console_url(self):
+        return self.broker.http_url("/")
 
     def write_rows(self, table, rows):
         """rows into `table` through db/append/<table> (docs/ingest.md), as a device would."""
@@ -335,6 +339,24 @@ class ConsoleLogin(AuthCase, BrowserCase):
         self.assertEqual(result["query_after_login"], "1", result)
 
 
+@skip_if_mosquitto("the console is mqbase's")
+class ConsoleOverHttps(BrowserCase):
+    """The console from the HTTPS port ([http] tls_cert): its API calls over TLS, and its live
+    MQTT connection over wss:// at /mqtt on the same port (relayed to the event loops). The
+    browser accepts the test CA's certificate without knowing the CA (--insecure)."""
+
+    def setUp(self):
+        self.broker_config = {"http": {"tls_cert": pki().path("server.crt"), "tls_key": pki().path("server.key")}}
+        super().setUp()
+
+    def console_url(self):
+        return "https://%s:%d/" % (HOST, self.broker.http_port)
+
+    def test_the_topic_tree_over_wss(self):
+        result = self.scenario("topic", topic="plant/9/line/1/temp", insecure=1)
+        self.assertLess(result["appeared_after_ms"], 1000, result)
+
+
 # The same scenarios in Firefox ESR, driven over WebDriver BiDi.
 class FirefoxConsolePages(ConsolePages):
     browser = "firefox"
@@ -345,6 +367,10 @@ class FirefoxConsoleDisconnect(ConsoleDisconnect):
 
 
 class FirefoxConsoleLogin(ConsoleLogin):
+    browser = "firefox"
+
+
+class FirefoxConsoleOverHttps(ConsoleOverHttps):
     browser = "firefox"
 
 

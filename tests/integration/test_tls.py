@@ -124,6 +124,15 @@ def tls_listener(cert="server", **keys):
 PLAIN_LISTENER = {"bind": HOST, "port": 0}
 
 
+def install_pair(live, name, parts=(".crt", ".key")):
+    """Copies the Pki's <name>.crt / .key over <live>.crt / .key, each file replaced whole (as
+    an operator renewing a certificate would), for a SIGHUP to read."""
+    for ext in parts:
+        tmp = live + ext + ".new"
+        shutil.copyfile(pki().path(name + ext), tmp)
+        os.replace(tmp, live + ext)
+
+
 def client_cert_args(name):
     """mosquitto_pub/sub arguments presenting the Pki's client certificate `name`."""
     return ["--cert", pki().path(name + ".crt"), "--key", pki().path(name + ".key")]
@@ -556,10 +565,7 @@ class TlsReload(TlsTestCase):
         return [tls_listener(cert=self.live)]
 
     def install(self, name, parts=(".crt", ".key")):
-        for ext in parts:
-            tmp = self.live + ext + ".new"
-            shutil.copyfile(pki().path(name + ext), tmp)
-            os.replace(tmp, self.live + ext)
+        install_pair(self.live, name, parts)
 
     def sighup(self, outcome):
         """SIGHUP and wait until the log says the listener's outcome ("TLS reloaded" / "TLS not

@@ -227,6 +227,29 @@ read_timeout = 5
   EXPECT_THAT(error_of("[http]\nport = 1\n"), HasSubstr("http.port: unknown key"));
 }
 
+TEST(ConfigTest, HttpTlsKeys) {
+  EXPECT_FALSE(Config().http.tls.enabled());
+  Config c = load(R"(
+[http]
+tls_cert = "/etc/mqbase/tls/server.crt"
+tls_key = "/etc/mqbase/tls/server.key"
+tls_min_version = "1.3"
+tls_ciphersuites = "TLS_AES_256_GCM_SHA384"
+)");
+  EXPECT_TRUE(c.http.tls.enabled());
+  EXPECT_EQ(c.http.tls.cert_file, "/etc/mqbase/tls/server.crt");
+  EXPECT_EQ(c.http.tls.key_file, "/etc/mqbase/tls/server.key");
+  EXPECT_EQ(c.http.tls.min_version, "1.3");
+  EXPECT_EQ(c.http.tls.ciphersuites, "TLS_AES_256_GCM_SHA384");
+  // The same rules as a listener's, naming [http] and its line.
+  std::string e = error_of("[http]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"c.pem\"\n");
+  EXPECT_THAT(e, HasSubstr("test.toml:1: http: tls_cert and tls_key go together"));
+  EXPECT_THAT(error_of("[http]\ntls_min_version = \"1.1\"\n"), HasSubstr("http.tls_min_version: expected"));
+  EXPECT_THAT(error_of("[http]\ntls_cert = \"c\"\ntls_key = \"k\"\ntls_client_certificates = \"required\"\n"),
+              HasSubstr("http.tls_client_certificates: needs tls_ca"));
+  EXPECT_THAT(error_of("[http]\ntls_certs = \"c\"\n"), HasSubstr("http.tls_certs: unknown key"));
+}
+
 TEST(ConfigTest, IngestRules) {
   Config c = load(R"(
 [[ingest]]
