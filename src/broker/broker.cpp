@@ -441,6 +441,19 @@ std::vector<MessagePtr> Broker::start_persistence(Persistence& p, Recovered& r) 
     if (im.will_expiry > 0) m->expires_at = when + std::chrono::seconds(im.will_expiry);
     return MessagePtr(std::move(m));
   };
+  // A will due now meets the ACL as it stands, as its client's last login (publish_will()
+  // checks one that falls due while the server runs). A token's grants are not kept: a token
+  // user's will is decided by the ACL file alone.
+  auto add_due = [&](const SessionImage& im) {
+    if (acl_ && !acl_->may_write(auth::AclSubject::of(im.client_id, im.username.get()), im.will->topic)) {
+      Stats::add(stats_.acl_denied);
+      stats_.drop(DropReason::not_authorized);
+      spdlog::info("will of client '{}' on '{}' not published: the ACL does not allow that topic", im.client_id,
+                   im.will->topic);
+      return;
+    }
+    due.push_back(will_of(im, now));
+  };
   for (auto& rs : r.sessions) {
     auto& im = rs.image;
     // A session connected at the crash lost its connection then; the restart is the first
@@ -449,7 +462,7 @@ std::vector<MessagePtr> Broker::start_persistence(Persistence& p, Recovered& r) 
     if (im.expiry_interval == 0) {
       // A clean session (or one that expired while the server was down) that had a will:
       // [MQTT-3.1.2-8], it goes out now, and the session is no more.
-      if (im.will) due.push_back(will_of(im, now));
+      if (im.will) add_due(im);
       p.delete_session(im.client_id, {}, {}, {});
       continue;
     }
@@ -468,7 +481,7 @@ std::vector<MessagePtr> Broker::start_persistence(Persistence& p, Recovered& r) 
     if (im.will) {
       const int64_t due_ms = left_ms + int64_t(std::min(im.will_delay, im.expiry_interval)) * 1000;
       if (due_ms <= now_ms) {
-        due.push_back(will_of(im, now));
+        add_due(im);
       } else {
         auto when = from_wall_ms(due_ms);
         s->set_will(Will{im.will, im.will_delay, im.will_expiry});

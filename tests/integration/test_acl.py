@@ -247,6 +247,31 @@ class AcrossARestart(AclCase):
         got = [back.receive_publish().payload for _ in range(20)]
         self.assertEqual(got, [b"m%d" % i for i in range(20)])
 
+    def crash_with_a_will(self, acl_after):
+        """bob keeps a session on alice/#; alice is connected with a QoS 1 will on alice/will when
+        the server is killed; it restarts with `acl_after`; bob comes back. Returns bob."""
+        props = [(SESSION_EXPIRY_INTERVAL, 3600)]
+        bob = self.v5("bob", client_id="bob-p", props=props, clean_start=False)
+        self.assertEqual(bob.subscribe([("alice/#", sub_options(1))]), [1])
+        bob.disconnect()
+        self.v3("alice", client_id="alice-w", will_topic="alice/will", will_payload=b"gone", will_qos=1)
+        self.broker.kill9()
+        self.write_acl(acl_after)
+        self.broker.restart()
+        self.port = self.broker.port
+        return self.v5("bob", client_id="bob-p", props=props, clean_start=False)
+
+    def test_a_will_due_at_the_restart_goes_out_when_the_acl_allows_it(self):
+        back = self.crash_with_a_will(ACL)
+        m = back.receive_publish()
+        self.assertEqual((m.topic, m.payload), ("alice/will", b"gone"))
+
+    def test_a_will_due_at_the_restart_meets_the_acl_in_force_then(self):
+        back = self.crash_with_a_will(ACL.replace("topic deny alice/secret",
+                                                  "topic deny alice/secret\ntopic deny alice/will"))
+        self.assert_nothing(back, "alice/marker", self.v5("alice"))
+        self.assertIn("will of client 'alice-w' on 'alice/will' not published", self.broker.stderr_text())
+
 
 @skip_if_mosquitto("mqbase checks a resumed session's queue again; mosquitto sends what it queued")
 class QueuedAcrossAReload(AclCase):

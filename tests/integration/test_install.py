@@ -21,19 +21,26 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 @skip_if_mosquitto("make install is mqbase's")
 class Install(unittest.TestCase):
-    def setUp(self):
-        self.dest = tempfile.mkdtemp(prefix="mqbase-install-")
-        self.addCleanup(shutil.rmtree, self.dest, True)
+    # One install for the class (each makes the man page from ~40 runs of the binary's --help);
+    # the first test installs a second time over it.
+    @classmethod
+    def setUpClass(cls):
+        cls.dest = tempfile.mkdtemp(prefix="mqbase-install-")
+        cls.install()
 
-    def install(self):
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dest, True)
+
+    @classmethod
+    def install(cls):
         return subprocess.run([os.path.join(ROOT, "scripts", "install.sh"), "--binary", mqbase_binary(),
-                               "--destdir", self.dest], capture_output=True, text=True, timeout=120, check=True)
+                               "--destdir", cls.dest], capture_output=True, text=True, timeout=120, check=True)
 
     def path(self, p):
         return os.path.join(self.dest, p.lstrip("/"))
 
     def test_installs_binary_man_page_config_and_unit(self):
-        self.install()
         binary = self.path("/usr/local/bin/mqbase")
         self.assertTrue(os.access(binary, os.X_OK))
         self.assertIn("mqbase", subprocess.run([binary, "--version"], capture_output=True, text=True).stdout)
@@ -66,7 +73,6 @@ class Install(unittest.TestCase):
             self.assertIn("edited by the operator", f.read())
 
     def test_the_unit_is_hardened_and_systemd_accepts_it(self):
-        self.install()
         with open(self.path("/etc/systemd/system/mqbase.service")) as f:
             unit = f.read()
         self.assertIn("ExecStart=/usr/local/bin/mqbase serve --config /etc/mqbase/mqbase.toml", unit)
@@ -77,7 +83,7 @@ class Install(unittest.TestCase):
             self.skipTest("systemd-analyze is not installed")
         # verify checks that the commands exist: point them at the staged binary.
         staged = os.path.join(self.dest, "verify", "mqbase.service")
-        os.makedirs(os.path.dirname(staged))
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
         with open(staged, "w") as f:
             f.write(unit.replace("/usr/local/bin/mqbase", self.path("/usr/local/bin/mqbase")))
         out = subprocess.run(["systemd-analyze", "verify", "--man=no", staged], capture_output=True, text=True,
