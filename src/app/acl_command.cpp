@@ -63,10 +63,10 @@ int edit(const AclFlags& f, bool add) {
   rule.topic = f.args.back();
   std::string old_text;
   try {
-    old_text = auth::read_text_file(path, "ACL file");
+    // add makes a new file; delete needs one.
+    old_text = add ? auth::read_text_file_if_exists(path, "ACL file") : auth::read_text_file(path, "ACL file");
   } catch (const auth::AuthFileError& e) {
-    if (!add) return fail(e.what());
-    // add makes a new file; any other reason not to read it shows when it is written.
+    return fail(e.what());
   }
   std::string text;
   std::string where = f.pattern ? "patterns" : f.user_given ? "user '" + f.user + "'" : "anonymous clients";

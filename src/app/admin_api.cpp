@@ -3,7 +3,6 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <set>
 
 #include "auth/acl_file.h"
@@ -15,38 +14,6 @@
 
 namespace mqbase::app {
 namespace {
-
-http::Response not_allowed(const http::Request& r, const std::string& allowed) {
-  http::Response res = http::error_response(
-      405, "method " + r.method + " is not allowed on " + r.path + " (allowed: " + allowed + ")");
-  res.headers.emplace_back("Allow", allowed);
-  return res;
-}
-
-http::Response success(int status, const std::string& reason) {
-  http::Response res;
-  res.status = status;
-  res.body = "{\"success\":true,\"reason\":";
-  query::append_json_string(reason, res.body);
-  res.body += "}";
-  return res;
-}
-
-// The file's text: "" when it does not exist yet (a first user, a first rule).
-bool read_file(const std::string& path, std::string_view what, std::string* text, std::string* error) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec) && !ec) {
-    text->clear();
-    return true;
-  }
-  try {
-    *text = auth::read_text_file(path, what);
-    return true;
-  } catch (const auth::AuthFileError& e) {
-    *error = e.what();
-    return false;
-  }
-}
 
 // The password of a {"password": "..."} body; "" with *error set when there is none.
 std::string password_of(std::string_view body, std::string* error) {
@@ -75,18 +42,22 @@ http::Response AdminApi::reloaded(int status, const std::string& reason) {
   if (std::string errors = access_->reload(); !errors.empty())
     spdlog::warn("admin API: reloading the authentication files: {}", errors);
   spdlog::info("admin API: {}", reason);
-  return success(status, reason);
+  return http::success_response(status, reason);
 }
 
 http::Response AdminApi::users(const http::Request& r) {
   const std::string& path = access_->options().password_file;
   const bool one = r.path.size() > sizeof("/api/users/") - 1;
-  if (!one && r.method != "GET") return not_allowed(r, "GET");
-  if (one && r.method != "PUT" && r.method != "DELETE") return not_allowed(r, "PUT, DELETE");
+  if (!one && r.method != "GET") return http::method_not_allowed(r, "GET");
+  if (one && r.method != "PUT" && r.method != "DELETE") return http::method_not_allowed(r, "PUT, DELETE");
   if (path.empty()) return http::error_response(409, "no password file: auth.password_file is not set");
   std::lock_guard lock(mu_);
-  std::string text, error;
-  if (!read_file(path, "password file", &text, &error)) return http::error_response(500, error);
+  std::string text;
+  try {
+    text = auth::read_text_file_if_exists(path, "password file");
+  } catch (const auth::AuthFileError& e) {
+    return http::error_response(500, e.what());
+  }
   if (!one) {
     std::set<std::string> names;
     auth::for_each_line(text, [&](size_t, std::string_view line) {
@@ -127,29 +98,28 @@ http::Response AdminApi::users(const http::Request& r) {
 
 http::Response AdminApi::acl(const http::Request& r) {
   const std::string& path = access_->options().acl_file;
-  if (r.method != "GET" && r.method != "PUT") return not_allowed(r, "GET, PUT");
+  if (r.method != "GET" && r.method != "PUT") return http::method_not_allowed(r, "GET, PUT");
   if (path.empty()) return http::error_response(409, "no ACL file: auth.acl_file is not set");
   std::lock_guard lock(mu_);
-  if (r.method == "GET") {
-    std::string text, error;
-    if (!read_file(path, "ACL file", &text, &error)) return http::error_response(500, error);
-    http::Response res;
-    res.content_type = "text/plain; charset=utf-8";
-    res.body = std::move(text);
-    return res;
-  }
   try {
+    if (r.method == "GET") {
+      http::Response res;
+      res.content_type = "text/plain; charset=utf-8";
+      res.body = auth::read_text_file_if_exists(path, "ACL file");
+      return res;
+    }
     auth::AclFile::Summary s = auth::AclFile::parse(r.body, path).summary();
     if (std::string why = auth::replace_text_file(path, r.body); !why.empty()) return http::error_response(500, why);
     size_t n = s.anonymous_rules + s.user_rules + s.patterns;
     return reloaded(200, fmt::format("replaced the ACL: {} rule{}", n, n == 1 ? "" : "s"));
   } catch (const auth::AuthFileError& e) {
+    if (r.method == "GET") return http::error_response(500, e.what());
     return http::error_response(400, std::string(e.what()) + " (the file is unchanged)");
   }
 }
 
 http::Response AdminApi::acl_check(const http::Request& r) {
-  if (r.method != "GET") return not_allowed(r, "GET");
+  if (r.method != "GET") return http::method_not_allowed(r, "GET");
   const std::string* access = r.query.get("access");
   const std::string* topic = r.query.get("topic");
   if (!access || (*access != "read" && *access != "write" && *access != "subscribe"))

@@ -18,6 +18,13 @@ http::AuthDecision refuse(int status, std::string reason) {
   return d;
 }
 
+// The $CONTROL topic of an admin API path (app/admin_api.h), or "" for another path.
+std::string_view admin_topic(const std::string& p) {
+  if (p == "/api/users" || p.starts_with("/api/users/")) return "$CONTROL/mqbase/users";
+  if (p == "/api/acl" || p.starts_with("/api/acl/")) return "$CONTROL/mqbase/acl";
+  return {};
+}
+
 // What the request does, said as MQTT: a topic and whether it writes (PUBLISH) or reads
 // (SUBSCRIBE). False for what needs no ACL check.
 bool as_mqtt(const http::Request& r, std::string* topic, bool* write) {
@@ -37,19 +44,12 @@ bool as_mqtt(const http::Request& r, std::string* topic, bool* write) {
     *write = false;
   } else if (p == "/api/clients/disconnect") {
     *topic = "$CONTROL/mqbase/disconnect";
-  } else if (p == "/api/users" || p.starts_with("/api/users/")) {
-    *topic = "$CONTROL/mqbase/users";
-  } else if (p == "/api/acl" || p.starts_with("/api/acl/")) {
-    *topic = "$CONTROL/mqbase/acl";
+  } else if (std::string_view admin = admin_topic(p); !admin.empty()) {
+    *topic = std::string(admin);
   } else {
     return false;
   }
   return true;
-}
-
-// The admin API (app/admin_api.h): it changes who may do what, so it wants a verified login.
-bool is_admin(const std::string& p) {
-  return p == "/api/users" || p.starts_with("/api/users/") || p == "/api/acl" || p.starts_with("/api/acl/");
 }
 
 }  // namespace
@@ -80,9 +80,8 @@ http::Authorizer make_http_authorizer(std::shared_ptr<auth::AccessControl> acces
       }
       has_credentials = true;
     }
-    const bool admin = is_admin(r.path);
-    if (admin) {
-      // Credentials are checked against something: a password file for Basic, a JWT key for a
+    if (!admin_topic(r.path).empty()) {
+      // The admin API changes who may do what, so it wants a verified login. Credentials are checked against something: a password file for Basic, a JWT key for a
       // Bearer token. Without either, a user name alone would pass where anonymous clients do.
       const auth::AccessOptions& o = access->options();
       if (o.password_file.empty() && !o.jwt_enabled())

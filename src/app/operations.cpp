@@ -181,10 +181,7 @@ std::string Operations::overview_json(int64_t since_ms) const {
 std::optional<http::Response> Operations::handle(const http::Request& r) {
   auto only = [&](std::string_view method) -> std::optional<http::Response> {
     if (r.method == method) return std::nullopt;
-    http::Response res = http::error_response(405, "method " + r.method + " is not allowed on " + r.path +
-                                                       " (allowed: " + std::string(method) + ")");
-    res.headers.emplace_back("Allow", std::string(method));
-    return res;
+    return http::method_not_allowed(r, method);
   };
   if (r.path == "/ready") {
     if (auto refused = only("GET")) return refused;
@@ -224,11 +221,7 @@ std::optional<http::Response> Operations::handle(const http::Request& r) {
     if (!id || id->empty())
       return http::error_response(400, "give the client: POST /api/clients/disconnect?client_id=ID");
     if (!broker_.disconnect_client(*id)) return http::error_response(404, "no client '" + *id + "' is connected");
-    http::Response res;
-    res.body = "{\"success\":true,\"reason\":";
-    query::append_json_string("disconnected client '" + *id + "'", res.body);
-    res.body += "}";
-    return res;
+    return http::success_response(200, "disconnected client '" + *id + "'");
   }
   return std::nullopt;
 }

@@ -61,8 +61,7 @@ std::string join(const std::vector<std::string_view>& lines) {
 }  // namespace
 
 std::string check_acl_rule(const AclRule& rule, bool access_may_be_empty) {
-  if (!(access_may_be_empty && rule.access.empty()) && rule.access != "read" && rule.access != "write" &&
-      rule.access != "readwrite" && rule.access != "deny")
+  if (!(access_may_be_empty && rule.access.empty()) && !is_access_word(rule.access))
     return fmt::format("'{}': expected read, write, readwrite or deny", rule.access);
   if (rule.topic.empty() || !mqtt::valid_topic_filter(rule.topic) || trim_blanks(rule.topic) != rule.topic)
     return fmt::format("'{}' is not a valid topic filter", rule.topic);

@@ -44,7 +44,7 @@ std::string parse_acl_line(std::string_view line, AclLine* out) {
   std::string_view rest = line;
   std::string_view access = take_word(rest);
   if (!rest.empty()) {
-    if (access != "read" && access != "write" && access != "readwrite" && access != "deny")
+    if (!is_access_word(access))
       return fmt::format("'{}': expected read, write, readwrite or deny", access);
     out->access = access;
     out->topic = rest;

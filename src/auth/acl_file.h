@@ -61,6 +61,10 @@ struct AclLine {
   std::string_view access;  // topic, pattern: read, write, readwrite (also when left out) or deny
   std::string_view topic;   // topic, pattern: a valid topic filter
 };
+// read, write, readwrite or deny.
+inline bool is_access_word(std::string_view w) {
+  return w == "read" || w == "write" || w == "readwrite" || w == "deny";
+}
 // Parses one line, trimmed of blanks. Returns "" or what is wrong with it.
 std::string parse_acl_line(std::string_view line, AclLine* out);
 

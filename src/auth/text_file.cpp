@@ -23,6 +23,12 @@ std::string read_text_file(const std::string& path, std::string_view what) {
   return std::move(text).str();
 }
 
+std::string read_text_file_if_exists(const std::string& path, std::string_view what) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return "";
+  return read_text_file(path, what);
+}
+
 std::string replace_text_file(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp.XXXXXX";
   int fd = ::mkstemp(tmp.data());  // mode 0600

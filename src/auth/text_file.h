@@ -22,6 +22,9 @@ class AuthFileError : public std::runtime_error {
 // The contents of `path`. Throws AuthFileError naming `what` and the path when it cannot be read.
 std::string read_text_file(const std::string& path, std::string_view what);
 
+// The same, but "" for a file that does not exist yet (a first user, a first rule).
+std::string read_text_file_if_exists(const std::string& path, std::string_view what);
+
 // Writes `text` to a temporary file beside `path`, fsyncs it and renames it over `path`, so a
 // reader (the server on SIGHUP) sees the old file or the new one, never half of one. The mode
 // is the old file's, or 0600 for a new one. Returns "" or what failed.

@@ -278,16 +278,15 @@ size_t Broker::publish(const MessagePtr& msg, const std::shared_ptr<ClientLink>*
 }
 
 void Broker::publish_will(const MessagePtr& will, const Session* session) {
-  if (acl_ && session) {
-    if (!acl_->may_write(session->login().subject(session->client_id()), will->topic)) {
-      Stats::add(stats_.acl_denied);
-      stats_.drop(DropReason::not_authorized);
-      spdlog::info("will of client '{}' on '{}' not published: the ACL no longer allows that topic",
-                   session->client_id(), will->topic);
-      return;
-    }
-  }
-  publish(will);
+  if (!session || will_permitted(session->client_id(), session->login(), will->topic)) publish(will);
+}
+
+bool Broker::will_permitted(const std::string& client_id, const auth::Identity& login, std::string_view topic) {
+  if (!acl_ || acl_->may_write(login.subject(client_id), topic)) return true;
+  Stats::add(stats_.acl_denied);
+  stats_.drop(DropReason::not_authorized);
+  spdlog::info("will of client '{}' on '{}' not published: the ACL does not allow that topic", client_id, topic);
+  return false;
 }
 
 std::function<bool(std::string_view)> Broker::read_check(std::string client_id, auth::Identity login) {
@@ -445,14 +444,7 @@ std::vector<MessagePtr> Broker::start_persistence(Persistence& p, Recovered& r) 
   // checks one that falls due while the server runs). A token's grants are not kept: a token
   // user's will is decided by the ACL file alone.
   auto add_due = [&](const SessionImage& im) {
-    if (acl_ && !acl_->may_write(auth::AclSubject::of(im.client_id, im.username.get()), im.will->topic)) {
-      Stats::add(stats_.acl_denied);
-      stats_.drop(DropReason::not_authorized);
-      spdlog::info("will of client '{}' on '{}' not published: the ACL does not allow that topic", im.client_id,
-                   im.will->topic);
-      return;
-    }
-    due.push_back(will_of(im, now));
+    if (will_permitted(im.client_id, {im.username, nullptr}, im.will->topic)) due.push_back(will_of(im, now));
   };
   for (auto& rs : r.sessions) {
     auto& im = rs.image;

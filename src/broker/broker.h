@@ -139,6 +139,9 @@ class Broker {
   // made at CONNECT stands), unless the ACL, as it is now (a SIGHUP may have changed it since
   // the CONNECT), no longer lets that client write to the will's topic, as mosquitto checks.
   void publish_will(const MessagePtr& will, const Session* session);
+  // Whether the ACL lets client `client_id`, logged in as `login`, publish its will to `topic`
+  // now; a refusal is logged and counted (acl_denied, a not_authorized drop).
+  bool will_permitted(const std::string& client_id, const auth::Identity& login, std::string_view topic);
 
   // store_refused: the session outlives its connection and the store takes no records now
   // (full or failing disk, over its budget): a subscription it could not keep is not made.

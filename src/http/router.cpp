@@ -33,13 +33,6 @@ std::string influx_error(std::string_view code, std::string_view message) {
   return s;
 }
 
-Response method_not_allowed(const Request& r, std::string_view allow) {
-  Response res = error_response(405, "method " + r.method + " is not allowed on " + r.path + " (allowed: " +
-                                         std::string(allow) + ")");
-  res.headers.emplace_back("Allow", std::string(allow));
-  return res;
-}
-
 Response busy(std::string_view what, const QueryPool& pool, std::string_view keys) {
   auto st = pool.stats();
   Response res = error_response(503, "too many " + std::string(what) + ": " + std::to_string(st.running) +
@@ -84,14 +77,27 @@ bool body_gzip(const Request& r, bool* gzip, std::string* error) {
 
 }  // namespace
 
-Response error_response(int status, std::string_view reason) {
+namespace {
+Response outcome(int status, bool success, std::string_view reason) {
   Response r;
   r.status = status;
-  r.body = "{\"success\":false,\"reason\":";
+  r.body = success ? "{\"success\":true,\"reason\":" : "{\"success\":false,\"reason\":";
   query::append_json_string(reason, r.body);
   r.body += "}";
   return r;
 }
+}  // namespace
+
+Response error_response(int status, std::string_view reason) { return outcome(status, false, reason); }
+Response success_response(int status, std::string_view reason) { return outcome(status, true, reason); }
+
+Response method_not_allowed(const Request& r, std::string_view allow) {
+  Response res = error_response(405, "method " + r.method + " is not allowed on " + r.path + " (allowed: " +
+                                         std::string(allow) + ")");
+  res.headers.emplace_back("Allow", std::string(allow));
+  return res;
+}
+
 
 Router::Router(Execute execute, ingest::Ingest* ingest, QueryPool& queries, QueryPool& writes, QueryLimits limits,
                store::tables::Tables* tables)

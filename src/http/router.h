@@ -70,5 +70,9 @@ class Router {
 
 // {"success":false,"reason":"..."} with `status`.
 Response error_response(int status, std::string_view reason);
+// {"success":true,"reason":"..."} with `status`.
+Response success_response(int status, std::string_view reason);
+// 405 naming the method and the path, with Allow: `allow`.
+Response method_not_allowed(const Request& r, std::string_view allow);
 
 }  // namespace mqbase::http
