@@ -238,13 +238,13 @@ class SlowClientDrops(BrokerTestCase):
         stalled.sendall(mqtt_packet(0x82, b"\x00\x01" + mqtt_str(topic.encode()) + b"\x00"))
         self.assertEqual(read_packet(stalled), (0x90, b"\x00\x01\x00"))
         self.addCleanup(stalled.close)
-        # 2,000 messages of 1 KB: 2 MB, far over the 64 KB the broker may hold for it plus what
-        # the kernel's buffers take.
-        lines = "".join(("%04d" % i) * 256 + "\n" for i in range(2000))
+        # 20,000 messages of 1 KB: 20 MB, far over the 64 KB the broker may hold for it plus what
+        # the kernel's socket buffers take (loopback autotunes them up to a few MB).
+        lines = "".join(("%05d" % i)[:4] * 256 + "\n" for i in range(20000))
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-l"],
                        input=lines.encode(), check=True, timeout=120)
         wait_for(lambda: value(scrape(self.broker)[1], "mqbase_messages_dropped_total", reason="slow_client") > 0,
-                 message="slow_client drops")
+                 timeout=30, message="slow_client drops")
 
 
 @skip_if_mosquitto("/metrics is mqbase's")
