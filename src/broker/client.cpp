@@ -119,7 +119,7 @@ void Client::send_with_reason_string(P packet, std::string_view why) {
     out.clear();
     mqtt::encode(packet, version_, out);
     if (peer_max_packet_size_ == 0 || out.size() <= peer_max_packet_size_) {
-      link_->send(out, SendMode::reliable);
+      send_durable(out, nullptr);  // behind whatever is held, as any other packet
       return;
     }
     packet.props.items.clear();
@@ -140,7 +140,9 @@ void Client::disconnect_with(ReasonCode reason, std::string_view why) {
   if (closing_) return;
   // [MQTT-3.14.0-1]: a server DISCONNECT only after a successful CONNACK.
   if (v5() && connected()) send_with_reason_string(mqtt::Disconnect{reason, {}}, why);
-  close();
+  // The DISCONNECT, and the close, wait behind what is held for the disk (a CONNACK, PUBACKs):
+  // closing at once would drop them, and a client that never saw its CONNACK reconnects.
+  close_when_durable();
 }
 
 void Client::arm_keep_alive(Clock::time_point now) {

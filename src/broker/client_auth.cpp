@@ -127,10 +127,7 @@ void Client::arm_token_expiry(std::chrono::system_clock::time_point valid_until)
   link_->defer(std::max(left, std::chrono::milliseconds(0)), [this, timer] {
     if (!connected() || closing_ || rare_->token_timer != timer) return;
     spdlog::info("client {} at {}: its token expired, disconnected", log_id(), link_->peer_address());
-    if (v5())
-      disconnect_with(ReasonCode::maximum_connect_time, "token expired");
-    else
-      close();  // 3.x has no way to say why
+    disconnect_with(ReasonCode::maximum_connect_time, "token expired");  // 3.x: closed, no way to say why
   });
 }
 

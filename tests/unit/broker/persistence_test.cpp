@@ -526,6 +526,46 @@ TEST_F(PersistenceTest, AQos1PubackGoesOnceEveryDurableCopyIsAcknowledged) {
   for (const auto& s : again.recovered.sessions) EXPECT_EQ(s.held(), 0u) << s.image.client_id;
 }
 
+// A DISCONNECT the server sends (an administrator's, a takeover's, a protocol error's) goes
+// behind what the client is owed and waits with it: after a CONNACK held for the disk, not
+// instead of it. Regression: the connection closed at once, so a client kicked while its
+// CONNACK waited saw neither packet and reconnected (flaky test_disconnect_a_client).
+TEST_F(PersistenceTest, AServerDisconnectWaitsBehindAConnackHeldForTheDisk) {
+  SyncGate io;
+  Life life(dir_, store::Durability::sync, 0, &io);
+  SyncGate::Unhold unhold{io};
+  for (bool with_reason_string : {false, true}) {
+    SCOPED_TRACE(with_reason_string ? "with a reason string" : "without");
+    auto link = std::make_shared<FakeLink>();
+    Client client(*life.broker, link, Client::Clock::now());
+    io.set_hold(true);
+    mqtt::Connect c;
+    c.version = mqtt::Version::v5;
+    c.client_id = "victim";
+    c.clean_start = false;
+    c.props.add_number(mqtt::PropertyId::session_expiry_interval, 3600);  // a record to write
+    mqtt::Packet p = c;
+    client.on_packet(p, Client::Clock::now());
+    client.on_durable(life.store->durable_lsn());
+    ASSERT_TRUE(link->take(mqtt::Version::v5).empty()) << "the CONNACK did not wait for the disk";
+    if (with_reason_string)
+      client.on_packet_too_large();  // a DISCONNECT that carries a reason string
+    else
+      client.on_server_disconnect(mqtt::ReasonCode::administrative_action);
+    EXPECT_FALSE(link->closed()) << "closed before the CONNACK went";
+    io.set_hold(false);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!link->closed() && std::chrono::steady_clock::now() < until) {
+      client.on_durable(life.store->durable_lsn());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_TRUE(link->closed());
+    auto packets = link->take(mqtt::Version::v5);
+    EXPECT_EQ(testing::type_names(packets), (std::vector<std::string>{"CONNACK", "DISCONNECT"}));
+    client.on_closed();
+  }
+}
+
 TEST_F(PersistenceTest, AQos1PubackWaitsForTheDiskWhileADurableSubscriberIsOffline) {
   SyncGate io;
   Life life(dir_, store::Durability::sync, 0, &io);
