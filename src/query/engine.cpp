@@ -1613,6 +1613,9 @@ void Binder::pushdown(SelectPlan& p) {
   }
 }
 
+// A series with fewer rows than this joins a chunk shared with other series (Binder::scan).
+constexpr size_t kSmallSeries = 64;
+
 // Series rows as chunks of the table's columns (the unread ones as NULL constants).
 void Binder::scan(Source& s, Operator& next) {
   if (s.from >= s.to) return;
@@ -1641,11 +1644,75 @@ void Binder::scan(Source& s, Operator& next) {
     }
     return true;
   };
+  // Series with few rows (the latest row of each, a narrow time range) are gathered into one
+  // chunk rather than pushed one small chunk each: every push costs each operator a pass and
+  // its vectors, which for 1,000 one-row series was most of the query.
+  Chunk small;
+  auto flush_small = [&] {
+    if (small.rows == 0) return;
+    for (auto& v : small.columns)
+      if (v.constant) v.size = small.rows;  // the unread columns: NULL constants
+    next.push(small);
+    small = Chunk{};
+  };
+  auto add_small = [&](const std::vector<std::string>& tags, const tb::SeriesRows& rows) {
+    if (small.columns.empty()) {
+      for (size_t k = 0; k < schema.columns.size(); ++k) {
+        Type ty = query_type(schema.columns[k].type);
+        if (!s.needed[k]) small.columns.push_back(Vector::make_constant(Value::make_null(ty), 0));
+        else {
+          Vector v;
+          v.clear(schema.columns[k].type == tb::ColumnType::time ? Type::timestamp : ty);
+          small.columns.push_back(std::move(v));
+        }
+      }
+    }
+    size_t n = rows.rows();
+    for (size_t k = 0; k < schema.columns.size(); ++k) {
+      if (!s.needed[k]) continue;
+      Vector& v = small.columns[k];
+      const tb::Column& col = schema.columns[k];
+      if (col.type == tb::ColumnType::time) {
+        v.i.insert(v.i.end(), rows.times.begin(), rows.times.end());
+        v.size += n;
+      } else if (col.type == tb::ColumnType::tag) {
+        size_t t = static_cast<size_t>(tag_pos[k]);
+        for (size_t r = 0; r < n; ++r) v.s.push_back(t < tags.size() ? tags[t] : std::string());
+        v.size += n;
+      } else {
+        size_t f = static_cast<size_t>(field_pos[k]);
+        if (f >= rows.fields.size()) {
+          for (size_t r = 0; r < n; ++r) v.push_null();
+          continue;
+        }
+        const tb::FieldValues& fv = rows.fields[f];
+        for (size_t r = 0; r < n; ++r) {
+          if (!fv.valid[r]) {
+            v.push_null();
+            continue;
+          }
+          if (!v.valid.empty()) v.valid.push_back(1);
+          if (v.type == Type::float64) v.f.push_back(fv.f[r]);
+          else if (uses_ints(v.type)) v.i.push_back(fv.i[r]);
+          else v.s.push_back(fv.s[r]);
+          ++v.size;
+        }
+      }
+    }
+    small.rows += n;
+    if (small.rows >= kChunkRows) flush_small();
+  };
   auto fn = [&](const std::vector<std::string>& tags, const tb::SeriesRows& rows) {
     ctx_.check();
     if (ctx_.stop) throw StopScan{};
     if (!series_ok(tags)) return;
     size_t n = rows.rows();
+    if (n < kSmallSeries) {
+      add_small(tags, rows);
+      if (ctx_.stop) throw StopScan{};
+      return;
+    }
+    flush_small();  // the rows keep the order of their series
     for (size_t at = 0; at < n; at += kChunkRows) {
       size_t m = std::min(kChunkRows, n - at);
       Chunk c;
@@ -1697,9 +1764,11 @@ void Binder::scan(Source& s, Operator& next) {
     spec.to = s.to;
     spec.tags = set;
     spec.latest = s.latest;
-    // Only the fields the query reads are decoded from the blocks.
-    for (size_t k = 0; k < schema.columns.size(); ++k)
+    // Only the fields the query reads are decoded from the blocks, and the times if it reads them.
+    for (size_t k = 0; k < schema.columns.size(); ++k) {
       if (field_pos[k] >= 0) spec.fields.push_back(s.needed[k]);
+      if (schema.columns[k].type == tb::ColumnType::time) spec.times = s.needed[k];
+    }
     std::string error;
     try {
       tb::Tables::SummaryFn summary;
@@ -1718,6 +1787,7 @@ void Binder::scan(Source& s, Operator& next) {
     }
     if (ctx_.stop) return;
   }
+  flush_small();
 }
 
 void Binder::run(SelectPlan& p, Operator& sink) {

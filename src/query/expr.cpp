@@ -989,9 +989,22 @@ void select_true(const Vector& v, size_t rows, std::vector<uint32_t>& sel) {
       for (size_t r = 0; r < rows; ++r) sel.push_back(static_cast<uint32_t>(r));
     return;
   }
-  bool nulls = has_nulls(v);
-  for (size_t r = 0; r < rows; ++r)
-    if (v.i[r] && (!nulls || !v.is_null(r))) sel.push_back(static_cast<uint32_t>(r));
+  if (v.type == Type::null) return;  // NULL is not true
+  // Branch-free: every row's index is written, and kept (n advances) only when it is true.
+  sel.resize(rows);
+  size_t n = 0;
+  if (!has_nulls(v)) {
+    for (size_t r = 0; r < rows; ++r) {
+      sel[n] = static_cast<uint32_t>(r);
+      n += v.i[r] != 0;
+    }
+  } else {
+    for (size_t r = 0; r < rows; ++r) {
+      sel[n] = static_cast<uint32_t>(r);
+      n += (v.i[r] != 0) & (v.valid[r] != 0);
+    }
+  }
+  sel.resize(n);
 }
 
 void take_rows(Vector& v, const std::vector<uint32_t>& sel) {

@@ -233,22 +233,29 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
   return true;
 }
 
-bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields) {
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields, bool times) {
   size_t data_bytes;
   if (!decode_block_meta(in, meta, data_bytes)) return false;
   std::string_view data = in.substr(0, data_bytes);
   const size_t n = meta.rows;
-  rows = SeriesRows{};
-  if (!columns::decode_ints(data, rows.times) || rows.times.size() != n) return false;
+  // `rows` keeps the capacity of its vectors (a scan decodes block after block into one), and
+  // so do the scratch vectors: no allocation per block once they have grown.
+  if (!times) {
+    if (!columns::skip_block(data)) return false;
+    rows.times.assign(n, 0);
+  } else if (!columns::decode_ints(data, rows.times) || rows.times.size() != n) {
+    return false;
+  }
   rows.fields.resize(meta.fields.size());
-  std::vector<uint8_t> valid;
-  std::vector<double> dv;
-  std::vector<int64_t> iv;
-  std::vector<uint8_t> bv;
-  std::vector<std::string> sv;
+  thread_local std::vector<uint8_t> valid;
+  thread_local std::vector<double> dv;
+  thread_local std::vector<int64_t> iv;
+  thread_local std::vector<uint8_t> bv;
+  thread_local std::vector<std::string> sv;
   for (size_t c = 0; c < meta.fields.size(); ++c) {
     const FieldStats& st = meta.fields[c];
     FieldValues& f = rows.fields[c];
+    f.clear();
     f.type = st.type;
     if (fields && c < fields->size() && !(*fields)[c]) {
       // Not wanted: passed over (its validity bitmap too), NULL in every row.
@@ -275,21 +282,21 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
     size_t k = 0;
     switch (st.type) {
       case ColumnType::float64:
-        if (!columns::decode_doubles(data, dv) || dv.size() != st.count) return false;
-        if (st.count == n) {  // no NULLs (the common case): the decoded values as they are
+        if (st.count == n) {  // no NULLs (the common case): decoded in place
+          if (!columns::decode_doubles(data, f.f) || f.f.size() != n) return false;
           f.valid.assign(n, 1);
-          f.f.swap(dv);
           break;
         }
+        if (!columns::decode_doubles(data, dv) || dv.size() != st.count) return false;
         for (size_t r = 0; r < n; ++r) valid[r] ? f.push_f(dv[k++]) : f.push_null();
         break;
       case ColumnType::int64:
-        if (!columns::decode_ints(data, iv) || iv.size() != st.count) return false;
         if (st.count == n) {
+          if (!columns::decode_ints(data, f.i) || f.i.size() != n) return false;
           f.valid.assign(n, 1);
-          f.i.swap(iv);
           break;
         }
+        if (!columns::decode_ints(data, iv) || iv.size() != st.count) return false;
         for (size_t r = 0; r < n; ++r) valid[r] ? f.push_i(iv[k++]) : f.push_null();
         break;
       case ColumnType::boolean:

@@ -62,6 +62,8 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
 // Decodes a whole block (header and data) into `meta` and `rows`. False when malformed.
 // `fields` (by field index; null or shorter: the rest wanted): a field not wanted is skipped
 // undecoded and comes out all NULL.
-bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields = nullptr);
+// `times` false: the time column is passed over and rows.times are `meta.rows` zeros.
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields = nullptr,
+                  bool times = true);
 
 }  // namespace mqbase::store::tables

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <set>
 
 #include "store/coding.h"
@@ -105,7 +107,27 @@ struct BlockFile {
     m.emplace(offset, std::move(v));
   }
 
+  // The file mapped read-only on its first read (the file never changes once written): a
+  // block is then checked and decoded where it lies, with no syscall and no copy. Not mapped
+  // (null) when the file operations are not POSIX's (tests inject read faults through pread)
+  // or mmap failed: reads then go through pread.
+  mutable std::once_flag map_once;
+  mutable const char* map = nullptr;
+  mutable size_t map_size = 0;
+
+  void map_file() const {
+    std::call_once(map_once, [this] {
+      struct stat st;
+      if (io != &FileOps::posix() || fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return;
+      void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+      if (p == MAP_FAILED) return;
+      map = static_cast<const char*>(p);
+      map_size = static_cast<size_t>(st.st_size);
+    });
+  }
+
   ~BlockFile() {
+    if (map) ::munmap(const_cast<char*>(map), map_size);
     if (fd >= 0) io->close(fd);
     if (obsolete.load()) io->unlink(path);
   }
@@ -539,17 +561,31 @@ struct Tables::Impl {
   }
 
   // Reads and checks block `r` of file `f`.
-  bool read_block(const BlockFile& f, const BlockRef& r, std::string& out, std::string* error) const {
-    out.resize(r.length + 4);
-    if (!read_exact(io, f.fd, out.data(), out.size(), static_cast<off_t>(r.offset))) {
-      *error = "cannot read " + f.path + ": " + errno_text(errno);
-      return false;
+  // The block `r` of `f`, its checksum checked: `block` is its bytes, where the file is mapped,
+  // else read into `buf`.
+  bool read_block(const BlockFile& f, const BlockRef& r, std::string& buf, std::string_view& block,
+                  std::string* error) const {
+    std::string_view raw;
+    f.map_file();
+    if (f.map) {
+      if (r.offset > f.map_size || f.map_size - r.offset < uint64_t{r.length} + 4) {
+        *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " lies past its end";
+        return false;
+      }
+      raw = std::string_view(f.map + r.offset, r.length + 4);
+    } else {
+      buf.resize(r.length + 4);
+      if (!read_exact(io, f.fd, buf.data(), buf.size(), static_cast<off_t>(r.offset))) {
+        *error = "cannot read " + f.path + ": " + errno_text(errno);
+        return false;
+      }
+      raw = buf;
     }
-    if (decode_u32(out.data()) != crc32c(out.data() + 4, r.length)) {
+    if (decode_u32(raw.data()) != crc32c(raw.data() + 4, r.length)) {
       *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " fails its checksum";
       return false;
     }
-    out.erase(0, 4);
+    block = raw.substr(4);
     return true;
   }
 
@@ -1371,6 +1407,27 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
   BlockMeta meta;
   std::vector<size_t> order;
   std::vector<std::pair<uint64_t, std::shared_ptr<const SeriesRows>>> decoded;  // (seq, rows)
+  struct Piece {
+    size_t k;  // a source, or the head (sources.size()) or the overflow (sources.size() + 1)
+    int64_t lo, hi;
+  };
+  std::vector<Piece> pieces;
+  // Offers a block's statistics to `summary`: 1 when it took them, 0 when not, -1 on a read
+  // error. A block file's statistics are read once and kept with the file.
+  auto summarize = [&](const std::vector<std::string>& tags, Source& src) -> int {
+    std::shared_ptr<const BlockMeta> kept = src.file ? src.file->cached(src.file->metas, src.ref.offset) : nullptr;
+    if (!kept) {
+      std::string_view bytes = src.bytes;
+      if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error)) return -1;
+      size_t data_bytes = 0;
+      if (!decode_block_meta(bytes, meta, data_bytes)) {
+        *error = "a block of table '" + schema->name + "' does not decode";
+        return -1;
+      }
+      if (src.file) src.file->keep(src.file->metas, src.ref.offset, std::make_shared<const BlockMeta>(meta));
+    }
+    return summary(tags, kept ? *kept : meta) ? 1 : 0;
+  };
   for (Gathered& g : all) {
     std::sort(g.sources.begin(), g.sources.end(), [](const Source& a, const Source& b) { return a.seq < b.seq; });
     merged.clear();
@@ -1386,15 +1443,13 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       for (size_t r = 0; r < from.rows(); ++r)
         if (from.times[r] >= spec.from && from.times[r] < spec.to) merged.push_from(from, r);
     };
-    auto decode = [&](Source& src) {
+    // `times` false: the block lies wholly in range and the caller does not read times.
+    auto decode = [&](Source& src, bool times = true) {
       std::string_view bytes = src.bytes;
-      if (src.file) {
-        if (!m.read_block(*src.file, src.ref, buf, error)) return false;
-        bytes = buf;
-      }
+      if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error)) return false;
       // The latest-row path decodes every field: what it reads is kept for any later query.
       const std::vector<bool>* wanted = spec.latest || spec.fields.empty() ? nullptr : &spec.fields;
-      if (!decode_block(bytes, meta, rows, wanted)) {
+      if (!decode_block(bytes, meta, rows, wanted, times)) {
         *error = "a block of table '" + schema->name + "' does not decode";
         return false;
       }
@@ -1449,6 +1504,53 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       take_best(g.head);
       take_best(g.overflow);
     } else {
+      // Each block's time span, and the head's and the overflow's (k = sources.size() and
+      // sources.size() + 1). When none overlaps another (the usual case: the blocks of an
+      // in-order series), each goes to fn on its own, in time order, as decoded: no merge, no
+      // sort, no copy of the rows of a block wholly in range.
+      pieces.clear();
+      for (size_t k = 0; k < g.sources.size(); ++k) pieces.push_back({k, g.sources[k].min_time, g.sources[k].max_time});
+      const SeriesRows* heads[2] = {&g.head, &g.overflow};
+      for (size_t h = 0; h < 2; ++h)
+        if (heads[h]->rows()) {
+          auto [lo, hi] = std::minmax_element(heads[h]->times.begin(), heads[h]->times.end());
+          pieces.push_back({g.sources.size() + h, *lo, *hi});
+        }
+      std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.lo < b.lo; });
+      bool disjoint = true;
+      for (size_t k = 1; k < pieces.size() && disjoint; ++k)
+        if (pieces[k - 1].hi >= pieces[k].lo) disjoint = false;
+      if (disjoint) {
+        for (const Piece& piece : pieces) {
+          const size_t k = piece.k;
+          if (k >= g.sources.size()) {  // the head or the overflow
+            merged.clear();
+            merged.conform(*schema);
+            take(*heads[k - g.sources.size()]);
+            sort_rows(merged, policy);
+            if (merged.rows() > 0) fn(g.tags, merged);
+            continue;
+          }
+          Source& src = g.sources[k];
+          const bool inside = src.min_time >= spec.from && src.max_time < spec.to;
+          if (summary && inside) {
+            int taken = summarize(g.tags, src);
+            if (taken < 0) return false;
+            if (taken) continue;
+          }
+          if (!decode(src, !inside || spec.times)) return false;
+          if (inside) {
+            rows.conform(*schema);  // a block from before columns were added
+            if (rows.rows() > 0) fn(g.tags, rows);
+            continue;
+          }
+          merged.clear();
+          merged.conform(*schema);
+          take(rows);
+          if (merged.rows() > 0) fn(g.tags, merged);
+        }
+        continue;
+      }
       // Blocks wholly in range that overlap nothing else of the series may be summarized.
       std::vector<bool> alone(g.sources.size(), false);
       if (summary) {
@@ -1473,22 +1575,9 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       for (size_t k = 0; k < g.sources.size(); ++k) {
         Source& src = g.sources[k];
         if (alone[k]) {
-          // A block file's statistics are read once and kept with the file.
-          std::shared_ptr<const BlockMeta> kept = src.file ? src.file->cached(src.file->metas, src.ref.offset) : nullptr;
-          if (!kept) {
-            std::string_view bytes = src.bytes;
-            if (src.file) {
-              if (!m.read_block(*src.file, src.ref, buf, error)) return false;
-              bytes = buf;
-            }
-            size_t data_bytes = 0;
-            if (!decode_block_meta(bytes, meta, data_bytes)) {
-              *error = "a block of table '" + schema->name + "' does not decode";
-              return false;
-            }
-            if (src.file) src.file->keep(src.file->metas, src.ref.offset, std::make_shared<const BlockMeta>(meta));
-          }
-          if (summary(g.tags, kept ? *kept : meta)) continue;
+          int taken = summarize(g.tags, src);
+          if (taken < 0) return false;
+          if (taken) continue;
         }
         if (!decode(src)) return false;
         take(rows);
@@ -1636,7 +1725,8 @@ size_t Tables::compact() {
       SeriesRows rows;
       uint64_t max_seq = 0;
       for (auto& [f, r] : refs) {
-        if (!m.read_block(*f, r, buf, &error) || !decode_block(buf, meta, rows)) {
+        std::string_view block;
+        if (!m.read_block(*f, r, buf, block, &error) || !decode_block(block, meta, rows)) {
           ok = false;
           break;
         }

@@ -86,6 +86,9 @@ struct ScanSpec {
   // The field columns the caller reads, by field index in schema order (empty: all). The
   // others are not decoded from blocks and may come out NULL.
   std::vector<bool> fields;
+  // False: the caller does not read the rows' times, which may then come out as 0 (a block
+  // wholly in range is not decoded for them). Their number is still the rows'.
+  bool times = true;
 };
 
 struct TableInfo {
@@ -158,8 +161,10 @@ class Tables {
   WriteResult write(const RowBatch& batch);
 
   // Calls fn per matching series (in series order) with its tag values (in tag column order)
-  // and its rows in [from, to), sorted, duplicates resolved. False (with *error) when the table
-  // does not exist or a block file cannot be read.
+  // and its rows in [from, to), sorted, duplicates resolved. A series may come in several
+  // consecutive calls (one per block, when its blocks overlap nothing), each later in time
+  // than the one before. False (with *error) when the table does not exist or a block file
+  // cannot be read.
   // With `summary`: a block that lies wholly in [from, to) and overlaps no other rows of its
   // series (so no duplicate policy applies) is offered as its statistics first; when summary
   // returns true it took them and the block is not decoded, else its rows go to fn as usual.

@@ -191,5 +191,56 @@ TEST_F(ShortcutTest, LatestRowPerSeriesMatchesTheRows) {
   }
 }
 
+
+// Series with few rows share chunks (Binder::scan): every row comes out once, in series order
+// and time order within a series, with its own tags and NULLs, beside series long enough to
+// go in chunks of their own.
+TEST_F(ShortcutTest, SmallAndLargeSeriesComeOutWhole) {
+  struct Row {
+    std::string dev, site;
+    int64_t sec;
+    double v;
+    int64_t n;
+  };
+  std::vector<Row> expected;
+  auto add = [&](const std::string& dev, const std::string& site, int count, int nulls_every) {
+    std::vector<int64_t> secs, n;
+    std::vector<double> v;
+    for (int k = 0; k < count; ++k) {
+      secs.push_back(k * 10 + 1);
+      v.push_back(nulls_every && k % nulls_every == 0 ? INFINITY : k * 0.25);
+      n.push_back(nulls_every && k % nulls_every == 1 ? INT64_MIN : k);
+      expected.push_back({dev, site, secs.back(), v.back(), n.back()});
+    }
+    write(dev, site, secs, v, n);
+  };
+  add("a", "x", 1, 0);
+  add("b", "x", 100, 7);  // past the small-series bound, in blocks and a head
+  add("c", "y", 3, 2);
+  add("d", "x", 1, 1);
+  add("e", "z", 70, 0);
+  add("f", "x", 2, 0);
+  ASSERT_TRUE(store_->checkpoint());
+  std::string want = "dev|site|time|v|n|note|\n";
+  for (const Row& r : expected) {
+    char v[40];
+    std::snprintf(v, sizeof v, "%.9g", r.v);
+    want += r.dev + "|" + r.site + "|" + std::to_string(kT0 + r.sec * kSec) + "|" + (std::isinf(r.v) ? "NULL" : v) + "|" +
+            (r.n == INT64_MIN ? "NULL" : std::to_string(r.n)) + "|r" + std::to_string(r.sec) + "|\n";
+  }
+  EXPECT_EQ(run("SELECT dev, site, time, v, n, note FROM m"), want);
+  // Only some columns read (the others NULL constants in the shared chunk), a filter on them.
+  int64_t count = 0, with_v = 0, sum_n = 0;
+  for (const Row& r : expected)
+    if (r.dev != "b") {
+      ++count;
+      with_v += !std::isinf(r.v);
+      sum_n += r.n == INT64_MIN ? 0 : r.n;
+    }
+  EXPECT_EQ(run("SELECT count(*), count(v), sum(n) FROM m WHERE dev <> 'b' AND (n IS NULL OR n >= 0)"),
+            "count|count|sum|\n" + std::to_string(count) + "|" + std::to_string(with_v) + "|" + std::to_string(sum_n) + "|\n");
+  EXPECT_EQ(run("SELECT dev FROM m LIMIT 3"), "dev|\na|\nb|\nb|\n");
+}
+
 }  // namespace
 }  // namespace mqbase::query
