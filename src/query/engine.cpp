@@ -1614,7 +1614,7 @@ void Binder::pushdown(SelectPlan& p) {
 }
 
 // A series with fewer rows than this joins a chunk shared with other series (Binder::scan).
-constexpr size_t kSmallSeries = 64;
+constexpr size_t kSmallSeries = 16;
 
 // Series rows as chunks of the table's columns (the unread ones as NULL constants).
 void Binder::scan(Source& s, Operator& next) {

@@ -456,7 +456,9 @@ class Aggregate : public Operator, public SummaryConsumer {
     if (all_const && rows) {
       single = group_of(kp, 0);
     } else {
-      for (size_t r = 0; r < rows; ++r) gids_[r] = group_of(kp, r);
+      // A row whose keys are those of the row before is in its group: a series' rows come in
+      // time order, so a key of tags and a time bucket changes once per bucket, not per row.
+      for (size_t r = 0; r < rows; ++r) gids_[r] = r > 0 && same_keys(kp, r, r - 1) ? gids_[r - 1] : group_of(kp, r);
     }
     for (size_t a = 0; a < aggs_.size(); ++a) {
       const AggSpec& s = aggs_[a];
@@ -505,6 +507,27 @@ class Aggregate : public Operator, public SummaryConsumer {
     states_.resize(states_.size() + aggs_.size());
     ctx_.charge(64 + aggs_.size() * sizeof(AggState));
     return static_cast<uint32_t>(group_keys_.size() - 1);
+  }
+
+  // Rows a and b hold the same values in every key, value for value (a difference in a
+  // double's bits, as 0 and -0, says no and leaves it to group_of).
+  static bool same_keys(const std::vector<const Vector*>& kp, size_t a, size_t b) {
+    for (const Vector* v : kp) {
+      if (v->constant) continue;
+      bool null_a = v->is_null(a);
+      if (null_a != v->is_null(b)) return false;
+      if (null_a) continue;
+      if (uses_ints(v->type)) {
+        if (v->i[a] != v->i[b]) return false;
+      } else if (v->type == Type::float64) {
+        if (std::memcmp(&v->f[a], &v->f[b], sizeof(double)) != 0) return false;
+      } else if (uses_strings(v->type)) {
+        if (v->s[a] != v->s[b]) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
   }
 
   uint32_t group_of(const std::vector<const Vector*>& kp, size_t r) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "query/engine.h"
 #include "store/store.h"
@@ -240,6 +241,53 @@ TEST_F(ShortcutTest, SmallAndLargeSeriesComeOutWhole) {
   EXPECT_EQ(run("SELECT count(*), count(v), sum(n) FROM m WHERE dev <> 'b' AND (n IS NULL OR n >= 0)"),
             "count|count|sum|\n" + std::to_string(count) + "|" + std::to_string(with_v) + "|" + std::to_string(sum_n) + "|\n");
   EXPECT_EQ(run("SELECT dev FROM m LIMIT 3"), "dev|\na|\nb|\nb|\n");
+}
+
+
+// Rows whose group keys are those of the row before join its group without a lookup
+// (Aggregate::same_keys): groups of runs (a time bucket), of keys that change every row, and
+// of NULL keys among values, each counted against the input.
+TEST_F(ShortcutTest, GroupsOfRunsOfEqualKeysMatchTheRows) {
+  std::vector<int64_t> secs, n;
+  std::vector<double> v;
+  for (int k = 0; k < 300; ++k) {
+    secs.push_back(k * 10);
+    v.push_back(k % 11 == 0 ? INFINITY : k * 0.5);
+    n.push_back(k % 13 < 4 ? INT64_MIN : k / 20);  // runs of NULL between runs of values
+  }
+  write("a", "x", secs, v, n);
+  write("b", "x", secs, v, n);
+  ASSERT_TRUE(store_->checkpoint());
+  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, double>> by_minute;  // (dev, minute) -> count, sum
+  std::map<std::string, int64_t> by_n;                                            // n ("NULL") -> count
+  std::map<int, int64_t> by_high;  // v > 75: -1 NULL, 0 false, 1 true
+  for (std::string dev : {"a", "b"})
+    for (size_t k = 0; k < secs.size(); ++k) {
+      auto& g = by_minute[{dev, secs[k] / 60}];
+      ++g.first;
+      if (!std::isinf(v[k])) g.second += v[k];
+      ++by_n[n[k] == INT64_MIN ? "NULL" : std::to_string(n[k])];
+      ++by_high[std::isinf(v[k]) ? -1 : v[k] > 75];
+    }
+  std::string want = "dev|m|count|sum|\n";
+  for (auto& [key, g] : by_minute) {
+    char sum[40];
+    std::snprintf(sum, sizeof sum, "%.9g", g.second);
+    want += key.first + "|" + std::to_string(kT0 + key.second * 60 * kSec) + "|" + std::to_string(g.first) + "|" + sum + "|\n";
+  }
+  EXPECT_EQ(run("SELECT dev, time_bucket('1 minute', time) AS m, count(*), sum(coalesce(v, 0)) FROM m "
+                "WHERE v IS NOT DISTINCT FROM v GROUP BY dev, m ORDER BY dev, m"),
+            want);
+  want = "n|count|\n";
+  std::map<int64_t, int64_t> numeric;
+  for (auto& [key, c] : by_n)
+    if (key != "NULL") numeric[std::stoll(key)] = c;
+  want += "NULL|" + std::to_string(by_n["NULL"]) + "|\n";
+  for (auto& [key, c] : numeric) want += std::to_string(key) + "|" + std::to_string(c) + "|\n";
+  EXPECT_EQ(run("SELECT n, count(*) FROM m GROUP BY n ORDER BY n NULLS FIRST"), want);
+  EXPECT_EQ(run("SELECT v > 75 AS high, count(*) FROM m GROUP BY high ORDER BY high NULLS FIRST"),
+            "high|count|\nNULL|" + std::to_string(by_high[-1]) + "|\n0|" + std::to_string(by_high[0]) + "|\n1|" +
+                std::to_string(by_high[1]) + "|\n");
 }
 
 }  // namespace
