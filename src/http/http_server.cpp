@@ -364,28 +364,19 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     idle_ = false;
     pending_self_ = this->shared_from_this();  // the relay's reads keep it too; this until close()
     server_.upgrade(std::move(up));
-    relay_from_client();
-    relay_to_client();
+    relay_pump(stream_, relay_->socket, relay_->in);   // client -> MQTT
+    relay_pump(relay_->socket, stream_, relay_->out);  // MQTT -> client
   }
 
-  void relay_from_client() {
-    stream_.async_read_some(asio::buffer(relay_->in), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+  // Copies what `from` reads to `to`, through `buf`, until either side closes (then both do).
+  template <class From, class To>
+  void relay_pump(From& from, To& to, char* buf) {
+    from.async_read_some(asio::buffer(buf, Relay::kBuffer), [self = this->shared_from_this(), &from, &to, buf](
+                                                                  beast::error_code ec, size_t n) {
       if (ec || self->closed_) return self->close();
-      asio::async_write(self->relay_->socket, asio::buffer(self->relay_->in, n),
-                        [self](beast::error_code ec, size_t) {
-                          if (ec || self->closed_) return self->close();
-                          self->relay_from_client();
-                        });
-    });
-  }
-
-  void relay_to_client() {
-    relay_->socket.async_read_some(asio::buffer(relay_->out), [self = this->shared_from_this()](beast::error_code ec,
-                                                                                               size_t n) {
-      if (ec || self->closed_) return self->close();
-      asio::async_write(self->stream_, asio::buffer(self->relay_->out, n), [self](beast::error_code ec, size_t) {
+      asio::async_write(to, asio::buffer(buf, n), [self, &from, &to, buf](beast::error_code ec, size_t) {
         if (ec || self->closed_) return self->close();
-        self->relay_to_client();
+        self->relay_pump(from, to, buf);
       });
     });
   }
@@ -582,8 +573,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   // relay(): the socket pair's end and a buffer each way; null unless relaying.
   struct Relay {
     Relay(asio::io_context& ioc, int fd) : socket(ioc, asio::local::stream_protocol(), fd) {}
+    static constexpr size_t kBuffer = 16384;
     asio::local::stream_protocol::socket socket;
-    char in[16384], out[16384];
+    char in[kBuffer], out[kBuffer];
   };
   std::unique_ptr<Relay> relay_;
 };
@@ -606,17 +598,16 @@ void ServerCore::accept() {
     std::string peer = ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
                                             : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     uint64_t id = ++next_id;
-    if (tls) {
-      auto c = std::make_shared<Connection<TlsStream>>(*this, TlsStream(beast::tcp_stream(std::move(socket)), *tls), id,
-                                                       std::move(peer), tls);
+    auto adopt = [&](auto c) {
       connections.emplace(id, c);
       c->start();
-    } else {
-      auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), id,
-                                                               std::move(peer));
-      connections.emplace(id, c);
-      c->start();
-    }
+    };
+    if (tls)
+      adopt(std::make_shared<Connection<TlsStream>>(*this, TlsStream(beast::tcp_stream(std::move(socket)), *tls), id,
+                                                    std::move(peer), tls));
+    else
+      adopt(std::make_shared<Connection<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), id,
+                                                            std::move(peer)));
     accept();
   });
 }

@@ -1644,63 +1644,64 @@ void Binder::scan(Source& s, Operator& next) {
     }
     return true;
   };
+  // Appends rows [at, at + m) of a series to `c`. Its columns are made on first use: the
+  // unread ones NULL constants, the tags constants when the chunk holds `one_series`, else flat
+  // (a chunk shared by several series).
+  auto append_series = [&](Chunk& c, const std::vector<std::string>& tags, const tb::SeriesRows& rows, size_t at,
+                           size_t m, bool one_series) {
+    auto tag_of = [&](size_t k) {
+      size_t t = static_cast<size_t>(tag_pos[k]);
+      return t < tags.size() ? tags[t] : std::string();
+    };
+    if (c.columns.empty()) {
+      for (size_t k = 0; k < schema.columns.size(); ++k) {
+        const tb::ColumnType ct = schema.columns[k].type;
+        Type ty = query_type(ct);
+        Vector v;
+        if (!s.needed[k]) v = Vector::make_constant(Value::make_null(ty), 0);
+        else if (ct == tb::ColumnType::tag && one_series) v = Vector::make_constant(Value::of_text(tag_of(k)), 0);
+        else v.clear(ct == tb::ColumnType::time ? Type::timestamp : ty);
+        c.columns.push_back(std::move(v));
+      }
+    }
+    const auto b = static_cast<long>(at), e = static_cast<long>(at + m);
+    for (size_t k = 0; k < schema.columns.size(); ++k) {
+      Vector& v = c.columns[k];
+      if (v.constant) continue;  // unread, or the tag of the chunk's one series
+      const tb::ColumnType ct = schema.columns[k].type;
+      if (ct == tb::ColumnType::time) {
+        v.i.insert(v.i.end(), rows.times.begin() + b, rows.times.begin() + e);
+      } else if (ct == tb::ColumnType::tag) {
+        v.s.insert(v.s.end(), m, tag_of(k));
+      } else if (size_t f = static_cast<size_t>(field_pos[k]); f >= rows.fields.size()) {
+        for (size_t r = 0; r < m; ++r) v.push_null();  // a field added after these rows
+        continue;
+      } else {
+        const tb::FieldValues& fv = rows.fields[f];
+        // `valid` stays empty while every row is valid.
+        bool nulls = !v.valid.empty() || !std::all_of(fv.valid.begin() + b, fv.valid.begin() + e, [](uint8_t x) { return x != 0; });
+        if (nulls) {
+          v.valid.resize(v.size, 1);
+          v.valid.insert(v.valid.end(), fv.valid.begin() + b, fv.valid.begin() + e);
+        }
+        if (v.type == Type::float64) v.f.insert(v.f.end(), fv.f.begin() + b, fv.f.begin() + e);
+        else if (uses_ints(v.type)) v.i.insert(v.i.end(), fv.i.begin() + b, fv.i.begin() + e);
+        else v.s.insert(v.s.end(), fv.s.begin() + b, fv.s.begin() + e);
+      }
+      v.size += m;
+    }
+    c.rows += m;
+    for (auto& v : c.columns)
+      if (v.constant) v.size = c.rows;
+  };
   // Series with few rows (the latest row of each, a narrow time range) are gathered into one
   // chunk rather than pushed one small chunk each: every push costs each operator a pass and
   // its vectors, which for 1,000 one-row series was most of the query.
   Chunk small;
   auto flush_small = [&] {
     if (small.rows == 0) return;
-    for (auto& v : small.columns)
-      if (v.constant) v.size = small.rows;  // the unread columns: NULL constants
     next.push(small);
     small = Chunk{};
-  };
-  auto add_small = [&](const std::vector<std::string>& tags, const tb::SeriesRows& rows) {
-    if (small.columns.empty()) {
-      for (size_t k = 0; k < schema.columns.size(); ++k) {
-        Type ty = query_type(schema.columns[k].type);
-        if (!s.needed[k]) small.columns.push_back(Vector::make_constant(Value::make_null(ty), 0));
-        else {
-          Vector v;
-          v.clear(schema.columns[k].type == tb::ColumnType::time ? Type::timestamp : ty);
-          small.columns.push_back(std::move(v));
-        }
-      }
-    }
-    size_t n = rows.rows();
-    for (size_t k = 0; k < schema.columns.size(); ++k) {
-      if (!s.needed[k]) continue;
-      Vector& v = small.columns[k];
-      const tb::Column& col = schema.columns[k];
-      if (col.type == tb::ColumnType::time) {
-        v.i.insert(v.i.end(), rows.times.begin(), rows.times.end());
-        v.size += n;
-      } else if (col.type == tb::ColumnType::tag) {
-        size_t t = static_cast<size_t>(tag_pos[k]);
-        for (size_t r = 0; r < n; ++r) v.s.push_back(t < tags.size() ? tags[t] : std::string());
-        v.size += n;
-      } else {
-        size_t f = static_cast<size_t>(field_pos[k]);
-        if (f >= rows.fields.size()) {
-          for (size_t r = 0; r < n; ++r) v.push_null();
-          continue;
-        }
-        const tb::FieldValues& fv = rows.fields[f];
-        for (size_t r = 0; r < n; ++r) {
-          if (!fv.valid[r]) {
-            v.push_null();
-            continue;
-          }
-          if (!v.valid.empty()) v.valid.push_back(1);
-          if (v.type == Type::float64) v.f.push_back(fv.f[r]);
-          else if (uses_ints(v.type)) v.i.push_back(fv.i[r]);
-          else v.s.push_back(fv.s[r]);
-          ++v.size;
-        }
-      }
-    }
-    small.rows += n;
-    if (small.rows >= kChunkRows) flush_small();
   };
   auto fn = [&](const std::vector<std::string>& tags, const tb::SeriesRows& rows) {
     ctx_.check();
@@ -1708,50 +1709,15 @@ void Binder::scan(Source& s, Operator& next) {
     if (!series_ok(tags)) return;
     size_t n = rows.rows();
     if (n < kSmallSeries) {
-      add_small(tags, rows);
+      append_series(small, tags, rows, 0, n, false);
+      if (small.rows >= kChunkRows) flush_small();
       if (ctx_.stop) throw StopScan{};
       return;
     }
     flush_small();  // the rows keep the order of their series
     for (size_t at = 0; at < n; at += kChunkRows) {
-      size_t m = std::min(kChunkRows, n - at);
       Chunk c;
-      c.rows = m;
-      for (size_t k = 0; k < schema.columns.size(); ++k) {
-        const tb::Column& col = schema.columns[k];
-        Type ty = query_type(col.type);
-        if (!s.needed[k]) {
-          c.columns.push_back(Vector::make_constant(Value::make_null(ty), m));
-          continue;
-        }
-        if (col.type == tb::ColumnType::time) {
-          Vector v;
-          v.type = Type::timestamp;
-          v.size = m;
-          v.i.assign(rows.times.begin() + static_cast<long>(at), rows.times.begin() + static_cast<long>(at + m));
-          c.columns.push_back(std::move(v));
-        } else if (col.type == tb::ColumnType::tag) {
-          size_t t = static_cast<size_t>(tag_pos[k]);
-          c.columns.push_back(Vector::make_constant(Value::of_text(t < tags.size() ? tags[t] : std::string()), m));
-        } else {
-          size_t f = static_cast<size_t>(field_pos[k]);
-          if (f >= rows.fields.size()) {
-            c.columns.push_back(Vector::make_constant(Value::make_null(ty), m));
-            continue;
-          }
-          const tb::FieldValues& fv = rows.fields[f];
-          Vector v;
-          v.type = ty;
-          v.size = m;
-          auto b = static_cast<long>(at), e = static_cast<long>(at + m);
-          bool all_valid = std::all_of(fv.valid.begin() + b, fv.valid.begin() + e, [](uint8_t x) { return x != 0; });
-          if (!all_valid) v.valid.assign(fv.valid.begin() + b, fv.valid.begin() + e);
-          if (ty == Type::float64) v.f.assign(fv.f.begin() + b, fv.f.begin() + e);
-          else if (uses_ints(ty)) v.i.assign(fv.i.begin() + b, fv.i.begin() + e);
-          else v.s.assign(fv.s.begin() + b, fv.s.begin() + e);
-          c.columns.push_back(std::move(v));
-        }
-      }
+      append_series(c, tags, rows, at, std::min(kChunkRows, n - at), true);
       next.push(c);
       if (ctx_.stop) throw StopScan{};
     }
