@@ -17,8 +17,10 @@ namespace {
 }
 
 int64_t integer(const std::string& origin, const toml::node& node, const std::string& key, int64_t min, int64_t max) {
+  // is_integer() first: value<int64_t>() of a float (port = 18e83) casts it, out of range, to int64.
+  if (!node.is_integer()) fail(origin, node, key, "expected an integer");
   auto v = node.value<int64_t>();
-  if (!node.is_integer() || !v) fail(origin, node, key, "expected an integer");
+  if (!v) fail(origin, node, key, "expected an integer");
   if (*v < min || *v > max) fail(origin, node, key, fmt::format("must be between {} and {}, got {}", min, max, *v));
   return *v;
 }
