@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <zlib.h>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -479,47 +480,87 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
     if (!schema) return "table '" + table + "' was dropped meanwhile";
   }
 
-  // Where each parsed column goes: a schema column, or nowhere (-1).
-  std::vector<int> dest(pr.width, -1);
-  if (named) {
-    std::vector<Column> missing;
-    for (size_t c = 0; c < pr.columns.size(); ++c) {
-      int at = schema->find(pr.columns[c].name);
-      if (at < 0 && is_time_name(pr.columns[c].name)) at = schema->time_index();
-      if (at >= 0) {
-        dest[c] = at;
-        continue;
-      }
-      auto t = infer_type(pr, c, false, static_cast<Inference>(typing));
-      if (!t) continue;  // all NULL: nothing to keep
-      if (!options_.auto_create) return "column '" + pr.columns[c].name + "' does not exist in table '" + schema->name + "'";
-      missing.push_back({pr.columns[c].name, *t});
+  // The plan: where each parsed column goes. Messages of one rule or one device mostly name
+  // the same columns of the same schema version, so the plan of such a message is kept (per
+  // thread, a few tables at a time) and found again by the schema and the column names,
+  // instead of looking up every column by name again.
+  struct Plan {
+    std::shared_ptr<const Schema> schema;  // held: the address names this version alone
+    std::vector<std::string> names;        // the parsed columns, when named
+    size_t width = 0;                      // when positional
+    std::vector<int> source;               // per schema column, the parsed column feeding it (-1: none)
+    std::vector<int> tag_cols, field_cols;
+  };
+  thread_local std::array<Plan, 8> plans;
+  thread_local size_t next_plan = 0;
+  auto same_names = [&pr](const Plan& p) {
+    if (p.names.size() != pr.columns.size()) return false;
+    for (size_t c = 0; c < p.names.size(); ++c)
+      if (p.names[c] != pr.columns[c].name) return false;
+    return true;
+  };
+  const Plan* plan = nullptr;
+  for (const Plan& p : plans)
+    if (p.schema == schema && (named ? same_names(p) : p.names.empty() && p.width == pr.width)) {
+      plan = &p;
+      break;
     }
-    if (!missing.empty()) {
-      Lsn l = 0;
-      if (std::string e = tables_.add_columns(schema->name, missing, &l); !e.empty()) {
-        if (e.find("refuses") != std::string::npos) *refused = true;
-        return e;
+  if (!plan) {
+    // Where each parsed column goes: a schema column, or nowhere (-1).
+    std::vector<int> dest(pr.width, -1);
+    bool all_placed = true;
+    if (named) {
+      std::vector<Column> missing;
+      for (size_t c = 0; c < pr.columns.size(); ++c) {
+        int at = schema->find(pr.columns[c].name);
+        if (at < 0 && is_time_name(pr.columns[c].name)) at = schema->time_index();
+        if (at >= 0) {
+          dest[c] = at;
+          continue;
+        }
+        auto t = infer_type(pr, c, false, static_cast<Inference>(typing));
+        if (!t) {  // all NULL: nothing to keep (and no plan kept: the next message may bring a value)
+          all_placed = false;
+          continue;
+        }
+        if (!options_.auto_create) return "column '" + pr.columns[c].name + "' does not exist in table '" + schema->name + "'";
+        missing.push_back({pr.columns[c].name, *t});
       }
-      raise(l);
-      schema = tables_.schema(table);
-      if (!schema) return "table '" + table + "' was dropped meanwhile";
-      for (size_t c = 0; c < pr.columns.size(); ++c)
-        if (dest[c] < 0) dest[c] = schema->find(pr.columns[c].name);
+      if (!missing.empty()) {
+        Lsn l = 0;
+        if (std::string e = tables_.add_columns(schema->name, missing, &l); !e.empty()) {
+          if (e.find("refuses") != std::string::npos) *refused = true;
+          return e;
+        }
+        raise(l);
+        schema = tables_.schema(table);
+        if (!schema) return "table '" + table + "' was dropped meanwhile";
+        for (size_t c = 0; c < pr.columns.size(); ++c)
+          if (dest[c] < 0) dest[c] = schema->find(pr.columns[c].name);
+      }
+    } else {
+      if (pr.width > schema->columns.size())
+        return "row 1 has " + std::to_string(pr.width) + " values, table '" + schema->name + "' has " +
+               std::to_string(schema->columns.size()) + " columns";
+      for (size_t c = 0; c < pr.width; ++c) dest[c] = static_cast<int>(c);
     }
-  } else {
-    if (pr.width > schema->columns.size())
-      return "row 1 has " + std::to_string(pr.width) + " values, table '" + schema->name + "' has " +
-             std::to_string(schema->columns.size()) + " columns";
-    for (size_t c = 0; c < pr.width; ++c) dest[c] = static_cast<int>(c);
+    thread_local Plan scratch;
+    Plan& p = all_placed ? plans[next_plan++ % plans.size()] : scratch;
+    p.schema = schema;
+    p.names.clear();
+    for (auto& c : pr.columns) p.names.push_back(c.name);
+    p.width = pr.width;
+    p.source.assign(schema->columns.size(), -1);
+    for (size_t c = 0; c < dest.size(); ++c)
+      if (dest[c] >= 0) p.source[dest[c]] = static_cast<int>(c);
+    p.tag_cols = schema->tag_indexes();
+    p.field_cols = schema->field_indexes();
+    plan = &p;
   }
-
-  // Per schema column, the parsed column that feeds it (-1: none).
-  std::vector<int> source(schema->columns.size(), -1);
-  for (size_t c = 0; c < dest.size(); ++c)
-    if (dest[c] >= 0) source[dest[c]] = static_cast<int>(c);
+  const std::vector<int>& source = plan->source;
   const int time_col = schema->time_index();
-  std::vector<int> tag_cols = schema->tag_indexes(), field_cols = schema->field_indexes();
+  const std::vector<int>& tag_cols = plan->tag_cols;
+  const std::vector<int>& field_cols = plan->field_cols;
 
   thread_local RowBatch b;
   b.clear();

@@ -68,9 +68,25 @@ Cell text_cell(std::string_view s, ParsedRows& out) {
   return c;
 }
 
-void add(ParsedRows& out, std::string name, bool tag, Cell c) {
-  out.columns.push_back({std::move(name), tag});
+// Appends column `name` and its cell. apply() leaves the columns of the message before in
+// place (`out.width` counts those in use): a rule's messages mostly name the same columns, so
+// the name is assigned into a string that already holds it, and nothing is allocated.
+void add(ParsedRows& out, std::string_view name, bool tag, Cell c) {
+  if (out.width < out.columns.size()) {
+    ParsedColumn& col = out.columns[out.width];
+    if (col.name != name) col.name.assign(name);
+    col.tag = tag;
+  } else {
+    out.columns.push_back({std::string(name), tag});
+  }
+  ++out.width;
   out.cells.push_back(c);
+}
+
+bool taken(const ParsedRows& out, std::string_view name) {
+  for (size_t c = 0; c < out.width; ++c)
+    if (out.columns[c].name == name) return true;
+  return false;
 }
 
 }  // namespace
@@ -170,8 +186,9 @@ bool IngestRule::matches(std::string_view topic) const { return mqtt::topic_matc
 
 std::string IngestRule::apply(std::string_view topic, std::string_view payload, uint8_t qos,
                               std::string_view properties_json, ParsedRows& out) const {
-  out.clear();
-  out.columns.reserve(8);
+  out.cells.clear();
+  out.arena.clear();
+  out.width = 0;  // add() counts the columns, reusing out.columns' names; resized at the end
   // Tags from the topic's levels.
   auto topic_level = [&](size_t want) {
     std::string_view t = topic;
@@ -197,7 +214,7 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
       p.s = out.arena.emplace_back(properties_json);
     }
     add(out, "properties", false, p);
-    out.width = out.columns.size();
+    out.columns.resize(out.width);
     return "";
   }
   // A plain number: the field `value`.
@@ -208,8 +225,8 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
     Cell c;
     c.kind = Cell::Kind::number;
     c.d = number;
-    add(out, fields_.empty() ? "value" : fields_.front().first, false, c);
-    out.width = out.columns.size();
+    add(out, fields_.empty() ? std::string_view("value") : std::string_view(fields_.front().first), false, c);
+    out.columns.resize(out.width);
     return "";
   }
   thread_local simdjson::dom::parser parser;
@@ -238,23 +255,31 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
   } else {
     simdjson::dom::object obj;
     if (doc.get(obj)) return "the payload is not a JSON object, and the rule names no fields";
+    // The column name of each key, by its place in the object: a device sends the same keys
+    // in the same order, so the name checked and lower-cased for the message before is found
+    // again by comparing the key ("" where the key cannot be a column).
+    thread_local std::vector<std::pair<std::string, std::string>> names;
+    size_t place = 0;
     for (auto [key, value] : obj) {
       auto type = value.type();
       if (type != simdjson::dom::element_type::INT64 && type != simdjson::dom::element_type::UINT64 &&
           type != simdjson::dom::element_type::DOUBLE && type != simdjson::dom::element_type::BOOL)
         continue;
-      std::string n;
-      if (!store::tables::normalize_name(key, &n)) continue;  // a key that cannot be a column
-      bool taken = false;
-      for (auto& c : out.columns) taken = taken || c.name == n;
-      if (taken || (has_time_ && n == "time")) continue;
+      if (place == names.size()) names.emplace_back();
+      auto& [raw, n] = names[place++];
+      if (raw != key) {
+        raw.assign(key);
+        if (!store::tables::normalize_name(key, &n)) n.clear();
+      }
+      if (n.empty()) continue;  // a key that cannot be a column
+      if (taken(out, n) || (has_time_ && n == "time")) continue;
       add(out, n, false, cell_of(value, out));
     }
   }
+  out.columns.resize(out.width);
   bool any_field = false;
   for (auto& c : out.columns) any_field = any_field || (!c.tag && c.name != "time");
   if (!any_field) return "the payload has no field the rule can store";
-  out.width = out.columns.size();
   return "";
 }
 

@@ -22,16 +22,6 @@ void FieldValues::push_null() {
   }
 }
 
-void FieldValues::push_from(const FieldValues& from, size_t row) {
-  valid.push_back(from.valid[row]);
-  switch (type) {
-    case ColumnType::float64: f.push_back(from.f[row]); break;
-    case ColumnType::int64:
-    case ColumnType::boolean: i.push_back(from.i[row]); break;
-    default: s.push_back(from.s[row]); break;
-  }
-}
-
 void FieldValues::clear() {
   valid.clear();
   f.clear();

@@ -32,8 +32,16 @@ struct FieldValues {
   void push_f(double v) { valid.push_back(1); f.push_back(v); }
   void push_i(int64_t v) { valid.push_back(1); i.push_back(v); }
   void push_s(std::string_view v) { valid.push_back(1); s.emplace_back(v); }
-  // Appends row `row` of `from` (same type).
-  void push_from(const FieldValues& from, size_t row);
+  // Appends row `row` of `from` (same type). Inline: the heads take every row this way.
+  void push_from(const FieldValues& from, size_t row) {
+    valid.push_back(from.valid[row]);
+    switch (type) {
+      case ColumnType::float64: f.push_back(from.f[row]); break;
+      case ColumnType::int64:
+      case ColumnType::boolean: i.push_back(from.i[row]); break;
+      default: s.push_back(from.s[row]); break;
+    }
+  }
   void clear();
   void reserve(size_t n);
   // Bytes this column's values take in memory (for the memory budget), roughly: by size, not

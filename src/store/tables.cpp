@@ -47,14 +47,15 @@ int64_t now_ns() {
       .count();
 }
 
-std::string series_key(const std::vector<std::string>& tags) {
+// Into `key` (cleared first, so a reused buffer allocates nothing).
+void series_key(const std::vector<std::string>& tags, std::string& key) {
   // Trailing empty tags do not count: a tag added to the table later is "" for the old series.
   size_t n = tags.size();
   while (n > 0 && tags[n - 1].empty()) --n;
-  std::string key;
+  key.clear();
   for (size_t i = 0; i < n; ++i) put_length_prefixed(key, tags[i]);
-  return key;
 }
+
 
 // A block sealed in memory, waiting for a flush.
 struct SealedBlock {
@@ -316,7 +317,8 @@ struct Tables::Impl {
   // ---- heads ---------------------------------------------------------------------------
 
   uint32_t series_for(Table& t, const std::vector<std::string>& tags) {
-    std::string key = series_key(tags);
+    thread_local std::string key;  // reused: a key past 15 bytes would allocate each row batch
+    series_key(tags, key);
     auto [it, added] = t.by_key.try_emplace(key, static_cast<uint32_t>(t.series.size()));
     if (added) {
       auto s = std::make_unique<Series>();

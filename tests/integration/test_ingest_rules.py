@@ -114,6 +114,48 @@ class IngestRules(BrokerTestCase):
         _, temps = dump(b, "temps")
         self.assertEqual(len(temps), 1)
 
+    def test_a_burst_of_changing_shapes_lands_in_the_right_columns(self):
+        # One connection (one event loop, whose per-thread column plans are reused message to
+        # message): keys in another order, a key set that grows and shrinks, a column first
+        # all NULL (not made yet) and then given, two tables interleaved.
+        b = self.start_broker(self.config())
+        c = mqtt.Client(client_id=unique_id("shapes"))
+        c.connect("127.0.0.1", b.port)
+        c.loop_start()
+        hums, rows = [], []
+        for i in range(200):
+            shape = i % 3
+            if shape == 0:
+                hums.append(('{"hum":%d}' % i, {"hum": i}))
+            elif shape == 1:
+                hums.append(('{"hum":%d,"pressure":%d}' % (i, 1000 + i), {"hum": i, "pressure": 1000 + i}))
+            else:
+                hums.append(('{"pressure":%d,"hum":%d}' % (2000 + i, i), {"hum": i, "pressure": 2000 + i}))
+            extra = "null" if i < 100 else str(i)  # `extra` is made by the first message that gives one
+            rows.append('{"data":{"columns":["name","time","value","extra"],"rows":[["n",%d,%d,%s]]}}'
+                        % ((T0_MS + i) * 1_000_000, i, extra))
+        infos = []
+        for i in range(200):
+            infos.append(c.publish("plant/l1/d%d/hum" % i, hums[i][0], qos=1))
+            infos.append(c.publish("db/append/shapes", rows[i], qos=1))
+        for info in infos:
+            info.wait_for_publish(timeout=15)
+            self.assertTrue(info.is_published())
+        c.loop_stop()
+        c.disconnect()
+        b.stop(keep_dir=True)
+        header, got_rows = dump(b, "hums")
+        got = {}
+        for r in got_rows:
+            row = dict(zip(header, r))
+            got[int(row["device"][1:])] = {k: float(row[k]) for k in ("hum", "pressure") if row.get(k)}
+        self.assertEqual(got, {i: {n: float(v) for n, v in hums[i][1].items()} for i in range(200)})
+        header, got_rows = dump(b, "shapes")
+        extra = header.index("extra")
+        got = sorted((int(r[header.index("time")]) // 1_000_000 - T0_MS, float(r[header.index("value")]),
+                      float(r[extra]) if r[extra] else None) for r in got_rows)
+        self.assertEqual(got, [(i, float(i), None if i < 100 else float(i)) for i in range(200)])
+
     def test_a_payload_a_rule_cannot_read_goes_to_the_dead_letter_table(self):
         b = self.start_broker(self.config())
         mosquitto_pub(b.port, "plant/l1/d1/temp", "{broken")
