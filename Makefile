@@ -7,7 +7,7 @@ ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: install run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest bench-tsbs bench-security microbench
+.PHONY: install run test setup release testbuild tsanbuild fuzz clean bench bench-durability bench-ingest bench-ingest-targets bench-tsbs bench-security microbench
 
 setup:
 	@scripts/setup.sh
@@ -48,6 +48,10 @@ bench-durability: release
 # Telemetry ingest end to end: mqbase against mosquitto + a collector + PostgreSQL 15.
 bench-ingest: release
 	bench/ingest_compare.sh
+
+# Ingest rows/s per broker core in the shapes the telemetry issue sets targets for.
+bench-ingest-targets: release
+	bench/ingest_targets.sh
 
 # What TLS and ACLs cost: fan-in over TCP and TLS, handshakes per second, an ACL of 10,000 rules.
 bench-security: release

@@ -5,8 +5,13 @@
 // walk with two decimals). At QoS 1 each publisher keeps --window messages in flight and
 // counts PUBACKs; the run reports rows/s from the first PUBLISH to the last PUBACK.
 //
+// So that the broker, not the generator, is what is measured: each publisher makes all its
+// packets before the clock starts (in --mode readings; a --rows message is made as it goes,
+// since a run of them is gigabytes), and writes as many as its window allows in one send()
+// of up to 64 KiB, reading every PUBACK that has arrived at once.
+//
 //   ingest_load --port P [--publishers 4] [--messages 2000] [--rows 1000] [--window 16]
-//               [--qos 1] [--table bench] [--trucks 1000]
+//               [--qos 1] [--table bench] [--trucks 1000] [--mode rows|readings]
 // Prints one line: "rows=N messages=M seconds=S rows_per_sec=R".
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +28,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -45,7 +52,7 @@ struct Options {
   std::string mode = "rows";
 };
 
-bool send_all(int fd, const std::string& s) {
+bool send_all(int fd, std::string_view s) {
   size_t off = 0;
   while (off < s.size()) {
     ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
@@ -55,29 +62,33 @@ bool send_all(int fd, const std::string& s) {
   return true;
 }
 
+// Takes one whole packet off the front of `buf` (its body into `body`); returns its first
+// byte, or -1 when `buf` holds no whole packet yet.
+int take_packet(std::string& buf, std::string& body) {
+  if (buf.size() < 2) return -1;
+  size_t len = 0, mult = 1, i = 1;
+  bool complete = false;
+  while (i < buf.size() && i < 5) {
+    auto b = static_cast<uint8_t>(buf[i]);
+    len += (b & 127) * mult;
+    mult *= 128;
+    ++i;
+    if (!(b & 128)) {
+      complete = true;
+      break;
+    }
+  }
+  if (!complete || buf.size() < i + len) return -1;
+  int type = static_cast<uint8_t>(buf[0]);
+  body = buf.substr(i, len);
+  buf.erase(0, i + len);
+  return type;
+}
+
 // Reads one packet's fixed header + body into `body`; returns its first byte, or -1.
 int read_packet(int fd, std::string& buf, std::string& body) {
   for (;;) {
-    if (buf.size() >= 2) {
-      size_t len = 0, mult = 1, i = 1;
-      bool complete = false;
-      while (i < buf.size() && i < 5) {
-        auto b = static_cast<uint8_t>(buf[i]);
-        len += (b & 127) * mult;
-        mult *= 128;
-        ++i;
-        if (!(b & 128)) {
-          complete = true;
-          break;
-        }
-      }
-      if (complete && buf.size() >= i + len) {
-        int type = static_cast<uint8_t>(buf[0]);
-        body = buf.substr(i, len);
-        buf.erase(0, i + len);
-        return type;
-      }
-    }
+    if (int type = take_packet(buf, body); type >= 0) return type;
     char tmp[65536];
     ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
     if (n <= 0) return -1;
@@ -130,43 +141,40 @@ int main(int argc, char** argv) {
   const int64_t t0 = 1'700'000'000'000'000'000LL;
   std::atomic<uint64_t> acked_rows{0}, acked_messages{0};
   std::atomic<bool> failed{false};
-  auto start = std::chrono::steady_clock::now();
+  // Every publisher connects (and in --mode readings makes its packets) before the clock starts.
+  std::barrier ready(o.publishers + 1);
   std::vector<std::thread> threads;
   for (int p = 0; p < o.publishers; ++p) {
     threads.emplace_back([&, p] {
       int fd = connect_client(o, "ingest-load-" + std::to_string(p));
-      if (fd < 0) {
-        failed = true;
-        return;
-      }
       std::mt19937_64 rng(p + 1);
       std::uniform_int_distribution<int> step(-50, 50);
       std::vector<int64_t> walk(o.trucks, 2000);  // hundredths
       std::vector<int64_t> next_time(o.trucks, t0);
-      std::string payload, packet, buf, body, topic_buf;
-      int inflight = 0, sent = 0;
+      std::string payload, buf, body, topic_buf;
       uint16_t pid = 0;
-      while (sent < o.messages || inflight > 0) {
-        while (sent < o.messages && (o.qos == 0 || inflight < o.window)) {
-          int truck = (p + sent * o.publishers) % o.trucks;
-          std::string name = "truck_" + std::to_string(truck);
-          payload.clear();
-          if (o.mode == "readings") {
-            walk[truck] += step(rng);
-            char json[512];
-            double v = walk[truck] / 100.0;
-            int n = std::snprintf(json, sizeof json,
-                                  "{\"time\":%lld,\"latitude\":%.5f,\"longitude\":%.5f,\"elevation\":%d,"
-                                  "\"velocity\":%.1f,\"heading\":%d,\"grade\":%.1f,\"fuel_consumption\":%.2f}",
-                                  static_cast<long long>(next_time[truck]), 52.0 + v / 1000, 4.0 + v / 1000,
-                                  static_cast<int>(v) % 500, std::fabs(v) / 10, truck % 360, std::fmod(std::fabs(v), 10),
-                                  10 + std::fmod(std::fabs(v), 5));
-            payload.assign(json, static_cast<size_t>(n));
-            next_time[truck] += 10'000'000'000LL;
-            topic_buf = "fleet/" + std::string(truck % 2 ? "east" : "west") + "/" + name + "/readings";
-          }
-          if (o.mode == "rows") payload += '[';
-          for (int r = 0; r < o.rows && o.mode == "rows"; ++r) {
+      int made = 0;
+      // Appends message number `made` of this publisher, as a PUBLISH packet, to `out`.
+      auto make = [&](std::string& out) {
+        int truck = (p + made++ * o.publishers) % o.trucks;
+        std::string name = "truck_" + std::to_string(truck);
+        payload.clear();
+        if (o.mode == "readings") {
+          walk[truck] += step(rng);
+          char json[512];
+          double v = walk[truck] / 100.0;
+          int n = std::snprintf(json, sizeof json,
+                                "{\"time\":%lld,\"latitude\":%.5f,\"longitude\":%.5f,\"elevation\":%d,"
+                                "\"velocity\":%.1f,\"heading\":%d,\"grade\":%.1f,\"fuel_consumption\":%.2f}",
+                                static_cast<long long>(next_time[truck]), 52.0 + v / 1000, 4.0 + v / 1000,
+                                static_cast<int>(v) % 500, std::fabs(v) / 10, truck % 360, std::fmod(std::fabs(v), 10),
+                                10 + std::fmod(std::fabs(v), 5));
+          payload.assign(json, static_cast<size_t>(n));
+          next_time[truck] += 10'000'000'000LL;
+          topic_buf = "fleet/" + std::string(truck % 2 ? "east" : "west") + "/" + name + "/readings";
+        } else {
+          payload += '[';
+          for (int r = 0; r < o.rows; ++r) {
             walk[truck] += step(rng);
             char row[128];
             int64_t v = walk[truck];
@@ -181,30 +189,71 @@ int main(int argc, char** argv) {
             payload.append(row, static_cast<size_t>(n));
             next_time[truck] += 10'000'000'000LL;
           }
-          if (o.mode == "rows") payload += ']';
-          packet.clear();
-          pid = static_cast<uint16_t>(pid % 65535 + 1);
-          mqbase::mqtt::encode_publish(packet, mqbase::mqtt::Version::v311, o.mode == "rows" ? topic : topic_buf, payload,
-                                       static_cast<uint8_t>(o.qos),
-                                       false, false, o.qos ? pid : 0);
-          if (!send_all(fd, packet)) {
-            failed = true;
-            return;
-          }
-          ++sent;
-          if (o.qos) ++inflight;
-          else {
-            acked_rows += static_cast<uint64_t>(rows_per_message);
-            ++acked_messages;
-          }
+          payload += ']';
         }
-        if (inflight == 0) break;
-        int type = read_packet(fd, buf, body);
-        if (type < 0) {
+        pid = static_cast<uint16_t>(pid % 65535 + 1);
+        mqbase::mqtt::encode_publish(out, mqbase::mqtt::Version::v311, o.mode == "rows" ? topic : topic_buf, payload,
+                                     static_cast<uint8_t>(o.qos), false, false, o.qos ? pid : 0);
+      };
+      std::string made_all;     // --mode readings: every packet, made before the clock starts
+      std::vector<size_t> ends;  // where each of them ends in made_all
+      if (fd >= 0 && o.mode == "readings") {
+        ends.reserve(static_cast<size_t>(o.messages));
+        for (int k = 0; k < o.messages; ++k) {
+          make(made_all);
+          ends.push_back(made_all.size());
+        }
+      }
+      ready.arrive_and_wait();
+      if (fd < 0) {
+        failed = true;
+        return;
+      }
+      constexpr size_t kSendBytes = 65536;
+      std::string out;
+      int inflight = 0, sent = 0;
+      while (sent < o.messages || inflight > 0) {
+        // As many as the window allows (all at QoS 0), in one send of up to 64 KiB.
+        int room = o.qos ? o.window - inflight : o.messages;
+        int k = 0;
+        const char* bytes;
+        size_t size;
+        if (o.mode == "readings") {
+          size_t from = sent ? ends[sent - 1] : 0;
+          while (k < room && sent + k < o.messages && (k == 0 || ends[sent + k] - from <= kSendBytes)) ++k;
+          bytes = made_all.data() + from;
+          size = k ? ends[sent + k - 1] - from : 0;
+        } else {
+          out.clear();
+          while (k < room && sent + k < o.messages && (k == 0 || out.size() < kSendBytes)) {
+            make(out);
+            ++k;
+          }
+          bytes = out.data();
+          size = out.size();
+        }
+        if (k > 0 && !send_all(fd, std::string_view(bytes, size))) {
           failed = true;
           return;
         }
-        if ((type & 0xf0) == 0x40) {
+        sent += k;
+        if (o.qos == 0) {
+          acked_rows += static_cast<uint64_t>(k) * rows_per_message;
+          acked_messages += static_cast<uint64_t>(k);
+          continue;
+        }
+        inflight += k;
+        if (inflight < o.window && sent < o.messages) continue;
+        // The window is full (or all is sent): wait for PUBACKs, and count all that came.
+        char tmp[65536];
+        ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+        if (n <= 0) {
+          failed = true;
+          return;
+        }
+        buf.append(tmp, static_cast<size_t>(n));
+        for (int type; (type = take_packet(buf, body)) >= 0;) {
+          if ((type & 0xf0) != 0x40) continue;
           --inflight;
           acked_rows += static_cast<uint64_t>(rows_per_message);
           ++acked_messages;
@@ -218,6 +267,8 @@ int main(int argc, char** argv) {
       ::close(fd);
     });
   }
+  ready.arrive_and_wait();
+  auto start = std::chrono::steady_clock::now();
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (failed) {
