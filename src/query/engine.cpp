@@ -182,6 +182,7 @@ struct SelectPlan {
   std::optional<GapfillSpec> gapfill;
   std::optional<FillSpec> fill;
   std::optional<SummarySpec> summary;  // aggregates that block statistics can answer
+  bool streaming_groups = false;       // groups come one after another (make_aggregate)
   // Window functions (ExprKind::window, bound on the Window step's input: the source's rows, or
   // the aggregate's); the projections read their results as the columns after that input.
   std::vector<ExprPtr> windows;
@@ -1386,6 +1387,38 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
     if (ok) p->summary = std::move(sum);
   }
 
+  // Groups that come one after another. A table scan gives each series' rows together and in
+  // time order, so when the keys hold every tag of the table (a group never spans two series)
+  // and otherwise only the time or a bucket of it (time_bucket, date_trunc: never decreasing
+  // with time), a group's rows are consecutive and it never comes back once the keys change:
+  // the aggregate puts each group out as the next begins, with no table of groups. (One tag
+  // set at most: several are several scans.)
+  if (p->source.kind == Source::Kind::table && p->aggregate && !p->summary && !p->keys.empty() &&
+      p->source.tag_sets.size() <= 1) {
+    const tb::Schema& sc = *p->source.schema;
+    const int time_col = sc.time_index();
+    auto is_time = [&](const Expr& e) { return e.kind == ExprKind::column && e.column == time_col; };
+    std::vector<bool> tag_keyed(sc.columns.size(), false);
+    bool ok = true;
+    for (auto& k : p->keys) {
+      if (k->kind == ExprKind::column && k->column >= 0 &&
+          sc.columns[static_cast<size_t>(k->column)].type == tb::ColumnType::tag) {
+        tag_keyed[static_cast<size_t>(k->column)] = true;
+        continue;
+      }
+      if (is_time(*k)) continue;
+      bool bucket = k->kind == ExprKind::call && (k->name == "time_bucket" || k->name == "date_trunc");
+      int times = 0;
+      for (auto& a : k->args) {
+        if (is_time(*a)) ++times;
+        else if (a->kind != ExprKind::constant) bucket = false;
+      }
+      ok = ok && bucket && times == 1;
+    }
+    for (int t : sc.tag_indexes()) ok = ok && tag_keyed[static_cast<size_t>(t)];
+    p->streaming_groups = ok;
+  }
+
   // Gap filling: GROUP BY time_bucket_gapfill(...).
   for (size_t k = 0; k < p->keys.size(); ++k) {
     const Expr& key = *p->keys[k];
@@ -1787,7 +1820,7 @@ void Binder::run(SelectPlan& p, Operator& sink) {
     std::vector<const Expr*> keys;
     for (auto& k : p.keys) keys.push_back(k.get());
     if (p.summary) add(make_summary_aggregate(keys, p.aggs, *p.summary, ctx_, next, &p.source.summary));
-    else add(make_aggregate(keys, p.aggs, ctx_, next));
+    else add(make_aggregate(keys, p.aggs, ctx_, next, p.streaming_groups));
   }
   if (p.where) add(make_filter(p.where.get(), ctx_, next));
 
@@ -2023,6 +2056,7 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
         if (!s.series_filters.empty()) r += " series filter: " + std::to_string(s.series_filters.size()) + " condition(s) on tags, once per series";
         if (s.latest) r += " (latest row per series)";
         if (plan->summary) r += " (aggregates from block statistics where a block lies wholly in range)";
+        if (plan->streaming_groups) r += " (groups one after another: each put out as the next begins)";
         line(r);
         tb::ScanEstimate est = tables->estimate(s.table, s.from, s.to);
         rows.push_back({Value::of_text(indent + "partitions: " + std::to_string(est.partitions) + " of " +

@@ -382,6 +382,8 @@ class Aggregate : public Operator, public SummaryConsumer {
     if (keys_.empty()) new_group({});
   }
   SummarySpec summary;
+  bool streaming = false;  // make_aggregate's promise: groups arrive one after another
+  bool keyless() const { return keys_.empty(); }
 
   bool absorb(const std::vector<std::string>& tags, const store::tables::BlockMeta& meta) override {
     namespace tb = store::tables;
@@ -449,6 +451,10 @@ class Aggregate : public Operator, public SummaryConsumer {
     }
     std::vector<const Vector*> kp;
     for (auto& v : kv) kp.push_back(&v);
+    if (streaming) {
+      push_streaming(c, kp, all_const);
+      return;
+    }
     // Group ids per row; one id for the whole chunk when the keys are constant in it (every
     // key a tag of one series, or no key at all).
     gids_.resize(rows);
@@ -476,6 +482,12 @@ class Aggregate : public Operator, public SummaryConsumer {
   }
 
   void finish() override {
+    if (streaming) {
+      if (carried_) put_out(0, nullptr, 0);
+      if (out_.rows) next_->push(out_);
+      next_->finish();
+      return;
+    }
     size_t n = group_keys_.size();
     for (size_t at = 0; at < n && !ctx_.stop; at += kChunkRows) {
       ctx_.check();
@@ -501,6 +513,107 @@ class Aggregate : public Operator, public SummaryConsumer {
 
  private:
   AggState& state(uint32_t g, size_t a) { return states_[g * aggs_.size() + a]; }
+
+  // Streaming: the chunk's groups numbered from 0 in the order they begin (0 is the group
+  // carried over from the chunk before, when its first row continues it), each row's in gids_;
+  // every group but the chunk's last is complete and put out, and the last is carried over
+  // (its states to slot 0, its key to carried_key_).
+  void push_streaming(Chunk& c, const std::vector<const Vector*>& kp, bool all_const) {
+    const size_t rows = c.rows;
+    if (!rows) return;
+    bool continues = carried_ && same_as_carried(kp, 0);
+    if (carried_ && !continues) {
+      put_out(0, nullptr, 0);
+      carried_ = false;
+    }
+    starts_.clear();  // per group of this chunk: the row it begins at (SIZE_MAX: carried over)
+    starts_.push_back(continues ? SIZE_MAX : 0);
+    gids_.resize(rows);
+    gids_[0] = 0;
+    for (size_t r = 1; r < rows; ++r) {
+      if (all_const || same_keys(kp, r, r - 1)) {
+        gids_[r] = gids_[r - 1];
+        continue;
+      }
+      starts_.push_back(r);
+      gids_[r] = static_cast<uint32_t>(starts_.size() - 1);
+    }
+    // Slot 0 keeps the carried group's states when the chunk continues it; every other starts empty.
+    states_.resize(aggs_.size());
+    if (!continues) reset_states(0);
+    states_.resize(starts_.size() * aggs_.size());
+    for (size_t a = 0; a < aggs_.size(); ++a) {
+      const AggSpec& s = aggs_[a];
+      Vector arg, arg2, filt;
+      if (s.arg) arg = eval(*s.arg, c, ctx_.eval);
+      if (s.arg2) arg2 = eval(*s.arg2, c, ctx_.eval);
+      if (s.filter) filt = eval(*s.filter, c, ctx_.eval);
+      if (starts_.size() == 1 && !s.filter && !s.distinct && block(a, state(0, a), arg, rows)) continue;
+      for (size_t r = 0; r < rows; ++r) {
+        if (s.filter && (filt.is_null(r) || !filt.i[filt.at(r)])) continue;
+        update(a, state(gids_[r], a), s.arg ? &arg : nullptr, s.arg2 ? &arg2 : nullptr, r);
+      }
+    }
+    const uint32_t last = static_cast<uint32_t>(starts_.size() - 1);
+    for (uint32_t g = 0; g < last; ++g) put_out(g, &kp, starts_[g]);
+    // The last group goes on in the next chunk, or is put out by finish().
+    if (starts_[last] != SIZE_MAX) {
+      carried_key_.resize(kp.size());
+      for (size_t k = 0; k < kp.size(); ++k) carried_key_[k] = kp[k]->get(starts_[last]);
+    }
+    if (last != 0)
+      for (size_t a = 0; a < aggs_.size(); ++a) state(0, a) = std::move(state(last, a));
+    states_.resize(aggs_.size());
+    carried_ = true;
+  }
+
+  void reset_states(uint32_t g) {
+    for (size_t a = 0; a < aggs_.size(); ++a) state(g, a) = AggState{};
+  }
+
+  // Row 0 of the chunk has the carried group's key (as same_keys compares).
+  bool same_as_carried(const std::vector<const Vector*>& kp, size_t r) const {
+    for (size_t k = 0; k < kp.size(); ++k) {
+      const Vector* v = kp[k];
+      const Value& c = carried_key_[k];
+      bool null = v->is_null(r);
+      if (null != c.null) return false;
+      if (null) continue;
+      size_t at = v->at(r);
+      if (uses_ints(v->type)) {
+        if (v->i[at] != c.i) return false;
+      } else if (uses_strings(v->type)) {
+        if (v->s[at] != c.s) return false;
+      } else {
+        return false;  // doubles and the rest: a new group (streaming keys are tags and times)
+      }
+    }
+    return true;
+  }
+
+  // Puts out group `g` of the chunk: its key from row `r` of `kp`, or (kp null) the carried key.
+  void put_out(uint32_t g, const std::vector<const Vector*>* kp, size_t r) {
+    if (out_.columns.empty()) {
+      for (const Expr* k : keys_) {
+        Vector v;
+        v.clear(k->type);
+        out_.columns.push_back(std::move(v));
+      }
+      for (const AggSpec& a : aggs_) {
+        Vector v;
+        v.clear(a.type);
+        out_.columns.push_back(std::move(v));
+      }
+    }
+    bool carried = !kp || r == SIZE_MAX;
+    for (size_t k = 0; k < keys_.size(); ++k) out_.columns[k].push(carried ? carried_key_[k] : (*kp)[k]->get(r));
+    for (size_t a = 0; a < aggs_.size(); ++a) out_.columns[keys_.size() + a].push(final(a, state(g, a)));
+    if (++out_.rows >= kChunkRows) {
+      ctx_.check();
+      next_->push(out_);
+      out_ = Chunk{};
+    }
+  }
 
   uint32_t new_group(std::vector<Value> key) {
     group_keys_.push_back(std::move(key));
@@ -746,6 +859,11 @@ class Aggregate : public Operator, public SummaryConsumer {
   std::vector<std::vector<Value>> group_keys_;
   std::vector<AggState> states_;
   std::vector<uint32_t> gids_;
+  // Streaming (see push_streaming).
+  std::vector<size_t> starts_;
+  std::vector<Value> carried_key_;
+  bool carried_ = false;
+  Chunk out_;
   std::string key_;
 };
 
@@ -1010,8 +1128,11 @@ OperatorPtr make_distinct_on(std::vector<int> columns, ExecContext& ctx, Operato
 OperatorPtr make_distinct(std::vector<int> columns, ExecContext& ctx, Operator* next) {
   return std::make_unique<Distinct>(std::move(columns), ctx, next);
 }
-OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next) {
-  return std::make_unique<Aggregate>(std::move(keys), std::move(aggs), ctx, next);
+OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next,
+                           bool streaming) {
+  auto a = std::make_unique<Aggregate>(std::move(keys), std::move(aggs), ctx, next);
+  a->streaming = streaming && !a->keyless();
+  return a;
 }
 OperatorPtr make_summary_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, SummarySpec summary,
                                    ExecContext& ctx, Operator* next, SummaryConsumer** consumer) {

@@ -79,7 +79,13 @@ struct AggSpec {
 };
 // Groups by `keys` and computes `aggs`; outputs the keys then the aggregates. With no keys
 // there is exactly one output row, even for no input.
-OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next);
+// `streaming`: the caller promises that the rows of a group arrive together, one group after
+// another (a table scan's rows come series by series and in time order, so keys that hold
+// every tag and otherwise only time buckets change once per group and never return). Each
+// group is then put out as soon as the next begins: no table of groups, memory for one group,
+// and the same rows in the same order as without it.
+OperatorPtr make_aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next,
+                           bool streaming = false);
 
 // Aggregates from block statistics (Tables::scan's summary): when every group key is a tag and
 // every aggregate is count, sum, avg, min or max of a plain field (or count(*)), a block that

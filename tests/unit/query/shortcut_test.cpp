@@ -1,7 +1,9 @@
-// The engine's two shortcuts give the same answers as reading every row:
+// The engine's shortcuts give the same answers as reading every row:
 // - aggregates from block statistics (a block wholly in range adds its count/sum/min/max), and
 // - the latest row per series (DISTINCT ON (tags) ... ORDER BY tags, time DESC reads only each
-//   series' newest rows).
+//   series' newest rows), and
+// - groups that come one after another (keys of every tag and time buckets: each group put out
+//   as the next begins, without a table of groups).
 // Each query runs twice: as written (EXPLAIN shows the shortcut) and with a condition the scan
 // cannot answer (`AND v IS NOT DISTINCT FROM v`, true for every row), which forces the row
 // path. The data crosses every place rows live and every case the shortcuts must refuse:
@@ -288,6 +290,55 @@ TEST_F(ShortcutTest, GroupsOfRunsOfEqualKeysMatchTheRows) {
   EXPECT_EQ(run("SELECT v > 75 AS high, count(*) FROM m GROUP BY high ORDER BY high NULLS FIRST"),
             "high|count|\nNULL|" + std::to_string(by_high[-1]) + "|\n0|" + std::to_string(by_high[0]) + "|\n1|" +
                 std::to_string(by_high[1]) + "|\n");
+}
+
+// Keys of every tag and a time bucket: a table scan gives each group's rows together, so the
+// aggregate puts each group out as the next begins (EXPLAIN says so). The same query with a key
+// the planner cannot see through (site || '' for site) takes the table of groups; both must
+// agree row for row, in the same order, with and without ORDER BY: series long enough to cross
+// chunks (a bucket cut by a chunk's end), small series gathered into one chunk, late rows merged
+// from the overflow, NULLs, a HAVING, FILTER, DISTINCT and the order-sensitive aggregates.
+TEST_F(ShortcutTest, GroupsThatComeOneAfterAnotherMatchTheTableOfGroups) {
+  auto series = [&](const std::string& dev, const std::string& site, int count, int step, int offset) {
+    std::vector<int64_t> secs, n;
+    std::vector<double> v;
+    for (int k = 0; k < count; ++k) {
+      secs.push_back(offset + k * step);
+      v.push_back(k % 17 == 3 ? INFINITY : std::sin(k) * 100);
+      n.push_back(k % 23 == 5 ? INT64_MIN : k % 7);
+    }
+    write(dev, site, secs, v, n);
+  };
+  series("long", "x", 20000, 1, 0);   // 20,000 rows a second apart: crosses several chunks
+  series("small1", "x", 5, 30, 0);    // small series share a chunk
+  series("small2", "y", 3, 700, 0);
+  series("mid", "y", 600, 13, 100);
+  series("nosite", "", 50, 60, 0);
+  ASSERT_TRUE(store_->checkpoint());
+  series("long", "x", 300, 7, 3);     // late: into the overflow, merged into the long series' rows
+  series("mid", "y", 40, 5, 9000);    // in the head
+  const std::string aggs =
+      "count(*), count(v), sum(v), avg(v), min(v), max(n), first(v, time), last(n, time), stddev(v), "
+      "count(DISTINCT n), percentile_cont(0.5) WITHIN GROUP (ORDER BY v), count(*) FILTER (WHERE n > 2)";
+  for (std::string bucket : {"time_bucket('1 minute', time)", "time_bucket('7 minutes', time)", "date_trunc('hour', time)",
+                             "time"}) {
+    for (std::string tail : {"", " ORDER BY b DESC, dev", " HAVING count(*) > 3"}) {
+      std::string q = "SELECT " + bucket + " AS b, dev, site, " + aggs + " FROM m WHERE time >= '2024-01-01' GROUP BY 1, 2, 3" + tail;
+      std::string hashed = q;
+      hashed.replace(hashed.find("dev, site, count"), 9, "dev, site || '' AS site");
+      EXPECT_NE(plan(q).find("groups one after another"), std::string::npos) << plan(q);
+      EXPECT_EQ(plan(hashed).find("groups one after another"), std::string::npos) << plan(hashed);
+      std::string got = run(q);
+      EXPECT_EQ(got, run(hashed)) << q;
+      if (bucket != "time" || tail.empty()) {  // (by time, a row a group: none has a count over 3)
+        EXPECT_GT(std::count(got.begin(), got.end(), '\n'), 5) << q;
+      }
+    }
+  }
+  // Keys that are not every tag, or a bucket of a field: the table of groups.
+  EXPECT_EQ(plan("SELECT dev, time_bucket('1 minute', time) AS b, count(*) FROM m GROUP BY dev, b").find("groups one after"),
+            std::string::npos);
+  EXPECT_EQ(plan("SELECT dev, site, n, count(*) FROM m GROUP BY dev, site, n").find("groups one after"), std::string::npos);
 }
 
 }  // namespace
