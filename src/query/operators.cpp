@@ -466,6 +466,12 @@ class Aggregate : public Operator, public SummaryConsumer {
       // time order, so a key of tags and a time bucket changes once per bucket, not per row.
       for (size_t r = 0; r < rows; ++r) gids_[r] = r > 0 && same_keys(kp, r, r - 1) ? gids_[r - 1] : group_of(kp, r);
     }
+    accumulate(c, single);
+  }
+
+  // Adds the chunk's rows to their groups' states: all to `single`, or each to gids_[row].
+  void accumulate(Chunk& c, uint32_t single) {
+    const size_t rows = c.rows;
     for (size_t a = 0; a < aggs_.size(); ++a) {
       const AggSpec& s = aggs_[a];
       Vector arg, arg2, filt;
@@ -542,18 +548,7 @@ class Aggregate : public Operator, public SummaryConsumer {
     states_.resize(aggs_.size());
     if (!continues) reset_states(0);
     states_.resize(starts_.size() * aggs_.size());
-    for (size_t a = 0; a < aggs_.size(); ++a) {
-      const AggSpec& s = aggs_[a];
-      Vector arg, arg2, filt;
-      if (s.arg) arg = eval(*s.arg, c, ctx_.eval);
-      if (s.arg2) arg2 = eval(*s.arg2, c, ctx_.eval);
-      if (s.filter) filt = eval(*s.filter, c, ctx_.eval);
-      if (starts_.size() == 1 && !s.filter && !s.distinct && block(a, state(0, a), arg, rows)) continue;
-      for (size_t r = 0; r < rows; ++r) {
-        if (s.filter && (filt.is_null(r) || !filt.i[filt.at(r)])) continue;
-        update(a, state(gids_[r], a), s.arg ? &arg : nullptr, s.arg2 ? &arg2 : nullptr, r);
-      }
-    }
+    accumulate(c, starts_.size() == 1 ? 0 : UINT32_MAX);
     const uint32_t last = static_cast<uint32_t>(starts_.size() - 1);
     for (uint32_t g = 0; g < last; ++g) put_out(g, &kp, starts_[g]);
     // The last group goes on in the next chunk, or is put out by finish().
