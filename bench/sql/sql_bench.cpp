@@ -40,6 +40,7 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mqbase::query::keep_freed_memory();  // as mqbase serve does
   uint64_t rows = 10'000'000, devices = 1000;
   int runs = 5;
   int only = -1;  // --query K: run only the K-th query (1-based)

@@ -558,6 +558,7 @@ int cmd_query(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mqbase::query::keep_freed_memory();  // as mqbase serve does
   Args a = parse(argc, argv);
   try {
     if (a.command == "info") return cmd_info(a);

@@ -178,6 +178,7 @@ int serve(const ServeFlags& f) {
   // A file-size limit (ulimit -f) makes a write past it fail with EFBIG, which the store
   // handles as a full disk; by default SIGXFSZ would kill the process instead.
   std::signal(SIGXFSZ, SIG_IGN);
+  query::keep_freed_memory();  // queries reuse the pages they free (query/engine.h)
   // The data directory first: recovery finishes before any listener opens.
   store::StoreOptions so;
   so.dir = config.data_dir;

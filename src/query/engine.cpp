@@ -4,12 +4,16 @@
 // operators (operators.h) whose last one feeds the ResultSink.
 #include "query/engine.h"
 
+#include <malloc.h>
+
 #include <pg_query.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -1866,6 +1870,12 @@ void send_rows(ResultSink& sink, const std::vector<ColumnInfo>& cols, const std:
 std::string describe_type(tb::ColumnType t) { return std::string(tb::type_name(t)); }
 
 }  // namespace
+
+void keep_freed_memory() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_TRIM_THRESHOLD_") || (tunables && std::strstr(tunables, "trim_threshold"))) return;
+  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
 
 struct Engine::Impl {
   tb::Tables* tables;

@@ -72,6 +72,16 @@ struct QueryStatus {
 // The type a table column's values have in a query: TIME timestamp, TAG and VARCHAR text, ...
 Type query_type(store::tables::ColumnType t);
 
+// Asks glibc to keep up to 128 MiB of freed memory at the top of each heap instead of giving it
+// back to the kernel at once (its default: 128 KiB, raised only by large mmap'd frees). A query
+// allocates and frees its vectors chunk after chunk and materializes CTEs and window partitions;
+// with the default, every query touched those pages afresh, and faulting them in was up to half
+// of a 10 M-row TSBS query's time (docs/benchmarks.md). Call once at the start of a process
+// that runs queries (mqbase serve, the SQL benchmarks). A GLIBC_TUNABLES or MALLOC_TRIM_THRESHOLD_
+// in the environment is left to rule. malloc_trim() (after recovery, after a checkpoint) still
+// gives everything free back.
+void keep_freed_memory();
+
 class Engine {
  public:
   // `tables` and `views` (either may be null) outlive the engine.
