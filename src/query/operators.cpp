@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <unordered_set>
 
@@ -852,7 +853,10 @@ class Aggregate : public Operator, public SummaryConsumer {
   Operator* next_;
   std::unordered_map<std::string, uint32_t> index_;
   std::vector<std::vector<Value>> group_keys_;
-  std::vector<AggState> states_;
+  // g * aggs_.size() + a. A deque: a new group's states are added without moving the others
+  // (a vector's growth moved every AggState, with its Value and vectors: an eighth of a query
+  // making 160 k groups).
+  std::deque<AggState> states_;
   std::vector<uint32_t> gids_;
   // Streaming (see push_streaming).
   std::vector<size_t> starts_;
