@@ -6,7 +6,8 @@
     mosquitto clients did: a persistent session that went away (disconnected_at, its queue
     filling), a shared subscription, v5 subscription options, retained messages;
   - DELETE FROM t WHERE time < x hides the rows at once and survives kill -9;
-  - the shortcuts (block statistics, latest row per series) answer as the rows do, end to end.
+  - the shortcuts (block statistics, latest row per series, groups one after another) answer
+    as the rows do, end to end.
 
 mqbase only (mosquitto has no SQL).
 """
@@ -123,6 +124,28 @@ class ViewsTest(BrokerTestCase):
         self.assertEqual([r[1] for r in fast], [66, 67, 67])
         latest = rows(self.broker, "SELECT DISTINCT ON (dev) dev, v FROM del_t ORDER BY dev, time DESC")
         self.assertEqual(latest, [["d0", 297.0], ["d1", 298.0], ["d2", 299.0]])
+
+    def test_groups_one_after_another_as_docs_sql_shows(self):
+        # docs/sql.md's example: keys of every tag and a time bucket; EXPLAIN names the shortcut,
+        # and the rows are those of the table of groups (a key it cannot see through).
+        t0 = 1_700_000_000 * 10**9
+        body = "\n".join(json.dumps({"time": t0 + k * 7 * 10**9, "name": "truck_%d" % (k % 5), "fleet": "f%d" % (k % 2),
+                                     "velocity": k % 37}) for k in range(3000))
+        req = urllib.request.Request(self.broker.http_url("/db/write/readings?format=ndjson"), data=body.encode(),
+                                     method="POST")
+        with urllib.request.urlopen(req, timeout=TIMEOUT * 2) as r:
+            self.assertEqual(json.loads(r.read())["success"], True)
+        q = ("SELECT time_bucket('10 minutes', time) AS t, name, fleet, avg(velocity) FROM readings "
+             "GROUP BY t, name, fleet")
+        plan = "\n".join(r[0] for r in rows(self.broker, "EXPLAIN " + q))
+        self.assertIn("(groups one after another: each put out as the next begins)", plan)
+        got = rows(self.broker, q + " ORDER BY name, fleet, t")
+        hashed = rows(self.broker, q.replace("name, fleet, avg", "name, fleet || '' AS fleet, avg")
+                      .replace("GROUP BY t, name, fleet", "GROUP BY t, name, fleet || ''") + " ORDER BY name, fleet, t")
+        self.assertNotIn("groups one after another", "\n".join(r[0] for r in rows(self.broker, "EXPLAIN " + q.replace(
+            "GROUP BY t, name, fleet", "GROUP BY t, name, fleet || ''").replace("name, fleet, avg", "name, fleet || '' AS fleet, avg"))))
+        self.assertEqual(got, hashed)
+        self.assertEqual(len(got), len({((1_700_000_000 + k * 7) // 600, k % 5, k % 2) for k in range(3000)}))
 
 
 if __name__ == "__main__":
