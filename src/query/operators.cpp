@@ -490,7 +490,7 @@ class Aggregate : public Operator, public SummaryConsumer {
 
   void finish() override {
     if (streaming) {
-      if (carried_) put_out(0, nullptr, 0);
+      if (carried_) put_out(0, nullptr, SIZE_MAX);
       if (out_.rows) next_->push(out_);
       next_->finish();
       return;
@@ -530,7 +530,7 @@ class Aggregate : public Operator, public SummaryConsumer {
     if (!rows) return;
     bool continues = carried_ && same_as_carried(kp, 0);
     if (carried_ && !continues) {
-      put_out(0, nullptr, 0);
+      put_out(0, nullptr, SIZE_MAX);
       carried_ = false;
     }
     starts_.clear();  // per group of this chunk: the row it begins at (SIZE_MAX: carried over)
@@ -587,7 +587,7 @@ class Aggregate : public Operator, public SummaryConsumer {
     return true;
   }
 
-  // Puts out group `g` of the chunk: its key from row `r` of `kp`, or (kp null) the carried key.
+  // Puts out group `g` of the chunk: its key from row `r` of `kp`, or (r SIZE_MAX) the carried key.
   void put_out(uint32_t g, const std::vector<const Vector*>* kp, size_t r) {
     if (out_.columns.empty()) {
       for (const Expr* k : keys_) {
@@ -601,8 +601,7 @@ class Aggregate : public Operator, public SummaryConsumer {
         out_.columns.push_back(std::move(v));
       }
     }
-    bool carried = !kp || r == SIZE_MAX;
-    for (size_t k = 0; k < keys_.size(); ++k) out_.columns[k].push(carried ? carried_key_[k] : (*kp)[k]->get(r));
+    for (size_t k = 0; k < keys_.size(); ++k) out_.columns[k].push(r == SIZE_MAX ? carried_key_[k] : (*kp)[k]->get(r));
     for (size_t a = 0; a < aggs_.size(); ++a) out_.columns[keys_.size() + a].push(final(a, state(g, a)));
     if (++out_.rows >= kChunkRows) {
       ctx_.check();
