@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a fuzzer with clang (libFuzzer + ASan + UBSan) and runs it for a bounded time on a
 # scratch copy of its seed corpus. Used by `make test` (short) and `make fuzz` (long).
-# Usage: fuzz/run_bounded.sh SECONDS [BUILD_DIR] [TARGET]
+# Usage: [FUZZ_SEED=N] fuzz/run_bounded.sh SECONDS [BUILD_DIR] [TARGET]
 #   TARGET: codec (the MQTT codec, the default), columns (the tables' column codecs), payload
 #   (the telemetry payload formats and time values), websocket (the WebSocket transport),
 #   connection (a broker::Client and the Broker behind it, fed a byte stream), acl and password
@@ -62,4 +62,9 @@ fi
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp "$root"/fuzz/corpus/"$target"/* "$corpus"/
-"$bin" -max_total_time="$secs" -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+# FUZZ_SEED: libFuzzer's -seed. `make test` sets it, so that CI explores the same inputs on
+# every run (up to how many its time allows) and lands or not on the code, not on chance;
+# `make fuzz` leaves it unset, so each long run explores new ones.
+seed=()
+if [ -n "${FUZZ_SEED:-}" ]; then seed=(-seed="$FUZZ_SEED"); fi
+"$bin" -max_total_time="$secs" ${seed[@]+"${seed[@]}"} -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
