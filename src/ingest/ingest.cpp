@@ -361,7 +361,10 @@ broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publis
   Lsn lsn = 0;
   bool refused = false;
   std::string json_reply;  // "reply" inside a JSON object payload (neo's third way)
-  if (error.empty()) error = store_rows(m, *target, &rows, &lsn, &refused, reply_topic.empty() ? &json_reply : nullptr);
+  // A QoS 0 message has no acknowledgement: unless a reply waits for its rows, nothing does.
+  if (error.empty())
+    error = store_rows(m, *target, &rows, &lsn, &refused, reply_topic.empty() ? &json_reply : nullptr,
+                       m.qos > 0 || !reply_topic.empty());
   if (reply_topic.empty()) reply_topic = json_reply;
   Outcome out;
   if (target) count(target->table, rows, !error.empty());
@@ -387,7 +390,7 @@ broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publis
 }
 
 std::string Ingest::store_rows(const broker::Message& m, const Target& target, size_t* nrows, Lsn* lsn, bool* refused,
-                               std::string* json_reply) {
+                               std::string* json_reply, bool waited) {
   ParseOptions po;
   po.format = target.format;
   std::string_view timeformat = options_.timeformat, tz = options_.tz;
@@ -409,19 +412,22 @@ std::string Ingest::store_rows(const broker::Message& m, const Target& target, s
       po.delimiter = v[0];
     }
   }
-  return store_payload(m.payload, target, po, timeformat, tz, skip_header, nrows, lsn, refused, json_reply);
+  return store_payload(m.payload, target, po, timeformat, tz, skip_header, nrows, lsn, refused, json_reply, waited);
 }
 
 std::string Ingest::store_payload(std::string_view payload, const Target& target, const ParseOptions& po,
                                   std::string_view timeformat, std::string_view tz, bool skip_header, size_t* nrows,
-                                  Lsn* lsn, bool* refused, std::string* json_reply) {
+                                  Lsn* lsn, bool* refused, std::string* json_reply, bool waited) {
   thread_local std::string inflated;
   if (target.gzip) {
     std::string error;
     if (!gunzip(payload, inflated, &error)) return error;
     payload = inflated;
   }
-  if (json_reply && po.format == Format::json) *json_reply = reply_in_json(payload);
+  if (json_reply && po.format == Format::json) {
+    *json_reply = reply_in_json(payload);
+    if (!json_reply->empty()) waited = true;  // the reply waits for the rows
+  }
   if (skip_header && po.format == Format::csv) {
     size_t nl = payload.find('\n');
     payload = nl == std::string_view::npos ? std::string_view() : payload.substr(nl + 1);
@@ -430,12 +436,12 @@ std::string Ingest::store_payload(std::string_view payload, const Target& target
   if (std::string error = parse(payload, po, pr); !error.empty()) return error;
   if (pr.rows() == 0) return "no rows in the payload";
   return write_parsed(pr, target.table, po.format == Format::line ? Typing::exact : Typing::payload, timeformat, tz,
-                      false, nrows, lsn, refused);
+                      false, nrows, lsn, refused, 0, waited);
 }
 
 std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table, Typing typing,
                                  std::string_view timeformat, std::string_view tz, bool keep_all, size_t* nrows,
-                                 Lsn* lsn, bool* refused, int64_t received) {
+                                 Lsn* lsn, bool* refused, int64_t received, bool waited) {
   if (received == 0) received = now_ns();
   auto& tracker = broker::Persistence::tracker();
   auto raise = [&](Lsn l) { tracker.needed = std::max(tracker.needed, l); };
@@ -624,7 +630,7 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
       if (std::string e = push_cell(b.fields[k], pr.at(r, src)); !e.empty()) return where(r, field_cols[k]) + e;
     }
   }
-  store::tables::WriteResult w = tables_.write(b);
+  store::tables::WriteResult w = tables_.write(b, waited);
   if (w.lsn == 0) {
     *refused = w.status != store::WriteStatus::too_large;
     return w.error;
@@ -691,7 +697,7 @@ void Ingest::take_by_rules(const broker::Message& m, const Publisher& publisher)
     if (error.empty())
       error = write_parsed(pr, rule.table(), rule.archive() ? Typing::exact : Typing::declared,
                            rule.timeformat().empty() ? std::string_view(options_.timeformat) : rule.timeformat(),
-                           options_.tz, rule.archive(), &rows, &lsn, &refused, m.received_ns);
+                           options_.tz, rule.archive(), &rows, &lsn, &refused, m.received_ns, m.qos > 0);
     count(rule.table(), rows, !error.empty());
     if (error.empty()) {
       rows_ += rows;

@@ -143,22 +143,24 @@ class Ingest : public broker::MessageSink {
   // Parses, converts and writes one message's rows. Returns "" or the error for the publisher;
   // *rows and *lsn tell what was written.
   // `json_reply` (may be null): set to the "reply" member of a JSON object payload.
+  // `waited` false: nobody waits for the rows to be durable (QoS 0, no reply topic so far); a
+  // "reply" found in the payload makes them waited again (store::Tables::write).
   std::string store_rows(const broker::Message& m, const Target& target, size_t* rows, store::Lsn* lsn,
-                         bool* refused, std::string* json_reply = nullptr);
+                         bool* refused, std::string* json_reply = nullptr, bool waited = true);
   // store_rows() once the message's properties are read (and submit()'s whole work).
   std::string store_payload(std::string_view payload, const Target& target, const ParseOptions& po,
                             std::string_view timeformat, std::string_view tz, bool skip_header, size_t* rows,
-                            store::Lsn* lsn, bool* refused, std::string* json_reply);
+                            store::Lsn* lsn, bool* refused, std::string* json_reply, bool waited = true);
   // How the columns of a table made from a message get their types: `payload`: text columns
   // are tags, numbers DOUBLE (JSON, CSV, NDJSON); `declared`: only the columns the parser
   // flags are tags, text is VARCHAR, numbers DOUBLE (rules); `exact`: as `declared`, but
   // integers are BIGINT (line protocol, archive rules).
   enum class Typing : uint8_t { payload, declared, exact };
   // The second half of store_rows(): parsed rows into `table` (created or grown as allowed).
-  // Rows without a time get `received` (ns since the epoch; 0: now).
+  // Rows without a time get `received` (ns since the epoch; 0: now). `waited`: as store_rows().
   std::string write_parsed(const ParsedRows& pr, const std::string& table, Typing typing, std::string_view timeformat,
                            std::string_view tz, bool keep_all, size_t* rows, store::Lsn* lsn, bool* refused,
-                           int64_t received = 0);
+                           int64_t received = 0, bool waited = true);
   // The rules matching a message that is not on a db/... topic.
   void take_by_rules(const broker::Message& m, const Publisher& publisher);
   void reply(const broker::Message& m, std::string_view topic, bool ok, const std::string& reason,

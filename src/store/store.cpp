@@ -105,7 +105,8 @@ std::string_view Store::recovered_value(const ValueLocation& where) const {
 
 void Store::release_recovered() { recovered_.reset(); }
 
-Lsn Store::append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status) {
+Lsn Store::append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status,
+                  bool waited) {
   if (!writer_) {
     WriteStatus st = WriteStatus::ok;
     Lsn lsn = 0;
@@ -115,7 +116,7 @@ Lsn Store::append(uint8_t type, std::string_view payload, bool deletes_only, boo
     if (status) *status = st;
     return lsn;
   }
-  return writer_->append(type, payload, deletes_only, has_deletes, status);
+  return writer_->append(type, payload, deletes_only, has_deletes, status, waited);
 }
 
 bool Store::accepting() const {
@@ -129,10 +130,10 @@ Lsn Store::write(const WriteBatch& batch, WriteStatus* status) {
   return append(kTypeKvBatch, batch.rep(), batch.deletes_only(), batch.has_deletes(), status);
 }
 
-Lsn Store::write_record(uint8_t type, std::string_view payload, WriteStatus* status) {
+Lsn Store::write_record(uint8_t type, std::string_view payload, WriteStatus* status, bool waited) {
   if (!is_user_record_type(type))
     throw std::invalid_argument("record type " + std::to_string(type) + " is not a caller's type (2..126)");
-  return append(type, payload, false, false, status);
+  return append(type, payload, false, false, status, waited);
 }
 
 bool Store::cancel(Lsn lsn) { return writer_ && writer_->cancel(lsn); }

@@ -74,7 +74,10 @@ class Store {
   // handed back to open()'s on_record at recovery. Same contract as write(); never exempt from
   // the budget. A checkpoint drops these records once StoreOptions::before_checkpoint says
   // their owner keeps what they carried.
-  Lsn write_record(uint8_t type, std::string_view payload, WriteStatus* status = nullptr);
+  // `waited` false: nobody waits for this record to be durable (QoS 0 telemetry without a
+  // reply topic): in sync mode it is written at once but shares a later fdatasync
+  // (WalWriter::append).
+  Lsn write_record(uint8_t type, std::string_view payload, WriteStatus* status = nullptr, bool waited = true);
 
   // Takes back the record `lsn` (one write() of its own) if it has not been handed to the
   // disk yet: it becomes an empty batch and its keys are as if never written. True when taken
@@ -123,7 +126,8 @@ class Store {
 
  private:
   explicit Store(const StoreOptions& options);
-  Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status);
+  Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status,
+             bool waited = true);
 
   StoreOptions options_;
   Histogram write_latency_, sync_latency_, checkpoint_latency_;

@@ -1119,7 +1119,7 @@ std::shared_ptr<const Schema> Tables::schema(std::string_view table) const {
   return t ? t->schema : nullptr;
 }
 
-WriteResult Tables::write(const RowBatch& batch) {
+WriteResult Tables::write(const RowBatch& batch, bool waited) {
   Impl& m = *impl_;
   WriteResult res;
   std::string rec;
@@ -1159,7 +1159,7 @@ WriteResult Tables::write(const RowBatch& batch) {
       ++m.stats.writes_refused;
       return res;
     }
-    res.lsn = st->write_record(kRecordRows, rec, &res.status);
+    res.lsn = st->write_record(kRecordRows, rec, &res.status, waited);
     if (res.lsn == 0) {
       res.error = res.status == WriteStatus::too_large ? "the message's rows are over the 64 MiB record limit"
                                                        : "the store refuses writes (disk full or failing)";

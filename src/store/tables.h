@@ -157,8 +157,9 @@ class Tables {
   std::shared_ptr<const Schema> schema(std::string_view table) const;  // null: no such table
 
   // Logs and applies the rows of `batch` (table_id and columns from schema(); the fields in
-  // the schema's field order, as many as batch.columns had). All or nothing.
-  WriteResult write(const RowBatch& batch);
+  // the schema's field order, as many as batch.columns had). All or nothing. `waited` false:
+  // nobody waits for the rows to be durable (Store::write_record).
+  WriteResult write(const RowBatch& batch, bool waited = true);
 
   // Calls fn per matching series (in series order) with its tag values (in tag column order)
   // and its rows in [from, to), sorted, duplicates resolved. A series may come in several

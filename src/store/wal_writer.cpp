@@ -63,7 +63,8 @@ void WalWriter::start(uint64_t segment_number, Lsn next_lsn) {
 }
 
 Lsn WalWriter::append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes,
-                      WriteStatus* status) {
+                      WriteStatus* status, bool waited) {
+  const bool sync = options_.durability == Durability::sync;
   WriteStatus st = WriteStatus::ok;
   Lsn lsn = 0;
   bool wake = false;
@@ -78,11 +79,16 @@ Lsn WalWriter::append(uint8_t type, std::string_view payload, bool deletes_only,
     else {
       if (over && has_deletes) relief_wanted_ = true;
       lsn = ++last_assigned_;
-      if (pending_.empty() && options_.durability == Durability::batch) first_pending_at_ = Clock::now();
+      if (pending_.empty() && (!sync || !waited)) first_pending_at_ = Clock::now();
       if (pending_offsets_.empty()) pending_first_lsn_ = lsn;
       pending_offsets_.push_back(pending_.size());
       append_record_unsealed(pending_, type, lsn, payload);
-      wake = writer_idle_ || (gathering_ && pending_.size() >= kGatherBytes);
+      if (sync && waited) {
+        pending_waited_ = true;
+        wake = writer_idle_ || gathering_;  // ends a gathering of unwaited records
+      } else {
+        wake = writer_idle_ || (gathering_ && pending_.size() >= kGatherBytes);
+      }
     }
   }
   if (wake) wake_.notify_one();
@@ -143,6 +149,7 @@ void WalWriter::stop() {
 }
 
 void WalWriter::publish(Lsn lsn) {
+  if (lsn <= durable_.load(std::memory_order_relaxed)) return;  // the writer thread alone stores it
   durable_.store(lsn, std::memory_order_release);
   if (on_durable_) on_durable_(lsn);
 }
@@ -158,7 +165,9 @@ void WalWriter::run() {
     buf.swap(pending_);
     pending_offsets_.clear();  // what is taken can no longer be cancelled
     buf_cancelled_ = std::exchange(pending_cancelled_, 0);
+    buf_waited_ = std::exchange(pending_waited_, false);
   };
+  const bool sync = options_.durability == Durability::sync;
   std::unique_lock lock(mu_);
   for (;;) {
     if (failing_.load(std::memory_order_relaxed)) {
@@ -185,12 +194,12 @@ void WalWriter::run() {
     if (pending_.empty() && !rotation_wanted && !relief) {
       if (stop_) break;
       writer_idle_ = true;
-      if (options_.durability == Durability::batch && !unsynced_.empty()) {
+      if (!unsynced_.empty()) {  // batch mode, or unwaited records in sync mode
         auto due = last_sync_ + options_.batch_interval;
         if (Clock::now() >= due) {
           writer_idle_ = false;
           lock.unlock();
-          if (!sync_active()) fail(errno, "fdatasync", {});
+          sync_written();
           lock.lock();
           continue;
         }
@@ -201,12 +210,14 @@ void WalWriter::run() {
       writer_idle_ = false;
       continue;
     }
-    if (options_.durability == Durability::batch && !stop_ && !rotation_wanted && !relief &&
-        pending_.size() < kGatherBytes && Clock::now() < first_pending_at_ + kGatherTime) {
-      // Acknowledgements do not wait in batch mode: let more records join this write.
+    if ((options_.durability == Durability::batch || (sync && !pending_waited_)) && !stop_ && !rotation_wanted &&
+        !relief && pending_.size() < kGatherBytes && Clock::now() < first_pending_at_ + kGatherTime) {
+      // Nobody waits for these records (batch mode; unwaited ones in sync mode): let more
+      // records join this write.
       gathering_ = true;
       wake_.wait_until(lock, first_pending_at_ + kGatherTime, [&] {
-        return stop_ || pending_.size() >= kGatherBytes || rotations_requested_ > rotations_done_;
+        return stop_ || pending_.size() >= kGatherBytes || rotations_requested_ > rotations_done_ ||
+               (sync && pending_waited_);
       });
       gathering_ = false;
       rotation_wanted = rotations_requested_ > rotations_done_;
@@ -226,6 +237,8 @@ void WalWriter::run() {
       if (r == RotateResult::ok) closed = number;
       else if (r == RotateResult::sync_failed) fail(errno, "fdatasync", {});
     }
+    // A rotation synced unwaited records too (sync mode): say so.
+    if (sync && !failing_.load(std::memory_order_relaxed) && synced_lsn_ > durable_lsn()) publish(synced_lsn_);
     lock.lock();
     if (rotation_wanted) {
       rotation_result_ = closed;
@@ -272,13 +285,15 @@ bool WalWriter::commit(std::string& buf) {
       ++count;
     } while (end < buf.size() && (written_size_ >= options_.segment_bytes  // the rotation failed: no point in small pieces
                                   || written_size_ + (end - pos) < options_.segment_bytes));
-    if (!write_chunk(buf.data() + pos, end - pos, last)) {
-      fail(errno, options_.durability == Durability::sync ? "write or fdatasync" : "write",
-           std::string_view(buf).substr(pos));
+    const bool sync = options_.durability == Durability::sync && buf_waited_;
+    if (!write_chunk(buf.data() + pos, end - pos, last, sync)) {
+      fail(errno, sync ? "write or fdatasync" : "write", std::string_view(buf).substr(pos));
       return false;
     }
     records_.fetch_add(count, std::memory_order_relaxed);
-    if (!retry) publish(last);
+    // Durable now: synced (sync mode), or written (batch mode). Unwaited records in sync mode
+    // are published by the fdatasync that covers them.
+    if (!retry && (sync || options_.durability == Durability::batch)) publish(last);
     maybe_prepare();
     last_written = last;
     pos = end;
@@ -290,11 +305,8 @@ bool WalWriter::commit(std::string& buf) {
       }
     }
   }
-  if (options_.durability == Durability::batch && !unsynced_.empty() &&
-      Clock::now() >= last_sync_ + options_.batch_interval && !sync_active()) {
-    fail(errno, "fdatasync", {});
+  if (!unsynced_.empty() && Clock::now() >= last_sync_ + options_.batch_interval && !sync_written(!retry))
     return false;
-  }
   if (retry) {
     {
       std::lock_guard lock(mu_);
@@ -307,7 +319,7 @@ bool WalWriter::commit(std::string& buf) {
   return true;
 }
 
-bool WalWriter::write_chunk(const char* data, size_t n, Lsn last) {
+bool WalWriter::write_chunk(const char* data, size_t n, Lsn last, bool sync) {
   auto t0 = Clock::now();
   if (!write_all(io_, fd_, data, n, static_cast<off_t>(written_size_))) return false;
   if (options_.write_latency) options_.write_latency->observe(Clock::now() - t0);
@@ -318,8 +330,17 @@ bool WalWriter::write_chunk(const char* data, size_t n, Lsn last) {
     file_size_ = written_size_;
   }
   bytes_written_.fetch_add(n, std::memory_order_relaxed);
-  if (options_.durability == Durability::sync) return sync_active();
+  if (sync) return sync_active();  // covers the unwaited records written before too
   unsynced_.append(data, n);
+  return true;
+}
+
+bool WalWriter::sync_written(bool may_publish) {
+  if (!sync_active()) {
+    fail(errno, "fdatasync", {});
+    return false;
+  }
+  if (may_publish && options_.durability == Durability::sync) publish(synced_lsn_);
   return true;
 }
 
@@ -358,6 +379,7 @@ void WalWriter::fail(int err, const char* what, std::string_view rest) {
   {
     std::lock_guard lock(mu_);
     pending_.insert(0, restore);
+    pending_waited_ = true;    // the retry fdatasyncs whatever it writes, unwaited records too
     pending_offsets_.clear();  // the offsets moved; nothing in pending_ is cancelled from now on
     failing_.store(true, std::memory_order_release);
   }

@@ -71,7 +71,16 @@ class WalWriter {
   // Queues one record. Returns its LSN and sets *status ok, or returns 0 with the reason:
   // too_large, closed, failing, over_budget (unless `deletes_only`). `has_deletes`: the record
   // deletes keys (over budget, that asks for a checkpoint soon). Never blocks on I/O.
-  Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status);
+  //
+  // `waited` false (sync mode): nobody waits for this record to be durable (QoS 0 telemetry
+  // without a reply topic), so it need not have an fdatasync of its own. Such records gather
+  // for up to kGatherTime (or kGatherBytes) and are written, which is all a kill -9 needs;
+  // their fdatasync comes with the next record someone waits for, or batch_interval after the
+  // last one, whichever is first. durable_lsn() passes them only once synced, as ever. Without
+  // this a stream of them kept the writer in one fdatasync after another, each about 45 us of
+  // the broker's core here. In batch mode every record is handled so anyway.
+  Lsn append(uint8_t type, std::string_view payload, bool deletes_only, bool has_deletes, WriteStatus* status,
+             bool waited = true);
 
   // Takes back the record `lsn` if it is still waiting to be written: it is then written as an
   // empty batch (the LSNs stay without gaps), and its payload never reaches the disk. True when
@@ -110,8 +119,13 @@ class WalWriter {
   bool commit(std::string& buf);
   // Rewrites the cancelled records of `buf` as empty batches (the writer thread, unlocked).
   void compact_cancelled(std::string& buf);
-  bool write_chunk(const char* data, size_t n, Lsn last);
+  // Writes one chunk of records; fdatasyncs the segment when `sync` (sync mode, waited records).
+  bool write_chunk(const char* data, size_t n, Lsn last, bool sync);
   bool sync_active();
+  // The batch interval's fdatasync of what was written unsynced; in sync mode it then
+  // publishes what it made durable (unless !may_publish: a retry publishes once it is done).
+  // False after a failure (failing_ set).
+  bool sync_written(bool may_publish = true);
   RotateResult rotate_segment(bool relieve_budget);
   int create_segment(uint64_t number, Lsn first_lsn);
   // Writes the header into `fd` (open on `tmp_path`), syncs, renames it to segment `number`'s
@@ -156,11 +170,13 @@ class WalWriter {
   size_t pending_cancelled_ = 0;
   Lsn last_assigned_ = 0;
   bool writer_idle_ = false;              // append() notifies only then
-  // batch mode: the writer lets records gather for up to kGatherTime after the first one
-  // (a write per record cost the broker's core more than the records did); append()
-  // notifies it early only once kGatherBytes are pending.
+  // batch mode, and sync mode while no record in pending_ is waited for: the writer lets
+  // records gather for up to kGatherTime after the first one (a write per record cost the
+  // broker's core more than the records did); append() notifies it early only once
+  // kGatherBytes are pending, or (sync mode) when a record someone waits for comes.
   bool gathering_ = false;
-  Clock::time_point first_pending_at_{};  // batch mode: when pending_ last became non-empty
+  bool pending_waited_ = false;           // sync mode: someone waits for a record in pending_
+  Clock::time_point first_pending_at_{};  // when pending_ last became non-empty
   bool stop_ = false;
   bool running_ = false;
   bool relief_wanted_ = false;            // deletes appended while over budget
@@ -176,7 +192,8 @@ class WalWriter {
   uint64_t file_size_ = 0;     // the file's size: larger than written_size_ while preallocated
   Lsn written_lsn_ = 0;        // last LSN written to the active segment
   Lsn synced_lsn_ = 0;
-  std::string unsynced_;       // batch mode: the bytes in [synced_size_, written_size_)
+  std::string unsynced_;       // the bytes in [synced_size_, written_size_) (batch mode; sync: unwaited records)
+  bool buf_waited_ = false;    // sync mode: the buffer taken from pending_ holds a waited record
   size_t buf_cancelled_ = 0;   // cancelled records in the buffer taken from pending_
   std::string compacted_;      // compact_cancelled()'s scratch, swapped with the buffer
   Clock::time_point last_sync_{};

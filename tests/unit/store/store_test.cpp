@@ -1,7 +1,7 @@
 // Store end to end: writes survive a reopen (from 8 threads, last value wins, deletes stay
 // deleted, LSNs contiguous), group commit (far fewer fdatasyncs than records), batch and none
-// modes, the data directory lock, segment rotation, checkpoints (explicit and background),
-// records of callers' own types, the disk budget, progress logging, the write statuses,
+// modes, records nobody waits for in sync mode, the data directory lock, segment rotation,
+// checkpoints (explicit and background), records of callers' own types, the disk budget, progress logging, the write statuses,
 // preallocated segments, and the names and priorities of the store's threads.
 #include "store/store.h"
 
@@ -641,6 +641,20 @@ TEST(StoreTest, DiskBudgetRefusesPutsButAcceptsDeletes) {
   EXPECT_EQ(reopen_contents(o), (KvMap{{"again", "ok"}}));
 }
 
+// Calls write(i) for i in [0, n), one call every 20 us (spinning: a sleep would take far
+// longer); returns the last call's LSN.
+template <class Write>
+Lsn every_20us(int n, Write write) {
+  Lsn last = 0;
+  for (int i = 0; i < n; ++i) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    last = write(i);
+  }
+  return last;
+}
+
 TEST(StoreTest, BatchModeGathersRecordsIntoFewWrites) {
   // In batch mode nothing waits for the log, so the writer lets records gather (1 ms, or
   // 256 KiB) instead of writing each one as it comes: here a record every 20 us, 2000 of
@@ -656,19 +670,70 @@ TEST(StoreTest, BatchModeGathersRecordsIntoFewWrites) {
   const int n = 2000;
   {
     auto store = Store::open(o);
-    Lsn last = 0;
-    for (int i = 0; i < n; ++i) {
-      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-      while (std::chrono::steady_clock::now() < until) {
-      }
-      last = store->write(put("k" + std::to_string(i), "v"));
-    }
+    Lsn last = every_20us(n, [&](int i) { return store->write(put("k" + std::to_string(i), "v")); });
     ASSERT_TRUE(eventually([&] { return store->durable_lsn() == last; }));
     EXPECT_LE(writes.load(), n / 5) << "records written one by one";
     EXPECT_GE(writes.load(), 1);
   }
   o.io = nullptr;
   EXPECT_EQ(reopen_contents(o).size(), static_cast<size_t>(n));
+}
+
+// Sync mode, records nobody waits for (QoS 0 telemetry): they gather and are written like
+// batch mode's, but durable_lsn() passes them only once an fdatasync covers them, which comes
+// batch_interval after the last one at the latest. Here 2000 of them, one every 20 us, take a
+// few dozen writes and a handful of fdatasyncs; before, each write was an fdatasync (156 in one
+// run).
+TEST(StoreTest, UnwaitedRecordsInSyncModeShareWritesAndFdatasyncs) {
+  TempDir dir;
+  FaultFileOps ops;
+  std::atomic<long> writes{0};
+  ops.on_segment_written = [&](uint64_t) { writes.fetch_add(1); };
+  auto o = options_for(dir.path(), Durability::sync);
+  o.io = &ops;
+  o.batch_interval = std::chrono::milliseconds(20);
+  const int n = 2000;
+  {
+    auto store = Store::open(o);
+    Lsn last = every_20us(n, [&](int i) { return store->write_record(5, "row " + std::to_string(i), nullptr, false); });
+    ASSERT_NE(last, 0u);
+    ASSERT_TRUE(eventually([&] { return store->durable_lsn() == last; }, std::chrono::seconds(5)));
+    EXPECT_LE(writes.load(), n / 5) << "records written one by one";
+    EXPECT_LE(store->stats().syncs, static_cast<uint64_t>(n / 100)) << "an fdatasync per write";
+    EXPECT_GE(store->stats().syncs, 1u);
+  }
+  o.io = nullptr;
+  int seen = 0;
+  Store::open(o, nullptr, [&](uint8_t type, Lsn, std::string_view) { seen += type == 5; });
+  EXPECT_EQ(seen, n);
+}
+
+// An unwaited record is written soon (a kill -9 then keeps it: the page cache is the
+// kernel's), but it is not reported durable before an fdatasync; the next waited record's
+// fdatasync covers it at once, without waiting for batch_interval.
+TEST(StoreTest, AWaitedRecordMakesTheUnwaitedOnesBeforeItDurable) {
+  TempDir dir;
+  FaultFileOps ops;
+  std::atomic<uint64_t> written{0};
+  std::atomic<int> syncs{0};
+  ops.on_segment_written = [&](uint64_t lsn) { written.store(std::max(written.load(), lsn)); };
+  ops.on_segment_synced = [&] { syncs.fetch_add(1); };
+  auto o = options_for(dir.path(), Durability::sync);
+  o.io = &ops;
+  o.batch_interval = std::chrono::seconds(30);  // no timed fdatasync during the test
+  auto store = Store::open(o);
+  const Lsn before = store->durable_lsn();
+  const int syncs_before = syncs.load();
+  Lsn last = 0;
+  for (int i = 0; i < 10; ++i) last = store->write_record(5, "unwaited", nullptr, /*waited=*/false);
+  ASSERT_TRUE(eventually([&] { return written.load() >= last; }, std::chrono::seconds(5))) << "never written";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(store->durable_lsn(), before) << "reported durable without an fdatasync";
+  EXPECT_EQ(syncs.load(), syncs_before);
+  Lsn waited = store->write(put("k", "v"));
+  ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= waited; }, std::chrono::seconds(10)));
+  EXPECT_GE(syncs.load(), syncs_before + 1);
+  EXPECT_GT(waited, last);
 }
 
 TEST(StoreTest, ProgressLoggingDuringRecovery) {
