@@ -199,7 +199,7 @@ void WalWriter::run() {
         if (Clock::now() >= due) {
           writer_idle_ = false;
           lock.unlock();
-          sync_written();
+          if (sync_written() && sync) publish(synced_lsn_);
           lock.lock();
           continue;
         }
@@ -237,7 +237,7 @@ void WalWriter::run() {
       if (r == RotateResult::ok) closed = number;
       else if (r == RotateResult::sync_failed) fail(errno, "fdatasync", {});
     }
-    // A rotation synced unwaited records too (sync mode): say so.
+    // The batch interval's fdatasync or a rotation synced unwaited records too (sync mode): say so.
     if (sync && !failing_.load(std::memory_order_relaxed) && synced_lsn_ > durable_lsn()) publish(synced_lsn_);
     lock.lock();
     if (rotation_wanted) {
@@ -305,7 +305,7 @@ bool WalWriter::commit(std::string& buf) {
       }
     }
   }
-  if (!unsynced_.empty() && Clock::now() >= last_sync_ + options_.batch_interval && !sync_written(!retry))
+  if (!unsynced_.empty() && Clock::now() >= last_sync_ + options_.batch_interval && !sync_written())
     return false;
   if (retry) {
     {
@@ -335,13 +335,10 @@ bool WalWriter::write_chunk(const char* data, size_t n, Lsn last, bool sync) {
   return true;
 }
 
-bool WalWriter::sync_written(bool may_publish) {
-  if (!sync_active()) {
-    fail(errno, "fdatasync", {});
-    return false;
-  }
-  if (may_publish && options_.durability == Durability::sync) publish(synced_lsn_);
-  return true;
+bool WalWriter::sync_written() {
+  if (sync_active()) return true;
+  fail(errno, "fdatasync", {});
+  return false;
 }
 
 bool WalWriter::sync_active() {

@@ -122,10 +122,10 @@ class WalWriter {
   // Writes one chunk of records; fdatasyncs the segment when `sync` (sync mode, waited records).
   bool write_chunk(const char* data, size_t n, Lsn last, bool sync);
   bool sync_active();
-  // The batch interval's fdatasync of what was written unsynced; in sync mode it then
-  // publishes what it made durable (unless !may_publish: a retry publishes once it is done).
-  // False after a failure (failing_ set).
-  bool sync_written(bool may_publish = true);
+  // The batch interval's fdatasync of what was written unsynced. It does not publish: in sync
+  // mode its caller in run() does, once (a retry publishes only once it is done). False after
+  // a failure (failing_ set).
+  bool sync_written();
   RotateResult rotate_segment(bool relieve_budget);
   int create_segment(uint64_t number, Lsn first_lsn);
   // Writes the header into `fd` (open on `tmp_path`), syncs, renames it to segment `number`'s
