@@ -579,6 +579,36 @@ class QoS0ThenKill(IngestTestCase):
         self.assertRows("q0", rows, want)
 
 
+class QoS0WithReply(IngestTestCase):
+    """A QoS 0 message with a reply topic is waited for: its record is fdatasync'd at once,
+    like a QoS 1 message's, not batch_interval_ms later like plain QoS 0 telemetry."""
+
+    broker_config = {"storage": {"durability": "sync", "batch_interval_ms": 30000}}
+
+    def test_reply_comes_at_once_not_after_the_batch_interval(self):
+        reply_topic = "replies/%s" % uuid.uuid4().hex[:12]
+        listener = self.v5()
+        listener.subscribe(reply_topic, 1)
+        pub = self.v5()
+        for i, props in enumerate([{"ResponseTopic": reply_topic, "CorrelationData": b"q0-a"},
+                                   {"UserProperty": [("reply", reply_topic)]}]):
+            started = time.monotonic()
+            pub.publish("db/append/q0reply", neo_rows([["r%d" % i, T0 + i, i + 0.5]]), qos=0,
+                        props=props)
+            # Treated as unwaited, the reply would wait for the 30 s batch interval's fdatasync.
+            m = listener.get(timeout=5)
+            took = time.monotonic() - started
+            body = json.loads(m.payload)
+            self.assertEqual((body.get("success"), body.get("reason")),
+                             (True, "success, 1 record(s) inserted"), body)
+            self.assertLess(took, 5, "reply %d took %.1f s" % (i, took))
+        pub.disconnect()
+        listener.disconnect()
+        self.stop_broker()
+        _, rows = self.read_table("q0reply")
+        self.assertRows("q0reply", rows, [("r0", T0, 0.5), ("r1", T0 + 1, 1.5)])
+
+
 class RestartAndWriteOn(IngestTestCase):
 
     def test_rows_survive_a_restart_and_writes_continue(self):
