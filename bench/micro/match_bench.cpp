@@ -60,4 +60,30 @@ void BM_MatchCached(benchmark::State& state) {
 }
 BENCHMARK(BM_MatchCached)->Arg(1000)->Arg(100000);
 
+// The same while other clients come and go (`mqbase bench --storm`): after every
+// `range(1)` lookups a short-lived client subscribes to a filter of its own, or one leaves.
+// None of these filters matches the published topics.
+void BM_MatchCachedUnderStorm(benchmark::State& state) {
+  Devices d(static_cast<int>(state.range(0)));
+  const size_t every = static_cast<size_t>(state.range(1));
+  std::vector<std::shared_ptr<Session>> storm;
+  for (int i = 0; i < 64; ++i) storm.push_back(std::make_shared<Session>("s" + std::to_string(i), true, d.limits, d.stats));
+  std::vector<std::string> filters;
+  for (int i = 0; i < 64; ++i) filters.push_back("storm/" + std::to_string(i) + (i % 2 ? "/cmd" : "/+/#"));
+  size_t k = 0, matched = 0, changes = 0;
+  for (auto _ : state) {
+    if (++k % every == 0) {
+      size_t c = changes++;
+      auto& s = storm[(c / 2) % storm.size()];
+      if (c % 2 == 0) d.index.add(s, filters[(c / 2) % filters.size()], {0});
+      else d.index.remove(s.get(), filters[(c / 2) % filters.size()]);
+    }
+    auto lock = d.index.read_lock();
+    matched += d.index.match_cached_locked(d.topics[k & 31], nullptr).size();
+  }
+  benchmark::DoNotOptimize(matched);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_MatchCachedUnderStorm)->Args({1000, 250})->Args({100000, 250})->Args({100000, 32});
+
 }  // namespace

@@ -55,6 +55,7 @@ thread_local bool t_result_varies = false;
 // Recent match results of this thread, by topic (direct-mapped on the topic's hash).
 struct RouteCache {
   struct Entry {
+    const SubscriptionIndex* index = nullptr;  // whose result it is
     uint64_t version = 0;  // the index state the result belongs to; 0: empty
     std::string topic;
     std::vector<MatchedSubscriber> subscribers;
@@ -68,11 +69,12 @@ struct RouteCache {
   std::vector<MatchedSubscriber> uncached;
 };
 thread_local RouteCache t_routes;
+thread_local uint64_t t_cache_walks = 0;
 
 }  // namespace
 
 SubscriptionIndex::SubscriptionIndex(ShareStrategy strategy)
-    : strategy_(strategy), root_(std::make_unique<Node>()), version_(next_version.fetch_add(1)) {}
+    : strategy_(strategy), root_(std::make_unique<Node>()), version_(next_version.fetch_add(1)), floor_(version_) {}
 SubscriptionIndex::~SubscriptionIndex() = default;
 
 bool SubscriptionIndex::add(const std::shared_ptr<Session>& session, std::string_view filter,
@@ -103,7 +105,7 @@ bool SubscriptionIndex::add_locked(const std::shared_ptr<Session>& session, std:
   mqtt::SharedFilter shared;
   bool is_shared = mqtt::parse_shared(filter, shared) == mqtt::ShareParse::ok;
   std::string_view path = is_shared ? shared.filter : filter;
-  version_ = next_version.fetch_add(1);  // a new subscription or new options: new results
+  changed(path);  // a new subscription or new options: new results for the topics it matches
   Node* node = root_.get();
   mqtt::for_each_level(path, [&](std::string_view level) {
     auto it = node->children.find(level);
@@ -185,7 +187,7 @@ bool SubscriptionIndex::remove_locked(const Session* session, std::string_view f
     subs.erase(it);
   }
   --count_;
-  version_ = next_version.fetch_add(1);
+  changed(is_shared ? shared.filter : filter);
   // Prune empty branches so the trie does not keep every filter ever used.
   while (node != root_.get() && node->unused()) {
     Node* parent = node->parent;
@@ -344,15 +346,45 @@ const std::vector<MatchedSubscriber>& SubscriptionIndex::match_cached_locked(std
                                                                           const Session* origin) const {
   RouteCache& cache = t_routes;
   auto& e = cache.entries[std::hash<std::string_view>{}(topic) % RouteCache::kEntries];
-  if (e.version == version_ && e.topic == topic) return e.subscribers;
+  if (e.index == this && e.topic == topic && (e.version == version_ || still_valid(e.version, topic))) {
+    e.version = version_;
+    return e.subscribers;
+  }
   t_result_varies = false;
+  ++t_cache_walks;
   match_locked(topic, origin, cache.uncached);
   if (t_result_varies || cache.uncached.size() > RouteCache::kMaxSubscribers || topic.size() > RouteCache::kMaxTopic)
     return cache.uncached;
+  e.index = this;
   e.version = version_;
   e.topic.assign(topic);
   e.subscribers.swap(cache.uncached);
   return e.subscribers;
+}
+
+uint64_t SubscriptionIndex::thread_cache_walks() { return t_cache_walks; }
+
+void SubscriptionIndex::changed(std::string_view filter) {
+  Change& c = changes_[changes_count_++ % kChanges];
+  if (changes_count_ > kChanges) floor_ = c.version;  // evicted: older results can no longer be carried forward
+  version_ = next_version.fetch_add(1);
+  c.version = version_;
+  c.filter.assign(filter);
+}
+
+bool SubscriptionIndex::still_valid(uint64_t version, std::string_view topic) const {
+  // Results of $ topics are walked again: topic_matches keeps wildcards out of them, and a
+  // miss here must never be a match in the walk.
+  if (version < floor_ || (!topic.empty() && topic[0] == '$')) return false;
+  size_t n = std::min(changes_count_, kChanges);
+  size_t checked = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const Change& c = changes_[(changes_count_ - 1 - k) % kChanges];
+    if (c.version <= version) return true;  // every change since the result was checked
+    // A long run of changes: walking the trie again is as cheap.
+    if (++checked > kMaxChecked || mqtt::topic_matches(c.filter, topic)) return false;
+  }
+  return true;  // (n == changes_count_) no change was evicted, and every one of them was checked
 }
 
 bool SubscriptionIndex::pick_other_member(const std::string& share, const Session* exclude,

@@ -7,6 +7,7 @@
 // instruction); subscribe/unsubscribe take it exclusively. Read-mostly by design. Each
 // thread also keeps a small cache of recent match results (match_cached_locked).
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -86,11 +87,15 @@ class SubscriptionIndex {
   // read_lock().
   void match_locked(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const;
   // match_locked() through a small per-thread cache of recent topics: a result is kept until
-  // the index changes (any add or remove), so a topic published again skips the walk down the
-  // trie. Results that depend on the publisher (a No Local subscription matched) or that pick
+  // a subscription whose filter matches its topic is added, changed or removed, so a topic
+  // published again skips the walk down the trie, also while other clients subscribe and
+  // unsubscribe (a storm of devices reconnecting). Results that depend on the publisher (a No Local subscription matched) or that pick
   // a shared-group member per message, and long lists, are not kept. The caller holds
   // read_lock(); the reference is valid until this thread's next call.
   const std::vector<MatchedSubscriber>& match_cached_locked(std::string_view topic, const Session* origin) const;
+  // How many times match_cached_locked() walked the trie on this thread (a result not in the
+  // cache, or no longer valid): for tests.
+  static uint64_t thread_cache_walks();
   // The same, taking the lock for the match only (the caller keeps the sessions alive).
   void match(std::string_view topic, const Session* origin, std::vector<MatchedSubscriber>& out) const {
     auto lock = read_lock();
@@ -121,10 +126,29 @@ class SubscriptionIndex {
   mutable ReadMostlyMutex mutex_;
   std::unique_ptr<Node> root_;
   size_t count_ = 0;
+  // Records a change to the subscriptions of `filter` (the path, without "$share/g/"): a new
+  // version_, and the filter in changes_. Under the write lock.
+  void changed(std::string_view filter);
+  // Whether a cached result of `topic` made at `version` still holds: no change since then has
+  // a filter matching the topic (all of them still in changes_, and few enough to check). The
+  // caller holds read_lock().
+  bool still_valid(uint64_t version, std::string_view topic) const;
+
   // Names this state of the index for match_cached_locked(): a fresh number from a
   // process-wide counter at construction and at every change (under the write lock), so no
   // two states of any two indexes share one.
   uint64_t version_;
+  // The latest changes, in a ring: a cached result from version v is carried forward when
+  // every change after v is here (v >= floor_, the newest one evicted) and none matches it.
+  struct Change {
+    uint64_t version = 0;
+    std::string filter;
+  };
+  static constexpr size_t kChanges = 32;
+  static constexpr size_t kMaxChecked = 16;
+  std::array<Change, kChanges> changes_;
+  size_t changes_count_ = 0;
+  uint64_t floor_;
 };
 
 }  // namespace mqbase::broker

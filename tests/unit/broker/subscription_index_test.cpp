@@ -378,6 +378,61 @@ TEST_F(SubscriptionIndexTest, RouteCacheAnswersLongTopicsAndListsCorrectly) {
   EXPECT_EQ(match(long_topic), want);
 }
 
+// A storm of clients subscribing to and leaving filters of their own does not throw away the
+// cached results of topics those filters do not match; a change whose filter matches the
+// topic (exact, "+", "#", a shared group's) does.
+TEST_F(SubscriptionIndexTest, RouteCacheKeepsResultsThatNoChangeMatches) {
+  auto sub = make_session("sub");
+  index_.add(sub, "plant/+/temp", {1});
+  const Qos want{{"sub", 1}};
+  EXPECT_EQ(match("plant/a/temp"), want);
+  auto walks = [] { return SubscriptionIndex::thread_cache_walks(); };
+  uint64_t before = walks();
+  std::vector<std::shared_ptr<Session>> storm;
+  for (int i = 0; i < 5; ++i) {
+    storm.push_back(make_session("storm" + std::to_string(i)));
+    std::string own = "dev/" + std::to_string(i);
+    index_.add_all(storm.back(), {{own + "/cmd", {1}}, {own + "/+/x", {0}}, {own + "/#", {0}}, {"plant/b/#", {0}}});
+    EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), want);
+    index_.remove_all(storm.back().get(), {own + "/cmd", own + "/+/x", own + "/#", "plant/b/#"});
+    EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), want);
+  }
+  EXPECT_EQ(walks(), before) << "40 changes that cannot match plant/a/temp made the cache walk again";
+
+  // Changes that match: each one is seen at once.
+  auto other = make_session("other");
+  for (std::string filter : {"plant/a/temp", "plant/+/+", "plant/#", "#", "+/a/temp"}) {
+    index_.add(other, filter, {2});
+    EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), (Qos{{"other", 2}, {"sub", 1}})) << filter;
+    index_.add(other, filter, {0});  // new options
+    EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), (Qos{{"other", 0}, {"sub", 1}})) << filter;
+    index_.remove(other.get(), filter);
+    EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), want) << filter;
+  }
+  index_.add(other, "$share/g/plant/a/+", {1});
+  EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), (Qos{{"other", 1}, {"sub", 1}}));
+  index_.remove(other.get(), "$share/g/plant/a/+");
+  EXPECT_EQ(by_id(cached("plant/a/temp"), "plant/a/temp"), want);
+
+  // More unrelated changes than the index remembers, then a matching one: still right.
+  before = walks();
+  for (int i = 0; i < 100; ++i) {
+    index_.add(other, "noise/" + std::to_string(i), {0});
+    if (i == 99) index_.add(other, "plant/a/temp", {0});
+  }
+  EXPECT_EQ(match("plant/a/temp"), (Qos{{"other", 0}, {"sub", 1}}));
+  EXPECT_GT(walks(), before);
+
+  // $ topics: "#" does not reach them, and a change of it never hides a subscription that does.
+  auto sys = make_session("sys");
+  index_.add(sys, "$SYS/broker/#", {0});
+  EXPECT_EQ(match("$SYS/broker/load"), (Qos{{"sys", 0}}));
+  index_.add(other, "#", {0});
+  EXPECT_EQ(match("$SYS/broker/load"), (Qos{{"sys", 0}}));
+  index_.add(other, "$SYS/+/load", {1});
+  EXPECT_EQ(match("$SYS/broker/load"), (Qos{{"other", 1}, {"sys", 0}}));
+}
+
 // Two indexes (two brokers in one process, as in these tests) never answer from each
 // other's cache, even for the same topic from the same thread.
 TEST_F(SubscriptionIndexTest, RouteCacheIsPerIndex) {
