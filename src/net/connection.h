@@ -17,19 +17,26 @@
 #include "broker/mutex.h"
 #include "net/transport.h"
 
+struct sockaddr_storage;
+
 namespace mqbase::net {
 
 class EventLoop;
 class Listener;
+
+// "host:port" ("[host]:port" for IPv6) of a socket address; empty for other families.
+std::string peer_text(const sockaddr_storage& sa);
 
 class Connection final : public broker::ClientLink, public std::enable_shared_from_this<Connection> {
  public:
   // Takes ownership of the non-blocking socket `fd`, accepted by `listener` (null: plain MQTT,
   // anonymous clients allowed; unit tests). `greeting`: bytes to send before anything else,
   // `input`: bytes already read from the socket by whoever handed it over (the HTTP server's
-  // WebSocket upgrade).
+  // WebSocket upgrade). `peer`: the client's address ("host:port") when the acceptor got it
+  // from accept4(), whose listening socket also had TCP_NODELAY set for the accepted one to
+  // inherit; empty (a handed-over socket, unit tests): start() sets the option and asks.
   Connection(EventLoop& loop, int fd, std::shared_ptr<const Listener> listener = nullptr, std::string greeting = {},
-             std::string input = {});
+             std::string input = {}, std::string peer = {});
   ~Connection() override;
 
   // On the loop, once the loop holds the connection: creates the Client, starts reading.
@@ -141,7 +148,7 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // to the socket itself, so the loop writes both in one send (written by the loop only).
   std::atomic<bool> local_pending_{false};
   size_t written_ = 0;   // bytes of writing_ already written (loop only)
-  std::string peer_;  // set by start(), before the client can attach to a session
+  std::string peer_;  // set by the acceptor or by start(), before the client can attach to a session
 
   // Not plain TCP (TLS, WebSocket): every byte in and out passes through transport_, on the
   // loop. The MQTT bytes queued in out_ are encoded into writing_ by flush(); another loop

@@ -92,13 +92,15 @@ void EventLoop::schedule_tick() {
   });
 }
 
-void EventLoop::adopt(int fd, std::shared_ptr<const Listener> listener, std::string greeting, std::string input) {
+void EventLoop::adopt(int fd, std::shared_ptr<const Listener> listener, std::string greeting, std::string input,
+                      std::string peer) {
   if (stopping_) {  // accepted just before the shutdown reached this loop
     ::close(fd);
     broker::Stats::sub(broker_.stats().sockets_open);
     return;
   }
-  auto c = std::make_shared<Connection>(*this, fd, std::move(listener), std::move(greeting), std::move(input));
+  auto c = std::make_shared<Connection>(*this, fd, std::move(listener), std::move(greeting), std::move(input),
+                                        std::move(peer));
   c->slot = connections_.size();
   connections_.push_back(c);
   c->start();

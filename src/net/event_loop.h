@@ -54,9 +54,10 @@ class EventLoop {
   void join();
 
   // On the loop's thread: a new connection on socket `fd` (non-blocking), accepted by
-  // `listener` (see Connection for `greeting` and `input`); the loop owns it until it is
-  // finished.
-  void adopt(int fd, std::shared_ptr<const Listener> listener, std::string greeting = {}, std::string input = {});
+  // `listener` (see Connection for `greeting`, `input` and `peer`); the loop owns it until it
+  // is finished.
+  void adopt(int fd, std::shared_ptr<const Listener> listener, std::string greeting = {}, std::string input = {},
+             std::string peer = {});
   // On the loop's thread: `c` is finished; it is released after the current pass.
   void remove(Connection* c);
 

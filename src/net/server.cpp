@@ -54,7 +54,9 @@ struct Server::Impl {
     acceptor.async_wait(tcp::acceptor::wait_read, [this, &acceptor, &listener](const boost::system::error_code& ec) {
       if (stopping || ec == asio::error::operation_aborted) return;
       for (int i = 0; i < 256; ++i) {
-        int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage sa{};
+        socklen_t len = sizeof sa;
+        int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
           if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -66,7 +68,7 @@ struct Server::Impl {
           });
           return;
         }
-        if (admit(fd, "connection")) deal(fd, listener, {}, {});
+        if (admit(fd, "connection")) deal(fd, listener, {}, {}, peer_text(sa));
       }
       accept(acceptor, listener);
     });
@@ -86,15 +88,18 @@ struct Server::Impl {
     return true;
   }
 
-  // The socket goes to the next loop, round robin, where it stays for its whole life.
-  void deal(int fd, const std::shared_ptr<Listener>& listener, std::string greeting, std::string input) {
+  // The socket goes to the next loop, round robin, where it stays for its whole life. `peer`:
+  // see Connection.
+  void deal(int fd, const std::shared_ptr<Listener>& listener, std::string greeting, std::string input,
+            std::string peer = {}) {
     EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
     if (&target == EventLoop::current() && greeting.empty() && input.empty()) {
-      target.adopt(fd, listener);
+      target.adopt(fd, listener, {}, {}, std::move(peer));
       return;
     }
-    asio::post(target.context(), [&target, fd, listener, greeting = std::move(greeting), input = std::move(input)] {
-      target.adopt(fd, listener, greeting, input);
+    asio::post(target.context(), [&target, fd, listener, greeting = std::move(greeting), input = std::move(input),
+                                  peer = std::move(peer)]() mutable {
+      target.adopt(fd, listener, std::move(greeting), std::move(input), std::move(peer));
     });
   }
 
@@ -182,6 +187,8 @@ void Server::start() {
     acceptor->open(ep.protocol(), ec);
     if (!ec) acceptor->non_blocking(true, ec);
     if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    // Accepted sockets inherit it (Linux), so a new connection needs no setsockopt of its own.
+    if (!ec) acceptor->set_option(tcp::no_delay(true), ec);
     if (!ec) acceptor->bind(ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", l.bind, l.port, ec.message()));
