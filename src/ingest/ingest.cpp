@@ -580,12 +580,15 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   }
   b.times.reserve(pr.rows());
   b.row_series.reserve(pr.rows());
+  // Per thread and kept, as a message of one row would allocate them all each time.
   thread_local std::unordered_map<std::string, uint32_t> series_of;
   series_of.clear();
-  std::vector<std::string> tags(tag_cols.size());
-  std::vector<std::string_view> prev_tags(tag_cols.size());
+  thread_local std::vector<std::string> tags;
+  tags.resize(tag_cols.size());
+  thread_local std::vector<std::string_view> prev_tags;
+  prev_tags.assign(tag_cols.size(), std::string_view());
   uint32_t prev_series = UINT32_MAX;
-  std::string key;
+  thread_local std::string key, first_key;
   std::string error;
   auto where = [&](size_t r, int col) {
     return "row " + std::to_string(r + 1) + ", column '" + schema->columns[col].name + "': ";
@@ -613,10 +616,19 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
         all_text = all_text && src >= 0 && pr.at(r, src).kind == Cell::Kind::string;
         if (all_text) prev_tags[k] = pr.at(r, src).s;
       }
-      auto [it, added] = series_of.try_emplace(key, static_cast<uint32_t>(b.series.size()));
-      if (added) b.series.push_back(tags);
-      prev_series = all_text ? it->second : UINT32_MAX;
-      b.row_series.push_back(it->second);
+      // The first series of a message needs no map (a one-row message never builds one).
+      uint32_t id = 0;
+      if (b.series.empty()) {
+        b.series.push_back(tags);
+        first_key = key;
+      } else {
+        if (series_of.empty()) series_of.emplace(first_key, 0);
+        auto [it, added] = series_of.try_emplace(key, static_cast<uint32_t>(b.series.size()));
+        if (added) b.series.push_back(tags);
+        id = it->second;
+      }
+      prev_series = all_text ? id : UINT32_MAX;
+      b.row_series.push_back(id);
     } else {
       b.row_series.push_back(prev_series);
     }

@@ -404,11 +404,16 @@ struct Tables::Impl {
     if (it == tables.end()) return;  // dropped since
     Table& t = it->second;
     const Schema& schema = *t.schema;
-    std::vector<uint32_t> ids(b.series.size());
+    size_t field_count = 0;
+    for (const Column& c : schema.columns) field_count += is_field(c.type);
+    thread_local std::vector<uint32_t> ids;  // kept: a message's batch would allocate it each time
+    ids.resize(b.series.size());
     for (size_t k = 0; k < b.series.size(); ++k) {
       ids[k] = series_for(t, b.series[k]);
-      t.series[ids[k]]->head.conform(schema);
-      t.series[ids[k]]->overflow.conform(schema);
+      Series& s = *t.series[ids[k]];
+      // Columns the table gained since the series' rows began (conform() walks the schema).
+      if (s.head.fields.size() != field_count) s.head.conform(schema);
+      if (s.overflow.fields.size() != field_count) s.overflow.conform(schema);
     }
     for (size_t r = 0; r < b.rows(); ++r) {
       Series& s = *t.series[ids[b.row_series[r]]];
@@ -1122,7 +1127,11 @@ std::shared_ptr<const Schema> Tables::schema(std::string_view table) const {
 WriteResult Tables::write(const RowBatch& batch, bool waited) {
   Impl& m = *impl_;
   WriteResult res;
-  std::string rec;
+  // Per thread and kept: built afresh, a message's record would grow (and allocate) several
+  // times. write_record() copies it into the log's buffer.
+  thread_local std::string rec;
+  if (rec.capacity() > (size_t{1} << 20)) std::string().swap(rec);  // after a large batch
+  rec.clear();
   encode_rows(batch, rec);
   bool want_flush = false;
   std::shared_ptr<Impl::WatchChannel> watch;
