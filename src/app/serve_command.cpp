@@ -76,7 +76,7 @@ void hand_over_websocket(net::Server& server, http::Upgrade up) {
     ::close(up.fd);
     return;
   }
-  server.adopt_websocket(up.fd, std::move(*accept), std::move(up.buffered));
+  server.adopt_websocket(up.fd, std::move(*accept), std::move(up.buffered), up.request.peer);
 }
 
 // Written once every listener is bound, so scripts and tests can find ephemeral ports: the

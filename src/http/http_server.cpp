@@ -349,7 +349,8 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   // wss:// on the HTTPS port. The TLS session cannot leave this thread, so the MQTT loops get
   // one end of a socket pair, as they would get the TCP socket of ws://, and this connection
   // relays between the pair's other end and the TLS stream, both ways, until either closes.
-  // (The MQTT side sees no peer address: its log and login throttle name none.)
+  // The MQTT side gets the client's address with the socket (Upgrade's request.peer), for its
+  // log, its login throttle and mqtt_clients.
   void relay(Request r) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)

@@ -84,7 +84,7 @@ std::string peer_text(const sockaddr_storage& sa) {
 }
 
 void Connection::start() {
-  if (peer_.empty()) {  // not from our acceptor (see the constructor): two syscalls it saves
+  if (peer_.empty()) {  // handed over without one (see the constructor): ask the socket
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_storage sa{};

@@ -32,9 +32,11 @@ class Connection final : public broker::ClientLink, public std::enable_shared_fr
   // Takes ownership of the non-blocking socket `fd`, accepted by `listener` (null: plain MQTT,
   // anonymous clients allowed; unit tests). `greeting`: bytes to send before anything else,
   // `input`: bytes already read from the socket by whoever handed it over (the HTTP server's
-  // WebSocket upgrade). `peer`: the client's address ("host:port") when the acceptor got it
-  // from accept4(), whose listening socket also had TCP_NODELAY set for the accepted one to
-  // inherit; empty (a handed-over socket, unit tests): start() sets the option and asks.
+  // WebSocket upgrade). `peer`: the client's address ("host:port") when whoever handed the
+  // socket over knew it: the acceptor from accept4() (its listening socket has TCP_NODELAY for
+  // the accepted one to inherit), the HTTP server for a WebSocket (it set TCP_NODELAY; for
+  // wss:// the socket is one end of the TLS relay's socket pair, whose own peer address would
+  // name nobody). Empty (unit tests): start() sets the option and asks the socket.
   Connection(EventLoop& loop, int fd, std::shared_ptr<const Listener> listener = nullptr, std::string greeting = {},
              std::string input = {}, std::string peer = {});
   ~Connection() override;

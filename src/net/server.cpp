@@ -244,13 +244,14 @@ void Server::accept_websocket_handover(const ListenerOptions& http_side) {
   impl_->handover = std::make_shared<Listener>(o, o.port, /*handed_over=*/true);
 }
 
-void Server::adopt_websocket(int fd, std::string greeting, std::string input) {
+void Server::adopt_websocket(int fd, std::string greeting, std::string input, std::string peer) {
   auto& impl = *impl_;
   if (!impl.handover || impl.stopping) {
     ::close(fd);
     return;
   }
-  if (impl.admit(fd, "WebSocket connection")) impl.deal(fd, impl.handover, std::move(greeting), std::move(input));
+  if (impl.admit(fd, "WebSocket connection"))
+    impl.deal(fd, impl.handover, std::move(greeting), std::move(input), std::move(peer));
 }
 
 std::function<void(uint64_t)> Server::durable_notifier() {

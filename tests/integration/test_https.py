@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 
@@ -137,6 +138,12 @@ class Https(HttpsCase):
         c.loop_start()
         self.addCleanup(lambda: (c.disconnect(), c.loop_stop()))
         self.assertTrue(connected.wait(20), "no CONNACK over wss")
+        # The broker names the client by its address, through the TLS relay's socket pair.
+        status, body = https_get(self.url("/db/query?" + urllib.parse.urlencode(
+            {"q": "SELECT address FROM mqtt_clients WHERE client_id = 'wss-client'"})), user="admin", password="s3cret")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["data"]["rows"],
+                         [["127.0.0.1:%d" % c.socket()._socket.getsockname()[1]]], body)
         subscribed = threading.Event()
         c.on_subscribe = lambda *a: subscribed.set()
         c.subscribe("wss/in", 1)

@@ -22,10 +22,11 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HOST, MOSQUITTO_PUB, TIMEOUT, BrokerTestCase, ConnectionClosed,  # noqa: E402
-                     MosquittoSub, PacketStream, RawClient, SUBSCRIBE, connect_packet, run_tests,
+                     MosquittoSub, PacketStream, RawClient, SUBSCRIBE, connect_packet, http_request, run_tests,
                      skip_if_mosquitto, subscribe_packet, unique_id, unique_topic)
 from test_tls import (PLAIN_LISTENER, SKIP_MOSQUITTO, doc_listeners, doc_script,  # noqa: E402
                       pki, run_shell, tls_listener)
@@ -228,6 +229,17 @@ class RawWebSocketCases:
         self.assertEqual(suback.raw, b"\x90\x03\x00\x07\x01")
         c.publish(topic, b"echo", qos=1)
         self.assertEqual(c.receive_publish()[:2], (topic, b"echo"))
+
+    def test_the_broker_names_the_client_by_its_address(self):
+        # mqtt_clients.address: the client's end of the TCP connection, also when the HTTP
+        # server handed the socket over.
+        c = self.client()
+        client_id = unique_id("addr")
+        c.connect(client_id)
+        status, _, body = http_request(self.broker.http_url("/db/query?" + urllib.parse.urlencode(
+            {"q": "SELECT address FROM mqtt_clients WHERE client_id = '%s'" % client_id})))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["data"]["rows"], [["127.0.0.1:%d" % c.sock.getsockname()[1]]], body)
 
     def test_upgrade_and_connect_in_one_write(self):
         # The request and the first frame arrive together: the bytes past the request head
