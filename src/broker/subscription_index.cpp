@@ -373,9 +373,8 @@ void SubscriptionIndex::changed(std::string_view filter) {
 }
 
 bool SubscriptionIndex::still_valid(uint64_t version, std::string_view topic) const {
-  // Results of $ topics are walked again: topic_matches keeps wildcards out of them, and a
-  // miss here must never be a match in the walk.
-  if (version < floor_ || (!topic.empty() && topic[0] == '$')) return false;
+  // topic_matches() follows the walk's rules, [MQTT-4.7.2-1] for $ topics included.
+  if (version < floor_) return false;
   size_t n = std::min(changes_count_, kChanges);
   size_t checked = 0;
   for (size_t k = 0; k < n; ++k) {

@@ -89,8 +89,9 @@ class SubscriptionIndex {
   // match_locked() through a small per-thread cache of recent topics: a result is kept until
   // a subscription whose filter matches its topic is added, changed or removed, so a topic
   // published again skips the walk down the trie, also while other clients subscribe and
-  // unsubscribe (a storm of devices reconnecting). Results that depend on the publisher (a No Local subscription matched) or that pick
-  // a shared-group member per message, and long lists, are not kept. The caller holds
+  // unsubscribe (a storm of devices reconnecting). Results that depend on the publisher (a No
+  // Local subscription matched) or that pick a shared-group member per message, and long
+  // lists, are not kept. The caller holds
   // read_lock(); the reference is valid until this thread's next call.
   const std::vector<MatchedSubscriber>& match_cached_locked(std::string_view topic, const Session* origin) const;
   // How many times match_cached_locked() walked the trie on this thread (a result not in the
@@ -121,11 +122,6 @@ class SubscriptionIndex {
   void add_node(const Node& n, std::string_view topic, const Session* origin,
                 std::vector<MatchedSubscriber>& out) const;
   Node* find(std::string_view filter) const;
-
-  const ShareStrategy strategy_;
-  mutable ReadMostlyMutex mutex_;
-  std::unique_ptr<Node> root_;
-  size_t count_ = 0;
   // Records a change to the subscriptions of `filter` (the path, without "$share/g/"): a new
   // version_, and the filter in changes_. Under the write lock.
   void changed(std::string_view filter);
@@ -134,6 +130,10 @@ class SubscriptionIndex {
   // caller holds read_lock().
   bool still_valid(uint64_t version, std::string_view topic) const;
 
+  const ShareStrategy strategy_;
+  mutable ReadMostlyMutex mutex_;
+  std::unique_ptr<Node> root_;
+  size_t count_ = 0;
   // Names this state of the index for match_cached_locked(): a fresh number from a
   // process-wide counter at construction and at every change (under the write lock), so no
   // two states of any two indexes share one.

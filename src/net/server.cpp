@@ -91,7 +91,7 @@ struct Server::Impl {
   // The socket goes to the next loop, round robin, where it stays for its whole life. `peer`:
   // see Connection.
   void deal(int fd, const std::shared_ptr<Listener>& listener, std::string greeting, std::string input,
-            std::string peer = {}) {
+            std::string peer) {
     EventLoop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
     if (&target == EventLoop::current() && greeting.empty() && input.empty()) {
       target.adopt(fd, listener, {}, {}, std::move(peer));

@@ -68,7 +68,7 @@ class Server {
   // bytes read after the request, `peer` the client's address as the HTTP server accepted it
   // ("host:port"; TCP_NODELAY already set there). Closed at once when hand-over is off or the
   // server stops.
-  void adopt_websocket(int fd, std::string greeting, std::string input, std::string peer = {});
+  void adopt_websocket(int fd, std::string greeting, std::string input, std::string peer);
 
   // What the store calls (on its writer thread) after each group commit, so that the
   // acknowledgements waiting for it go out on their loops. Valid while the Server lives.

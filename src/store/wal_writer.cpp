@@ -168,6 +168,12 @@ void WalWriter::run() {
     buf_waited_ = std::exchange(pending_waited_, false);
   };
   const bool sync = options_.durability == Durability::sync;
+  // In sync mode, what an fdatasync made durable besides the waited records it was for (the
+  // batch interval's sync of unwaited records, a rotation's) is published here; called
+  // without mu_.
+  auto publish_synced = [&] {
+    if (sync && !failing_.load(std::memory_order_relaxed)) publish(synced_lsn_);
+  };
   std::unique_lock lock(mu_);
   for (;;) {
     if (failing_.load(std::memory_order_relaxed)) {
@@ -199,7 +205,8 @@ void WalWriter::run() {
         if (Clock::now() >= due) {
           writer_idle_ = false;
           lock.unlock();
-          if (sync_written() && sync) publish(synced_lsn_);
+          sync_written();
+          publish_synced();
           lock.lock();
           continue;
         }
@@ -237,8 +244,7 @@ void WalWriter::run() {
       if (r == RotateResult::ok) closed = number;
       else if (r == RotateResult::sync_failed) fail(errno, "fdatasync", {});
     }
-    // The batch interval's fdatasync or a rotation synced unwaited records too (sync mode): say so.
-    if (sync && !failing_.load(std::memory_order_relaxed) && synced_lsn_ > durable_lsn()) publish(synced_lsn_);
+    publish_synced();
     lock.lock();
     if (rotation_wanted) {
       rotation_result_ = closed;

@@ -123,8 +123,8 @@ class WalWriter {
   bool write_chunk(const char* data, size_t n, Lsn last, bool sync);
   bool sync_active();
   // The batch interval's fdatasync of what was written unsynced. It does not publish: in sync
-  // mode its caller in run() does, once (a retry publishes only once it is done). False after
-  // a failure (failing_ set).
+  // mode run() does after each round (a retry publishes only once it is done). False after a
+  // failure (failing_ set).
   bool sync_written();
   RotateResult rotate_segment(bool relieve_budget);
   int create_segment(uint64_t number, Lsn first_lsn);
