@@ -40,8 +40,17 @@ template <> struct Acc<std::string> {
 
 bool has_nulls(const Vector& v) { return v.type == Type::null || !v.valid.empty(); }
 
-// out = f(a, b) per row; NULL in, NULL out. Two constants give a constant.
-template <class TA, class TB, class TO, class F>
+// A's value slots cover the n rows read (a NULL row has a slot too), or its one if constant.
+template <class T>
+bool covers(const Vector& a, size_t n) {
+  return a.type != Type::null && Acc<T>::r(a).size() >= (a.constant ? 1 : n);
+}
+
+// out = f(a, b) per row; NULL in, NULL out. Two constants give a constant. `total`: f is
+// defined on any value and does nothing but return (a comparison), so with NULLs about it runs
+// on every row, the NULL rows' slots too, and the validity is the operands' ANDed, each a
+// loop the compiler vectorizes; otherwise NULL rows are skipped one by one.
+template <class TA, class TB, class TO, bool total = false, class F>
 void binary(const Vector& a, const Vector& b, size_t rows, Vector& out, Type ot, F f) {
   out.clear(ot);
   bool both_const = a.constant && b.constant;
@@ -50,23 +59,32 @@ void binary(const Vector& a, const Vector& b, size_t rows, Vector& out, Type ot,
   vo.resize(n);
   bool nulls = has_nulls(a) || has_nulls(b);
   if (nulls) out.valid.assign(n, 1);
-  if (n) {
-    if (!nulls) {
-      const auto& va = Acc<TA>::r(a);
-      const auto& vb = Acc<TB>::r(b);
-      if (!a.constant && !b.constant) {
-        for (size_t r = 0; r < n; ++r) vo[r] = f(va[r], vb[r]);
-      } else {
-        for (size_t r = 0; r < n; ++r) vo[r] = f(va[a.at(r)], vb[b.at(r)]);
-      }
+  if (!n) {
+  } else if (!nulls || (total && covers<TA>(a, n) && covers<TB>(b, n))) {
+    const auto& va = Acc<TA>::r(a);
+    const auto& vb = Acc<TB>::r(b);
+    if (!a.constant && !b.constant) {
+      for (size_t r = 0; r < n; ++r) vo[r] = f(va[r], vb[r]);
     } else {
-      for (size_t r = 0; r < n; ++r) {
-        if (a.is_null(r) || b.is_null(r)) {
-          out.valid[r] = 0;
-          continue;
-        }
-        vo[r] = f(Acc<TA>::r(a)[a.at(r)], Acc<TB>::r(b)[b.at(r)]);
+      for (size_t r = 0; r < n; ++r) vo[r] = f(va[a.at(r)], vb[b.at(r)]);
+    }
+    uint8_t* ok = out.valid.data();
+    for (const Vector* x : {&a, &b}) {
+      if (x->valid.empty()) continue;
+      if (x->constant) {
+        if (!x->valid[0]) std::fill(out.valid.begin(), out.valid.end(), 0);
+        continue;
       }
+      const uint8_t* xv = x->valid.data();
+      for (size_t r = 0; r < n; ++r) ok[r] &= xv[r] != 0;
+    }
+  } else {
+    for (size_t r = 0; r < n; ++r) {
+      if (a.is_null(r) || b.is_null(r)) {
+        out.valid[r] = 0;
+        continue;
+      }
+      vo[r] = f(Acc<TA>::r(a)[a.at(r)], Acc<TB>::r(b)[b.at(r)]);
     }
   }
   out.constant = both_const;
@@ -175,7 +193,7 @@ KERNEL(k_neg_f) { unary<double, double>(a[0], rows, out, e.type, [](double x) { 
 
 template <class T, class Cmp>
 void compare(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector& out, Cmp c) {
-  binary<T, T, int64_t>(a[0], a[1], rows, out, Type::boolean, [&](const T& x, const T& y) -> int64_t { return c(x, y); });
+  binary<T, T, int64_t, true>(a[0], a[1], rows, out, Type::boolean, [&](const T& x, const T& y) -> int64_t { return c(x, y); });
 }
 template <class T>
 void compare_op(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector& out) {
@@ -189,29 +207,20 @@ void compare_op(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector
 }
 KERNEL(k_cmp_i) { compare_op<int64_t>(e, a, rows, out); }
 // Doubles compare as PostgreSQL's float8 does: NaN equals NaN and is above every other value.
-struct PgDouble {
-  double d;
-  int cmp(const PgDouble& o) const {
-    bool x = std::isnan(d), y = std::isnan(o.d);
-    if (x || y) return x == y ? 0 : x ? 1 : -1;
-    return d < o.d ? -1 : d > o.d;
-  }
-};
+// Each operator as IEEE comparisons and NaN tests, without branches, so the loops vectorize.
 KERNEL(k_cmp_f) {
   const std::string& op = e.name;
   auto run = [&](auto test) {
-    binary<double, double, int64_t>(a[0], a[1], rows, out, Type::boolean, [&](double x, double y) -> int64_t {
-      bool nan = std::isnan(x) || std::isnan(y);
-      if (!nan) return test(x < y ? -1 : x > y);
-      return test(PgDouble{x}.cmp(PgDouble{y}));
+    binary<double, double, int64_t, true>(a[0], a[1], rows, out, Type::boolean, [&](double x, double y) -> int64_t {
+      return test(x, y, std::isnan(x), std::isnan(y));
     });
   };
-  if (op == "=") run([](int c) { return c == 0; });
-  else if (op == "<>") run([](int c) { return c != 0; });
-  else if (op == "<") run([](int c) { return c < 0; });
-  else if (op == "<=") run([](int c) { return c <= 0; });
-  else if (op == ">") run([](int c) { return c > 0; });
-  else run([](int c) { return c >= 0; });
+  if (op == "=") run([](double x, double y, bool nx, bool ny) { return (x == y) | (nx & ny); });
+  else if (op == "<>") run([](double x, double y, bool nx, bool ny) { return !((x == y) | (nx & ny)); });
+  else if (op == "<") run([](double x, double y, bool nx, bool ny) { return (x < y) | (!nx & ny); });
+  else if (op == "<=") run([](double x, double y, bool, bool ny) { return (x <= y) | ny; });
+  else if (op == ">") run([](double x, double y, bool nx, bool ny) { return (x > y) | (nx & !ny); });
+  else run([](double x, double y, bool nx, bool) { return (x >= y) | nx; });
 }
 KERNEL(k_cmp_s) { compare_op<std::string>(e, a, rows, out); }
 
@@ -948,7 +957,11 @@ bool Expr::same(const Expr& o) const {
   if (kind != o.kind || type != o.type || args.size() != o.args.size() || negate != o.negate || ci != o.ci ||
       distinct != o.distinct || star != o.star || has_operand != o.has_operand || has_else != o.has_else)
     return false;
-  if (kind == ExprKind::constant && !(value == o.value)) return false;
+  // A double literal by its bits: 'NaN' is the same literal as 'NaN' (== says no), and 0 is not -0.
+  if (kind == ExprKind::constant &&
+      (value.type != o.value.type || value.null != o.value.null || value.i != o.value.i || value.s != o.value.s ||
+       std::memcmp(&value.f, &o.value.f, sizeof(double)) != 0))
+    return false;
   if (kind == ExprKind::column && column != o.column) return false;
   if ((kind == ExprKind::call || kind == ExprKind::aggregate || kind == ExprKind::window) && name != o.name) return false;
   if (kind == ExprKind::window &&
@@ -1033,6 +1046,71 @@ void take_rows(Chunk& c, const std::vector<uint32_t>& sel) {
 
 namespace {
 
+// AND / OR of `vs` over a chunk of `rows`, column at a time (three-valued): a constant that
+// decides (false for AND, true for OR) is the answer and the other non-NULL constants drop
+// out; then a row is decided when an operand decides it, else NULL when an operand is NULL,
+// else the neutral value, in loops the compiler vectorizes. A chunk's tag comparisons are
+// constants (one series), so `velocity > 1 AND fleet <> ''` costs a pass over velocity's result.
+void combine_columns(const std::vector<Vector>& vs, bool is_and, size_t rows, Vector& out) {
+  std::vector<const Vector*> live;
+  bool null_constant = false;
+  for (const Vector& v : vs) {
+    if (!v.constant) {
+      live.push_back(&v);
+    } else if (v.is_null(0)) {
+      null_constant = true;
+    } else if ((v.i[0] != 0) != is_and) {
+      out = Vector::make_constant(Value::of_bool(!is_and), rows);
+      return;
+    }
+  }
+  // decided[r]: an operand decides row r; unknown[r]: an operand is NULL in row r.
+  std::vector<uint8_t> decided(rows, 0), unknown(rows, null_constant);
+  bool any_unknown = null_constant;
+  for (const Vector* v : live) {
+    if (v->type == Type::null) {
+      std::fill(unknown.begin(), unknown.end(), 1);
+      any_unknown = true;
+      continue;
+    }
+    const int64_t* x = v->i.data();
+    uint8_t* d = decided.data();
+    if (v->valid.empty()) {
+      if (is_and)
+        for (size_t r = 0; r < rows; ++r) d[r] |= x[r] == 0;
+      else
+        for (size_t r = 0; r < rows; ++r) d[r] |= x[r] != 0;
+      continue;
+    }
+    const uint8_t* ok = v->valid.data();
+    uint8_t* u = unknown.data();
+    if (is_and)
+      for (size_t r = 0; r < rows; ++r) d[r] |= (ok[r] != 0) & (x[r] == 0);
+    else
+      for (size_t r = 0; r < rows; ++r) d[r] |= (ok[r] != 0) & (x[r] != 0);
+    for (size_t r = 0; r < rows; ++r) u[r] |= ok[r] == 0;
+    any_unknown = true;
+  }
+  out.i.resize(rows);
+  int64_t* o = out.i.data();
+  const uint8_t* d = decided.data();
+  const uint8_t* u = unknown.data();
+  // AND: true when nothing decided it and nothing is unknown; OR: true when decided.
+  if (is_and)
+    for (size_t r = 0; r < rows; ++r) o[r] = !(d[r] | u[r]);
+  else
+    for (size_t r = 0; r < rows; ++r) o[r] = d[r];
+  if (any_unknown) {
+    bool any_null = false;
+    for (size_t r = 0; r < rows; ++r) {
+      unknown[r] = d[r] | !u[r];  // now: valid
+      any_null |= !unknown[r];
+    }
+    if (any_null) out.valid = std::move(unknown);
+  }
+  out.size = rows;
+}
+
 Vector eval_bool_logic(const Expr& e, const Chunk& in, const EvalContext& ctx) {
   size_t rows = in.rows;
   Vector out;
@@ -1048,6 +1126,10 @@ Vector eval_bool_logic(const Expr& e, const Chunk& in, const EvalContext& ctx) {
   for (auto& a : e.args) {
     vs.push_back(eval(*a, in, ctx));
     all_const &= vs.back().constant;
+  }
+  if (rows && !all_const) {
+    combine_columns(vs, is_and, rows, out);
+    return out;
   }
   size_t n = all_const ? (rows ? 1 : 0) : rows;
   out.i.assign(n, is_and ? 1 : 0);
