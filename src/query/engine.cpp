@@ -215,6 +215,7 @@ class Binder {
   Source from(El stmt);
   ExprPtr rewrite_agg(const Expr& e, SelectPlan& p);
   void pushdown(SelectPlan& p);
+  bool push_tag_sets(Source& s, const std::map<std::string, std::vector<std::string>>& tag_values);
   void scan(Source& s, Operator& next);
   ExprPtr bind_func(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr bind_window(El body, El over, const std::vector<ScopeColumn>& scope, bool allow_agg);
@@ -1333,6 +1334,7 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
     if (e.filter) mark(*e.filter);
   };
   if (p->source.kind == Source::Kind::table) {
+    pushdown(*p);  // first: what it leaves of WHERE is what the rows are filtered by
     if (p->where) mark(*p->where);
     if (p->aggregate) {
       for (auto& k : p->keys) mark(*k);
@@ -1340,7 +1342,6 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
     } else {
       for (auto& e : p->projections) mark(*e);
     }
-    pushdown(*p);
   }
 
   // The latest row per series: DISTINCT ON (tags) ... ORDER BY tags, time DESC over a table,
@@ -1535,7 +1536,9 @@ std::vector<WindowSpec> window_specs(const SelectPlan& p) {
   return specs;
 }
 
-// Time ranges and tag equalities from the WHERE's top-level AND into the scan.
+// Time ranges and tag equalities from the WHERE's top-level AND into the scan. A condition
+// the scan answers exactly (a time bound, a tag's values it looks up, a condition on tags only,
+// evaluated once per series) leaves WHERE: its rows are filtered by the rest only.
 void Binder::pushdown(SelectPlan& p) {
   if (!p.where) return;
   Source& s = p.source;
@@ -1549,6 +1552,7 @@ void Binder::pushdown(SelectPlan& p) {
   };
   flatten(*p.where);
   std::map<std::string, std::vector<std::string>> tag_values;  // column -> allowed values (intersected)
+  std::vector<const Expr*> answered, tag_conj;  // answered by the scan; tag equalities and INs
   for (const Expr* c : conj) {
     bool pushed = false;
     struct Mark {
@@ -1571,6 +1575,7 @@ void Binder::pushdown(SelectPlan& p) {
       if (l->column == time_col && r->type == Type::timestamp) {
         pushed = op == ">=" || op == ">" || op == "<" || op == "<=" || op == "=";
         int64_t v = r->value.i;
+        if (op == ">=" || op == "<" || (pushed && v < INT64_MAX)) answered.push_back(c);
         if (op == ">=") s.from = std::max(s.from, v);
         else if (op == ">" && v < INT64_MAX) s.from = std::max(s.from, v + 1);
         else if (op == "<") s.to = std::min(s.to, v);
@@ -1580,6 +1585,7 @@ void Binder::pushdown(SelectPlan& p) {
                  r->type == Type::text) {
         auto& name = s.schema->columns[static_cast<size_t>(l->column)].name;
         pushed = true;
+        tag_conj.push_back(c);
         auto it = tag_values.find(name);
         if (it == tag_values.end()) tag_values[name] = {r->value.s};
         else {
@@ -1598,6 +1604,7 @@ void Binder::pushdown(SelectPlan& p) {
       for (size_t k = 1; k < c->args.size(); ++k)
         if (!c->args[k]->value.null) vals.push_back(c->args[k]->value.s);
       pushed = true;
+      tag_conj.push_back(c);
       auto& name = s.schema->columns[static_cast<size_t>(c->args[0]->column)].name;
       auto it = tag_values.find(name);
       if (it == tag_values.end()) tag_values[name] = vals;
@@ -1620,10 +1627,33 @@ void Binder::pushdown(SelectPlan& p) {
       if (c->has_columns() && tags_only(*c)) {
         s.series_filters.push_back(c->clone());
         pushed = true;
+        answered.push_back(c);
       }
     }
   }
-  if (tag_values.empty()) return;
+  if (push_tag_sets(s, tag_values)) answered.insert(answered.end(), tag_conj.begin(), tag_conj.end());
+  if (answered.empty()) return;
+  std::vector<ExprPtr> rest;
+  for (const Expr* c : conj)
+    if (std::find(answered.begin(), answered.end(), c) == answered.end()) rest.push_back(c->clone());
+  if (rest.empty()) {
+    p.where.reset();
+  } else if (rest.size() == 1) {
+    p.where = std::move(rest[0]);
+  } else {
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::and_;
+    e->type = Type::boolean;
+    e->location = p.where->location;
+    e->args = std::move(rest);
+    p.where = std::move(e);
+  }
+}
+
+// The series the allowed tag values select, as the scan's tag sets. False: the tags are left
+// to WHERE, row by row (too many combinations to look up).
+bool Binder::push_tag_sets(Source& s, const std::map<std::string, std::vector<std::string>>& tag_values) {
+  if (tag_values.empty()) return true;
   // The cartesian product of the allowed values, when small.
   size_t product = 1;
   for (auto& [n, v] : tag_values) product *= std::max<size_t>(v.size(), 1);
@@ -1631,11 +1661,11 @@ void Binder::pushdown(SelectPlan& p) {
     if (v.empty()) {
       s.tag_sets.push_back({{n, std::string("\x01no value\x01")}});  // matches nothing
       s.from = 1, s.to = 0;
-      return;
+      return true;
     }
   if (product > 1024) {
     s.where_pushed = false;  // the tags are filtered row by row after all
-    return;
+    return false;
   }
   s.tag_sets.push_back({});
   for (auto& [n, vals] : tag_values) {
@@ -1648,6 +1678,7 @@ void Binder::pushdown(SelectPlan& p) {
       }
     s.tag_sets = std::move(next);
   }
+  return true;
 }
 
 // A series with fewer rows than this joins a chunk shared with other series (Binder::scan).
