@@ -120,6 +120,23 @@ void key_bytes(const std::vector<const Vector*>& cols, size_t r, std::string& ou
   }
 }
 
+// Rows [b, e) of `v` as a vector of their own (a constant stays one).
+Vector slice(const Vector& v, size_t b, size_t e) {
+  Vector out;
+  out.clear(v.type);
+  out.size = e - b;
+  if (v.constant) {
+    out = v;
+    out.size = e - b;
+    return out;
+  }
+  if (!v.valid.empty()) out.valid.assign(v.valid.begin() + static_cast<long>(b), v.valid.begin() + static_cast<long>(e));
+  if (uses_ints(v.type)) out.i.assign(v.i.begin() + static_cast<long>(b), v.i.begin() + static_cast<long>(e));
+  else if (v.type == Type::float64) out.f.assign(v.f.begin() + static_cast<long>(b), v.f.begin() + static_cast<long>(e));
+  else if (uses_strings(v.type)) out.s.assign(v.s.begin() + static_cast<long>(b), v.s.begin() + static_cast<long>(e));
+  return out;
+}
+
 class Filter : public Operator {
  public:
   Filter(const Expr* p, ExecContext& ctx, Operator* next) : p_(p), ctx_(ctx), next_(next) {}
@@ -380,7 +397,11 @@ class Aggregate : public Operator, public SummaryConsumer {
   Aggregate(std::vector<const Expr*> keys, std::vector<AggSpec> aggs, ExecContext& ctx, Operator* next)
       : keys_(std::move(keys)), aggs_(std::move(aggs)), ctx_(ctx), next_(next) {
     for (auto& a : aggs_) fns_.push_back(agg_fn(a.fn));
-    if (keys_.empty()) new_group({});
+    for (const Expr* k : keys_) {
+      key_cols_.emplace_back();
+      key_cols_.back().clear(k->type);
+    }
+    if (keys_.empty()) new_group();
   }
   SummarySpec summary;
   bool streaming = false;  // make_aggregate's promise: groups arrive one after another
@@ -422,10 +443,7 @@ class Aggregate : public Operator, public SummaryConsumer {
         case AggFn::sum:
         case AggFn::avg:
           if (dbl) st.fsum += fs.doubles.sum;
-          else {
-            st.overflow |= __builtin_add_overflow(st.isum, fs.ints.sum, &st.isum);
-            st.fsum += static_cast<double>(fs.ints.sum);
-          }
+          else add_int(st, fs.ints.sum);
           st.count += fs.count;
           break;
         case AggFn::min:
@@ -456,22 +474,21 @@ class Aggregate : public Operator, public SummaryConsumer {
       push_streaming(c, kp, all_const);
       return;
     }
-    // Group ids per row; one id for the whole chunk when the keys are constant in it (every
-    // key a tag of one series, or no key at all).
-    gids_.resize(rows);
-    uint32_t single = UINT32_MAX;
+    // The chunk as runs of rows with equal keys, one group each: the whole chunk when the keys
+    // are constant in it (every key a tag of one series, or no key at all). A series' rows come
+    // in time order, so a key of tags and a time bucket changes once per bucket, not per row.
+    runs_.clear();
     if (all_const && rows) {
-      single = group_of(kp, 0);
+      runs_.push_back({0, group_of(kp, 0)});
     } else {
-      // A row whose keys are those of the row before is in its group: a series' rows come in
-      // time order, so a key of tags and a time bucket changes once per bucket, not per row.
-      for (size_t r = 0; r < rows; ++r) gids_[r] = r > 0 && same_keys(kp, r, r - 1) ? gids_[r - 1] : group_of(kp, r);
+      for (size_t r = 0; r < rows; ++r)
+        if (r == 0 || !same_keys(kp, r, r - 1)) runs_.push_back({static_cast<uint32_t>(r), group_of(kp, r)});
     }
-    accumulate(c, single);
+    accumulate(c);
   }
 
-  // Adds the chunk's rows to their groups' states: all to `single`, or each to gids_[row].
-  void accumulate(Chunk& c, uint32_t single) {
+  // Adds the chunk's rows to their groups' states, run by run (runs_).
+  void accumulate(Chunk& c) {
     const size_t rows = c.rows;
     for (size_t a = 0; a < aggs_.size(); ++a) {
       const AggSpec& s = aggs_[a];
@@ -479,11 +496,14 @@ class Aggregate : public Operator, public SummaryConsumer {
       if (s.arg) arg = eval(*s.arg, c, ctx_.eval);
       if (s.arg2) arg2 = eval(*s.arg2, c, ctx_.eval);
       if (s.filter) filt = eval(*s.filter, c, ctx_.eval);
-      if (single != UINT32_MAX && !s.filter && !s.distinct && block(a, state(single, a), arg, rows)) continue;
-      for (size_t r = 0; r < rows; ++r) {
-        if (s.filter && (filt.is_null(r) || !filt.i[filt.at(r)])) continue;
-        uint32_t g = single != UINT32_MAX ? single : gids_[r];
-        update(a, state(g, a), s.arg ? &arg : nullptr, s.arg2 ? &arg2 : nullptr, r);
+      for (size_t k = 0; k < runs_.size(); ++k) {
+        const size_t b = runs_[k].begin, e = k + 1 < runs_.size() ? runs_[k + 1].begin : rows;
+        AggState& st = state(runs_[k].group, a);
+        if (!s.filter && block(a, st, arg, b, e)) continue;
+        for (size_t r = b; r < e; ++r) {
+          if (s.filter && (filt.is_null(r) || !filt.i[filt.at(r)])) continue;
+          update(a, st, s.arg ? &arg : nullptr, s.arg2 ? &arg2 : nullptr, r);
+        }
       }
     }
   }
@@ -495,18 +515,13 @@ class Aggregate : public Operator, public SummaryConsumer {
       next_->finish();
       return;
     }
-    size_t n = group_keys_.size();
+    size_t n = groups_;
     for (size_t at = 0; at < n && !ctx_.stop; at += kChunkRows) {
       ctx_.check();
       size_t m = std::min(kChunkRows, n - at);
       Chunk out;
       out.rows = m;
-      for (size_t k = 0; k < keys_.size(); ++k) {
-        Vector v;
-        v.clear(keys_[k]->type);
-        for (size_t g = at; g < at + m; ++g) v.push(group_keys_[g][k]);
-        out.columns.push_back(std::move(v));
-      }
+      for (size_t k = 0; k < keys_.size(); ++k) out.columns.push_back(slice(key_cols_[k], at, at + m));
       for (size_t a = 0; a < aggs_.size(); ++a) {
         Vector v;
         v.clear(aggs_[a].type);
@@ -522,7 +537,7 @@ class Aggregate : public Operator, public SummaryConsumer {
   AggState& state(uint32_t g, size_t a) { return states_[g * aggs_.size() + a]; }
 
   // Streaming: the chunk's groups numbered from 0 in the order they begin (0 is the group
-  // carried over from the chunk before, when its first row continues it), each row's in gids_;
+  // carried over from the chunk before, when its first row continues it), each one run of runs_;
   // every group but the chunk's last is complete and put out, and the last is carried over
   // (its states to slot 0, its key to carried_key_).
   void push_streaming(Chunk& c, const std::vector<const Vector*>& kp, bool all_const) {
@@ -535,21 +550,19 @@ class Aggregate : public Operator, public SummaryConsumer {
     }
     starts_.clear();  // per group of this chunk: the row it begins at (SIZE_MAX: carried over)
     starts_.push_back(continues ? SIZE_MAX : 0);
-    gids_.resize(rows);
-    gids_[0] = 0;
-    for (size_t r = 1; r < rows; ++r) {
-      if (all_const || same_keys(kp, r, r - 1)) {
-        gids_[r] = gids_[r - 1];
-        continue;
+    runs_.clear();
+    runs_.push_back({0, 0});
+    if (!all_const)
+      for (size_t r = 1; r < rows; ++r) {
+        if (same_keys(kp, r, r - 1)) continue;
+        runs_.push_back({static_cast<uint32_t>(r), static_cast<uint32_t>(starts_.size())});
+        starts_.push_back(r);
       }
-      starts_.push_back(r);
-      gids_[r] = static_cast<uint32_t>(starts_.size() - 1);
-    }
     // Slot 0 keeps the carried group's states when the chunk continues it; every other starts empty.
     states_.resize(aggs_.size());
     if (!continues) reset_states(0);
     states_.resize(starts_.size() * aggs_.size());
-    accumulate(c, starts_.size() == 1 ? 0 : UINT32_MAX);
+    accumulate(c);
     const uint32_t last = static_cast<uint32_t>(starts_.size() - 1);
     for (uint32_t g = 0; g < last; ++g) put_out(g, &kp, starts_[g]);
     // The last group goes on in the next chunk, or is put out by finish().
@@ -610,11 +623,10 @@ class Aggregate : public Operator, public SummaryConsumer {
     }
   }
 
-  uint32_t new_group(std::vector<Value> key) {
-    group_keys_.push_back(std::move(key));
+  uint32_t new_group() {
     states_.resize(states_.size() + aggs_.size());
     ctx_.charge(64 + aggs_.size() * sizeof(AggState));
-    return static_cast<uint32_t>(group_keys_.size() - 1);
+    return groups_++;
   }
 
   // Rows a and b hold the same values in every key, value for value (a difference in a
@@ -638,64 +650,124 @@ class Aggregate : public Operator, public SummaryConsumer {
     return true;
   }
 
+  // The group of row r's keys, made when new. Groups are found by their key bytes in an
+  // open-addressing table (slots_: group + 1, 0 free; linear probing, at most half full), the
+  // bytes of all groups one after another in arena_: a new group costs no allocation of its
+  // own, where a node and a string per group were most of a query making a million groups.
   uint32_t group_of(const std::vector<const Vector*>& kp, size_t r) {
     if (kp.empty()) return 0;
     key_bytes(kp, r, key_);
-    auto it = index_.find(key_);
-    if (it != index_.end()) return it->second;
-    std::vector<Value> key;
-    for (auto* v : kp) key.push_back(v->get(r));
-    uint32_t g = new_group(std::move(key));
-    ctx_.charge(key_.size() + 64);
-    index_.emplace(key_, g);
+    const uint64_t h = std::hash<std::string_view>{}(key_);
+    if (slots_.empty()) slots_.assign(64, 0);
+    size_t mask = slots_.size() - 1, i = h & mask;
+    for (; slots_[i]; i = (i + 1) & mask) {
+      uint32_t g = slots_[i] - 1;
+      if (hashes_[g] == h && std::string_view(arena_).substr(key_at_[g], key_at_[g + 1] - key_at_[g]) == key_) return g;
+    }
+    uint32_t g = new_group();
+    for (size_t k = 0; k < kp.size(); ++k) key_cols_[k].push(kp[k]->get(r));
+    arena_ += key_;
+    key_at_.push_back(arena_.size());
+    hashes_.push_back(h);
+    ctx_.charge(key_.size() + 24);
+    slots_[i] = g + 1;
+    if (2 * static_cast<size_t>(groups_) > slots_.size()) {  // grow: every group placed again
+      slots_.assign(2 * slots_.size(), 0);
+      mask = slots_.size() - 1;
+      for (uint32_t x = 0; x < groups_; ++x) {
+        size_t j = hashes_[x] & mask;
+        while (slots_[j]) j = (j + 1) & mask;
+        slots_[j] = x + 1;
+      }
+      ctx_.charge(slots_.size() * sizeof(uint32_t) / 2);
+    }
     return g;
   }
 
-  // The whole vector into one state, for the common functions. False: use update().
-  bool block(size_t a, AggState& st, const Vector& v, size_t rows) {
+  // Rows [b, e) of `v` into one state, for the common functions, as update() row by row would
+  // leave it (a sum of doubles added up in a local first). A constant (a tag, or a cast of one)
+  // counts once per row; a vector with NULLs skips them in the same pass. False, with `st` as
+  // it was: use update().
+  bool block(size_t a, AggState& st, const Vector& v, size_t b, size_t e) {
     AggFn fn = fns_[a];
+    const size_t rows = e - b;
     if (!aggs_[a].arg) {  // count(*)
       st.count += static_cast<int64_t>(rows);
       return true;
     }
-    if (v.constant) return false;
-    bool nulls = !v.valid.empty() || v.type == Type::null;
-    if (nulls) return false;
+    if (fn != AggFn::count && fn != AggFn::sum && fn != AggFn::avg && fn != AggFn::min && fn != AggFn::max)
+      return false;
+    if (aggs_[a].distinct) return false;
+    if (v.type == Type::null || (v.constant && (!rows || v.is_null(0)))) return true;  // NULLs add nothing
+    if (v.constant) {
+      if (fn == AggFn::count) {
+      } else if (fn == AggFn::min || fn == AggFn::max) {
+        take_best(st, v.get(0), fn == AggFn::min);
+      } else if (v.type == Type::float64) {
+        double s = 0, x = v.f[0];
+        for (size_t r = 0; r < rows; ++r) s += x;
+        st.fsum += s;
+      } else if (v.type == Type::int64) {
+        for (size_t r = 0; r < rows; ++r) add_int(st, v.i[0]);
+      } else {
+        return false;
+      }
+      st.count += static_cast<int64_t>(rows);
+      return true;
+    }
+    const uint8_t* ok = v.valid.empty() ? nullptr : v.valid.data() + b;
+    int64_t n = 0;  // rows with a value
+    if (ok) {
+      for (size_t r = 0; r < rows; ++r) n += ok[r] != 0;
+    } else {
+      n = static_cast<int64_t>(rows);
+    }
     switch (fn) {
-      case AggFn::count: st.count += static_cast<int64_t>(rows); return true;
+      case AggFn::count: break;
       case AggFn::sum:
       case AggFn::avg:
         if (v.type == Type::float64) {
-          double s = 0;
-          for (size_t r = 0; r < rows; ++r) s += v.f[r];
+          const double* f = v.f.data() + b;
+          double s = 0;  // +0: adding the +0 of a NULL row changes no sum
+          if (ok)
+            for (size_t r = 0; r < rows; ++r) s += ok[r] ? f[r] : 0.0;
+          else
+            for (size_t r = 0; r < rows; ++r) s += f[r];
           st.fsum += s;
         } else if (v.type == Type::int64) {
-          for (size_t r = 0; r < rows; ++r) {
-            st.overflow |= __builtin_add_overflow(st.isum, v.i[r], &st.isum);
-            st.fsum += static_cast<double>(v.i[r]);
-          }
+          const int64_t* x = v.i.data() + b;
+          for (size_t r = 0; r < rows; ++r)
+            if (!ok || ok[r]) add_int(st, x[r]);
         } else {
           return false;
         }
-        st.count += static_cast<int64_t>(rows);
-        return true;
+        break;
       case AggFn::min:
-      case AggFn::max:
-        if (v.type == Type::float64 && rows) {
-          double m = v.f[0];
-          bool has_nan = false;
-          for (size_t r = 0; r < rows; ++r) {
-            has_nan |= std::isnan(v.f[r]);
-            m = fn == AggFn::min ? std::min(m, v.f[r]) : std::max(m, v.f[r]);
-          }
-          if (has_nan) return false;
-          take_best(st, Value::of_float(m), fn == AggFn::min);
-          st.count += static_cast<int64_t>(rows);
-          return true;
+      case AggFn::max: {
+        if (v.type != Type::float64 || !n) return false;
+        const double* f = v.f.data() + b;
+        size_t r = 0;
+        while (ok && !ok[r]) ++r;
+        double m = f[r];
+        bool has_nan = false;
+        for (; r < rows; ++r) {
+          if (ok && !ok[r]) continue;
+          has_nan |= std::isnan(f[r]);
+          m = fn == AggFn::min ? std::min(m, f[r]) : std::max(m, f[r]);
         }
-        return false;
+        if (has_nan) return false;
+        take_best(st, Value::of_float(m), fn == AggFn::min);
+        break;
+      }
       default: return false;
     }
+    st.count += n;
+    return true;
+  }
+
+  static void add_int(AggState& st, int64_t x) {
+    st.overflow |= __builtin_add_overflow(st.isum, x, &st.isum);
+    st.fsum += static_cast<double>(x);
   }
 
   static void take_best(AggState& st, const Value& v, bool want_less) {
@@ -744,10 +816,7 @@ class Aggregate : public Operator, public SummaryConsumer {
       case AggFn::sum:
       case AggFn::avg:
         if (arg->type == Type::float64) st.fsum += arg->f[k];
-        else {
-          st.overflow |= __builtin_add_overflow(st.isum, arg->i[k], &st.isum);
-          st.fsum += static_cast<double>(arg->i[k]);
-        }
+        else add_int(st, arg->i[k]);
         ++st.count;
         break;
       case AggFn::min:
@@ -850,13 +919,22 @@ class Aggregate : public Operator, public SummaryConsumer {
   std::vector<AggFn> fns_;
   ExecContext& ctx_;
   Operator* next_;
-  std::unordered_map<std::string, uint32_t> index_;
-  std::vector<std::vector<Value>> group_keys_;
+  // Groups (group_of): key k of group g is key_cols_[k]'s row g.
+  uint32_t groups_ = 0;
+  std::vector<Vector> key_cols_;
+  std::vector<uint32_t> slots_;
+  std::vector<uint64_t> hashes_;
+  std::string arena_;
+  std::vector<size_t> key_at_{0};
   // g * aggs_.size() + a. A deque: a new group's states are added without moving the others
   // (a vector's growth moved every AggState, with its Value and vectors: an eighth of a query
   // making 160 k groups).
   std::deque<AggState> states_;
-  std::vector<uint32_t> gids_;
+  struct Run {
+    uint32_t begin;  // first row; the run ends where the next begins, or at the chunk's end
+    uint32_t group;
+  };
+  std::vector<Run> runs_;
   // Streaming (see push_streaming).
   std::vector<size_t> starts_;
   std::vector<Value> carried_key_;
