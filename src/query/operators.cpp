@@ -478,12 +478,8 @@ class Aggregate : public Operator, public SummaryConsumer {
     // are constant in it (every key a tag of one series, or no key at all). A series' rows come
     // in time order, so a key of tags and a time bucket changes once per bucket, not per row.
     runs_.clear();
-    if (all_const && rows) {
-      runs_.push_back({0, group_of(kp, 0)});
-    } else {
-      for (size_t r = 0; r < rows; ++r)
-        if (r == 0 || !same_keys(kp, r, r - 1)) runs_.push_back({static_cast<uint32_t>(r), group_of(kp, r)});
-    }
+    run_starts(kp, all_const ? std::min<size_t>(rows, 1) : rows);
+    for (uint32_t r : run_starts_) runs_.push_back({r, group_of(kp, r)});
     accumulate(c);
   }
 
@@ -552,12 +548,11 @@ class Aggregate : public Operator, public SummaryConsumer {
     starts_.push_back(continues ? SIZE_MAX : 0);
     runs_.clear();
     runs_.push_back({0, 0});
-    if (!all_const)
-      for (size_t r = 1; r < rows; ++r) {
-        if (same_keys(kp, r, r - 1)) continue;
-        runs_.push_back({static_cast<uint32_t>(r), static_cast<uint32_t>(starts_.size())});
-        starts_.push_back(r);
-      }
+    run_starts(kp, all_const ? 1 : rows);
+    for (size_t k = 1; k < run_starts_.size(); ++k) {
+      runs_.push_back({run_starts_[k], static_cast<uint32_t>(starts_.size())});
+      starts_.push_back(run_starts_[k]);
+    }
     // Slot 0 keeps the carried group's states when the chunk continues it; every other starts empty.
     states_.resize(aggs_.size());
     if (!continues) reset_states(0);
@@ -614,7 +609,10 @@ class Aggregate : public Operator, public SummaryConsumer {
         out_.columns.push_back(std::move(v));
       }
     }
-    for (size_t k = 0; k < keys_.size(); ++k) out_.columns[k].push(r == SIZE_MAX ? carried_key_[k] : (*kp)[k]->get(r));
+    for (size_t k = 0; k < keys_.size(); ++k) {
+      if (r == SIZE_MAX) out_.columns[k].push(carried_key_[k]);
+      else out_.columns[k].push_from(*(*kp)[k], r);
+    }
     for (size_t a = 0; a < aggs_.size(); ++a) out_.columns[keys_.size() + a].push(final(a, state(g, a)));
     if (++out_.rows >= kChunkRows) {
       ctx_.check();
@@ -627,6 +625,31 @@ class Aggregate : public Operator, public SummaryConsumer {
     states_.resize(states_.size() + aggs_.size());
     ctx_.charge(64 + aggs_.size() * sizeof(AggState));
     return groups_++;
+  }
+
+  // The first rows of the runs of equal keys among the first `rows` (0 first) into
+  // run_starts_. Only the keys that vary in the chunk are compared (the tags of its one
+  // series do not); one integer key without NULLs (a time bucket) in a loop of its own.
+  void run_starts(const std::vector<const Vector*>& kp, size_t rows) {
+    run_starts_.clear();
+    if (!rows) return;
+    run_starts_.push_back(0);
+    live_.clear();
+    bool ints = true;
+    for (const Vector* v : kp)
+      if (!v->constant) {
+        live_.push_back(v);
+        ints = ints && uses_ints(v->type) && v->valid.empty();
+      }
+    if (live_.empty()) return;
+    if (ints && live_.size() == 1) {
+      const int64_t* x = live_[0]->i.data();
+      for (size_t r = 1; r < rows; ++r)
+        if (x[r] != x[r - 1]) run_starts_.push_back(static_cast<uint32_t>(r));
+      return;
+    }
+    for (size_t r = 1; r < rows; ++r)
+      if (!same_keys(live_, r, r - 1)) run_starts_.push_back(static_cast<uint32_t>(r));
   }
 
   // Rows a and b hold the same values in every key, value for value (a difference in a
@@ -935,6 +958,8 @@ class Aggregate : public Operator, public SummaryConsumer {
     uint32_t group;
   };
   std::vector<Run> runs_;
+  std::vector<uint32_t> run_starts_;
+  std::vector<const Vector*> live_;
   // Streaming (see push_streaming).
   std::vector<size_t> starts_;
   std::vector<Value> carried_key_;
