@@ -111,7 +111,7 @@ void unary(const Vector& a, size_t rows, Vector& out, Type ot, F f) {
 }
 
 // ---- kernels ------------------------------------------------------------------------------
-#define KERNEL(name) void name(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector& out, const EvalContext& ctx)
+#define KERNEL(name) void name(const Expr& e, const Args& a, size_t rows, Vector& out, const EvalContext& ctx)
 
 int64_t checked(bool overflow, int64_t v, int loc) {
   if (overflow) fail("bigint out of range", loc);
@@ -192,11 +192,11 @@ KERNEL(k_neg_i) {
 KERNEL(k_neg_f) { unary<double, double>(a[0], rows, out, e.type, [](double x) { return -x; }); }
 
 template <class T, class Cmp>
-void compare(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector& out, Cmp c) {
+void compare(const Expr& e, const Args& a, size_t rows, Vector& out, Cmp c) {
   binary<T, T, int64_t, true>(a[0], a[1], rows, out, Type::boolean, [&](const T& x, const T& y) -> int64_t { return c(x, y); });
 }
 template <class T>
-void compare_op(const Expr& e, const std::vector<Vector>& a, size_t rows, Vector& out) {
+void compare_op(const Expr& e, const Args& a, size_t rows, Vector& out) {
   const std::string& op = e.name;
   if (op == "=") compare<T>(e, a, rows, out, [](const T& x, const T& y) { return x == y; });
   else if (op == "<>") compare<T>(e, a, rows, out, [](const T& x, const T& y) { return x != y; });
@@ -1261,6 +1261,12 @@ Vector eval_case(const Expr& e, const Chunk& in, const EvalContext& ctx) {
 
 }  // namespace
 
+const Vector& eval_ref(const Expr& e, const Chunk& in, const EvalContext& ctx, Vector& tmp) {
+  if (e.kind == ExprKind::column) return in.columns[static_cast<size_t>(e.column)];
+  tmp = eval(e, in, ctx);
+  return tmp;
+}
+
 Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx) {
   switch (e.kind) {
     case ExprKind::constant: return Vector::make_constant(e.value, in.rows);
@@ -1292,9 +1298,11 @@ Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx) {
     case ExprKind::case_: return eval_case(e, in, ctx);
     case ExprKind::cast:
     case ExprKind::call: {
-      std::vector<Vector> args;
-      args.reserve(e.args.size());
-      for (auto& a : e.args) args.push_back(eval(*a, in, ctx));
+      Args args(e.args.size());
+      for (auto& a : e.args) {
+        if (a->kind == ExprKind::column) args.borrow(in.columns[static_cast<size_t>(a->column)]);
+        else args.own(eval(*a, in, ctx));
+      }
       Vector out;
       e.kernel(e, args, in.rows, out, ctx);
       return out;

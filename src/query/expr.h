@@ -48,8 +48,37 @@ enum class ExprKind : uint8_t {
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
-using Kernel = void (*)(const Expr& e, const std::vector<Vector>& args, size_t rows, Vector& out,
-                        const EvalContext& ctx);
+
+// A kernel's arguments, each either a column of the input chunk read in place or a vector
+// evaluated for the call (owned here): a column operand, the usual case, is not copied.
+class Args {
+ public:
+  explicit Args(size_t n) {
+    at_.reserve(n);
+    owned_.reserve(n);  // never grows past n: the pointers into it stay valid
+  }
+  void borrow(const Vector& v) { at_.push_back(&v); }
+  void own(Vector v) {
+    owned_.push_back(std::move(v));
+    at_.push_back(&owned_.back());
+  }
+  const Vector& operator[](size_t k) const { return *at_[k]; }
+  size_t size() const { return at_.size(); }
+  struct Iter {
+    const Vector* const* p;
+    const Vector& operator*() const { return **p; }
+    Iter& operator++() { ++p; return *this; }
+    bool operator!=(const Iter& o) const { return p != o.p; }
+  };
+  Iter begin() const { return {at_.data()}; }
+  Iter end() const { return {at_.data() + at_.size()}; }
+
+ private:
+  std::vector<const Vector*> at_;
+  std::vector<Vector> owned_;
+};
+
+using Kernel = void (*)(const Expr& e, const Args& args, size_t rows, Vector& out, const EvalContext& ctx);
 
 struct Expr {
   ExprKind kind = ExprKind::constant;
@@ -84,6 +113,9 @@ struct Expr {
 
 // Evaluates `e` over `in` (in.rows rows). Constant subtrees give constant vectors.
 Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx);
+// e over `in` without a copy when e is a column of it (then the result is that column);
+// else evaluated into `tmp`, which the result then is.
+const Vector& eval_ref(const Expr& e, const Chunk& in, const EvalContext& ctx, Vector& tmp);
 // A boolean vector as a selection: rows where it is true (NULL and false drop the row).
 void select_true(const Vector& v, size_t rows, std::vector<uint32_t>& sel);
 // Keeps rows `sel` of every column of `c`.

@@ -141,7 +141,8 @@ class Filter : public Operator {
  public:
   Filter(const Expr* p, ExecContext& ctx, Operator* next) : p_(p), ctx_(ctx), next_(next) {}
   void push(Chunk& c) override {
-    Vector v = eval(*p_, c, ctx_.eval);
+    Vector tmp;
+    const Vector& v = eval_ref(*p_, c, ctx_.eval, tmp);
     select_true(v, c.rows, sel_);
     if (sel_.empty()) return;
     if (sel_.size() != c.rows) take_rows(c, sel_);
@@ -155,19 +156,35 @@ class Filter : public Operator {
   std::vector<uint32_t> sel_;
 };
 
+// A plain column that no other projection reads moves from the input chunk (an operator owns
+// the chunk pushed to it) instead of being copied: the copies of wide text columns were a
+// third of a query projecting a million rows of tags.
 class Project : public Operator {
  public:
-  Project(std::vector<const Expr*> e, ExecContext& ctx, Operator* next) : e_(std::move(e)), ctx_(ctx), next_(next) {}
+  Project(std::vector<const Expr*> e, ExecContext& ctx, Operator* next) : e_(std::move(e)), ctx_(ctx), next_(next) {
+    std::map<int, int> reads;
+    std::function<void(const Expr&)> count = [&](const Expr& x) {
+      if (x.kind == ExprKind::column) ++reads[x.column];
+      for (auto& a : x.args) count(*a);
+      if (x.filter) count(*x.filter);
+    };
+    for (const Expr* x : e_) count(*x);
+    for (const Expr* x : e_) moves_.push_back(x->kind == ExprKind::column && reads[x->column] == 1 ? x->column : -1);
+  }
   void push(Chunk& c) override {
     Chunk out;
     out.rows = c.rows;
-    out.columns.reserve(e_.size());
-    for (const Expr* e : e_) out.columns.push_back(eval(*e, c, ctx_.eval));
+    out.columns.resize(e_.size());
+    for (size_t k = 0; k < e_.size(); ++k)
+      if (moves_[k] < 0) out.columns[k] = eval(*e_[k], c, ctx_.eval);
+    for (size_t k = 0; k < e_.size(); ++k)
+      if (moves_[k] >= 0) out.columns[k] = std::move(c.columns[static_cast<size_t>(moves_[k])]);
     next_->push(out);
   }
   void finish() override { next_->finish(); }
  private:
   std::vector<const Expr*> e_;
+  std::vector<int> moves_;  // per projection: the input column it moves, or -1
   ExecContext& ctx_;
   Operator* next_;
 };
@@ -462,14 +479,13 @@ class Aggregate : public Operator, public SummaryConsumer {
 
   void push(Chunk& c) override {
     size_t rows = c.rows;
-    std::vector<Vector> kv;
-    bool all_const = true;
-    for (const Expr* k : keys_) {
-      kv.push_back(eval(*k, c, ctx_.eval));
-      all_const &= kv.back().constant;
-    }
+    std::vector<Vector> kv(keys_.size());  // the keys that are not columns of c (read in place)
     std::vector<const Vector*> kp;
-    for (auto& v : kv) kp.push_back(&v);
+    bool all_const = true;
+    for (size_t k = 0; k < keys_.size(); ++k) {
+      kp.push_back(&eval_ref(*keys_[k], c, ctx_.eval, kv[k]));
+      all_const &= kp.back()->constant;
+    }
     if (streaming) {
       push_streaming(c, kp, all_const);
       return;
@@ -488,17 +504,17 @@ class Aggregate : public Operator, public SummaryConsumer {
     const size_t rows = c.rows;
     for (size_t a = 0; a < aggs_.size(); ++a) {
       const AggSpec& s = aggs_[a];
-      Vector arg, arg2, filt;
-      if (s.arg) arg = eval(*s.arg, c, ctx_.eval);
-      if (s.arg2) arg2 = eval(*s.arg2, c, ctx_.eval);
-      if (s.filter) filt = eval(*s.filter, c, ctx_.eval);
+      Vector t1, t2, t3;  // the arguments when not columns of c, read in place
+      const Vector* arg = s.arg ? &eval_ref(*s.arg, c, ctx_.eval, t1) : nullptr;
+      const Vector* arg2 = s.arg2 ? &eval_ref(*s.arg2, c, ctx_.eval, t2) : nullptr;
+      const Vector* filt = s.filter ? &eval_ref(*s.filter, c, ctx_.eval, t3) : nullptr;
       for (size_t k = 0; k < runs_.size(); ++k) {
         const size_t b = runs_[k].begin, e = k + 1 < runs_.size() ? runs_[k + 1].begin : rows;
         AggState& st = state(runs_[k].group, a);
-        if (!s.filter && block(a, st, arg, b, e)) continue;
+        if (!filt && block(a, st, arg, b, e)) continue;
         for (size_t r = b; r < e; ++r) {
-          if (s.filter && (filt.is_null(r) || !filt.i[filt.at(r)])) continue;
-          update(a, st, s.arg ? &arg : nullptr, s.arg2 ? &arg2 : nullptr, r);
+          if (filt && (filt->is_null(r) || !filt->i[filt->at(r)])) continue;
+          update(a, st, arg, arg2, r);
         }
       }
     }
@@ -711,13 +727,14 @@ class Aggregate : public Operator, public SummaryConsumer {
   // leave it (a sum of doubles added up in a local first). A constant (a tag, or a cast of one)
   // counts once per row; a vector with NULLs skips them in the same pass. False, with `st` as
   // it was: use update().
-  bool block(size_t a, AggState& st, const Vector& v, size_t b, size_t e) {
+  bool block(size_t a, AggState& st, const Vector* arg, size_t b, size_t e) {
     AggFn fn = fns_[a];
     const size_t rows = e - b;
-    if (!aggs_[a].arg) {  // count(*)
+    if (!arg) {  // count(*)
       st.count += static_cast<int64_t>(rows);
       return true;
     }
+    const Vector& v = *arg;
     if (fn != AggFn::count && fn != AggFn::sum && fn != AggFn::avg && fn != AggFn::min && fn != AggFn::max)
       return false;
     if (aggs_[a].distinct) return false;
