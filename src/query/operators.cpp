@@ -624,6 +624,7 @@ class Aggregate : public Operator, public SummaryConsumer {
         v.clear(a.type);
         out_.columns.push_back(std::move(v));
       }
+      for (auto& v : out_.columns) v.reserve(kChunkRows);  // filled to kChunkRows, never moved
     }
     for (size_t k = 0; k < keys_.size(); ++k) {
       if (r == SIZE_MAX) out_.columns[k].push(carried_key_[k]);
