@@ -97,6 +97,31 @@ TEST_F(WindowTest, PartitionsAcrossChunks) {
   EXPECT_EQ(out.cell, std::to_string(3 * 2996));  // v in [2, 2997]: a full 3-row frame, two rows ahead
 }
 
+// The rows a window sees come in any order: partitions whole and in order but not sorted by
+// their key (segments reordered without a sort), a partition in many places, or one out of
+// order within (both sorted). Each gives the rows sorted by partition and time, and lag and
+// row_number over them.
+TEST_F(WindowTest, AnyArrivalOrderGivesTheSortedOrder) {
+  FirstCell ignored;
+  ASSERT_TRUE(run("CREATE TABLE w3 (time TIME, dev TAG, v BIGINT)", ignored).ok);
+  std::string insert = "INSERT INTO w3 VALUES ", want;
+  for (int d = 0; d < 3; ++d)
+    for (int k = 0; k < 5; ++k) {
+      insert += std::string(d || k ? ", " : "") + "('2024-01-01 00:00:0" + std::to_string(k) + "+00', 'd" +
+                std::to_string(d) + "', " + std::to_string(d * 100 + k) + ")";
+      want += std::to_string(d * 100 + k) + "|" + (k ? std::to_string(d * 100 + k - 1) : "NULL") + "|" + std::to_string(k + 1) + "\n";
+    }
+  ASSERT_TRUE(run(insert, ignored).ok);
+  for (const char* order : {"dev DESC, time", "dev, time", "time, dev", "dev, time DESC", "v % 7, v"}) {
+    Rows out;
+    QueryStatus st = run(std::string("SELECT 0, v, lag(v) OVER (PARTITION BY dev ORDER BY time), row_number() OVER (PARTITION BY dev ORDER BY time)"
+                                     " FROM (SELECT * FROM w3 ORDER BY ") + order + ") s",
+                         out);
+    ASSERT_TRUE(st.ok) << st.describe();
+    EXPECT_EQ(out.text, want) << "arriving ordered by " << order;
+  }
+}
+
 // A window over gap-filled buckets sees the added ones (NULL aggregates) in bucket order. d2 has
 // no rows from 02:05 to 03:35 (sql_dataset.h), so the 02:00 and 03:00 buckets are added.
 TEST_F(WindowTest, OverGapfilledBuckets) {
