@@ -646,7 +646,7 @@ class Aggregate : public Operator, public SummaryConsumer {
 
   // The first rows of the runs of equal keys among the first `rows` (0 first) into
   // run_starts_. Only the keys that vary in the chunk are compared (the tags of its one
-  // series do not); one integer key without NULLs (a time bucket) in a loop of its own.
+  // series do not); integer keys without NULLs (time buckets) in loops of their own.
   void run_starts(const std::vector<const Vector*>& kp, size_t rows) {
     run_starts_.clear();
     if (!rows) return;
@@ -663,6 +663,16 @@ class Aggregate : public Operator, public SummaryConsumer {
       const int64_t* x = live_[0]->i.data();
       for (size_t r = 1; r < rows; ++r)
         if (x[r] != x[r - 1]) run_starts_.push_back(static_cast<uint32_t>(r));
+      return;
+    }
+    if (ints) {
+      changed_.assign(rows, 0);
+      for (const Vector* v : live_) {
+        const int64_t* x = v->i.data();
+        for (size_t r = 1; r < rows; ++r) changed_[r] |= x[r] != x[r - 1];
+      }
+      for (size_t r = 1; r < rows; ++r)
+        if (changed_[r]) run_starts_.push_back(static_cast<uint32_t>(r));
       return;
     }
     for (size_t r = 1; r < rows; ++r)
@@ -705,7 +715,7 @@ class Aggregate : public Operator, public SummaryConsumer {
       if (hashes_[g] == h && std::string_view(arena_).substr(key_at_[g], key_at_[g + 1] - key_at_[g]) == key_) return g;
     }
     uint32_t g = new_group();
-    for (size_t k = 0; k < kp.size(); ++k) key_cols_[k].push(kp[k]->get(r));
+    for (size_t k = 0; k < kp.size(); ++k) key_cols_[k].push_from(*kp[k], r);
     arena_ += key_;
     key_at_.push_back(arena_.size());
     hashes_.push_back(h);
@@ -978,6 +988,7 @@ class Aggregate : public Operator, public SummaryConsumer {
   std::vector<Run> runs_;
   std::vector<uint32_t> run_starts_;
   std::vector<const Vector*> live_;
+  std::vector<uint8_t> changed_;
   // Streaming (see push_streaming).
   std::vector<size_t> starts_;
   std::vector<Value> carried_key_;
