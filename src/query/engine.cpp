@@ -1696,15 +1696,25 @@ void Binder::scan(Source& s, Operator& next) {
       else if (schema.columns[k].type == tb::ColumnType::tag) tag_pos[k] = t++;
     }
   }
+  // One row per series for its filters: the tags as text constants, every other column NULL;
+  // made once, and only the tags' values set per series.
+  Chunk one;
   auto series_ok = [&](const std::vector<std::string>& tags) {
     if (s.series_filters.empty()) return true;
-    Chunk one;
-    one.rows = 1;
+    if (one.columns.empty()) {
+      one.rows = 1;
+      for (size_t k = 0; k < schema.columns.size(); ++k) {
+        Type ty = tag_pos[k] >= 0 ? Type::text : query_type(schema.columns[k].type);
+        one.columns.push_back(Vector::make_constant(Value::make_null(ty), 1));
+      }
+    }
     for (size_t k = 0; k < schema.columns.size(); ++k) {
-      Type ty = query_type(schema.columns[k].type);
+      if (tag_pos[k] < 0) continue;
       size_t t = static_cast<size_t>(tag_pos[k]);
-      if (tag_pos[k] >= 0) one.columns.push_back(Vector::make_constant(Value::of_text(t < tags.size() ? tags[t] : std::string()), 1));
-      else one.columns.push_back(Vector::make_constant(Value::make_null(ty), 1));
+      Vector& v = one.columns[k];
+      v.valid.clear();  // not NULL
+      if (v.s.empty()) v.s.emplace_back();
+      v.s[0] = t < tags.size() ? tags[t] : std::string_view();
     }
     for (auto& f : s.series_filters) {
       Vector v = eval(*f, one, ctx_.eval);
