@@ -146,9 +146,17 @@ struct ScopeColumn {
   Type type;
 };
 
+struct SelectPlan;
+
+// The rows of a subquery in FROM, a CTE or a view. A subquery or CTE is bound with the query
+// and runs when the query runs: streamed into the query that reads it when read once (its
+// rows never all held), else collected into `chunks` once and kept (`filled`).
 struct Materialized {
   std::vector<ColumnInfo> columns;
   std::vector<Chunk> chunks;
+  std::shared_ptr<SelectPlan> plan;  // a subquery or CTE
+  int uses = 0;                      // FROM items reading it
+  bool filled = true;
 };
 
 struct Source {
@@ -207,7 +215,8 @@ class Binder {
   ExprPtr fold(ExprPtr e);
   std::string column_name(El e);
   void run(SelectPlan& p, Operator& sink);
-  std::shared_ptr<Materialized> materialize(El select_stmt);
+  std::shared_ptr<Materialized> materialize(El select_stmt);  // bound and run now (a sublink's rows)
+  std::shared_ptr<Materialized> subquery(El select_stmt);     // bound now, run with the query
 
   std::map<std::string, std::shared_ptr<Materialized>> ctes;
 
@@ -217,6 +226,8 @@ class Binder {
   void pushdown(SelectPlan& p);
   bool push_tag_sets(Source& s, const std::map<std::string, std::vector<std::string>>& tag_values);
   void scan(Source& s, Operator& next);
+  void fill(Materialized& m);
+  void stream(Materialized& m, Operator& first);
   ExprPtr bind_func(El body, const std::vector<ScopeColumn>& scope, bool allow_agg);
   ExprPtr bind_window(El body, El over, const std::vector<ScopeColumn>& scope, bool allow_agg);
   void bind_frame(El window_def, Expr& e, const std::vector<ScopeColumn>& scope);
@@ -964,20 +975,66 @@ ExprPtr Binder::expr(El e, const std::vector<ScopeColumn>& scope, bool allow_agg
 }
 
 // ---- SELECT ------------------------------------------------------------------------------------
-std::shared_ptr<Materialized> Binder::materialize(El stmt) {
-  auto plan = select(stmt);
+std::shared_ptr<Materialized> Binder::subquery(El stmt) {
   auto m = std::make_shared<Materialized>();
-  m->columns = plan->columns;
+  m->plan = select(stmt);
+  m->columns = m->plan->columns;
+  m->filled = false;
+  return m;
+}
+
+std::shared_ptr<Materialized> Binder::materialize(El stmt) {
+  auto m = subquery(stmt);
+  fill(*m);
+  return m;
+}
+
+// Runs m's plan and keeps its rows (the visible columns), once.
+void Binder::fill(Materialized& m) {
+  if (m.filled) return;
   Collector c(ctx_);
   bool stop = ctx_.stop;
   ctx_.stop = false;
-  run(*plan, c);
+  run(*m.plan, c);
   ctx_.stop = stop;
-  // Only the visible columns.
   for (auto& ch : c.chunks)
-    if (ch.columns.size() > m->columns.size()) ch.columns.resize(m->columns.size());
-  m->chunks = std::move(c.chunks);
-  return m;
+    if (ch.columns.size() > m.columns.size()) ch.columns.resize(m.columns.size());
+  m.chunks = std::move(c.chunks);
+  m.filled = true;
+}
+
+// Runs m's plan into `first`, the reading query's first operator, chunk by chunk. The two
+// share the ExecContext, whose `stop` each side sets for itself: the inner query's LIMIT must
+// not end the outer one, and an outer LIMIT that is satisfied ends the inner scan as well.
+void Binder::stream(Materialized& m, Operator& first) {
+  class Forward : public Operator {
+   public:
+    Forward(size_t width, ExecContext& ctx, Operator& next) : width_(width), ctx_(ctx), next_(next) {}
+    void push(Chunk& c) override {
+      if (outer_stop) {
+        ctx_.stop = true;
+        return;
+      }
+      if (c.columns.size() > width_) c.columns.resize(width_);  // only the visible columns
+      for (auto& v : c.columns) v.expand();
+      bool inner_stop = ctx_.stop;
+      ctx_.stop = false;
+      next_.push(c);
+      outer_stop = ctx_.stop;
+      ctx_.stop = inner_stop || outer_stop;
+    }
+    void finish() override {}  // the reading query finishes its operators itself
+    bool outer_stop = false;
+
+   private:
+    size_t width_;
+    ExecContext& ctx_;
+    Operator& next_;
+  };
+  if (ctx_.stop) return;
+  Forward f(m.columns.size(), ctx_, first);
+  run(*m.plan, f);
+  ctx_.stop = f.outer_stop;
 }
 
 Source Binder::from(El stmt) {
@@ -995,6 +1052,7 @@ Source Binder::from(El stmt) {
     if (auto it = ctes.find(name); it != ctes.end()) {
       s.kind = Source::Kind::rows;
       s.rows = it->second;
+      ++s.rows->uses;
     } else {
       std::vector<ColumnInfo> cols;
       Chunk rows;
@@ -1025,7 +1083,8 @@ Source Binder::from(El stmt) {
     std::string alias(str(*a, "aliasname"));
     auto [st, sb] = node(*field(b, "subquery"));
     s.kind = Source::Kind::rows;
-    s.rows = materialize(sb);
+    s.rows = subquery(sb);
+    s.rows->uses = 1;
     auto names = list(field(*a, "colnames"));
     for (size_t k = 0; k < s.rows->columns.size(); ++k) {
       std::string n = k < names.size() ? std::string(string_node(names[k])) : s.rows->columns[k].name;
@@ -1072,7 +1131,7 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
       std::string name(str(cb, "ctename"));
       auto [qt, qb] = node(*field(cb, "ctequery"));
       if (qt != "SelectStmt") fail("WITH queries must be SELECT", loc(cb));
-      auto m = materialize(qb);
+      auto m = subquery(qb);
       auto names = list(field(cb, "aliascolnames"));
       for (size_t k = 0; k < names.size() && k < m->columns.size(); ++k) m->columns[k].name = string_node(names[k]);
       ctes[name] = m;
@@ -1878,6 +1937,11 @@ void Binder::run(SelectPlan& p, Operator& sink) {
       break;
     }
     case Source::Kind::rows:
+      if (!p.source.rows->filled && p.source.rows->uses <= 1) {
+        stream(*p.source.rows, first);
+        break;
+      }
+      fill(*p.source.rows);
       for (auto& c : p.source.rows->chunks) {
         if (ctx_.stop) break;
         ctx_.check();

@@ -21,7 +21,7 @@ void ExecContext::charge(uint64_t bytes) {
     throw QueryError("query needs more than its memory limit of " +
                      (memory_limit % (1 << 20) == 0 ? std::to_string(memory_limit >> 20) + " MiB"
                                                      : std::to_string(memory_limit) + " bytes") +
-                     " (ORDER BY, GROUP BY, DISTINCT, window functions and subqueries hold rows in memory)");
+                     " (ORDER BY, GROUP BY, DISTINCT, window functions and CTEs read twice hold rows in memory)");
 }
 
 uint64_t vector_bytes(const Vector& v) {

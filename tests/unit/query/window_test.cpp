@@ -1,6 +1,8 @@
 // The Window step beyond what the conformance table's small data set reaches: partitions that
 // span many chunks (the data set has fewer rows than one chunk), and the memory limit, which a
 // window over a large input must hit with the engine's usual error instead of exhausting memory.
+// And subqueries in FROM and CTEs, which stream into the query reading them (SubqueryTest):
+// under a memory limit that holding their rows would pass.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -150,6 +152,33 @@ TEST_F(WindowTest, ChargedToTheMemoryLimit) {
            16 << 10);
   EXPECT_FALSE(st.ok);
   EXPECT_NE(st.error.find("memory limit"), std::string::npos) << st.error;
+}
+
+// A subquery or CTE read once streams its rows into the query reading it: under a memory limit
+// far below its rows (16 KiB; the window above fails under it) a count over it succeeds, and
+// its LIMIT ends only itself. A CTE read twice is held once and read twice.
+class SubqueryTest : public WindowTest {};
+TEST_F(SubqueryTest, StreamsUnderAMemoryLimitItsRowsWouldPass) {
+  FirstCell out;
+  QueryStatus st = run("SELECT count(*) FROM (SELECT time, device, temp, note FROM readings) s", out, 16 << 10);
+  ASSERT_TRUE(st.ok) << st.describe();
+  EXPECT_EQ(out.cell, "471");
+  FirstCell cte;
+  st = run("WITH a AS (SELECT time, device, note FROM readings), b AS (SELECT device, note FROM a WHERE device <> 'd9')"
+           " SELECT count(*) FROM b",
+           cte, 16 << 10);
+  ASSERT_TRUE(st.ok) << st.describe();
+  EXPECT_EQ(cte.cell, "471");
+  FirstCell limited;
+  st = run("SELECT count(*) FROM (SELECT * FROM (SELECT time FROM readings LIMIT 7) a) b", limited, 16 << 10);
+  ASSERT_TRUE(st.ok) << st.describe();
+  EXPECT_EQ(limited.cell, "7");
+  FirstCell twice;
+  st = run("WITH c AS (SELECT device, count(*) AS n FROM readings GROUP BY device)"
+           " SELECT count(*) FROM c WHERE n > (SELECT min(n) FROM c)",
+           twice);
+  ASSERT_TRUE(st.ok) << st.describe();
+  EXPECT_EQ(twice.cell, "5");  // d6 has one row; the other five more
 }
 
 }  // namespace
