@@ -1386,11 +1386,11 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   p->offset = off < 0 ? 0 : off;
 
   // Which source columns are read.
-  std::function<void(const Expr&)> mark = [&](const Expr& e) {
-    if (e.kind == ExprKind::column && e.column >= 0 && static_cast<size_t>(e.column) < p->source.needed.size())
-      p->source.needed[static_cast<size_t>(e.column)] = true;
-    for (auto& a : e.args) mark(*a);
-    if (e.filter) mark(*e.filter);
+  auto mark = [&](const Expr& e) {
+    for_each_column(e, [&](const Expr& c) {
+      if (c.column >= 0 && static_cast<size_t>(c.column) < p->source.needed.size())
+        p->source.needed[static_cast<size_t>(c.column)] = true;
+    });
   };
   if (p->source.kind == Source::Kind::table) {
     pushdown(*p);  // first: what it leaves of WHERE is what the rows are filtered by

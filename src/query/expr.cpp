@@ -1065,7 +1065,7 @@ void take_rows(Chunk& c, const std::vector<uint32_t>& sel) {
 
 namespace {
 
-// AND / OR of `vs` over a chunk of `rows`, column at a time (three-valued): a constant that
+// AND / OR of `vs` over `rows` rows, column at a time (three-valued): a constant that
 // decides (false for AND, true for OR) is the answer and the other non-NULL constants drop
 // out; then a row is decided when an operand decides it, else NULL when an operand is NULL,
 // else the neutral value, in loops the compiler vectorizes. A chunk's tag comparisons are
@@ -1146,40 +1146,9 @@ Vector eval_bool_logic(const Expr& e, const Chunk& in, const EvalContext& ctx) {
     vs.push_back(eval(*a, in, ctx));
     all_const &= vs.back().constant;
   }
-  if (rows && !all_const) {
-    combine_columns(vs, is_and, rows, out);
-    return out;
-  }
-  size_t n = all_const ? (rows ? 1 : 0) : rows;
-  out.i.assign(n, is_and ? 1 : 0);
-  std::vector<uint8_t> valid(n, 1);
-  bool any_null = false;
-  for (size_t r = 0; r < n; ++r) {
-    bool unknown = false, decided = false;
-    for (auto& v : vs) {
-      if (v.is_null(r)) {
-        unknown = true;
-        continue;
-      }
-      bool b = v.i[v.at(r)] != 0;
-      if (is_and && !b) {
-        out.i[r] = 0;
-        decided = true;
-        break;
-      }
-      if (!is_and && b) {
-        out.i[r] = 1;
-        decided = true;
-        break;
-      }
-    }
-    if (!decided && unknown) {
-      valid[r] = 0;
-      any_null = true;
-    }
-  }
-  if (any_null) out.valid = std::move(valid);
-  out.constant = all_const;
+  // Constants only: one row, standing for all.
+  combine_columns(vs, is_and, all_const ? std::min<size_t>(rows, 1) : rows, out);
+  if (all_const) out.constant = true;
   out.size = rows;
   return out;
 }

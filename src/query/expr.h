@@ -111,6 +111,14 @@ struct Expr {
   bool has_windows() const;
 };
 
+// Calls f(c) for every column reference c in e, its arguments' and FILTER's included.
+template <class F>
+void for_each_column(const Expr& e, F&& f) {
+  if (e.kind == ExprKind::column) f(e);
+  for (auto& a : e.args) for_each_column(*a, f);
+  if (e.filter) for_each_column(*e.filter, f);
+}
+
 // Evaluates `e` over `in` (in.rows rows). Constant subtrees give constant vectors.
 Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx);
 // e over `in` without a copy when e is a column of it (then the result is that column);

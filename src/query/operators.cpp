@@ -36,24 +36,25 @@ uint64_t chunk_bytes(const Chunk& c) {
   return b;
 }
 
+Vector slice(const Vector& v, size_t b, size_t e) {
+  Vector out;
+  out.clear(v.type);
+  if (v.constant) {
+    out = v;
+  } else {
+    if (!v.valid.empty()) out.valid.assign(v.valid.begin() + static_cast<long>(b), v.valid.begin() + static_cast<long>(e));
+    if (uses_ints(v.type)) out.i.assign(v.i.begin() + static_cast<long>(b), v.i.begin() + static_cast<long>(e));
+    else if (v.type == Type::float64) out.f.assign(v.f.begin() + static_cast<long>(b), v.f.begin() + static_cast<long>(e));
+    else if (uses_strings(v.type)) out.s.assign(v.s.begin() + static_cast<long>(b), v.s.begin() + static_cast<long>(e));
+  }
+  out.size = e - b;
+  return out;
+}
+
 Chunk slice(const Chunk& c, size_t from, size_t n) {
   Chunk out;
   out.rows = n;
-  for (auto& v : c.columns) {
-    Vector s;
-    s.type = v.type;
-    s.size = n;
-    if (v.constant) {
-      s = v;
-      s.size = n;
-    } else {
-      if (!v.valid.empty()) s.valid.assign(v.valid.begin() + static_cast<long>(from), v.valid.begin() + static_cast<long>(from + n));
-      if (uses_ints(v.type)) s.i.assign(v.i.begin() + static_cast<long>(from), v.i.begin() + static_cast<long>(from + n));
-      else if (v.type == Type::float64) s.f.assign(v.f.begin() + static_cast<long>(from), v.f.begin() + static_cast<long>(from + n));
-      else if (uses_strings(v.type)) s.s.assign(v.s.begin() + static_cast<long>(from), v.s.begin() + static_cast<long>(from + n));
-    }
-    out.columns.push_back(std::move(s));
-  }
+  for (auto& v : c.columns) out.columns.push_back(slice(v, from, from + n));
   return out;
 }
 
@@ -120,23 +121,6 @@ void key_bytes(const std::vector<const Vector*>& cols, size_t r, std::string& ou
   }
 }
 
-// Rows [b, e) of `v` as a vector of their own (a constant stays one).
-Vector slice(const Vector& v, size_t b, size_t e) {
-  Vector out;
-  out.clear(v.type);
-  out.size = e - b;
-  if (v.constant) {
-    out = v;
-    out.size = e - b;
-    return out;
-  }
-  if (!v.valid.empty()) out.valid.assign(v.valid.begin() + static_cast<long>(b), v.valid.begin() + static_cast<long>(e));
-  if (uses_ints(v.type)) out.i.assign(v.i.begin() + static_cast<long>(b), v.i.begin() + static_cast<long>(e));
-  else if (v.type == Type::float64) out.f.assign(v.f.begin() + static_cast<long>(b), v.f.begin() + static_cast<long>(e));
-  else if (uses_strings(v.type)) out.s.assign(v.s.begin() + static_cast<long>(b), v.s.begin() + static_cast<long>(e));
-  return out;
-}
-
 class Filter : public Operator {
  public:
   Filter(const Expr* p, ExecContext& ctx, Operator* next) : p_(p), ctx_(ctx), next_(next) {}
@@ -163,12 +147,7 @@ class Project : public Operator {
  public:
   Project(std::vector<const Expr*> e, ExecContext& ctx, Operator* next) : e_(std::move(e)), ctx_(ctx), next_(next) {
     std::map<int, int> reads;
-    std::function<void(const Expr&)> count = [&](const Expr& x) {
-      if (x.kind == ExprKind::column) ++reads[x.column];
-      for (auto& a : x.args) count(*a);
-      if (x.filter) count(*x.filter);
-    };
-    for (const Expr* x : e_) count(*x);
+    for (const Expr* x : e_) for_each_column(*x, [&](const Expr& c) { ++reads[c.column]; });
     for (const Expr* x : e_) moves_.push_back(x->kind == ExprKind::column && reads[x->column] == 1 ? x->column : -1);
   }
   void push(Chunk& c) override {
@@ -481,20 +460,16 @@ class Aggregate : public Operator, public SummaryConsumer {
     size_t rows = c.rows;
     std::vector<Vector> kv(keys_.size());  // the keys that are not columns of c (read in place)
     std::vector<const Vector*> kp;
-    bool all_const = true;
-    for (size_t k = 0; k < keys_.size(); ++k) {
-      kp.push_back(&eval_ref(*keys_[k], c, ctx_.eval, kv[k]));
-      all_const &= kp.back()->constant;
-    }
+    for (size_t k = 0; k < keys_.size(); ++k) kp.push_back(&eval_ref(*keys_[k], c, ctx_.eval, kv[k]));
     if (streaming) {
-      push_streaming(c, kp, all_const);
+      push_streaming(c, kp);
       return;
     }
     // The chunk as runs of rows with equal keys, one group each: the whole chunk when the keys
     // are constant in it (every key a tag of one series, or no key at all). A series' rows come
     // in time order, so a key of tags and a time bucket changes once per bucket, not per row.
     runs_.clear();
-    run_starts(kp, all_const ? std::min<size_t>(rows, 1) : rows);
+    run_starts(kp, rows);
     for (uint32_t r : run_starts_) runs_.push_back({r, group_of(kp, r)});
     accumulate(c);
   }
@@ -552,7 +527,7 @@ class Aggregate : public Operator, public SummaryConsumer {
   // carried over from the chunk before, when its first row continues it), each one run of runs_;
   // every group but the chunk's last is complete and put out, and the last is carried over
   // (its states to slot 0, its key to carried_key_).
-  void push_streaming(Chunk& c, const std::vector<const Vector*>& kp, bool all_const) {
+  void push_streaming(Chunk& c, const std::vector<const Vector*>& kp) {
     const size_t rows = c.rows;
     if (!rows) return;
     bool continues = carried_ && same_as_carried(kp, 0);
@@ -564,7 +539,7 @@ class Aggregate : public Operator, public SummaryConsumer {
     starts_.push_back(continues ? SIZE_MAX : 0);
     runs_.clear();
     runs_.push_back({0, 0});
-    run_starts(kp, all_const ? 1 : rows);
+    run_starts(kp, rows);
     for (size_t k = 1; k < run_starts_.size(); ++k) {
       runs_.push_back({run_starts_[k], static_cast<uint32_t>(starts_.size())});
       starts_.push_back(run_starts_[k]);
@@ -628,7 +603,7 @@ class Aggregate : public Operator, public SummaryConsumer {
     }
     for (size_t k = 0; k < keys_.size(); ++k) {
       if (r == SIZE_MAX) out_.columns[k].push(carried_key_[k]);
-      else out_.columns[k].push_from(*(*kp)[k], r);
+      else append_row(out_.columns[k], *(*kp)[k], r);
     }
     for (size_t a = 0; a < aggs_.size(); ++a) out_.columns[keys_.size() + a].push(final(a, state(g, a)));
     if (++out_.rows >= kChunkRows) {
@@ -646,7 +621,8 @@ class Aggregate : public Operator, public SummaryConsumer {
 
   // The first rows of the runs of equal keys among the first `rows` (0 first) into
   // run_starts_. Only the keys that vary in the chunk are compared (the tags of its one
-  // series do not); integer keys without NULLs (time buckets) in loops of their own.
+  // series do not, and keys all constant make one run); integer keys without NULLs (time
+  // buckets) in a loop of their own per key.
   void run_starts(const std::vector<const Vector*>& kp, size_t rows) {
     run_starts_.clear();
     if (!rows) return;
@@ -659,12 +635,6 @@ class Aggregate : public Operator, public SummaryConsumer {
         ints = ints && uses_ints(v->type) && v->valid.empty();
       }
     if (live_.empty()) return;
-    if (ints && live_.size() == 1) {
-      const int64_t* x = live_[0]->i.data();
-      for (size_t r = 1; r < rows; ++r)
-        if (x[r] != x[r - 1]) run_starts_.push_back(static_cast<uint32_t>(r));
-      return;
-    }
     if (ints) {
       changed_.assign(rows, 0);
       for (const Vector* v : live_) {
@@ -715,7 +685,7 @@ class Aggregate : public Operator, public SummaryConsumer {
       if (hashes_[g] == h && std::string_view(arena_).substr(key_at_[g], key_at_[g + 1] - key_at_[g]) == key_) return g;
     }
     uint32_t g = new_group();
-    for (size_t k = 0; k < kp.size(); ++k) key_cols_[k].push_from(*kp[k], r);
+    for (size_t k = 0; k < kp.size(); ++k) append_row(key_cols_[k], *kp[k], r);
     arena_ += key_;
     key_at_.push_back(arena_.size());
     hashes_.push_back(h);

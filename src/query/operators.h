@@ -177,6 +177,7 @@ class SinkOperator : public Operator {
 
 // A chunk of rows [from, from + n) of `c`.
 Chunk slice(const Chunk& c, size_t from, size_t n);
+Vector slice(const Vector& v, size_t b, size_t e);  // rows [b, e) (a constant stays one)
 // Copies row `r` of `from` onto the end of `to` (same types).
 void append_row(Vector& to, const Vector& from, size_t r);
 

@@ -51,19 +51,6 @@ void Vector::push_null() {
   ++size;
 }
 
-void Vector::push_from(const Vector& src, size_t row) {
-  if (type == Type::null || src.is_null(row)) {
-    push_null();
-    return;
-  }
-  size_t k = src.at(row);
-  if (!valid.empty()) valid.push_back(1);
-  if (uses_ints(type)) i.push_back(src.i[k]);
-  else if (type == Type::float64) f.push_back(src.f[k]);
-  else if (uses_strings(type)) s.push_back(src.s[k]);
-  ++size;
-}
-
 void Vector::push(const Value& v) {
   if (v.null || type == Type::null) {
     push_null();

@@ -71,7 +71,6 @@ struct Vector {
   }
   Value get(size_t row) const;          // row's value (a copy)
   void push(const Value& v);            // appends (v's type must match, or be NULL)
-  void push_from(const Vector& src, size_t row);  // appends src's row (src of this type)
   void push_null();
   void clear(Type t);                   // empty, of type t
   void reserve(size_t n);

@@ -294,8 +294,8 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
     } else {
       valid.assign(n, 1);
     }
-    // Doubles and integers without NULLs take the decoded vector whole (below).
-    if (st.count < n || (st.type != ColumnType::float64 && st.type != ColumnType::int64)) f.reserve(n);
+    // Numbers take the decoded vector whole or scatter it (below); strings are pushed.
+    if (st.type != ColumnType::float64 && st.type != ColumnType::int64 && st.type != ColumnType::boolean) f.reserve(n);
     size_t k = 0;
     switch (st.type) {
       case ColumnType::float64:
