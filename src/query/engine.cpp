@@ -1755,40 +1755,49 @@ void Binder::scan(Source& s, Operator& next) {
       else if (schema.columns[k].type == tb::ColumnType::tag) tag_pos[k] = t++;
     }
   }
-  // One row per series for its filters: the tags as text constants, every other column NULL;
-  // made once, and only the tags' values set per series.
-  Chunk one;
-  auto series_ok = [&](const std::vector<std::string>& tags) {
-    if (s.series_filters.empty()) return true;
-    if (one.columns.empty()) {
-      one.rows = 1;
+  // The conditions on tags alone, decided once for all the series a scan would read (before
+  // any of their rows are read): one chunk of a row per series, the tags the conditions read
+  // as text and every other column NULL.
+  tb::SeriesFilter series_filter;
+  if (!s.series_filters.empty())
+    series_filter = [&](const std::vector<const std::vector<std::string>*>& tags, std::vector<uint8_t>& keep) {
+      std::vector<bool> read(schema.columns.size(), false);
+      for (auto& f : s.series_filters)
+        for_each_column(*f, [&](const Expr& c) {
+          if (c.column >= 0 && static_cast<size_t>(c.column) < read.size()) read[static_cast<size_t>(c.column)] = true;
+        });
+      Chunk c;
+      c.rows = tags.size();
       for (size_t k = 0; k < schema.columns.size(); ++k) {
-        Type ty = tag_pos[k] >= 0 ? Type::text : query_type(schema.columns[k].type);
-        one.columns.push_back(Vector::make_constant(Value::make_null(ty), 1));
+        if (tag_pos[k] < 0 || !read[k]) {
+          Type ty = tag_pos[k] >= 0 ? Type::text : query_type(schema.columns[k].type);
+          c.columns.push_back(Vector::make_constant(Value::make_null(ty), c.rows));
+          continue;
+        }
+        Vector v;
+        v.clear(Type::text);
+        const size_t t = static_cast<size_t>(tag_pos[k]);
+        v.s.reserve(tags.size());
+        for (const std::vector<std::string>* x : tags) v.s.push_back(t < x->size() ? (*x)[t] : std::string());
+        v.size = tags.size();
+        c.columns.push_back(std::move(v));
       }
-    }
-    for (size_t k = 0; k < schema.columns.size(); ++k) {
-      if (tag_pos[k] < 0) continue;
-      size_t t = static_cast<size_t>(tag_pos[k]);
-      Vector& v = one.columns[k];
-      v.valid.clear();  // not NULL
-      if (v.s.empty()) v.s.emplace_back();
-      v.s[0] = t < tags.size() ? tags[t] : std::string_view();
-    }
-    for (auto& f : s.series_filters) {
-      Vector v = eval(*f, one, ctx_.eval);
-      if (v.is_null(0) || !v.i[v.at(0)]) return false;
-    }
-    return true;
-  };
+      for (auto& f : s.series_filters) {
+        ctx_.check();
+        Vector v = eval(*f, c, ctx_.eval);
+        for (size_t r = 0; r < c.rows; ++r)
+          if (keep[r] && (v.is_null(r) || !v.i[v.at(r)])) keep[r] = 0;
+      }
+    };
   // Appends rows [at, at + m) of a series to `c`. Its columns are made on first use: the
   // unread ones NULL constants, the tags constants when the chunk holds `one_series`, else flat
   // (a chunk shared by several series).
   auto append_series = [&](Chunk& c, const std::vector<std::string>& tags, const tb::SeriesRows& rows, size_t at,
                            size_t m, bool one_series) {
-    auto tag_of = [&](size_t k) {
+    static const std::string none;
+    auto tag_of = [&](size_t k) -> const std::string& {
       size_t t = static_cast<size_t>(tag_pos[k]);
-      return t < tags.size() ? tags[t] : std::string();
+      return t < tags.size() ? tags[t] : none;
     };
     if (c.columns.empty()) {
       for (size_t k = 0; k < schema.columns.size(); ++k) {
@@ -1843,7 +1852,6 @@ void Binder::scan(Source& s, Operator& next) {
   auto fn = [&](const std::vector<std::string>& tags, const tb::SeriesRows& rows) {
     ctx_.check();
     if (ctx_.stop) throw StopScan{};
-    if (!series_ok(tags)) return;
     size_t n = rows.rows();
     if (n < kSmallSeries) {
       append_series(small, tags, rows, 0, n, false);
@@ -1867,6 +1875,7 @@ void Binder::scan(Source& s, Operator& next) {
     spec.to = s.to;
     spec.tags = set;
     spec.latest = s.latest;
+    spec.series_filter = series_filter;
     // Only the fields the query reads are decoded from the blocks, and the times if it reads them.
     for (size_t k = 0; k < schema.columns.size(); ++k) {
       if (field_pos[k] >= 0) spec.fields.push_back(s.needed[k]);
@@ -1878,7 +1887,6 @@ void Binder::scan(Source& s, Operator& next) {
       if (s.summary)
         summary = [&](const std::vector<std::string>& tags, const tb::BlockMeta& meta) {
           ctx_.check();
-          if (!series_ok(tags)) return true;  // the series is filtered out: nothing to add
           return s.summary->absorb(tags, meta);
         };
       if (!tables_->scan(s.table, spec, fn, &error, summary)) {

@@ -135,14 +135,27 @@ struct BlockFile {
 };
 using BlockFilePtr = std::shared_ptr<BlockFile>;
 
+// The block on disk that ends newest in a series, found once per change of its table's files
+// (Table::files_gen) for the latest-row path, which would otherwise look the series up in
+// every block file of its newest partition on every query.
+struct NewestOnDisk {
+  uint64_t gen = 0;                 // Table::files_gen it was found at
+  std::weak_ptr<BlockFile> file;    // expired: no block on disk
+  BlockRef ref;
+  bool tie = false;                 // another block ends at the same time: the caller looks at all
+  std::shared_ptr<const SeriesRows> top;  // its rows at ref.max_time, once a scan has decoded them
+};
+
 struct Series {
-  std::vector<std::string> tags;
+  // Shared with the scans that read the series (a query copies no strings to name a series).
+  std::shared_ptr<const std::vector<std::string>> tags;
   SeriesRows head, overflow;
   int64_t head_max = INT64_MIN;
   int64_t sealed_through = INT64_MIN;  // the newest time sealed into a block (memory or disk)
   size_t seal_at = 0;                  // check the head again at this many rows
   std::vector<SealedBlock> sealed;
   size_t sealed_bytes = 0;
+  std::unique_ptr<NewestOnDisk> newest;  // made by the first latest-row scan of the series
 };
 
 struct Table {
@@ -153,6 +166,7 @@ struct Table {
   uint32_t persisted_series = 0;   // ids below this are in the series file
   uint64_t series_file_bytes = 0;  // its valid length
   std::map<int64_t, std::vector<BlockFilePtr>> partitions;
+  uint64_t files_gen = 1;          // moves on every change of `partitions` (see NewestOnDisk)
   std::vector<std::pair<uint32_t, SealedBlock>> frozen;  // sealed, being flushed
   uint64_t bytes_on_disk = 0;
 };
@@ -322,10 +336,11 @@ struct Tables::Impl {
     auto [it, added] = t.by_key.try_emplace(key, static_cast<uint32_t>(t.series.size()));
     if (added) {
       auto s = std::make_unique<Series>();
-      s->tags = tags;
       std::vector<int> tag_cols = t.schema->tag_indexes();
-      s->tags.resize(std::max(s->tags.size(), tag_cols.size()));
-      for (size_t k = 0; k < tag_cols.size(); ++k) t.tag_index[{tag_cols[k], s->tags[k]}].push_back(it->second);
+      auto own = std::make_shared<std::vector<std::string>>(tags);
+      own->resize(std::max(own->size(), tag_cols.size()));
+      for (size_t k = 0; k < tag_cols.size(); ++k) t.tag_index[{tag_cols[k], (*own)[k]}].push_back(it->second);
+      s->tags = std::move(own);
       s->head.conform(*t.schema);
       s->overflow.conform(*t.schema);
       s->seal_at = opts.block_rows;
@@ -685,6 +700,7 @@ struct Tables::Impl {
         for (auto& [id, refs] : file->index)
           if (id >= t.series.size()) fail("table file " + file->path + " names series " + std::to_string(id) + " that " + table_dir(s.id) + "/series lacks");
         t.partitions[partition].push_back(std::move(file));
+        ++t.files_gen;
       }
       // What the series have sealed on disk: later rows older than it are late.
       for (auto& [p, files] : t.partitions)
@@ -899,7 +915,7 @@ bool Tables::Impl::write_out(Lsn lsn, std::string* error) {
       Work w;
       w.table = id;
       for (auto& [sid, b] : t.frozen) w.by_partition[b.partition][sid].push_back(&b);
-      for (uint32_t k = t.persisted_series; k < t.series.size(); ++k) w.new_series.push_back(t.series[k]->tags);
+      for (uint32_t k = t.persisted_series; k < t.series.size(); ++k) w.new_series.push_back(*t.series[k]->tags);
       w.series_count = static_cast<uint32_t>(t.series.size());
       w.series_bytes = t.series_file_bytes;
       if (!w.by_partition.empty() || !w.new_series.empty()) work.push_back(std::move(w));
@@ -975,6 +991,7 @@ bool Tables::Impl::write_out(Lsn lsn, std::string* error) {
       continue;
     }
     it->second.partitions[f->partition].push_back(f);
+    ++it->second.files_gen;
     it->second.bytes_on_disk += f->bytes;
   }
   for (auto& [id, t] : tables) {
@@ -1287,9 +1304,10 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     std::string bytes;        // ...or in memory (encoded)
     uint64_t seq = 0;
     int64_t min_time = 0, max_time = 0;
+    std::shared_ptr<const SeriesRows> top;  // the latest-row path: its rows at max_time, known
   };
   struct Gathered {
-    std::vector<std::string> tags;
+    std::shared_ptr<const std::vector<std::string>> tags;
     std::vector<Source> sources;
     SeriesRows head, overflow;
   };
@@ -1297,7 +1315,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
   DuplicatePolicy policy;
   std::shared_ptr<const Schema> schema;
   {
-    std::lock_guard lock(m.mu);
+    std::unique_lock lock(m.mu);
     Table* t = const_cast<Impl&>(m).find(table);
     if (!t) {
       *error = "table '" + std::string(table) + "' does not exist";
@@ -1331,12 +1349,56 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         first = false;
       }
     }
+    if (spec.series_filter && !ids.empty()) {
+      // The filter runs without the lock (it may take long over many series); the series it
+      // keeps are looked up again after it, in the same table (series are never removed).
+      std::vector<std::shared_ptr<const std::vector<std::string>>> held(ids.size());
+      std::vector<const std::vector<std::string>*> tags(ids.size());
+      for (size_t k = 0; k < ids.size(); ++k) tags[k] = (held[k] = t->series[ids[k]]->tags).get();
+      const uint32_t table_id = schema->id;
+      lock.unlock();
+      std::vector<uint8_t> keep(ids.size(), 1);
+      spec.series_filter(tags, keep);
+      size_t n = 0;
+      for (size_t k = 0; k < ids.size(); ++k)
+        if (keep[k]) ids[n++] = ids[k];
+      ids.resize(n);
+      lock.lock();
+      auto it = m.tables.find(table_id);
+      if (it == m.tables.end()) {
+        *error = "table '" + std::string(table) + "' does not exist";
+        return false;
+      }
+      t = const_cast<Table*>(&it->second);
+      schema = t->schema;
+      policy = schema->options.duplicates;
+      spec.from = std::max(spec.from, schema->options.deleted_before);
+      if (spec.from >= spec.to) return true;
+    }
     auto overlaps = [&](int64_t lo, int64_t hi) { return hi >= spec.from && lo < spec.to; };
+    // The frozen blocks (being flushed) by series: (series, index in t->frozen), sorted.
+    std::vector<std::pair<uint32_t, uint32_t>> frozen_at;
+    for (uint32_t k = 0; k < t->frozen.size(); ++k) frozen_at.emplace_back(t->frozen[k].first, k);
+    std::sort(frozen_at.begin(), frozen_at.end());
+    auto frozen_of = [&](uint32_t id, auto&& each) {
+      for (auto it = std::lower_bound(frozen_at.begin(), frozen_at.end(), std::pair<uint32_t, uint32_t>{id, 0});
+           it != frozen_at.end() && it->first == id; ++it)
+        each(t->frozen[it->second].second);
+    };
+    const size_t tag_count = schema->tag_indexes().size();
+    auto on_disk = [](const BlockFilePtr& f, const BlockRef& r, std::shared_ptr<const SeriesRows> top = nullptr) {
+      return Source{f, r, {}, r.seq, r.min_time, r.max_time, std::move(top)};
+    };
+    auto in_memory = [](const SealedBlock& b) { return Source{nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time, nullptr}; };
     for (uint32_t id : ids) {
-      const Series& s = *t->series[id];
+      Series& s = *t->series[id];
       Gathered g;
       g.tags = s.tags;
-      g.tags.resize(schema->tag_indexes().size());  // tags added since the series began: ""
+      if (g.tags->size() < tag_count) {  // tags added since the series began: ""
+        auto padded = std::make_shared<std::vector<std::string>>(*g.tags);
+        padded->resize(tag_count);
+        g.tags = std::move(padded);
+      }
 
       if (spec.latest) {
         // Only what can hold the newest row in range: the heads' rows of their newest time,
@@ -1357,29 +1419,67 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         auto raise_floor = [&](int64_t max_time) {
           if (max_time >= spec.from && max_time < spec.to) floor = std::max(floor, max_time);
         };
-        for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
-          if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
-          for (auto& f : p->second)
-            if (auto it = f->index.find(id); it != f->index.end())
-              for (const BlockRef& r : it->second) raise_floor(r.max_time);
-        }
-        for (auto& [sid, b] : t->frozen)
-          if (sid == id) raise_floor(b.max_time);
-        for (const SealedBlock& b : s.sealed) raise_floor(b.max_time);
-        auto reaches = [&](int64_t lo, int64_t hi) { return overlaps(lo, hi) && std::min(hi, spec.to - 1) >= floor; };
-        for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
-          if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
-          for (auto& f : p->second) {
-            auto it = f->index.find(id);
-            if (it == f->index.end()) continue;
-            for (const BlockRef& r : it->second)
-              if (reaches(r.min_time, r.max_time)) g.sources.push_back({f, r, {}, r.seq, r.min_time, r.max_time});
+        // The block on disk that ends newest, found again only when the files have changed.
+        if (!s.newest) s.newest = std::make_unique<NewestOnDisk>();
+        NewestOnDisk& nd = *s.newest;
+        if (nd.gen != t->files_gen) {
+          nd = NewestOnDisk{};
+          nd.gen = t->files_gen;
+          for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
+            if (!nd.file.expired() && p->first + schema->options.partition_ns - 1 < nd.ref.max_time) break;
+            for (auto& f : p->second) {
+              auto it = f->index.find(id);
+              if (it == f->index.end()) continue;
+              for (const BlockRef& r : it->second) {
+                if (!nd.file.expired() && r.max_time == nd.ref.max_time) nd.tie = true;
+                if (nd.file.expired() || r.max_time > nd.ref.max_time) {
+                  nd.file = f;
+                  nd.ref = r;
+                  nd.tie = false;
+                }
+              }
+            }
           }
         }
-        for (auto& [sid, b] : t->frozen)
-          if (sid == id && reaches(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
+        BlockFilePtr newest_file = nd.file.lock();
+        // The newest block alone answers for the disk unless another ends at its time, or it
+        // ends past the range (an older block may then hold the newest row in range).
+        const bool one_block = !nd.tie && (!newest_file || nd.ref.max_time < spec.to);
+        if (one_block) {
+          if (newest_file) raise_floor(nd.ref.max_time);
+        } else {
+          for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
+            if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
+            for (auto& f : p->second)
+              if (auto it = f->index.find(id); it != f->index.end())
+                for (const BlockRef& r : it->second) raise_floor(r.max_time);
+          }
+        }
+        frozen_of(id, [&](const SealedBlock& b) { raise_floor(b.max_time); });
+        for (const SealedBlock& b : s.sealed) raise_floor(b.max_time);
+        auto reaches = [&](int64_t lo, int64_t hi) { return overlaps(lo, hi) && std::min(hi, spec.to - 1) >= floor; };
+        if (one_block) {
+          if (newest_file && reaches(nd.ref.min_time, nd.ref.max_time)) {
+            const BlockRef& r = nd.ref;
+            if (!nd.top) nd.top = newest_file->cached(newest_file->newest, r.offset);
+            g.sources.push_back(on_disk(newest_file, r, nd.top));
+          }
+        } else {
+          for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
+            if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
+            for (auto& f : p->second) {
+              auto it = f->index.find(id);
+              if (it == f->index.end()) continue;
+              for (const BlockRef& r : it->second)
+                if (reaches(r.min_time, r.max_time)) g.sources.push_back(on_disk(f, r));
+            }
+          }
+        }
+        frozen_of(id, [&](const SealedBlock& b) {
+          if (reaches(b.min_time, b.max_time)) g.sources.push_back(in_memory(b));
+        });
         for (const SealedBlock& b : s.sealed)
-          if (reaches(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
+          if (reaches(b.min_time, b.max_time)) g.sources.push_back(in_memory(b));
         if (best != INT64_MIN) {
           g.head.conform(*schema);
           g.overflow.conform(*schema);
@@ -1399,13 +1499,14 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
           auto it = f->index.find(id);
           if (it == f->index.end()) continue;
           for (const BlockRef& r : it->second)
-            if (overlaps(r.min_time, r.max_time)) g.sources.push_back({f, r, {}, r.seq, r.min_time, r.max_time});
+            if (overlaps(r.min_time, r.max_time)) g.sources.push_back(on_disk(f, r));
         }
       }
-      for (auto& [sid, b] : t->frozen)
-        if (sid == id && overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
+      frozen_of(id, [&](const SealedBlock& b) {
+        if (overlaps(b.min_time, b.max_time)) g.sources.push_back(in_memory(b));
+      });
       for (const SealedBlock& b : s.sealed)
-        if (overlaps(b.min_time, b.max_time)) g.sources.push_back({nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time});
+        if (overlaps(b.min_time, b.max_time)) g.sources.push_back(in_memory(b));
       g.head = s.head;
       g.overflow = s.overflow;
       if (g.sources.empty() && g.head.rows() == 0 && g.overflow.rows() == 0) continue;
@@ -1441,8 +1542,10 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
   };
   for (Gathered& g : all) {
     std::sort(g.sources.begin(), g.sources.end(), [](const Source& a, const Source& b) { return a.seq < b.seq; });
-    merged.clear();
-    merged.conform(*schema);
+    auto reset_merged = [&] {
+      merged.clear();
+      merged.conform(*schema);
+    };
     auto take = [&](const SeriesRows& from) {
       // A block's rows are sorted: its rows in range are one run, copied column by column.
       if (std::is_sorted(from.times.begin(), from.times.end())) {
@@ -1475,7 +1578,8 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
           if (x >= spec.from && x < spec.to) b = std::max(b, x);
         return b;
       };
-      int64_t best = std::max(newest(g.head), newest(g.overflow));
+      const int64_t in_memory = std::max(newest(g.head), newest(g.overflow));
+      int64_t best = in_memory;
       auto bound = [&](const Source& x) { return std::min(x.max_time, spec.to - 1); };
       order.resize(g.sources.size());
       std::iota(order.begin(), order.end(), size_t{0});
@@ -1487,7 +1591,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         if (src.file && src.max_time < spec.to && src.max_time >= spec.from) {
           // Wholly before the end of the range: its rows at its newest time are what it gives,
           // kept with the file after the first read.
-          auto kept = src.file->cached(src.file->newest, src.ref.offset);
+          auto kept = src.top ? src.top : src.file->cached(src.file->newest, src.ref.offset);
           if (!kept) {
             if (!decode(src)) return false;
             auto top = std::make_shared<SeriesRows>();
@@ -1506,7 +1610,12 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         decoded.emplace_back(src.seq, std::make_shared<const SeriesRows>(rows));
       }
       if (best == INT64_MIN) continue;
+      if (decoded.size() == 1 && in_memory < best && decoded[0].second->rows() == 1 && decoded[0].second->times[0] == best) {
+        fn(*g.tags, *decoded[0].second);  // one row of one block (the usual case): nothing to merge
+        continue;
+      }
       std::sort(decoded.begin(), decoded.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      reset_merged();
       auto take_best = [&](const SeriesRows& from) {
         for (size_t r = 0; r < from.rows(); ++r)
           if (from.times[r] == best) merged.push_from(from, r);
@@ -1535,33 +1644,32 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         for (const Piece& piece : pieces) {
           const size_t k = piece.k;
           if (k >= g.sources.size()) {  // the head or the overflow
-            merged.clear();
-            merged.conform(*schema);
+            reset_merged();
             take(*heads[k - g.sources.size()]);
             sort_rows(merged, policy);
-            if (merged.rows() > 0) fn(g.tags, merged);
+            if (merged.rows() > 0) fn(*g.tags, merged);
             continue;
           }
           Source& src = g.sources[k];
           const bool inside = src.min_time >= spec.from && src.max_time < spec.to;
           if (summary && inside) {
-            int taken = summarize(g.tags, src);
+            int taken = summarize(*g.tags, src);
             if (taken < 0) return false;
             if (taken) continue;
           }
           if (!decode(src, !inside || spec.times)) return false;
           if (inside) {
             rows.conform(*schema);  // a block from before columns were added
-            if (rows.rows() > 0) fn(g.tags, rows);
+            if (rows.rows() > 0) fn(*g.tags, rows);
             continue;
           }
-          merged.clear();
-          merged.conform(*schema);
+          reset_merged();
           take(rows);
-          if (merged.rows() > 0) fn(g.tags, merged);
+          if (merged.rows() > 0) fn(*g.tags, merged);
         }
         continue;
       }
+      reset_merged();
       // Blocks wholly in range that overlap nothing else of the series may be summarized.
       std::vector<bool> alone(g.sources.size(), false);
       if (summary) {
@@ -1586,7 +1694,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       for (size_t k = 0; k < g.sources.size(); ++k) {
         Source& src = g.sources[k];
         if (alone[k]) {
-          int taken = summarize(g.tags, src);
+          int taken = summarize(*g.tags, src);
           if (taken < 0) return false;
           if (taken) continue;
         }
@@ -1598,7 +1706,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       take(g.overflow);
     }
     sort_rows(merged, policy);
-    if (merged.rows() > 0) fn(g.tags, merged);
+    if (merged.rows() > 0) fn(*g.tags, merged);
   }
   return true;
 }
@@ -1674,6 +1782,7 @@ size_t Tables::enforce_retention(int64_t now) {
                 format_duration(ttl) + "): dropped");
           ++m.stats.partitions_dropped;
           it = t.partitions.erase(it);
+          ++t.files_gen;
         } else {
           ++it;
         }
@@ -1788,6 +1897,7 @@ size_t Tables::compact() {
         continue;
       }
       auto& files = it->second.partitions[job.partition];
+      ++it->second.files_gen;
       for (auto& old : job.files) {
         files.erase(std::remove(files.begin(), files.end(), old), files.end());
         it->second.bytes_on_disk -= std::min(it->second.bytes_on_disk, old->bytes);
@@ -1802,6 +1912,7 @@ size_t Tables::compact() {
       auto it = m.tables.find(job.table);
       if (it != m.tables.end()) {
         auto& files = it->second.partitions[job.partition];
+        ++it->second.files_gen;
         files.erase(std::remove(files.begin(), files.end(), f), files.end());
         files.insert(files.end(), job.files.begin(), job.files.end());
       }

@@ -76,10 +76,16 @@ struct WriteResult {
   std::string error;                       // when refused: why, for the writer
 };
 
+// Decides on tags alone which series a scan reads: it gets the tags of every series the scan
+// would read (schema tag order; a tuple shorter than the tag columns has "" for the rest) and
+// sets keep[k] = 0 for those it drops. Called once per scan, without the tables' lock held.
+using SeriesFilter = std::function<void(const std::vector<const std::vector<std::string>*>& tags, std::vector<uint8_t>& keep)>;
+
 struct ScanSpec {
   int64_t from = INT64_MIN;                // inclusive
   int64_t to = INT64_MAX;                  // exclusive
   std::vector<std::pair<std::string, std::string>> tags;  // column = value, all of them
+  SeriesFilter series_filter;              // optional: conditions on the other tags
   // Only each series' newest row in range (all rows of that time under keep_all): the latest
   // value per series, read from the heads and the newest blocks without decoding the rest.
   bool latest = false;

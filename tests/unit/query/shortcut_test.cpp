@@ -61,11 +61,12 @@ class ShortcutTest : public ::testing::Test {
     st::TablesOptions topts;
     topts.dir = dir_ + "/tables";
     topts.block_rows = 8;
-    topts.maintenance_interval = std::chrono::hours(1);
+    topts.compact_files = 2;  // compact() merges a partition of three files
+    topts.maintenance_interval = std::chrono::hours(1);  // retention and compaction when a test asks
     tables_ = st::Tables::open(topts);
     store::StoreOptions sopts;
     sopts.dir = dir_;
-    sopts.durability = store::Durability::none;
+    sopts.durability = store::Durability::batch;  // a log, so that checkpoint() writes block files
     sopts.progress_interval = std::chrono::milliseconds(0);
     st::Tables* t = tables_.get();
     sopts.before_checkpoint = [t](store::Lsn covered) { return t->flush(covered); };
@@ -192,6 +193,39 @@ TEST_F(ShortcutTest, LatestRowPerSeriesMatchesTheRows) {
     same("SELECT DISTINCT ON (dev, site) dev, site, time, v FROM m WHERE " + where + "ORDER BY dev, site, time DESC",
          "latest row per series");
   }
+}
+
+// The latest-row path remembers each series' newest block on disk until the table's files
+// change: a flush that writes a newer block, a compaction that replaces the files and a
+// DELETE that drops them must each be seen by the next query.
+TEST_F(ShortcutTest, LatestRowPerSeriesFollowsTheFiles) {
+  const std::string q = "SELECT DISTINCT ON (dev) dev, time, v FROM m WHERE time >= '2024-01-01' ORDER BY dev, time DESC";
+  auto latest = [&] {
+    EXPECT_NE(plan(q).find("latest row per series"), std::string::npos);
+    return run(q);
+  };
+  write("a", "x", {0, 10, 20, 30, 40, 50, 60, 70, 80}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  write("b", "x", {0, 10}, {1, 2}, {1, 2});
+  ASSERT_TRUE(store_->checkpoint());
+  EXPECT_EQ(latest(), "dev|time|v|\na|1704067280000000000|9|\nb|1704067210000000000|2|\n");
+  // Newer rows of a flushed into a file of their own; b's newest block is unchanged.
+  write("a", "x", {90, 100}, {10, 11}, {10, 11});
+  ASSERT_TRUE(store_->checkpoint());
+  EXPECT_EQ(latest(), "dev|time|v|\na|1704067300000000000|11|\nb|1704067210000000000|2|\n");
+  // Another file, then every file of the partition merged into one: the blocks the series
+  // remembered are gone.
+  write("b", "y", {30}, {7}, {7});
+  ASSERT_TRUE(store_->checkpoint());
+  const std::string before = latest();
+  EXPECT_GT(tables_->compact(), 0u);
+  EXPECT_EQ(latest(), before);
+  EXPECT_EQ(before, "dev|time|v|\na|1704067300000000000|11|\nb|1704067230000000000|7|\n");
+  // A DELETE before a's newest rows: b's rows and a's older ones are gone from the answer.
+  run("DELETE FROM m WHERE time < '2024-01-01 00:01:30+00'");
+  EXPECT_EQ(latest(), "dev|time|v|\na|1704067300000000000|11|\n");
+  // The row path agrees throughout.
+  EXPECT_EQ(run(q), run("SELECT DISTINCT ON (dev) dev, time, v FROM m WHERE v IS NOT DISTINCT FROM v AND time >= '2024-01-01' "
+                        "ORDER BY dev, time DESC"));
 }
 
 
