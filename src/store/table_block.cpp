@@ -272,11 +272,20 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
   for (size_t c = 0; c < meta.fields.size(); ++c) {
     const FieldStats& st = meta.fields[c];
     FieldValues& f = rows.fields[c];
-    f.clear();
-    f.type = st.type;
     if (fields && c < fields->size() && !(*fields)[c]) {
-      // Not wanted: passed over (its validity bitmap too), NULL in every row.
+      // Not wanted: passed over (its validity bitmap too), NULL in every row. A scan decodes
+      // block after block into the same rows: a column already NULL in n rows stays as it is.
       if ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
+      const size_t values = st.type == ColumnType::float64                                  ? f.f.size()
+                            : st.type == ColumnType::int64 || st.type == ColumnType::boolean ? f.i.size()
+                                                                                           : f.s.size();
+      if (f.type == st.type && f.valid.size() == n && values == n && f.f.size() + f.i.size() + f.s.size() == n) {
+        uint8_t any = 0;
+        for (uint8_t v : f.valid) any |= v;  // no early exit: vectorized
+        if (any == 0) continue;
+      }
+      f.clear();
+      f.type = st.type;
       f.valid.assign(n, 0);
       switch (st.type) {
         case ColumnType::float64: f.f.assign(n, 0); break;
@@ -286,6 +295,8 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
       }
       continue;
     }
+    f.clear();
+    f.type = st.type;
     if (st.count < n) {
       if (!columns::decode_bools(data, valid) || valid.size() != n) return false;
       size_t count = 0;

@@ -71,6 +71,7 @@ struct BlockRef {
   uint32_t length = 0, rows = 0;
   int64_t min_time = 0, max_time = 0;
   uint64_t seq = 0;
+  uint32_t ordinal = 0;  // the block's number in its file (BlockFile::checked)
 };
 
 }  // namespace
@@ -86,6 +87,9 @@ struct BlockFile {
   int64_t min_time = 0, max_time = 0;
   int fd = -1;
   std::unordered_map<uint32_t, std::vector<BlockRef>> index;  // series -> its blocks, by seq
+  // By ordinal: the block's checksum has passed once. The file never changes, so a mapped
+  // block is checked on its first read only; a block read with pread is checked every time.
+  std::unique_ptr<std::atomic<bool>[]> checked;
   std::atomic<bool> obsolete{false};
 
   // What scans learned of its blocks (by offset), kept so that the next scan need not read
@@ -518,6 +522,7 @@ struct Tables::Impl {
     if (!get_varint32(in, nseries)) fail("table file " + f->path + ": bad index");
     f->min_time = INT64_MAX;
     f->max_time = INT64_MIN;
+    uint32_t blocks = 0;
     for (uint32_t k = 0; k < nseries; ++k) {
       uint32_t id, nblocks;
       if (!get_varint32(in, id) || !get_varint32(in, nblocks) || nblocks > in.size()) fail("table file " + f->path + ": bad index");
@@ -528,11 +533,13 @@ struct Tables::Impl {
             !get_svarint64(in, r.min_time) || !get_svarint64(in, r.max_time) || !get_varint64(in, r.seq) ||
             r.offset + 4 + r.length > index_offset)
           fail("table file " + f->path + ": bad index");
+        r.ordinal = blocks++;
         f->rows += r.rows;
         f->min_time = std::min(f->min_time, r.min_time);
         f->max_time = std::max(f->max_time, r.max_time);
       }
     }
+    f->checked = std::make_unique<std::atomic<bool>[]>(blocks);
     return f;
   }
 
@@ -595,6 +602,10 @@ struct Tables::Impl {
         return false;
       }
       raw = std::string_view(f.map + r.offset, r.length + 4);
+      if (f.checked[r.ordinal].load(std::memory_order_relaxed)) {
+        block = raw.substr(4);
+        return true;
+      }
     } else {
       buf.resize(r.length + 4);
       if (!read_exact(io, f.fd, buf.data(), buf.size(), static_cast<off_t>(r.offset))) {
@@ -607,6 +618,7 @@ struct Tables::Impl {
       *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " fails its checksum";
       return false;
     }
+    if (f.map) f.checked[r.ordinal].store(true, std::memory_order_relaxed);
     block = raw.substr(4);
     return true;
   }
