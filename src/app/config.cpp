@@ -268,6 +268,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c, std::v
         c.storage.segment_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 34));
       } else if (key == "storage.preallocate") {
         c.storage.preallocate = boolean(origin, v, key);
+      } else if (key == "storage.recycle_segments") {
+        c.storage.recycle_segments = boolean(origin, v, key);
       } else if (key == "storage.checkpoint_bytes") {
         c.storage.checkpoint_bytes = static_cast<uint64_t>(integer(origin, v, key, 1 << 16, int64_t{1} << 40));
       } else if (key == "storage.queue_in_memory") {

@@ -22,6 +22,7 @@ struct StorageConfig {
   uint32_t batch_interval_ms = 10;
   uint64_t segment_bytes = 64ull << 20;
   bool preallocate = false;  // fill the next log segment with zeros ahead of time
+  bool recycle_segments = true;  // write the log into the files of segments a checkpoint freed
   uint64_t checkpoint_bytes = 256ull << 20;
   uint64_t disk_budget = 0;  // 0: none
   // Messages of one persistent session's queue kept in memory; the rest wait in a spill file

@@ -186,6 +186,7 @@ int serve(const ServeFlags& f) {
   so.batch_interval = std::chrono::milliseconds(config.storage.batch_interval_ms);
   so.segment_bytes = config.storage.segment_bytes;
   so.preallocate = config.storage.preallocate;
+  so.recycle_segments = config.storage.recycle_segments;
   so.checkpoint_bytes = config.storage.checkpoint_bytes;
   so.disk_budget = config.storage.disk_budget;
   so.skip_corrupt = f.recover_skip_corrupt;

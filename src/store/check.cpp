@@ -105,6 +105,9 @@ bool check(const std::string& dir, std::ostream& out) {
       if (r.zero_tail_offset)
         out << "  preallocated space from offset " << *r.zero_tail_offset << ": " << r.file_size - *r.zero_tail_offset
             << " bytes of zeros, the log ends there\n";
+      if (r.stale_tail_offset)
+        out << "  recycled segment: its records end at offset " << *r.stale_tail_offset << "; the "
+            << r.file_size - *r.stale_tail_offset << " bytes after it are the older segment's\n";
       if (r.torn_offset)
         out << "  torn tail at offset " << *r.torn_offset << " (" << r.torn_reason << "): "
             << r.file_size - *r.torn_offset << " bytes, truncated at open\n";

@@ -254,13 +254,17 @@ bool Checkpointer::write_checkpoint(uint64_t number) {
     };
     for (auto& [n, size] : files.checkpoints)
       if (n < number) remove(checkpoint_file_name(n), size);
-    for (auto& [n, size] : files.segments)
-      if (n <= number) remove(segment_file_name(n), size);
+    uint64_t recycled = 0;
+    for (auto& [n, size] : files.segments) {
+      if (n > number) continue;
+      if (options_.recycle && options_.recycle(dir + "/" + segment_file_name(n), size)) ++recycled;
+      else remove(segment_file_name(n), size);
+    }
     fsync_dir(io_, dir);  // best effort: a deletion that does not survive a crash is redone at open
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
     log("checkpoint: wrote wal/" + final_name + ": " + std::to_string(keys) + " keys through LSN " +
         std::to_string(covered) + ", " + std::to_string(out_offset) + " bytes, freed " + std::to_string(freed) +
-        " bytes in " + std::to_string(seconds) + " s");
+        " bytes" + (recycled ? ", kept a segment to write the log into again" : "") + " in " + std::to_string(seconds) + " s");
     give_back_memory();
     return true;
   } catch (const std::exception& e) {

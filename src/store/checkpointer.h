@@ -38,6 +38,9 @@ class Checkpointer {
     FileOps* io = nullptr;
     std::function<bool(Lsn covered)> before_checkpoint;  // see StoreOptions
     Histogram* duration = nullptr;  // each checkpoint written, with the flush before it (may be null)
+    // Offered each segment the checkpoint covers before it is deleted: true when it took the
+    // file (WalWriter::recycle), which is then neither deleted nor subtracted from wal_bytes.
+    std::function<bool(const std::string& path, uint64_t bytes)> recycle;
   };
 
   // `wal_bytes`: the store's count of bytes in wal/ (a checkpoint adds its file and subtracts

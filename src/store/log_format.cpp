@@ -38,7 +38,7 @@ std::string encode_file_header(const FileHeader& h) {
   std::string out(kFileHeaderSize, '\0');
   std::string_view magic = h.kind == FileKind::segment ? kSegmentMagic : kCheckpointMagic;
   out.replace(0, 8, magic);
-  encode_u32(out.data() + 8, kFormatVersion);
+  encode_u32(out.data() + 8, h.recycled ? kFormatVersionRecycled : kFormatVersion);
   encode_u64(out.data() + 16, h.number);
   encode_u64(out.data() + 24, h.first_lsn);
   encode_u32(out.data() + 12, header_crc(out.data()));
@@ -57,7 +57,9 @@ std::optional<FileHeader> decode_file_header(std::string_view bytes, std::string
   else if (magic == kCheckpointMagic) h.kind = FileKind::checkpoint;
   else return fail("bad magic in file header");
   if (decode_u32(bytes.data() + 12) != header_crc(bytes.data())) return fail("file header checksum mismatch");
-  if (decode_u32(bytes.data() + 8) != kFormatVersion) return fail("unknown format version");
+  const uint32_t version = decode_u32(bytes.data() + 8);
+  if (version == kFormatVersionRecycled && h.kind == FileKind::segment) h.recycled = true;
+  else if (version != kFormatVersion) return fail("unknown format version");
   h.number = decode_u64(bytes.data() + 16);
   h.first_lsn = decode_u64(bytes.data() + 24);
   return h;

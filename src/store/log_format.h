@@ -18,6 +18,9 @@ constexpr size_t kFileHeaderSize = 32;
 constexpr size_t kRecordHeaderSize = 17;  // crc u32, length u32, type u8, LSN u64
 constexpr uint32_t kMaxRecordPayload = 64u << 20;
 constexpr uint32_t kFormatVersion = 1;
+// A segment written into a recycled file (an older segment renamed, not a new one): the bytes
+// after its last record may be the older segment's (docs/store-format.md, Recovery).
+constexpr uint32_t kFormatVersionRecycled = 2;
 constexpr std::string_view kSegmentMagic = "MQBWAL01";
 constexpr std::string_view kCheckpointMagic = "MQBCKP01";
 
@@ -33,6 +36,7 @@ struct FileHeader {
   FileKind kind = FileKind::segment;
   uint64_t number = 0;
   Lsn first_lsn = 0;
+  bool recycled = false;  // segments only: format version 2
 };
 
 // The 32 header bytes of `h`, its crc included.

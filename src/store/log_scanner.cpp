@@ -82,6 +82,8 @@ ScanResult scan_log_file(FileOps& io, const std::string& path, const std::string
       reason = "record after the checkpoint's end record";
     } else if (bad != nullptr) {
       reason = bad;
+    } else if (header->recycled && rec.lsn < header->first_lsn) {
+      reason = "a record of the older segment this file was";  // sound, but not this segment's
     }
     if (reason.empty()) {
       // The record itself is sound; now its place in the sequence.
@@ -126,6 +128,14 @@ ScanResult scan_log_file(FileOps& io, const std::string& path, const std::string
       break;
     }
     auto next = reader.find_next_valid(offset + 1, result.last_lsn, options.kind);
+    if (!next && options.kind == FileKind::segment && header->recycled) {
+      // Nothing of this segment after here: the rest is what the recycled file held before
+      // (or, in the last segment, possibly a torn record, which no one was told was stored).
+      // A record lost from the end of a segment that is not the last shows as a gap at the
+      // start of the next.
+      result.stale_tail_offset = offset;
+      break;
+    }
     if (!next && options.last_segment) {
       result.torn_offset = offset;
       result.torn_reason = reason;

@@ -48,6 +48,9 @@ struct ScanResult {
   // Segments: the rest of the file from here on is zeros, the unused part of a preallocated
   // segment. Not a problem: the log simply ends there.
   std::optional<uint64_t> zero_tail_offset;
+  // Recycled segments: nothing of this segment from here on (an older segment's bytes, which a
+  // crash left behind the last record written). Not a problem either.
+  std::optional<uint64_t> stale_tail_offset;
   std::vector<ScanProblem> corruption;
   bool stopped = false;  // stopped at the first corruption (not skip_corrupt)
   // Checkpoints: what the end record says.

@@ -146,6 +146,8 @@ void Recovery::replay_segment(uint64_t number, bool last, Lsn& expected, Recover
   // Zeros after the last record (a preallocated segment's unused rest): cut quietly, and a cut
   // that fails is harmless (they read as the end again). A torn tail must go for good.
   if (r.zero_tail_offset && modify_ && cut_segment(name, *r.zero_tail_offset, false)) size = *r.zero_tail_offset;
+  // The same for what a recycled segment held before: an older segment's bytes.
+  if (r.stale_tail_offset && modify_ && cut_segment(name, *r.stale_tail_offset, false)) size = *r.stale_tail_offset;
   if (r.torn_offset) {
     uint64_t cut = *r.torn_offset;
     warn("torn record at wal/" + name + " offset " + std::to_string(cut) + ": " + (modify_ ? "truncated " : "ignored ") +

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
@@ -55,6 +56,8 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   co.io = &store->io_;
   co.before_checkpoint = options.before_checkpoint;
   co.duration = &store->checkpoint_latency_;
+  Store* self = store.get();
+  co.recycle = [self](const std::string& path, uint64_t bytes) { return self->writer_ && self->writer_->recycle(path, bytes); };
   store->checkpointer_ = std::make_unique<Checkpointer>(co, store->wal_bytes_, store->checkpoints_);
 
   WalWriter::Options wo;
@@ -63,6 +66,9 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, RecoveryReport* 
   wo.batch_interval = options.batch_interval;
   wo.segment_bytes = options.segment_bytes;
   wo.preallocate = options.preallocate;
+  wo.recycle = options.recycle_segments;
+  // As many as a checkpoint frees in the steady state: every segment is then a recycled one.
+  wo.recycle_pool = static_cast<size_t>(std::clamp<uint64_t>(options.checkpoint_bytes / std::max<uint64_t>(options.segment_bytes, 1), 2, 64));
   wo.disk_budget = options.disk_budget;
   wo.log = options.log;
   wo.io = &store->io_;
@@ -173,6 +179,7 @@ Store::Stats Store::stats() const {
     s.bytes_written = writer_->bytes_written();
     s.syncs = writer_->syncs();
     s.preallocated_segments = writer_->preallocated_segments();
+    s.recycled_segments = writer_->recycled_segments();
     s.records_cancelled = writer_->records_cancelled();
     s.last_sync_seconds = writer_->last_sync_seconds();
   }

@@ -104,13 +104,14 @@ class Store {
 
   struct Stats {
     uint64_t records = 0, bytes_written = 0, syncs = 0, checkpoints = 0, wal_bytes_on_disk = 0;
-    uint64_t preallocated_segments = 0;
+    uint64_t preallocated_segments = 0, recycled_segments = 0;
     uint64_t records_cancelled = 0;
     double last_sync_seconds = 0;
   };
   // records and bytes_written: written to segments; syncs: fdatasyncs of segments;
   // wal_bytes_on_disk: segments (up to their last record) + checkpoints in wal/;
   // preallocated_segments: segments filled with zeros ahead of time and then used;
+  // recycled_segments: segments written into the file of an older one (recycle_segments);
   // records_cancelled: taken back by cancel() before they were written.
   Stats stats() const;
   // Durations (docs/operations.md): each write() of records to a segment, each fdatasync of

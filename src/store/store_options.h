@@ -32,6 +32,10 @@ struct StoreOptions {
   // QoS 1 fan-in benchmark the extra writes cost more than the faster syncs gave (see
   // docs/durability.md). The zeros past the last record are read as the end of the segment.
   bool preallocate = false;
+  // A segment that a checkpoint no longer needs becomes the next segment instead of being
+  // deleted (PostgreSQL recycles WAL files the same way): records are written over its old
+  // ones, so an fdatasync need not update the file's size either, and nothing is written twice.
+  bool recycle_segments = true;
   uint64_t checkpoint_bytes = 256ull << 20;      // checkpoint when this much log has accumulated since the last one
   uint64_t disk_budget = 0;                      // 0: no budget; else refuse writes (see write()) while wal/ is above it
   bool skip_corrupt = false;                     // --recover-skip-corrupt

@@ -262,6 +262,7 @@ void WalWriter::run() {
   }
   fd_ = -1;
   discard_prepared();
+  discard_recycled();
   lock.lock();
   running_ = false;
   rotated_.notify_all();
@@ -397,10 +398,12 @@ WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
   uint64_t next = segment_number_ + 1;
   int fd = -1;
   bool prepared = false;
+  uint64_t recycled_bytes = 0;
   if (prep_state_.load(std::memory_order_acquire) == prep_ready) {
     fd = activate_prepared(next, written_lsn_ + 1);
     prepared = fd >= 0;
   }
+  if (fd < 0) fd = take_recycled(next, written_lsn_ + 1, &recycled_bytes);
   if (fd < 0) fd = create_segment(next, written_lsn_ + 1);
   if (fd < 0) {
     if (!rotation_failing_)
@@ -417,7 +420,7 @@ WalWriter::RotateResult WalWriter::rotate_segment(bool relieve_budget) {
   cut_preallocated();
   const uint64_t closed_file_size = file_size_;
   io_.close(fd_);
-  file_size_ = prepared ? options_.segment_bytes : kFileHeaderSize;
+  file_size_ = prepared ? options_.segment_bytes : std::max<uint64_t>(recycled_bytes, kFileHeaderSize);
   if (prep_state_.load(std::memory_order_acquire) == prep_failed) {
     if (prep_thread_.joinable()) prep_thread_.join();
     prep_state_.store(prep_idle, std::memory_order_relaxed);
@@ -439,11 +442,11 @@ int WalWriter::create_segment(uint64_t number, Lsn first_lsn) {
   return fd;
 }
 
-int WalWriter::install_segment(int fd, const std::string& tmp_path, uint64_t number, Lsn first_lsn) {
+int WalWriter::install_segment(int fd, const std::string& tmp_path, uint64_t number, Lsn first_lsn, bool recycled) {
   // Written under a temporary name and renamed once synced: a segment with its final name
   // always has a whole header.
   std::string final_path = options_.wal_dir + "/" + segment_file_name(number);
-  std::string header = encode_file_header({FileKind::segment, number, first_lsn});
+  std::string header = encode_file_header({FileKind::segment, number, first_lsn, recycled});
   if (!write_all(io_, fd, header.data(), header.size(), 0) || io_.fdatasync(fd) != 0 ||
       io_.rename(tmp_path, final_path) != 0) {
     int err = errno;
@@ -468,6 +471,47 @@ void WalWriter::cut_preallocated() {
   if (io_.ftruncate(fd_, static_cast<off_t>(written_size_)) != 0) return;
   subtract_bytes(wal_bytes_, file_size_ - written_size_);
   file_size_ = written_size_;
+}
+
+bool WalWriter::recycle(const std::string& path, uint64_t bytes) {
+  if (!options_.recycle || bytes < options_.segment_bytes / 2 || bytes < kFileHeaderSize) return false;
+  // Under a disk budget, freed space is worth more than faster syncs once half of it is used.
+  if (options_.disk_budget != 0 && wal_bytes_.load(std::memory_order_relaxed) > options_.disk_budget / 2) return false;
+  std::lock_guard lock(recycle_mu_);
+  if (recycle_closed_ || recycled_.size() >= options_.recycle_pool) return false;
+  std::string to = options_.wal_dir + "/recycled-" + std::to_string(++recycle_seq_) + ".tmp";
+  if (io_.rename(path, to) != 0) return false;
+  recycled_.emplace_back(std::move(to), bytes);
+  return true;
+}
+
+int WalWriter::take_recycled(uint64_t number, Lsn first_lsn, uint64_t* bytes) {
+  for (;;) {
+    std::pair<std::string, uint64_t> file;
+    {
+      std::lock_guard lock(recycle_mu_);
+      if (recycled_.empty()) return -1;
+      file = std::move(recycled_.back());
+      recycled_.pop_back();
+    }
+    int fd = io_.open(file.first, O_WRONLY);
+    if (fd >= 0) fd = install_segment(fd, file.first, number, first_lsn, true);
+    if (fd >= 0) {
+      recycled_segments_.fetch_add(1, std::memory_order_relaxed);
+      *bytes = file.second;
+      return fd;
+    }
+    FileOps::posix().unlink(file.first);  // if the open failed, install_segment did not
+    subtract_bytes(wal_bytes_, file.second);
+  }
+}
+
+void WalWriter::discard_recycled() {
+  std::lock_guard lock(recycle_mu_);
+  recycle_closed_ = true;
+  for (auto& [path, bytes] : recycled_)
+    if (io_.unlink(path) == 0) subtract_bytes(wal_bytes_, bytes);
+  recycled_.clear();
 }
 
 void WalWriter::maybe_prepare() {

@@ -15,6 +15,14 @@
 // a closed segment is cut back to its records. When the file is not ready, or there is not
 // room for it, rotation creates a segment as before.
 //
+// Recycling (Options::recycle, on by default): segments that a checkpoint has made useless
+// are handed to the writer (recycle()) instead of being deleted, kept as wal/recycled-<n>.tmp
+// (up to Options::recycle_pool of them), and rotation takes one for the next segment when no
+// zero-filled one is ready: records go over the older segment's, so an fdatasync need not
+// commit a new file size, and nothing is written twice. The segment's header says so (format
+// version 2): readers take the first record that is not this segment's (the older segment's,
+// or its bytes cut mid-record) for its end. A closed segment is cut back to its records.
+//
 // Design: a record's crc is computed by the writer thread (fill_record_crcs), not under the
 // callers' mutex, which then covers only a memcpy. Durable means the same as in Store.
 //
@@ -47,6 +55,8 @@ class WalWriter {
     std::chrono::milliseconds batch_interval{10};
     uint64_t segment_bytes = 64ull << 20;
     bool preallocate = false;
+    bool recycle = true;
+    size_t recycle_pool = 4;  // freed segments kept for reuse at most (Store: checkpoint_bytes / segment_bytes)
     uint64_t disk_budget = 0;
     std::function<void(const std::string&)> log;
     FileOps* io = nullptr;
@@ -107,6 +117,15 @@ class WalWriter {
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
   // Segments that were filled ahead of time and used.
   uint64_t preallocated_segments() const { return preallocated_segments_.load(std::memory_order_relaxed); }
+  // Segments written into the file of an older one.
+  uint64_t recycled_segments() const { return recycled_segments_.load(std::memory_order_relaxed); }
+
+  // A segment a checkpoint no longer needs (`path`, `bytes` long, counted in wal_bytes), from
+  // the checkpoint thread: true when the writer took it (renamed it to wal/recycled-<n>.tmp;
+  // its bytes stay counted), false when the caller is to delete it (recycling off, the pool
+  // full, the log over half its disk budget, the writer stopped, a file under half a segment,
+  // or the rename failed).
+  bool recycle(const std::string& path, uint64_t bytes);
   double last_sync_seconds() const { return last_sync_seconds_.load(std::memory_order_relaxed); }
 
  private:
@@ -130,7 +149,12 @@ class WalWriter {
   int create_segment(uint64_t number, Lsn first_lsn);
   // Writes the header into `fd` (open on `tmp_path`), syncs, renames it to segment `number`'s
   // name and syncs the directory. Returns fd, or -1 with fd closed and the file deleted.
-  int install_segment(int fd, const std::string& tmp_path, uint64_t number, Lsn first_lsn);
+  int install_segment(int fd, const std::string& tmp_path, uint64_t number, Lsn first_lsn, bool recycled = false);
+  // Turns a recycled file from the pool into segment `number` (its size in *bytes); -1 when
+  // the pool is empty or every file in it failed (those are deleted).
+  int take_recycled(uint64_t number, Lsn first_lsn, uint64_t* bytes);
+  // Deletes the pool's files (at stop).
+  void discard_recycled();
   // Preallocation: starts the helper when the active segment is half full and there is room.
   void maybe_prepare();
   // The helper thread's body: writes and syncs next-segment.tmp; sets prep_state_.
@@ -212,7 +236,14 @@ class WalWriter {
   std::atomic<int> prep_state_{prep_idle};
   std::atomic<bool> prep_cancel_{false};
 
+  // Recycled segments, filled by the checkpoint thread (recycle()), taken by the writer.
+  std::mutex recycle_mu_;
+  std::vector<std::pair<std::string, uint64_t>> recycled_;  // path, bytes
+  uint64_t recycle_seq_ = 0;
+  bool recycle_closed_ = false;  // stopped: the pool takes nothing more
+
   std::atomic<uint64_t> records_{0}, bytes_written_{0}, syncs_{0}, preallocated_segments_{0}, cancelled_{0};
+  std::atomic<uint64_t> recycled_segments_{0};
   std::atomic<double> last_sync_seconds_{0};
 };
 

@@ -139,12 +139,14 @@ TEST(ConfigTest, StorageKeysAndTheirEffect) {
   Config d;
   EXPECT_EQ(d.storage.durability, store::Durability::sync);
   EXPECT_FALSE(d.storage.preallocate) << "off unless asked for (docs/durability.md)";
+  EXPECT_TRUE(d.storage.recycle_segments) << "on unless turned off (docs/durability.md)";
   Config c = load(R"(
 [storage]
 durability = "batch"
 batch_interval_ms = 25
 segment_size = 1048576
 preallocate = true
+recycle_segments = false
 checkpoint_bytes = 8388608
 queue_in_memory = 500
 disk_budget = 1073741824
@@ -153,6 +155,7 @@ disk_budget = 1073741824
   EXPECT_EQ(c.storage.batch_interval_ms, 25u);
   EXPECT_EQ(c.storage.segment_bytes, 1048576u);
   EXPECT_TRUE(c.storage.preallocate);
+  EXPECT_FALSE(c.storage.recycle_segments);
   EXPECT_EQ(c.storage.checkpoint_bytes, 8388608u);
   EXPECT_EQ(c.storage.queue_in_memory, 500u);
   EXPECT_EQ(c.storage.disk_budget, 1073741824u);
@@ -162,6 +165,7 @@ disk_budget = 1073741824
   EXPECT_THAT(e, HasSubstr("storage.preallocate"));
   EXPECT_THAT(e, HasSubstr("expected true or false"));
   EXPECT_THAT(error_of("[storage]\npreallocate = \"yes\"\n"), HasSubstr("expected true or false"));
+  EXPECT_THAT(error_of("[storage]\nrecycle_segments = 0\n"), HasSubstr("storage.recycle_segments"));
   EXPECT_THAT(error_of("[storage]\ndurability = \"fast\"\n"), HasSubstr("must be one of sync, batch, none"));
 }
 

@@ -336,6 +336,122 @@ TEST(RecoveryTest, LostTailOfAnOlderSegmentIsAnLsnGap) {
   EXPECT_NE(err.find("LSN gap: the segment starts at LSN 21, expected 20"), std::string::npos) << err;
 }
 
+// Segments that checkpoints free are written into again (recycle_segments). A copy of the
+// directory taken while the writer runs is what a crash leaves: the active segment is a
+// recycled file whose bytes past its last record are an older segment's, records with valid
+// crcs among them. Recovery ends the segment at its last record, quietly, and cuts the rest;
+// every record written is there. The same file with a plain (version 1) header would be a
+// torn tail or corruption.
+TEST(RecoveryTest, ARecycledSegmentEndsAtItsLastRecord) {
+  TempDir dir;
+  auto o = options_for(dir.path());
+  o.segment_bytes = 4096;
+  o.checkpoint_bytes = 8192;
+  TempDir copy;
+  KvMap want;
+  Lsn last = 0;
+  {
+    auto store = Store::open(o);
+    bool copied = false;
+    for (int i = 0; i < 20000 && !copied; ++i) {
+      WriteBatch b;
+      std::string k = "k" + std::to_string(i % 40), v = std::string(60, static_cast<char>('a' + i % 26)) + std::to_string(i);
+      b.put(k, v);
+      last = store->write(b);
+      want[k] = v;
+      ASSERT_TRUE(eventually([&] { return store->durable_lsn() >= last; }));
+      // Once a few segments were recycled, and the active one is a recycled file half written.
+      if (store->stats().recycled_segments >= 3 && i % 17 == 0) {
+        std::string active = segment_paths(dir.path()).back();
+        std::string bytes = read_file(active);
+        if (bytes.size() > 8 && bytes[8] == 2 && parse_records(active).size() > 3 &&
+            fs::file_size(active) >= o.segment_bytes / 2 && parse_records(active).back().lsn < last) {
+          copy_wal(dir.path(), copy.path());
+          copied = true;
+        }
+      }
+    }
+    ASSERT_TRUE(copied) << "no recycled active segment seen";
+  }
+  // The copy's active segment: its own records up to `last`, then older ones.
+  std::string seg = segment_paths(copy.path()).back();
+  const std::string original = read_file(seg);
+  auto recs = parse_records(seg);
+  size_t own = 0;
+  while (own < recs.size() && recs[own].lsn <= last && (own == 0 || recs[own].lsn == recs[own - 1].lsn + 1)) ++own;
+  ASSERT_LT(own, recs.size() + 1);
+  const uint64_t end = recs[own - 1].offset + recs[own - 1].size;
+  ASSERT_GT(original.size(), end) << "nothing of the older segment after the last record";
+
+  // As a plain segment the older bytes are a torn tail (or corruption): not the quiet end.
+  {
+    TempDir plain;
+    copy_wal(copy.path(), plain.path());
+    std::string p = segment_paths(plain.path()).back();
+    std::string b = read_file(p);
+    FileHeader h = *decode_file_header(b.substr(0, kFileHeaderSize), nullptr);
+    h.recycled = false;
+    write_file(p, encode_file_header(h) + b.substr(kFileHeaderSize));
+    RecoveryReport report;
+    auto po = o;
+    po.dir = plain.path();
+    std::string err;
+    try {
+      Store::open(po, &report);
+    } catch (const StoreError& e) {
+      err = e.what();
+    }
+    EXPECT_TRUE(!err.empty() || !report.warnings.empty()) << "a plain segment's older bytes were taken for its end";
+  }
+
+  // mqbase check says where the segment's records end, and finds nothing wrong.
+  std::ostringstream out;
+  EXPECT_TRUE(check(copy.path(), out)) << out.str();
+  EXPECT_NE(out.str().find("recycled segment: its records end at offset " + std::to_string(end)), std::string::npos) << out.str();
+
+  RecoveryReport report;
+  auto co = o;
+  co.dir = copy.path();
+  EXPECT_EQ(reopen_contents(co, &report), want);
+  EXPECT_EQ(report.last_lsn, last);
+  EXPECT_TRUE(report.warnings.empty()) << report.warnings[0];
+  EXPECT_TRUE(report.skipped.empty());
+  EXPECT_EQ(fs::file_size(seg), end) << "cut at the end of its own records";
+}
+
+// A recycled segment that is not the last may keep an older segment's bytes (a crash between
+// opening the next segment and cutting this one): the next segment's first LSN shows whether
+// records were lost from its end.
+TEST(RecoveryTest, ARecycledSegmentsOlderBytesBeforeTheNextSegment) {
+  for (int lost = 0; lost < 2; ++lost) {
+    SCOPED_TRACE(lost ? "records lost from its end" : "none lost");
+    TempDir dir;
+    auto o = options_for(dir.path());
+    write_numbered(o, 50);  // one segment: LSN 1..50, the records below re-cut into three
+    std::string seg1 = dir.wal() + "/0000000000000001.log";
+    const std::string old = read_file(seg1);
+    auto recs = parse_records(seg1);  // recs[i] has LSN i + 1
+    auto span = [&](size_t from, size_t to) {  // records [from, to) as bytes
+      return old.substr(recs[from].offset, recs[to - 1].offset + recs[to - 1].size - recs[from].offset);
+    };
+    write_file(seg1, encode_file_header({FileKind::segment, 1, 1, false}) + span(0, 30));
+    // Segment 2, recycled: LSN 31..40 (31..37 when records were lost), then what the file held
+    // before: an older segment's bytes (LSN 1..30), from the middle of a record on.
+    std::string older = span(0, 30).substr(5);
+    write_file(dir.wal() + "/0000000000000002.log",
+               encode_file_header({FileKind::segment, 2, 31, true}) + span(30, lost ? 37 : 40) + older);
+    write_file(dir.wal() + "/0000000000000003.log", encode_file_header({FileKind::segment, 3, 41, false}) + span(40, 41));
+    if (lost) {
+      std::string err = open_error(o);
+      EXPECT_NE(err.find("LSN gap: the segment starts at LSN 41, expected 38"), std::string::npos) << err;
+      continue;
+    }
+    RecoveryReport report;
+    EXPECT_EQ(reopen_contents(o, &report), numbered(41));
+    EXPECT_TRUE(report.warnings.empty()) << report.warnings[0];
+  }
+}
+
 TEST(RecoveryTest, BadCheckpointFallsBackToThePreviousOne) {
   for (int damage = 0; damage < 2; ++damage) {
     SCOPED_TRACE(damage ? "flipped byte" : "no end record");
@@ -345,6 +461,7 @@ TEST(RecoveryTest, BadCheckpointFallsBackToThePreviousOne) {
     o.segment_bytes = 2048;
     o.checkpoint_bytes = 1ull << 40;
     o.io = &ops;
+    o.recycle_segments = false;  // the replaced segments stay where they are (no rename either)
     KvMap want;
     auto round = [&](Store& s, int r) {
       for (int i = 0; i < 100; ++i) {

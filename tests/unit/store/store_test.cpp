@@ -437,9 +437,11 @@ TEST(StoreTest, CheckpointThenReopen) {
     EXPECT_TRUE(store->checkpoint());
     EXPECT_EQ(store->stats().checkpoints, 1u);
     // What remains: the checkpoint and the segment opened after it (and perhaps the next
-    // segment, filled with zeros ahead of time).
+    // segment, filled with zeros ahead of time, and freed segments kept to be written into
+    // again).
     auto names = wal_names(dir.path());
     std::erase(names, "next-segment.tmp");
+    std::erase_if(names, [](const std::string& n) { return n.starts_with("recycled-"); });
     ASSERT_EQ(names.size(), 2u);
     EXPECT_TRUE(names[0].ends_with(".log"));
     EXPECT_TRUE(names[1].starts_with("checkpoint-"));
