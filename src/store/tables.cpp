@@ -1322,6 +1322,9 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     std::shared_ptr<const std::vector<std::string>> tags;
     std::vector<Source> sources;
     SeriesRows head, overflow;
+    // The latest-row path: the series' answer as it is (its newest block's one newest row,
+    // which nothing else reaches): no sources, nothing to decode or merge.
+    std::shared_ptr<const SeriesRows> answer;
   };
   std::vector<Gathered> all;
   DuplicatePolicy policy;
@@ -1467,13 +1470,23 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
                 for (const BlockRef& r : it->second) raise_floor(r.max_time);
           }
         }
-        frozen_of(id, [&](const SealedBlock& b) { raise_floor(b.max_time); });
-        for (const SealedBlock& b : s.sealed) raise_floor(b.max_time);
+        int64_t memory_newest = best;  // the newest time in range of the heads and the blocks in memory
+        auto raise_memory = [&](int64_t max_time) {
+          raise_floor(max_time);
+          if (max_time >= spec.from && max_time < spec.to) memory_newest = std::max(memory_newest, max_time);
+        };
+        frozen_of(id, [&](const SealedBlock& b) { raise_memory(b.max_time); });
+        for (const SealedBlock& b : s.sealed) raise_memory(b.max_time);
         auto reaches = [&](int64_t lo, int64_t hi) { return overlaps(lo, hi) && std::min(hi, spec.to - 1) >= floor; };
         if (one_block) {
           if (newest_file && reaches(nd.ref.min_time, nd.ref.max_time)) {
             const BlockRef& r = nd.ref;
             if (!nd.top) nd.top = newest_file->cached(newest_file->newest, r.offset);
+            if (nd.top && nd.top->rows() == 1 && memory_newest < r.max_time) {
+              g.answer = nd.top;  // the usual case once a series' rows are on disk
+              all.push_back(std::move(g));
+              continue;
+            }
             g.sources.push_back(on_disk(newest_file, r, nd.top));
           }
         } else {
@@ -1553,6 +1566,10 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     return summary(tags, kept ? *kept : meta) ? 1 : 0;
   };
   for (Gathered& g : all) {
+    if (g.answer) {
+      fn(*g.tags, *g.answer);
+      continue;
+    }
     std::sort(g.sources.begin(), g.sources.end(), [](const Source& a, const Source& b) { return a.seq < b.seq; });
     auto reset_merged = [&] {
       merged.clear();
