@@ -10,6 +10,10 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "store/coding.h"
 
 namespace mqbase::store::columns {
@@ -472,6 +476,42 @@ void encode_doubles(std::span<const double> values, std::string& out) {
   }
 }
 
+// ALP's integers back to doubles: out[i] = in[i] / scale, each division correctly rounded
+// (the encoder checked exactly this). The scalar loop converts and divides one value at a
+// time; with AVX2, four at a time: an integer of magnitude under 2^51 added to the bits of
+// 1.5 * 2^52 is that double plus the integer, exactly, so a subtraction converts it. The
+// results are the same bits either way.
+namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) bool alp_divide_avx2(const int64_t* in, double* out, size_t n, double scale) {
+  uint64_t outside = 0;  // any magnitude of 2^51 or more: the scalar loop instead
+  for (size_t i = 0; i < n; ++i) outside |= static_cast<uint64_t>(in[i] + (int64_t{1} << 51)) >> 52;
+  if (outside) return false;
+  const __m256i bias_bits = _mm256_set1_epi64x(0x4338000000000000LL);
+  const __m256d bias = _mm256_set1_pd(6755399441055744.0);  // 1.5 * 2^52
+  const __m256d s = _mm256_set1_pd(scale);
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i));
+    __m256d d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(x, bias_bits)), bias);
+    _mm256_storeu_pd(out + i, _mm256_div_pd(d, s));
+  }
+  for (; i < n; ++i) out[i] = static_cast<double>(in[i]) / scale;
+  return true;
+}
+#endif
+
+void alp_divide(const int64_t* in, double* out, size_t n, double scale) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2 && alp_divide_avx2(in, out, n, scale)) return;
+#endif
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<double>(in[i]) / scale;
+}
+
+}  // namespace
+
 bool decode_doubles(std::string_view& in, std::vector<double>& out) {
   std::string_view rest = in;
   uint8_t enc;
@@ -495,8 +535,7 @@ bool decode_doubles(std::string_view& in, std::vector<double>& out) {
   thread_local std::vector<int64_t> ints;
   if (!get_u8(rest, e) || e > kMaxExponent || !decode_ints_from(rest, ints) || ints.size() != n) return false;
   out.resize(n);
-  const double scale = kPow10[e];
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<double>(ints[i]) / scale;
+  alp_divide(ints.data(), out.data(), n, kPow10[e]);
   uint64_t count;
   if (!get_varint(rest, count) || count > n) return false;
   uint64_t pos = 0;

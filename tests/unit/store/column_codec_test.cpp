@@ -182,6 +182,29 @@ TEST(ColumnCodec, DoublesRoundTripToTheBit) {
   expect_doubles_round_trip(half);
 }
 
+// ALP's integers go back to doubles four at a time (AVX2, where the CPU has it) when every one
+// of a block is under 2^51 in magnitude, and one at a time otherwise: the same bits either way,
+// for blocks whose length is not a multiple of four too.
+TEST(ColumnCodec, AlpDecodesTheSameBitsOnEitherSideOf2To51) {
+  const int64_t edge = int64_t{1} << 51;
+  for (unsigned e : {0u, 2u, 3u}) {
+    SCOPED_TRACE("exponent " + std::to_string(e));
+    const double p = std::pow(10.0, e);
+    std::vector<double> under, over, mixed;
+    for (int64_t k = 0; k < 1001; ++k) {
+      const int64_t sign = k % 2 ? -1 : 1;
+      under.push_back(static_cast<double>(sign * (edge - 1 - k * 7919)) / p);
+      over.push_back(static_cast<double>(sign * (edge + k * 7919)) / p);
+      mixed.push_back(k == 500 ? over.back() : static_cast<double>(k * 37 % 2001 - 1000) / p);
+    }
+    for (const auto* v : {&under, &over, &mixed}) {
+      EXPECT_EQ(encoding_of(enc_doubles(*v)), Encoding::double_alp);
+      expect_doubles_round_trip(*v);
+    }
+    for (size_t n : {1u, 3u, 4u, 5u, 7u}) expect_doubles_round_trip(std::vector<double>(mixed.begin(), mixed.begin() + n));
+  }
+}
+
 // Issue 11's target for regular sensor data: at most 2 bytes a point for a random walk with
 // two decimals.
 TEST(ColumnCodec, ARandomWalkWithTwoDecimalsTakesUnderTwoBytesAPoint) {
