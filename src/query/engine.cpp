@@ -1386,12 +1386,7 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   p->offset = off < 0 ? 0 : off;
 
   // Which source columns are read.
-  auto mark = [&](const Expr& e) {
-    for_each_column(e, [&](const Expr& c) {
-      if (c.column >= 0 && static_cast<size_t>(c.column) < p->source.needed.size())
-        p->source.needed[static_cast<size_t>(c.column)] = true;
-    });
-  };
+  auto mark = [&](const Expr& e) { mark_columns(e, p->source.needed); };
   if (p->source.kind == Source::Kind::table) {
     pushdown(*p);  // first: what it leaves of WHERE is what the rows are filtered by
     if (p->where) mark(*p->where);
@@ -1759,13 +1754,10 @@ void Binder::scan(Source& s, Operator& next) {
   // any of their rows are read): one chunk of a row per series, the tags the conditions read
   // as text and every other column NULL.
   tb::SeriesFilter series_filter;
+  std::vector<bool> read(schema.columns.size(), false);
+  for (auto& f : s.series_filters) mark_columns(*f, read);
   if (!s.series_filters.empty())
     series_filter = [&](const std::vector<const std::vector<std::string>*>& tags, std::vector<uint8_t>& keep) {
-      std::vector<bool> read(schema.columns.size(), false);
-      for (auto& f : s.series_filters)
-        for_each_column(*f, [&](const Expr& c) {
-          if (c.column >= 0 && static_cast<size_t>(c.column) < read.size()) read[static_cast<size_t>(c.column)] = true;
-        });
       Chunk c;
       c.rows = tags.size();
       for (size_t k = 0; k < schema.columns.size(); ++k) {

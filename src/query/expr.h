@@ -119,6 +119,13 @@ void for_each_column(const Expr& e, F&& f) {
   if (e.filter) for_each_column(*e.filter, f);
 }
 
+// Sets read[c] for every column c that e reads (a column past read's end is left out).
+inline void mark_columns(const Expr& e, std::vector<bool>& read) {
+  for_each_column(e, [&](const Expr& c) {
+    if (c.column >= 0 && static_cast<size_t>(c.column) < read.size()) read[static_cast<size_t>(c.column)] = true;
+  });
+}
+
 // Evaluates `e` over `in` (in.rows rows). Constant subtrees give constant vectors.
 Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx);
 // e over `in` without a copy when e is a column of it (then the result is that column);

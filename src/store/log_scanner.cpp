@@ -128,7 +128,7 @@ ScanResult scan_log_file(FileOps& io, const std::string& path, const std::string
       break;
     }
     auto next = reader.find_next_valid(offset + 1, result.last_lsn, options.kind);
-    if (!next && options.kind == FileKind::segment && header->recycled) {
+    if (!next && header->recycled) {  // only segments are ever recycled
       // Nothing of this segment after here: the rest is what the recycled file held before
       // (or, in the last segment, possibly a torn record, which no one was told was stored).
       // A record lost from the end of a segment that is not the last shows as a gap at the

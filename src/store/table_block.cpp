@@ -276,10 +276,8 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
       // Not wanted: passed over (its validity bitmap too), NULL in every row. A scan decodes
       // block after block into the same rows: a column already NULL in n rows stays as it is.
       if ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
-      const size_t values = st.type == ColumnType::float64                                  ? f.f.size()
-                            : st.type == ColumnType::int64 || st.type == ColumnType::boolean ? f.i.size()
-                                                                                           : f.s.size();
-      if (f.type == st.type && f.valid.size() == n && values == n && f.f.size() + f.i.size() + f.s.size() == n) {
+      // (Filled below, a column holds values in the one vector its type uses.)
+      if (f.type == st.type && f.valid.size() == n && f.f.size() + f.i.size() + f.s.size() == n) {
         uint8_t any = 0;
         for (uint8_t v : f.valid) any |= v;  // no early exit: vectorized
         if (any == 0) continue;

@@ -1332,13 +1332,19 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
   {
     std::unique_lock lock(m.mu);
     Table* t = const_cast<Impl&>(m).find(table);
-    if (!t) {
-      *error = "table '" + std::string(table) + "' does not exist";
-      return false;
-    }
-    schema = t->schema;
-    policy = schema->options.duplicates;
-    spec.from = std::max(spec.from, schema->options.deleted_before);
+    // The table's schema, policy and DELETE watermark; false when it is gone.
+    auto adopt = [&](Table* found) {
+      if (!found) {
+        *error = "table '" + std::string(table) + "' does not exist";
+        return false;
+      }
+      t = found;
+      schema = t->schema;
+      policy = schema->options.duplicates;
+      spec.from = std::max(spec.from, schema->options.deleted_before);
+      return true;
+    };
+    if (!adopt(t)) return false;
     if (spec.from >= spec.to) return true;
     std::vector<uint32_t> ids;
     if (spec.tags.empty()) {
@@ -1380,14 +1386,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       ids.resize(n);
       lock.lock();
       auto it = m.tables.find(table_id);
-      if (it == m.tables.end()) {
-        *error = "table '" + std::string(table) + "' does not exist";
-        return false;
-      }
-      t = const_cast<Table*>(&it->second);
-      schema = t->schema;
-      policy = schema->options.duplicates;
-      spec.from = std::max(spec.from, schema->options.deleted_before);
+      if (!adopt(it == m.tables.end() ? nullptr : const_cast<Table*>(&it->second))) return false;
       if (spec.from >= spec.to) return true;
     }
     auto overlaps = [&](int64_t lo, int64_t hi) { return hi >= spec.from && lo < spec.to; };
@@ -1401,6 +1400,18 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         each(t->frozen[it->second].second);
     };
     const size_t tag_count = schema->tag_indexes().size();
+    // Calls each(file, block) for every block of series `id` on disk, newest partition first,
+    // in the partitions that start before `to` and end at or after low(), which is asked again
+    // before each partition (callers raise it as they learn more).
+    auto blocks_of = [&](uint32_t id, int64_t to, auto&& low, auto&& each) {
+      for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
+        if (p->first >= to) continue;
+        if (p->first + schema->options.partition_ns - 1 < low()) break;
+        for (auto& f : p->second)
+          if (auto it = f->index.find(id); it != f->index.end())
+            for (const BlockRef& r : it->second) each(f, r);
+      }
+    };
     auto on_disk = [](const BlockFilePtr& f, const BlockRef& r, std::shared_ptr<const SeriesRows> top = nullptr) {
       return Source{f, r, {}, r.seq, r.min_time, r.max_time, std::move(top)};
     };
@@ -1440,35 +1451,25 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         if (nd.gen != t->files_gen) {
           nd = NewestOnDisk{};
           nd.gen = t->files_gen;
-          for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
-            if (!nd.file.expired() && p->first + schema->options.partition_ns - 1 < nd.ref.max_time) break;
-            for (auto& f : p->second) {
-              auto it = f->index.find(id);
-              if (it == f->index.end()) continue;
-              for (const BlockRef& r : it->second) {
-                if (!nd.file.expired() && r.max_time == nd.ref.max_time) nd.tie = true;
-                if (nd.file.expired() || r.max_time > nd.ref.max_time) {
-                  nd.file = f;
-                  nd.ref = r;
-                  nd.tie = false;
-                }
-              }
+          auto low = [&] { return nd.file.expired() ? INT64_MIN : nd.ref.max_time; };
+          blocks_of(id, INT64_MAX, low, [&](const BlockFilePtr& f, const BlockRef& r) {
+            if (!nd.file.expired() && r.max_time == nd.ref.max_time) nd.tie = true;
+            if (nd.file.expired() || r.max_time > nd.ref.max_time) {
+              nd.file = f;
+              nd.ref = r;
+              nd.tie = false;
             }
-          }
+          });
         }
         BlockFilePtr newest_file = nd.file.lock();
         // The newest block alone answers for the disk unless another ends at its time, or it
         // ends past the range (an older block may then hold the newest row in range).
         const bool one_block = !nd.tie && (!newest_file || nd.ref.max_time < spec.to);
+        auto low = [&] { return std::max(floor, spec.from); };
         if (one_block) {
           if (newest_file) raise_floor(nd.ref.max_time);
         } else {
-          for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
-            if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
-            for (auto& f : p->second)
-              if (auto it = f->index.find(id); it != f->index.end())
-                for (const BlockRef& r : it->second) raise_floor(r.max_time);
-          }
+          blocks_of(id, spec.to, low, [&](const BlockFilePtr&, const BlockRef& r) { raise_floor(r.max_time); });
         }
         int64_t memory_newest = best;  // the newest time in range of the heads and the blocks in memory
         auto raise_memory = [&](int64_t max_time) {
@@ -1490,15 +1491,9 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
             g.sources.push_back(on_disk(newest_file, r, nd.top));
           }
         } else {
-          for (auto p = t->partitions.rbegin(); p != t->partitions.rend(); ++p) {
-            if (p->first + schema->options.partition_ns - 1 < std::max(floor, spec.from)) break;
-            for (auto& f : p->second) {
-              auto it = f->index.find(id);
-              if (it == f->index.end()) continue;
-              for (const BlockRef& r : it->second)
-                if (reaches(r.min_time, r.max_time)) g.sources.push_back(on_disk(f, r));
-            }
-          }
+          blocks_of(id, spec.to, low, [&](const BlockFilePtr& f, const BlockRef& r) {
+            if (reaches(r.min_time, r.max_time)) g.sources.push_back(on_disk(f, r));
+          });
         }
         frozen_of(id, [&](const SealedBlock& b) {
           if (reaches(b.min_time, b.max_time)) g.sources.push_back(in_memory(b));
@@ -1518,15 +1513,9 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         continue;
       }
 
-      for (auto& [p, files] : t->partitions) {
-        if (!overlaps(p, p + schema->options.partition_ns - 1)) continue;
-        for (auto& f : files) {
-          auto it = f->index.find(id);
-          if (it == f->index.end()) continue;
-          for (const BlockRef& r : it->second)
-            if (overlaps(r.min_time, r.max_time)) g.sources.push_back(on_disk(f, r));
-        }
-      }
+      blocks_of(id, spec.to, [&] { return spec.from; }, [&](const BlockFilePtr& f, const BlockRef& r) {
+        if (overlaps(r.min_time, r.max_time)) g.sources.push_back(on_disk(f, r));
+      });
       frozen_of(id, [&](const SealedBlock& b) {
         if (overlaps(b.min_time, b.max_time)) g.sources.push_back(in_memory(b));
       });

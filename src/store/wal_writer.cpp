@@ -501,7 +501,7 @@ int WalWriter::take_recycled(uint64_t number, Lsn first_lsn, uint64_t* bytes) {
       *bytes = file.second;
       return fd;
     }
-    FileOps::posix().unlink(file.first);  // if the open failed, install_segment did not
+    io_.unlink(file.first);  // if the open failed, install_segment did not
     subtract_bytes(wal_bytes_, file.second);
   }
 }

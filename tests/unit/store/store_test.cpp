@@ -412,6 +412,42 @@ TEST(StoreTest, BackgroundThreadsAreNamedAndTheCheckpointerYields) {
   EXPECT_EQ(nice["mqbase-ckpt"], std::min(base + 10, 19));
 }
 
+// Segments a checkpoint frees are written into again (docs/durability.md): at most a
+// checkpoint's worth of them wait (checkpoint_bytes / segment_size), a closed segment is cut
+// back to its records, and under a disk budget that the log is over half of, none is kept.
+TEST(StoreTest, FreedSegmentsAreWrittenIntoAgainWithinTheirLimits) {
+  for (bool budget : {false, true}) {
+    SCOPED_TRACE(budget ? "over half the disk budget" : "no budget");
+    TempDir dir;
+    auto o = options_for(dir.path());
+    o.segment_bytes = 4096;
+    o.checkpoint_bytes = 3 * 4096;
+    if (budget) o.disk_budget = 2 * 4096;  // any segment a checkpoint covers passes half of it
+    auto store = Store::open(o);
+    size_t most_waiting = 0;
+    for (int round = 0; round < 6; ++round) {
+      for (int i = 0; i < 200; ++i) store->write(put("k" + std::to_string(i % 20), std::string(60, 'v')));
+      ASSERT_TRUE(store->checkpoint());
+      size_t waiting = 0;
+      for (auto& n : wal_names(dir.path())) waiting += n.starts_with("recycled-");
+      most_waiting = std::max(most_waiting, waiting);
+    }
+    if (budget) {
+      EXPECT_EQ(store->stats().recycled_segments, 0u);
+      EXPECT_EQ(most_waiting, 0u);
+    } else {
+      EXPECT_GT(store->stats().recycled_segments, 0u);
+      EXPECT_LE(most_waiting, 3u) << "checkpoint_bytes / segment_size";
+    }
+    // Every segment but the active one ends with its last record (or its header, if empty).
+    auto segs = segment_paths(dir.path());
+    for (size_t k = 0; k + 1 < segs.size(); ++k) {
+      auto recs = parse_records(segs[k]);
+      EXPECT_EQ(fs::file_size(segs[k]), recs.empty() ? 32u : recs.back().offset + recs.back().size) << segs[k];
+    }
+  }
+}
+
 TEST(StoreTest, CheckpointThenReopen) {
   TempDir dir;
   auto o = options_for(dir.path());
