@@ -48,3 +48,14 @@ void subtract_bytes(std::atomic<uint64_t>& count, uint64_t n);
 std::string errno_text(int err);
 
 }  // namespace mqbase::store
+
+namespace mqbase::store {
+
+// Copies n bytes from a read-only file mapping into dst; false when reading them raised SIGBUS
+// (the file was cut shorter than the mapping, or the disk failed to read a page) instead of
+// ending the process. A SIGBUS anywhere else goes to the handler that was there before (by
+// default: the process ends, as it would have). Async-signal-safe in the sense that matters:
+// the handler only jumps back out of this function's memcpy.
+bool copy_from_mapping(void* dst, const void* src, size_t n);
+
+}  // namespace mqbase::store

@@ -113,7 +113,7 @@ struct BlockFile {
   }
 
   // The file mapped read-only on its first read (the file never changes once written): a
-  // block is then checked and decoded where it lies, with no syscall and no copy. Not mapped
+  // block is then copied out of the mapping (no syscall) and checked on its first read. Not mapped
   // (null) when the file operations are not POSIX's (tests inject read faults through pread)
   // or mmap failed: reads then go through pread.
   mutable std::once_flag map_once;
@@ -589,9 +589,8 @@ struct Tables::Impl {
     }
   }
 
-  // Reads and checks block `r` of file `f`.
-  // The block `r` of `f`, its checksum checked: `block` is its bytes, where the file is mapped,
-  // else read into `buf`.
+  // The block `r` of `f`, its checksum checked: `block` is its bytes, in `buf` (copied from the
+  // file's mapping, or read with pread where there is none).
   bool read_block(const BlockFile& f, const BlockRef& r, std::string& buf, std::string_view& block,
                   std::string* error) const {
     std::string_view raw;
@@ -601,7 +600,15 @@ struct Tables::Impl {
         *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " lies past its end";
         return false;
       }
-      raw = std::string_view(f.map + r.offset, r.length + 4);
+      // Copied out, not decoded where it lies: a page that cannot be read (the file cut short
+      // by someone else, a failing disk) raises SIGBUS, which the copy turns into this error.
+      buf.resize(r.length + 4);
+      if (!copy_from_mapping(buf.data(), f.map + r.offset, buf.size())) {
+        *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) +
+                 " cannot be read (the file is shorter than when it was opened, or the disk failed to read it)";
+        return false;
+      }
+      raw = buf;
       if (f.checked[r.ordinal].load(std::memory_order_relaxed)) {
         block = raw.substr(4);
         return true;
