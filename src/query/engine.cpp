@@ -17,6 +17,7 @@
 #include <map>
 #include <optional>
 
+#include "query/nesting.h"
 #include "query/operators.h"
 #include "store/tables.h"
 
@@ -278,6 +279,7 @@ int64_t Binder::int_literal(El ival, int location) const {
 }
 
 ExprPtr Binder::fold(ExprPtr e) {
+  check_stack();
   if (!e) return e;
   if (e->kind == ExprKind::constant || e->has_columns()) {
     for (auto& a : e->args) a = fold(std::move(a));
@@ -763,6 +765,7 @@ ExprPtr Binder::sublink(El b, const std::vector<ScopeColumn>& scope, bool allow_
 }
 
 ExprPtr Binder::expr(El e, const std::vector<ScopeColumn>& scope, bool allow_agg) {
+  check_stack();
   auto [t, b] = node(e);
   int location = loc(b);
   if (t == "ColumnRef") {
@@ -1120,6 +1123,7 @@ bool is_named_func(El e, std::string_view name) {
 }
 
 std::unique_ptr<SelectPlan> Binder::select(El stmt) {
+  check_stack();
   if (str(stmt, "op") != "" && str(stmt, "op") != "SETOP_NONE")
     fail("UNION, INTERSECT and EXCEPT are not supported");
   if (field(stmt, "valuesLists")) fail("VALUES lists are only supported in INSERT");
@@ -2085,6 +2089,12 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
       st.tag = "DESCRIBE";
       return st;
     }
+    // Before the parser, whose JSON output recurses once per level of the tree: a query that
+    // nests deep enough would overflow this thread's stack and end the server.
+    if (int at = nesting_past(query); at >= 0)
+      fail("stack depth limit exceeded: the query nests more than " + std::to_string(kMaxQueryNesting) +
+               " levels deep (operators, parentheses, CASE)",
+           at);
     parsed = pg_query_parse(query.c_str());
     have_parse = true;
     if (parsed.error) {
@@ -2097,7 +2107,11 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
     }
     simdjson::dom::parser jp;
     El doc;
-    if (jp.parse(parsed.parse_tree, std::strlen(parsed.parse_tree)).get(doc)) fail("internal error: unreadable parse tree");
+    // A level of the query can be several of the JSON (an operator's "lexpr" and its node, a
+    // function's "args", its element and its node): room for every level the check above lets in.
+    size_t tree_bytes = std::strlen(parsed.parse_tree);
+    if (jp.allocate(tree_bytes, 16 * kMaxQueryNesting + 64) || jp.parse(parsed.parse_tree, tree_bytes).get(doc))
+      fail("internal error: unreadable parse tree");
     auto stmts = list(field(doc, "stmts"));
     if (stmts.empty()) fail("empty query");
     if (stmts.size() > 1) fail("cannot insert multiple commands into a prepared statement");

@@ -1,5 +1,7 @@
 #include "query/expr.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -1236,7 +1238,30 @@ const Vector& eval_ref(const Expr& e, const Chunk& in, const EvalContext& ctx, V
   return tmp;
 }
 
+void check_stack() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  static constexpr uintptr_t kMargin = 2u << 20;  // sanitizers' frames are several times larger
+#else
+  static constexpr uintptr_t kMargin = 512u << 10;
+#endif
+  thread_local uintptr_t limit = [] {
+    uintptr_t low = 0;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* addr = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+        low = reinterpret_cast<uintptr_t>(addr) + std::min<uintptr_t>(kMargin, size / 4);
+      pthread_attr_destroy(&attr);
+    }
+    return low;
+  }();
+  if (reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) < limit)
+    throw QueryError("stack depth limit exceeded: the query nests too deeply for this thread's stack");
+}
+
 Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx) {
+  check_stack();
   switch (e.kind) {
     case ExprKind::constant: return Vector::make_constant(e.value, in.rows);
     case ExprKind::column: return in.columns[static_cast<size_t>(e.column)];

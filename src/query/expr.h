@@ -25,6 +25,12 @@ struct QueryError : std::runtime_error {
   int location;  // 0-based byte offset into the query; -1: none
 };
 
+// PostgreSQL's check_stack_depth(): throws QueryError "stack depth limit exceeded" when less
+// than a margin of this thread's stack is left. Called where binding and evaluation recurse
+// (a level of the query each), so that a query nesting deeper than the stack allows fails
+// instead of overflowing it; nesting.h's check before parsing keeps most such queries out.
+void check_stack();
+
 struct EvalContext {
   int64_t now_ns = 0;
   std::string tz = "UTC";
