@@ -2090,11 +2090,27 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
       return st;
     }
     // Before the parser, whose JSON output recurses once per level of the tree: a query that
-    // nests deep enough would overflow this thread's stack and end the server.
-    if (int at = nesting_past(query); at >= 0)
+    // nests deep enough would overflow this thread's stack and end the server. And whose
+    // nodes, their JSON and its DOM take up to 256 bytes a token: charged to the query's
+    // memory limit before they are made, not after.
+    auto too_big = [&](const std::string& what) {
+      fail("query needs more than its memory limit of " +
+           (options.memory_limit % (1 << 20) == 0 ? std::to_string(options.memory_limit >> 20) + " MiB"
+                                                   : std::to_string(options.memory_limit) + " bytes") +
+           " to be parsed: " + what);
+    };
+    // (A query of at most 1,000 characters is not counted: its parse takes a few hundred KB.)
+    const bool counted = options.memory_limit && query.size() > static_cast<size_t>(kMaxQueryNesting);
+    if (counted && query.size() > options.memory_limit / kParseBytesPerTextByte)
+      too_big(std::to_string(query.size()) + " bytes of text (at most 1 byte in " +
+              std::to_string(kParseBytesPerTextByte) + " of the limit)");
+    size_t tokens = 0;
+    if (int at = nesting_past(query, kMaxQueryNesting, &tokens); at >= 0)
       fail("stack depth limit exceeded: the query nests more than " + std::to_string(kMaxQueryNesting) +
                " levels deep (operators, parentheses, CASE)",
            at);
+    if (counted && tokens > options.memory_limit / kParseBytesPerToken)
+      too_big(std::to_string(tokens) + " tokens (about " + std::to_string(kParseBytesPerToken) + " bytes each)");
     parsed = pg_query_parse(query.c_str());
     have_parse = true;
     if (parsed.error) {

@@ -87,7 +87,8 @@ bool is_one_of(std::string_view word, std::initializer_list<std::string_view> se
 
 }  // namespace
 
-int nesting_past(std::string_view sql, int limit) {
+int nesting_past(std::string_view sql, int limit, size_t* token_count) {
+  if (token_count) *token_count = sql.size();
   // Every level takes at least a character: a shorter text cannot pass the limit.
   if (sql.size() <= static_cast<size_t>(limit)) return -1;
   std::string text(sql);
@@ -97,6 +98,7 @@ int nesting_past(std::string_view sql, int limit) {
                                         reinterpret_cast<const uint8_t*>(scanned.pbuf.data) + scanned.pbuf.len, tokens);
   pg_query_free_scan_result(scanned);
   if (!ok) return -1;
+  if (token_count) *token_count = tokens.size();
 
   struct Level {
     char opened;         // '(' '[' or 'C' (CASE)
