@@ -64,7 +64,7 @@ bench-tsbs: release
 microbench: release
 	./build/release/bench/micro/mqbase_microbench $(ARGS)
 
-FUZZ_TARGETS ?= codec columns payload websocket acl password config connection
+FUZZ_TARGETS ?= codec columns payload websocket acl password config connection sql
 fuzz: setup
 	@for t in $(FUZZ_TARGETS); do fuzz/run_bounded.sh $${FUZZ_SECONDS:-600} build/fuzz $$t || exit 1; done
 

@@ -5,7 +5,8 @@
 #   TARGET: codec (the MQTT codec, the default), columns (the tables' column codecs), payload
 #   (the telemetry payload formats and time values), websocket (the WebSocket transport),
 #   connection (a broker::Client and the Broker behind it, fed a byte stream), acl and password
-#   (the auth files' parsers and checks) or config (the TOML configuration)
+#   (the auth files' parsers and checks), config (the TOML configuration) or sql (the SQL
+#   engine over the conformance data set; seeded with the conformance table's statements)
 set -euo pipefail
 secs=${1:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ if [ -z "$cxx" ]; then
 fi
 mkdir -p "$out"
 libs=()
+incs=()
 src=$root/src
 case $target in
   codec) srcs=("$src"/mqtt/*.cpp "$root"/fuzz/codec_fuzz.cpp); hdrs=("$src"/mqtt/*.h) ;;
@@ -34,7 +36,11 @@ case $target in
                 "$src"/ingest/{ingest_rules,payload,json_payload,csv_payload,line_protocol,time_format}.cpp
                 "$src"/mqtt/*.cpp "$root"/fuzz/config_fuzz.cpp)
           hdrs=("$src"/{app,http,ingest,store,mqtt,broker,net,auth}/*.h); libs=(-ltomlplusplus -lspdlog -lfmt -lsimdjson) ;;
-  *) echo "unknown fuzz target '$target' (codec, columns, payload, websocket, connection, acl, password, config)" >&2
+  sql) srcs=("$src"/query/*.cpp "$src"/store/*.cpp "$src"/ingest/{payload,json_payload,csv_payload,line_protocol,time_format}.cpp
+             "$root"/tests/unit/query/sql_dataset.cpp "$root"/fuzz/sql_fuzz.cpp)
+       hdrs=("$src"/{query,store,ingest}/*.h "$root"/tests/unit/query/sql_dataset.h)
+       incs=(-I"$root"/tests/unit/query); libs=(-lpg_query -lsimdjson) ;;
+  *) echo "unknown fuzz target '$target' (codec, columns, payload, websocket, connection, acl, password, config, sql)" >&2
      exit 2 ;;
 esac
 bin=$out/${target}_fuzz
@@ -42,7 +48,7 @@ if [ ! -x "$bin" ] || [ -n "$(find "${srcs[@]}" "${hdrs[@]}" -newer "$bin" 2>/de
   # One object per source, compiled in parallel (through ccache when there is one, so a
   # rebuild after an edit elsewhere in src/ costs little), then one link. The -D flags are
   # what the CMake build gives spdlog, fmt, toml++, simdjson and the code.
-  cc=("$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src"
+  cc=("$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src" ${incs[@]+"${incs[@]}"}
       -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB -DFMT_SHARED
       -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1 -DSIMDJSON_THREADS_ENABLED=1 -DMQBASE_VERSION=\"fuzz\")
   if command -v ccache >/dev/null; then cc=(ccache "${cc[@]}"); fi
@@ -62,6 +68,16 @@ fi
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp "$root"/fuzz/corpus/"$target"/* "$corpus"/
+if [ "$target" = sql ]; then
+  # Every statement of the conformance table, one file each (a case's SQL runs from the line
+  # after its "query/error/statement" line, and its "params:" line, to its "----").
+  awk -v dir="$corpus" '
+    /^(query|error|statement) / { inq = 1; sql = ""; next }
+    inq && /^params:/ { next }
+    inq && /^----/ { if (sql != "") { n++; f = sprintf("%s/conformance_%04d.sql", dir, n); printf "%s", sql > f; close(f) }
+                     inq = 0; next }
+    inq { sql = sql (sql == "" ? "" : "\n") $0 }' "$root"/tests/unit/query/conformance/*.test
+fi
 # FUZZ_SEED: libFuzzer's -seed. `make test` sets it, so that CI explores the same inputs on
 # every run (up to how many its time allows) and lands or not on the code, not on chance;
 # `make fuzz` leaves it unset, so each long run explores new ones.

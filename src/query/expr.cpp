@@ -790,7 +790,15 @@ bool parse_timestamp(std::string_view text, std::string_view tz, int64_t* ns, st
     }
   }
   while (p < s.size() && s[p] == ' ') ++p;
-  int64_t local = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + sec) * kSec + frac;
+  int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + sec;
+  // Nanoseconds since 1970 in 64 bits: 1677-09-21 to 2262-04-11 (less two days, room for any
+  // zone's offset).
+  constexpr int64_t kMaxSeconds = INT64_MAX / kSec - 2 * 86400;
+  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) {
+    *error = "timestamp out of range: \"" + std::string(text) + "\"";
+    return false;
+  }
+  int64_t local = seconds * kSec + frac;
   if (p == s.size()) {
     try {
       int64_t off = tz_offset(tz, local, -1);
@@ -1353,7 +1361,8 @@ namespace {
 // An untyped literal or NULL takes the other side's type.
 void unify_literal(ExprPtr& a, const ExprPtr& b) {
   if ((a->untyped || a->type == Type::null) && b->type != Type::null && !(b->untyped)) {
-    a = make_cast(std::move(a), b->type, a->location);
+    int location = a->location;  // read before `a` is moved from: argument order is unspecified
+    a = make_cast(std::move(a), b->type, location);
     a->untyped = false;
   }
 }
@@ -1477,9 +1486,10 @@ ExprPtr make_function(std::string_view name, std::vector<ExprPtr> args, int loca
   };
   auto want = [&](size_t k, Type t) {
     if (args[k]->type == t) return;
-    if (args[k]->untyped || args[k]->type == Type::null || (is_numeric(args[k]->type) && is_numeric(t)))
-      args[k] = make_cast(std::move(args[k]), t, args[k]->location);
-    else
+    if (args[k]->untyped || args[k]->type == Type::null || (is_numeric(args[k]->type) && is_numeric(t))) {
+      int at = args[k]->location;  // before the move: the order of arguments is unspecified
+      args[k] = make_cast(std::move(args[k]), t, at);
+    } else
       no_fn();
   };
   size_t n = args.size();

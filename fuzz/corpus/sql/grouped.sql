@@ -1,0 +1,1 @@
+SELECT device, avg(temp) FROM readings WHERE time >= now() - interval '1 day' GROUP BY device ORDER BY 2 DESC LIMIT 3
