@@ -2099,12 +2099,7 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
     // nests deep enough would overflow this thread's stack and end the server. And whose
     // nodes, their JSON and its DOM take up to 256 bytes a token: charged to the query's
     // memory limit before they are made, not after.
-    auto too_big = [&](const std::string& what) {
-      fail("query needs more than its memory limit of " +
-           (options.memory_limit % (1 << 20) == 0 ? std::to_string(options.memory_limit >> 20) + " MiB"
-                                                   : std::to_string(options.memory_limit) + " bytes") +
-           " to be parsed: " + what);
-    };
+    auto too_big = [&](const std::string& what) { fail(ctx.over_memory_limit() + " to be parsed: " + what); };
     // (A query of at most 1,000 characters is not counted: its parse takes a few hundred KB.)
     const bool counted = options.memory_limit && query.size() > static_cast<size_t>(kMaxQueryNesting);
     if (counted && query.size() > options.memory_limit / kParseBytesPerTextByte)

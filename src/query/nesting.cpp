@@ -7,36 +7,28 @@
 #include <string>
 #include <vector>
 
+#include "store/coding.h"
+
 namespace mqbase::query {
 
 namespace {
 
 // The protobuf wire format of libpg_query's ScanResult (pg_query.proto): field 2 is each
 // token, a message of start (1), end (2), token (4) and keyword_kind (5), all varints (fields
-// at zero are left out).
-bool varint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
-    uint8_t b = *p++;
-    v |= uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
-bool skip(const uint8_t*& p, const uint8_t* end, unsigned wire) {
+// at zero are left out). Varints as the store's records have them (store/coding.h).
+bool skip(std::string_view& in, unsigned wire) {
   uint64_t n;
   switch (wire) {
-    case 0: return varint(p, end, n);
+    case 0: return store::get_varint64(in, n);
     case 1: n = 8; break;
     case 2:
-      if (!varint(p, end, n)) return false;
+      if (!store::get_varint64(in, n)) return false;
       break;
     case 5: n = 4; break;
     default: return false;
   }
-  if (n > static_cast<uint64_t>(end - p)) return false;
-  p += n;
+  if (n > in.size()) return false;
+  in.remove_prefix(n);
   return true;
 }
 
@@ -45,28 +37,26 @@ struct Token {
   bool keyword = false;
 };
 
-bool tokens_of(const uint8_t* p, const uint8_t* end, std::vector<Token>& out) {
-  while (p < end) {
-    uint64_t key;
-    if (!varint(p, end, key)) return false;
+bool tokens_of(std::string_view in, std::vector<Token>& out) {
+  while (!in.empty()) {
+    uint64_t key, len;
+    if (!store::get_varint64(in, key)) return false;
     if ((key >> 3) != 2 || (key & 7) != 2) {
-      if (!skip(p, end, key & 7)) return false;
+      if (!skip(in, key & 7)) return false;
       continue;
     }
-    uint64_t len;
-    if (!varint(p, end, len) || len > static_cast<uint64_t>(end - p)) return false;
-    const uint8_t* t = p;
-    const uint8_t* t_end = p + len;
-    p = t_end;
+    if (!store::get_varint64(in, len) || len > in.size()) return false;
+    std::string_view t = in.substr(0, len);
+    in.remove_prefix(len);
     Token tok;
-    while (t < t_end) {
+    while (!t.empty()) {
       uint64_t k, v;
-      if (!varint(t, t_end, k)) return false;
+      if (!store::get_varint64(t, k)) return false;
       if ((k & 7) != 0) {
-        if (!skip(t, t_end, k & 7)) return false;
+        if (!skip(t, k & 7)) return false;
         continue;
       }
-      if (!varint(t, t_end, v)) return false;
+      if (!store::get_varint64(t, v)) return false;
       switch (k >> 3) {
         case 1: tok.start = static_cast<uint32_t>(v); break;
         case 2: tok.end = static_cast<uint32_t>(v); break;
@@ -94,8 +84,7 @@ int nesting_past(std::string_view sql, int limit, size_t* token_count) {
   std::string text(sql);
   PgQueryScanResult scanned = pg_query_scan(text.c_str());
   std::vector<Token> tokens;
-  bool ok = !scanned.error && tokens_of(reinterpret_cast<const uint8_t*>(scanned.pbuf.data),
-                                        reinterpret_cast<const uint8_t*>(scanned.pbuf.data) + scanned.pbuf.len, tokens);
+  bool ok = !scanned.error && tokens_of(std::string_view(scanned.pbuf.data, scanned.pbuf.len), tokens);
   pg_query_free_scan_result(scanned);
   if (!ok) return -1;
   if (token_count) *token_count = tokens.size();

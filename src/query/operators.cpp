@@ -15,12 +15,16 @@ void ExecContext::check() const {
     throw QueryError("canceling statement due to statement timeout (" + std::to_string(timeout.count()) + " ms)");
 }
 
+std::string ExecContext::over_memory_limit() const {
+  return "query needs more than its memory limit of " +
+         (memory_limit % (1 << 20) == 0 ? std::to_string(memory_limit >> 20) + " MiB"
+                                         : std::to_string(memory_limit) + " bytes");
+}
+
 void ExecContext::charge(uint64_t bytes) {
   memory_used += bytes;
   if (memory_limit && memory_used > memory_limit)
-    throw QueryError("query needs more than its memory limit of " +
-                     (memory_limit % (1 << 20) == 0 ? std::to_string(memory_limit >> 20) + " MiB"
-                                                     : std::to_string(memory_limit) + " bytes") +
+    throw QueryError(over_memory_limit() +
                      " (ORDER BY, GROUP BY, DISTINCT, window functions and CTEs read twice hold rows in memory)");
 }
 

@@ -34,6 +34,8 @@ struct ExecContext {
   void check() const;
   // Counts bytes a breaker holds; throws QueryError past the memory limit.
   void charge(uint64_t bytes);
+  // "query needs more than its memory limit of 256 MiB": the start of every memory-limit error.
+  std::string over_memory_limit() const;
 };
 
 class Operator {
