@@ -631,9 +631,11 @@ class Broker:
                                      % (self.flavor, self.proc.pid, "; ".join(problems),
                                         self.stderr_tail(200)))
         finally:
+            # The dir (logs, data) stays for a look after a failure; check=False means the
+            # caller expected the problems, so nothing is left behind then.
             if keep_dir and not problems:
                 self.kept_dir = True
-            elif self.dir and not os.environ.get("MQBASE_KEEP_TMP") and not problems:
+            elif self.dir and not os.environ.get("MQBASE_KEEP_TMP") and (not problems or not check):
                 shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inspection -------------------------------------------------------------------------
