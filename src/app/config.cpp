@@ -286,6 +286,8 @@ void apply(const toml::table& root, const std::string& origin, Config& c, std::v
         c.tables.tz = string(origin, v, key);
       } else if (key == "tables.memory_budget") {
         c.tables.memory_budget = static_cast<uint64_t>(integer(origin, v, key, 1 << 20, int64_t{1} << 44));
+      } else if (key == "tables.max_tables") {
+        c.tables.max_tables = static_cast<uint32_t>(integer(origin, v, key, 0, 10'000'000));
       } else if (key == "tables.block_rows") {
         c.tables.block_rows = static_cast<uint32_t>(integer(origin, v, key, 16, 65536));
       } else if (key == "http.enabled") {

@@ -38,6 +38,7 @@ struct TablesConfig {
   std::string tz = "UTC";
   uint64_t memory_budget = 256ull << 20;
   uint32_t block_rows = 1000;
+  uint32_t max_tables = 10'000;      // 0: no limit
 };
 
 // [http]: the HTTP API, SQL over HTTP and MQTT, and the query pool (docs/http.md).

@@ -201,6 +201,7 @@ int serve(const ServeFlags& f) {
     to.dir = config.data_dir + "/tables";
     to.memory_budget = config.tables.memory_budget;
     to.block_rows = config.tables.block_rows;
+    to.max_tables = config.tables.max_tables;
     to.log = [](const std::string& line) { spdlog::info("{}", line); };
     tables = store::tables::Tables::open(to);
   } catch (const std::exception& e) {

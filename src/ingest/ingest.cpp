@@ -383,7 +383,9 @@ broker::MessageSink::Outcome Ingest::take(const broker::Message& m, const Publis
     broker::Persistence::tracker().refused = true;
     return out;
   }
-  out.reason = mqtt::ReasonCode::payload_format_invalid;
+  // The table limit is a quota: the message was fine, the server will not make its table.
+  out.reason = store::tables::is_table_limit_error(error) ? mqtt::ReasonCode::quota_exceeded
+                                                          : mqtt::ReasonCode::payload_format_invalid;
   out.reason_string = error;
   if (publisher.protocol != 5 && reply_topic.empty()) dead_letter(m, publisher, error);
   return out;
@@ -790,7 +792,8 @@ void Ingest::dead_letter(const broker::Message& m, const Publisher& p, const std
                  {"payload", ColumnType::varchar},
                  {"error", ColumnType::varchar}};
     Lsn l = 0;
-    if (std::string e = tables_.create_table(s, true, &l); !e.empty()) {
+    // Made even at tables.max_tables: it is where refused messages go.
+    if (std::string e = tables_.create_table(s, true, &l, false); !e.empty()) {
       spdlog::error("ingest: cannot create {}: {}", table, e);
       return;
     }

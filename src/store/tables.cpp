@@ -1021,7 +1021,13 @@ bool Tables::Impl::write_out(Lsn lsn, std::string* error) {
   return true;
 }
 
-std::string Tables::create_table(Schema schema, bool if_not_exists, Lsn* lsn) {
+namespace {
+constexpr std::string_view kTableLimit = "the server is at its limit of ";
+}  // namespace
+
+bool is_table_limit_error(std::string_view error) { return error.find(kTableLimit) != std::string_view::npos; }
+
+std::string Tables::create_table(Schema schema, bool if_not_exists, Lsn* lsn, bool limited) {
   Impl& m = *impl_;
   *lsn = 0;
   std::string name;
@@ -1039,6 +1045,11 @@ std::string Tables::create_table(Schema schema, bool if_not_exists, Lsn* lsn) {
     if (if_not_exists) return "";
     return "table '" + schema.name + "' already exists";
   }
+  // Each table costs memory for as long as it exists, and a line in every checkpoint's
+  // MANIFEST: a client must not be able to make tables without end (db/append/t1, t2, ...).
+  if (limited && m.opts.max_tables > 0 && m.tables.size() >= m.opts.max_tables)
+    return "table '" + schema.name + "' cannot be created: " + std::string(kTableLimit) +
+           std::to_string(m.opts.max_tables) + " tables (tables.max_tables)";
   schema.id = m.next_table_id;
   schema.version = 1;
   if (std::string why = validate(schema); !why.empty()) return why;

@@ -63,12 +63,16 @@ struct TablesOptions {
   std::string dir;                         // <data-dir>/tables
   size_t block_rows = 1000;                // rows per sealed block (a head seals at this many)
   uint64_t memory_budget = 256ull << 20;   // heads + blocks not yet on disk; past it: flush early
+  size_t max_tables = 10'000;              // create_table refuses a table past it (0: no limit)
   size_t compact_files = 8;                // a partition with more files is compacted into one
   std::chrono::milliseconds maintenance_interval{10000};  // retention and compaction run this often
   std::function<void(const std::string&)> log;
   FileOps* io = nullptr;                   // null: POSIX
   bool read_only = false;                  // offline readers: change nothing in dir
 };
+
+// Whether an error of create_table is the table limit's (a quota, not a bad request).
+bool is_table_limit_error(std::string_view error);
 
 struct WriteResult {
   Lsn lsn = 0;                             // 0: refused
@@ -149,7 +153,10 @@ class Tables {
   bool flush(Lsn covered);
 
   // DDL. Each logs a record and returns "" (and its LSN in *lsn), or the error for the user.
-  std::string create_table(Schema schema, bool if_not_exists, Lsn* lsn);
+  // create_table refuses a table when there are TablesOptions::max_tables (an error for which
+  // is_table_limit_error holds), unless `limited` is false: a table the server itself needs,
+  // which counts towards the limit like any other but is made even at it.
+  std::string create_table(Schema schema, bool if_not_exists, Lsn* lsn, bool limited = true);
   // Appends columns (fields or tags) that the table lacks; columns it has with the same type
   // are fine, another type is an error.
   std::string add_columns(std::string_view table, const std::vector<Column>& columns, Lsn* lsn);

@@ -443,6 +443,65 @@ class DeadLetter(IngestTestCase):
         self.assertRows("t", rows, [("fine", T0, 2.5)])
 
 
+class TableLimit(IngestTestCase):
+    """tables.max_tables: a client cannot make tables without end by publishing to
+    db/append/t1, t2, ... At the limit a v5 publisher gets PUBACK 0x97 Quota exceeded with
+    the reason, a v3.1.1 publisher's message goes to _dead_letter (made even at the limit,
+    and counted), CREATE TABLE fails with the same words, and DROP TABLE makes room."""
+
+    broker_config = {"tables": {"max_tables": 3}}
+
+    def sql(self, q):
+        status, _, body = http_request(self.broker.http_url("/db/query?" + urllib.parse.urlencode({"q": q})))
+        return status, json.loads(body)
+
+    def test_tables_past_the_limit_are_refused_with_quota_exceeded(self):
+        raw = self.raw_v5()
+        for i in (1, 2, 3):
+            self.assertEqual(self.publish_v5(raw, "db/append/t%d" % i, neo_rows([["a", T0 + i, 1.0 * i]])),
+                             (0, None), self.ingest_log())
+        reason, text = self.publish_v5(raw, "db/append/t4", neo_rows([["a", T0, 4.0]]))
+        self.assertEqual(reason, 0x97, "PUBACK reason past tables.max_tables")
+        self.assertEqual(text, "table 't4' cannot be created: the server is at its limit of 3 "
+                               "tables (tables.max_tables)")
+        reason, _ = self.publish_v5(raw, "db/append/t4", neo_rows([["a", T0, 4.0]]), qos=2)
+        self.assertEqual(reason, 0x97, "PUBREC reason past tables.max_tables")
+        # Existing tables take rows as before.
+        self.assertEqual(self.publish_v5(raw, "db/append/t1", neo_rows([["b", T0 + 9, 9.0]])), (0, None))
+
+        old = self.paho(client_id=unique_id("old"))  # MQTT 3.1.1: acknowledged, dead-lettered
+        old.publish("db/append/t5", neo_rows([["a", T0, 5.0]]), qos=1)
+        old.disconnect()
+
+        status, body = self.sql("CREATE TABLE t6 (name TAG, time TIMESTAMP, value DOUBLE)")
+        self.assertEqual(status, 400, body)
+        self.assertIs(body.get("success"), False, body)
+        self.assertIn("the server is at its limit of 3 tables (tables.max_tables)", body.get("reason", ""))
+
+        status, _, text = http_request(self.broker.http_url("/db/write/t7"), method="POST",
+                                       body=neo_rows([["a", T0, 7.0]]), content_type="application/json")
+        self.assertEqual(status, 400, text)
+        self.assertIn("the server is at its limit of 3 tables (tables.max_tables)", text)
+
+        # t1, t2, t3 and _dead_letter: two must go for one more.
+        self.assertEqual(self.sql("DROP TABLE t2")[0], 200)
+        self.assertEqual(self.publish_v5(raw, "db/append/t4", neo_rows([["a", T0, 4.0]]))[0], 0x97)
+        status, body = self.sql("DROP TABLE t3")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.publish_v5(raw, "db/append/t4", neo_rows([["a", T0, 4.0]])), (0, None),
+                         self.ingest_log())
+        raw.disconnect()
+
+        self.stop_broker()
+        self.assertEqual(sorted(self.tables()), ["_dead_letter", "t1", "t4"])
+        info, rows = self.read_table("_dead_letter")
+        row = dict(zip([n for n, _ in info.columns], rows[0]))
+        self.assertEqual((len(rows), row["topic"]), (1, "db/append/t5"), rows)
+        self.assertIn("tables.max_tables", row["error"])
+        _, rows = self.read_table("t4")
+        self.assertRows("t4", rows, [("a", T0, 4.0)])
+
+
 class Routing(IngestTestCase):
 
     def test_db_subscribers_get_the_messages_and_no_subscriber_is_success(self):

@@ -173,6 +173,7 @@ TEST(ConfigTest, TablesKeysAndTheirEffect) {
   Config d;
   EXPECT_TRUE(d.tables.auto_create);
   EXPECT_EQ(d.tables.timeformat, "ns");
+  EXPECT_EQ(d.tables.max_tables, 10000u);
   Config c = load(R"(
 [tables]
 auto_create = false
@@ -180,16 +181,19 @@ timeformat = "ms"
 tz = "Asia/Seoul"
 memory_budget = 16777216
 block_rows = 500
+max_tables = 0
 )");
   EXPECT_FALSE(c.tables.auto_create);
   EXPECT_EQ(c.tables.timeformat, "ms");
   EXPECT_EQ(c.tables.tz, "Asia/Seoul");
   EXPECT_EQ(c.tables.memory_budget, 16777216u);
   EXPECT_EQ(c.tables.block_rows, 500u);
+  EXPECT_EQ(c.tables.max_tables, 0u);
   std::string e = error_of("[tables]\ntimeformat = \"minutes\"\n");
   EXPECT_THAT(e, HasSubstr("test.toml:2:"));
   EXPECT_THAT(e, HasSubstr("must be one of s, ms, us, ns, rfc3339"));
   EXPECT_THAT(error_of("[tables]\nblock_rows = 1\n"), HasSubstr("tables.block_rows"));
+  EXPECT_THAT(error_of("[tables]\nmax_tables = -1\n"), HasSubstr("tables.max_tables"));
 }
 
 TEST(ConfigTest, HttpKeysAndTheirEffect) {

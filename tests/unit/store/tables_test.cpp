@@ -412,6 +412,39 @@ TEST_F(TablesTest, ATableGrowsNewFieldsAndOldRowsReadThemAsNull) {
   }
 }
 
+TEST_F(TablesTest, TablesPastTheLimitAreRefusedAndADropMakesRoom) {
+  topts.max_tables = 3;
+  open();
+  for (const char* n : {"t1", "t2", "t3"}) create(neo_tag_table(n));
+  Lsn lsn = 1;
+  std::string e = tables->create_table(neo_tag_table("t4"), false, &lsn);
+  EXPECT_EQ(e, "table 't4' cannot be created: the server is at its limit of 3 tables (tables.max_tables)");
+  EXPECT_TRUE(is_table_limit_error(e));
+  EXPECT_EQ(lsn, 0u);
+  EXPECT_FALSE(tables->schema("t4"));
+  // An existing table is no new one: IF NOT EXISTS still answers, and it grows.
+  EXPECT_EQ(tables->create_table(neo_tag_table("t1"), true, &lsn), "");
+  EXPECT_EQ(tables->add_columns("t1", {{"unit", ColumnType::varchar}}, &lsn), "");
+  EXPECT_FALSE(is_table_limit_error(tables->create_table(neo_tag_table("t1"), false, &lsn)));
+  // A table the server needs for itself is made even at the limit, and counts towards it.
+  EXPECT_EQ(tables->create_table(neo_tag_table("_dead_letter"), false, &lsn, false), "");
+  ASSERT_EQ(tables->drop_table("t2", &lsn), "");
+  EXPECT_TRUE(is_table_limit_error(tables->create_table(neo_tag_table("t4"), false, &lsn)));
+  ASSERT_EQ(tables->drop_table("_dead_letter", &lsn), "");
+  create(neo_tag_table("t4"));
+  EXPECT_TRUE(is_table_limit_error(tables->create_table(neo_tag_table("t5"), false, &lsn)));
+  // A lower limit after a restart refuses new tables, and keeps every table there is.
+  crash();
+  topts.max_tables = 1;
+  open();
+  for (const char* n : {"t1", "t3", "t4"}) EXPECT_TRUE(tables->schema(n)) << n;
+  EXPECT_TRUE(is_table_limit_error(tables->create_table(neo_tag_table("t5"), false, &lsn)));
+  crash();
+  topts.max_tables = 0;  // no limit
+  open();
+  for (int i = 5; i < 20; ++i) create(neo_tag_table("t" + std::to_string(i)));
+}
+
 TEST_F(TablesTest, ADefinedTableIsCreatedThenGrownAndItsOptionsFollowTheDefinition) {
   open();
   Schema s = neo_tag_table("defined");
