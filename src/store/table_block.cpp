@@ -70,6 +70,11 @@ void SeriesRows::clear() {
   for (FieldValues& f : fields) f.clear();
 }
 
+void SeriesRows::release() {
+  std::vector<int64_t>().swap(times);
+  std::vector<FieldValues>().swap(fields);
+}
+
 size_t SeriesRows::memory() const {
   size_t m = times.size() * 8;
   for (const FieldValues& f : fields) m += f.memory() + sizeof(f);

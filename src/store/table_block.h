@@ -27,6 +27,9 @@ struct SeriesRows {
   // Matches the field columns of `s` (new columns are added, filled with NULL).
   void conform(const Schema& s);
   void clear();
+  // Gives back the memory of an empty one (clear() keeps it for the next rows): a series that
+  // is not being written then costs only its empty vectors. The next write conforms it again.
+  void release();
   size_t memory() const;
   // Appends row `r` of `from` (whose fields may be fewer: the rest are NULL).
   void push_from(const SeriesRows& from, size_t r);

@@ -345,8 +345,8 @@ struct Tables::Impl {
       own->resize(std::max(own->size(), tag_cols.size()));
       for (size_t k = 0; k < tag_cols.size(); ++k) t.tag_index[{tag_cols[k], (*own)[k]}].push_back(it->second);
       s->tags = std::move(own);
-      s->head.conform(*t.schema);
-      s->overflow.conform(*t.schema);
+      // The head is conformed by the first write, the overflow by the first late row: a
+      // series costs nothing for rows it has not had (a million series are loaded at start).
       s->seal_at = opts.block_rows;
       t.series.push_back(std::move(s));
     }
@@ -418,6 +418,23 @@ struct Tables::Impl {
     memory = memory + after - std::min(memory + after, before);
   }
 
+  void conform(const Schema& schema, SeriesRows& rows) {
+    uint64_t before = rows.memory();
+    rows.conform(schema);
+    memory += rows.memory() - before;
+  }
+
+  // After a flush: what an idle series holds goes back to the allocator (clear() keeps the
+  // vectors' capacity for a series being written; a flush comes once a checkpoint).
+  void release_empty(Series& s) {
+    for (SeriesRows* rows : {&s.head, &s.overflow})
+      if (rows->rows() == 0 && rows->fields.capacity() + rows->times.capacity() > 0) {
+        memory -= std::min<uint64_t>(memory, rows->memory());
+        rows->release();
+      }
+    if (s.sealed.empty()) std::vector<SealedBlock>().swap(s.sealed);
+  }
+
   void apply_rows(const RowBatch& b) {
     auto it = tables.find(b.table_id);
     if (it == tables.end()) return;  // dropped since
@@ -430,14 +447,15 @@ struct Tables::Impl {
     for (size_t k = 0; k < b.series.size(); ++k) {
       ids[k] = series_for(t, b.series[k]);
       Series& s = *t.series[ids[k]];
-      // Columns the table gained since the series' rows began (conform() walks the schema).
-      if (s.head.fields.size() != field_count) s.head.conform(schema);
-      if (s.overflow.fields.size() != field_count) s.overflow.conform(schema);
+      // A new or released head, or columns the table gained since the series' rows began
+      // (conform() walks the schema).
+      if (s.head.fields.size() != field_count) conform(schema, s.head);
     }
     for (size_t r = 0; r < b.rows(); ++r) {
       Series& s = *t.series[ids[b.row_series[r]]];
       int64_t time = b.times[r];
       bool late = time <= s.sealed_through;
+      if (late && s.overflow.fields.size() != field_count) conform(schema, s.overflow);
       SeriesRows& dst = late ? s.overflow : s.head;
       dst.times.push_back(time);
       size_t added = 8;
@@ -897,6 +915,7 @@ bool Tables::flush(Lsn covered) {
         for (SealedBlock& b : s.sealed) t.frozen.emplace_back(k, std::move(b));
         s.sealed.clear();
         s.sealed_bytes = 0;
+        m.release_empty(s);
       }
     }
     target = m.last_applied;
