@@ -484,8 +484,9 @@ TEST_F(TablesTest, IdleSeriesGiveTheirHeadsBackAfterAFlush) {
   // Measured: 1.1 KB a series with the batch above still held (tags, index entries, its
   // block's index entry); 3.4 KB before heads were given back. Where a sanitizer's malloc
   // leaves glibc's counts still, there is nothing to measure.
-  if (const size_t after = heap_in_use(); after > heap_before + kSeries * 100u)
+  if (const size_t after = heap_in_use(); after > heap_before + kSeries * 100u) {
     EXPECT_LT((after - heap_before) / kSeries, 2000u) << "heap bytes per idle series";
+  }
   // Written again, a series takes rows as before; late rows go to its overflow.
   ASSERT_GT(put("tag", {{"a", 5, 1}}).lsn, 0u);
   b.times.assign(kSeries, kT0 + 1000000);
