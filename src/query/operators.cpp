@@ -358,17 +358,72 @@ class Distinct : public Operator {
 };
 
 // ---- aggregation ----------------------------------------------------------------------------
+// What few aggregates need, made on their first use: a group of count, sum or avg does without.
+struct AggRare {
+  std::string best_s;                 // min, max, first, last of text
+  std::vector<double> values;         // percentile
+  std::unordered_set<std::string> seen;  // DISTINCT
+};
+
+// One aggregate of one group. Compact (80 bytes), as a query may make millions of groups: the
+// best value (min, max, first, last, bool_and/or) is kept as its type and its number inline;
+// text, and what percentiles and DISTINCT keep, go to `rare`.
 struct AggState {
   int64_t count = 0;        // values taken (non-NULL, passing the filter; rows for count(*))
   double fsum = 0;
   int64_t isum = 0;
-  bool overflow = false;
   double mean = 0, m2 = 0;  // Welford's running variance
-  bool has = false;
-  Value best;               // min, max, first, last, bool_and/or
-  int64_t best_time = 0;
-  std::vector<double> values;                 // percentile
-  std::unique_ptr<std::unordered_set<std::string>> seen;  // DISTINCT
+  int64_t best_time = 0;    // first, last: the time of `best`
+  int64_t best_i = 0;       // the best value's number (uses_ints types) ...
+  double best_f = 0;        // ... or float64; text in rare->best_s
+  Type best_type = Type::null;
+  bool best_null = false;   // first, last: the value at that time may be NULL
+  bool overflow = false;
+  bool has = false;         // `best` holds a value
+  std::unique_ptr<AggRare> rare;
+
+  AggRare& extra() {
+    if (!rare) rare = std::make_unique<AggRare>();
+    return *rare;
+  }
+  void set_best(const Value& v) {
+    best_type = v.type;
+    best_null = v.null;
+    best_i = v.i;
+    best_f = v.f;
+    if (uses_strings(v.type) && !v.null) extra().best_s = v.s;
+  }
+  Value best() const {
+    Value v;
+    v.type = best_type;
+    v.null = best_null;
+    v.i = best_i;
+    v.f = best_f;
+    if (uses_strings(best_type) && !best_null) v.s = rare->best_s;
+    return v;
+  }
+};
+
+static_assert(sizeof(AggState) <= 80, "AggState is per group and aggregate: keep it small");
+
+// The states of an Aggregate, by index, in blocks of 256 that never move: a new group's states
+// are added without moving the others (a vector's growth moved every state), and without an
+// allocation per few groups (std::deque's blocks are 512 bytes: six states).
+class AggStates {
+ public:
+  AggState& operator[](size_t i) { return blocks_[i >> kShift][i & (kBlock - 1)]; }
+  size_t size() const { return size_; }
+  // Growing adds empty states; shrinking empties the states past n (kept for reuse).
+  void resize(size_t n) {
+    for (size_t i = n; i < size_; ++i) (*this)[i] = AggState{};
+    while (blocks_.size() << kShift < n) blocks_.push_back(std::make_unique<AggState[]>(kBlock));
+    size_ = n;
+  }
+
+ private:
+  static constexpr size_t kShift = 8, kBlock = size_t{1} << kShift;
+  std::vector<std::unique_ptr<AggState[]>> blocks_;
+  size_t size_ = 0;
 };
 
 enum class AggFn : uint8_t { count, sum, avg, min, max, first, last, stddev_samp, stddev_pop, var_samp, var_pop,
@@ -797,17 +852,17 @@ class Aggregate : public Operator, public SummaryConsumer {
 
   static void take_best(AggState& st, const Value& v, bool want_less) {
     if (!st.has) {
-      st.best = v;
+      st.set_best(v);
       st.has = true;
       return;
     }
     int c;
-    if (uses_ints(v.type)) c = v.i < st.best.i ? -1 : v.i > st.best.i;
+    if (uses_ints(v.type)) c = v.i < st.best_i ? -1 : v.i > st.best_i;
     else if (v.type == Type::float64) {
-      bool nx = std::isnan(v.f), ny = std::isnan(st.best.f);
-      c = (nx || ny) ? (nx == ny ? 0 : nx ? 1 : -1) : (v.f < st.best.f ? -1 : v.f > st.best.f);
-    } else c = v.s.compare(st.best.s);
-    if (want_less ? c < 0 : c > 0) st.best = v;
+      bool nx = std::isnan(v.f), ny = std::isnan(st.best_f);
+      c = (nx || ny) ? (nx == ny ? 0 : nx ? 1 : -1) : (v.f < st.best_f ? -1 : v.f > st.best_f);
+    } else c = v.s.compare(st.rare->best_s);
+    if (want_less ? c < 0 : c > 0) st.set_best(v);
   }
 
   void update(size_t a, AggState& st, const Vector* arg, const Vector* arg2, size_t r) {
@@ -822,17 +877,16 @@ class Aggregate : public Operator, public SummaryConsumer {
       if (!st.has || (fn == AggFn::first ? t < st.best_time : t > st.best_time)) {
         st.has = true;
         st.best_time = t;
-        st.best = arg->get(r);
+        st.set_best(arg->get(r));
       }
       ++st.count;
       return;
     }
     if (arg->is_null(r)) return;
     if (aggs_[a].distinct) {
-      if (!st.seen) st.seen = std::make_unique<std::unordered_set<std::string>>();
       std::vector<const Vector*> one{arg};
       key_bytes(one, r, key_);
-      if (!st.seen->insert(key_).second) return;
+      if (!st.extra().seen.insert(key_).second) return;
       ctx_.charge(key_.size() + 48);
     }
     size_t k = arg->at(r);
@@ -862,16 +916,16 @@ class Aggregate : public Operator, public SummaryConsumer {
       }
       case AggFn::percentile_cont:
       case AggFn::percentile_disc:
-        st.values.push_back(arg->type == Type::float64 ? arg->f[k] : static_cast<double>(arg->i[k]));
+        st.extra().values.push_back(arg->type == Type::float64 ? arg->f[k] : static_cast<double>(arg->i[k]));
         ctx_.charge(8);
         ++st.count;
         break;
       case AggFn::bool_and:
       case AggFn::bool_or: {
         bool b = arg->i[k] != 0;
-        if (!st.has) st.best = Value::of_bool(b), st.has = true;
-        else if (fn == AggFn::bool_and) st.best.i = st.best.i && b;
-        else st.best.i = st.best.i || b;
+        if (!st.has) st.set_best(Value::of_bool(b)), st.has = true;
+        else if (fn == AggFn::bool_and) st.best_i = st.best_i && b;
+        else st.best_i = st.best_i || b;
         ++st.count;
         break;
       }
@@ -908,7 +962,7 @@ class Aggregate : public Operator, public SummaryConsumer {
       case AggFn::bool_and:
       case AggFn::bool_or:
         if (!st.has) return null;
-        return st.best;
+        return st.best();
       case AggFn::stddev_samp:
         return st.count < 2 ? null : Value::of_float(std::sqrt(st.m2 / static_cast<double>(st.count - 1)));
       case AggFn::var_samp:
@@ -919,13 +973,13 @@ class Aggregate : public Operator, public SummaryConsumer {
         return st.count < 1 ? null : Value::of_float(st.m2 / static_cast<double>(st.count));
       case AggFn::percentile_cont:
       case AggFn::percentile_disc: {
-        if (st.values.empty()) return null;
+        if (!st.rare || st.rare->values.empty()) return null;
         Vector fv = eval(*s.arg2, Chunk{{}, 1}, ctx_.eval);
         if (fv.is_null(0)) return null;
         double f = fv.f[0];
         if (f < 0 || f > 1 || std::isnan(f))
           throw QueryError("percentile value " + format_double(f) + " is not between 0 and 1");
-        auto& v = st.values;
+        auto& v = st.rare->values;
         std::sort(v.begin(), v.end());
         if (fn == AggFn::percentile_disc) {
           size_t idx = f == 0 ? 0 : static_cast<size_t>(std::ceil(f * static_cast<double>(v.size()))) - 1;
@@ -951,10 +1005,7 @@ class Aggregate : public Operator, public SummaryConsumer {
   std::vector<uint64_t> hashes_;
   std::string arena_;
   std::vector<size_t> key_at_{0};
-  // g * aggs_.size() + a. A deque: a new group's states are added without moving the others
-  // (a vector's growth moved every AggState, with its Value and vectors: an eighth of a query
-  // making 160 k groups).
-  std::deque<AggState> states_;
+  AggStates states_;  // g * aggs_.size() + a
   struct Run {
     uint32_t begin;  // first row; the run ends where the next begins, or at the chunk's end
     uint32_t group;
