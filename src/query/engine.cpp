@@ -395,10 +395,8 @@ ExprPtr Binder::bind_aexpr(El b, const std::vector<ScopeColumn>& scope, bool all
       if (is_numeric(it->type) && it->type != t && numeric_mix) t = Type::float64;
     auto conv = [&](ExprPtr v) {
       if (v->type == t) return v;
-      if (v->untyped || v->type == Type::null || (is_numeric(v->type) && is_numeric(t))) {
-        int location = v->location;  // before the move: the order of arguments is unspecified
-        return make_cast(std::move(v), t, location);
-      }
+      if (v->untyped || v->type == Type::null || (is_numeric(v->type) && is_numeric(t)))
+        return cast_operand(std::move(v), t);
       fail("operator does not exist: " + std::string(type_name(t)) + " = " + std::string(type_name(v->type)), v->location);
     };
     e->args.push_back(conv(std::move(x)));
@@ -703,10 +701,7 @@ void Binder::bind_frame(El w, Expr& e, const std::vector<ScopeColumn>& scope) {
     auto o = field(w, key);
     if (!o) return 0;
     ExprPtr x = fold(expr(*o, scope, false));
-    if (x->untyped) {
-      int location = x->location;  // before the move: the order of arguments is unspecified
-      x = make_cast(std::move(x), Type::int64, location);
-    }
+    if (x->untyped) x = cast_operand(std::move(x), Type::int64);
     if (x->kind != ExprKind::constant) fail("argument of ROWS must not contain variables", x->location);
     if (x->type != Type::int64 && x->type != Type::null)
       fail("argument of ROWS must be type bigint, not type " + std::string(type_name(x->type)), x->location);
@@ -2376,8 +2371,7 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
               if (!parse_timestamp(e->value.s, ctx.eval.tz, &ns, &err)) fail(err, e->location);
               e = make_constant(Value::of_time(ns), e->location);
             } else {
-              int location = e->location;  // before the move: the order of arguments is unspecified
-              e = binder.fold(make_cast(std::move(e), want, location));
+              e = binder.fold(cast_operand(std::move(e), want));
             }
           }
           vals[c] = e->value;

@@ -1335,6 +1335,11 @@ ExprPtr make_column(int index, Type type, std::string name, int location) {
   return e;
 }
 
+ExprPtr cast_operand(ExprPtr e, Type to) {
+  const int location = e->location;
+  return make_cast(std::move(e), to, location);
+}
+
 ExprPtr make_cast(ExprPtr e, Type to, int location) {
   if (e->type == to) return e;
   if (e->kind == ExprKind::constant) {
@@ -1361,8 +1366,7 @@ namespace {
 // An untyped literal or NULL takes the other side's type.
 void unify_literal(ExprPtr& a, const ExprPtr& b) {
   if ((a->untyped || a->type == Type::null) && b->type != Type::null && !(b->untyped)) {
-    int location = a->location;  // read before `a` is moved from: argument order is unspecified
-    a = make_cast(std::move(a), b->type, location);
+    a = cast_operand(std::move(a), b->type);
     a->untyped = false;
   }
 }
@@ -1486,10 +1490,9 @@ ExprPtr make_function(std::string_view name, std::vector<ExprPtr> args, int loca
   };
   auto want = [&](size_t k, Type t) {
     if (args[k]->type == t) return;
-    if (args[k]->untyped || args[k]->type == Type::null || (is_numeric(args[k]->type) && is_numeric(t))) {
-      int at = args[k]->location;  // before the move: the order of arguments is unspecified
-      args[k] = make_cast(std::move(args[k]), t, at);
-    } else
+    if (args[k]->untyped || args[k]->type == Type::null || (is_numeric(args[k]->type) && is_numeric(t)))
+      args[k] = cast_operand(std::move(args[k]), t);
+    else
       no_fn();
   };
   size_t n = args.size();

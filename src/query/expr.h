@@ -148,6 +148,9 @@ void take_rows(Vector& v, const std::vector<uint32_t>& sel);
 ExprPtr make_constant(Value v, int location = -1);
 ExprPtr make_column(int index, Type type, std::string name, int location = -1);
 ExprPtr make_cast(ExprPtr e, Type to, int location = -1);
+// make_cast with errors at the operand's own position (read before the operand is moved, which
+// make_cast(std::move(e), to, e->location) would not promise: argument order is unspecified).
+ExprPtr cast_operand(ExprPtr e, Type to);
 ExprPtr make_operator(std::string_view op, ExprPtr l, ExprPtr r, int location);
 ExprPtr make_unary(std::string_view op, ExprPtr e, int location);
 ExprPtr make_function(std::string_view name, std::vector<ExprPtr> args, int location);
