@@ -74,52 +74,58 @@ bool read_whole(std::string_view s, T& v) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// Appends cell `c` to field column `f`; "" or why it does not fit.
-std::string push_cell(FieldValues& f, const Cell& c) {
+// Appends cell `c` to field column `f`; false when it does not fit (mismatch() says why). No
+// string is made on success: a message's every field comes this way.
+bool push_cell(FieldValues& f, const Cell& c) {
   using K = Cell::Kind;
   if (c.kind == K::null) {
     f.push_null();
-    return "";
+    return true;
   }
   switch (f.type) {
     case ColumnType::float64:
       if (c.kind == K::integer || c.kind == K::number) {
         f.push_f(c.kind == K::integer ? static_cast<double>(c.i) : c.d);
-        return "";
+        return true;
       }
       if (double d; c.kind == K::string && read_whole(c.s, d)) {
         f.push_f(d);
-        return "";
+        return true;
       }
       break;
     case ColumnType::int64:
       if (c.kind == K::integer) {
         f.push_i(c.i);
-        return "";
+        return true;
       }
       if (c.kind == K::number && std::trunc(c.d) == c.d && c.d >= -9.2233720368547758e18 && c.d < 9.2233720368547758e18) {
         f.push_i(static_cast<int64_t>(c.d));
-        return "";
+        return true;
       }
       if (int64_t v; c.kind == K::string && read_whole(c.s, v)) {
         f.push_i(v);
-        return "";
+        return true;
       }
       break;
     case ColumnType::boolean:
       if (c.kind == K::boolean || (c.kind == K::integer && (c.i == 0 || c.i == 1))) {
         f.push_i(c.i);
-        return "";
+        return true;
       }
       if (c.kind == K::string && (iequals(c.s, "true") || iequals(c.s, "false"))) {
         f.push_i(iequals(c.s, "true"));
-        return "";
+        return true;
       }
       break;
     case ColumnType::varchar:
-    case ColumnType::json: f.push_s(cell_text(c)); return "";
+    case ColumnType::json: f.push_s(cell_text(c)); return true;
     default: break;
   }
+  return false;
+}
+
+std::string mismatch(const FieldValues& f, const Cell& c) {
+  using K = Cell::Kind;
   return "expected " + std::string(store::tables::type_name(f.type)) + ", found " + kind_name(c.kind) +
          (c.kind == K::string ? " '" + std::string(c.s.substr(0, 40)) + "'" : "");
 }
@@ -307,11 +313,13 @@ std::vector<std::pair<std::string, std::string>> Ingest::sys_figures() const {
           {"tables/late rows", std::to_string(t.late_rows)}};
 }
 
-void Ingest::count(std::string_view table, size_t rows, bool error) {
+void Ingest::count(std::string_view table, size_t rows, bool error, bool normal_name) {
   // Per message: the normal form goes into this thread's buffer and is looked up as a view, so
   // a table already counted costs no allocation.
   thread_local std::string normal;
-  std::string_view key = store::tables::normalize_name(table, &normal) ? std::string_view(normal) : "(invalid)";
+  std::string_view key = normal_name                                   ? table
+                         : store::tables::normalize_name(table, &normal) ? std::string_view(normal)
+                                                                         : "(invalid)";
   TableShard& shard = table_shards_[broker::thread_slot() % table_shards_.size()];
   std::lock_guard lock(shard.mu);
   auto it = shard.tables.find(key);
@@ -495,6 +503,7 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   struct Plan {
     std::shared_ptr<const Schema> schema;  // held: the address names this version alone
     std::vector<std::string> names;        // the parsed columns, when named
+    uint64_t layout = 0;                   // ParsedRows::layout of those columns (0: unknown)
     size_t width = 0;                      // when positional
     std::vector<int> source;               // per schema column, the parsed column feeding it (-1: none)
     std::vector<int> tag_cols, field_cols;
@@ -509,7 +518,9 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   };
   const Plan* plan = nullptr;
   for (const Plan& p : plans)
-    if (p.schema == schema && (named ? same_names(p) : p.names.empty() && p.width == pr.width)) {
+    if (p.schema == schema && (pr.layout != 0 && p.layout == pr.layout ? true
+                               : named                                 ? same_names(p)
+                                                                       : p.names.empty() && p.width == pr.width)) {
       plan = &p;
       break;
     }
@@ -557,6 +568,7 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
     p.schema = schema;
     p.names.clear();
     for (auto& c : pr.columns) p.names.push_back(c.name);
+    p.layout = pr.layout;
     p.width = pr.width;
     p.source.assign(schema->columns.size(), -1);
     for (size_t c = 0; c < dest.size(); ++c)
@@ -570,27 +582,37 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   const std::vector<int>& tag_cols = plan->tag_cols;
   const std::vector<int>& field_cols = plan->field_cols;
 
+  // Per thread and kept, as a message of one row would allocate them all each time: b.series
+  // keeps the tag tuples of the message before, assigned over (nseries counts this message's).
   thread_local RowBatch b;
-  b.clear();
+  b.row_series.clear();
+  b.times.clear();
+  size_t nseries = 0;
   b.table_id = schema->id;
   b.columns = static_cast<uint32_t>(schema->columns.size());
   b.fields.resize(field_cols.size());
   for (size_t k = 0; k < field_cols.size(); ++k) {
     b.fields[k].type = schema->columns[field_cols[k]].type;
     b.fields[k].clear();
-    b.fields[k].reserve(pr.rows());
+    if (pr.rows() > 1) b.fields[k].reserve(pr.rows());
   }
-  b.times.reserve(pr.rows());
-  b.row_series.reserve(pr.rows());
-  // Per thread and kept, as a message of one row would allocate them all each time.
+  if (pr.rows() > 1) {
+    b.times.reserve(pr.rows());
+    b.row_series.reserve(pr.rows());
+  }
   thread_local std::unordered_map<std::string, uint32_t> series_of;
-  series_of.clear();
+  if (!series_of.empty()) series_of.clear();  // clear() walks every bucket, even of an empty map
   thread_local std::vector<std::string> tags;
   tags.resize(tag_cols.size());
   thread_local std::vector<std::string_view> prev_tags;
   prev_tags.assign(tag_cols.size(), std::string_view());
   uint32_t prev_series = UINT32_MAX;
   thread_local std::string key, first_key;
+  auto new_series = [&] {
+    if (nseries < b.series.size()) b.series[nseries] = tags;
+    else b.series.push_back(tags);
+    ++nseries;
+  };
   std::string error;
   auto where = [&](size_t r, int col) {
     return "row " + std::to_string(r + 1) + ", column '" + schema->columns[col].name + "': ";
@@ -620,13 +642,13 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
       }
       // The first series of a message needs no map (a one-row message never builds one).
       uint32_t id = 0;
-      if (b.series.empty()) {
-        b.series.push_back(tags);
+      if (nseries == 0) {
+        new_series();
         first_key = key;
       } else {
         if (series_of.empty()) series_of.emplace(first_key, 0);
-        auto [it, added] = series_of.try_emplace(key, static_cast<uint32_t>(b.series.size()));
-        if (added) b.series.push_back(tags);
+        auto [it, added] = series_of.try_emplace(key, static_cast<uint32_t>(nseries));
+        if (added) new_series();
         id = it->second;
       }
       prev_series = all_text ? id : UINT32_MAX;
@@ -641,9 +663,10 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
         b.fields[k].push_null();
         continue;
       }
-      if (std::string e = push_cell(b.fields[k], pr.at(r, src)); !e.empty()) return where(r, field_cols[k]) + e;
+      if (!push_cell(b.fields[k], pr.at(r, src))) return where(r, field_cols[k]) + mismatch(b.fields[k], pr.at(r, src));
     }
   }
+  b.series.resize(nseries);
   store::tables::WriteResult w = tables_.write(b, waited);
   if (w.lsn == 0) {
     *refused = w.status != store::WriteStatus::too_large;
@@ -712,7 +735,7 @@ void Ingest::take_by_rules(const broker::Message& m, const Publisher& publisher)
       error = write_parsed(pr, rule.table(), rule.archive() ? Typing::exact : Typing::declared,
                            rule.timeformat().empty() ? std::string_view(options_.timeformat) : rule.timeformat(),
                            options_.tz, rule.archive(), &rows, &lsn, &refused, m.received_ns, m.qos > 0);
-    count(rule.table(), rows, !error.empty());
+    count(rule.table(), rows, !error.empty(), true);
     if (error.empty()) {
       rows_ += rows;
       continue;

@@ -176,8 +176,9 @@ class Ingest : public broker::MessageSink {
 
   std::atomic<uint64_t> messages_{0}, rows_{0}, errors_{0}, dead_letters_{0}, replies_{0};
   // Counts rows (or one error) for `table`, in the calling thread's shard (broker::thread_slot),
-  // so the event loops do not share one lock per message.
-  void count(std::string_view table, size_t rows, bool error);
+  // so the event loops do not share one lock per message. `normal_name`: `table` is in its normal
+  // form already (a rule's table).
+  void count(std::string_view table, size_t rows, bool error, bool normal_name = false);
   struct alignas(64) TableShard {
     mutable std::mutex mu;
     std::map<std::string, TableIngestStats, std::less<>> tables;

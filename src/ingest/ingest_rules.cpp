@@ -68,20 +68,46 @@ Cell text_cell(std::string_view s, ParsedRows& out) {
   return c;
 }
 
-// Appends column `name` and its cell. apply() leaves the columns of the message before in
-// place (`out.width` counts those in use): a rule's messages mostly name the same columns, so
-// the name is assigned into a string that already holds it, and nothing is allocated.
-void add(ParsedRows& out, std::string_view name, bool tag, Cell c) {
-  if (out.width < out.columns.size()) {
-    ParsedColumn& col = out.columns[out.width];
-    if (col.name != name) col.name.assign(name);
-    col.tag = tag;
-  } else {
-    out.columns.push_back({std::string(name), tag});
+// What the last apply() on this thread left in its `out`, so that a message laid out like the
+// one before (the same rule and path, the same keys in the same order, the same of them taken as
+// columns) is recognised without comparing a column name: a device sends the same keys each time.
+struct LayoutMemory {
+  const IngestRule* rule = nullptr;
+  const ParsedRows* out = nullptr;
+  int path = -1;            // archive, number or object (Path below)
+  uint64_t layout = 0;      // what out.layout was then (0: unknown, e.g. after an error)
+  uint64_t next_layout = 0; // this thread's last layout id
+  // Per place in the JSON object: its key, the column name of that key ("" where the key cannot
+  // be a column), and whether the key was wanted (a number or boolean) and made a column.
+  struct Key {
+    std::string raw, name;
+    bool wanted = false, added = false;
+  };
+  std::vector<Key> keys;
+};
+thread_local LayoutMemory t_memory;
+
+// Builds one message's columns into `out`, keeping the columns of the message before in place
+// (`out.width` counts those in use): the names are assigned into strings that already hold them,
+// and while `same` (the columns so far are those of the message before) not even compared.
+struct ColumnWriter {
+  ParsedRows& out;
+  bool same;
+  void add(std::string_view name, bool tag, Cell c) {
+    if (out.width < out.columns.size()) {
+      ParsedColumn& col = out.columns[out.width];
+      if (!same && (col.tag != tag || col.name != name)) {
+        col.name.assign(name);
+        col.tag = tag;
+      }
+    } else {
+      out.columns.push_back({std::string(name), tag});
+      same = false;
+    }
+    ++out.width;
+    out.cells.push_back(c);
   }
-  ++out.width;
-  out.cells.push_back(c);
-}
+};
 
 bool taken(const ParsedRows& out, std::string_view name) {
   for (size_t c = 0; c < out.width; ++c)
@@ -188,7 +214,43 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
                               std::string_view properties_json, ParsedRows& out) const {
   out.cells.clear();
   out.arena.clear();
-  out.width = 0;  // add() counts the columns, reusing out.columns' names; resized at the end
+  out.width = 0;  // the columns are rewritten in place; resized at the end
+  LayoutMemory& memory = t_memory;
+  enum Path { archive, number, object };
+  std::string_view text = trim(payload);
+  double plain = 0;
+  Path path = archive_ ? archive : object;
+  if (!archive_) {
+    // A plain number: the field `value`.
+    if (auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), plain);
+        !text.empty() && ec == std::errc() && p == text.data() + text.size())
+      path = number;
+  }
+  const uint64_t previous = out.layout;
+  ColumnWriter w{out, memory.rule == this && memory.out == &out && memory.path == path && memory.layout != 0 &&
+                          previous == memory.layout};
+  memory.rule = this;
+  memory.out = &out;
+  memory.path = path;
+  memory.layout = 0;  // unknown until this message's columns are complete
+  out.layout = 0;
+  // The columns are complete: the same layout as the message before keeps its id.
+  auto done = [&]() -> std::string {
+    if (w.same && out.width == out.columns.size()) {
+      out.layout = previous;
+    } else {
+      out.columns.resize(out.width);
+      out.layout = ++memory.next_layout;
+    }
+    memory.layout = out.layout;
+    return "";
+  };
+  // A column that is a field: not a tag, not the time.
+  auto any_field = [&] {
+    for (size_t c = 0; c < out.width; ++c)
+      if (!out.columns[c].tag && out.columns[c].name != "time") return true;
+    return false;
+  };
   // Tags from the topic's levels.
   auto topic_level = [&](size_t want) {
     std::string_view t = topic;
@@ -199,35 +261,29 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
     }
     return t.substr(0, t.find('/'));
   };
-  for (auto& [level, tag] : topic_tags_) add(out, tag, true, text_cell(topic_level(level), out));
-  if (archive_) {
+  for (auto& [level, tag] : topic_tags_) w.add(tag, true, text_cell(topic_level(level), out));
+  if (path == archive) {
     Cell q;
     q.kind = Cell::Kind::integer;
     q.i = qos;
     q.d = qos;
-    add(out, "topic", true, text_cell(topic, out));
-    add(out, "payload", false, text_cell(payload, out));
-    add(out, "qos", false, q);
+    w.add("topic", true, text_cell(topic, out));
+    w.add("payload", false, text_cell(payload, out));
+    w.add("qos", false, q);
     Cell p;
     if (!properties_json.empty()) {
       p.kind = Cell::Kind::json;
       p.s = out.arena.emplace_back(properties_json);
     }
-    add(out, "properties", false, p);
-    out.columns.resize(out.width);
-    return "";
+    w.add("properties", false, p);
+    return done();
   }
-  // A plain number: the field `value`.
-  std::string_view text = trim(payload);
-  double number;
-  if (auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-      !text.empty() && ec == std::errc() && p == text.data() + text.size()) {
+  if (path == number) {
     Cell c;
     c.kind = Cell::Kind::number;
-    c.d = number;
-    add(out, fields_.empty() ? std::string_view("value") : std::string_view(fields_.front().first), false, c);
-    out.columns.resize(out.width);
-    return "";
+    c.d = plain;
+    w.add(fields_.empty() ? std::string_view("value") : std::string_view(fields_.front().first), false, c);
+    return done();
   }
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -238,49 +294,60 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
     Cell c;
     if (!doc.at_pointer(ptr).get(e)) c = cell_of(e, out);
     if (c.kind != Cell::Kind::null && c.kind != Cell::Kind::string) c = text_cell(simdjson::minify(e), out);
-    add(out, col, true, c);
+    w.add(col, true, c);
   }
   if (has_time_) {
     simdjson::dom::element e;
     if (auto err = doc.at_pointer(time_pointer_).get(e); err) return "the payload has no time at the rule's path";
-    add(out, "time", false, cell_of(e, out));
+    w.add("time", false, cell_of(e, out));
   }
   if (!fields_.empty()) {
     for (auto& [col, ptr] : fields_) {
       simdjson::dom::element e;
       Cell c;
       if (!doc.at_pointer(ptr).get(e)) c = cell_of(e, out);
-      add(out, col, false, c);
+      w.add(col, false, c);
     }
-  } else {
-    simdjson::dom::object obj;
-    if (doc.get(obj)) return "the payload is not a JSON object, and the rule names no fields";
-    // The column name of each key, by its place in the object: a device sends the same keys
-    // in the same order, so the name checked and lower-cased for the message before is found
-    // again by comparing the key ("" where the key cannot be a column).
-    thread_local std::vector<std::pair<std::string, std::string>> names;
-    size_t place = 0;
-    for (auto [key, value] : obj) {
-      auto type = value.type();
-      if (type != simdjson::dom::element_type::INT64 && type != simdjson::dom::element_type::UINT64 &&
-          type != simdjson::dom::element_type::DOUBLE && type != simdjson::dom::element_type::BOOL)
-        continue;
-      if (place == names.size()) names.emplace_back();
-      auto& [raw, n] = names[place++];
-      if (raw != key) {
-        raw.assign(key);
-        if (!store::tables::normalize_name(key, &n)) n.clear();
-      }
-      if (n.empty()) continue;  // a key that cannot be a column
-      if (taken(out, n) || (has_time_ && n == "time")) continue;
-      add(out, n, false, cell_of(value, out));
-    }
+    if (!any_field()) return "the payload has no field the rule can store";
+    return done();
   }
-  out.columns.resize(out.width);
-  bool any_field = false;
-  for (auto& c : out.columns) any_field = any_field || (!c.tag && c.name != "time");
-  if (!any_field) return "the payload has no field the rule can store";
-  return "";
+  simdjson::dom::object obj;
+  if (doc.get(obj)) return "the payload is not a JSON object, and the rule names no fields";
+  // Every number and boolean is a field, named by its key. What the message before made of each
+  // key, by its place in the object, is found again by comparing the key: the name checked and
+  // lower-cased then, and, while the columns so far are the same as then, whether it is taken.
+  size_t place = 0;
+  for (auto [key, value] : obj) {
+    auto type = value.type();
+    const bool scalar = type == simdjson::dom::element_type::INT64 || type == simdjson::dom::element_type::UINT64 ||
+                        type == simdjson::dom::element_type::DOUBLE || type == simdjson::dom::element_type::BOOL;
+    if (place == memory.keys.size()) {
+      memory.keys.emplace_back();
+      w.same = false;
+    }
+    LayoutMemory::Key& k = memory.keys[place++];
+    if (k.raw != key) {
+      k.raw.assign(key);
+      if (!store::tables::normalize_name(key, &k.name)) k.name.clear();
+      w.same = false;
+    }
+    const bool wanted = scalar && !k.name.empty();
+    bool add = false;
+    if (w.same && k.wanted == wanted) add = k.added;
+    else add = wanted && !taken(out, k.name) && !(has_time_ && k.name == "time");
+    if (add != k.added) w.same = false;
+    k.wanted = wanted;
+    k.added = add;
+    if (!add) continue;
+    w.add(k.name, false, cell_of(value, out));
+  }
+  if (place != memory.keys.size()) {
+    // Fewer keys than the message before: what those places made is unknown now.
+    memory.keys.resize(place);
+    w.same = false;
+  }
+  if (!any_field()) return "the payload has no field the rule can store";
+  return done();
 }
 
 }  // namespace mqbase::ingest

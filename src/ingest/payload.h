@@ -61,6 +61,10 @@ struct ParsedRows {
   size_t width = 0;                   // cells per row (== columns.size() when named)
   std::vector<Cell> cells;            // row-major, rows() * width
   std::deque<std::string> arena;      // strings that could not point into the payload
+  // Non-zero: the producer knows these columns (names and tag flags) are the ones it gave every
+  // other ParsedRows of the same `layout` on this thread, so a consumer may reuse what it
+  // worked out for them without comparing names (IngestRule::apply sets it; parse() leaves 0).
+  uint64_t layout = 0;
   size_t rows() const { return width ? cells.size() / width : 0; }
   const Cell& at(size_t row, size_t col) const { return cells[row * width + col]; }
   void clear() {
@@ -68,6 +72,7 @@ struct ParsedRows {
     width = 0;
     cells.clear();
     arena.clear();
+    layout = 0;
   }
 };
 

@@ -65,6 +65,18 @@ inline void put_varint64(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+// Writes the varint of `v` at `p` (room for kMaxVarint64 bytes) and returns its end: for
+// encoders that size their output once instead of growing a string byte by byte.
+constexpr size_t kMaxVarint64 = 10;
+inline char* encode_varint64(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
 // Reads a varint64 from the front of `in`, advancing it. False when truncated or longer than 10 bytes.
 inline bool get_varint64(std::string_view& in, uint64_t& v) {
   uint64_t result = 0;

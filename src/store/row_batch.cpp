@@ -56,44 +56,65 @@ void RowBatch::clear() {
 }
 
 void encode_rows(const RowBatch& b, std::string& out) {
-  put_varint32(out, b.table_id);
-  put_varint32(out, b.columns);
-  put_varint32(out, static_cast<uint32_t>(b.series.size()));
-  for (const auto& tuple : b.series) {
-    put_varint32(out, static_cast<uint32_t>(tuple.size()));
-    for (const std::string& v : tuple) put_length_prefixed(out, v);
-  }
+  // Sized once, then written through a pointer: every message's rows come this way, and a
+  // string grown byte by byte checks its capacity at each.
   const size_t n = b.rows();
-  put_varint32(out, static_cast<uint32_t>(n));
+  constexpr size_t V = kMaxVarint64;
+  size_t bound = 4 * V + b.series.size() * V + n * 2 * V;
+  for (const auto& tuple : b.series)
+    for (const std::string& v : tuple) bound += V + v.size();
+  for (const FieldValues& f : b.fields) {
+    bound += 1 + (n + 7) / 8;
+    if (f.type == ColumnType::float64) bound += n * 8;
+    else if (f.type == ColumnType::int64 || f.type == ColumnType::boolean) bound += n * V;
+    else
+      for (const std::string& v : f.s) bound += V + v.size();
+  }
+  const size_t base = out.size();
+  out.resize(base + bound);
+  char* p = out.data() + base;
+  auto put_bytes = [&p](std::string_view s) {
+    p = encode_varint64(p, s.size());
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  p = encode_varint64(p, b.table_id);
+  p = encode_varint64(p, b.columns);
+  p = encode_varint64(p, b.series.size());
+  for (const auto& tuple : b.series) {
+    p = encode_varint64(p, tuple.size());
+    for (const std::string& v : tuple) put_bytes(v);
+  }
+  p = encode_varint64(p, n);
   int64_t prev = 0;
   for (size_t r = 0; r < n; ++r) {
-    put_varint32(out, b.row_series[r]);
+    p = encode_varint64(p, b.row_series[r]);
     // Wrapping subtraction: any two int64 times differ by something that round-trips.
-    put_varint64(out, zigzag(static_cast<int64_t>(static_cast<uint64_t>(b.times[r]) - static_cast<uint64_t>(prev))));
+    p = encode_varint64(p, zigzag(static_cast<int64_t>(static_cast<uint64_t>(b.times[r]) - static_cast<uint64_t>(prev))));
     prev = b.times[r];
   }
-  put_varint32(out, static_cast<uint32_t>(b.fields.size()));
+  p = encode_varint64(p, b.fields.size());
   for (const FieldValues& f : b.fields) {
-    out.push_back(static_cast<char>(f.type));
-    size_t bitmap = out.size();
-    out.append((n + 7) / 8, '\0');
+    *p++ = static_cast<char>(f.type);
+    char* bitmap = p;
+    std::memset(bitmap, 0, (n + 7) / 8);
+    p += (n + 7) / 8;
     for (size_t r = 0; r < n; ++r)
-      if (f.valid[r]) out[bitmap + r / 8] = static_cast<char>(out[bitmap + r / 8] | (1 << (r % 8)));
+      if (f.valid[r]) bitmap[r / 8] = static_cast<char>(bitmap[r / 8] | (1 << (r % 8)));
     for (size_t r = 0; r < n; ++r) {
       if (!f.valid[r]) continue;
       switch (f.type) {
-        case ColumnType::float64: {
-          uint64_t bits;
-          std::memcpy(&bits, &f.f[r], 8);
-          put_u64(out, bits);
+        case ColumnType::float64:
+          std::memcpy(p, &f.f[r], 8);
+          p += 8;
           break;
-        }
         case ColumnType::int64:
-        case ColumnType::boolean: put_svarint64(out, f.i[r]); break;
-        default: put_length_prefixed(out, f.s[r]); break;
+        case ColumnType::boolean: p = encode_varint64(p, zigzag(f.i[r])); break;
+        default: put_bytes(f.s[r]); break;
       }
     }
   }
+  out.resize(static_cast<size_t>(p - out.data()));
 }
 
 bool decode_rows(std::string_view in, RowBatch& b) {
