@@ -456,7 +456,24 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   auto& tracker = broker::Persistence::tracker();
   auto raise = [&](Lsn l) { tracker.needed = std::max(tracker.needed, l); };
 
-  std::shared_ptr<const Schema> schema = tables_.schema(table);
+  // The table's schema: kept per thread while the catalog does not change (a lookup takes the
+  // tables' lock and finds the name, for every message).
+  struct KnownSchema {
+    const store::tables::Tables* tables = nullptr;
+    uint64_t version = 0;
+    std::string table;
+    std::shared_ptr<const Schema> schema;
+  };
+  thread_local std::array<KnownSchema, 4> known;
+  thread_local size_t next_known = 0;
+  std::shared_ptr<const Schema> schema;
+  const uint64_t version = tables_.catalog_version();
+  for (const KnownSchema& k : known)
+    if (k.tables == &tables_ && k.version == version && k.table == table) {
+      schema = k.schema;
+      break;
+    }
+  if (!schema && (schema = tables_.schema(table))) known[next_known++ % known.size()] = {&tables_, version, table, schema};
   const bool named = !pr.columns.empty();
   if (!schema) {
     if (!options_.auto_create) return "table '" + table + "' does not exist";

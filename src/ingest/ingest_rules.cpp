@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <atomic>
 #include <charconv>
 #include <stdexcept>
 
@@ -72,7 +73,7 @@ Cell text_cell(std::string_view s, ParsedRows& out) {
 // one before (the same rule and path, the same keys in the same order, the same of them taken as
 // columns) is recognised without comparing a column name: a device sends the same keys each time.
 struct LayoutMemory {
-  const IngestRule* rule = nullptr;
+  uint64_t rule = 0;  // IngestRule::id_ (not its address: a rule made where another was is another)
   const ParsedRows* out = nullptr;
   int path = -1;            // archive, number or object (Path below)
   uint64_t layout = 0;      // what out.layout was then (0: unknown, e.g. after an error)
@@ -160,6 +161,8 @@ std::optional<std::string> json_path_to_pointer(std::string_view path) {
 }
 
 IngestRule::IngestRule(const RuleConfig& c) : timeformat_(c.timeformat), archive_(c.archive) {
+  static std::atomic<uint64_t> ids{0};
+  id_ = ids.fetch_add(1, std::memory_order_relaxed) + 1;
   auto fail = [&](const std::string& why) {
     throw std::invalid_argument("ingest rule '" + c.topic + "': " + why);
   };
@@ -202,6 +205,7 @@ IngestRule::IngestRule(const RuleConfig& c) : timeformat_(c.timeformat), archive
   }
   if (!c.time.empty()) {
     time_pointer_ = pointer(c.time);
+    if (time_pointer_.find_first_of("/~", 1) == std::string::npos) time_key_ = time_pointer_.substr(1);
     has_time_ = true;
   }
   if (archive_ && (!tags_.empty() || !fields_.empty() || has_time_))
@@ -220,16 +224,16 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
   std::string_view text = trim(payload);
   double plain = 0;
   Path path = archive_ ? archive : object;
-  if (!archive_) {
+  if (!archive_ && !text.empty() && text.front() != '{' && text.front() != '[') {
     // A plain number: the field `value`.
     if (auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), plain);
         !text.empty() && ec == std::errc() && p == text.data() + text.size())
       path = number;
   }
   const uint64_t previous = out.layout;
-  ColumnWriter w{out, memory.rule == this && memory.out == &out && memory.path == path && memory.layout != 0 &&
+  ColumnWriter w{out, memory.rule == id_ && memory.out == &out && memory.path == path && memory.layout != 0 &&
                           previous == memory.layout};
-  memory.rule = this;
+  memory.rule = id_;
   memory.out = &out;
   memory.path = path;
   memory.layout = 0;  // unknown until this message's columns are complete
@@ -298,7 +302,9 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
   }
   if (has_time_) {
     simdjson::dom::element e;
-    if (auto err = doc.at_pointer(time_pointer_).get(e); err) return "the payload has no time at the rule's path";
+    // A member of the top object is found by its key, without reading a pointer.
+    if (auto err = (time_key_.empty() ? doc.at_pointer(time_pointer_) : doc.at_key(time_key_)).get(e); err)
+      return "the payload has no time at the rule's path";
     w.add("time", false, cell_of(e, out));
   }
   if (!fields_.empty()) {

@@ -52,11 +52,13 @@ class IngestRule {
                     ParsedRows& out) const;
 
  private:
+  uint64_t id_ = 0;  // unique in the process (copies share it): what apply() remembers it by
   std::string filter_;                                     // the MQTT filter ("+" for "+name")
   std::vector<std::pair<size_t, std::string>> topic_tags_;  // level -> tag
   std::string table_, timeformat_;
   std::vector<std::pair<std::string, std::string>> tags_, fields_;  // column -> JSON pointer
   std::string time_pointer_;
+  std::string time_key_;  // when the time is a member of the top object ("$.time"): its key
   bool has_time_ = false;
   bool archive_ = false;
 };

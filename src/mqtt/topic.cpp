@@ -40,24 +40,26 @@ ShareParse parse_shared(std::string_view filter, SharedFilter& out) {
 bool topic_matches(std::string_view filter, std::string_view topic) {
   if (!topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#'))
     return false;
+  // One pass over both, a level at a time (ingest rules and sinks match every message this way).
+  const size_t fn = filter.size(), tn = topic.size();
   size_t f = 0, t = 0;
+  auto whole_level = [&](size_t at) { return at + 1 == fn || filter[at + 1] == '/'; };
   while (true) {
-    size_t f_end = filter.find('/', f);
-    std::string_view flevel = filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
-    if (flevel == "#") return true;  // matches this level and everything below, parent included
-    size_t t_end = topic.find('/', t);
-    std::string_view tlevel = topic.substr(t, t_end == std::string_view::npos ? std::string_view::npos : t_end - t);
-    if (flevel != "+" && flevel != tlevel) return false;
-    bool f_last = f_end == std::string_view::npos;
-    bool t_last = t_end == std::string_view::npos;
-    if (f_last && t_last) return true;
-    if (f_last) return false;  // topic has more levels than the filter
-    f = f_end + 1;
-    if (t_last) {
-      // The topic ends here; only a trailing "/#" in the filter can still match ("a/#" ~ "a").
-      return filter.substr(f) == "#";
+    if (f < fn && filter[f] == '#' && whole_level(f)) return true;  // this level and all below, parent included
+    if (f < fn && filter[f] == '+' && whole_level(f)) {
+      ++f;
+      while (t < tn && topic[t] != '/') ++t;
+    } else {
+      while (f < fn && t < tn && filter[f] != '/' && filter[f] == topic[t]) {
+        ++f;
+        ++t;
+      }
+      if ((f < fn && filter[f] != '/') || (t < tn && topic[t] != '/')) return false;  // the levels differ
     }
-    t = t_end + 1;
+    if (f == fn) return t == tn;  // a topic with more levels than the filter does not match
+    ++f;                          // past the filter's '/'
+    if (t == tn) return filter.substr(f) == "#";  // "a/#" matches "a"
+    ++t;
   }
 }
 

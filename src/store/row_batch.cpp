@@ -96,11 +96,11 @@ void encode_rows(const RowBatch& b, std::string& out) {
   p = encode_varint64(p, b.fields.size());
   for (const FieldValues& f : b.fields) {
     *p++ = static_cast<char>(f.type);
-    char* bitmap = p;
-    std::memset(bitmap, 0, (n + 7) / 8);
-    p += (n + 7) / 8;
-    for (size_t r = 0; r < n; ++r)
-      if (f.valid[r]) bitmap[r / 8] = static_cast<char>(bitmap[r / 8] | (1 << (r % 8)));
+    for (size_t r = 0; r < n; r += 8) {  // the validity bitmap, a byte at a time
+      unsigned bits = 0;
+      for (size_t j = r; j < n && j < r + 8; ++j) bits |= (f.valid[j] ? 1u : 0u) << (j - r);
+      *p++ = static_cast<char>(bits);
+    }
     for (size_t r = 0; r < n; ++r) {
       if (!f.valid[r]) continue;
       switch (f.type) {

@@ -185,6 +185,13 @@ struct Tables::Impl {
   std::map<uint32_t, Table> tables;
   std::map<std::string, uint32_t, std::less<>> by_name;
   uint32_t next_table_id = 1;
+  // See Tables::catalog_version(); changed under mu. Drawn from one counter for the process, so
+  // that no two Tables (one made where another was) ever show the same version.
+  static uint64_t new_catalog_version() {
+    static std::atomic<uint64_t> versions{0};
+    return versions.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  std::atomic<uint64_t> catalog_version{new_catalog_version()};
   uint64_t next_block_seq = 1;
   uint64_t next_file_seq = 1;
   Lsn flushed_lsn = 0;     // MANIFEST holds everything through this
@@ -308,6 +315,7 @@ struct Tables::Impl {
     if (t.schema && t.schema->name != s.name) by_name.erase(t.schema->name);
     t.schema = std::make_shared<const Schema>(s);
     by_name[s.name] = s.id;
+    catalog_version.store(new_catalog_version(), std::memory_order_release);
     if (s.id >= next_table_id) next_table_id = s.id + 1;
   }
 
@@ -319,6 +327,7 @@ struct Tables::Impl {
       for (auto& f : files) f->obsolete = true;
     for (auto& s : it->second.series) memory -= std::min<uint64_t>(memory, s->head.memory() + s->overflow.memory() + s->sealed_bytes);
     tables.erase(it);
+    catalog_version.store(new_catalog_version(), std::memory_order_release);
   }
 
   // Logs a DDL record (under mu, so that it is ordered with the rows around it). False when
@@ -1189,6 +1198,8 @@ std::shared_ptr<const Schema> Tables::schema(std::string_view table) const {
   Table* t = impl_->find(table);
   return t ? t->schema : nullptr;
 }
+
+uint64_t Tables::catalog_version() const { return impl_->catalog_version.load(std::memory_order_acquire); }
 
 WriteResult Tables::write(const RowBatch& batch, bool waited) {
   Impl& m = *impl_;

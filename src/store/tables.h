@@ -168,6 +168,9 @@ class Tables {
   // lacks are added and its options become these. "" or the error.
   std::string define_table(const Schema& schema, Lsn* lsn);
   std::shared_ptr<const Schema> schema(std::string_view table) const;  // null: no such table
+  // Changes whenever a table is created, altered or dropped: a schema() looked up while it
+  // read V is still the table's schema while it reads V (ingest keeps its lookups by it).
+  uint64_t catalog_version() const;
 
   // Logs and applies the rows of `batch` (table_id and columns from schema(); the fields in
   // the schema's field order, as many as batch.columns had). All or nothing. `waited` false:

@@ -261,6 +261,44 @@ TEST(TopicMatchProperties, HashMatchesEveryTopicNotStartingWithDollar) {
   }
 }
 
+// topic_matches walks both strings in one pass. Against the rule as the spec states it, level
+// by level ([MQTT-4.7]), for every valid filter and every topic name of up to 5 characters over
+// {a, b, /, +, #, $} (names without the wildcards).
+TEST(TopicMatchProperties, AgreesWithTheLevelByLevelRuleOnEveryShortString) {
+  auto split = [](std::string_view s) {
+    std::vector<std::string_view> out;
+    for_each_level(s, [&](std::string_view level) { out.push_back(level); });
+    return out;
+  };
+  auto reference = [&](std::string_view filter, std::string_view topic) {
+    if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#')) return false;
+    std::vector<std::string_view> f = split(filter), t = split(topic);
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (f[i] == "#") return true;  // also the parent: "a/#" matches "a"
+      if (i == t.size()) return false;
+      if (f[i] != "+" && f[i] != t[i]) return false;
+    }
+    return f.size() == t.size();
+  };
+  std::vector<std::string> all = {""};
+  for (size_t len = 1, from = 0; len <= 5; ++len) {
+    size_t to = all.size();
+    for (size_t k = from; k < to; ++k)
+      for (char c : std::string_view("ab/+#$")) all.push_back(all[k] + c);
+    from = to;
+  }
+  size_t pairs = 0;
+  for (const std::string& f : all) {
+    if (!valid_topic_filter(f)) continue;
+    for (const std::string& t : all) {
+      if (t.empty() || t.find_first_of("+#") != std::string::npos) continue;
+      ++pairs;
+      ASSERT_EQ(topic_matches(f, t), reference(f, t)) << "filter \"" << f << "\" topic \"" << t << "\"";
+    }
+  }
+  EXPECT_GT(pairs, 100000u);
+}
+
 TEST(TopicLevels, ForEachLevelKeepsEmptyLevels) {
   auto levels = [](std::string_view s) {
     std::vector<std::string> out;
