@@ -651,7 +651,8 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
       bool all_text = true;
       for (size_t k = 0; k < tag_cols.size(); ++k) {
         int src = source[tag_cols[k]];
-        tags[k] = src >= 0 ? cell_text(pr.at(r, src)) : std::string();
+        if (src >= 0 && pr.at(r, src).kind == Cell::Kind::string) tags[k].assign(pr.at(r, src).s);  // no temporary
+        else tags[k] = src >= 0 ? cell_text(pr.at(r, src)) : std::string();
         key += tags[k];
         key += '\0';
         all_text = all_text && src >= 0 && pr.at(r, src).kind == Cell::Kind::string;
@@ -692,7 +693,7 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   raise(w.lsn);
   *nrows = b.rows();
   *lsn = w.lsn;
-  return "";
+  return {};
 }
 
 void Ingest::submit(const Target& target, const WriteOptions& options, std::string payload,

@@ -22,13 +22,6 @@ void FieldValues::push_null() {
   }
 }
 
-void FieldValues::clear() {
-  valid.clear();
-  f.clear();
-  i.clear();
-  s.clear();
-}
-
 void FieldValues::reserve(size_t n) {
   valid.reserve(n);
   switch (type) {

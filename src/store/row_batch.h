@@ -42,7 +42,12 @@ struct FieldValues {
       default: s.push_back(from.s[row]); break;
     }
   }
-  void clear();
+  void clear() {  // inline: a message's batch clears every field
+    valid.clear();
+    f.clear();
+    i.clear();
+    s.clear();
+  }
   void reserve(size_t n);
   // Bytes this column's values take in memory (for the memory budget), roughly: by size, not
   // capacity, so that adding and removing rows add and subtract the same amounts.
