@@ -118,7 +118,11 @@ bool push_cell(FieldValues& f, const Cell& c) {
       }
       break;
     case ColumnType::varchar:
-    case ColumnType::json: f.push_s(cell_text(c)); return true;
+    case ColumnType::json:
+      // Text as it is (an archived payload may be large); numbers and booleans as text.
+      if (c.kind == K::string || c.kind == K::json) f.push_s(c.s);
+      else f.push_s(cell_text(c));
+      return true;
     default: break;
   }
   return false;

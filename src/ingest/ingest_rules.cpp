@@ -62,6 +62,15 @@ Cell cell_of(simdjson::dom::element e, ParsedRows& out) {
   return c;
 }
 
+// A text cell that points at `s` itself: for the message's topic and payload, which outlive the
+// rows made of them (apply()'s contract).
+Cell view_cell(std::string_view s) {
+  Cell c;
+  c.kind = Cell::Kind::string;
+  c.s = s;
+  return c;
+}
+
 Cell text_cell(std::string_view s, ParsedRows& out) {
   Cell c;
   c.kind = Cell::Kind::string;
@@ -265,14 +274,14 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
     }
     return t.substr(0, t.find('/'));
   };
-  for (auto& [level, tag] : topic_tags_) w.add(tag, true, text_cell(topic_level(level), out));
+  for (auto& [level, tag] : topic_tags_) w.add(tag, true, view_cell(topic_level(level)));
   if (path == archive) {
     Cell q;
     q.kind = Cell::Kind::integer;
     q.i = qos;
     q.d = qos;
-    w.add("topic", true, text_cell(topic, out));
-    w.add("payload", false, text_cell(payload, out));
+    w.add("topic", true, view_cell(topic));
+    w.add("payload", false, view_cell(payload));
     w.add("qos", false, q);
     Cell p;
     if (!properties_json.empty()) {

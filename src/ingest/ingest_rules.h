@@ -47,6 +47,7 @@ class IngestRule {
   bool archive() const { return archive_; }
   bool matches(std::string_view topic) const;
   // The row of one message: "" and `out` filled, or why the payload does not fit the rule.
+  // Cells point into `topic` and `payload`: they must outlive the use of `out`.
   // `properties_json`: the message's user properties as a JSON object (archive rules).
   std::string apply(std::string_view topic, std::string_view payload, uint8_t qos, std::string_view properties_json,
                     ParsedRows& out) const;

@@ -48,7 +48,7 @@ struct Cell {
   int64_t i = 0;          // integer; boolean: 0 or 1
   double d = 0;           // number; integer: its value as a double too
   std::string_view s;     // string (unescaped), json (its minified text); points into the
-                          // payload or into ParsedRows::arena
+                          // payload (or a rule's topic) or into ParsedRows::arena
 };
 
 struct ParsedColumn {

@@ -171,7 +171,8 @@ TEST(IngestRule, ArchiveKeepsTheWholeMessage) {
   c.archive = true;
   IngestRule r(c);
   ParsedRows pr;
-  ASSERT_EQ(r.apply("a/b", std::string("\0bin", 4), 2, R"({"k":"v"})", pr), "");
+  const std::string payload("\0bin", 4);  // the cells point into it (apply()'s contract)
+  ASSERT_EQ(r.apply("a/b", payload, 2, R"({"k":"v"})", pr), "");
   auto row = row_of(pr);
   EXPECT_EQ(row["tag:topic"], "a/b");
   EXPECT_EQ(row["payload"], std::string("\0bin", 4));
