@@ -38,13 +38,7 @@ die() { echo "ingest_targets.sh: $*" >&2; exit 1; }
 [[ -x $LOAD ]] || die "no ingest_load at $LOAD (ninja -C build/release mqbase ingest_load)"
 [[ $(nproc) -ge 2 ]] || die "needs 2 cores (the broker on one, the generator on the other)"
 
-WORK=$(mktemp -d /tmp/mqbase-ingest-targets.XXXXXX)
-SERVER=""
-cleanup() {
-  [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir mqbase-ingest-targets
 
 # run SHAPE: prints the run's rows/s
 run() {

@@ -19,3 +19,11 @@ while time.monotonic() < deadline:
 sys.exit(1)
 PYEOF
 }
+
+# work_dir PREFIX: makes WORK, a fresh directory under /tmp, and on the script's exit stops the
+# server whose PID is in SERVER (when set) and removes WORK.
+work_dir() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  SERVER=""
+  trap 'if [[ -n $SERVER ]]; then kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; fi; rm -rf "$WORK"' EXIT
+}
