@@ -164,6 +164,7 @@ struct Series {
 
 struct Table {
   std::shared_ptr<const Schema> schema;
+  size_t field_count = 0;  // the schema's field columns (a head conformed to it has as many)
   std::vector<std::unique_ptr<Series>> series;
   std::unordered_map<std::string, uint32_t> by_key;
   std::map<std::pair<int, std::string>, std::vector<uint32_t>> tag_index;  // (column, value) -> series
@@ -314,6 +315,7 @@ struct Tables::Impl {
     auto& t = tables[s.id];
     if (t.schema && t.schema->name != s.name) by_name.erase(t.schema->name);
     t.schema = std::make_shared<const Schema>(s);
+    t.field_count = s.field_indexes().size();
     by_name[s.name] = s.id;
     catalog_version.store(new_catalog_version(), std::memory_order_release);
     if (s.id >= next_table_id) next_table_id = s.id + 1;
@@ -449,8 +451,7 @@ struct Tables::Impl {
     if (it == tables.end()) return;  // dropped since
     Table& t = it->second;
     const Schema& schema = *t.schema;
-    size_t field_count = 0;
-    for (const Column& c : schema.columns) field_count += is_field(c.type);
+    const size_t field_count = t.field_count;
     thread_local std::vector<uint32_t> ids;  // kept: a message's batch would allocate it each time
     ids.resize(b.series.size());
     for (size_t k = 0; k < b.series.size(); ++k) {
