@@ -10,6 +10,10 @@
 #              topic = "fleet/+fleet/+name/readings", time = "$.time";
 #              QoS 1, 4 publishers x 64 in flight                      (target: 300 k rows/s)
 #   readings0  the same at QoS 0                                       (target: 1 M rows/s)
+#   devices1   the readings from 1,000 connections, one per truck, each with one message in
+#              flight at QoS 1, as 1,000 devices that wait for their PUBACK send them
+#                                                                      (target: 300 k rows/s)
+#   devices0   the same 1,000 connections at QoS 0                     (target: 1 M rows/s)
 #
 # mqbase `serve --threads 1`, durability sync (the default), pinned with all its threads (the
 # event loop, the WAL writer, the flusher) to core 0; the generator (bench/ingest/ingest_load,
@@ -20,7 +24,8 @@
 # sent fails. BENCH_RUNS runs per shape (default 3), the shapes alternating; medians at the end.
 #
 # Knobs: MQBASE_BIN, INGEST_LOAD, BENCH_RUNS (3), BENCH_READINGS (messages per publisher in the
-# readings shapes, default 100000), BENCH_ROW_MESSAGES (per publisher in the rows shape, 2500).
+# readings shapes, default 100000), BENCH_ROW_MESSAGES (per publisher in the rows shape, 2500),
+# BENCH_DEVICE_READINGS (per connection in the devices shapes, 200), BENCH_SHAPES (all five).
 # Every process started here is stopped by its PID; ports are ephemeral on 127.0.0.1.
 set -euo pipefail
 
@@ -30,6 +35,12 @@ LOAD=${INGEST_LOAD:-$ROOT/build/release/bench/micro/ingest_load}
 RUNS=${BENCH_RUNS:-3}
 READINGS=${BENCH_READINGS:-100000}
 ROW_MESSAGES=${BENCH_ROW_MESSAGES:-2500}
+DEVICE_READINGS=${BENCH_DEVICE_READINGS:-200}
+read -r -a SHAPES <<< "${BENCH_SHAPES:-rows readings1 readings0 devices1 devices0}"
+for shape in "${SHAPES[@]}"; do
+  [[ $shape =~ ^(rows|readings1|readings0|devices1|devices0)$ ]] ||
+    { echo "ingest_targets.sh: unknown shape '$shape' (rows readings1 readings0 devices1 devices0)" >&2; exit 1; }
+done
 PY=/usr/bin/python3
 source "$ROOT/bench/lib.sh"
 
@@ -48,9 +59,14 @@ run() {
   printf '[server]\nthreads = 1\n[log]\nlevel = "warn"\n[[listener]]\nport = %s\n' "$port" > "$dir/mqbase.toml"
   case $shape in
     rows) args=(--mode rows --rows 1000 --publishers 4 --messages "$ROW_MESSAGES" --window 16) ;;
-    readings*) printf '[[ingest]]\ntopic = "fleet/+fleet/+name/readings"\ntable = "readings"\ntime = "$.time"\n' >> "$dir/mqbase.toml"
-               qos=${shape#readings}
-               args=(--mode readings --publishers 4 --messages "$READINGS" --window 64 --trucks 1000) ;;
+    readings*|devices*)
+      printf '[[ingest]]\ntopic = "fleet/+fleet/+name/readings"\ntable = "readings"\ntime = "$.time"\n' >> "$dir/mqbase.toml"
+      qos=${shape: -1}
+      if [[ $shape == readings* ]]; then
+        args=(--mode readings --publishers 4 --messages "$READINGS" --window 64 --trucks 1000)
+      else
+        args=(--mode readings --publishers 1000 --messages "$DEVICE_READINGS" --window 1 --trucks 1000)
+      fi ;;
   esac
   taskset -c 0 "$MQBASE" serve --config "$dir/mqbase.toml" --data-dir "$dir/data" --http-listen 127.0.0.1:0 \
     > "$dir/log" 2>&1 &
@@ -61,7 +77,7 @@ run() {
   kill "$SERVER" && wait "$SERVER" || true
   SERVER=""
   local sent stored table=bench
-  [[ $shape == readings* ]] && table=readings
+  [[ $shape == readings* || $shape == devices* ]] && table=readings
   sent=$(sed -n 's/.*rows=\([0-9]*\) .*/\1/p' <<< "$out")
   stored=$("$MQBASE" tables list --data-dir "$dir/data" | sed -n "/^$table /{n;s/^ *rows \([0-9]*\).*/\1/p}")
   [[ $stored == "$sent" ]] || die "$shape: $sent rows acknowledged, $stored stored"
@@ -70,7 +86,7 @@ run() {
 
 declare -A figures
 for ((i = 1; i <= RUNS; i++)); do
-  for shape in rows readings1 readings0; do
+  for shape in "${SHAPES[@]}"; do
     r=$(run "$shape")
     echo "run $i $shape: $r rows/s"
     figures[$shape]+="$r "
@@ -82,11 +98,13 @@ num() { $PY -c 'import sys; print(f"{int(sys.argv[1]):,}")' "$1"; }
 echo
 echo "| shape | target rows/s | rows/s per run | median |"
 echo "| --- | ---: | --- | ---: |"
-for shape in rows readings1 readings0; do
+for shape in "${SHAPES[@]}"; do
   case $shape in
     rows) label="1000 rows per message, QoS 1"; target=2000000 ;;
     readings1) label="one reading per message by a rule, QoS 1"; target=300000 ;;
     readings0) label="one reading per message by a rule, QoS 0"; target=1000000 ;;
+    devices1) label="the same from 1,000 connections, one in flight each, QoS 1"; target=300000 ;;
+    devices0) label="the same from 1,000 connections, QoS 0"; target=1000000 ;;
   esac
   runs=$(for f in ${figures[$shape]}; do echo -n "$(num "$f") / "; done)
   echo "| $label | $(num $target) | ${runs% / } | $(num "$(median <<< "${figures[$shape]}")") |"
