@@ -461,9 +461,8 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   auto raise = [&](Lsn l) { tracker.needed = std::max(tracker.needed, l); };
 
   // The table's schema: kept per thread while the catalog does not change (a lookup takes the
-  // tables' lock and finds the name, for every message).
+  // tables' lock and finds the name, for every message). A version belongs to one Tables.
   struct KnownSchema {
-    const store::tables::Tables* tables = nullptr;
     uint64_t version = 0;
     std::string table;
     std::shared_ptr<const Schema> schema;
@@ -473,11 +472,11 @@ std::string Ingest::write_parsed(const ParsedRows& pr, const std::string& table,
   std::shared_ptr<const Schema> schema;
   const uint64_t version = tables_.catalog_version();
   for (const KnownSchema& k : known)
-    if (k.tables == &tables_ && k.version == version && k.table == table) {
+    if (k.version == version && k.table == table) {
       schema = k.schema;
       break;
     }
-  if (!schema && (schema = tables_.schema(table))) known[next_known++ % known.size()] = {&tables_, version, table, schema};
+  if (!schema && (schema = tables_.schema(table))) known[next_known++ % known.size()] = {version, table, schema};
   const bool named = !pr.columns.empty();
   if (!schema) {
     if (!options_.auto_create) return "table '" + table + "' does not exist";

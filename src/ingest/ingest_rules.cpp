@@ -236,7 +236,7 @@ std::string IngestRule::apply(std::string_view topic, std::string_view payload, 
   if (!archive_ && !text.empty() && text.front() != '{' && text.front() != '[') {
     // A plain number: the field `value`.
     if (auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), plain);
-        !text.empty() && ec == std::errc() && p == text.data() + text.size())
+        ec == std::errc() && p == text.data() + text.size())
       path = number;
   }
   const uint64_t previous = out.layout;

@@ -57,14 +57,6 @@ inline bool get_u8(std::string_view& in, uint8_t& v) {
   return true;
 }
 
-inline void put_varint64(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 // Writes the varint of `v` at `p` (room for kMaxVarint64 bytes) and returns its end: for
 // encoders that size their output once instead of growing a string byte by byte.
 constexpr size_t kMaxVarint64 = 10;
@@ -75,6 +67,11 @@ inline char* encode_varint64(char* p, uint64_t v) {
   }
   *p++ = static_cast<char>(v);
   return p;
+}
+
+inline void put_varint64(std::string& out, uint64_t v) {
+  char b[kMaxVarint64];
+  out.append(b, static_cast<size_t>(encode_varint64(b, v) - b));
 }
 
 // Reads a varint64 from the front of `in`, advancing it. False when truncated or longer than 10 bytes.
