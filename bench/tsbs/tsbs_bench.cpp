@@ -108,8 +108,9 @@ IotConfig data_config(const Args& a) {
 
 // ---- JSON out ------------------------------------------------------------------------------
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
+// Appends `s` as a JSON string to `out`.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
@@ -123,14 +124,29 @@ std::string json_string(std::string_view s) {
       out += ch;
     }
   }
-  return out + "\"";
+  out += '"';
+}
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+void append_json_double(std::string& out, double x) {
+  if (!std::isfinite(x)) {
+    out += std::isnan(x) ? "\"NaN\"" : x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    return;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, x);
+  out.append(buf, r.ptr);
 }
 
 std::string json_double(double x) {
-  if (!std::isfinite(x)) return std::isnan(x) ? "\"NaN\"" : x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, r.ptr);
+  std::string out;
+  append_json_double(out, x);
+  return out;
 }
 
 // ---- gen -----------------------------------------------------------------------------------
@@ -376,45 +392,55 @@ int cmd_load(const Args& a) {
 
 // ---- query ---------------------------------------------------------------------------------
 
-// Keeps the answer as JSON cells.
+// Keeps the answer as JSON text, a row at a time into one buffer, as a server writes a
+// result for its client: this runs inside the timed query, so it does no more than that (no
+// string per cell or per row).
 class AnswerSink : public query::ResultSink {
  public:
   void begin(const std::vector<query::ColumnInfo>& columns) override {
     columns_ = columns;
-    rows_.clear();
+    text_.clear();
+    rows_ = 0;
   }
   bool rows(const query::Chunk& c) override {
     for (size_t r = 0; r < c.rows; ++r) {
-      std::string line = "[";
+      text_ += rows_++ ? ",[" : "[";
       for (size_t k = 0; k < c.columns.size(); ++k) {
-        if (k) line += ',';
-        line += cell(c.columns[k], r);
+        if (k) text_ += ',';
+        cell(c.columns[k], r);
       }
-      rows_.push_back(line + "]");
+      text_ += ']';
     }
     return true;
   }
   const std::vector<query::ColumnInfo>& columns() const { return columns_; }
-  const std::vector<std::string>& answer() const { return rows_; }
+  size_t row_count() const { return rows_; }
+  // The rows as JSON arrays, comma-separated.
+  const std::string& answer() const { return text_; }
 
  private:
-  static std::string cell(const query::Vector& v, size_t r) {
-    if (v.is_null(r)) return "null";
+  void cell(const query::Vector& v, size_t r) {
+    if (v.is_null(r)) {
+      text_ += "null";
+      return;
+    }
     const size_t at = v.at(r);
+    char buf[24];
     switch (v.type) {
-      case query::Type::boolean: return v.i[at] ? "true" : "false";
+      case query::Type::boolean: text_ += v.i[at] ? "true" : "false"; return;
       case query::Type::int64:
       case query::Type::timestamp:
-      case query::Type::interval: return std::to_string(v.i[at]);
-      case query::Type::float64: return json_double(v.f[at]);
+      case query::Type::interval: text_.append(buf, std::to_chars(buf, buf + sizeof buf, v.i[at]).ptr); return;
+      case query::Type::float64: append_json_double(text_, v.f[at]); return;
       case query::Type::text:
-      case query::Type::json: return json_string(v.s[at]);
-      case query::Type::null: return "null";
+      case query::Type::json: append_json_string(text_, v.s[at]); return;
+      case query::Type::null: text_ += "null"; return;
     }
-    return "null";
+    text_ += "null";
   }
   std::vector<query::ColumnInfo> columns_;
-  std::vector<std::string> rows_;
+  std::string text_;
+  size_t rows_ = 0;
 };
 
 // The tables of a data directory opened offline, as `mqbase tables` opens one: nothing in it
@@ -536,16 +562,14 @@ int cmd_query(const Args& a) {
     for (size_t i = 0; i < ms.size(); ++i) line += (i ? "," : "") + json_double(ms[i]);
     line += "],\"cpu_ms\":[";
     for (size_t i = 0; i < cpu_ms.size(); ++i) line += (i ? "," : "") + json_double(cpu_ms[i]);
-    line += "],\"rows\":" + std::to_string(sink.answer().size());
+    line += "],\"rows\":" + std::to_string(sink.row_count());
     if (answers) {
       line += ",\"columns\":[";
       for (size_t i = 0; i < sink.columns().size(); ++i) {
         line += (i ? "," : "") + std::string("[") + json_string(sink.columns()[i].name) + "," +
                 json_string(query::type_name(sink.columns()[i].type)) + "]";
       }
-      line += "],\"answer\":[";
-      for (size_t i = 0; i < sink.answer().size(); ++i) line += (i ? "," : "") + sink.answer()[i];
-      line += "]";
+      line += "],\"answer\":[" + sink.answer() + "]";
     }
     std::printf("%s}\n", line.c_str());
     std::fflush(stdout);
