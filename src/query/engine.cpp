@@ -1808,6 +1808,34 @@ void Binder::scan(Source& s, Operator& next) {
       }
     }
     const auto b = static_cast<long>(at), e = static_cast<long>(at + m);
+    if (m == 1) {
+      // One row (the latest row of a series, most often): pushed value by value, without
+      // the range inserts below, whose set-up costs more than a row.
+      for (size_t k = 0; k < schema.columns.size(); ++k) {
+        Vector& v = c.columns[k];
+        if (v.constant) continue;
+        const tb::ColumnType ct = schema.columns[k].type;
+        if (ct == tb::ColumnType::time) {
+          v.i.push_back(rows.times[at]);
+        } else if (ct == tb::ColumnType::tag) {
+          v.s.push_back(tag_of(k));
+        } else if (size_t f = static_cast<size_t>(field_pos[k]); f >= rows.fields.size() || !rows.fields[f].valid[at]) {
+          v.push_null();  // a NULL, or a field added after this row
+          continue;
+        } else {
+          const tb::FieldValues& fv = rows.fields[f];
+          if (!v.valid.empty()) v.valid.push_back(1);
+          if (v.type == Type::float64) v.f.push_back(fv.f[at]);
+          else if (uses_ints(v.type)) v.i.push_back(fv.i[at]);
+          else v.s.push_back(fv.s[at]);
+        }
+        ++v.size;
+      }
+      ++c.rows;
+      for (auto& v : c.columns)
+        if (v.constant) v.size = c.rows;
+      return;
+    }
     for (size_t k = 0; k < schema.columns.size(); ++k) {
       Vector& v = c.columns[k];
       if (v.constant) continue;  // unread, or the tag of the chunk's one series

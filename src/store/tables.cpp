@@ -1465,6 +1465,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       return Source{f, r, {}, r.seq, r.min_time, r.max_time, std::move(top)};
     };
     auto in_memory = [](const SealedBlock& b) { return Source{nullptr, {}, b.bytes, b.seq, b.min_time, b.max_time, nullptr}; };
+    all.reserve(ids.size());
     for (uint32_t id : ids) {
       Series& s = *t->series[id];
       Gathered g;
