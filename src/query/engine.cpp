@@ -14,8 +14,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "query/nesting.h"
 #include "query/operators.h"
@@ -2015,12 +2018,65 @@ void keep_freed_memory() {
   ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
-struct Engine::Impl {
-  tb::Tables* tables;
-  SystemViews* views;
+// The parse trees of recent statements, by their text. Dashboards, scripts and devices send
+// the same statements again and again, and PostgreSQL's parser with its JSON output was 40 %
+// of a one-row query's instructions (single-last-loc). A tree depends on the text alone; only
+// statements that parse are kept, least recently used first out, within kParseCacheBytes.
+class ParseCache {
+ public:
+  static constexpr size_t kParseCacheBytes = 4 << 20;
+  static constexpr size_t kEntryBytes = 256 << 10;  // a larger statement is parsed each time
+
+  std::shared_ptr<const std::string> find(const std::string& sql) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(sql);
+    if (it == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->tree;
+  }
+
+  void put(const std::string& sql, std::shared_ptr<const std::string> tree) {
+    const size_t bytes = sql.size() + tree->size();
+    if (bytes > kEntryBytes) return;
+    std::lock_guard lock(mu_);
+    if (index_.count(sql)) return;  // another thread parsed it meanwhile
+    lru_.push_front(Entry{sql, std::move(tree)});
+    index_.emplace(lru_.front().sql, lru_.begin());
+    bytes_ += bytes;
+    while (bytes_ > kParseCacheBytes) {
+      Entry& old = lru_.back();
+      bytes_ -= old.sql.size() + old.tree->size();
+      index_.erase(old.sql);
+      lru_.pop_back();
+    }
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return lru_.size();
+  }
+
+ private:
+  struct Entry {
+    std::string sql;
+    std::shared_ptr<const std::string> tree;
+  };
+  mutable std::mutex mu_;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views of lru_'s sql
+  size_t bytes_ = 0;
 };
 
-Engine::Engine(store::tables::Tables* tables, SystemViews* views) : impl_(std::make_unique<Impl>(Impl{tables, views})) {}
+struct Engine::Impl {
+  Impl(tb::Tables* t, SystemViews* v) : tables(t), views(v) {}
+  tb::Tables* tables;
+  SystemViews* views;
+  ParseCache parses;
+};
+
+Engine::Engine(store::tables::Tables* tables, SystemViews* views) : impl_(std::make_unique<Impl>(tables, views)) {}
+
+size_t Engine::cached_parses() const { return impl_->parses.size(); }
 Engine::~Engine() = default;
 
 namespace {
@@ -2135,22 +2191,28 @@ QueryStatus Engine::execute(std::string_view sql, const QueryOptions& options, R
            at);
     if (counted && tokens > options.memory_limit / kParseBytesPerToken)
       too_big(std::to_string(tokens) + " tokens (about " + std::to_string(kParseBytesPerToken) + " bytes each)");
-    parsed = pg_query_parse(query.c_str());
-    have_parse = true;
-    if (parsed.error) {
-      st.ok = false;
-      st.error = parsed.error->message;
-      st.position = parsed.error->cursorpos;
+    std::shared_ptr<const std::string> tree = impl_->parses.find(query);
+    if (!tree) {
+      parsed = pg_query_parse(query.c_str());
+      have_parse = true;
+      if (parsed.error) {
+        st.ok = false;
+        st.error = parsed.error->message;
+        st.position = parsed.error->cursorpos;
+        pg_query_free_parse_result(parsed);
+        have_parse = false;
+        return st;
+      }
+      tree = std::make_shared<const std::string>(parsed.parse_tree);
       pg_query_free_parse_result(parsed);
       have_parse = false;
-      return st;
+      impl_->parses.put(query, tree);
     }
     simdjson::dom::parser jp;
     El doc;
     // A level of the query can be several of the JSON (an operator's "lexpr" and its node, a
     // function's "args", its element and its node): room for every level the check above lets in.
-    size_t tree_bytes = std::strlen(parsed.parse_tree);
-    if (jp.allocate(tree_bytes, 16 * kMaxQueryNesting + 64) || jp.parse(parsed.parse_tree, tree_bytes).get(doc))
+    if (jp.allocate(tree->size(), 16 * kMaxQueryNesting + 64) || jp.parse(tree->data(), tree->size()).get(doc))
       fail("internal error: unreadable parse tree");
     auto stmts = list(field(doc, "stmts"));
     if (stmts.empty()) fail("empty query");

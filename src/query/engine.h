@@ -93,6 +93,11 @@ class Engine {
   // Runs one statement (a trailing ';' is fine; several statements are an error).
   QueryStatus execute(std::string_view sql, const QueryOptions& options, ResultSink& sink);
 
+  // Statements whose parse trees are kept: a statement sent again is not parsed again. Only
+  // statements that parse, of at most 256 KiB with their tree, 4 MiB in all (least recently
+  // used out first).
+  size_t cached_parses() const;
+
   struct Impl;
 
  private:
