@@ -1804,7 +1804,13 @@ void Binder::scan(Source& s, Operator& next) {
         const tb::ColumnType ct = schema.columns[k].type;
         Type ty = query_type(ct);
         Vector v;
-        if (!s.needed[k]) v = Vector::make_constant(Value::make_null(ty), 0);
+        if (!s.needed[k]) {
+          // Unread: a place holder no expression reads (only the scan's own steps, a filter's
+          // row selection, pass it on), without the allocations of a typed NULL constant: for
+          // a series per chunk, a dozen unread columns' allocations were a fifth of a narrow scan.
+          v.type = Type::null;
+          v.constant = true;
+        }
         else if (ct == tb::ColumnType::tag && one_series) v = Vector::make_constant(Value::of_text(tag_of(k)), 0);
         else v.clear(ct == tb::ColumnType::time ? Type::timestamp : ty);
         c.columns.push_back(std::move(v));

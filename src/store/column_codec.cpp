@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -117,34 +118,119 @@ bool unpack(std::string_view& in, size_t n, unsigned width, uint64_t* out) {
   return true;
 }
 
+// Reads values [lo, hi) of the n values of `width` bits at the front of `in` into out[0..hi-lo),
+// advancing `in` past all n.
+bool unpack_range(std::string_view& in, size_t n, unsigned width, size_t lo, size_t hi, uint64_t* out) {
+  if (width > 64 || lo > hi || hi > n) return false;
+  const size_t bytes = static_cast<size_t>((static_cast<u128>(n) * width + 7) / 8);
+  if (bytes > in.size()) return false;
+  if (width == 0) {
+    std::fill(out, out + (hi - lo), 0);
+  } else {
+    const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+    const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+    // The bit where value lo starts (below 2^64: n * width bits fit in `bytes`).
+    uint64_t bit = static_cast<uint64_t>(static_cast<u128>(lo) * width);
+    for (size_t i = lo; i < hi; ++i, bit += width) {
+      const size_t at = static_cast<size_t>(bit / 8);
+      const unsigned shift = static_cast<unsigned>(bit % 8);
+      if (width <= 56 && at + 8 <= bytes) {
+        uint64_t word;
+        std::memcpy(&word, p + at, 8);
+        out[i - lo] = (le64toh(word) >> shift) & mask;
+        continue;
+      }
+      // Near the end, or wider than 56 bits: byte by byte, within the block.
+      u128 acc = 0;
+      unsigned got = 0;
+      for (size_t b = at; got < shift + width; ++b, got += 8) acc |= static_cast<u128>(p[b]) << got;
+      out[i - lo] = static_cast<uint64_t>(acc >> shift) & mask;
+    }
+  }
+  in.remove_prefix(bytes);
+  return true;
+}
+
 // ---- integers: frame of reference over values, deltas or deltas of deltas ----------------
 
-// Frame of reference: the minimum, a width, the offsets from it packed.
-void put_for(std::string& out, const int64_t* v, size_t n, std::vector<uint64_t>& scratch) {
+// |a - b| of two int64 (exact: it fits in a uint64).
+uint64_t distance(int64_t a, int64_t b) {
+  return a >= b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b) : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+}
+
+// The greatest common divisor of `g` and `x` (0 with 0 gives 0).
+uint64_t gcd_step(uint64_t g, uint64_t x) { return std::gcd(g, x); }
+
+// The width byte of a frame of reference: the bit width, with kFactorFlag when a common factor
+// (a varint of at least 2) follows it.
+constexpr uint8_t kFactorFlag = 0x80;
+
+// Frame of reference: the minimum, a width, the offsets from it packed. When the offsets share
+// a factor g > 1 (timestamps every 10 s with rows missing: deltas of 10, 20 or 30 s in ns; prices
+// in steps of 5), the width byte carries kFactorFlag, g follows as a varint and the offsets are
+// packed divided by it: deltas of 10 to 30 s take 2 bits instead of 35. `factor` is the gcd of
+// the values' differences (distance() of each from one of them), which the caller may know.
+void put_for(std::string& out, const int64_t* v, size_t n, std::vector<uint64_t>& scratch, uint64_t factor) {
   if (n == 0) return;
   const auto [lo, hi] = std::minmax_element(v, v + n);
   const int64_t base = *lo;
-  const unsigned width = width_of(static_cast<uint64_t>(*hi) - static_cast<uint64_t>(base));
+  const uint64_t range = static_cast<uint64_t>(*hi) - static_cast<uint64_t>(base);
+  const uint64_t g = factor > 1 ? factor : 1;
+  const unsigned width = width_of(range / g);
   put_signed(out, base);
-  out.push_back(static_cast<char>(width));
+  out.push_back(static_cast<char>(width | (g > 1 ? kFactorFlag : 0)));
+  if (g > 1) put_varint(out, g);
   scratch.resize(n);
-  for (size_t i = 0; i < n; ++i) scratch[i] = static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(base);
+  if (g > 1) {
+    for (size_t i = 0; i < n; ++i) scratch[i] = (static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(base)) / g;
+  } else {
+    for (size_t i = 0; i < n; ++i) scratch[i] = static_cast<uint64_t>(v[i]) - static_cast<uint64_t>(base);
+  }
   pack(scratch.data(), n, width, out);
+}
+
+// The width byte and the factor of a frame of reference (factor 1 when none).
+bool get_for_header(std::string_view& in, unsigned& width, uint64_t& factor) {
+  uint8_t w;
+  if (!get_u8(in, w)) return false;
+  factor = 1;
+  if (w & kFactorFlag) {
+    if (!get_varint(in, factor) || factor < 2) return false;
+  }
+  width = w & ~kFactorFlag;
+  return width <= 64;
 }
 
 bool get_for(std::string_view& in, size_t n, int64_t* out) {
   if (n == 0) return true;
   int64_t base;
-  uint8_t width;
-  if (!get_signed(in, base) || !get_u8(in, width) || width > 64) return false;
+  unsigned width;
+  uint64_t factor;
+  if (!get_signed(in, base) || !get_for_header(in, width, factor)) return false;
   auto* u = reinterpret_cast<uint64_t*>(out);
   if (!unpack(in, n, width, u)) return false;
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(u[i] + static_cast<uint64_t>(base));
+  // Wrapping arithmetic: damaged bytes give wrong numbers, never undefined behaviour.
+  if (factor > 1) {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(u[i] * factor + static_cast<uint64_t>(base));
+  } else {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(u[i] + static_cast<uint64_t>(base));
+  }
   return true;
 }
 
-// Bits a frame of reference over [lo, hi] takes per value.
-unsigned for_width(int64_t lo, int64_t hi) { return width_of(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)); }
+// get_for's values [lo, hi) of its n (out[0..hi-lo)), advancing `in` past all n.
+bool get_for_range(std::string_view& in, size_t n, size_t lo, size_t hi, int64_t* out) {
+  if (lo > hi || hi > n) return false;
+  if (n == 0) return true;
+  int64_t base;
+  unsigned width;
+  uint64_t factor;
+  if (!get_signed(in, base) || !get_for_header(in, width, factor)) return false;
+  auto* u = reinterpret_cast<uint64_t*>(out);
+  if (!unpack_range(in, n, width, lo, hi, u)) return false;
+  for (size_t i = 0; i < hi - lo; ++i) out[i] = static_cast<int64_t>(u[i] * factor + static_cast<uint64_t>(base));
+  return true;
+}
 
 int64_t wrapping_sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b)); }
 int64_t wrapping_add(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
@@ -153,8 +239,11 @@ void encode_ints_into(std::span<const int64_t> v, std::string& out) {
   const size_t n = v.size();
   check_count(n);
   // One pass: the ranges of the values, their deltas and their deltas of deltas (with
-  // wrapping arithmetic, which the decoder undoes exactly).
+  // wrapping arithmetic, which the decoder undoes exactly), and the common factor of each
+  // one's differences (the gcd of their distances from its first; 1 ends the search).
   int64_t vlo = 0, vhi = 0, dlo = 0, dhi = 0, ddlo = 0, ddhi = 0;
+  int64_t d1 = 0, dd2 = 0;  // the first delta, the first delta of deltas
+  uint64_t vg = 0, dg = 0, ddg = 0;
   for (size_t i = 0; i < n; ++i) {
     if (i == 0) {
       vlo = vhi = v[0];
@@ -162,25 +251,33 @@ void encode_ints_into(std::span<const int64_t> v, std::string& out) {
     }
     vlo = std::min(vlo, v[i]);
     vhi = std::max(vhi, v[i]);
+    if (vg != 1) vg = gcd_step(vg, distance(v[i], v[0]));
     const int64_t d = wrapping_sub(v[i], v[i - 1]);
     if (i == 1) {
-      dlo = dhi = d;
+      dlo = dhi = d1 = d;
       continue;
     }
     dlo = std::min(dlo, d);
     dhi = std::max(dhi, d);
+    if (dg != 1) dg = gcd_step(dg, distance(d, d1));
     const int64_t dd = wrapping_sub(d, wrapping_sub(v[i - 1], v[i - 2]));
     if (i == 2) {
-      ddlo = ddhi = dd;
+      ddlo = ddhi = dd2 = dd;
       continue;
     }
     ddlo = std::min(ddlo, dd);
     ddhi = std::max(ddhi, dd);
+    if (ddg != 1) ddg = gcd_step(ddg, distance(dd, dd2));
   }
-  // Packed bits of each; the two header values the delta forms add are small next to a block.
-  const u128 bits_for = static_cast<u128>(for_width(vlo, vhi)) * n;
-  const u128 bits_delta = n >= 2 ? static_cast<u128>(for_width(dlo, dhi)) * (n - 1) + 32 : ~u128{0};
-  const u128 bits_delta2 = n >= 3 ? static_cast<u128>(for_width(ddlo, ddhi)) * (n - 2) + 64 : ~u128{0};
+  // Packed bits of each (a factor divides the range); the header values the delta forms and a
+  // factor add are small next to a block.
+  auto packed = [](int64_t lo, int64_t hi, uint64_t g, size_t count) {
+    const uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);
+    return static_cast<u128>(width_of(g > 1 ? range / g : range)) * count + (g > 1 ? 40 : 0);
+  };
+  const u128 bits_for = packed(vlo, vhi, vg, n);
+  const u128 bits_delta = n >= 2 ? packed(dlo, dhi, dg, n - 1) + 32 : ~u128{0};
+  const u128 bits_delta2 = n >= 3 ? packed(ddlo, ddhi, ddg, n - 2) + 64 : ~u128{0};
   thread_local std::vector<uint64_t> scratch;
   thread_local std::vector<int64_t> diffs;
   if (bits_delta2 < bits_delta && bits_delta2 < bits_for) {
@@ -190,18 +287,18 @@ void encode_ints_into(std::span<const int64_t> v, std::string& out) {
     put_signed(out, wrapping_sub(v[1], v[0]));
     diffs.resize(n - 2);
     for (size_t i = 2; i < n; ++i) diffs[i - 2] = wrapping_sub(wrapping_sub(v[i], v[i - 1]), wrapping_sub(v[i - 1], v[i - 2]));
-    put_for(out, diffs.data(), n - 2, scratch);
+    put_for(out, diffs.data(), n - 2, scratch, ddg);
   } else if (bits_delta < bits_for) {
     out.push_back(static_cast<char>(Encoding::int_delta));
     put_varint(out, n);
     put_signed(out, v[0]);
     diffs.resize(n - 1);
     for (size_t i = 1; i < n; ++i) diffs[i - 1] = wrapping_sub(v[i], v[i - 1]);
-    put_for(out, diffs.data(), n - 1, scratch);
+    put_for(out, diffs.data(), n - 1, scratch, dg);
   } else {
     out.push_back(static_cast<char>(Encoding::int_for));
     put_varint(out, n);
-    put_for(out, v.data(), n, scratch);
+    put_for(out, v.data(), n, scratch, vg);
   }
 }
 
@@ -227,6 +324,48 @@ bool decode_ints_from(std::string_view& in, std::vector<int64_t>& out) {
       for (size_t i = 2; i < n; ++i) {
         delta = wrapping_add(delta, out[i]);
         out[i] = wrapping_add(out[i - 1], delta);
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// decode_ints_from's values [lo, hi).
+bool decode_ints_range_from(std::string_view& in, std::vector<int64_t>& out, size_t lo, size_t hi) {
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(in, enc) || !get_count(in, n) || lo > hi || hi > n) return false;
+  out.resize(hi - lo);
+  switch (static_cast<Encoding>(enc)) {
+    case Encoding::int_for:
+      return get_for_range(in, n, lo, hi, out.data());
+    case Encoding::int_delta: {
+      if (n == 0) return false;
+      int64_t v;
+      thread_local std::vector<int64_t> d;  // the deltas up to hi
+      d.resize(hi > 0 ? hi - 1 : 0);
+      if (!get_signed(in, v) || !get_for_range(in, n - 1, 0, d.size(), d.data())) return false;
+      for (size_t i = 0; i < hi; ++i) {
+        if (i > 0) v = wrapping_add(v, d[i - 1]);
+        if (i >= lo) out[i - lo] = v;
+      }
+      return true;
+    }
+    case Encoding::int_delta2: {
+      if (n < 2) return false;
+      int64_t v, delta;
+      thread_local std::vector<int64_t> dd;  // the deltas of deltas up to hi
+      dd.resize(hi > 2 ? hi - 2 : 0);
+      if (!get_signed(in, v) || !get_signed(in, delta) || !get_for_range(in, n - 2, 0, dd.size(), dd.data())) return false;
+      for (size_t i = 0; i < hi; ++i) {
+        if (i == 1) v = wrapping_add(v, delta);
+        if (i >= 2) {
+          delta = wrapping_add(delta, dd[i - 2]);
+          v = wrapping_add(v, delta);
+        }
+        if (i >= lo) out[i - lo] = v;
       }
       return true;
     }
@@ -574,6 +713,117 @@ bool decode_bools(std::string_view& in, std::vector<uint8_t>& out) {
   return true;
 }
 
+bool decode_ints_range(std::string_view& in, std::vector<int64_t>& out, size_t lo, size_t hi) {
+  std::string_view rest = in;
+  if (!decode_ints_range_from(rest, out, lo, hi)) return false;
+  in = rest;
+  return true;
+}
+
+bool decode_ints_below(std::string_view& in, std::vector<int64_t>& out, int64_t to) {
+  std::string_view rest = in;
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(rest, enc) || !get_count(rest, n)) return false;
+  const auto e = static_cast<Encoding>(enc);
+  if ((e != Encoding::int_delta && e != Encoding::int_delta2) || n < 3) {
+    if (!decode_ints(in, out)) return false;
+    out.erase(std::lower_bound(out.begin(), out.end(), to), out.end());
+    return true;
+  }
+  const bool dd = e == Encoding::int_delta2;
+  int64_t v, delta = 0, base;
+  unsigned width;
+  uint64_t factor;
+  if (!get_signed(rest, v) || (dd && !get_signed(rest, delta)) || !get_signed(rest, base) ||
+      !get_for_header(rest, width, factor))
+    return false;
+  const size_t count = dd ? n - 2 : n - 1;  // packed deltas (of deltas)
+  const size_t bytes = static_cast<size_t>((static_cast<u128>(count) * width + 7) / 8);
+  if (bytes > rest.size()) return false;
+  out.clear();
+  // The first values, then chunk by chunk of the packed ones, until one reaches `to`.
+  auto done = [&] {
+    rest.remove_prefix(bytes);
+    in = rest;
+    return true;
+  };
+  if (v >= to) return done();
+  out.push_back(v);
+  if (dd) {
+    v = wrapping_add(v, delta);
+    if (v >= to) return done();
+    out.push_back(v);
+  }
+  constexpr size_t kChunk = 128;
+  uint64_t u[kChunk];
+  for (size_t i = 0; i < count; i += kChunk) {
+    const size_t end = std::min(count, i + kChunk);
+    std::string_view packed = rest;
+    if (!unpack_range(packed, count, width, i, end, u)) return false;
+    for (size_t j = 0; j < end - i; ++j) {
+      const int64_t x = static_cast<int64_t>(u[j] * factor + static_cast<uint64_t>(base));
+      if (dd) {
+        delta = wrapping_add(delta, x);
+        v = wrapping_add(v, delta);
+      } else {
+        v = wrapping_add(v, x);
+      }
+      if (v >= to) return done();
+      out.push_back(v);
+    }
+  }
+  return done();
+}
+
+bool decode_doubles_range(std::string_view& in, std::vector<double>& out, size_t lo, size_t hi) {
+  std::string_view rest = in;
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(rest, enc) || !get_count(rest, n) || lo > hi || hi > n) return false;
+  if (static_cast<Encoding>(enc) != Encoding::double_alp) {
+    // XOR is a stream (each value from the one before): the block whole, then the range.
+    if (!decode_doubles(in, out) || out.size() != n) return false;
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(hi), out.end());
+    out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(lo));
+    return true;
+  }
+  uint8_t e;
+  thread_local std::vector<int64_t> ints;
+  if (!get_u8(rest, e) || e > kMaxExponent || !decode_ints_range_from(rest, ints, lo, hi)) return false;
+  out.resize(hi - lo);
+  alp_divide(ints.data(), out.data(), hi - lo, kPow10[e]);
+  // The exceptions (positions ascending) of the whole block are read; those in range applied.
+  uint64_t count;
+  if (!get_varint(rest, count) || count > n) return false;
+  uint64_t pos = 0;
+  for (uint64_t k = 0; k < count; ++k) {
+    uint64_t step;
+    if (!get_varint(rest, step) || rest.size() < 8) return false;
+    pos += step;
+    if (pos >= n || (k > 0 && step == 0)) return false;
+    if (pos >= lo && pos < hi) std::memcpy(&out[pos - lo], rest.data(), 8);
+    rest.remove_prefix(8);
+  }
+  in = rest;
+  return true;
+}
+
+bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi) {
+  std::string_view rest = in;
+  uint8_t enc;
+  size_t n;
+  if (!get_u8(rest, enc) || static_cast<Encoding>(enc) != Encoding::bool_bits || !get_count(rest, n) || lo > hi || hi > n)
+    return false;
+  const size_t bytes = (n + 7) / 8;
+  if (bytes > rest.size()) return false;
+  out.resize(hi - lo);
+  for (size_t i = lo; i < hi; ++i) out[i - lo] = (static_cast<uint8_t>(rest[i / 8]) >> (i % 8)) & 1;
+  rest.remove_prefix(bytes);
+  in = rest;
+  return true;
+}
+
 void encode_strings(std::span<const std::string_view> values, std::string& out) {
   const size_t n = values.size();
   check_count(n);
@@ -675,8 +925,9 @@ bool skip_packed(std::string_view& in, size_t n, unsigned width) {
 bool skip_for(std::string_view& in, size_t n) {  // get_for's layout
   if (n == 0) return true;
   int64_t base;
-  uint8_t width;
-  return get_signed(in, base) && get_u8(in, width) && skip_packed(in, n, width);
+  unsigned width;
+  uint64_t factor;
+  return get_signed(in, base) && get_for_header(in, width, factor) && skip_packed(in, n, width);
 }
 
 bool skip_ints_from(std::string_view& in) {  // decode_ints_from's layout

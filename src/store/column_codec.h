@@ -65,6 +65,20 @@ bool decode_doubles(std::string_view& in, std::vector<double>& out);
 bool decode_bools(std::string_view& in, std::vector<uint8_t>& out);  // 0 or 1
 bool decode_strings(std::string_view& in, std::vector<std::string>& out);
 
+// The values [lo, hi) of one block (lo <= hi <= its count, else false), advancing `in` past
+// the whole block as the decoders above do: a scan whose time range cuts a block decodes the
+// rows it keeps. A frame of reference (and ALP over one) reads only those values; deltas read
+// the values up to hi (each is the sum of those before it); Gorilla XOR and strings decode
+// the block and keep the range.
+bool decode_ints_range(std::string_view& in, std::vector<int64_t>& out, size_t lo, size_t hi);
+bool decode_doubles_range(std::string_view& in, std::vector<double>& out, size_t lo, size_t hi);
+bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi);
+// The values of a block of ascending integers (a block's times) that lie below `to`: the
+// values before the first one at or past it, advancing `in` past the whole block. Deltas (of
+// deltas) are summed only that far. (Past the first value at or past `to`, nothing is read: on
+// a block that is not ascending the answer is those before it.)
+bool decode_ints_below(std::string_view& in, std::vector<int64_t>& out, int64_t to);
+
 // Advances `in` past one block of any type without decoding it (a column a scan does not
 // need). False when the bytes are not a block; never reads outside `in`.
 bool skip_block(std::string_view& in);

@@ -255,19 +255,39 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
   return true;
 }
 
-bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields, bool times) {
+bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields, bool times,
+                  int64_t from, int64_t to) {
   size_t data_bytes;
   if (!decode_block_meta(in, meta, data_bytes)) return false;
   std::string_view data = in.substr(0, data_bytes);
   const size_t n = meta.rows;
   // `rows` keeps the capacity of its vectors (a scan decodes block after block into one), and
   // so do the scratch vectors: no allocation per block once they have grown.
+  // The rows [lo, hi) that come out: those in [from, to) (blocks are sorted by time: see
+  // encode_block), else all. A block that reaches past `to` has its times summed only up to
+  // there (decode_ints_below).
+  size_t lo = 0, hi = n;
+  const bool ranged = times && (from > INT64_MIN || to < INT64_MAX) && n > 0;
   if (!times) {
     if (!columns::skip_block(data)) return false;
     rows.times.assign(n, 0);
+  } else if (ranged && meta.max_time >= to) {
+    if (!columns::decode_ints_below(data, rows.times, to) || rows.times.size() > n ||
+        !std::is_sorted(rows.times.begin(), rows.times.end()))
+      return false;
+    hi = rows.times.size();
   } else if (!columns::decode_ints(data, rows.times) || rows.times.size() != n) {
     return false;
   }
+  if (ranged && (hi < n || rows.times.front() < from) && std::is_sorted(rows.times.begin(), rows.times.end())) {
+    lo = static_cast<size_t>(std::lower_bound(rows.times.begin(), rows.times.end(), from) - rows.times.begin());
+    hi = static_cast<size_t>(std::lower_bound(rows.times.begin() + static_cast<std::ptrdiff_t>(lo), rows.times.end(), to) -
+                             rows.times.begin());
+    rows.times.erase(rows.times.begin() + static_cast<std::ptrdiff_t>(hi), rows.times.end());
+    rows.times.erase(rows.times.begin(), rows.times.begin() + static_cast<std::ptrdiff_t>(lo));
+  }
+  const size_t m = hi - lo;
+  const bool cut = m != n;
   rows.fields.resize(meta.fields.size());
   thread_local std::vector<uint8_t> valid;
   thread_local std::vector<double> dv;
@@ -279,64 +299,89 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
     FieldValues& f = rows.fields[c];
     if (fields && c < fields->size() && !(*fields)[c]) {
       // Not wanted: passed over (its validity bitmap too), NULL in every row. A scan decodes
-      // block after block into the same rows: a column already NULL in n rows stays as it is.
+      // block after block into the same rows: a column already NULL in all its rows is cut or
+      // grown to m (the rows it gains are NULL), not filled again, which for six unread fields
+      // was most of a narrow scan's time. (A column holds values in the one vector its type uses.)
       if ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
-      // (Filled below, a column holds values in the one vector its type uses.)
-      if (f.type == st.type && f.valid.size() == n && f.f.size() + f.i.size() + f.s.size() == n) {
+      if (f.type == st.type && f.f.size() + f.i.size() + f.s.size() == f.valid.size()) {
         uint8_t any = 0;
         for (uint8_t v : f.valid) any |= v;  // no early exit: vectorized
-        if (any == 0) continue;
+        if (any == 0) {
+          f.valid.resize(m, 0);
+          switch (st.type) {
+            case ColumnType::float64: f.f.resize(m, 0); break;
+            case ColumnType::int64:
+            case ColumnType::boolean: f.i.resize(m, 0); break;
+            default: f.s.resize(m); break;
+          }
+          continue;
+        }
       }
       f.clear();
       f.type = st.type;
-      f.valid.assign(n, 0);
+      f.valid.assign(m, 0);
       switch (st.type) {
-        case ColumnType::float64: f.f.assign(n, 0); break;
+        case ColumnType::float64: f.f.assign(m, 0); break;
         case ColumnType::int64:
-        case ColumnType::boolean: f.i.assign(n, 0); break;
-        default: f.s.assign(n, std::string()); break;
+        case ColumnType::boolean: f.i.assign(m, 0); break;
+        default: f.s.assign(m, std::string()); break;
       }
       continue;
     }
     f.clear();
     f.type = st.type;
+    // The non-NULL values [klo, khi) are those of rows [lo, hi).
+    size_t klo = lo, khi = hi;
     if (st.count < n) {
-      if (!columns::decode_bools(data, valid) || valid.size() != n) return false;
-      size_t count = 0;
-      for (uint8_t v : valid) count += v != 0;
-      if (count != st.count) return false;
+      // The bitmap up to hi (whole when the block is whole, and then its count checked).
+      if (!(cut ? columns::decode_bools_range(data, valid, 0, hi) : columns::decode_bools(data, valid)) ||
+          valid.size() != hi)
+        return false;
+      size_t before = 0, count = 0;
+      for (size_t r = 0; r < lo; ++r) before += valid[r] != 0;
+      for (size_t r = lo; r < hi; ++r) count += valid[r] != 0;
+      if (cut ? before + count > st.count : count != st.count) return false;
+      klo = before;
+      khi = before + count;
+      if (cut) valid.erase(valid.begin(), valid.begin() + static_cast<std::ptrdiff_t>(lo));
     } else {
-      valid.assign(n, 1);
+      valid.assign(m, 1);
     }
     // Numbers take the decoded vector whole or scatter it (below); strings are pushed.
-    if (st.type != ColumnType::float64 && st.type != ColumnType::int64 && st.type != ColumnType::boolean) f.reserve(n);
+    if (st.type != ColumnType::float64 && st.type != ColumnType::int64 && st.type != ColumnType::boolean) f.reserve(m);
     size_t k = 0;
     switch (st.type) {
       case ColumnType::float64:
         if (st.count == n) {  // no NULLs (the common case): decoded in place
-          if (!columns::decode_doubles(data, f.f) || f.f.size() != n) return false;
-          f.valid.assign(n, 1);
+          if (!(cut ? columns::decode_doubles_range(data, f.f, lo, hi) : columns::decode_doubles(data, f.f)) || f.f.size() != m)
+            return false;
+          f.valid.assign(m, 1);
           break;
         }
-        if (!columns::decode_doubles(data, dv) || dv.size() != st.count) return false;
+        if (!(cut ? columns::decode_doubles_range(data, dv, klo, khi) : columns::decode_doubles(data, dv)) || dv.size() != khi - klo)
+          return false;
         scatter(valid, dv, f.valid, f.f);
         break;
       case ColumnType::int64:
         if (st.count == n) {
-          if (!columns::decode_ints(data, f.i) || f.i.size() != n) return false;
-          f.valid.assign(n, 1);
+          if (!(cut ? columns::decode_ints_range(data, f.i, lo, hi) : columns::decode_ints(data, f.i)) || f.i.size() != m)
+            return false;
+          f.valid.assign(m, 1);
           break;
         }
-        if (!columns::decode_ints(data, iv) || iv.size() != st.count) return false;
+        if (!(cut ? columns::decode_ints_range(data, iv, klo, khi) : columns::decode_ints(data, iv)) || iv.size() != khi - klo)
+          return false;
         scatter(valid, iv, f.valid, f.i);
         break;
       case ColumnType::boolean:
-        if (!columns::decode_bools(data, bv) || bv.size() != st.count) return false;
+        if (!(cut ? columns::decode_bools_range(data, bv, klo, khi) : columns::decode_bools(data, bv)) || bv.size() != khi - klo)
+          return false;
         scatter(valid, bv, f.valid, f.i);
         break;
       default:
         if (!columns::decode_strings(data, sv) || sv.size() != st.count) return false;
-        for (size_t r = 0; r < n; ++r) {
+        k = klo;
+        for (size_t r = 0; r < m; ++r) {
           if (valid[r]) {
             f.valid.push_back(1);
             f.s.push_back(std::move(sv[k++]));

@@ -66,7 +66,9 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
 // `fields` (by field index; null or shorter: the rest wanted): a field not wanted is skipped
 // undecoded and comes out all NULL.
 // `times` false: the time column is passed over and rows.times are `meta.rows` zeros.
+// [from, to): when the block's times are sorted (and decoded), only its rows in that range come
+// out, and its fields are decoded for those rows (column_codec's *_range decoders); else all.
 bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields = nullptr,
-                  bool times = true);
+                  bool times = true, int64_t from = INT64_MIN, int64_t to = INT64_MAX);
 
 }  // namespace mqbase::store::tables

@@ -1626,12 +1626,14 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
         if (from.times[r] >= spec.from && from.times[r] < spec.to) merged.push_from(from, r);
     };
     // `times` false: the block lies wholly in range and the caller does not read times.
-    auto decode = [&](Source& src, bool times = true) {
+    // `clip`: only the rows in range are wanted (decode_block leaves the others out when the
+    // block's times are sorted, and decodes the fields for those rows only).
+    auto decode = [&](Source& src, bool times = true, bool clip = false) {
       std::string_view bytes = src.bytes;
       if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error)) return false;
       // The latest-row path decodes every field: what it reads is kept for any later query.
       const std::vector<bool>* wanted = spec.latest || spec.fields.empty() ? nullptr : &spec.fields;
-      if (!decode_block(bytes, meta, rows, wanted, times)) {
+      if (!decode_block(bytes, meta, rows, wanted, times, clip ? spec.from : INT64_MIN, clip ? spec.to : INT64_MAX)) {
         *error = "a block of table '" + schema->name + "' does not decode";
         return false;
       }
@@ -1725,8 +1727,12 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
             if (taken < 0) return false;
             if (taken) continue;
           }
-          if (!decode(src, !inside || spec.times)) return false;
-          if (inside) {
+          if (!decode(src, !inside || spec.times, !inside)) return false;
+          // Wholly in range, or cut to the range as decoded (its times sorted): as it is.
+          const bool in_range = inside || rows.rows() == 0 ||
+                                (rows.times.front() >= spec.from && rows.times.back() < spec.to &&
+                                 std::is_sorted(rows.times.begin(), rows.times.end()));
+          if (in_range) {
             rows.conform(*schema);  // a block from before columns were added
             if (rows.rows() > 0) fn(*g.tags, rows);
             continue;
@@ -1766,7 +1772,7 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
           if (taken < 0) return false;
           if (taken) continue;
         }
-        if (!decode(src)) return false;
+        if (!decode(src, true, true)) return false;
         take(rows);
       }
       // The overflow's rows came after the head's rows of the same time (see apply_rows).

@@ -122,6 +122,170 @@ TEST(ColumnCodec, RegularTimestampsTakeNoBitsPerRow) {
   expect_ints_round_trip(t);
 }
 
+TEST(ColumnCodec, ValuesThatShareAFactorArePackedDividedByIt) {
+  // Readings every 10 s with some missing (as TSBS's trucks send them): deltas of 10, 20 or
+  // 30 s, in ns. Packed as they are, their range takes 35 bits a row; divided by their common
+  // factor (10 s), 2 bits.
+  std::mt19937_64 rng(4);
+  std::vector<int64_t> t;
+  int64_t at = 1'451'606'400'000'000'000;  // 2016-01-01, ns
+  for (int i = 0; i < 1000; ++i) t.push_back(at += 10'000'000'000 * static_cast<int64_t>(1 + rng() % 3));
+  std::string block = enc_ints(t);
+  EXPECT_EQ(encoding_of(block), Encoding::int_delta);
+  EXPECT_LT(block.size(), 1000u * 2 / 8 + 40) << "2 bits a row";
+  expect_ints_round_trip(t);
+  // Values in steps of 5 around a level (a factor of the values themselves), negative ones
+  // too, and steps of 2^62 across the whole int64 range (the factor's largest multiples).
+  std::vector<int64_t> fives;
+  for (int i = 0; i < 1000; ++i) fives.push_back(-2500 + 5 * static_cast<int64_t>(rng() % 1000));
+  block = enc_ints(fives);
+  EXPECT_LT(block.size(), 1000u * 10 / 8 + 40) << "10 bits a value, not 13";
+  expect_ints_round_trip(fives);
+  std::vector<int64_t> wide;
+  auto quarter = [](uint64_t k) { return static_cast<int64_t>(static_cast<uint64_t>(Lim::min()) + k * (uint64_t{1} << 62)); };
+  for (int i = 0; i < 1000; ++i) wide.push_back(quarter(rng() % 4));
+  wide.push_back(quarter(3));
+  expect_ints_round_trip(wide);
+  expect_ints_round_trip({Lim::min(), Lim::max()});  // distance 2^64 - 1: factor 2^64 - 1
+  expect_ints_round_trip({Lim::max(), Lim::max() - 6, Lim::max() - 3});
+  // Factors of deltas of deltas: a regular interval whose steps change by multiples of 7 ns.
+  std::vector<int64_t> drift;
+  int64_t x = 0, step = 1000;
+  for (int i = 0; i < 1000; ++i) drift.push_back(x += (step += 7 * static_cast<int64_t>(rng() % 3) - 7));
+  expect_ints_round_trip(drift);
+  // Doubles through ALP: prices in steps of 0.05 pack their integers divided by 5.
+  std::vector<double> prices;
+  for (int i = 0; i < 1000; ++i) prices.push_back(static_cast<double>(2000 + 5 * static_cast<int64_t>(rng() % 400)) / 100);
+  std::string dblock = enc_doubles(prices);
+  EXPECT_LT(dblock.size(), 1000u * 9 / 8 + 40) << "9 bits a value, not 11";
+  expect_doubles_round_trip(prices);
+}
+
+TEST(ColumnCodec, BlocksWrittenBeforeFactorsStillDecode) {
+  // A frame of reference as blocks were written before factors existed: int_for, 3 values,
+  // base 5 (zigzag 10), width 2, offsets 0, 1, 3 packed from the low bits (0b110100).
+  const std::string old_block = std::string{'\x01', '\x03', '\x0a', '\x02', '\x34'} + "tail";
+  std::string_view in = old_block;
+  std::vector<int64_t> got;
+  ASSERT_TRUE(decode_ints(in, got));
+  EXPECT_EQ(got, (std::vector<int64_t>{5, 6, 8}));
+  EXPECT_EQ(in, "tail");
+  // The factor's flag with a factor below 2, or a width past 64 beside it: refused.
+  for (const std::string& bad : {std::string{'\x01', '\x03', '\x0a', '\x82', '\x01', '\x34'},
+                                 std::string{'\x01', '\x03', '\x0a', '\x82', '\x00', '\x34'},
+                                 std::string{'\x01', '\x03', '\x0a', '\xc1', '\x05', '\x34'}}) {
+    std::string_view b = bad;
+    EXPECT_FALSE(decode_ints(b, got));
+    b = bad;
+    EXPECT_FALSE(skip_block(b));
+  }
+  // With a factor of 3: 5, 8, 14.
+  const std::string with_factor{'\x01', '\x03', '\x0a', '\x82', '\x03', '\x34'};
+  in = with_factor;
+  ASSERT_TRUE(decode_ints(in, got));
+  EXPECT_EQ(got, (std::vector<int64_t>{5, 8, 14}));
+}
+
+TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
+  // Every encoding, at lengths around the 8-byte loads' edges, every (lo, hi): the values are
+  // those of the whole block's decode, and `in` ends past the block as the whole decode leaves it.
+  std::mt19937_64 rng(9);
+  std::vector<std::vector<int64_t>> ints;
+  std::vector<std::vector<double>> doubles;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{9}, size_t{17}, size_t{70}}) {
+    std::vector<int64_t> level, counter, regular, missing, wide, factor;
+    int64_t c = -5, t = 1'451'606'400'000'000'000;
+    for (size_t i = 0; i < n; ++i) {
+      level.push_back(100 + static_cast<int64_t>(rng() % 200));                  // int_for
+      counter.push_back(c += static_cast<int64_t>(rng() % 8));                   // int_delta
+      regular.push_back(t + static_cast<int64_t>(i) * 10 + static_cast<int64_t>(i * i));  // int_delta2
+      missing.push_back(t += 10'000'000'000 * static_cast<int64_t>(1 + rng() % 3));      // delta, factor
+      wide.push_back(static_cast<int64_t>(rng()));                               // 64 bits
+      factor.push_back(-35 + 7 * static_cast<int64_t>(rng() % 50));             // for, factor 7
+    }
+    for (auto* v : {&level, &counter, &regular, &missing, &wide, &factor}) ints.push_back(*v);
+    std::vector<double> walk, noisy, specials;
+    double w = 20;
+    for (size_t i = 0; i < n; ++i) {
+      walk.push_back(std::round((w += static_cast<double>(rng() % 200) / 100 - 1) * 100) / 100);  // ALP
+      noisy.push_back(std::bit_cast<double>(rng() >> 2));                         // XOR or raw
+      specials.push_back(i % 5 == 0 ? DLim::quiet_NaN() : i % 7 == 0 ? -0.0 : static_cast<double>(i) / 4);  // ALP, exceptions
+    }
+    for (auto* v : {&walk, &noisy, &specials}) doubles.push_back(*v);
+  }
+  for (const auto& v : ints) {
+    const std::string block = enc_ints(v) + "tail";
+    for (size_t lo = 0; lo <= v.size(); ++lo)
+      for (size_t hi = lo; hi <= v.size(); ++hi) {
+        std::string_view in = block;
+        std::vector<int64_t> got{1, 2};
+        ASSERT_TRUE(decode_ints_range(in, got, lo, hi)) << v.size() << " values, [" << lo << ", " << hi << ")";
+        ASSERT_EQ(got, std::vector<int64_t>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi)))
+            << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values, [" << lo << ", " << hi << ")";
+        ASSERT_EQ(in, "tail");
+      }
+    std::string_view in = block;
+    std::vector<int64_t> got;
+    EXPECT_FALSE(decode_ints_range(in, got, 0, v.size() + 1));
+    EXPECT_FALSE(decode_ints_range(in, got, 1, 0));
+  }
+  for (const auto& v : doubles) {
+    const std::string block = enc_doubles(v) + "tail";
+    for (size_t lo = 0; lo <= v.size(); ++lo)
+      for (size_t hi = lo; hi <= v.size(); ++hi) {
+        std::string_view in = block;
+        std::vector<double> got;
+        ASSERT_TRUE(decode_doubles_range(in, got, lo, hi)) << v.size() << " values, [" << lo << ", " << hi << ")";
+        ASSERT_EQ(got.size(), hi - lo);
+        for (size_t i = lo; i < hi; ++i)
+          ASSERT_EQ(std::bit_cast<uint64_t>(got[i - lo]), std::bit_cast<uint64_t>(v[i]))
+              << "encoding " << static_cast<int>(*encoding_of(block)) << ", value " << i << " of [" << lo << ", " << hi << ")";
+        ASSERT_EQ(in, "tail");
+      }
+  }
+  std::vector<uint8_t> bits;
+  for (int i = 0; i < 45; ++i) bits.push_back(static_cast<uint8_t>(rng() & 1));
+  std::string bblock;
+  encode_bools(bits, bblock);
+  bblock += "tail";
+  for (size_t lo = 0; lo <= bits.size(); ++lo)
+    for (size_t hi = lo; hi <= bits.size(); ++hi) {
+      std::string_view in = bblock;
+      std::vector<uint8_t> got;
+      ASSERT_TRUE(decode_bools_range(in, got, lo, hi));
+      ASSERT_EQ(got, std::vector<uint8_t>(bits.begin() + static_cast<long>(lo), bits.begin() + static_cast<long>(hi)));
+      ASSERT_EQ(in, "tail");
+    }
+  // Ascending values (times) below a bound: those before the first at or past it, in every
+  // encoding (each vector sorted), for bounds on, between and beyond the values.
+  for (auto v : ints) {
+    std::sort(v.begin(), v.end());
+    const std::string block = enc_ints(v) + "tail";
+    std::vector<int64_t> bounds = {Lim::min(), Lim::max()};
+    for (int64_t x : v) {
+      bounds.push_back(x);
+      if (x < Lim::max()) bounds.push_back(x + 1);
+    }
+    for (int64_t to : bounds) {
+      std::string_view in = block;
+      std::vector<int64_t> got{3};
+      ASSERT_TRUE(decode_ints_below(in, got, to));
+      ASSERT_EQ(got, std::vector<int64_t>(v.begin(), std::lower_bound(v.begin(), v.end(), to)))
+          << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values, below " << to;
+      ASSERT_EQ(in, "tail");
+    }
+  }
+  // Cut short anywhere, a range decode refuses the block as the whole decode does.
+  const std::string block = enc_ints(ints[6 * 5 + 3]);  // 17 deltas with a factor
+  for (size_t len = 0; len < block.size(); ++len) {
+    std::string_view in(block.data(), len);
+    std::vector<int64_t> got;
+    EXPECT_FALSE(decode_ints_range(in, got, 0, 1)) << "cut at " << len;
+    in = std::string_view(block.data(), len);
+    EXPECT_FALSE(decode_ints_below(in, got, Lim::max())) << "cut at " << len;
+  }
+}
+
 TEST(ColumnCodec, CountersTakeTheirStepsBitsAndRandomValuesTheirRange) {
   std::vector<int64_t> counter;
   int64_t c = 1'000'000'000;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "store/store.h"
+#include "store/table_block.h"
 #include "store_test_util.h"
 
 namespace mqbase::store::tables {
@@ -760,6 +761,82 @@ TEST_F(TablesTest, ConcurrentWritesReachAWatcherOneAtATimeInOrder) {
   stop = true;
   writer.join();
   EXPECT_FALSE(called_after);
+}
+
+}  // namespace
+}  // namespace mqbase::store::tables
+
+namespace mqbase::store::tables {
+namespace {
+
+// decode_block with a time range: the rows in range come out, every field as the whole decode
+// gives it for those rows (NULLs, strings and unread fields included), for every range over a
+// block of 40 rows.
+TEST(TableBlock, ATimeRangeDecodesTheRowsInItAsTheWholeBlockHasThem) {
+  SeriesRows rows;
+  rows.fields.resize(4);
+  rows.fields[0].type = ColumnType::float64;
+  rows.fields[1].type = ColumnType::int64;
+  rows.fields[2].type = ColumnType::boolean;
+  rows.fields[3].type = ColumnType::varchar;
+  std::mt19937_64 rng(5);
+  int64_t t = 1'000'000;
+  for (int r = 0; r < 40; ++r) {
+    rows.times.push_back(t += 10 * static_cast<int64_t>(1 + rng() % 3));  // gaps: a factor of 10
+    if (r % 4 == 1) rows.fields[0].push_null();
+    else rows.fields[0].push_f(static_cast<double>(static_cast<int>(rng() % 2000)) / 100);
+    rows.fields[1].push_i(static_cast<int64_t>(rng() % 50) * 3);
+    if (r % 3 == 0) rows.fields[2].push_null();
+    else rows.fields[2].push_i(static_cast<int64_t>(rng() & 1));
+    if (r % 5 == 2) rows.fields[3].push_null();
+    else rows.fields[3].push_s("s" + std::to_string(rng() % 7));
+  }
+  std::string block;
+  encode_block(rows, 1, false, block);
+  BlockMeta meta;
+  SeriesRows whole, cut;
+  ASSERT_TRUE(decode_block(block, meta, whole));
+  ASSERT_EQ(whole.rows(), 40u);
+  const std::vector<bool> some = {true, false, true, true};  // field 1 not read
+  std::vector<int64_t> edges = {INT64_MIN, whole.times.front() - 1, INT64_MAX};
+  for (int64_t x : whole.times) {
+    edges.push_back(x);
+    edges.push_back(x + 1);
+  }
+  for (const std::vector<bool>* wanted : {static_cast<const std::vector<bool>*>(nullptr), &some})
+    for (int64_t from : edges)
+      for (int64_t to : edges) {
+        if (from > to) continue;
+        // `cut` is reused across ranges, as a scan reuses its rows from block to block.
+        ASSERT_TRUE(decode_block(block, meta, cut, wanted, true, from, to));
+        std::vector<size_t> in;
+        for (size_t r = 0; r < whole.rows(); ++r)
+          if (whole.times[r] >= from && whole.times[r] < to) in.push_back(r);
+        ASSERT_EQ(cut.rows(), in.size()) << "[" << from << ", " << to << ")";
+        for (size_t k = 0; k < in.size(); ++k) {
+          const size_t r = in[k];
+          ASSERT_EQ(cut.times[k], whole.times[r]);
+          for (size_t c = 0; c < 4; ++c) {
+            const FieldValues& a = cut.fields[c];
+            const FieldValues& b = whole.fields[c];
+            ASSERT_EQ(a.type, b.type);
+            ASSERT_EQ(a.valid.size(), cut.rows());
+            if (wanted && !(*wanted)[c]) {
+              ASSERT_EQ(a.valid[k], 0) << "an unread field is NULL";
+              continue;
+            }
+            ASSERT_EQ(a.valid[k], b.valid[r]) << "field " << c << ", row " << r << " of [" << from << ", " << to << ")";
+            if (!b.valid[r]) continue;
+            if (c == 0) {
+              ASSERT_EQ(a.f[k], b.f[r]);
+            } else if (c == 3) {
+              ASSERT_EQ(a.s[k], b.s[r]);
+            } else {
+              ASSERT_EQ(a.i[k], b.i[r]);
+            }
+          }
+        }
+      }
 }
 
 }  // namespace
