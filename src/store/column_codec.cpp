@@ -201,23 +201,6 @@ bool get_for_header(std::string_view& in, unsigned& width, uint64_t& factor) {
   return width <= 64;
 }
 
-bool get_for(std::string_view& in, size_t n, int64_t* out) {
-  if (n == 0) return true;
-  int64_t base;
-  unsigned width;
-  uint64_t factor;
-  if (!get_signed(in, base) || !get_for_header(in, width, factor)) return false;
-  auto* u = reinterpret_cast<uint64_t*>(out);
-  if (!unpack(in, n, width, u)) return false;
-  // Wrapping arithmetic: damaged bytes give wrong numbers, never undefined behaviour.
-  if (factor > 1) {
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(u[i] * factor + static_cast<uint64_t>(base));
-  } else {
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(u[i] + static_cast<uint64_t>(base));
-  }
-  return true;
-}
-
 // get_for's values [lo, hi) of its n (out[0..hi-lo)), advancing `in` past all n.
 bool get_for_range(std::string_view& in, size_t n, size_t lo, size_t hi, int64_t* out) {
   if (lo > hi || hi > n) return false;
@@ -227,10 +210,19 @@ bool get_for_range(std::string_view& in, size_t n, size_t lo, size_t hi, int64_t
   uint64_t factor;
   if (!get_signed(in, base) || !get_for_header(in, width, factor)) return false;
   auto* u = reinterpret_cast<uint64_t*>(out);
-  if (!unpack_range(in, n, width, lo, hi, u)) return false;
-  for (size_t i = 0; i < hi - lo; ++i) out[i] = static_cast<int64_t>(u[i] * factor + static_cast<uint64_t>(base));
+  if (!(lo == 0 && hi == n ? unpack(in, n, width, u) : unpack_range(in, n, width, lo, hi, u))) return false;
+  // Wrapping arithmetic: damaged bytes give wrong numbers, never undefined behaviour. (Without a
+  // factor, no multiply: a 64-bit multiply does not vectorize on AVX2, an add does.)
+  const size_t m = hi - lo;
+  if (factor > 1) {
+    for (size_t i = 0; i < m; ++i) out[i] = static_cast<int64_t>(u[i] * factor + static_cast<uint64_t>(base));
+  } else {
+    for (size_t i = 0; i < m; ++i) out[i] = static_cast<int64_t>(u[i] + static_cast<uint64_t>(base));
+  }
   return true;
 }
+
+bool get_for(std::string_view& in, size_t n, int64_t* out) { return get_for_range(in, n, 0, n, out); }
 
 int64_t wrapping_sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b)); }
 int64_t wrapping_add(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
@@ -641,6 +633,24 @@ __attribute__((target("avx2"))) bool alp_divide_avx2(const int64_t* in, double* 
 }
 #endif
 
+// ALP's exceptions of a block of n values (their count, then per exception its position step
+// and raw 8 bytes, positions ascending), read from the front of `in`: those at positions in
+// [lo, hi) overwrite out[pos - lo].
+bool put_exceptions(std::string_view& in, size_t n, size_t lo, size_t hi, double* out) {
+  uint64_t count;
+  if (!get_varint(in, count) || count > n) return false;
+  uint64_t pos = 0;
+  for (uint64_t k = 0; k < count; ++k) {
+    uint64_t step;
+    if (!get_varint(in, step) || in.size() < 8) return false;
+    pos += step;
+    if (pos >= n || (k > 0 && step == 0)) return false;
+    if (pos >= lo && pos < hi) std::memcpy(&out[pos - lo], in.data(), 8);
+    in.remove_prefix(8);
+  }
+  return true;
+}
+
 void alp_divide(const int64_t* in, double* out, size_t n, double scale) {
 #if defined(__x86_64__)
   static const bool avx2 = __builtin_cpu_supports("avx2");
@@ -675,17 +685,7 @@ bool decode_doubles(std::string_view& in, std::vector<double>& out) {
   if (!get_u8(rest, e) || e > kMaxExponent || !decode_ints_from(rest, ints) || ints.size() != n) return false;
   out.resize(n);
   alp_divide(ints.data(), out.data(), n, kPow10[e]);
-  uint64_t count;
-  if (!get_varint(rest, count) || count > n) return false;
-  uint64_t pos = 0;
-  for (uint64_t k = 0; k < count; ++k) {
-    uint64_t step;
-    if (!get_varint(rest, step) || rest.size() < 8) return false;
-    pos += step;
-    if (pos >= n || (k > 0 && step == 0)) return false;
-    std::memcpy(&out[pos], rest.data(), 8);
-    rest.remove_prefix(8);
-  }
+  if (!put_exceptions(rest, n, 0, n, out.data())) return false;
   in = rest;
   return true;
 }
@@ -793,18 +793,7 @@ bool decode_doubles_range(std::string_view& in, std::vector<double>& out, size_t
   if (!get_u8(rest, e) || e > kMaxExponent || !decode_ints_range_from(rest, ints, lo, hi)) return false;
   out.resize(hi - lo);
   alp_divide(ints.data(), out.data(), hi - lo, kPow10[e]);
-  // The exceptions (positions ascending) of the whole block are read; those in range applied.
-  uint64_t count;
-  if (!get_varint(rest, count) || count > n) return false;
-  uint64_t pos = 0;
-  for (uint64_t k = 0; k < count; ++k) {
-    uint64_t step;
-    if (!get_varint(rest, step) || rest.size() < 8) return false;
-    pos += step;
-    if (pos >= n || (k > 0 && step == 0)) return false;
-    if (pos >= lo && pos < hi) std::memcpy(&out[pos - lo], rest.data(), 8);
-    rest.remove_prefix(8);
-  }
+  if (!put_exceptions(rest, n, lo, hi, out.data())) return false;
   in = rest;
   return true;
 }

@@ -17,6 +17,7 @@
 #include <map>
 
 #include "query/engine.h"
+#include "text_sink.h"
 #include "store/store.h"
 #include "store/tables.h"
 
@@ -26,32 +27,6 @@ namespace {
 namespace st = store::tables;
 constexpr int64_t kSec = 1'000'000'000;
 constexpr int64_t kT0 = 1'704'067'200LL * kSec;  // 2024-01-01 UTC
-
-class Text : public ResultSink {
- public:
-  void begin(const std::vector<ColumnInfo>& cols) override {
-    for (auto& c : cols) out += c.name + "|";
-    out += "\n";
-  }
-  bool rows(const Chunk& c) override {
-    for (size_t r = 0; r < c.rows; ++r) {
-      for (auto& v : c.columns) {
-        Value x = v.get(r);
-        if (x.null) out += "NULL";
-        else if (x.type == Type::float64) {
-          char b[40];
-          std::snprintf(b, sizeof b, "%.9g", x.f);
-          out += b;
-        } else if (uses_ints(x.type)) out += std::to_string(x.i);
-        else out += x.s;
-        out += "|";
-      }
-      out += "\n";
-    }
-    return true;
-  }
-  std::string out;
-};
 
 class ShortcutTest : public ::testing::Test {
  protected:
@@ -113,7 +88,7 @@ class ShortcutTest : public ::testing::Test {
   }
 
   std::string run(const std::string& sql) {
-    Text t;
+    test::Text t;
     QueryStatus st = engine_->execute(sql, {}, t);
     EXPECT_TRUE(st.ok) << sql << ": " << st.describe();
     return t.out;
