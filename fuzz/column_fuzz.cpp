@@ -1,10 +1,14 @@
 // libFuzzer harness for the column codecs of the time-series tables (src/store/column_codec.h).
 // Two halves, chosen by the first byte:
 //   even: the rest is a block from a damaged file. Every decoder takes it or refuses it;
-//         whatever one takes must encode again to a block that decodes to the same values.
+//         whatever one takes must encode again to a block that decodes to the same values,
+//         and the ranged decoders (a range of it, the values below a bound) must give the
+//         same values as the whole decode cut; on a block the whole decode refuses they must
+//         not crash either.
 //   odd:  the rest is values (8-byte integers or doubles, bytes as booleans, strings cut at
 //         NUL). They must encode and decode back to the bit.
 // Nothing may crash, leak or read out of bounds (built with ASan+UBSan).
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
@@ -64,6 +68,36 @@ void round_trip_strings(const std::vector<std::string>& v) {
   check(decode_strings(in, got) && in.empty() && got == v);
 }
 
+// A range [lo, hi) of n values picked by `seed`.
+std::pair<size_t, size_t> range_of(size_t n, uint8_t seed) {
+  const size_t lo = n ? seed % (n + 1) : 0;
+  const size_t hi = lo + (n - lo ? (seed / 3) % (n - lo + 1) : 0);
+  return {lo, hi};
+}
+
+// The ranged decoders on `block` against the whole decode's values (`whole` null: it refused).
+void ranges(std::string_view block, uint8_t seed, const std::vector<int64_t>* ints, const std::vector<double>* doubles,
+            const std::vector<uint8_t>* bools) {
+  const auto [lo, hi] = range_of(ints ? ints->size() : doubles ? doubles->size() : bools ? bools->size() : 1, seed);
+  std::string_view in = block;
+  std::vector<int64_t> iv;
+  bool ok = decode_ints_range(in, iv, lo, hi);
+  if (ints) check(ok && std::equal(iv.begin(), iv.end(), ints->begin() + static_cast<long>(lo), ints->begin() + static_cast<long>(hi)));
+  in = block;
+  const int64_t bound = ints && !ints->empty() ? (*ints)[seed % ints->size()] : static_cast<int64_t>(seed);
+  ok = decode_ints_below(in, iv, bound);
+  if (ints && std::is_sorted(ints->begin(), ints->end()))
+    check(ok && iv == std::vector<int64_t>(ints->begin(), std::lower_bound(ints->begin(), ints->end(), bound)));
+  in = block;
+  std::vector<double> dv;
+  ok = decode_doubles_range(in, dv, lo, hi);
+  if (doubles) check(ok && same_bits(dv, std::vector<double>(doubles->begin() + static_cast<long>(lo), doubles->begin() + static_cast<long>(hi))));
+  in = block;
+  std::vector<uint8_t> bv;
+  ok = decode_bools_range(in, bv, lo, hi);
+  if (bools) check(ok && std::equal(bv.begin(), bv.end(), bools->begin() + static_cast<long>(lo), bools->begin() + static_cast<long>(hi)));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -82,6 +116,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     in = rest;
     std::vector<std::string> strings;
     if (decode_strings(in, strings)) round_trip_strings(strings);
+    // Each ranged decoder is checked against its own whole decode (the others' may refuse).
+    const uint8_t seed = rest.empty() ? 0 : static_cast<uint8_t>(rest.back());
+    in = rest;
+    const bool int_block = decode_ints(in, ints), double_block = (in = rest, decode_doubles(in, doubles)),
+               bool_block = (in = rest, decode_bools(in, bools));
+    ranges(rest, seed, int_block ? &ints : nullptr, nullptr, nullptr);
+    ranges(rest, seed, nullptr, double_block ? &doubles : nullptr, nullptr);
+    ranges(rest, seed, nullptr, nullptr, bool_block ? &bools : nullptr);
     return 0;
   }
   std::vector<int64_t> ints(rest.size() / 8);
