@@ -139,7 +139,7 @@ Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx);
 const Vector& eval_ref(const Expr& e, const Chunk& in, const EvalContext& ctx, Vector& tmp);
 // A boolean vector as a selection: rows where it is true (NULL and false drop the row).
 void select_true(const Vector& v, size_t rows, std::vector<uint32_t>& sel);
-// Keeps rows `sel` of every column of `c`.
+// Keeps rows `sel` (ascending, each at most once) of every column of `c`, in place.
 void take_rows(Chunk& c, const std::vector<uint32_t>& sel);
 void take_rows(Vector& v, const std::vector<uint32_t>& sel);
 

@@ -4,6 +4,7 @@
 #include <endian.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -699,6 +700,16 @@ void encode_bools(std::span<const uint8_t> values, std::string& out) {
   w.flush();
 }
 
+// Byte b of a bit-packed block as 8 bytes of 0 or 1, least significant bit first (in memory
+// order: little-endian).
+constexpr std::array<uint64_t, 256> kBitsToBytes = [] {
+  std::array<uint64_t, 256> t{};
+  for (unsigned b = 0; b < 256; ++b)
+    for (unsigned i = 0; i < 8; ++i) t[b] |= static_cast<uint64_t>((b >> i) & 1) << (8 * i);
+  return t;
+}();
+static_assert(std::endian::native == std::endian::little, "kBitsToBytes is laid out for little-endian memory");
+
 bool decode_bools(std::string_view& in, std::vector<uint8_t>& out) {
   std::string_view rest = in;
   uint8_t enc;
@@ -707,7 +718,11 @@ bool decode_bools(std::string_view& in, std::vector<uint8_t>& out) {
   const size_t bytes = (n + 7) / 8;
   if (bytes > rest.size()) return false;
   out.resize(n);
-  for (size_t i = 0; i < n; ++i) out[i] = (static_cast<uint8_t>(rest[i / 8]) >> (i % 8)) & 1;
+  // Eight at a time: a packed byte becomes the 8 bytes of a table entry (bit i -> byte i).
+  const auto* p = reinterpret_cast<const uint8_t*>(rest.data());
+  const size_t whole = n / 8;
+  for (size_t k = 0; k < whole; ++k) std::memcpy(out.data() + 8 * k, &kBitsToBytes[p[k]], 8);
+  for (size_t i = whole * 8; i < n; ++i) out[i] = (p[i / 8] >> (i % 8)) & 1;
   rest.remove_prefix(bytes);
   in = rest;
   return true;

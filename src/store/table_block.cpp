@@ -344,8 +344,8 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
       klo = before;
       khi = before + count;
       if (cut) valid.erase(valid.begin(), valid.begin() + static_cast<std::ptrdiff_t>(lo));
-    } else {
-      valid.assign(m, 1);
+    } else if (st.type != ColumnType::float64 && st.type != ColumnType::int64) {
+      valid.assign(m, 1);  // (doubles and integers without NULLs decode in place, without it)
     }
     // Numbers take the decoded vector whole or scatter it (below); strings are pushed.
     if (st.type != ColumnType::float64 && st.type != ColumnType::int64 && st.type != ColumnType::boolean) f.reserve(m);

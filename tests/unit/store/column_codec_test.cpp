@@ -400,6 +400,25 @@ TEST(ColumnCodec, BooleansAreABitEach) {
   ASSERT_TRUE(decode_bools(in, got));
   EXPECT_EQ(got, v);
   EXPECT_EQ(in, "x");
+  // Every length up to 40 (whole packed bytes and the bits after them), every byte value.
+  std::mt19937_64 rng(11);
+  for (size_t n = 0; n <= 40; ++n) {
+    std::vector<uint8_t> bits;
+    for (size_t i = 0; i < n; ++i) bits.push_back(static_cast<uint8_t>(rng() & 1));
+    std::string b;
+    encode_bools(bits, b);
+    std::string_view bin = b;
+    ASSERT_TRUE(decode_bools(bin, got));
+    ASSERT_EQ(got, bits) << n << " values";
+  }
+  std::vector<uint8_t> all_bytes;
+  for (unsigned x = 0; x < 256; ++x)
+    for (unsigned i = 0; i < 8; ++i) all_bytes.push_back(static_cast<uint8_t>((x >> i) & 1));
+  block.clear();
+  encode_bools(all_bytes, block);
+  in = block;
+  ASSERT_TRUE(decode_bools(in, got));
+  EXPECT_EQ(got, all_bytes);
 }
 
 void expect_strings_round_trip(const std::vector<std::string>& v, std::optional<Encoding> want = std::nullopt) {
