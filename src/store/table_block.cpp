@@ -303,28 +303,21 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
       // grown to m (the rows it gains are NULL), not filled again, which for six unread fields
       // was most of a narrow scan's time. (A column holds values in the one vector its type uses.)
       if ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
+      uint8_t any = 1;
       if (f.type == st.type && f.f.size() + f.i.size() + f.s.size() == f.valid.size()) {
-        uint8_t any = 0;
+        any = 0;
         for (uint8_t v : f.valid) any |= v;  // no early exit: vectorized
-        if (any == 0) {
-          f.valid.resize(m, 0);
-          switch (st.type) {
-            case ColumnType::float64: f.f.resize(m, 0); break;
-            case ColumnType::int64:
-            case ColumnType::boolean: f.i.resize(m, 0); break;
-            default: f.s.resize(m); break;
-          }
-          continue;
-        }
       }
-      f.clear();
-      f.type = st.type;
-      f.valid.assign(m, 0);
+      if (any) {  // not (only) NULLs of this type: emptied, then filled like the rest
+        f.clear();
+        f.type = st.type;
+      }
+      f.valid.resize(m, 0);
       switch (st.type) {
-        case ColumnType::float64: f.f.assign(m, 0); break;
+        case ColumnType::float64: f.f.resize(m, 0); break;
         case ColumnType::int64:
-        case ColumnType::boolean: f.i.assign(m, 0); break;
-        default: f.s.assign(m, std::string()); break;
+        case ColumnType::boolean: f.i.resize(m, 0); break;
+        default: f.s.resize(m); break;
       }
       continue;
     }
