@@ -83,4 +83,6 @@ fi
 # `make fuzz` leaves it unset, so each long run explores new ones.
 seed=()
 if [ -n "${FUZZ_SEED:-}" ]; then seed=(-seed="$FUZZ_SEED"); fi
-"$bin" -max_total_time="$secs" ${seed[@]+"${seed[@]}"} -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+# A crashing input is written to the build directory (-artifact_prefix), not to the directory
+# the fuzzer was started in, which may be the source tree.
+"$bin" -max_total_time="$secs" ${seed[@]+"${seed[@]}"} -artifact_prefix="$out/" -print_final_stats=1 "$corpus" 2>&1 | tail -n 15

@@ -617,8 +617,10 @@ namespace {
 
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) bool alp_divide_avx2(const int64_t* in, double* out, size_t n, double scale) {
-  uint64_t outside = 0;  // any magnitude of 2^51 or more: the scalar loop instead
-  for (size_t i = 0; i < n; ++i) outside |= static_cast<uint64_t>(in[i] + (int64_t{1} << 51)) >> 52;
+  // Any magnitude of 2^51 or more: the scalar loop instead. Unsigned, so that a value near
+  // INT64_MAX (a corrupt or hostile block) wraps instead of overflowing.
+  uint64_t outside = 0;
+  for (size_t i = 0; i < n; ++i) outside |= (static_cast<uint64_t>(in[i]) + (uint64_t{1} << 51)) >> 52;
   if (outside) return false;
   const __m256i bias_bits = _mm256_set1_epi64x(0x4338000000000000LL);
   const __m256d bias = _mm256_set1_pd(6755399441055744.0);  // 1.5 * 2^52
