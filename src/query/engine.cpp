@@ -1968,7 +1968,27 @@ void Binder::run(SelectPlan& p, Operator& sink) {
     if (p.summary) add(make_summary_aggregate(keys, p.aggs, *p.summary, ctx_, next, &p.source.summary));
     else add(make_aggregate(keys, p.aggs, ctx_, next, p.streaming_groups));
   }
-  if (p.where) add(make_filter(p.where.get(), ctx_, next));
+  if (p.where) {
+    // What is read after WHERE: the aggregate's keys and arguments, else the projections
+    // (windows, bound on these rows, read them through the projections too: then all are kept).
+    const size_t width = p.source.kind == Source::Kind::table ? p.source.schema->columns.size()
+                         : p.source.kind == Source::Kind::rows ? p.source.rows->columns.size()
+                                                               : 0;
+    std::vector<bool> live;
+    if (width && (p.aggregate || p.windows.empty())) {
+      live.assign(width, false);
+      if (p.aggregate) {
+        for (auto& k : p.keys) mark_columns(*k, live);
+        for (auto& a : p.agg_exprs) mark_columns(*a, live);
+        for (const AggSpec& a : p.aggs)
+          for (const Expr* e : {a.arg, a.arg2, a.filter})
+            if (e) mark_columns(*e, live);
+      } else {
+        for (auto& e : p.projections) mark_columns(*e, live);
+      }
+    }
+    add(make_filter(p.where.get(), ctx_, next, std::move(live)));
+  }
 
   Operator& first = *next;
   switch (p.source.kind) {

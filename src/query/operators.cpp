@@ -127,13 +127,23 @@ void key_bytes(const std::vector<const Vector*>& cols, size_t r, std::string& ou
 
 class Filter : public Operator {
  public:
-  Filter(const Expr* p, ExecContext& ctx, Operator* next) : p_(p), ctx_(ctx), next_(next) {}
+  Filter(const Expr* p, ExecContext& ctx, Operator* next, std::vector<bool> live)
+      : p_(p), ctx_(ctx), next_(next), live_(std::move(live)) {}
   void push(Chunk& c) override {
     Vector tmp;
     const Vector& v = eval_ref(*p_, c, ctx_.eval, tmp);
     select_true(v, c.rows, sel_);
     if (sel_.empty()) return;
-    if (sel_.size() != c.rows) take_rows(c, sel_);
+    if (sel_.size() != c.rows) {
+      // A column only the condition read is not cut to the rows kept, but dropped to a place
+      // holder (as the scan's unread columns): `velocity > 1` compacted velocity for nothing.
+      for (size_t k = 0; k < live_.size() && k < c.columns.size(); ++k)
+        if (!live_[k] && c.columns[k].type != Type::null) {
+          c.columns[k] = Vector{};
+          c.columns[k].constant = true;
+        }
+      take_rows(c, sel_);
+    }
     next_->push(c);
   }
   void finish() override { next_->finish(); }
@@ -141,6 +151,7 @@ class Filter : public Operator {
   const Expr* p_;
   ExecContext& ctx_;
   Operator* next_;
+  std::vector<bool> live_;  // per input column: read after the filter (empty: all are)
   std::vector<uint32_t> sel_;
 };
 
@@ -1269,7 +1280,9 @@ void SinkOperator::push(Chunk& chunk) {
   if (!sink_.rows(chunk)) ctx_.stop = true;
 }
 
-OperatorPtr make_filter(const Expr* p, ExecContext& ctx, Operator* next) { return std::make_unique<Filter>(p, ctx, next); }
+OperatorPtr make_filter(const Expr* p, ExecContext& ctx, Operator* next, std::vector<bool> live) {
+  return std::make_unique<Filter>(p, ctx, next, std::move(live));
+}
 OperatorPtr make_project(std::vector<const Expr*> e, ExecContext& ctx, Operator* next) {
   return std::make_unique<Project>(std::move(e), ctx, next);
 }

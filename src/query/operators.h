@@ -55,7 +55,9 @@ int compare_cell(const Vector& a, size_t ra, const Vector& b, size_t rb);
 // An empty chunk with the columns' types of `c`.
 Chunk empty_like(const Chunk& c);
 
-OperatorPtr make_filter(const Expr* predicate, ExecContext& ctx, Operator* next);
+// `live` (per input column; empty: all): the columns read after the filter. The others, read
+// by the predicate alone, are not cut to the rows kept: they leave as Type::null constants.
+OperatorPtr make_filter(const Expr* predicate, ExecContext& ctx, Operator* next, std::vector<bool> live = {});
 OperatorPtr make_project(std::vector<const Expr*> exprs, ExecContext& ctx, Operator* next);
 OperatorPtr make_limit(int64_t limit, int64_t offset, ExecContext& ctx, Operator* next);
 

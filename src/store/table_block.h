@@ -65,7 +65,8 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
 // Decodes a whole block (header and data) into `meta` and `rows`. False when malformed.
 // `fields` (by field index; null or shorter: the rest wanted): a field not wanted is skipped
 // undecoded and comes out all NULL.
-// `times` false: the time column is passed over and rows.times are `meta.rows` zeros.
+// `times` false: the time column is passed over, and rows.times holds `meta.rows` values of
+// no meaning (they are there to be counted: rows()); the caller must not read them.
 // [from, to): when the block's times are sorted (and decoded), only its rows in that range come
 // out, and its fields are decoded for those rows (column_codec's *_range decoders); else all.
 bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields = nullptr,
