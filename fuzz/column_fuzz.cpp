@@ -85,9 +85,14 @@ void ranges(std::string_view block, uint8_t seed, const std::vector<int64_t>* in
   if (ints) check(ok && std::equal(iv.begin(), iv.end(), ints->begin() + static_cast<long>(lo), ints->begin() + static_cast<long>(hi)));
   in = block;
   const int64_t bound = ints && !ints->empty() ? (*ints)[seed % ints->size()] : static_cast<int64_t>(seed);
-  ok = decode_ints_below(in, iv, bound);
-  if (ints && std::is_sorted(ints->begin(), ints->end()))
-    check(ok && iv == std::vector<int64_t>(ints->begin(), std::lower_bound(ints->begin(), ints->end(), bound)));
+  const int64_t lower = ints && !ints->empty() ? (*ints)[(seed / 7) % ints->size()] - (seed & 1) : -static_cast<int64_t>(seed);
+  size_t first = 0;
+  ok = decode_ints_between(in, iv, lower, bound, first);
+  if (ints && std::is_sorted(ints->begin(), ints->end())) {
+    const auto b = std::lower_bound(ints->begin(), ints->end(), lower);
+    const auto e = std::max(b, std::lower_bound(ints->begin(), ints->end(), bound));
+    check(ok && iv == std::vector<int64_t>(b, e) && (iv.empty() || first == static_cast<size_t>(b - ints->begin())));
+  }
   in = block;
   std::vector<double> dv;
   ok = decode_doubles_range(in, dv, lo, hi);

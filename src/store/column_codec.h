@@ -73,11 +73,13 @@ bool decode_strings(std::string_view& in, std::vector<std::string>& out);
 bool decode_ints_range(std::string_view& in, std::vector<int64_t>& out, size_t lo, size_t hi);
 bool decode_doubles_range(std::string_view& in, std::vector<double>& out, size_t lo, size_t hi);
 bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi);
-// The values of a block of ascending integers (a block's times) that lie below `to`: the
-// values before the first one at or past it, advancing `in` past the whole block. Deltas (of
-// deltas) are summed only that far. (Past the first value at or past `to`, nothing is read: on
-// a block that is not ascending the answer is those before it.)
-bool decode_ints_below(std::string_view& in, std::vector<int64_t>& out, int64_t to);
+// The values of a block of ascending integers (a block's times) in [from, to), and in `first`
+// the index of the first of them (or of where it would be), advancing `in` past the whole
+// block. Deltas (of deltas) are summed only up to the first value at or past `to`; plain
+// deltas in bit widths of 1 to 16 that divide 64 are summed a 64-bit word at a time up to
+// `from`. (On a block that is not ascending the answer is some of its values: never more than
+// there are, never undefined behaviour.)
+bool decode_ints_between(std::string_view& in, std::vector<int64_t>& out, int64_t from, int64_t to, size_t& first);
 
 // Advances `in` past one block of any type without decoding it (a column a scan does not
 // need). False when the bytes are not a block; never reads outside `in`.

@@ -274,8 +274,7 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
   // `rows` keeps the capacity of its vectors (a scan decodes block after block into one), and
   // so do the scratch vectors: no allocation per block once they have grown.
   // The rows [lo, hi) that come out: those in [from, to) (blocks are sorted by time: see
-  // encode_block), else all. A block that reaches past `to` has its times summed only up to
-  // there (decode_ints_below).
+  // encode_block), else all.
   size_t lo = 0, hi = n;
   const bool ranged = times && (from > INT64_MIN || to < INT64_MAX) && n > 0;
   if (!times) {
@@ -283,20 +282,15 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
     // filled: zeros written for every block were a twentieth of a full scan reading no time.
     if (!columns::skip_block(data)) return false;
     rows.times.resize(n);
-  } else if (ranged && meta.max_time >= to) {
-    if (!columns::decode_ints_below(data, rows.times, to) || rows.times.size() > n ||
+  } else if (ranged && (meta.max_time >= to || meta.min_time < from)) {
+    // Cut by the range: only the times in it come out (summed up to `to`, and passed over a
+    // word of deltas at a time up to `from`: decode_ints_between).
+    if (!columns::decode_ints_between(data, rows.times, from, to, lo) || lo > n || rows.times.size() > n - lo ||
         !std::is_sorted(rows.times.begin(), rows.times.end()))
       return false;
-    hi = rows.times.size();
+    hi = lo + rows.times.size();
   } else if (!columns::decode_ints(data, rows.times) || rows.times.size() != n) {
     return false;
-  }
-  if (ranged && (hi < n || rows.times.front() < from) && std::is_sorted(rows.times.begin(), rows.times.end())) {
-    lo = static_cast<size_t>(std::lower_bound(rows.times.begin(), rows.times.end(), from) - rows.times.begin());
-    hi = static_cast<size_t>(std::lower_bound(rows.times.begin() + static_cast<std::ptrdiff_t>(lo), rows.times.end(), to) -
-                             rows.times.begin());
-    rows.times.erase(rows.times.begin() + static_cast<std::ptrdiff_t>(hi), rows.times.end());
-    rows.times.erase(rows.times.begin(), rows.times.begin() + static_cast<std::ptrdiff_t>(lo));
   }
   const size_t m = hi - lo;
   const bool cut = m != n;

@@ -256,24 +256,49 @@ TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
       ASSERT_EQ(got, std::vector<uint8_t>(bits.begin() + static_cast<long>(lo), bits.begin() + static_cast<long>(hi)));
       ASSERT_EQ(in, "tail");
     }
-  // Ascending values (times) below a bound: those before the first at or past it, in every
-  // encoding (each vector sorted), for bounds on, between and beyond the values.
-  for (auto v : ints) {
+  // Ascending values (times) in a range [from, to): those from the first at or past `from` to
+  // the first at or past `to`, and the index of the first, in every encoding (each vector
+  // sorted), for bounds on, between and beyond the values.
+  auto between = [](std::vector<int64_t> v, size_t max_bounds) {
     std::sort(v.begin(), v.end());
     const std::string block = enc_ints(v) + "tail";
     std::vector<int64_t> bounds = {Lim::min(), Lim::max()};
-    for (int64_t x : v) {
-      bounds.push_back(x);
-      if (x < Lim::max()) bounds.push_back(x + 1);
+    const size_t step = std::max<size_t>(1, v.size() / max_bounds);
+    for (size_t k = 0; k < v.size(); k += step) {
+      bounds.push_back(v[k]);
+      if (v[k] < Lim::max()) bounds.push_back(v[k] + 1);
+      if (v[k] > Lim::min()) bounds.push_back(v[k] - 1);
     }
-    for (int64_t to : bounds) {
-      std::string_view in = block;
-      std::vector<int64_t> got{3};
-      ASSERT_TRUE(decode_ints_below(in, got, to));
-      ASSERT_EQ(got, std::vector<int64_t>(v.begin(), std::lower_bound(v.begin(), v.end(), to)))
-          << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values, below " << to;
-      ASSERT_EQ(in, "tail");
-    }
+    for (int64_t from : bounds)
+      for (int64_t to : bounds) {
+        std::string_view in = block;
+        std::vector<int64_t> got{3};
+        size_t first = 99;
+        ASSERT_TRUE(decode_ints_between(in, got, from, to, first));
+        const auto b = std::lower_bound(v.begin(), v.end(), from);
+        const auto e = std::max(b, std::lower_bound(v.begin(), v.end(), to));
+        ASSERT_EQ(got, std::vector<int64_t>(b, e))
+            << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values in [" << from << ", " << to << ")";
+        if (!got.empty()) ASSERT_EQ(first, static_cast<size_t>(b - v.begin()));
+        ASSERT_EQ(in, "tail");
+      }
+  };
+  for (const auto& v : ints) between(v, 64);
+  // Times as devices send them, long enough for whole 64-bit words of packed deltas: a step of
+  // 10 s with readings missed at random (deltas of 1, 2, 4, 16 and more steps: packed widths of
+  // 1, 2, 3, 4, 5 and 9 bits with the factor 10 s), with no reading missed (width 0), and with
+  // repeated times (a delta of 0).
+  for (int64_t most : {2, 3, 4, 8, 16, 32, 300}) {
+    std::vector<int64_t> t{1'700'000'000'000'000'000};
+    for (int k = 1; k < 1000; ++k) t.push_back(t.back() + 10'000'000'000LL * (1 + static_cast<int64_t>(rng() % most)));
+    between(t, 40);
+  }
+  {
+    std::vector<int64_t> t, same;
+    for (int k = 0; k < 1000; ++k) t.push_back(-5'000'000'000LL + 7'000'000'000LL * k);
+    between(t, 40);
+    for (int k = 0; k < 300; ++k) same.push_back(k / 100);
+    between(same, 40);
   }
   // Cut short anywhere, a range decode refuses the block as the whole decode does.
   const std::string block = enc_ints(ints[6 * 5 + 3]);  // 17 deltas with a factor
@@ -282,7 +307,8 @@ TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
     std::vector<int64_t> got;
     EXPECT_FALSE(decode_ints_range(in, got, 0, 1)) << "cut at " << len;
     in = std::string_view(block.data(), len);
-    EXPECT_FALSE(decode_ints_below(in, got, Lim::max())) << "cut at " << len;
+    size_t first;
+    EXPECT_FALSE(decode_ints_between(in, got, Lim::min(), Lim::max(), first)) << "cut at " << len;
   }
 }
 
