@@ -119,37 +119,81 @@ bool unpack(std::string_view& in, size_t n, unsigned width, uint64_t* out) {
   return true;
 }
 
+// Calls f(i, value) for values [lo, hi) of the values of `width` bits (at most 64) packed in
+// p[0..bytes), in order. While a value's 8 bytes from its first lie inside p (up to 56 bits),
+// one unaligned load and a shift, in a loop without a check per value; the last few (or wider
+// values) byte by byte.
+template <class F>
+void for_each_packed(const uint8_t* p, size_t bytes, unsigned width, size_t lo, size_t hi, F f) {
+  if (lo >= hi) return;
+  if (width == 0) {
+    for (size_t i = lo; i < hi; ++i) f(i, uint64_t{0});
+    return;
+  }
+  const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+  // The bit where value lo starts (below 2^64: the values' bits fit in `bytes`).
+  uint64_t bit = static_cast<uint64_t>(static_cast<u128>(lo) * width);
+  size_t i = lo;
+  if (width <= 56 && bytes >= 8) {
+    // Values i with (i * width) / 8 + 8 <= bytes.
+    const size_t fast_end = static_cast<size_t>(std::min<u128>(hi, static_cast<u128>((bytes - 8) * 8 + 7) / width + 1));
+    for (; i < fast_end; ++i, bit += width) {
+      uint64_t word;
+      std::memcpy(&word, p + bit / 8, 8);
+      f(i, (le64toh(word) >> (bit % 8)) & mask);
+    }
+  }
+  for (; i < hi; ++i, bit += width) {
+    const size_t at = static_cast<size_t>(bit / 8);
+    const unsigned shift = static_cast<unsigned>(bit % 8);
+    u128 acc = 0;
+    unsigned got = 0;
+    for (size_t b = at; got < shift + width; ++b, got += 8) acc |= static_cast<u128>(p[b]) << got;
+    f(i, static_cast<uint64_t>(acc >> shift) & mask);
+  }
+}
+
 // Reads values [lo, hi) of the n values of `width` bits at the front of `in` into out[0..hi-lo),
 // advancing `in` past all n.
 bool unpack_range(std::string_view& in, size_t n, unsigned width, size_t lo, size_t hi, uint64_t* out) {
   if (width > 64 || lo > hi || hi > n) return false;
   const size_t bytes = static_cast<size_t>((static_cast<u128>(n) * width + 7) / 8);
   if (bytes > in.size()) return false;
-  if (width == 0) {
-    std::fill(out, out + (hi - lo), 0);
-  } else {
-    const auto* p = reinterpret_cast<const uint8_t*>(in.data());
-    const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
-    // The bit where value lo starts (below 2^64: n * width bits fit in `bytes`).
-    uint64_t bit = static_cast<uint64_t>(static_cast<u128>(lo) * width);
-    for (size_t i = lo; i < hi; ++i, bit += width) {
-      const size_t at = static_cast<size_t>(bit / 8);
-      const unsigned shift = static_cast<unsigned>(bit % 8);
-      if (width <= 56 && at + 8 <= bytes) {
-        uint64_t word;
-        std::memcpy(&word, p + at, 8);
-        out[i - lo] = (le64toh(word) >> shift) & mask;
-        continue;
-      }
-      // Near the end, or wider than 56 bits: byte by byte, within the block.
-      u128 acc = 0;
-      unsigned got = 0;
-      for (size_t b = at; got < shift + width; ++b, got += 8) acc |= static_cast<u128>(p[b]) << got;
-      out[i - lo] = static_cast<uint64_t>(acc >> shift) & mask;
-    }
-  }
+  for_each_packed(reinterpret_cast<const uint8_t*>(in.data()), bytes, width, lo, hi,
+                  [&](size_t i, uint64_t v) { out[i - lo] = v; });
   in.remove_prefix(bytes);
   return true;
+}
+
+// The sum of the 64 / w fields of w bits in `word` (w 1, 2, 4, 8 or 16): neighbours added in
+// pairs, level by level up to one 64-bit sum (each level's sums fit the next's fields).
+uint64_t sum_fields(uint64_t x, unsigned w) {
+  if (w <= 1) x = (x & 0x5555555555555555ULL) + ((x >> 1) & 0x5555555555555555ULL);
+  if (w <= 2) x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  if (w <= 4) x = (x & 0x0F0F0F0F0F0F0F0FULL) + ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL);
+  if (w <= 8) x = (x & 0x00FF00FF00FF00FFULL) + ((x >> 8) & 0x00FF00FF00FF00FFULL);
+  x = (x & 0x0000FFFF0000FFFFULL) + ((x >> 16) & 0x0000FFFF0000FFFFULL);
+  return (x & 0xFFFFFFFFULL) + (x >> 32);
+}
+
+// The sum (wrapping) of the first n of the values of `width` bits packed in p[0..bytes): whole
+// 64-bit words at a time where the width divides 64 (up to 16 bits), else value by value
+// without storing them (the prefix a delta block sums to reach a range, the true values of a
+// bitmap before a range).
+uint64_t sum_packed(const uint8_t* p, size_t bytes, unsigned width, size_t n) {
+  if (width == 0) return 0;
+  uint64_t sum = 0;
+  size_t i = 0;
+  if (width <= 16 && 64 % width == 0) {
+    const size_t per_word = 64 / width;
+    for (; i + per_word <= n; i += per_word) {
+      uint64_t word;
+      std::memcpy(&word, p + i * width / 8, 8);
+      sum += sum_fields(le64toh(word), width);
+    }
+  }
+  for_each_packed(p, bytes, width, i, n, [&](size_t, uint64_t v) { sum += v; });
+  return sum;
 }
 
 // ---- integers: frame of reference over values, deltas or deltas of deltas ----------------
@@ -335,15 +379,36 @@ bool decode_ints_range_from(std::string_view& in, std::vector<int64_t>& out, siz
     case Encoding::int_for:
       return get_for_range(in, n, lo, hi, out.data());
     case Encoding::int_delta: {
+      // Value i is the first plus the deltas before it: for value lo, the sum of the packed
+      // deltas before it (sum_packed: not one by one) times the factor, plus lo times their
+      // base; then the deltas [lo, hi - 1) one by one.
       if (n == 0) return false;
-      int64_t v;
-      thread_local std::vector<int64_t> d;  // the deltas up to hi
-      d.resize(hi > 0 ? hi - 1 : 0);
-      if (!get_signed(in, v) || !get_for_range(in, n - 1, 0, d.size(), d.data())) return false;
-      for (size_t i = 0; i < hi; ++i) {
-        if (i > 0) v = wrapping_add(v, d[i - 1]);
-        if (i >= lo) out[i - lo] = v;
+      int64_t v, base;
+      unsigned width;
+      uint64_t factor;
+      if (!get_signed(in, v) || (n > 1 && (!get_signed(in, base) || !get_for_header(in, width, factor)))) return false;
+      if (n == 1) {
+        if (hi > lo) out[0] = v;
+        return true;
       }
+      const size_t count = n - 1;
+      const size_t bytes = static_cast<size_t>((static_cast<u128>(count) * width + 7) / 8);
+      if (bytes > in.size()) return false;
+      const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+      if (hi > lo) {
+        v = static_cast<int64_t>(static_cast<uint64_t>(v) + sum_packed(p, bytes, width, lo) * factor +
+                                 static_cast<uint64_t>(lo) * static_cast<uint64_t>(base));
+        out[0] = v;
+        thread_local std::vector<uint64_t> u;  // the packed deltas [lo, hi - 1)
+        u.resize(hi - 1 - lo);
+        std::string_view packed = in;
+        if (!unpack_range(packed, count, width, lo, hi - 1, u.data())) return false;
+        for (size_t i = lo + 1; i < hi; ++i) {
+          v = static_cast<int64_t>(static_cast<uint64_t>(v) + u[i - 1 - lo] * factor + static_cast<uint64_t>(base));
+          out[i - lo] = v;
+        }
+      }
+      in.remove_prefix(bytes);
       return true;
     }
     case Encoding::int_delta2: {
@@ -737,21 +802,6 @@ bool decode_ints_range(std::string_view& in, std::vector<int64_t>& out, size_t l
   return true;
 }
 
-namespace {
-
-// The sum of the 64 / w fields of w bits in `word` (w 1, 2, 4, 8 or 16): neighbours added in
-// pairs, level by level up to one 64-bit sum (each level's sums fit the next's fields).
-uint64_t sum_fields(uint64_t x, unsigned w) {
-  if (w <= 1) x = (x & 0x5555555555555555ULL) + ((x >> 1) & 0x5555555555555555ULL);
-  if (w <= 2) x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-  if (w <= 4) x = (x & 0x0F0F0F0F0F0F0F0FULL) + ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL);
-  if (w <= 8) x = (x & 0x00FF00FF00FF00FFULL) + ((x >> 8) & 0x00FF00FF00FF00FFULL);
-  x = (x & 0x0000FFFF0000FFFFULL) + ((x >> 16) & 0x0000FFFF0000FFFFULL);
-  return (x & 0xFFFFFFFFULL) + (x >> 32);
-}
-
-}  // namespace
-
 bool decode_ints_between(std::string_view& in, std::vector<int64_t>& out, int64_t from, int64_t to, size_t& first) {
   std::string_view rest = in;
   uint8_t enc;
@@ -827,7 +877,7 @@ bool decode_ints_between(std::string_view& in, std::vector<int64_t>& out, int64_
     }
     k = 1 + i;  // v is value i; the next is value i + 1
   }
-  constexpr size_t kChunk = 128;
+  constexpr size_t kChunk = 32;  // unpacked ahead of the sums: the range ends within a chunk
   uint64_t u[kChunk];
   for (; i < count; i += kChunk) {
     const size_t end = std::min(count, i + kChunk);
@@ -869,7 +919,7 @@ bool decode_doubles_range(std::string_view& in, std::vector<double>& out, size_t
   return true;
 }
 
-bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi) {
+bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi, size_t* ones_before) {
   std::string_view rest = in;
   uint8_t enc;
   size_t n;
@@ -877,8 +927,10 @@ bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t 
     return false;
   const size_t bytes = (n + 7) / 8;
   if (bytes > rest.size()) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(rest.data());
+  if (ones_before) *ones_before = static_cast<size_t>(sum_packed(p, bytes, 1, lo));
   out.resize(hi - lo);
-  for (size_t i = lo; i < hi; ++i) out[i - lo] = (static_cast<uint8_t>(rest[i / 8]) >> (i % 8)) & 1;
+  for (size_t i = lo; i < hi; ++i) out[i - lo] = (p[i / 8] >> (i % 8)) & 1;
   rest.remove_prefix(bytes);
   in = rest;
   return true;

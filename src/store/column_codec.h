@@ -72,7 +72,9 @@ bool decode_strings(std::string_view& in, std::vector<std::string>& out);
 // the block and keep the range.
 bool decode_ints_range(std::string_view& in, std::vector<int64_t>& out, size_t lo, size_t hi);
 bool decode_doubles_range(std::string_view& in, std::vector<double>& out, size_t lo, size_t hi);
-bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi);
+// `ones_before`: also the count of true values before lo (a validity bitmap's values before a
+// range: where the range's values begin among the non-NULL ones).
+bool decode_bools_range(std::string_view& in, std::vector<uint8_t>& out, size_t lo, size_t hi, size_t* ones_before = nullptr);
 // The values of a block of ascending integers (a block's times) in [from, to), and in `first`
 // the index of the first of them (or of where it would be), advancing `in` past the whole
 // block. Deltas (of deltas) are summed only up to the first value at or past `to`; plain

@@ -341,17 +341,16 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
     // The non-NULL values [klo, khi) are those of rows [lo, hi).
     size_t klo = lo, khi = hi;
     if (st.count < n) {
-      // The bitmap up to hi (whole when the block is whole, and then its count checked).
-      if (!(cut ? columns::decode_bools_range(data, valid, 0, hi) : columns::decode_bools(data, valid)) ||
-          valid.size() != hi)
-        return false;
+      // The bitmap's rows [lo, hi), and how many values come before lo (counted a word at a
+      // time); whole when the block is whole, and then its count checked.
       size_t before = 0, count = 0;
-      for (size_t r = 0; r < lo; ++r) before += valid[r] != 0;
-      for (size_t r = lo; r < hi; ++r) count += valid[r] != 0;
+      if (!(cut ? columns::decode_bools_range(data, valid, lo, hi, &before) : columns::decode_bools(data, valid)) ||
+          valid.size() != m)
+        return false;
+      for (size_t r = 0; r < m; ++r) count += valid[r] != 0;
       if (cut ? before + count > st.count : count != st.count) return false;
       klo = before;
       khi = before + count;
-      if (cut) valid.erase(valid.begin(), valid.begin() + static_cast<std::ptrdiff_t>(lo));
     } else if (st.type != ColumnType::float64 && st.type != ColumnType::int64) {
       valid.assign(m, 1);  // (doubles and integers without NULLs decode in place, without it)
     }

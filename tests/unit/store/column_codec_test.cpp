@@ -243,19 +243,26 @@ TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
         ASSERT_EQ(in, "tail");
       }
   }
-  std::vector<uint8_t> bits;
-  for (int i = 0; i < 45; ++i) bits.push_back(static_cast<uint8_t>(rng() & 1));
-  std::string bblock;
-  encode_bools(bits, bblock);
-  bblock += "tail";
-  for (size_t lo = 0; lo <= bits.size(); ++lo)
-    for (size_t hi = lo; hi <= bits.size(); ++hi) {
-      std::string_view in = bblock;
-      std::vector<uint8_t> got;
-      ASSERT_TRUE(decode_bools_range(in, got, lo, hi));
-      ASSERT_EQ(got, std::vector<uint8_t>(bits.begin() + static_cast<long>(lo), bits.begin() + static_cast<long>(hi)));
-      ASSERT_EQ(in, "tail");
-    }
+  // Booleans (validity bitmaps): the range, and the count of true values before it (summed a
+  // 64-bit word at a time past the first 64).
+  for (size_t len : {size_t{45}, size_t{300}}) {
+    std::vector<uint8_t> bits;
+    for (size_t i = 0; i < len; ++i) bits.push_back(static_cast<uint8_t>(rng() & 1));
+    std::string bblock;
+    encode_bools(bits, bblock);
+    bblock += "tail";
+    const size_t step = len > 64 ? 7 : 1;
+    for (size_t lo = 0; lo <= bits.size(); lo += (lo + step <= bits.size() ? step : 1))
+      for (size_t hi = lo; hi <= bits.size(); hi += (hi + step <= bits.size() ? step : 1)) {
+        std::string_view in = bblock;
+        std::vector<uint8_t> got;
+        size_t before = 99;
+        ASSERT_TRUE(decode_bools_range(in, got, lo, hi, &before));
+        ASSERT_EQ(got, std::vector<uint8_t>(bits.begin() + static_cast<long>(lo), bits.begin() + static_cast<long>(hi)));
+        ASSERT_EQ(before, static_cast<size_t>(std::count(bits.begin(), bits.begin() + static_cast<long>(lo), 1)));
+        ASSERT_EQ(in, "tail");
+      }
+  }
   // Ascending values (times) in a range [from, to): those from the first at or past `from` to
   // the first at or past `to`, and the index of the first, in every encoding (each vector
   // sorted), for bounds on, between and beyond the values.
@@ -280,6 +287,16 @@ TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
         ASSERT_EQ(got, std::vector<int64_t>(b, e))
             << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values in [" << from << ", " << to << ")";
         if (!got.empty()) ASSERT_EQ(first, static_cast<size_t>(b - v.begin()));
+        ASSERT_EQ(in, "tail");
+      }
+    // And by position: values [lo, hi), each reached by the sum of the packed deltas before it.
+    for (size_t lo = 0; lo <= v.size(); lo += 1 + lo / 3)
+      for (size_t hi = lo; hi <= v.size(); hi += 1 + (hi - lo) / 2) {
+        std::string_view in = block;
+        std::vector<int64_t> got;
+        ASSERT_TRUE(decode_ints_range(in, got, lo, hi));
+        ASSERT_EQ(got, std::vector<int64_t>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi)))
+            << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values, [" << lo << ", " << hi << ")";
         ASSERT_EQ(in, "tail");
       }
   };
