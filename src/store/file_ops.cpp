@@ -141,9 +141,7 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
   }
 }
 
-}  // namespace
-
-bool copy_from_mapping(void* dst, const void* src, size_t n) {
+void install_sigbus_handler() {
   static std::once_flag installed;
   std::call_once(installed, [] {
     struct sigaction sa{};
@@ -152,6 +150,24 @@ bool copy_from_mapping(void* dst, const void* src, size_t n) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &g_previous_bus);
   });
+}
+
+}  // namespace
+
+bool read_mapping(void (*fn)(void*), void* ctx) {
+  install_sigbus_handler();
+  sigjmp_buf escape;
+  if (sigsetjmp(escape, 0) != 0) return false;  // 0: no signal mask saved, so no system call
+  t_bus_escape = &escape;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  fn(ctx);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_bus_escape = nullptr;
+  return true;
+}
+
+bool copy_from_mapping(void* dst, const void* src, size_t n) {
+  install_sigbus_handler();
   sigjmp_buf escape;
   if (sigsetjmp(escape, 0) != 0) return false;  // 0: no signal mask saved, so no system call
   t_bus_escape = &escape;

@@ -58,4 +58,11 @@ namespace mqbase::store {
 // the handler only jumps back out of this function's memcpy.
 bool copy_from_mapping(void* dst, const void* src, size_t n);
 
+// Runs fn(ctx), which reads from a file mapping, as copy_from_mapping copies: false when a
+// read raised SIGBUS, and then fn was left where it read. So fn must be plain code that holds
+// nothing to release when left: only trivially destructible locals in every frame it runs (no
+// std::string, no vector of its own, no lock), and no call into a library that could be in
+// the middle of a read from the mapping (memcpy under a sanitizer is its interceptor).
+bool read_mapping(void (*fn)(void*), void* ctx);
+
 }  // namespace mqbase::store

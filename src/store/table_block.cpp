@@ -216,7 +216,18 @@ void encode_block(const SeriesRows& rows, uint64_t seq, bool overflow, std::stri
   out += data;
 }
 
+namespace {
+// decode_block_meta; `whole` false: the data may be shorter than the header says (a compact
+// block: block_pieces).
+bool read_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes, bool whole);
+}  // namespace
+
 bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes) {
+  return read_block_meta(in, meta, data_bytes, true);
+}
+
+namespace {
+bool read_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes, bool whole) {
   uint8_t version, flags;
   uint32_t nfields;
   uint64_t bytes;
@@ -260,15 +271,41 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
       default: break;
     }
   }
-  if (!get_varint64(in, bytes) || bytes > in.size()) return false;
+  if (!get_varint64(in, bytes) || (whole && bytes > in.size())) return false;
   data_bytes = static_cast<size_t>(bytes);
   return true;
 }
+}  // namespace
+
+bool block_pieces(std::string_view in, const std::vector<bool>& fields, BlockMeta& meta,
+                  std::vector<std::pair<size_t, size_t>>& pieces) {
+  const size_t total = in.size();  // (trivially destructible locals only: see the header)
+  size_t data_bytes;
+  if (!decode_block_meta(in, meta, data_bytes) || data_bytes > in.size()) return false;
+  std::string_view data = in.substr(0, data_bytes);
+  pieces.clear();
+  auto add = [&](size_t at, size_t len) {
+    if (!pieces.empty() && pieces.back().first + pieces.back().second == at) pieces.back().second += len;
+    else pieces.emplace_back(at, len);
+  };
+  const size_t header = total - in.size();
+  auto pos = [&] { return header + data_bytes - data.size(); };  // where `data` now starts in the block
+  add(0, header);
+  size_t at = pos();
+  if (!columns::skip_block(data)) return false;  // the times
+  add(at, pos() - at);
+  for (size_t c = 0; c < meta.fields.size(); ++c) {
+    at = pos();
+    if ((meta.fields[c].count < meta.rows && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
+    if (c >= fields.size() || fields[c]) add(at, pos() - at);
+  }
+  return data.empty();
+}
 
 bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields, bool times,
-                  int64_t from, int64_t to) {
+                  int64_t from, int64_t to, bool compact) {
   size_t data_bytes;
-  if (!decode_block_meta(in, meta, data_bytes)) return false;
+  if (!read_block_meta(in, meta, data_bytes, !compact)) return false;
   std::string_view data = in.substr(0, data_bytes);
   const size_t n = meta.rows;
   // `rows` keeps the capacity of its vectors (a scan decodes block after block into one), and
@@ -308,7 +345,7 @@ bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const 
       // block after block into the same rows: a column already NULL in all its rows is cut or
       // grown to m (the rows it gains are NULL), not filled again, which for six unread fields
       // was most of a narrow scan's time. (A column holds values in the one vector its type uses.)
-      if ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data)) return false;
+      if (!compact && ((st.count < n && !columns::skip_block(data)) || !columns::skip_block(data))) return false;
       uint8_t any = 1;
       if (f.type == st.type && f.f.size() + f.i.size() + f.s.size() == f.valid.size()) {
         any = 0;

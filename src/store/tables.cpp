@@ -619,14 +619,55 @@ struct Tables::Impl {
 
   // The block `r` of `f`, its checksum checked: `block` is its bytes, in `buf` (copied from the
   // file's mapping, or read with pread where there is none).
+  // `wanted` (with `compact`): the fields the caller decodes. Once the block's checksum has been
+  // checked, only the pieces of the block that those need are copied out of the mapping
+  // (block_pieces), and *compact says so: copying a whole block of a dozen columns to read the
+  // times and one field of sixty rows was a tenth of a narrow scan.
   bool read_block(const BlockFile& f, const BlockRef& r, std::string& buf, std::string_view& block,
-                  std::string* error) const {
+                  std::string* error, const std::vector<bool>* wanted = nullptr, bool* compact = nullptr) const {
     std::string_view raw;
     f.map_file();
+    if (compact) *compact = false;
     if (f.map) {
       if (r.offset > f.map_size || f.map_size - r.offset < uint64_t{r.length} + 4) {
         *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " lies past its end";
         return false;
+      }
+      if (wanted && compact && f.checked[r.ordinal].load(std::memory_order_relaxed) &&
+          std::find(wanted->begin(), wanted->end(), false) != wanted->end()) {
+        struct Find {
+          std::string_view block;
+          const std::vector<bool>* wanted;
+          BlockMeta* meta;
+          std::vector<std::pair<size_t, size_t>>* pieces;
+          bool ok = false;
+        };
+        thread_local BlockMeta meta;
+        thread_local std::vector<std::pair<size_t, size_t>> pieces;
+        Find find{std::string_view(f.map + r.offset + 4, r.length), wanted, &meta, &pieces};
+        const bool read = read_mapping(
+            [](void* p) {
+              auto* x = static_cast<Find*>(p);
+              x->ok = block_pieces(x->block, *x->wanted, *x->meta, *x->pieces);
+            },
+            &find);
+        if (read && find.ok) {
+          size_t total = 0;
+          for (auto& [at, len] : pieces) total += len;
+          buf.resize(total);
+          size_t to = 0;
+          bool copied = true;
+          for (auto& [at, len] : pieces) {
+            copied = copied && copy_from_mapping(buf.data() + to, f.map + r.offset + 4 + at, len);
+            to += len;
+          }
+          if (copied) {
+            block = buf;
+            *compact = true;
+            return true;
+          }
+        }
+        // A read that failed, or a block that does not split: the whole copy below says why.
       }
       // Copied out, not decoded where it lies: a page that cannot be read (the file cut short
       // by someone else, a failing disk) raises SIGBUS, which the copy turns into this error.
@@ -1630,10 +1671,11 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
     // block's times are sorted, and decodes the fields for those rows only).
     auto decode = [&](Source& src, bool times = true, bool clip = false) {
       std::string_view bytes = src.bytes;
-      if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error)) return false;
       // The latest-row path decodes every field: what it reads is kept for any later query.
       const std::vector<bool>* wanted = spec.latest || spec.fields.empty() ? nullptr : &spec.fields;
-      if (!decode_block(bytes, meta, rows, wanted, times, clip ? spec.from : INT64_MIN, clip ? spec.to : INT64_MAX)) {
+      bool compact = false;
+      if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error, wanted, &compact)) return false;
+      if (!decode_block(bytes, meta, rows, wanted, times, clip ? spec.from : INT64_MIN, clip ? spec.to : INT64_MAX, compact)) {
         *error = "a block of table '" + schema->name + "' does not decode";
         return false;
       }
