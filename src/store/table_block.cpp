@@ -231,14 +231,19 @@ bool read_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes, 
   uint8_t version, flags;
   uint32_t nfields;
   uint64_t bytes;
-  meta = BlockMeta{};
+  // Reset field by field: `fields` keeps its capacity (a scan reads block after block into one).
+  meta.rows = 0;
+  meta.min_time = meta.max_time = 0;
+  meta.seq = 0;
+  meta.overflow = false;
+  meta.fields.clear();
   if (!get_u8(in, version) || version != kBlockVersion || !get_varint32(in, meta.rows) ||
       meta.rows > columns::kMaxValues || !get_varint64(in, meta.seq) || !get_u8(in, flags) ||
       !get_svarint64(in, meta.min_time) || !get_svarint64(in, meta.max_time) || !get_varint32(in, nfields) ||
       nfields > 1024)
     return false;
   meta.overflow = flags & 1;
-  meta.fields.resize(nfields);
+  meta.fields.assign(nfields, FieldStats{});
   for (FieldStats& f : meta.fields) {
     uint8_t t;
     if (!get_u8(in, t) || t < 3 || t > 7 || !get_varint32(in, f.count) || f.count > meta.rows) return false;
@@ -290,7 +295,6 @@ bool block_pieces(std::string_view in, const std::vector<bool>& fields, BlockMet
   };
   const size_t header = total - in.size();
   auto pos = [&] { return header + data_bytes - data.size(); };  // where `data` now starts in the block
-  add(0, header);
   size_t at = pos();
   if (!columns::skip_block(data)) return false;  // the times
   add(at, pos() - at);
@@ -303,10 +307,14 @@ bool block_pieces(std::string_view in, const std::vector<bool>& fields, BlockMet
 }
 
 bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields, bool times,
-                  int64_t from, int64_t to, bool compact) {
+                  int64_t from, int64_t to) {
   size_t data_bytes;
-  if (!read_block_meta(in, meta, data_bytes, !compact)) return false;
-  std::string_view data = in.substr(0, data_bytes);
+  if (!decode_block_meta(in, meta, data_bytes)) return false;
+  return decode_block_data(in.substr(0, data_bytes), meta, rows, fields, times, from, to, false);
+}
+
+bool decode_block_data(std::string_view data, const BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields,
+                       bool times, int64_t from, int64_t to, bool compact) {
   const size_t n = meta.rows;
   // `rows` keeps the capacity of its vectors (a scan decodes block after block into one), and
   // so do the scratch vectors: no allocation per block once they have grown.

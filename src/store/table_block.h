@@ -69,17 +69,20 @@ bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes
 // no meaning (they are there to be counted: rows()); the caller must not read them.
 // [from, to): when the block's times are sorted (and decoded), only its rows in that range come
 // out, and its fields are decoded for those rows (column_codec's *_range decoders); else all.
-// `compact`: `in` holds only the pieces block_pieces() gave for `fields` (the fields not
-// wanted are absent from it, not passed over).
 bool decode_block(std::string_view in, BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields = nullptr,
-                  bool times = true, int64_t from = INT64_MIN, int64_t to = INT64_MAX, bool compact = false);
+                  bool times = true, int64_t from = INT64_MIN, int64_t to = INT64_MAX);
+// decode_block after its header: `data` is the block's data, of the block whose header is
+// `meta`. `compact`: `data` holds only the pieces block_pieces() gave for `fields` (the fields
+// not wanted are absent from it, not passed over).
+bool decode_block_data(std::string_view data, const BlockMeta& meta, SeriesRows& rows, const std::vector<bool>* fields,
+                       bool times, int64_t from, int64_t to, bool compact);
 
-// The pieces of the block `in` that decode_block reads for the fields `fields` (by field
-// index; shorter: the rest wanted), as (offset, length) in `in`: the header and the time
-// column, then each wanted field's bitmap and values, neighbours joined. Their bytes one after
-// another are a compact block. Reads only the header and each column's own header (to find
-// its length), and holds nothing to release if left midway (store::read_mapping runs it over a
-// file mapping); `meta` is its scratch. False when malformed.
+// The header of the block `in` (into `meta`) and the pieces of its data that decode_block_data
+// reads for the fields `fields` (by field index; shorter: the rest wanted), as (offset, length)
+// in `in`: the time column, then each wanted field's bitmap and values, neighbours joined.
+// Their bytes one after another are a compact block's data. Reads only the header and each
+// column's own header (to find its length), and holds nothing to release if left midway
+// (store::read_mapping runs it over a file mapping). False when malformed.
 bool block_pieces(std::string_view in, const std::vector<bool>& fields, BlockMeta& meta,
                   std::vector<std::pair<size_t, size_t>>& pieces);
 

@@ -619,12 +619,15 @@ struct Tables::Impl {
 
   // The block `r` of `f`, its checksum checked: `block` is its bytes, in `buf` (copied from the
   // file's mapping, or read with pread where there is none).
-  // `wanted` (with `compact`): the fields the caller decodes. Once the block's checksum has been
-  // checked, only the pieces of the block that those need are copied out of the mapping
-  // (block_pieces), and *compact says so: copying a whole block of a dozen columns to read the
-  // times and one field of sixty rows was a tenth of a narrow scan.
+  // `wanted` (with `compact` and `meta`): the fields the caller decodes. Once the block's
+  // checksum has been checked, only its header is read and only the pieces of its data that
+  // those fields need are copied out of the mapping (block_pieces): then *compact is true,
+  // `meta` holds the header and `block` the compact data (for decode_block_data). Copying a
+  // whole block of a dozen columns to read the times and one field of sixty rows was a tenth
+  // of a narrow scan.
   bool read_block(const BlockFile& f, const BlockRef& r, std::string& buf, std::string_view& block,
-                  std::string* error, const std::vector<bool>* wanted = nullptr, bool* compact = nullptr) const {
+                  std::string* error, const std::vector<bool>* wanted = nullptr, bool* compact = nullptr,
+                  BlockMeta* meta = nullptr) const {
     std::string_view raw;
     f.map_file();
     if (compact) *compact = false;
@@ -633,7 +636,7 @@ struct Tables::Impl {
         *error = "table file " + f.path + ": block at offset " + std::to_string(r.offset) + " lies past its end";
         return false;
       }
-      if (wanted && compact && f.checked[r.ordinal].load(std::memory_order_relaxed) &&
+      if (wanted && compact && meta && f.checked[r.ordinal].load(std::memory_order_relaxed) &&
           std::find(wanted->begin(), wanted->end(), false) != wanted->end()) {
         struct Find {
           std::string_view block;
@@ -642,9 +645,8 @@ struct Tables::Impl {
           std::vector<std::pair<size_t, size_t>>* pieces;
           bool ok = false;
         };
-        thread_local BlockMeta meta;
         thread_local std::vector<std::pair<size_t, size_t>> pieces;
-        Find find{std::string_view(f.map + r.offset + 4, r.length), wanted, &meta, &pieces};
+        Find find{std::string_view(f.map + r.offset + 4, r.length), wanted, meta, &pieces};
         const bool read = read_mapping(
             [](void* p) {
               auto* x = static_cast<Find*>(p);
@@ -1674,8 +1676,10 @@ bool Tables::scan(std::string_view table, const ScanSpec& spec_in,
       // The latest-row path decodes every field: what it reads is kept for any later query.
       const std::vector<bool>* wanted = spec.latest || spec.fields.empty() ? nullptr : &spec.fields;
       bool compact = false;
-      if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error, wanted, &compact)) return false;
-      if (!decode_block(bytes, meta, rows, wanted, times, clip ? spec.from : INT64_MIN, clip ? spec.to : INT64_MAX, compact)) {
+      if (src.file && !m.read_block(*src.file, src.ref, buf, bytes, error, wanted, &compact, &meta)) return false;
+      const int64_t from = clip ? spec.from : INT64_MIN, to = clip ? spec.to : INT64_MAX;
+      if (compact ? !decode_block_data(bytes, meta, rows, wanted, times, from, to, true)
+                  : !decode_block(bytes, meta, rows, wanted, times, from, to)) {
         *error = "a block of table '" + schema->name + "' does not decode";
         return false;
       }
