@@ -1800,6 +1800,7 @@ void Binder::scan(Source& s, Operator& next) {
       return t < tags.size() ? tags[t] : none;
     };
     if (c.columns.empty()) {
+      c.columns.reserve(schema.columns.size());  // made in place, not moved as the vector grows
       for (size_t k = 0; k < schema.columns.size(); ++k) {
         const tb::ColumnType ct = schema.columns[k].type;
         Type ty = query_type(ct);
