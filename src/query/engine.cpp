@@ -1875,6 +1875,62 @@ void Binder::scan(Source& s, Operator& next) {
     for (auto& v : c.columns)
       if (v.constant) v.size = c.rows;
   };
+  // A series' rows that fit one chunk (a block's, most often), handed on without a copy: the
+  // chunk's columns take the decoded vectors (the scan lends them: ScanSpec::lend_rows) and give
+  // vectors back after the pipeline is done with the chunk, for the next block to decode into.
+  // The copies were a twentieth of a full scan.
+  const bool lend = !s.latest;
+  auto lend_series = [&](const std::vector<std::string>& tags, tb::SeriesRows& rows) {
+    Chunk c;
+    append_series(c, tags, rows, 0, 0, true);  // the columns, empty
+    const size_t n = rows.rows();
+    // The columns that take a vector of the rows: the times, and the fields read (a field
+    // added after these rows is NULLs of its own); a field's validity too when it has NULLs.
+    struct Lent {
+      size_t column;
+      int field;  // -1: the times
+      bool valid;
+    };
+    thread_local std::vector<Lent> lent;
+    lent.clear();
+    for (size_t k = 0; k < c.columns.size(); ++k) {
+      Vector& v = c.columns[k];
+      if (v.constant) continue;  // unread, or a tag
+      if (schema.columns[k].type == tb::ColumnType::time) {
+        lent.push_back({k, -1, false});
+      } else if (static_cast<size_t>(field_pos[k]) < rows.fields.size()) {
+        const tb::FieldValues& fv = rows.fields[static_cast<size_t>(field_pos[k])];
+        lent.push_back({k, field_pos[k], !std::all_of(fv.valid.begin(), fv.valid.end(), [](uint8_t x) { return x != 0; })});
+      } else {
+        for (size_t r = 0; r < n; ++r) v.push_null();
+      }
+      v.size = n;
+    }
+    auto exchange = [&] {
+      for (const Lent& l : lent) {
+        if (l.column >= c.columns.size()) continue;  // an operator dropped it
+        Vector& v = c.columns[l.column];
+        if (l.field < 0) {
+          v.i.swap(rows.times);
+          continue;
+        }
+        tb::FieldValues& fv = rows.fields[static_cast<size_t>(l.field)];
+        if (l.valid) v.valid.swap(fv.valid);
+        switch (fv.type) {
+          case tb::ColumnType::float64: v.f.swap(fv.f); break;
+          case tb::ColumnType::int64:
+          case tb::ColumnType::boolean: v.i.swap(fv.i); break;
+          default: v.s.swap(fv.s); break;
+        }
+      }
+    };
+    exchange();
+    c.rows = n;
+    for (auto& v : c.columns)
+      if (v.constant) v.size = n;
+    next.push(c);
+    exchange();  // back: whatever the pipeline left in them, scratch for the next block
+  };
   // Series with few rows (the latest row of each, a narrow time range) are gathered into one
   // chunk rather than pushed one small chunk each: every push costs each operator a pass and
   // its vectors, which for 1,000 one-row series was most of the query.
@@ -1895,6 +1951,11 @@ void Binder::scan(Source& s, Operator& next) {
       return;
     }
     flush_small();  // the rows keep the order of their series
+    if (lend && n <= kChunkRows) {
+      lend_series(tags, const_cast<tb::SeriesRows&>(rows));
+      if (ctx_.stop) throw StopScan{};
+      return;
+    }
     for (size_t at = 0; at < n; at += kChunkRows) {
       Chunk c;
       append_series(c, tags, rows, at, std::min(kChunkRows, n - at), true);
@@ -1910,6 +1971,7 @@ void Binder::scan(Source& s, Operator& next) {
     spec.to = s.to;
     spec.tags = set;
     spec.latest = s.latest;
+    spec.lend_rows = lend;
     spec.series_filter = series_filter;
     // Only the fields the query reads are decoded from the blocks, and the times if it reads them.
     for (size_t k = 0; k < schema.columns.size(); ++k) {

@@ -29,6 +29,7 @@ void ExecContext::charge(uint64_t bytes) {
 }
 
 uint64_t vector_bytes(const Vector& v) {
+  if (v.type == Type::null) return 0;  // a NULL constant, or a place holder (whatever it kept)
   uint64_t b = v.valid.size() + v.i.size() * 8 + v.f.size() * 8;
   for (auto& s : v.s) b += 32 + s.size();
   return b;
@@ -137,10 +138,12 @@ class Filter : public Operator {
     if (sel_.size() != c.rows) {
       // A column only the condition read is not cut to the rows kept, but dropped to a place
       // holder (as the scan's unread columns): `velocity > 1` compacted velocity for nothing.
+      // (Its vectors keep their storage: a scan may have lent them, to be given back.)
       for (size_t k = 0; k < live_.size() && k < c.columns.size(); ++k)
-        if (!live_[k] && c.columns[k].type != Type::null) {
-          c.columns[k] = Vector{};
-          c.columns[k].constant = true;
+        if (Vector& v = c.columns[k]; !live_[k] && v.type != Type::null) {
+          v.type = Type::null;
+          v.constant = true;
+          v.valid.clear();
         }
       take_rows(c, sel_);
     }

@@ -96,9 +96,14 @@ struct ScanSpec {
   // The field columns the caller reads, by field index in schema order (empty: all). The
   // others are not decoded from blocks and may come out NULL.
   std::vector<bool> fields;
-  // False: the caller does not read the rows' times, which may then come out as 0 (a block
-  // wholly in range is not decoded for them). Their number is still the rows'.
+  // False: the caller does not read the rows' times, which may then come out as any value (a
+  // block wholly in range is not decoded for them). Their number is still the rows'.
   bool times = true;
+  // True (and not `latest`): the rows fn is given are the scan's own scratch, which fn may
+  // const_cast and swap vectors with (of the same element types, any length or contents): a
+  // caller that hands a block's decoded columns on takes them instead of copying them, and
+  // gives vectors back for the next block to decode into.
+  bool lend_rows = false;
 };
 
 struct TableInfo {
