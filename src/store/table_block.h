@@ -64,7 +64,8 @@ void encode_block(const SeriesRows& rows, uint64_t seq, bool overflow, std::stri
 bool decode_block_meta(std::string_view& in, BlockMeta& meta, size_t& data_bytes);
 // Decodes a whole block (header and data) into `meta` and `rows`. False when malformed.
 // `fields` (by field index; null or shorter: the rest wanted): a field not wanted is skipped
-// undecoded and comes out all NULL.
+// undecoded and comes out all NULL (its validity all 0; its values vector at least as long as
+// the rows, of no meaning).
 // `times` false: the time column is passed over, and rows.times holds `meta.rows` values of
 // no meaning (they are there to be counted: rows()); the caller must not read them.
 // [from, to): when the block's times are sorted (and decoded), only its rows in that range come
