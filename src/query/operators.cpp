@@ -822,12 +822,30 @@ class Aggregate : public Operator, public SummaryConsumer {
       case AggFn::avg:
         if (v.type == Type::float64) {
           const double* f = v.f.data() + b;
-          double s = 0;  // +0: adding the +0 of a NULL row changes no sum
-          if (ok)
-            for (size_t r = 0; r < rows; ++r) s += ok[r] ? f[r] : 0.0;
-          else
-            for (size_t r = 0; r < rows; ++r) s += f[r];
-          st.fsum += s;
+          // Four running sums, every fourth row each, added at the end: four additions in
+          // flight instead of one chain waiting on each add's latency (a tenth of a full scan's
+          // time). The order of additions differs from row by row, within rounding (as
+          // PostgreSQL's parallel aggregates do). +0: adding the +0 of a NULL row changes no sum.
+          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          size_t r = 0;
+          if (ok) {
+            for (; r + 4 <= rows; r += 4) {
+              s0 += ok[r] ? f[r] : 0.0;
+              s1 += ok[r + 1] ? f[r + 1] : 0.0;
+              s2 += ok[r + 2] ? f[r + 2] : 0.0;
+              s3 += ok[r + 3] ? f[r + 3] : 0.0;
+            }
+            for (; r < rows; ++r) s0 += ok[r] ? f[r] : 0.0;
+          } else {
+            for (; r + 4 <= rows; r += 4) {
+              s0 += f[r];
+              s1 += f[r + 1];
+              s2 += f[r + 2];
+              s3 += f[r + 3];
+            }
+            for (; r < rows; ++r) s0 += f[r];
+          }
+          st.fsum += (s0 + s1) + (s2 + s3);
         } else if (v.type == Type::int64) {
           const int64_t* x = v.i.data() + b;
           for (size_t r = 0; r < rows; ++r)
