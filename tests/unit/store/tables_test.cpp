@@ -776,6 +776,54 @@ TEST_F(TablesTest, ConcurrentWritesReachAWatcherOneAtATimeInOrder) {
 namespace mqbase::store::tables {
 namespace {
 
+// NULLs anywhere: each row decodes to its own value or NULL, for every pattern of NULLs four
+// rows at a time takes (the decoder spreads a column's values over its rows four at a time
+// with AVX2, by a table of the 16 patterns), at every length around a multiple of four, into
+// rows reused from block to block as a scan reuses them.
+TEST(TableBlock, NullsAnywhereComeOutInTheirRows) {
+  std::mt19937_64 rng(11);
+  SeriesRows out;
+  BlockMeta meta;
+  for (int density : {0, 1, 2, 3, 4})  // in quarters: the chance that a row has a value
+    for (size_t n = 1; n <= 70; ++n) {
+      SeriesRows rows;
+      rows.fields.resize(3);
+      rows.fields[0].type = ColumnType::float64;
+      rows.fields[1].type = ColumnType::int64;
+      rows.fields[2].type = ColumnType::boolean;
+      for (size_t r = 0; r < n; ++r) {
+        rows.times.push_back(static_cast<int64_t>(r) * 10);
+        for (size_t c = 0; c < 3; ++c) {
+          if (static_cast<int>(rng() % 4) >= density) {
+            rows.fields[c].push_null();
+          } else if (c == 0) {
+            rows.fields[c].push_f(static_cast<double>(rng() % 100000) / 100 - 300);
+          } else if (c == 1) {
+            rows.fields[c].push_i(static_cast<int64_t>(rng()));
+          } else {
+            rows.fields[c].push_i(static_cast<int64_t>(rng() & 1));
+          }
+        }
+      }
+      std::string block;
+      encode_block(rows, 1, false, block);
+      ASSERT_TRUE(decode_block(block, meta, out));
+      ASSERT_EQ(out.times, rows.times);
+      for (size_t c = 0; c < 3; ++c) {
+        const FieldValues& a = out.fields[c];
+        const FieldValues& b = rows.fields[c];
+        ASSERT_EQ(a.valid, b.valid) << "field " << c << ", " << n << " rows";
+        for (size_t r = 0; r < n; ++r) {
+          if (c == 0) {
+            ASSERT_EQ(a.f[r], b.valid[r] ? b.f[r] : 0.0) << "row " << r << " of " << n;
+          } else {
+            ASSERT_EQ(a.i[r], b.valid[r] ? b.i[r] : 0) << "field " << c << ", row " << r << " of " << n;
+          }
+        }
+      }
+    }
+}
+
 // decode_block with a time range: the rows in range come out, every field as the whole decode
 // gives it for those rows (NULLs, strings and unread fields included), for every range over a
 // block of 40 rows.
