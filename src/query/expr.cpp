@@ -1081,6 +1081,49 @@ bool Expr::has_aggregates() const {
   return false;
 }
 
+bool select_compare(const Expr& e, const Chunk& in, const EvalContext& ctx, std::vector<uint32_t>& sel) {
+  if (e.kind != ExprKind::call || e.kernel != k_cmp_f || e.args.size() != 2 || e.args[0]->kind != ExprKind::column) return false;
+  const size_t c = static_cast<size_t>(e.args[0]->column);
+  if (c >= in.columns.size()) return false;
+  const Vector& a = in.columns[c];
+  const size_t rows = in.rows;
+  if (a.constant || a.type != Type::float64 || a.f.size() < rows || (!a.valid.empty() && a.valid.size() < rows)) return false;
+  const Expr& k = *e.args[1];
+  if (k.kind != ExprKind::constant && !(k.kind == ExprKind::cast && k.args.size() == 1 && k.args[0]->kind == ExprKind::constant))
+    return false;
+  const Vector b = eval(*e.args[1], in, ctx);
+  if (!b.constant || b.type != Type::float64 || b.is_null(0) || std::isnan(b.f[0])) return false;
+  const double y = b.f[0];
+  const double* x = a.f.data();
+  const uint8_t* ok = a.valid.empty() ? nullptr : a.valid.data();
+  sel.resize(rows);
+  uint32_t* out = sel.data();
+  size_t n = 0;
+  // As cmp_f_constant compares (NaN x above every y), each row's index written and kept when
+  // its comparison holds and it has a value: the boolean column and its second pass skipped.
+  auto run = [&](auto test) {
+    if (ok)
+      for (size_t r = 0; r < rows; ++r) {
+        out[n] = static_cast<uint32_t>(r);
+        n += test(x[r]) & (ok[r] != 0);
+      }
+    else
+      for (size_t r = 0; r < rows; ++r) {
+        out[n] = static_cast<uint32_t>(r);
+        n += test(x[r]);
+      }
+  };
+  const std::string& op = e.name;
+  if (op == "=") run([y](double v) { return v == y; });
+  else if (op == "<>") run([y](double v) { return !(v == y); });
+  else if (op == "<") run([y](double v) { return v < y; });
+  else if (op == "<=") run([y](double v) { return v <= y; });
+  else if (op == ">") run([y](double v) { return !(v <= y); });
+  else run([y](double v) { return !(v < y); });
+  sel.resize(n);
+  return true;
+}
+
 void select_true(const Vector& v, size_t rows, std::vector<uint32_t>& sel) {
   sel.clear();
   if (v.constant) {

@@ -139,6 +139,10 @@ Vector eval(const Expr& e, const Chunk& in, const EvalContext& ctx);
 const Vector& eval_ref(const Expr& e, const Chunk& in, const EvalContext& ctx, Vector& tmp);
 // A boolean vector as a selection: rows where it is true (NULL and false drop the row).
 void select_true(const Vector& v, size_t rows, std::vector<uint32_t>& sel);
+// The rows of `in` where `e` is true, when e is a double column compared with a constant that is
+// not NaN (`velocity > 1`): straight into the selection, without the boolean column. False
+// (sel untouched): not that case.
+bool select_compare(const Expr& e, const Chunk& in, const EvalContext& ctx, std::vector<uint32_t>& sel);
 // Keeps rows `sel` (ascending, each at most once) of every column of `c`, in place.
 void take_rows(Chunk& c, const std::vector<uint32_t>& sel);
 void take_rows(Vector& v, const std::vector<uint32_t>& sel);

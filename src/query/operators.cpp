@@ -131,9 +131,11 @@ class Filter : public Operator {
   Filter(const Expr* p, ExecContext& ctx, Operator* next, std::vector<bool> live)
       : p_(p), ctx_(ctx), next_(next), live_(std::move(live)) {}
   void push(Chunk& c) override {
-    Vector tmp;
-    const Vector& v = eval_ref(*p_, c, ctx_.eval, tmp);
-    select_true(v, c.rows, sel_);
+    if (!select_compare(*p_, c, ctx_.eval, sel_)) {
+      Vector tmp;
+      const Vector& v = eval_ref(*p_, c, ctx_.eval, tmp);
+      select_true(v, c.rows, sel_);
+    }
     if (sel_.empty()) return;
     if (sel_.size() != c.rows) {
       // A column only the condition read is not cut to the rows kept, but dropped to a place
