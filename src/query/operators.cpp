@@ -710,6 +710,15 @@ class Aggregate : public Operator, public SummaryConsumer {
         ints = ints && uses_ints(v->type) && v->valid.empty();
       }
     if (live_.empty()) return;
+    if (ints && live_.size() <= 2) {
+      // One or two (a day and a ten-minute bucket): both compared in one pass, a run start
+      // pushed when either changes (rarely: a branch that predicts), no array of changes.
+      const int64_t* x = live_[0]->i.data();
+      const int64_t* y = live_.size() > 1 ? live_[1]->i.data() : x;
+      for (size_t r = 1; r < rows; ++r)
+        if ((x[r] != x[r - 1]) | (y[r] != y[r - 1])) run_starts_.push_back(static_cast<uint32_t>(r));
+      return;
+    }
     if (ints) {
       changed_.assign(rows, 0);
       for (const Vector* v : live_) {

@@ -299,6 +299,37 @@ TEST_F(ShortcutTest, GroupsOfRunsOfEqualKeysMatchTheRows) {
   EXPECT_EQ(run("SELECT v > 75 AS high, count(*) FROM m GROUP BY high ORDER BY high NULLS FIRST"),
             "high|count|\nNULL|" + std::to_string(by_high[-1]) + "|\n0|" + std::to_string(by_high[0]) + "|\n1|" +
                 std::to_string(by_high[1]) + "|\n");
+  // Two and three time buckets whose edges fall on different rows (runs found by comparing two
+  // integer keys in one pass, or more in a pass each), through the row path. Series c is
+  // written twice over the same times: its blocks overlap, so its rows come merged, in chunks
+  // of one series (its tag a constant), as a's and b's blocks of 8 rows do not.
+  write("c", "x", secs, v, n);
+  write("c", "x", secs, v, n);
+  for (const std::vector<int64_t>& widths : {std::vector<int64_t>{60, 150}, std::vector<int64_t>{60, 150, 420}}) {
+    std::map<std::pair<std::string, std::vector<int64_t>>, int64_t> groups;  // (dev, buckets) -> count
+    for (std::string dev : {"a", "b", "c"})
+      for (int64_t sec : secs) {
+        std::vector<int64_t> key;
+        for (int64_t w : widths) key.push_back(sec / w * w);
+        ++groups[{dev, key}];
+      }
+    std::string sql = "SELECT dev", by = "dev";
+    want = "dev";
+    for (size_t k = 0; k < widths.size(); ++k) {
+      const std::string b = "b" + std::to_string(k);
+      sql += ", time_bucket('" + std::to_string(widths[k]) + " seconds', time) AS " + b;
+      by += ", " + b;
+      want += "|" + b;
+    }
+    sql += ", count(*) FROM m WHERE v IS NOT DISTINCT FROM v GROUP BY " + by + " ORDER BY " + by;
+    want += "|count|\n";
+    for (auto& [key, c] : groups) {
+      want += key.first;
+      for (int64_t b : key.second) want += "|" + std::to_string(kT0 + b * kSec);
+      want += "|" + std::to_string(c) + "|\n";
+    }
+    EXPECT_EQ(run(sql), want) << sql;
+  }
 }
 
 // Keys of every tag and a time bucket: a table scan gives each group's rows together, so the
