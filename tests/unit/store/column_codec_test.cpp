@@ -286,7 +286,9 @@ TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
         const auto e = std::max(b, std::lower_bound(v.begin(), v.end(), to));
         ASSERT_EQ(got, std::vector<int64_t>(b, e))
             << "encoding " << static_cast<int>(*encoding_of(block)) << ", " << v.size() << " values in [" << from << ", " << to << ")";
-        if (!got.empty()) ASSERT_EQ(first, static_cast<size_t>(b - v.begin()));
+        if (!got.empty()) {
+          ASSERT_EQ(first, static_cast<size_t>(b - v.begin()));
+        }
         ASSERT_EQ(in, "tail");
       }
     // And by position: values [lo, hi), each reached by the sum of the packed deltas before it.
