@@ -206,6 +206,17 @@ struct SelectPlan {
 
 struct StopScan {};
 
+// The source's columns read after WHERE: the aggregate's keys and calls (their arguments and
+// FILTERs), else the projections (window functions' arguments among them).
+void mark_read_after_where(const SelectPlan& p, std::vector<bool>& read) {
+  if (p.aggregate) {
+    for (auto& k : p.keys) mark_columns(*k, read);
+    for (auto& a : p.agg_exprs) mark_columns(*a, read);
+  } else {
+    for (auto& e : p.projections) mark_columns(*e, read);
+  }
+}
+
 class Runner;
 
 // ---- binding -----------------------------------------------------------------------------------
@@ -1394,16 +1405,10 @@ std::unique_ptr<SelectPlan> Binder::select(El stmt) {
   p->offset = off < 0 ? 0 : off;
 
   // Which source columns are read.
-  auto mark = [&](const Expr& e) { mark_columns(e, p->source.needed); };
   if (p->source.kind == Source::Kind::table) {
     pushdown(*p);  // first: what it leaves of WHERE is what the rows are filtered by
-    if (p->where) mark(*p->where);
-    if (p->aggregate) {
-      for (auto& k : p->keys) mark(*k);
-      for (auto& a : p->agg_exprs) mark(*a);
-    } else {
-      for (auto& e : p->projections) mark(*e);
-    }
+    if (p->where) mark_columns(*p->where, p->source.needed);
+    mark_read_after_where(*p, p->source.needed);
   }
 
   // The latest row per series: DISTINCT ON (tags) ... ORDER BY tags, time DESC over a table,
@@ -2040,15 +2045,7 @@ void Binder::run(SelectPlan& p, Operator& sink) {
     std::vector<bool> live;
     if (width && (p.aggregate || p.windows.empty())) {
       live.assign(width, false);
-      if (p.aggregate) {
-        for (auto& k : p.keys) mark_columns(*k, live);
-        for (auto& a : p.agg_exprs) mark_columns(*a, live);
-        for (const AggSpec& a : p.aggs)
-          for (const Expr* e : {a.arg, a.arg2, a.filter})
-            if (e) mark_columns(*e, live);
-      } else {
-        for (auto& e : p.projections) mark_columns(*e, live);
-      }
+      mark_read_after_where(p, live);
     }
     add(make_filter(p.where.get(), ctx_, next, std::move(live)));
   }

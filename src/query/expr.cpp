@@ -219,53 +219,62 @@ void compare_op(const Expr& e, const Args& a, size_t rows, Vector& out) {
   else compare<T>(e, a, rows, out, [](const T& x, const T& y) { return x >= y; });
 }
 KERNEL(k_cmp_i) { compare_op<int64_t>(e, a, rows, out); }
-// Doubles compare as PostgreSQL's float8 does: NaN equals NaN and is above every other value.
-// Each operator as IEEE comparisons and NaN tests, without branches, so the loops vectorize.
-// A column against a constant that is not NaN (`velocity > 1`), the common filter: NaN x is
-// above y, so each operator is one IEEE comparison (x > y or NaN is !(x <= y): SSE2's
-// "not less or equal"), two rows at a time (GCC vectorizes a double comparison into integers
-// only with AVX2); the validity is x's. False: not that case.
-template <class V, class S>
-void cmp_f_loop(const double* x, double y, int64_t* o, size_t rows, V vec, S scalar) {
-  size_t r = 0;
+// A double column against a constant that is not NaN (`velocity > 1`), the common filter: NaN
+// x is above y, so each operator is one IEEE comparison (x > y or NaN is !(x <= y): SSE2's
+// "not less or equal"). with_float_test calls f(vector test, scalar test) for the operator
+// `op`: cmp_f_constant (a boolean column) and select_compare (a selection) share it.
+template <class F>
+void with_float_test(const std::string& op, F f) {
 #if defined(__SSE2__)
-  const __m128d yy = _mm_set1_pd(y);
-  const __m128i one = _mm_set1_epi64x(1);
-  for (; r + 2 <= rows; r += 2)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + r), _mm_and_si128(_mm_castpd_si128(vec(_mm_loadu_pd(x + r), yy)), one));
+#define MQ_VEC(intrinsic) [](__m128d v, __m128d w) { return intrinsic(v, w); }
 #else
-  (void)vec;
+#define MQ_VEC(intrinsic) 0
 #endif
-  for (; r < rows; ++r) o[r] = scalar(x[r], y);
+  if (op == "=") f(MQ_VEC(_mm_cmpeq_pd), [](double p, double q) { return p == q; });
+  else if (op == "<>") f(MQ_VEC(_mm_cmpneq_pd), [](double p, double q) { return !(p == q); });
+  else if (op == "<") f(MQ_VEC(_mm_cmplt_pd), [](double p, double q) { return p < q; });
+  else if (op == "<=") f(MQ_VEC(_mm_cmple_pd), [](double p, double q) { return p <= q; });
+  else if (op == ">") f(MQ_VEC(_mm_cmpnle_pd), [](double p, double q) { return !(p <= q); });
+  else f(MQ_VEC(_mm_cmpnlt_pd), [](double p, double q) { return !(p < q); });
+#undef MQ_VEC
 }
 
+// The constant of `velocity > 1` when `b` is one that with_float_test can compare with: a
+// double, not NULL, not NaN.
+bool float_test_constant(const Vector& b, double& y) {
+  if (!b.constant || b.type != Type::float64 || b.is_null(0) || std::isnan(b.f[0])) return false;
+  y = b.f[0];
+  return true;
+}
+
+// The boolean column of `a op b` (two rows at a time in SSE2: GCC vectorizes a double
+// comparison into integers only with AVX2); the validity is a's. False: not that case.
 bool cmp_f_constant(const std::string& op, const Vector& a, const Vector& b, size_t rows, Vector& out) {
-  if (a.constant || !b.constant || a.type != Type::float64 || b.type != Type::float64 || b.is_null(0) ||
-      std::isnan(b.f[0]) || a.f.size() < rows)
-    return false;
-  const double y = b.f[0];
+  double y;
+  if (a.constant || a.type != Type::float64 || a.f.size() < rows || !float_test_constant(b, y)) return false;
   const double* x = a.f.data();
   out.clear(Type::boolean);
   out.i.resize(rows);
   int64_t* o = out.i.data();
+  with_float_test(op, [&](auto vec, auto scalar) {
+    size_t r = 0;
 #if defined(__SSE2__)
-#define MQ_CMP(intrinsic, expr) cmp_f_loop(x, y, o, rows, [](__m128d v, __m128d w) { return intrinsic(v, w); }, \
-                                           [](double p, double q) -> int64_t { return expr; })
+    const __m128d yy = _mm_set1_pd(y);
+    const __m128i one = _mm_set1_epi64x(1);
+    for (; r + 2 <= rows; r += 2)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + r), _mm_and_si128(_mm_castpd_si128(vec(_mm_loadu_pd(x + r), yy)), one));
 #else
-#define MQ_CMP(intrinsic, expr) cmp_f_loop(x, y, o, rows, 0, [](double p, double q) -> int64_t { return expr; })
+    (void)vec;
 #endif
-  if (op == "=") MQ_CMP(_mm_cmpeq_pd, p == q);
-  else if (op == "<>") MQ_CMP(_mm_cmpneq_pd, !(p == q));
-  else if (op == "<") MQ_CMP(_mm_cmplt_pd, p < q);
-  else if (op == "<=") MQ_CMP(_mm_cmple_pd, p <= q);
-  else if (op == ">") MQ_CMP(_mm_cmpnle_pd, !(p <= q));
-  else MQ_CMP(_mm_cmpnlt_pd, !(p < q));
-#undef MQ_CMP
+    for (; r < rows; ++r) o[r] = scalar(x[r], y);
+  });
   out.valid = a.valid;
   out.size = rows;
   return true;
 }
 
+// Doubles compare as PostgreSQL's float8 does: NaN equals NaN and is above every other value.
+// Each operator as IEEE comparisons and NaN tests, without branches, so the loops vectorize.
 KERNEL(k_cmp_f) {
   const std::string& op = e.name;
   if (cmp_f_constant(op, a[0], a[1], rows, out)) return;
@@ -1091,35 +1100,27 @@ bool select_compare(const Expr& e, const Chunk& in, const EvalContext& ctx, std:
   const Expr& k = *e.args[1];
   if (k.kind != ExprKind::constant && !(k.kind == ExprKind::cast && k.args.size() == 1 && k.args[0]->kind == ExprKind::constant))
     return false;
-  const Vector b = eval(*e.args[1], in, ctx);
-  if (!b.constant || b.type != Type::float64 || b.is_null(0) || std::isnan(b.f[0])) return false;
-  const double y = b.f[0];
+  double y;
+  if (!float_test_constant(eval(k, in, ctx), y)) return false;
   const double* x = a.f.data();
   const uint8_t* ok = a.valid.empty() ? nullptr : a.valid.data();
   sel.resize(rows);
   uint32_t* out = sel.data();
   size_t n = 0;
-  // As cmp_f_constant compares (NaN x above every y), each row's index written and kept when
-  // its comparison holds and it has a value: the boolean column and its second pass skipped.
-  auto run = [&](auto test) {
+  // Each row's index written, and kept when its comparison holds and it has a value: the
+  // boolean column and its second pass skipped.
+  with_float_test(e.name, [&](auto, auto test) {
     if (ok)
       for (size_t r = 0; r < rows; ++r) {
         out[n] = static_cast<uint32_t>(r);
-        n += test(x[r]) & (ok[r] != 0);
+        n += test(x[r], y) & (ok[r] != 0);
       }
     else
       for (size_t r = 0; r < rows; ++r) {
         out[n] = static_cast<uint32_t>(r);
-        n += test(x[r]);
+        n += test(x[r], y);
       }
-  };
-  const std::string& op = e.name;
-  if (op == "=") run([y](double v) { return v == y; });
-  else if (op == "<>") run([y](double v) { return !(v == y); });
-  else if (op == "<") run([y](double v) { return v < y; });
-  else if (op == "<=") run([y](double v) { return v <= y; });
-  else if (op == ">") run([y](double v) { return !(v <= y); });
-  else run([y](double v) { return !(v < y); });
+  });
   sel.resize(n);
   return true;
 }

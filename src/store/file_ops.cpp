@@ -167,22 +167,24 @@ bool read_mapping(void (*fn)(void*), void* ctx) {
 }
 
 bool copy_from_mapping(void* dst, const void* src, size_t n) {
-  install_sigbus_handler();
-  sigjmp_buf escape;
-  if (sigsetjmp(escape, 0) != 0) return false;  // 0: no signal mask saved, so no system call
-  t_bus_escape = &escape;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
+  struct Copy {
+    void* dst;
+    const void* src;
+    size_t n;
+  } copy{dst, src, n};
+  return read_mapping(
+      [](void* p) {
+        auto* c = static_cast<Copy*>(p);
 #if defined(__x86_64__)
-  // Not memcpy: under a sanitizer memcpy is the sanitizer's interceptor, and jumping out of its
-  // runtime in the middle of a call would leave that runtime's state behind. rep movsb copies
-  // blocks of KBs at memcpy's speed.
-  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+        // Not memcpy: under a sanitizer memcpy is the sanitizer's interceptor, and jumping out
+        // of its runtime in the middle of a call would leave that runtime's state behind. rep
+        // movsb copies blocks of KBs at memcpy's speed.
+        asm volatile("rep movsb" : "+D"(c->dst), "+S"(c->src), "+c"(c->n) : : "memory");
 #else
-  std::memcpy(dst, src, n);
+        std::memcpy(c->dst, c->src, c->n);
 #endif
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  t_bus_escape = nullptr;
-  return true;
+      },
+      &copy);
 }
 
 }  // namespace mqbase::store

@@ -439,7 +439,9 @@ TEST_F(ShortcutTest, AColumnComparedWithAConstantFiltersAsTheGeneralComparison) 
       for (std::string q : {"SELECT dev, n, note FROM m WHERE {c} ORDER BY n",
                             "SELECT dev, count(*), min(note), max(n) FROM m WHERE {c} GROUP BY dev ORDER BY dev",
                             "SELECT count(*), sum(n) FROM (SELECT v, n FROM m WHERE n >= 0) s WHERE {c}",
-                            "SELECT n, v, note FROM m WHERE {c} ORDER BY n"}) {
+                            "SELECT n, v, note FROM m WHERE {c} ORDER BY n",
+                            // the comparison as a value (a boolean column, not a filter)
+                            "SELECT n, {c} AS b FROM m ORDER BY n"}) {
         std::string a = q, b = q;
         a.replace(a.find("{c}"), 3, cond);
         b.replace(b.find("{c}"), 3, general);
