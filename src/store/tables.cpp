@@ -42,6 +42,15 @@ int64_t partition_of(int64_t t, int64_t size) {
   return p * size;
 }
 
+// The rows of the next block when `left` rows remain to be cut into blocks of at most
+// block_rows: whole blocks, then the last two even (1,010 rows: 505 and 505, not 1,000 and
+// 10), since every block costs a scan the same to read however few rows it holds.
+size_t block_length(size_t left, size_t block_rows) {
+  if (left <= block_rows) return left;
+  if (left < 2 * block_rows) return left / 2;
+  return block_rows;
+}
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -201,6 +210,7 @@ struct Tables::Impl {
   TablesStats stats;
 
   std::mutex files_mu;     // one writer of files and MANIFEST at a time
+  std::mutex compact_mu;   // one compaction at a time (it merges without files_mu)
 
   std::thread background;
   std::mutex bg_mu;
@@ -364,13 +374,20 @@ struct Tables::Impl {
     return it->second;
   }
 
-  // Seals rows [0, n) of `rows` (sorted) into blocks of at most block_rows within one partition.
+  // Seals rows [0, n) of `rows` (sorted) into blocks of at most block_rows within one
+  // partition, each partition's rows cut by block_length.
   void seal_rows(const Schema& schema, Series& s, SeriesRows& rows, size_t n, bool overflow) {
-    size_t k = 0;
+    size_t k = 0, run_end = 0;
     while (k < n) {
+      if (k >= run_end) {  // the next partition's rows
+        const int64_t size = schema.options.partition_ns, p = partition_of(rows.times[k], size);
+        run_end = p > INT64_MAX - size ? n
+                                       : std::lower_bound(rows.times.begin() + static_cast<ptrdiff_t>(k),
+                                                          rows.times.begin() + static_cast<ptrdiff_t>(n), p + size) -
+                                             rows.times.begin();
+      }
       int64_t p = partition_of(rows.times[k], schema.options.partition_ns);
-      size_t e = k;
-      while (e < n && e - k < opts.block_rows && partition_of(rows.times[e], schema.options.partition_ns) == p) ++e;
+      size_t e = k + block_length(run_end - k, opts.block_rows);
       SeriesRows part;
       part.fields.resize(rows.fields.size());
       for (size_t c = 0; c < rows.fields.size(); ++c) {
@@ -412,14 +429,28 @@ struct Tables::Impl {
       sort_rows(s.head, schema.options.duplicates);
       size_t n = s.head.rows();
       size_t cut = n;
+      size_t wait = 0;  // rows out of the window that wait in the head for a whole block
       if (!all) {
         int64_t limit = s.head_max - schema.options.ooo_window_ns;
         cut = std::lower_bound(s.head.times.begin(), s.head.times.end(), limit) - s.head.times.begin();
         if (n > 4 * opts.block_rows) cut = std::max(cut, n - 3 * opts.block_rows);
-        if (cut < opts.block_rows / 2) cut = 0;
+        if (cut > 0) {
+          // Whole blocks only, in the partition that is still being written: a cut of 1,011
+          // rows seals 1,000 and keeps 11 for the next block, rather than sealing a block of
+          // 11 (the rows in the window vary with the device's gaps). Rows of an earlier
+          // partition are sealed whatever their number: that partition gets no more in order.
+          const int64_t size = schema.options.partition_ns;
+          const int64_t last = partition_of(s.head.times[cut - 1], size);
+          size_t first = std::lower_bound(s.head.times.begin(), s.head.times.begin() + static_cast<ptrdiff_t>(cut), last) -
+                         s.head.times.begin();
+          wait = (cut - first) % opts.block_rows;
+          cut -= wait;
+        }
       }
       if (cut > 0) seal_rows(schema, s, s.head, cut, false);
-      s.seal_at = s.head.rows() + opts.block_rows;
+      // Check again once the waiting rows could make a block, and not on every row meanwhile
+      // (a check sorts the head).
+      s.seal_at = s.head.rows() + std::max(opts.block_rows - wait, opts.block_rows / 8 + 1);
     }
     if (s.overflow.rows() > 0 && (all || s.overflow.rows() >= opts.block_rows)) {
       sort_rows(s.overflow, schema.options.duplicates);
@@ -882,6 +913,17 @@ struct Tables::Impl {
   bool write_out(Lsn lsn, std::string* error);
 
   void background_loop();
+  // The early checkpoint a write asked for (over the memory budget), if it did.
+  void flush_if_wanted() {
+    {
+      std::lock_guard lock(bg_mu);
+      if (!flush_wanted) return;
+      flush_wanted = false;
+    }
+    // A checkpoint calls flush(): what is in memory goes to block files, and the WAL it came
+    // from can go too. In none mode nothing is written: the budget refuses writes instead.
+    if (Store* st = store.load(); st && st->durability() != Durability::none) st->checkpoint();
+  }
 };
 
 std::unique_ptr<Tables> Tables::open(const TablesOptions& opts) {
@@ -940,12 +982,8 @@ void Tables::Impl::background_loop() {
   while (!bg_stop) {
     bg_wake.wait_until(lock, next_maintenance, [&] { return bg_stop || flush_wanted; });
     if (bg_stop) break;
-    bool flush_now = flush_wanted;
-    flush_wanted = false;
     lock.unlock();
-    // A checkpoint calls flush(): what is in memory goes to block files, and the WAL it came
-    // from can go too. In none mode nothing is written: the budget refuses writes instead.
-    if (Store* st = store.load(); flush_now && st && st->durability() != Durability::none) st->checkpoint();
+    flush_if_wanted();
     if (std::chrono::steady_clock::now() >= next_maintenance) {
       owner->enforce_retention(now_ns());
       owner->compact();
@@ -1928,9 +1966,35 @@ size_t Tables::enforce_retention(int64_t now) {
   return gone.size();
 }
 
+// Which files of a partition (oldest first) to merge, as [first, files.size()); none: first ==
+// files.size(). Size-tiered, as LSM stores do, so that rows are rewritten a bounded number of
+// times however long a partition is written:
+// - all of them, once the files other than the largest hold a third of its bytes: the flushes
+//   of a partition that is loaded or backfilled (each a block per series with the flush's
+//   rest) become one file with whole blocks; a partition written a flush at a time is merged
+//   each time it has grown by a third, which writes each row about four times in all;
+// - past compact_files files, the ones newer than the largest (a trickle of late rows, or a
+//   partition so large that a third of it takes many flushes): they are merged together, the
+//   largest is not rewritten.
+static size_t compaction_start(const std::vector<BlockFilePtr>& files, size_t compact_files) {
+  if (files.size() < 2) return files.size();
+  size_t largest = 0;
+  uint64_t total = 0;
+  for (size_t k = 0; k < files.size(); ++k) {
+    total += files[k]->bytes;
+    if (files[k]->bytes > files[largest]->bytes) largest = k;
+  }
+  const uint64_t big = files[largest]->bytes;
+  if ((total - big) * 3 >= big) return 0;
+  if (files.size() <= compact_files) return files.size();
+  // Only files newer than the largest may be merged without it: their blocks keep the newest
+  // sequence number of what they merge, which must stay above every block of the largest.
+  return largest == 0 && files.size() - 1 >= 2 ? 1 : 0;
+}
+
 size_t Tables::compact() {
   Impl& m = *impl_;
-  std::lock_guard files(m.files_mu);
+  std::lock_guard one_at_a_time(m.compact_mu);
   struct Job {
     uint32_t table;
     int64_t partition;
@@ -1943,26 +2007,28 @@ size_t Tables::compact() {
     std::lock_guard lock(m.mu);
     for (auto& [id, t] : m.tables)
       for (auto& [p, files] : t.partitions)
-        if (files.size() > m.opts.compact_files) jobs.push_back({id, p, files, t.schema->options.duplicates, t.schema});
+        if (size_t first = compaction_start(files, m.opts.compact_files); first < files.size())
+          jobs.push_back({id, p, {files.begin() + static_cast<ptrdiff_t>(first), files.end()}, t.schema->options.duplicates, t.schema});
   }
   size_t done = 0;
   for (Job& job : jobs) {
-    // Every series' blocks from all files, merged and re-cut; the newest block wins a tie.
+    // Every series' blocks from the files, merged and re-cut; the newest block wins a tie. The
+    // files are immutable and held here, so this runs without files_mu: flushes (and the
+    // checkpoints waiting on them) go on meanwhile.
     std::map<uint32_t, std::vector<std::pair<const BlockFile*, BlockRef>>> per_series;
     for (auto& f : job.files)
       for (auto& [id, refs] : f->index)
         for (auto& r : refs) per_series[id].emplace_back(f.get(), r);
     std::vector<SealedBlock> out_blocks;
-    std::map<uint32_t, std::vector<const SealedBlock*>> by_series;
     std::map<uint32_t, std::pair<size_t, size_t>> ranges;
     std::string error, buf;
     bool ok = true;
+    BlockMeta meta;
+    SeriesRows rows, merged, part;
     for (auto& [id, refs] : per_series) {
       std::sort(refs.begin(), refs.end(), [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
-      SeriesRows merged;
+      merged.clear();
       merged.conform(*job.schema);
-      BlockMeta meta;
-      SeriesRows rows;
       uint64_t max_seq = 0;
       for (auto& [f, r] : refs) {
         std::string_view block;
@@ -1970,17 +2036,17 @@ size_t Tables::compact() {
           ok = false;
           break;
         }
-        for (size_t k = 0; k < rows.rows(); ++k) merged.push_from(rows, k);
+        merged.append_range(rows, 0, rows.rows());
         max_seq = std::max(max_seq, r.seq);
       }
       if (!ok) break;
       sort_rows(merged, job.policy);
       size_t first = out_blocks.size();
-      for (size_t k = 0; k < merged.rows(); k += m.opts.block_rows) {
-        size_t e = std::min(merged.rows(), k + m.opts.block_rows);
-        SeriesRows part;
+      for (size_t k = 0; k < merged.rows();) {
+        size_t e = k + block_length(merged.rows() - k, m.opts.block_rows);
+        part.clear();
         part.conform(*job.schema);
-        for (size_t r = k; r < e; ++r) part.push_from(merged, r);
+        part.append_range(merged, k, e);
         SealedBlock b;
         b.partition = job.partition;
         b.rows = static_cast<uint32_t>(e - k);
@@ -1989,41 +2055,58 @@ size_t Tables::compact() {
         b.seq = max_seq;  // keeps its place against blocks made later (in memory now)
         encode_block(part, b.seq, false, b.bytes);
         out_blocks.push_back(std::move(b));
+        k = e;
       }
       ranges[id] = {first, out_blocks.size()};
+      m.flush_if_wanted();  // the memory budget is kept while a large partition is merged
     }
     if (!ok) {
       m.log("tables: compaction of " + job.schema->name + " partition " + std::to_string(job.partition) + " failed: " + error);
       continue;
     }
+    std::map<uint32_t, std::vector<const SealedBlock*>> by_series;
     for (auto& [id, r] : ranges)
       for (size_t k = r.first; k < r.second; ++k) by_series[id].push_back(&out_blocks[k]);
-    BlockFilePtr f;
+    std::lock_guard files(m.files_mu);
+    // Retention, DROP TABLE or a recovery may have taken the files meanwhile.
+    auto still_there = [&] {
+      auto it = m.tables.find(job.table);
+      if (it == m.tables.end()) return false;
+      auto p = it->second.partitions.find(job.partition);
+      if (p == it->second.partitions.end()) return false;
+      for (auto& old : job.files)
+        if (std::find(p->second.begin(), p->second.end(), old) == p->second.end()) return false;
+      return true;
+    };
     {
       std::lock_guard lock(m.mu);
-      if (!m.tables.count(job.table)) continue;
+      if (!still_there()) continue;
     }
-    f = m.write_block_file(job.table, job.partition, by_series, &error);
+    BlockFilePtr f = m.write_block_file(job.table, job.partition, by_series, &error);
     if (!f) {
       m.log("tables: compaction failed: " + error);
       continue;
     }
     std::string manifest;
+    std::vector<BlockFilePtr> before;
     {
       std::lock_guard lock(m.mu);
-      auto it = m.tables.find(job.table);
-      if (it == m.tables.end()) {
+      if (!still_there()) {
         f->obsolete = true;
         continue;
       }
-      auto& files = it->second.partitions[job.partition];
-      ++it->second.files_gen;
+      Table& t = m.tables.find(job.table)->second;
+      auto& files = t.partitions[job.partition];
+      before = files;
+      ++t.files_gen;
+      // The merged file takes the place of the oldest file it merges.
+      auto at = std::find(files.begin(), files.end(), job.files.front()) - files.begin();
       for (auto& old : job.files) {
         files.erase(std::remove(files.begin(), files.end(), old), files.end());
-        it->second.bytes_on_disk -= std::min(it->second.bytes_on_disk, old->bytes);
+        t.bytes_on_disk -= std::min(t.bytes_on_disk, old->bytes);
       }
-      files.insert(files.begin(), f);
-      it->second.bytes_on_disk += f->bytes;
+      files.insert(files.begin() + at, f);
+      t.bytes_on_disk += f->bytes;
       manifest = m.encode_manifest();
     }
     if (!m.write_file(m.opts.dir + "/MANIFEST", manifest, &error) || !fsync_dir(m.io, m.opts.dir)) {
@@ -2031,10 +2114,10 @@ size_t Tables::compact() {
       std::lock_guard lock(m.mu);
       auto it = m.tables.find(job.table);
       if (it != m.tables.end()) {
-        auto& files = it->second.partitions[job.partition];
         ++it->second.files_gen;
-        files.erase(std::remove(files.begin(), files.end(), f), files.end());
-        files.insert(files.end(), job.files.begin(), job.files.end());
+        it->second.partitions[job.partition] = before;
+        it->second.bytes_on_disk -= std::min(it->second.bytes_on_disk, f->bytes);
+        for (auto& old : job.files) it->second.bytes_on_disk += old->bytes;
       }
       f->obsolete = true;
       continue;
