@@ -180,6 +180,47 @@ uint64_t sum_fields(uint64_t x, unsigned w) {
 // 64-bit words at a time where the width divides 64 (up to 16 bits), else value by value
 // without storing them (the prefix a delta block sums to reach a range, the true values of a
 // bitmap before a range).
+// Sums of k packed fields of another width (3, 5..28 bits), read in one unaligned 8-byte load
+// (up to 57 bits past a bit offset): the even fields and the odd ones are added into slots of
+// 2w bits, and one multiplication adds the slots up into the highest (SWAR, as sum_fields, for
+// widths that do not divide 64). k is the most fields for which no slot carries into the next
+// and the total fits above the highest slot.
+class FieldSums {
+ public:
+  explicit FieldSums(unsigned width) : width_(width) {
+    if (width < 3 || width > 28 || (width <= 16 && 64 % width == 0)) return;
+    const uint64_t field = (uint64_t{1} << width) - 1;
+    for (unsigned k = 57 / width; k >= 2; --k) {
+      const unsigned slots = (k + 1) / 2, top = 2 * width * (slots - 1);
+      const uint64_t total = k * field;  // every running sum of slots is at most this
+      if (total >> (2 * width) != 0 || top + static_cast<unsigned>(std::bit_width(total)) > 64) continue;
+      k_ = k;
+      top_ = top;
+      slot_ = (uint64_t{1} << (2 * width)) - 1;  // 2w <= 56
+      fields_ = (uint64_t{1} << (k * width)) - 1;
+      for (unsigned j = 0; j < slots; ++j) {
+        even_ |= field << (2 * width * j);
+        ones_ |= uint64_t{1} << (2 * width * j);
+      }
+      return;
+    }
+  }
+  unsigned per_step() const { return k_; }  // 0: none (value by value)
+  unsigned step_bits() const { return k_ * width_; }
+  // The k fields from bit `bit` of p, whose 8 bytes from bit / 8 must be readable.
+  uint64_t sum(const uint8_t* p, uint64_t bit) const {
+    uint64_t word;
+    std::memcpy(&word, p + bit / 8, 8);
+    const uint64_t x = (le64toh(word) >> (bit % 8)) & fields_;
+    const uint64_t pairs = (x & even_) + ((x >> width_) & even_);
+    return ((pairs * ones_) >> top_) & slot_;  // the slots above the highest hold partial sums
+  }
+
+ private:
+  unsigned width_, k_ = 0, top_ = 0;
+  uint64_t fields_ = 0, even_ = 0, ones_ = 0, slot_ = 0;
+};
+
 uint64_t sum_packed(const uint8_t* p, size_t bytes, unsigned width, size_t n) {
   if (width == 0) return 0;
   uint64_t sum = 0;
@@ -191,6 +232,10 @@ uint64_t sum_packed(const uint8_t* p, size_t bytes, unsigned width, size_t n) {
       std::memcpy(&word, p + i * width / 8, 8);
       sum += sum_fields(le64toh(word), width);
     }
+  } else if (const FieldSums fs(width); fs.per_step() > 0) {
+    const size_t k = fs.per_step();
+    uint64_t bit = 0;
+    for (; i + k <= n && bit / 8 + 8 <= bytes; i += k, bit += fs.step_bits()) sum += fs.sum(p, bit);
   }
   for_each_packed(p, bytes, width, i, n, [&](size_t, uint64_t v) { sum += v; });
   return sum;
@@ -871,6 +916,13 @@ bool decode_ints_between(std::string_view& in, std::vector<int64_t>& out, int64_
         std::memcpy(&word, p + i * width / 8, 8);
         const uint64_t next = static_cast<uint64_t>(v) + sum_fields(le64toh(word), width) * factor +
                               per_word * static_cast<uint64_t>(base);
+        if (static_cast<int64_t>(next) >= from) break;
+        v = static_cast<int64_t>(next);
+      }
+    } else if (const FieldSums fs(width); fs.per_step() > 0) {
+      const size_t k = fs.per_step();
+      for (uint64_t bit = 0; i + k <= count && bit / 8 + 8 <= bytes; i += k, bit += fs.step_bits()) {
+        const uint64_t next = static_cast<uint64_t>(v) + fs.sum(p, bit) * factor + k * static_cast<uint64_t>(base);
         if (static_cast<int64_t>(next) >= from) break;
         v = static_cast<int64_t>(next);
       }

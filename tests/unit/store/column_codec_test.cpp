@@ -331,6 +331,45 @@ TEST(ColumnCodec, ARangeOfABlockIsTheSameAsTheBlockCut) {
   }
 }
 
+// A range of a delta block starts at the sum of the deltas before it, summed several packed
+// fields at a time whatever their width (a word of 64 / w where w divides 64, else as many as
+// one 8-byte load holds). Deltas of every width from 1 to 40 bits, ranges starting anywhere:
+// the values are the whole decode's; time ranges (decode_ints_between) likewise.
+TEST(ColumnCodec, RangesOfDeltasOfEveryWidthStartAtTheirSum) {
+  std::mt19937_64 rng(21);
+  for (unsigned width = 1; width <= 40; ++width) {
+    for (size_t n : {size_t{40}, size_t{301}}) {
+      std::vector<int64_t> v;
+      int64_t x = 1'000'000;
+      for (size_t i = 0; i < n; ++i) {
+        // Deltas that take `width` bits: the first spans the whole range.
+        const uint64_t d = i == 1 ? (uint64_t{1} << width) - 1 : rng() & ((uint64_t{1} << width) - 1);
+        v.push_back(x += static_cast<int64_t>(d) + 1);  // increasing: a time range is a row range
+      }
+      const std::string block = enc_ints(v) + "tail";
+      ASSERT_EQ(*encoding_of(block), Encoding::int_delta) << width;
+      for (size_t lo = 0; lo <= n; lo += 1 + lo / 8) {
+        const size_t hi = std::min(n, lo + 5);
+        std::string_view in = block;
+        std::vector<int64_t> got;
+        ASSERT_TRUE(decode_ints_range(in, got, lo, hi));
+        ASSERT_EQ(got, std::vector<int64_t>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi)))
+            << "width " << width << ", " << n << " values, [" << lo << ", " << hi << ")";
+        ASSERT_EQ(in, "tail");
+        if (lo == n) continue;
+        // The values in [v[lo], v[hi - 1]] by time: rows lo..hi-1 (the deltas are positive).
+        in = block;
+        size_t first = 99;
+        ASSERT_TRUE(decode_ints_between(in, got, v[lo], v[hi - 1] + 1, first));
+        EXPECT_EQ(first, lo) << "width " << width << ", " << n << " values";
+        ASSERT_EQ(got, std::vector<int64_t>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi)))
+            << "between, width " << width << ", " << n << " values, [" << lo << ", " << hi << ")";
+        ASSERT_EQ(in, "tail");
+      }
+    }
+  }
+}
+
 TEST(ColumnCodec, CountersTakeTheirStepsBitsAndRandomValuesTheirRange) {
   std::vector<int64_t> counter;
   int64_t c = 1'000'000'000;
