@@ -9,7 +9,8 @@
 # both tables together need.
 #
 #   mqbase     `tsbs_bench load`: in process, Store + Tables, RowBatch writes of about 100,000
-#              rows, then a checkpoint to block files; each tag a TAG column of the table.
+#              rows, then a checkpoint to block files and the compaction the server runs after
+#              it (its maintenance, every 10 s); each tag a TAG column of the table.
 #              `tsbs_bench query`: the tables opened offline, the query through query::Engine
 #              in process (no HTTP), no time or memory limit, on one thread.
 #   pg         a private PostgreSQL 15 cluster (bench/tsbs/tsbs_pg.py: initdb into the work
@@ -132,11 +133,11 @@ print("Measured %s on %s CPUs (%s), load average %s at the start and %s at the e
           info["loadavg_start"], meta.get("end", {}).get("loadavg_end", "?"), rev, built, pg["version"]))
 print()
 print("Data: %s rows (readings %s, diagnostics %s), %s trucks, %s to %s every %s s (seed %s). mqbase: %s series, "
-      "%.2f bytes/row in block files, loaded in %.0f s (in process, one thread). PostgreSQL: heap %.1f + indexes %.1f "
+      "%.2f bytes/row in block files, loaded in %.0f s (in process, one thread; of it compaction %.0f s). PostgreSQL: heap %.1f + indexes %.1f "
       "bytes/row, COPY %.0f s, indexes %.0f s, VACUUM ANALYZE %.0f s." % (
           "{:,}".format(ml["rows"]), "{:,}".format(ml["readings"]), "{:,}".format(ml["diagnostics"]), d["trucks"],
           d["start"], d["end"], d["interval_s"], d["seed"], ml["series"], ml["bytes_on_disk"] / max(1, ml["rows"]),
-          ml["load_s"], (pl["readings_heap_bytes"] + pl["diagnostics_heap_bytes"]) / max(1, pl["rows"]),
+          ml["load_s"], ml.get("compact_s", 0), (pl["readings_heap_bytes"] + pl["diagnostics_heap_bytes"]) / max(1, pl["rows"]),
           (pl["readings_index_bytes"] + pl["diagnostics_index_bytes"]) / max(1, pl["rows"]), pl["copy_s"],
           pl["index_s"], pl["vacuum_analyze_s"]))
 if ml["rows"] != pl["rows"]:
