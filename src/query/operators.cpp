@@ -76,6 +76,21 @@ void append_row(Vector& to, const Vector& from, size_t r) {
   ++to.size;
 }
 
+void append_rows_moving(Vector& to, Vector& from, size_t lo, size_t hi) {
+  if (hi <= lo) return;
+  const auto b = static_cast<std::ptrdiff_t>(lo), e = static_cast<std::ptrdiff_t>(hi);
+  if (!from.valid.empty() || !to.valid.empty()) {
+    if (to.valid.empty()) to.valid.assign(to.size, 1);
+    if (from.valid.empty()) to.valid.insert(to.valid.end(), hi - lo, 1);
+    else to.valid.insert(to.valid.end(), from.valid.begin() + b, from.valid.begin() + e);
+  }
+  if (uses_ints(to.type)) to.i.insert(to.i.end(), from.i.begin() + b, from.i.begin() + e);
+  else if (to.type == Type::float64) to.f.insert(to.f.end(), from.f.begin() + b, from.f.begin() + e);
+  else if (uses_strings(to.type))
+    to.s.insert(to.s.end(), std::make_move_iterator(from.s.begin() + b), std::make_move_iterator(from.s.begin() + e));
+  to.size += hi - lo;
+}
+
 Chunk empty_like(const Chunk& c) {
   Chunk out;
   for (auto& v : c.columns) {

@@ -184,5 +184,8 @@ Chunk slice(const Chunk& c, size_t from, size_t n);
 Vector slice(const Vector& v, size_t b, size_t e);  // rows [b, e) (a constant stays one)
 // Copies row `r` of `from` onto the end of `to` (same types).
 void append_row(Vector& to, const Vector& from, size_t r);
+// Appends rows [lo, hi) of `from` (of to's type, not constant) to `to`, moving its strings out:
+// for an operator's last use of rows it held.
+void append_rows_moving(Vector& to, Vector& from, size_t lo, size_t hi);
 
 }  // namespace mqbase::query

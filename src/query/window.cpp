@@ -8,6 +8,7 @@
 // share one answer), without ORDER BY the whole partition; or ROWS BETWEEN ... as written.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "query/operators.h"
 
@@ -33,8 +34,35 @@ struct RowRef {
   uint32_t chunk, row;
 };
 
-// Per held chunk, the values of some expressions over it.
-using Columns = std::vector<std::vector<Vector>>;
+// Per held chunk, the values of some expressions over it: columns[c][k] is expression k over
+// chunk c. A bare column reference is the chunk's own column, not a copy (PARTITION BY eight
+// tags copied eight strings a row).
+class Columns {
+ public:
+  class Of {  // one chunk's
+   public:
+    const Vector& operator[](size_t k) const { return *v_[k]; }
+    size_t size() const { return v_.size(); }
+    bool empty() const { return v_.empty(); }
+
+   private:
+    friend class Columns;
+    std::vector<const Vector*> v_;
+  };
+  explicit Columns(size_t chunks = 0) : of_(chunks) {}
+  const Of& operator[](size_t c) const { return of_[c]; }
+  bool empty() const { return of_.empty(); }  // no expressions were evaluated (no FILTER)
+  void refer(size_t c, const Vector& v) { of_[c].v_.push_back(&v); }
+  const Vector& own(size_t c, Vector v) {
+    owned_.push_back(std::make_unique<Vector>(std::move(v)));
+    of_[c].v_.push_back(owned_.back().get());
+    return *owned_.back();
+  }
+
+ private:
+  std::vector<Of> of_;
+  std::vector<std::unique_ptr<Vector>> owned_;
+};
 
 // A result column of `n` rows, every row present, filled in any order by put().
 Vector sized(Type t, size_t n) {
@@ -123,9 +151,13 @@ class Window : public Operator {
     for (size_t c = 0; c < chunks_.size(); ++c) {
       ctx_.check();
       for (const Expr* e : exprs) {
-        out[c].push_back(eval(*e, chunks_[c], ctx_.eval));
-        out[c].back().expand();
-        ctx_.charge(vector_bytes(out[c].back()));
+        if (e->kind == ExprKind::column) {  // push() expanded the chunk's columns
+          out.refer(c, chunks_[c].columns[static_cast<size_t>(e->column)]);
+          continue;
+        }
+        Vector v = eval(*e, chunks_[c], ctx_.eval);
+        v.expand();
+        ctx_.charge(vector_bytes(out.own(c, std::move(v))));
       }
     }
     return out;
@@ -148,6 +180,30 @@ class Window : public Operator {
     return 0;
   }
 
+  // Whether a and b are equal on `keys` (NULLs equal, as compare() says 0): inline, for the
+  // pass that finds where partitions start (eight tag strings a row).
+  static bool same(const Columns& keys, RowRef a, RowRef b) {
+    const auto& ka = keys[a.chunk];
+    const auto& kb = keys[b.chunk];
+    for (size_t k = 0; k < ka.size(); ++k) {
+      const Vector &x = ka[k], &y = kb[k];
+      bool nx = x.is_null(a.row), ny = y.is_null(b.row);
+      if (nx || ny) {
+        if (nx != ny) return false;
+        continue;
+      }
+      const size_t i = x.at(a.row), j = y.at(b.row);
+      if (uses_strings(x.type)) {
+        if (x.s[i] != y.s[j]) return false;
+      } else if (uses_ints(x.type)) {
+        if (x.i[i] != y.i[j]) return false;
+      } else if (compare_cell(x, a.row, y, b.row) != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::vector<RowRef> sorted(const WindowSpec& s) {
     partition_ = evaluate(s.partition);
     order_ = evaluate(s.order);
@@ -163,6 +219,10 @@ class Window : public Operator {
       if (c) return c < 0;
       return compare(order_, &order_keys_, a, b) < 0;
     });
+    bounds_.clear();
+    for (size_t r = 0; r < refs.size(); ++r)
+      if (r == 0 || compare(partition_, nullptr, refs[r - 1], refs[r]) != 0) bounds_.push_back(r);
+    bounds_.push_back(refs.size());
     return refs;
   }
 
@@ -175,7 +235,7 @@ class Window : public Operator {
     const size_t n = refs.size();
     std::vector<size_t> starts;  // the segments of equal partition keys, in arrival order
     for (size_t r = 0; r < n; ++r) {
-      if (r == 0 || compare(partition_, nullptr, refs[r - 1], refs[r]) != 0) starts.push_back(r);
+      if (r == 0 || !same(partition_, refs[r - 1], refs[r])) starts.push_back(r);
       else if (compare(order_, &order_keys_, refs[r - 1], refs[r]) > 0) return false;
       if ((r & 0xFFFF) == 0) ctx_.check();
     }
@@ -185,13 +245,21 @@ class Window : public Operator {
     std::sort(seg.begin(), seg.end(), [&](uint32_t a, uint32_t b) { return compare(partition_, nullptr, first(a), first(b)) < 0; });
     for (size_t k = 1; k < seg.size(); ++k)
       if (compare(partition_, nullptr, first(seg[k - 1]), first(seg[k])) == 0) return false;  // a partition in two places
-    if (std::is_sorted(seg.begin(), seg.end())) return true;
+    // Each segment is a partition: their bounds, in the order they are put.
+    bounds_.clear();
+    if (std::is_sorted(seg.begin(), seg.end())) {
+      bounds_.assign(starts.begin(), starts.end());
+      bounds_.push_back(n);
+      return true;
+    }
     std::vector<RowRef> out;
     out.reserve(n);
     for (uint32_t k : seg) {
       size_t end = k + 1 < starts.size() ? starts[k + 1] : n;
+      bounds_.push_back(out.size());
       out.insert(out.end(), refs.begin() + static_cast<long>(starts[k]), refs.begin() + static_cast<long>(end));
     }
+    bounds_.push_back(n);
     refs = std::move(out);
     return true;
   }
@@ -207,11 +275,10 @@ class Window : public Operator {
     if (s.filter) filter = evaluate({s.filter});
     Vector out = sized(s.type, rows_);
     ctx_.charge(vector_bytes(out));
-    size_t n = refs.size();
     std::vector<Span> peers;
-    for (size_t ps = 0, pe; ps < n; ps = pe) {
+    for (size_t p = 0; p + 1 < bounds_.size(); ++p) {
+      const size_t ps = bounds_[p], pe = bounds_[p + 1];
       ctx_.check();
-      for (pe = ps + 1; pe < n && compare(partition_, nullptr, refs[ps], refs[pe]) == 0;) ++pe;
       peers.clear();
       int64_t group = 0;
       for (size_t qs = ps, qe; qs < pe; qs = qe, ++group) {
@@ -395,10 +462,19 @@ class Window : public Operator {
       }
       size_t m = std::min(kChunkRows, refs.size() - at), width = chunks_[0].columns.size();
       for (size_t k = 0; k < out.columns.size(); ++k) {
-        out.columns[k].reserve(m);
-        for (size_t j = at; j < at + m; ++j) {
-          if (k < width) append_row(out.columns[k], chunks_[refs[j].chunk].columns[k], refs[j].row);
-          else append_row(out.columns[k], results_[k - width], index(refs[j]));
+        Vector& to = out.columns[k];
+        to.reserve(m);
+        // Runs of rows that follow each other in one held chunk (a partition that arrived
+        // whole) are moved as ranges: the rows are not needed after this.
+        for (size_t j = at, e; j < at + m; j = e) {
+          for (e = j + 1; e < at + m && refs[e].chunk == refs[j].chunk && refs[e].row == refs[e - 1].row + 1;) ++e;
+          Vector& from = k < width ? chunks_[refs[j].chunk].columns[k] : results_[k - width];
+          const size_t lo = k < width ? refs[j].row : index(refs[j]);
+          if (from.type == to.type && !from.constant) {
+            append_rows_moving(to, from, lo, lo + (e - j));
+          } else {
+            for (size_t q = j; q < e; ++q) append_row(to, from, k < width ? refs[q].row : index(refs[q]));
+          }
         }
       }
       out.rows = m;
@@ -414,6 +490,7 @@ class Window : public Operator {
   std::vector<size_t> base_;  // per chunk: the index of its first row among all rows
   size_t rows_ = 0;
   Columns partition_, order_;  // of the OVER clause being computed
+  std::vector<size_t> bounds_;  // where each of its partitions starts in the sorted rows, then the end
   std::vector<SortKey> order_keys_;
   std::vector<Vector> results_;
 };
