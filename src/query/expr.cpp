@@ -47,6 +47,13 @@ template <> struct Acc<std::string> {
 
 bool has_nulls(const Vector& v) { return v.type == Type::null || !v.valid.empty(); }
 
+// Values `vo` (empty) sized n to be written, every one: on a spare buffer for numbers.
+template <class T>
+void size_output(std::vector<T>& vo, size_t n) {
+  if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) sized_for_writing(vo, n);
+  else vo.resize(n);
+}
+
 // A's value slots cover the n rows read (a NULL row has a slot too), or its one if constant.
 template <class T>
 bool covers(const Vector& a, size_t n) {
@@ -63,7 +70,7 @@ void binary(const Vector& a, const Vector& b, size_t rows, Vector& out, Type ot,
   bool both_const = a.constant && b.constant;
   size_t n = both_const ? (rows ? 1 : 0) : rows;
   auto& vo = Acc<TO>::w(out);
-  vo.resize(n);
+  size_output(vo, n);
   bool nulls = has_nulls(a) || has_nulls(b);
   if (nulls) out.valid.assign(n, 1);
   if (!n) {
@@ -95,6 +102,7 @@ void binary(const Vector& a, const Vector& b, size_t rows, Vector& out, Type ot,
     for (size_t r = 0; r < n; ++r) {
       if (a.is_null(r) || b.is_null(r)) {
         out.valid[r] = 0;
+        vo[r] = TO{};  // a spare buffer's old value otherwise
         continue;
       }
       vo[r] = f(Acc<TA>::r(a)[a.at(r)], Acc<TB>::r(b)[b.at(r)]);
@@ -109,12 +117,13 @@ void unary(const Vector& a, size_t rows, Vector& out, Type ot, F f) {
   out.clear(ot);
   size_t n = a.constant ? (rows ? 1 : 0) : rows;
   auto& vo = Acc<TO>::w(out);
-  vo.resize(n);
+  size_output(vo, n);
   bool nulls = has_nulls(a);
   if (nulls) out.valid.assign(n, 1);
   for (size_t r = 0; r < n; ++r) {
     if (nulls && a.is_null(r)) {
       out.valid[r] = 0;
+      vo[r] = TO{};
       continue;
     }
     vo[r] = f(Acc<TA>::r(a)[a.at(r)]);
@@ -254,7 +263,7 @@ bool cmp_f_constant(const std::string& op, const Vector& a, const Vector& b, siz
   if (a.constant || a.type != Type::float64 || a.f.size() < rows || !float_test_constant(b, y)) return false;
   const double* x = a.f.data();
   out.clear(Type::boolean);
-  out.i.resize(rows);
+  sized_for_writing(out.i, rows);
   int64_t* o = out.i.data();
   with_float_test(op, [&](auto vec, auto scalar) {
     size_t r = 0;
@@ -352,7 +361,7 @@ KERNEL(k_time_bucket) {
     const int64_t w = a[0].i[0];
     if (w <= 0) fail("interval must be greater than zero", -1);
     out.clear(Type::timestamp);
-    out.i.resize(rows);
+    sized_for_writing(out.i, rows);
     const int64_t* t = a[1].i.data();
     int64_t lo = 1, hi = 0;  // the last bucket: [lo, hi)
     for (size_t r = 0; r < rows; ++r) {

@@ -150,6 +150,7 @@ class Filter : public Operator {
       Vector tmp;
       const Vector& v = eval_ref(*p_, c, ctx_.eval, tmp);
       select_true(v, c.rows, sel_);
+      recycle(tmp);  // computed, never a column of c (which a scan may have lent)
     }
     if (sel_.empty()) return;
     if (sel_.size() != c.rows) {
@@ -553,15 +554,17 @@ class Aggregate : public Operator, public SummaryConsumer {
     for (size_t k = 0; k < keys_.size(); ++k) kp.push_back(&eval_ref(*keys_[k], c, ctx_.eval, kv[k]));
     if (streaming) {
       push_streaming(c, kp);
-      return;
+    } else {
+      // The chunk as runs of rows with equal keys, one group each: the whole chunk when the
+      // keys are constant in it (every key a tag of one series, or no key at all). A series'
+      // rows come in time order, so a key of tags and a time bucket changes once per bucket,
+      // not per row.
+      runs_.clear();
+      run_starts(kp, rows);
+      for (uint32_t r : run_starts_) runs_.push_back({r, group_of(kp, r)});
+      accumulate(c);
     }
-    // The chunk as runs of rows with equal keys, one group each: the whole chunk when the keys
-    // are constant in it (every key a tag of one series, or no key at all). A series' rows come
-    // in time order, so a key of tags and a time bucket changes once per bucket, not per row.
-    runs_.clear();
-    run_starts(kp, rows);
-    for (uint32_t r : run_starts_) runs_.push_back({r, group_of(kp, r)});
-    accumulate(c);
+    for (Vector& v : kv) recycle(v);  // computed keys (time buckets): the next chunk's buffers
   }
 
   // Adds the chunk's rows to their groups' states, run by run (runs_).
@@ -582,6 +585,7 @@ class Aggregate : public Operator, public SummaryConsumer {
           update(a, st, arg, arg2, r);
         }
       }
+      for (Vector* t : {&t1, &t2, &t3}) recycle(*t);
     }
   }
 

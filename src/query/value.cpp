@@ -30,6 +30,45 @@ std::string_view neo_type_name(Type t) {
   return "unknown";
 }
 
+namespace {
+
+// A few buffers of up to a few chunks' values: what one operator's kernels use per chunk.
+constexpr size_t kSpares = 8, kSpareValues = 4 * kChunkRows, kSmallest = 64;
+
+template <class T>
+std::vector<std::vector<T>>& spares() {
+  thread_local std::vector<std::vector<T>> pool;
+  return pool;
+}
+
+template <class T>
+void keep_spare(std::vector<T>& v) {
+  auto& pool = spares<T>();
+  if (v.capacity() < kSmallest || v.capacity() > kSpareValues || pool.size() >= kSpares) return;
+  pool.push_back(std::move(v));
+  v = std::vector<T>();
+}
+
+template <class T>
+void take_spare(std::vector<T>& out, size_t n) {
+  auto& pool = spares<T>();
+  if (out.capacity() == 0 && !pool.empty()) {
+    out.swap(pool.back());
+    pool.pop_back();
+  }
+  out.resize(n);  // within the spare's old size: no fill
+}
+
+}  // namespace
+
+void recycle(Vector& v) {
+  keep_spare(v.i);
+  keep_spare(v.f);
+}
+
+void sized_for_writing(std::vector<int64_t>& out, size_t n) { take_spare(out, n); }
+void sized_for_writing(std::vector<double>& out, size_t n) { take_spare(out, n); }
+
 Value Vector::get(size_t row) const {
   if (is_null(row)) return Value::make_null(type);
   size_t k = at(row);

@@ -78,6 +78,17 @@ struct Vector {
   static Vector make_constant(const Value& v, size_t rows);
 };
 
+// Spare value buffers, per thread. A kernel's output vector is new for every chunk, and sizing
+// a new std::vector zero-fills it, only for the kernel to write every row again (a tenth of a
+// GROUP BY time_bucket(...) query's instructions were that memset). An operator done with the
+// values it computed recycles them; the next kernel output takes a spare buffer, whose old
+// contents stand in for the zeros.
+void recycle(Vector& v);  // v's int and double buffers become spares (v is left empty of them)
+// `out` (empty) sized to n, on a spare buffer when there is one: its values are NOT zero;
+// the caller writes all n.
+void sized_for_writing(std::vector<int64_t>& out, size_t n);
+void sized_for_writing(std::vector<double>& out, size_t n);
+
 struct Chunk {
   std::vector<Vector> columns;
   size_t rows = 0;
