@@ -422,8 +422,23 @@ bool decode_ints_from(std::string_view& in, std::vector<int64_t>& out) {
       return get_for(in, n, out.data());
     case Encoding::int_delta: {
       if (n == 0) return false;  // the encoder writes int_for then
-      if (!get_signed(in, out[0]) || !get_for(in, n - 1, out.data() + 1)) return false;
-      for (size_t i = 1; i < n; ++i) out[i] = wrapping_add(out[i - 1], out[i]);
+      int64_t v, base;
+      unsigned width;
+      uint64_t factor;
+      if (!get_signed(in, v)) return false;
+      out[0] = v;
+      if (n == 1) return true;
+      // The packed deltas unpacked in place, then base, factor and the running sum in one pass
+      // (get_for's pass for base and factor, and a second for the sum, read them twice).
+      auto* u = reinterpret_cast<uint64_t*>(out.data() + 1);
+      if (!get_signed(in, base) || !get_for_header(in, width, factor) || !unpack(in, n - 1, width, u)) return false;
+      uint64_t x = static_cast<uint64_t>(v);
+      const uint64_t b = static_cast<uint64_t>(base);
+      if (factor > 1) {
+        for (size_t i = 0; i + 1 < n; ++i) u[i] = x += u[i] * factor + b;
+      } else {
+        for (size_t i = 0; i + 1 < n; ++i) u[i] = x += u[i] + b;
+      }
       return true;
     }
     case Encoding::int_delta2: {
