@@ -109,7 +109,7 @@ struct ScanSpec {
 struct TableInfo {
   std::shared_ptr<const Schema> schema;
   uint64_t series = 0;
-  uint64_t rows_on_disk = 0, rows_in_memory = 0;  // before the duplicate policy across blocks
+  uint64_t rows_on_disk = 0, rows_in_memory = 0;  // duplicates across blocks counted (compaction drops them)
   uint64_t bytes_on_disk = 0, files = 0, partitions = 0;
   int64_t min_time = 0, max_time = 0;      // of what is on disk and in memory (0, 0: empty)
 };
