@@ -604,48 +604,122 @@ struct Tables::Impl {
 
   // Writes one block file of `blocks` (by series) for `table`; returns it opened, or null
   // with *error.
-  BlockFilePtr write_block_file(uint32_t table, int64_t partition,
-                                const std::map<uint32_t, std::vector<const SealedBlock*>>& blocks, std::string* error) {
-    std::string pdir = table_dir(table) + "/p" + std::to_string(partition);
-    ::mkdir(table_dir(table).c_str(), 0755);
-    ::mkdir(pdir.c_str(), 0755);
-    std::string name = "p" + std::to_string(partition) + "/" + std::to_string(next_file_seq++) + ".blk";
-    std::string out(kBlockFileMagic);
-    std::string index;
-    put_varint32(index, static_cast<uint32_t>(blocks.size()));
-    for (auto& [id, list] : blocks) {
-      put_varint32(index, id);
-      put_varint32(index, static_cast<uint32_t>(list.size()));
-      for (const SealedBlock* b : list) {
-        put_varint64(index, out.size());
-        put_varint32(index, static_cast<uint32_t>(b->bytes.size()));
-        put_varint32(index, b->rows);
-        put_svarint64(index, b->min_time);
-        put_svarint64(index, b->max_time);
-        put_varint64(index, b->seq);
-        put_u32(out, crc32c(b->bytes.data(), b->bytes.size()));
-        out += b->bytes;
+  // A block file written as its blocks come, series by series: the blocks (each after its
+  // crc), then the index and the footer; synced and renamed into place by finish(). A
+  // compaction streams a partition through it instead of holding every merged block (a
+  // 17 M-row partition of the TSBS load took 850 MB). Destroyed unfinished, it removes its
+  // temporary file.
+  class BlockFileWriter {
+   public:
+    explicit BlockFileWriter(Impl& m) : m_(m) {}
+    ~BlockFileWriter() {
+      if (fd_ >= 0) {
+        m_.io.close(fd_);
+        m_.io.unlink(tmp_);
       }
     }
-    uint64_t index_offset = out.size();
-    out += index;
-    put_u64(out, index_offset);
-    put_u32(out, static_cast<uint32_t>(index.size()));
-    put_u32(out, crc32c(index.data(), index.size()));
-    out += kBlockFileFooterMagic;
-    if (!write_file(table_dir(table) + "/" + name, out, error) || !fsync_dir(io, pdir) || !fsync_dir(io, table_dir(table))) {
-      if (error->empty()) *error = "cannot sync " + pdir + ": " + errno_text(errno);
-      return nullptr;
+    BlockFileWriter(const BlockFileWriter&) = delete;
+    BlockFileWriter& operator=(const BlockFileWriter&) = delete;
+
+    // File `seq` (from next_file_seq) of the table's partition.
+    bool open(uint32_t table, int64_t partition, uint64_t seq, std::string* error) {
+      table_ = table;
+      partition_ = partition;
+      seq_ = seq;
+      pdir_ = m_.table_dir(table) + "/p" + std::to_string(partition);
+      ::mkdir(m_.table_dir(table).c_str(), 0755);
+      ::mkdir(pdir_.c_str(), 0755);
+      name_ = "p" + std::to_string(partition) + "/" + std::to_string(seq) + ".blk";
+      tmp_ = m_.table_dir(table) + "/" + name_ + ".tmp";
+      fd_ = m_.io.open(tmp_, O_WRONLY | O_CREAT | O_TRUNC);
+      if (fd_ < 0) {
+        *error = "cannot create " + tmp_ + ": " + errno_text(errno);
+        return false;
+      }
+      buf_ = kBlockFileMagic;
+      return true;
     }
-    try {
-      BlockFilePtr f = open_block_file(table, name);
-      f->partition = partition;
-      f->seq = next_file_seq - 1;
-      return f;
-    } catch (const StoreError& e) {
-      *error = e.what();
-      return nullptr;
+
+    // The blocks of one series (each series once).
+    bool add(uint32_t series, const std::vector<const SealedBlock*>& blocks, std::string* error) {
+      ++series_;
+      put_varint32(index_, series);
+      put_varint32(index_, static_cast<uint32_t>(blocks.size()));
+      for (const SealedBlock* b : blocks) {
+        put_varint64(index_, written_ + buf_.size());
+        put_varint32(index_, static_cast<uint32_t>(b->bytes.size()));
+        put_varint32(index_, b->rows);
+        put_svarint64(index_, b->min_time);
+        put_svarint64(index_, b->max_time);
+        put_varint64(index_, b->seq);
+        put_u32(buf_, crc32c(b->bytes.data(), b->bytes.size()));
+        buf_ += b->bytes;
+      }
+      return buf_.size() < kFlushBytes || drain(error);
     }
+
+    BlockFilePtr finish(std::string* error) {
+      std::string index;
+      put_varint32(index, series_);
+      index += index_;
+      const uint64_t index_offset = written_ + buf_.size();
+      buf_ += index;
+      put_u64(buf_, index_offset);
+      put_u32(buf_, static_cast<uint32_t>(index.size()));
+      put_u32(buf_, crc32c(index.data(), index.size()));
+      buf_ += kBlockFileFooterMagic;
+      const std::string path = m_.table_dir(table_) + "/" + name_;
+      bool ok = drain(error) && m_.io.fdatasync(fd_) == 0;
+      int err = errno;
+      m_.io.close(fd_);
+      fd_ = -1;
+      if (!ok || m_.io.rename(tmp_, path) != 0) {
+        if (error->empty()) *error = "cannot write " + path + ": " + errno_text(ok ? errno : err);
+        m_.io.unlink(tmp_);
+        return nullptr;
+      }
+      if (!fsync_dir(m_.io, pdir_) || !fsync_dir(m_.io, m_.table_dir(table_))) {
+        *error = "cannot sync " + pdir_ + ": " + errno_text(errno);
+        return nullptr;
+      }
+      try {
+        BlockFilePtr f = m_.open_block_file(table_, name_);
+        f->partition = partition_;
+        f->seq = seq_;
+        return f;
+      } catch (const StoreError& e) {
+        *error = e.what();
+        return nullptr;
+      }
+    }
+
+   private:
+    static constexpr size_t kFlushBytes = 4 << 20;
+    bool drain(std::string* error) {
+      if (!write_all(m_.io, fd_, buf_.data(), buf_.size(), static_cast<off_t>(written_))) {
+        *error = "cannot write " + tmp_ + ": " + errno_text(errno);
+        return false;
+      }
+      written_ += buf_.size();
+      buf_.clear();
+      return true;
+    }
+
+    Impl& m_;
+    uint32_t table_ = 0, series_ = 0;
+    int64_t partition_ = 0;
+    uint64_t seq_ = 0, written_ = 0;
+    int fd_ = -1;
+    std::string pdir_, name_, tmp_, buf_, index_;
+  };
+
+  BlockFilePtr write_block_file(uint32_t table, int64_t partition,
+                                const std::map<uint32_t, std::vector<const SealedBlock*>>& blocks, std::string* error) {
+    BlockFileWriter w(*this);
+    if (!w.open(table, partition, next_file_seq++, error)) return nullptr;
+    for (auto& [id, list] : blocks)
+      if (!w.add(id, list, error)) return nullptr;
+    return w.finish(error);
   }
 
   // The block `r` of `f`, its checksum checked: `block` is its bytes, in `buf` (copied from the
@@ -2019,13 +2093,21 @@ size_t Tables::compact() {
     for (auto& f : job.files)
       for (auto& [id, refs] : f->index)
         for (auto& r : refs) per_series[id].emplace_back(f.get(), r);
-    std::vector<SealedBlock> out_blocks;
-    std::map<uint32_t, std::pair<size_t, size_t>> ranges;
+    // Written as the series are merged: only one series' rows and blocks are held at a time.
+    uint64_t seq;
+    {
+      std::lock_guard files(m.files_mu);
+      seq = m.next_file_seq++;
+    }
+    Impl::BlockFileWriter writer(m);
     std::string error, buf;
-    bool ok = true;
+    bool ok = writer.open(job.table, job.partition, seq, &error);
     BlockMeta meta;
     SeriesRows rows, merged, part;
-    for (auto& [id, refs] : per_series) {
+    std::vector<SealedBlock> out_blocks;
+    std::vector<const SealedBlock*> out_list;
+    for (auto it = per_series.begin(); ok && it != per_series.end(); ++it) {
+      auto& [id, refs] = *it;
       std::sort(refs.begin(), refs.end(), [](auto& a, auto& b) { return a.second.seq < b.second.seq; });
       merged.clear();
       merged.conform(*job.schema);
@@ -2041,7 +2123,7 @@ size_t Tables::compact() {
       }
       if (!ok) break;
       sort_rows(merged, job.policy);
-      size_t first = out_blocks.size();
+      out_blocks.clear();
       for (size_t k = 0; k < merged.rows();) {
         size_t e = k + block_length(merged.rows() - k, m.opts.block_rows);
         part.clear();
@@ -2057,16 +2139,16 @@ size_t Tables::compact() {
         out_blocks.push_back(std::move(b));
         k = e;
       }
-      ranges[id] = {first, out_blocks.size()};
+      out_list.clear();
+      for (const SealedBlock& b : out_blocks) out_list.push_back(&b);
+      ok = writer.add(id, out_list, &error);
       m.flush_if_wanted();  // the memory budget is kept while a large partition is merged
     }
-    if (!ok) {
+    BlockFilePtr f = ok ? writer.finish(&error) : nullptr;
+    if (!f) {
       m.log("tables: compaction of " + job.schema->name + " partition " + std::to_string(job.partition) + " failed: " + error);
       continue;
     }
-    std::map<uint32_t, std::vector<const SealedBlock*>> by_series;
-    for (auto& [id, r] : ranges)
-      for (size_t k = r.first; k < r.second; ++k) by_series[id].push_back(&out_blocks[k]);
     std::lock_guard files(m.files_mu);
     // Retention, DROP TABLE or a recovery may have taken the files meanwhile.
     auto still_there = [&] {
@@ -2078,15 +2160,6 @@ size_t Tables::compact() {
         if (std::find(p->second.begin(), p->second.end(), old) == p->second.end()) return false;
       return true;
     };
-    {
-      std::lock_guard lock(m.mu);
-      if (!still_there()) continue;
-    }
-    BlockFilePtr f = m.write_block_file(job.table, job.partition, by_series, &error);
-    if (!f) {
-      m.log("tables: compaction failed: " + error);
-      continue;
-    }
     std::string manifest;
     std::vector<BlockFilePtr> before;
     {
