@@ -15,8 +15,8 @@
 // one block file per table and time partition, appends new series to each table's series
 // file, and replaces MANIFEST (schemas, files, and the LSN it holds everything through). At
 // open, MANIFEST is read and the WAL records after its LSN are replayed into the heads.
-// Partitions with more than a few files are compacted into one; partitions past a table's
-// retention are deleted whole.
+// Compaction merges a partition's files, size-tiered (compaction_start in tables.cpp), each
+// series re-cut into whole blocks; partitions past a table's retention are deleted whole.
 //
 // Reads. scan() returns each matching series' rows in a time range, sorted, with the
 // duplicate policy applied across heads, memory blocks and files.
@@ -64,7 +64,7 @@ struct TablesOptions {
   size_t block_rows = 1000;                // rows per sealed block (a head seals at this many)
   uint64_t memory_budget = 256ull << 20;   // heads + blocks not yet on disk; past it: flush early
   size_t max_tables = 10'000;              // create_table refuses a table past it (0: no limit)
-  size_t compact_files = 8;                // a partition with more files is compacted into one
+  size_t compact_files = 8;                // past this many files, a partition's newer files are merged
   std::chrono::milliseconds maintenance_interval{10000};  // retention and compaction run this often
   std::function<void(const std::string&)> log;
   FileOps* io = nullptr;                   // null: POSIX
@@ -220,7 +220,9 @@ class Tables {
 
   // Deletes the partitions of every table that ended before now - ttl. Returns how many.
   size_t enforce_retention(int64_t now_ns);
-  // Compacts the partitions that hold more than compact_files files. Returns how many.
+  // Merges the files of each partition whose files other than its largest hold a third of
+  // its bytes (all of them), or that has more than compact_files (those newer than its
+  // largest). Returns how many merges were made.
   size_t compact();
   TablesStats stats() const;
   // Stops the background thread. The heads stay in the WAL (the caller closes the store).
