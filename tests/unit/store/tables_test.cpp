@@ -351,14 +351,14 @@ TEST_F(TablesTest, OutOfOrderRowsMergeAndLateRowsGoToTheOverflow) {
 // A device that misses readings leaves a varying number of rows in the out-of-order window.
 // The head still seals whole blocks: a cut of 103 rows is a block of 100 and 3 rows that wait,
 // not a block of 100 and one of 3. Where rows must be sealed whatever their number (a flush,
-// or the end of a partition), they are cut evenly. Before: one block in three held a few rows.
+// or the end of a partition), whole blocks come first and the last two share the rest evenly.
+// Before: one block in three held a few rows.
 TEST_F(TablesTest, RowsAreSealedInWholeBlocksWhateverTheWindowHolds) {
   open();
   Schema s = neo_tag_table();
   s.options.ooo_window_ns = 30 * kSec;
   s.options.partition_ns = 2000 * kSec;
   create(s);
-  std::vector<std::tuple<std::string, int64_t, double>> rows;
   std::mt19937 rng(11);
   std::vector<int64_t> times;
   for (int64_t t = 0; t < 5000; t += 1 + static_cast<int64_t>(rng() % 3)) times.push_back(t);
@@ -689,10 +689,9 @@ TEST_F(TablesTest, WritesAndFlushesGoOnWhileCompactionMerges) {
   topts.compact_files = 2;
   open();
   create(neo_tag_table());
-  std::atomic<bool> stop{false};
   std::atomic<int> written{0};
   std::thread writer([&] {
-    for (int i = 0; i < 40 && !stop; ++i) {
+    for (int i = 0; i < 40; ++i) {
       std::vector<std::tuple<std::string, int64_t, double>> rows;
       for (int k = 0; k < 100; ++k) rows.emplace_back(k % 2 ? "a" : "b", i * 100 + k, i);
       if (put("tag", rows).lsn == 0) break;
